@@ -1,0 +1,2 @@
+// Filled in by the identity module; re-exported from src/index.ts.
+export {};

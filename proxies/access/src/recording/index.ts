@@ -1,0 +1,2 @@
+// Filled in by the recording module; re-exported from src/index.ts.
+export {};
