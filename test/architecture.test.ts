@@ -1,0 +1,62 @@
+// Architecture rules (STYLE rule 9, tessera's TestForbiddenFunction): pure code stays pure and
+// drivers stay inside their adapters. A rule names a folder and what its files MUST NOT import.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+
+function files(dir: string, out: string[] = []): string[] {
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules') continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) files(p, out);
+    else if (p.endsWith('.ts') && !p.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+function imports(file: string): string[] {
+  const src = readFileSync(file, 'utf8');
+  return [...src.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2]);
+}
+
+const IO = ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:child_process', 'node:sqlite', 'kafkajs', '@eventstore/db-client'];
+
+type Rule = { name: string; folder: string; forbidden: (spec: string, file: string) => boolean };
+const rules: Rule[] = [
+  { name: 'services/tlog is pure (no I/O, no drivers)', folder: 'services/tlog/src', forbidden: (s) => IO.includes(s) },
+  { name: 'ledger core is pure', folder: 'services/ledger/src/core', forbidden: (s) => IO.includes(s) },
+  {
+    name: 'kafkajs only in the bus Kafka adapter',
+    folder: '.',
+    forbidden: (s, f) => s === 'kafkajs' && !relative(root, f).startsWith('services/bus/src/adapters/kafka') && !relative(root, f).startsWith('test/') && !relative(root, f).startsWith('bench/'),
+  },
+  {
+    name: 'node:sqlite only in the ledger SQLite adapter',
+    folder: '.',
+    forbidden: (s, f) => s === 'node:sqlite' && !relative(root, f).startsWith('services/ledger/src/adapters/sqlite') && !relative(root, f).startsWith('bench/') && !relative(root, f).startsWith('test/'),
+  },
+  {
+    name: '@eventstore/db-client only in the ledger EventStoreDB adapter',
+    folder: '.',
+    forbidden: (s, f) => s === '@eventstore/db-client' && !relative(root, f).startsWith('services/ledger/src/adapters/eventstoredb'),
+  },
+  { name: 'proxies do not import ledger internals', folder: 'proxies', forbidden: (s) => s.startsWith('@affidavit/ledger') || s.includes('services/ledger') },
+  { name: 'workspaces import each other only through their package name', folder: '.', forbidden: (s) => /^(\.\.\/)+(services|proxies|schemas)\//.test(s) },
+];
+
+for (const rule of rules) {
+  test(rule.name, () => {
+    const dirs = rule.folder === '.' ? ['schemas', 'services', 'proxies'].map((d) => join(root, d)) : [join(root, rule.folder)];
+    const violations = dirs.flatMap((d) => files(d)).flatMap((f) => imports(f).filter((s) => rule.forbidden(s, f)).map((s) => `${relative(root, f)} imports ${s}`));
+    assert.deepEqual(violations, []);
+  });
+}
+
+test('the import scanner sees imports (guards the guard)', () => {
+  const seen = imports(join(root, 'schemas', 'src', 'codec.ts'));
+  assert.ok(seen.includes('avsc'), `scanner found ${seen.join(', ')}`);
+});
