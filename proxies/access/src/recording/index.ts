@@ -1,2 +1,4 @@
-// Filled in by the recording module; re-exported from src/index.ts.
-export {};
+export { Recorder, SessionRecording, DEFAULT_RECORDER_OPTIONS } from './recorder.ts';
+export type { RecorderOptions, RecordingMode, Envelope, EventDraft, RecorderStats } from './recorder.ts';
+export type { EventSink, EncodedEvent } from './event-sink.ts';
+export { RecordingUnavailableError, RecorderClosedError } from './errors.ts';

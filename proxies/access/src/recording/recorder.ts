@@ -1,0 +1,254 @@
+import { BackpressureError, uuidv7 as defaultId, validateOptions } from '@affidavit/common';
+import type { Clock, Logger } from '@affidavit/common';
+import { codec as defaultCodec } from '@affidavit/schemas';
+import type { Actor, EventCodec, Feeder, SessionEvent, Source, Target } from '@affidavit/schemas';
+import type { EncodedEvent, EventSink } from './event-sink.ts';
+import { RecorderClosedError, RecordingUnavailableError } from './errors.ts';
+
+/** RecordingMode: `sync` forwards a command only after its event is acknowledged; `async` buffers. */
+export type RecordingMode = 'sync' | 'async';
+
+/** RecorderOptions configures a Recorder. */
+export type RecorderOptions = {
+  /** sync (default) is fail-closed; async answers before the bus acknowledged, within a bounded buffer. */
+  mode: RecordingMode;
+  /** Events held in memory at most (pending or being retried); past it, record() refuses. */
+  maxBuffered: number;
+  /** Events per publish call at most. */
+  maxBatch: number;
+  /** First and largest pause between attempts while the bus is failing. */
+  retryInitialMs: number;
+  retryMaxMs: number;
+};
+
+/** DEFAULT_RECORDER_OPTIONS are the defaults documented in the README. */
+export const DEFAULT_RECORDER_OPTIONS: RecorderOptions = Object.freeze({
+  mode: 'sync',
+  maxBuffered: 10_000,
+  maxBatch: 1_000,
+  retryInitialMs: 50,
+  retryMaxMs: 2_000,
+});
+
+const OPTIONS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    mode: { type: 'string', enum: ['sync', 'async'] },
+    maxBuffered: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+    maxBatch: { type: 'integer', minimum: 1, maximum: 100_000 },
+    retryInitialMs: { type: 'integer', minimum: 1 },
+    retryMaxMs: { type: 'integer', minimum: 1 },
+  },
+  required: ['mode', 'maxBuffered', 'maxBatch', 'retryInitialMs', 'retryMaxMs'],
+};
+
+/** Envelope is what every event of one session shares. */
+export type Envelope = { sessionId: string; actor: Actor | null; source: Source; target: Target; feeder: Feeder };
+
+type EnvelopeField = 'eventId' | 'occurredAt' | 'sessionId' | 'seq' | 'actor' | 'source' | 'target' | 'feeder';
+/** EventDraft is an event without its envelope: the recorder fills in ids, time, sequence and parties. */
+export type EventDraft = SessionEvent extends infer E ? (E extends SessionEvent ? Omit<E, EnvelopeField> : never) : never;
+
+type Pending = {
+  encoded: EncodedEvent;
+  settle?: { resolve: () => void; reject: (e: unknown) => void };
+};
+
+/** RecorderStats is a snapshot for metrics and tests. */
+export type RecorderStats = { buffered: number; published: number; failedAttempts: number; busDown: boolean };
+
+/**
+ * Recorder turns session drafts into events with a gap-free per-session `seq` and delivers them
+ * to the bus in order, batching events of all sessions into one publish call (group commit).
+ *
+ * Guarantees: in `sync` mode `record()` MUST NOT resolve before the bus acknowledged the event,
+ * and rejects with RecordingUnavailableError while the bus fails, so the caller refuses the
+ * command. An event that failed to publish is never dropped: it stays at the head of the queue
+ * and is retried (same eventId, so the ledger drops a duplicate) before any later event, which
+ * keeps every session's `seq` gap-free in the log. When `maxBuffered` events are held,
+ * `record()` MUST throw BackpressureError instead of dropping anything.
+ */
+export class Recorder {
+  readonly options: Readonly<RecorderOptions>;
+  readonly #sink: EventSink;
+  readonly #clock: Clock;
+  readonly #newId: (ms: number) => string;
+  readonly #codec: EventCodec;
+  readonly #log?: Logger;
+  readonly #queue: Pending[] = [];
+  #flushing = false;
+  #closed = false;
+  #busDown = false;
+  #published = 0;
+  #failedAttempts = 0;
+  #retryDelay: number;
+  #retryTimer?: NodeJS.Timeout;
+  #drainWaiters: Array<() => void> = [];
+
+  constructor(
+    sink: EventSink,
+    options: Partial<RecorderOptions> = {},
+    deps: { clock: Clock; newId?: (ms: number) => string; codec?: EventCodec; logger?: Logger },
+  ) {
+    this.options = validateOptions<RecorderOptions>(OPTIONS_SCHEMA, { ...DEFAULT_RECORDER_OPTIONS, ...options }, {
+      name: 'recorder',
+      rules: [(o) => (o.retryMaxMs < o.retryInitialMs ? 'recorder.retryMaxMs: must be ≥ retryInitialMs' : undefined)],
+    });
+    this.#sink = sink;
+    this.#clock = deps.clock;
+    this.#newId = deps.newId ?? defaultId;
+    this.#codec = deps.codec ?? defaultCodec();
+    this.#log = deps.logger;
+    this.#retryDelay = this.options.retryInitialMs;
+  }
+
+  /** openSession starts the sequence of one session at seq 0. */
+  openSession(envelope: Envelope): SessionRecording {
+    return new SessionRecording(this, { ...envelope });
+  }
+
+  /** stats returns counters for metrics and tests. */
+  stats(): RecorderStats {
+    return { buffered: this.#queue.length, published: this.#published, failedAttempts: this.#failedAttempts, busDown: this.#busDown };
+  }
+
+  /** @internal build, encode and enqueue one event; returns it and, when `wait`, a promise of its acknowledgement. */
+  enqueue(envelope: Envelope, seq: number, draft: EventDraft, wait: boolean): { event: SessionEvent; acked: Promise<void> } {
+    if (this.#closed) throw new RecorderClosedError();
+    if (this.#queue.length >= this.options.maxBuffered) {
+      throw new BackpressureError(`audit buffer holds ${this.#queue.length} events (maximum ${this.options.maxBuffered}); command refused`);
+    }
+    const ms = this.#clock.now();
+    const event = { ...draft, eventId: this.#newId(ms), occurredAt: ms * 1000, seq, ...envelope } as SessionEvent;
+    // Encoding validates: an invalid event throws here, to its caller, and never blocks the queue.
+    const encoded: EncodedEvent = { key: envelope.sessionId, value: this.#codec.encode(event), headers: { type: event.type } };
+    const item: Pending = { encoded };
+    let acked: Promise<void> = Promise.resolve();
+    if (wait) {
+      acked = new Promise<void>((resolve, reject) => {
+        item.settle = { resolve, reject };
+      });
+      if (this.#busDown) {
+        // Fail closed at once while the bus is known to be failing; the event itself stays queued.
+        item.settle!.reject(new RecordingUnavailableError());
+        item.settle = undefined;
+        acked.catch(() => {});
+      }
+    }
+    this.#queue.push(item);
+    this.#kick();
+    return { event, acked };
+  }
+
+  #kick(): void {
+    if (!this.#flushing && this.#retryTimer === undefined && this.#queue.length > 0) void this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.slice(0, this.options.maxBatch);
+        try {
+          await this.#sink.publish(batch.map((p) => p.encoded));
+        } catch (e) {
+          this.#failedAttempts++;
+          if (!this.#busDown) this.#log?.error({ err: e }, 'audit bus publish failed; refusing sync commands until it recovers');
+          this.#busDown = true;
+          for (const p of batch) {
+            p.settle?.reject(new RecordingUnavailableError(undefined, { cause: e }));
+            p.settle = undefined;
+          }
+          this.#retryTimer = setTimeout(() => {
+            this.#retryTimer = undefined;
+            this.#kick();
+          }, this.#retryDelay);
+          this.#retryTimer.unref();
+          this.#retryDelay = Math.min(this.#retryDelay * 2, this.options.retryMaxMs);
+          return;
+        }
+        if (this.#busDown) this.#log?.info({ pending: this.#queue.length }, 'audit bus recovered');
+        this.#busDown = false;
+        this.#retryDelay = this.options.retryInitialMs;
+        this.#queue.splice(0, batch.length);
+        this.#published += batch.length;
+        for (const p of batch) p.settle?.resolve();
+      }
+      for (const w of this.#drainWaiters.splice(0)) w();
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  /** flush resolves when every buffered event is acknowledged, or rejects after `timeoutMs`. */
+  async flush(timeoutMs = 10_000): Promise<void> {
+    if (this.#queue.length === 0 && !this.#flushing) return;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new RecordingUnavailableError(`${this.#queue.length} audit events still unacknowledged after ${timeoutMs} ms`)), timeoutMs);
+      this.#drainWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.#kick();
+    });
+  }
+
+  /** close refuses new events, then waits (bounded) until the buffered ones are acknowledged. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    try {
+      await this.flush(timeoutMs);
+    } finally {
+      this.#closed = true;
+      clearTimeout(this.#retryTimer);
+    }
+  }
+}
+
+/**
+ * SessionRecording records the events of one session. Calls MUST be made in the order the
+ * events happened; `seq` is assigned at the call, so it is gap-free and ordered.
+ */
+export class SessionRecording {
+  readonly #recorder: Recorder;
+  readonly #envelope: Envelope;
+  #seq = 0;
+
+  constructor(recorder: Recorder, envelope: Envelope) {
+    this.#recorder = recorder;
+    this.#envelope = envelope;
+  }
+
+  /** sessionId of this recording. */
+  get sessionId(): string {
+    return this.#envelope.sessionId;
+  }
+
+  /** envelope returns a copy of what every event of this session carries. */
+  envelope(): Envelope {
+    return { ...this.#envelope };
+  }
+
+  /** setActor binds the verified identity once authentication succeeded. */
+  setActor(actor: Actor): void {
+    this.#envelope.actor = actor;
+  }
+
+  /**
+   * record appends one event. In sync mode (or with `{ wait: true }`) it resolves only after the
+   * bus acknowledged it; in async mode it resolves once the event is buffered. Throws
+   * BackpressureError when the buffer is full and RecordingUnavailableError when a sync wait fails.
+   */
+  async record(draft: EventDraft, opts: { wait?: boolean } = {}): Promise<SessionEvent> {
+    const wait = opts.wait ?? this.#recorder.options.mode === 'sync';
+    const { event, acked } = this.#recorder.enqueue(this.#envelope, this.#seq, draft, wait);
+    this.#seq++;
+    await acked;
+    return event;
+  }
+
+  /** nextSeq is the seq the next event will get. */
+  get nextSeq(): number {
+    return this.#seq;
+  }
+}
