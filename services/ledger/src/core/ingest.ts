@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import type { EventCodec, InputRejected } from '@affidavit/schemas';
+
+/** SourceRecord is one record as consumed from the bus. */
+export type SourceRecord = { topic: string; partition: number; offset: bigint; value: Buffer };
+
+/** Admitted is a record the ledger will append: its exact bytes are what the Merkle leaf hashes. */
+export type Admitted = {
+  kind: 'event' | 'rejected';
+  eventId: string;
+  bytes: Buffer;
+  source: { topic: string; partition: number; offset: bigint };
+  /** For rejected input: the raw bytes, which go to the dead-letter topic. */
+  raw?: Buffer;
+};
+
+/** IngestResult sorts one consumed batch. */
+export type IngestResult = { admitted: Admitted[]; duplicates: number };
+
+const sha256hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Parsed is one consumed record after decoding: an event with its id, or why it is not one. */
+export type Parsed = { record: SourceRecord; eventId: string; failure?: { code: string; reason: string } };
+
+/**
+ * parseBatch decodes each record once. A record that is not a valid event gets a deterministic
+ * id from its source position (`rejected:topic:partition:offset`), so a replay of the same offset
+ * is recognised as a duplicate like any event.
+ */
+export function parseBatch(records: readonly SourceRecord[], codec: EventCodec): Parsed[] {
+  return records.map((r) => {
+    try {
+      const rec = codec.decode(r.value);
+      if (rec.type === 'InputRejected') {
+        return { record: r, eventId: rejectedId(r), failure: { code: 'AFF_E_EVENT_INVALID', reason: 'InputRejected is the ledger’s own record kind; feeders may not send it' } };
+      }
+      return { record: r, eventId: rec.eventId };
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      return { record: r, eventId: rejectedId(r), failure: { code: err.code ?? 'AFF_E_AVRO_MALFORMED', reason: err.message ?? String(e) } };
+    }
+  });
+}
+
+const rejectedId = (r: SourceRecord) => `rejected:${r.topic}:${r.partition}:${r.offset}`;
+
+/**
+ * admit decides, for a parsed batch of one partition in offset order, what the ledger appends.
+ *
+ * It MUST NOT silently skip anything: bytes that are not a valid event (not Avro, unknown
+ * fingerprint, failed validation) become an InputRejected entry of their own, carrying the hash
+ * of the raw bytes and the reason; the raw bytes are returned for the dead-letter topic.
+ * Records whose id is in `known` (already in the log) or earlier in the batch are dropped as
+ * duplicates. Pure apart from hashing; `now` (epoch ms) is injected.
+ */
+export function admit(parsed: readonly Parsed[], codec: EventCodec, known: ReadonlySet<string>, now: number): IngestResult {
+  const seen = new Set<string>();
+  const admitted: Admitted[] = [];
+  let duplicates = 0;
+  for (const { record: r, eventId, failure } of parsed) {
+    if (known.has(eventId) || seen.has(eventId)) {
+      duplicates++;
+      continue;
+    }
+    seen.add(eventId);
+    const source = { topic: r.topic, partition: r.partition, offset: r.offset };
+    if (!failure) {
+      // The leaf is over the bytes exactly as received, not a re-encoding.
+      admitted.push({ kind: 'event', eventId, bytes: r.value, source });
+      continue;
+    }
+    const rejected: InputRejected = {
+      eventId,
+      type: 'InputRejected',
+      occurredAt: now * 1000,
+      rawSha256: sha256hex(r.value),
+      rawSize: r.value.length,
+      code: failure.code,
+      reason: failure.reason.slice(0, 1000),
+      topic: r.topic,
+      partition: r.partition,
+      offset: Number(r.offset),
+    };
+    admitted.push({ kind: 'rejected', eventId, bytes: codec.encode(rejected), source, raw: r.value });
+  }
+  return { admitted, duplicates };
+}
