@@ -25,3 +25,4 @@ export {
   EventInvalidError,
   EventUnknownTypeError,
 } from './errors.ts';
+export { TOPICS } from './topics.ts';
