@@ -10,3 +10,4 @@ export {
   UnknownApprovalError,
   ApprovalJustificationError,
 } from './errors.ts';
+export { busDecisionSource, decisionsIn } from './bus-decision-source.ts';

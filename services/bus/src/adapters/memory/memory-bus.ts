@@ -1,0 +1,223 @@
+// The in-process bus adapter (embedded mode): same semantics as the Kafka adapter, checked
+// by the same contract suite. A bus is one client; buses sharing a MemoryBroker see one
+// set of topics and groups (like two processes talking to one Kafka).
+import { ShutdownError, systemClock, validateOptions, type Clock } from '@affidavit/common';
+import { BusTopicUnknownError, BusUnavailableError } from '../../errors.ts';
+import { DEFAULT_MAX_VALUE_BYTES, DEFAULT_RETRY_BACKOFF_MS, sleep } from '../../options.ts';
+import { partitionForKey } from '../../partition.ts';
+import type { Bus, BusBatch, OutgoingRecord, SubscribeOptions, Subscription } from '../../ports/bus.ts';
+import { assertPartitions, assertRecords, assertTopicName } from '../../validate.ts';
+import { createMemoryBroker, type MemoryBroker } from './memory-broker.ts';
+
+/** MemoryBusOptions configures the in-process bus. */
+export type MemoryBusOptions = {
+  /** maxBatchRecords caps the records of one handler call. Default 500. */
+  maxBatchRecords?: number;
+  /** retryBackoffMs is the pause before a failed handler call is retried. Default 200. */
+  retryBackoffMs?: number;
+  /** maxValueBytes bounds one record's value. Default 1 MiB. */
+  maxValueBytes?: number;
+};
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxBatchRecords: { type: 'integer', minimum: 1, maximum: 100_000, default: 500 },
+    retryBackoffMs: { type: 'integer', minimum: 0, maximum: 60_000, default: DEFAULT_RETRY_BACKOFF_MS },
+    maxValueBytes: { type: 'integer', minimum: 1, maximum: 64 * 1024 * 1024, default: DEFAULT_MAX_VALUE_BYTES },
+  },
+};
+
+/**
+ * createMemoryBus returns an in-process Bus. `deps.broker` shares a broker between buses
+ * (default: a new private one); `deps.clock` stamps record timestamps.
+ */
+export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: MemoryBroker; clock?: Clock } = {}): Bus {
+  const opts = validateOptions<Required<MemoryBusOptions>>(schema, input, { name: 'memory bus options' });
+  const broker = deps.broker ?? createMemoryBroker({ clock: deps.clock ?? systemClock });
+  const subscriptions = new Set<Subscription>();
+  let closed = false;
+
+  const open = () => {
+    if (closed) throw new ShutdownError('the bus is closed');
+  };
+  const partitionsOrThrow = (topic: string) => {
+    const n = broker.partitions(topic);
+    if (n === undefined) throw new BusTopicUnknownError(`topic ${topic} does not exist; create it with ensureTopic()`);
+    return n;
+  };
+
+  return {
+    async publish(topic: string, records: readonly OutgoingRecord[]) {
+      open();
+      assertTopicName(topic);
+      assertRecords(records, opts.maxValueBytes);
+      if (!broker.available) throw new BusUnavailableError('the in-process broker is unavailable');
+      const n = partitionsOrThrow(topic);
+      // Group by partition keeping call order: per-key order follows from per-partition order.
+      const byPartition = new Map<number, OutgoingRecord[]>();
+      for (const r of records) {
+        const p = partitionForKey(r.key, n);
+        byPartition.set(p, [...(byPartition.get(p) ?? []), r]);
+      }
+      for (const [p, rs] of byPartition) {
+        broker.append(
+          topic,
+          p,
+          rs.map((r) => ({
+            key: r.key,
+            value: Buffer.from(r.value),
+            headers: Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k, Buffer.from(v)])),
+          })),
+        );
+      }
+    },
+
+    async subscribe(sub: SubscribeOptions) {
+      open();
+      for (const t of sub.topics) {
+        assertTopicName(t);
+        partitionsOrThrow(t);
+      }
+      const s = subscribeMember(broker, sub, opts);
+      subscriptions.add(s);
+      return {
+        close: async () => {
+          subscriptions.delete(s);
+          await s.close();
+        },
+      };
+    },
+
+    async ensureTopic(topic: string, partitions: number) {
+      open();
+      assertTopicName(topic);
+      assertPartitions(partitions);
+      broker.createTopic(topic, partitions);
+    },
+
+    async partitionsOf(topic: string) {
+      open();
+      assertTopicName(topic);
+      return partitionsOrThrow(topic);
+    },
+
+    async close() {
+      closed = true;
+      await Promise.all([...subscriptions].map((s) => s.close()));
+      subscriptions.clear();
+    },
+  };
+}
+
+const key = (t: string, p: number) => `${t}\u0000${p}`;
+
+/**
+ * subscribeMember runs one group member: a single loop over its assigned partitions (like
+ * one Kafka fetcher), so handler calls of one member never overlap.
+ */
+function subscribeMember(broker: MemoryBroker, sub: SubscribeOptions, opts: Readonly<Required<MemoryBusOptions>>): Subscription {
+  const id = broker.nextMemberId();
+  let assignment: ReadonlyArray<readonly [string, number]> = [];
+  let generation = 0;
+  // Positions are per generation: after every (re)assignment the start offset is asked anew.
+  let positions = new Map<string, bigint>();
+  let closed = false;
+  let dirty = false;
+  let wake: () => void = () => {};
+  const poke = () => {
+    dirty = true;
+    wake();
+  };
+
+  const stillMine = (t: string, p: number, gen: number) => !closed && gen === generation && assignment.some(([at, ap]) => at === t && ap === p);
+
+  /** deliverOnce delivers at most one batch of (t, p); returns 'worked' | 'idle' | 'failed'. */
+  const deliverOnce = (t: string, p: number, gen: number) =>
+    broker.lock(sub.group, t, p, async (): Promise<'worked' | 'idle' | 'failed'> => {
+      if (!stillMine(t, p, gen) || !broker.available) return 'idle';
+      // Keep this generation's map: a rebalance during the handler MUST NOT leak our position into the next one.
+      const pmap = positions;
+      let pos = pmap.get(key(t, p));
+      if (pos === undefined) {
+        let fromHook: bigint | undefined;
+        try {
+          fromHook = sub.startOffsets ? await sub.startOffsets(t, p) : undefined;
+        } catch (err) {
+          sub.onError?.(err, { topic: t, partition: p });
+          return 'failed';
+        }
+        // Read the committed offset under the lock: a previous owner's last batch is committed by now.
+        pos = fromHook ?? broker.committed(sub.group, t, p) ?? 0n;
+        if (!stillMine(t, p, gen)) return 'idle';
+        pmap.set(key(t, p), pos);
+      }
+      const stored = broker.read(t, p, pos, opts.maxBatchRecords);
+      if (stored.length === 0) return 'idle';
+      const batch: BusBatch = {
+        topic: t,
+        partition: p,
+        records: stored.map((r) => ({ topic: t, partition: p, offset: r.offset, key: r.key, value: Buffer.from(r.value), timestamp: r.timestamp, headers: r.headers })),
+      };
+      for (;;) {
+        try {
+          await sub.handler(batch);
+          break;
+        } catch (err) {
+          sub.onError?.(err, { topic: t, partition: p });
+          if (!stillMine(t, p, gen)) return 'idle';
+          await sleep(opts.retryBackoffMs);
+          if (!stillMine(t, p, gen)) return 'idle';
+        }
+      }
+      const next = pos + BigInt(stored.length);
+      pmap.set(key(t, p), next);
+      broker.commit(sub.group, t, p, next);
+      return 'worked';
+    });
+
+  const loop = async () => {
+    while (!closed) {
+      dirty = false;
+      let worked = false;
+      let failed = false;
+      const gen = generation;
+      for (const [t, p] of assignment) {
+        if (closed || gen !== generation) break;
+        const r = await deliverOnce(t, p, gen);
+        worked ||= r === 'worked';
+        failed ||= r === 'failed';
+      }
+      if (closed) break;
+      if (failed) await sleep(opts.retryBackoffMs);
+      else if (!worked && !dirty) await new Promise<void>((r) => (wake = r));
+      wake = () => {};
+    }
+  };
+
+  const removeListener = broker.onAppend(poke);
+  broker.join(sub.group, {
+    id,
+    topics: [...sub.topics],
+    assigned(parts, gen) {
+      assignment = parts;
+      generation = gen;
+      positions = new Map();
+      poke();
+    },
+  });
+  const running = loop();
+  let closing: Promise<void> | undefined;
+
+  return {
+    close: () =>
+      (closing ??= (async () => {
+        closed = true;
+        poke();
+        await running;
+        removeListener();
+        broker.leave(sub.group, id);
+      })()),
+  };
+}

@@ -1,0 +1,131 @@
+// Helpers to start and stop the child processes of test services (kafka, postgres, sshd).
+// Every helper is bounded in time: a test harness MUST NOT hang on a dead or stuck service.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { connect } from 'node:net';
+
+/** ServiceProcess is a started child process plus the tail of its output (for error messages). */
+export type ServiceProcess = {
+  readonly child: ChildProcess;
+  /** output returns the last ~64 KiB the process wrote to stdout and stderr, interleaved. */
+  output(): string;
+  /** exited resolves with the exit code (or signal name) once the process has ended. */
+  readonly exited: Promise<number | string>;
+};
+
+const OUTPUT_TAIL_BYTES = 64 * 1024;
+
+/**
+ * startProcess spawns `cmd args` with piped output, keeping a bounded tail of what it
+ * prints so a failed start-up can be reported with the service's own words. The child is
+ * not detached: it shares the caller's process group and dies with a killed test run.
+ */
+export function startProcess(cmd: string, args: readonly string[], opts: SpawnOptions = {}): ServiceProcess {
+  const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    tail += chunk.toString('utf8');
+    if (tail.length > OUTPUT_TAIL_BYTES) tail = tail.slice(-OUTPUT_TAIL_BYTES);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
+    child.once('error', (err) => {
+      keep(Buffer.from(`spawn error: ${err.message}\n`));
+      resolve(-1);
+    });
+  });
+  return { child, output: () => tail, exited };
+}
+
+/**
+ * stopProcess sends SIGTERM, waits up to `graceMs`, then SIGKILL and waits for the exit.
+ * It resolves once the process has exited (at once if it already has).
+ */
+export async function stopProcess(p: ServiceProcess, graceMs = 10_000): Promise<void> {
+  const { child } = p;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = new Promise<'timeout'>((r) => setTimeout(r, graceMs, 'timeout').unref());
+  if ((await Promise.race([p.exited, timer])) === 'timeout') {
+    child.kill('SIGKILL');
+    await p.exited;
+  }
+}
+
+/**
+ * detachFromEventLoop lets the Node process exit while `p` still runs (unref on the child
+ * and its output pipes). Use it for a service shared by a whole test file, together with
+ * onExitCleanup() to kill it on exit; otherwise the test file never ends.
+ */
+export function detachFromEventLoop(p: ServiceProcess): void {
+  p.child.unref();
+  for (const s of [p.child.stdout, p.child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+}
+
+/**
+ * waitFor polls `check` every `intervalMs` until it returns true, the process `p` (if
+ * given) exits, or `timeoutMs` passes; it throws with `what` and the process output
+ * otherwise. Exceptions thrown by `check` count as "not yet".
+ */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  opts: { timeoutMs: number; intervalMs?: number; process?: ServiceProcess },
+): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const interval = opts.intervalMs ?? 200;
+  let lastError: unknown;
+  let exited = false;
+  opts.process?.exited.then(() => (exited = true));
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`${what}: process exited during start-up\n${opts.process?.output() ?? ''}`);
+    try {
+      if (await check()) return;
+    } catch (e) {
+      lastError = e;
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+  const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+  throw new Error(`${what}: not ready within ${opts.timeoutMs} ms${why}\n${opts.process?.output() ?? ''}`);
+}
+
+/** tcpOpen resolves true when a TCP connection to host:port succeeds within `timeoutMs`. */
+export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/**
+ * onExitCleanup registers `fn` to run once when the Node process exits normally or on
+ * SIGINT/SIGTERM (after which the process exits with 128+signal). `fn` MUST be synchronous
+ * enough to be useful on 'exit' (e.g. kill a child with SIGKILL, remove a directory with rmSync).
+ */
+export function onExitCleanup(fn: () => void): void {
+  let ran = false;
+  const once = () => {
+    if (ran) return;
+    ran = true;
+    try {
+      fn();
+    } catch {
+      // cleanup is best effort; the process is going away anyway
+    }
+  };
+  process.once('exit', once);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      once();
+      process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+    });
+  }
+}
