@@ -1,6 +1,11 @@
 import type { Type } from 'avsc';
 import { AvroMalformedError, AvroTruncatedError } from './errors.ts';
 
+// SPEC: https://avro.apache.org/docs/1.11.1/specification/#primitive-types
+// "int: 32-bit signed integer"
+const INT_MIN = -(2 ** 31);
+const INT_MAX = 2 ** 31 - 1;
+
 /** MAX_ZERO_SIZE_ITEMS bounds arrays of items that encode to zero bytes (null, empty records). */
 export const MAX_ZERO_SIZE_ITEMS = 65_536;
 
@@ -74,8 +79,15 @@ function scan(t: AnyType, c: Cursor, path: string): void {
       if (b > 1) throw new AvroMalformedError(`${path}: boolean byte ${b}`);
       return;
     }
-    case 'int':
+    case 'int': {
+      // avsc reads an int with the long decoder, so a 5+ byte varint would come back as a
+      // number no int field can hold: refuse it here so decode never returns an invalid event.
+      const v = c.long(path);
+      if (v < INT_MIN || v > INT_MAX) throw new AvroMalformedError(`${path}: int ${v} out of 32-bit range`);
+      return;
+    }
     case 'long':
+    case 'abstract:long': // ExactLongType: same varint on the wire
       c.long(path);
       return;
     case 'float':
@@ -127,9 +139,14 @@ function scan(t: AnyType, c: Cursor, path: string): void {
           c.need(bytes, `${path} block`);
         }
         total += n;
-        // A count the remaining bytes cannot hold is a lie; refuse before anything allocates for it.
-        if (perItem > 0 ? n * perItem > c.end - c.pos : total > MAX_ZERO_SIZE_ITEMS) {
-          throw new AvroMalformedError(`${path}: block claims ${n} items, more than the ${c.end - c.pos} remaining bytes can hold`);
+        // A count the remaining bytes cannot hold is refused before anything allocates for it.
+        // It runs past the end exactly like an over-long string length, so it is the same
+        // error (TRUNCATED): every proper prefix of a valid encoding then fails as TRUNCATED.
+        if (perItem > 0 && n * perItem > c.end - c.pos) {
+          throw new AvroTruncatedError(`${path}: block claims ${n} items, more than the ${c.end - c.pos} remaining bytes can hold`);
+        }
+        if (perItem === 0 && total > MAX_ZERO_SIZE_ITEMS) {
+          throw new AvroMalformedError(`${path}: ${total} zero-size items, over the ${MAX_ZERO_SIZE_ITEMS} maximum`);
         }
         for (let i = 0; i < n; i++) {
           if (t.typeName === 'map') scan({ typeName: 'string' } as AnyType, c, `${path} key`);

@@ -2,6 +2,7 @@ import avro from 'avsc';
 import type { Type } from 'avsc';
 import { boundedScan } from './bounded-scan.ts';
 import { crc64Avro } from './crc64-avro.ts';
+import { exactLongHook } from './exact-long.ts';
 import {
   AvroBadMagicError,
   AvroMalformedError,
@@ -35,13 +36,17 @@ export function fingerprintOf(type: Type): Buffer {
   return crc64Avro(Buffer.from(JSON.stringify(type.schema()), 'utf8'));
 }
 
-/** parseSchemas builds avsc types for record schemas that may reference shared named records. */
+/**
+ * parseSchemas builds avsc types for record schemas that may reference shared named records.
+ * Every `long` is an ExactLongType, so longs round-trip exactly over the whole safe-integer range.
+ */
 export function parseSchemas(shared: unknown[], records: unknown[]): Map<string, Type> {
   const registry: Record<string, Type> = {};
-  for (const s of shared) avro.Type.forSchema(s as avro.Schema, { registry });
+  const opts = { registry, typeHook: exactLongHook } as unknown as avro.ForSchemaOptions;
+  for (const s of shared) avro.Type.forSchema(s as avro.Schema, opts);
   const out = new Map<string, Type>();
   for (const s of records) {
-    const t = avro.Type.forSchema(s as avro.Schema, { registry });
+    const t = avro.Type.forSchema(s as avro.Schema, opts);
     out.set((s as { name: string }).name, t);
   }
   return out;
@@ -104,6 +109,8 @@ export class EventCodec {
     if (!w) return [`type: unknown event type ${JSON.stringify(event?.type)}`];
     const problems: string[] = [];
     w.type.isValid(event, {
+      // A misspelled or extra field would otherwise vanish silently from the audit record.
+      noUndeclaredFields: true,
       errorHook: (path: string[], value: unknown) => {
         problems.push(`${path.join('.') || '(root)'}: invalid value ${safeShow(value)}`);
       },
