@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { TlogInputInvalidError } from './errors.ts';
+
+/** Hash is one SHA-256 Merkle tree hash (32 bytes). */
+export type Hash = Uint8Array;
+
+/** HASH_SIZE is the byte length of every RFC 9162 tree hash with SHA-256. */
+export const HASH_SIZE = 32;
+
+const LEAF_PREFIX = Uint8Array.of(0x00);
+const NODE_PREFIX = Uint8Array.of(0x01);
+
+/**
+ * hashLeaf is the RFC 9162 leaf hash of an entry's bytes.
+ * SPEC: https://www.rfc-editor.org/rfc/rfc9162#section-2.1.1 "MTH({d(0)}) = HASH(0x00 || d(0))."
+ */
+export function hashLeaf(entry: Uint8Array): Hash {
+  return createHash('sha256').update(LEAF_PREFIX).update(entry).digest();
+}
+
+/**
+ * hashChildren is the RFC 9162 interior node hash.
+ * SPEC: https://www.rfc-editor.org/rfc/rfc9162#section-2.1.1 "MTH(D[n]) = HASH(0x01 || MTH(D[0:k]) || MTH(D[k:n]))"
+ */
+export function hashChildren(left: Hash, right: Hash): Hash {
+  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+}
+
+/**
+ * EMPTY_ROOT is the root of the empty tree. Typed arrays cannot be frozen: callers MUST NOT mutate
+ * it (functions here hand out copies).
+ * SPEC: https://www.rfc-editor.org/rfc/rfc9162#section-2.1.1 "MTH({}) = HASH()."
+ */
+export const EMPTY_ROOT: Hash = new Uint8Array(createHash('sha256').digest());
+
+/** hashesEqual compares two hashes byte by byte (public data: no constant-time need). */
+export function hashesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** assertHash throws TlogInputInvalidError unless `h` is a 32-byte Uint8Array; `what` names it in the message. */
+export function assertHash(h: unknown, what: string): asserts h is Hash {
+  if (!(h instanceof Uint8Array) || h.length !== HASH_SIZE) {
+    const got = h instanceof Uint8Array ? `${h.length} bytes` : typeof h;
+    throw new TlogInputInvalidError(`${what} must be a ${HASH_SIZE}-byte hash, got ${got}`);
+  }
+}
+
+/** toHex renders bytes as lowercase hex (for error messages and tests). */
+export function toHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}

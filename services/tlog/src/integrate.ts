@@ -1,0 +1,95 @@
+import type { Hash } from './hash.ts';
+import { EMPTY_ROOT, HASH_SIZE, assertHash, hashChildren } from './hash.ts';
+import type { Tile, TileId, TileReader } from './tile-id.ts';
+import { TILE_WIDTH, tileEntryCount, tileHashes, tilePath } from './tile-id.ts';
+import { tileNodeReader } from './tile-node-reader.ts';
+import { rootHash } from './proof-generate.ts';
+import { TlogInputInvalidError, TlogTileMissingError } from './errors.ts';
+import { MAX_TREE_SIZE, assertSize } from './tree-math.ts';
+
+/** IntegrateResult is what integrate() computed: the new tree size and root, and the tiles to persist. */
+export type IntegrateResult = {
+  readonly size: number;
+  readonly root: Hash;
+  /** Every tile whose contents changed, full and partial, at most one per (level, index). */
+  readonly tiles: readonly Tile[];
+};
+
+function concat(hashes: readonly Hash[]): Uint8Array {
+  const out = new Uint8Array(hashes.length * HASH_SIZE);
+  hashes.forEach((h, i) => out.set(h, i * HASH_SIZE));
+  return out;
+}
+
+function tileRoot(hashes: readonly Hash[]): Hash {
+  let level = hashes.slice();
+  while (level.length > 1) {
+    const next: Hash[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(hashChildren(level[i], level[i + 1]));
+    level = next;
+  }
+  return level[0];
+}
+
+/**
+ * integrate appends `leafHashes` to the tree of `fromSize` leaves (tessera's storage.Integrate idea):
+ * it reads, through `readTiles`, only the right-edge partial tiles of the old tree (at most one per
+ * tile level, in one batch), and returns the new size, the new root and the tiles to write.
+ *
+ * It is pure: it MUST NOT be given a `readTiles` that sees tiles of a different tree, and the caller
+ * MUST persist every returned tile before publishing a checkpoint for the new size. Full tiles are
+ * immutable; the returned partial tiles replace none (their path carries their width).
+ */
+export async function integrate(readTiles: TileReader, fromSize: number, leafHashes: readonly Hash[]): Promise<IntegrateResult> {
+  assertSize(fromSize, 'fromSize');
+  if (!Array.isArray(leafHashes)) throw new TlogInputInvalidError('leafHashes must be an array of hashes');
+  leafHashes.forEach((h, i) => assertHash(h, `leafHashes[${i}]`));
+  const newSize = fromSize + leafHashes.length;
+  if (newSize > MAX_TREE_SIZE) throw new TlogInputInvalidError(`tree would grow past 2^53-1 leaves`);
+
+  // The right edge of the old tree: one partial tile per level that has one.
+  const edge: TileId[] = [];
+  for (let level = 0; tileEntryCount(level, fromSize) > 0; level++) {
+    const count = tileEntryCount(level, fromSize);
+    if (count % TILE_WIDTH !== 0) edge.push({ level, index: Math.floor(count / TILE_WIDTH), width: count % TILE_WIDTH });
+  }
+  const edgeData = edge.length === 0 ? [] : await readTiles(edge);
+  const known = new Map<string, Uint8Array>();
+  const edgeHashes = new Map<number, Hash[]>();
+  edge.forEach((id, i) => {
+    const data = edgeData[i];
+    if (data === undefined) throw new TlogTileMissingError(`tile ${tilePath(id)} of the tree of ${fromSize} is missing`);
+    edgeHashes.set(id.level, tileHashes(id, data));
+    known.set(tilePath(id), data);
+  });
+
+  const written: Tile[] = [];
+  let incoming: Hash[] = leafHashes.slice();
+  for (let level = 0; incoming.length > 0; level++) {
+    const oldCount = tileEntryCount(level, fromSize);
+    let index = Math.floor(oldCount / TILE_WIDTH);
+    const pending = [...(edgeHashes.get(level) ?? []), ...incoming];
+    const completed: Hash[] = [];
+    for (let at = 0; at < pending.length; at += TILE_WIDTH) {
+      const chunk = pending.slice(at, at + TILE_WIDTH);
+      const id: TileId = { level, index, width: chunk.length };
+      const data = concat(chunk);
+      written.push({ id, data });
+      known.set(tilePath(id), data);
+      // SPEC: https://c2sp.org/tlog-tiles "A partial tile ... MUST NOT be hashed into a tile at the level above."
+      if (chunk.length === TILE_WIDTH) completed.push(tileRoot(chunk));
+      index++;
+    }
+    incoming = completed;
+  }
+
+  // The new root needs only right-edge tiles of the new tree: each was just written or was read above.
+  const overlay: TileReader = async (ids) => {
+    const missing = ids.filter((id) => !known.has(tilePath(id)));
+    const fetched = missing.length === 0 ? [] : await readTiles(missing);
+    missing.forEach((id, i) => fetched[i] !== undefined && known.set(tilePath(id), fetched[i]!));
+    return ids.map((id) => known.get(tilePath(id)));
+  };
+  const root = newSize === 0 ? EMPTY_ROOT.slice() : await rootHash(tileNodeReader(overlay, newSize), newSize);
+  return { size: newSize, root, tiles: written };
+}
