@@ -1,2 +1,40 @@
-// Filled in by the masking module; re-exported from src/index.ts.
-export {};
+// Masking: value detectors, column rules, type-aware masking of result rows, and sealed
+// (AES-256-GCM) originals that only a key holder can open. Re-exported from src/index.ts.
+export {
+  MaskRuleInvalidError,
+  MaskKeyUnknownError,
+  MaskKeyInvalidError,
+  MaskContextMismatchError,
+  MaskTamperedError,
+  MaskRevealInvalidError,
+  MaskRowShapeError,
+} from './errors.ts';
+export { MASK_STYLES } from './types.ts';
+export type { MaskStyle, Span, Detector, ColumnDescription, ResultRow } from './types.ts';
+export { cardNumberDetector, luhnValid, knownIin, CARD_MIN_DIGITS, CARD_MAX_DIGITS } from './detectors/card-number.ts';
+export type { CardNumberOptions } from './detectors/card-number.ts';
+export { emailDetector } from './detectors/email.ts';
+export { ibanDetector, ibanChecksumValid, IBAN_LENGTHS } from './detectors/iban.ts';
+export { usSsnDetector, ssnValid } from './detectors/us-ssn.ts';
+export { jwtDetector } from './detectors/jwt.ts';
+export { awsAccessKeyIdDetector, githubTokenDetector, slackTokenDetector, stripeKeyDetector } from './detectors/api-keys.ts';
+export { privateKeyDetector } from './detectors/private-key.ts';
+export { BUILTIN_DETECTORS, DETECTOR_GROUPS, expandDetectorNames, findSpans } from './detectors/registry.ts';
+export { PG_OID, typeClassOf } from './pg-types.ts';
+export type { TypeClass } from './pg-types.ts';
+export { FULL_MASK, HASH_PREFIX, hmacHasher, keepLast4, maskEmail, hashToken, maskText, maskTyped, maskSpans } from './mask-styles.ts';
+export type { Hasher } from './mask-styles.ts';
+export { compileMaskRules, columnMatches, maskRulesFromPolicy } from './rules.ts';
+export type { MaskRule, MaskRulesOptions, CompiledMaskRules, ColumnPlan } from './rules.ts';
+export { maskRow } from './mask-row.ts';
+export type { MaskedCell, MaskRowResult } from './mask-row.ts';
+export { KEY_BYTES, KEY_ID_PATTERN, checkDataKey, staticKeyProvider } from './key-provider.ts';
+export type { DataKey, KeyProvider } from './key-provider.ts';
+export { loadKeyFile, parseKeyFile, generateKeyFile, rotateKeyFile } from './adapters/key-file.ts';
+export type { KeyFileOptions, KeyFileProvider, GenerateKeyFileOptions } from './adapters/key-file.ts';
+export { aadFor, sealOriginal, openOriginal, AAD_VERSION, NONCE_BYTES, TAG_BYTES } from './seal.ts';
+export type { SealContext, EncryptedOriginal } from './seal.ts';
+export { sealMaskedCells, dataMaskedEvent, NULL_TEXT, DEFAULT_MAX_MASKED_VALUES } from './data-masked-event.ts';
+export type { MaskedAt, DataMaskedEnvelope } from './data-masked-event.ts';
+export { revealMaskedValue, maskedValueOpenedEvent, MAX_REASON_LENGTH } from './reveal.ts';
+export type { RevealRequest, RevealAudit, RevealResult, MaskedValueOpenedEnvelope } from './reveal.ts';

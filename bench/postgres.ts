@@ -1,0 +1,436 @@
+#!/usr/bin/env node
+// bench/postgres.ts: read-only pgbench throughput and latency of the paths a PostgreSQL client
+// can take to our test cluster, all in one run on the same machine: (a) direct, (b) PgBouncer in
+// transaction pooling, and, once the Affidavit proxy is built, (c) the proxy with async and sync
+// audit recording (proxyTargets()). Each path runs `pgbench -S` in simple and prepared query
+// mode; the table gives TPS, its ratio to PgBouncer and to direct, and p50/p99 latency from
+// pgbench's per-transaction log. A second measurement times fetching a 100k-row SELECT with psql
+// through each path (the proxy's masked-vs-unmasked comparison plugs in through proxyTargets()).
+//
+// Every path is plaintext TCP on 127.0.0.1 (sslmode=disable) so the comparison measures the hop,
+// not TLS. pgbench, PgBouncer, PostgreSQL and the proxy share the machine's cores: on a 2-core
+// machine an extra hop costs CPU the server would otherwise use, so ratios are machine-specific.
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Bus } from '@affidavit/bus';
+import type { Recorder, RecordingMode } from '@affidavit/access';
+import { freePort, LOOPBACK } from '../test/services/free-port.ts';
+import { findPostgresBinaries, startPostgres, type PostgresInstance } from '../test/services/postgres.ts';
+import { startPgBouncer, type PgBouncerInstance } from '../test/services/pgbouncer.ts';
+import { runClientProgram, runPgbench, type PgbenchResult, type PgbenchTarget } from './pgbench.ts';
+
+const usage = `usage: node bench/postgres.ts [options]
+
+Starts a throwaway PostgreSQL cluster (test/services/postgres.ts), creates pgbench tables
+(pgbench -i -s SCALE), then runs \`pgbench -S -c CLIENTS -j JOBS -T DURATION\` in simple and
+prepared query mode against:
+  direct            the server itself
+  pgbouncer         PgBouncer, pool_mode=transaction (test/services/pgbouncer.ts)
+  pgbouncer/session PgBouncer, pool_mode=session: only when the installed PgBouncer is older
+                    than 1.21 (no max_prepared_statements), as the baseline for -M prepared
+  affidavit         the Affidavit proxy, async and sync recording (when @affidavit/postgres-proxy
+                    exports createPostgresProxy; otherwise reported as not available)
+and prints TPS, ratio to PgBouncer and to direct, p50/p99 latency (pgbench -l logs) and the
+latency added over direct. Then times fetching a ROWS-row SELECT with psql through each path.
+
+options:
+  --duration S     seconds per pgbench run (default 20; --quick: 3)
+  --clients N      pgbench clients, -c (default 8)
+  --jobs N         pgbench threads, -j (default 2)
+  --scale N        pgbench -i scale factor (default 10; --quick: 1)
+  --rows N         rows of the SELECT fetch test (default 100000)
+  --rounds N       repeat every pgbench run N times, interleaving the paths; the table shows
+                   the run with the median TPS and the TPS range (default 1)
+  --select-runs N  repetitions of the SELECT fetch test per path (default 5; --quick: 2)
+  --quick          short smoke run with the defaults above
+  --json FILE      also write all results as JSON to FILE
+  --help           show this text`;
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    clients: { type: 'string', default: '8' },
+    jobs: { type: 'string', default: '2' },
+    scale: { type: 'string' },
+    rows: { type: 'string', default: '100000' },
+    'select-runs': { type: 'string' },
+    rounds: { type: 'string', default: '1' },
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const int = (name: string, raw: string | undefined, fallback: number, min: number, max: number): number => {
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`--${name} must be an integer from ${min} to ${max}\n\n${usage}`);
+    process.exit(2);
+  }
+  return n;
+};
+const quick = values.quick;
+const duration = int('duration', values.duration, quick ? 3 : 20, 1, 3600);
+const clients = int('clients', values.clients, 8, 1, 500);
+const jobs = int('jobs', values.jobs, 2, 1, 64);
+const scale = int('scale', values.scale, quick ? 1 : 10, 1, 1000);
+const rows = int('rows', values.rows, 100_000, 1, 100_000_000);
+const rounds = int('rounds', values.rounds, 1, 1, 100);
+const selectRuns = int('select-runs', values['select-runs'], quick ? 2 : 5, 1, 100);
+if (jobs > clients) {
+  console.error('--jobs must not exceed --clients (pgbench refuses it)');
+  process.exit(2);
+}
+
+/** QueryMode is pgbench's -M. */
+type QueryMode = 'simple' | 'prepared';
+
+/** BenchTarget is one path to the database. `prepared` is true, or the reason -M prepared cannot run. */
+type BenchTarget = {
+  readonly name: string;
+  readonly mode: string;
+  readonly conn: PgbenchTarget;
+  readonly prepared: true | string;
+};
+
+/** ProxyTargets is what proxyTargets() found: runnable targets, or why there are none. */
+type ProxyTargets = { readonly targets: readonly BenchTarget[]; readonly note?: string; stop(): Promise<void> };
+
+/** Row is one target and query mode: the median-TPS run, every round's TPS, or why it has none. */
+type Row = {
+  readonly target: BenchTarget;
+  readonly query: QueryMode;
+  readonly result?: PgbenchResult;
+  readonly tpsRounds?: readonly number[];
+  readonly skipped?: string;
+};
+
+/** medianRow folds the rounds of one target and query mode: the median-TPS run, or the first failure. */
+function medianRow(runs: readonly Row[]): Row {
+  const failed = runs.find((r) => !r.result);
+  if (failed) return failed;
+  const sorted = [...runs].sort((a, b) => a.result!.summary.tps - b.result!.summary.tps);
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)], tpsRounds: runs.map((r) => r.result!.summary.tps) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxy variants. Kept apart from the baseline so the baseline runs whatever state the proxy is
+// in. MUST NOT produce numbers unless a real proxy answered: any failure is reported as text.
+// ---------------------------------------------------------------------------------------------
+
+/** PROXY_PACKAGE is imported through a variable so type-checking does not need the proxy built. */
+const PROXY_PACKAGE = '@affidavit/postgres-proxy';
+
+/**
+ * ProxyHandle is the part of the proxy this benchmark relies on. TODO(#postgres-proxy): align
+ * with the proxy's final options once `createPostgresProxy` lands; until then every shape below
+ * is probed at run time, and a mismatch is reported, never papered over.
+ */
+type ProxyHandle = {
+  readonly port?: number;
+  address?(): { port: number } | string | null;
+  listen?(): Promise<unknown>;
+  start?(): Promise<unknown>;
+  close?(): Promise<void>;
+  stop?(): Promise<void>;
+};
+type CreatePostgresProxy = (options: Record<string, unknown>, deps: Record<string, unknown>) => ProxyHandle | Promise<ProxyHandle>;
+
+function proxyPort(h: ProxyHandle): number | undefined {
+  if (typeof h.port === 'number' && h.port > 0) return h.port;
+  const a = h.address?.();
+  return a && typeof a === 'object' ? a.port : undefined;
+}
+
+/**
+ * proxyTargets starts the Affidavit PostgreSQL proxy in front of `pg` once per recording mode
+ * (async, sync), each with an embedded in-process bus and a Recorder, and returns them as bench
+ * targets. When the proxy package is missing or has no `createPostgresProxy`, it returns no
+ * targets and a note saying so.
+ */
+async function proxyTargets(pg: PostgresInstance): Promise<ProxyTargets> {
+  const none = (note: string): ProxyTargets => ({ targets: [], note, stop: async () => {} });
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(PROXY_PACKAGE)) as Record<string, unknown>;
+  } catch {
+    return none('proxy variants: not available yet (proxy not built)');
+  }
+  if (typeof mod.createPostgresProxy !== 'function') return none('proxy variants: not available yet (proxy not built)');
+  const createPostgresProxy = mod.createPostgresProxy as CreatePostgresProxy;
+
+  const [{ createMemoryBus }, access, { systemClock }, { TOPICS }] = await Promise.all([
+    import('@affidavit/bus'),
+    import('@affidavit/access'),
+    import('@affidavit/common'),
+    import('@affidavit/schemas'),
+  ]);
+  const started: Array<{ handle: ProxyHandle; bus: Bus; recorder: Recorder }> = [];
+  const stop = async () => {
+    for (const s of started.reverse()) {
+      await (s.handle.close ?? s.handle.stop)?.call(s.handle);
+      await s.recorder.close?.();
+      await s.bus.close();
+    }
+  };
+  const targets: BenchTarget[] = [];
+  const modes: RecordingMode[] = ['async', 'sync'];
+  try {
+    for (const mode of modes) {
+      const bus = createMemoryBus();
+      await bus.ensureTopic(TOPICS.sessionEvents, 3);
+      const recorder = new access.Recorder(access.busEventSink(bus), { mode }, { clock: systemClock });
+      const port = await freePort();
+      const handle = await createPostgresProxy(
+        {
+          listen: { host: LOOPBACK, port },
+          upstream: { host: pg.host, port: pg.port, database: pg.database, sslmode: 'disable' },
+          recording: { mode },
+        },
+        { bus, recorder, clock: systemClock },
+      );
+      started.push({ handle, bus, recorder });
+      await (handle.listen ?? handle.start)?.call(handle);
+      const actual = proxyPort(handle) ?? port;
+      targets.push({
+        name: 'affidavit',
+        mode: `${mode} recording`,
+        // TODO(#postgres-proxy): the proxy's client login (OIDC token as password?) once it is defined.
+        conn: { host: LOOPBACK, port: actual, user: pg.user, password: pg.password, database: pg.database },
+        prepared: true,
+      });
+    }
+  } catch (e) {
+    await stop().catch(() => {});
+    return none(`proxy variants: createPostgresProxy exists but could not be started: ${(e as Error).message}`);
+  }
+  return { targets, stop };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+// ---------------------------------------------------------------------------------------------
+
+const pgbenchArgs = (query: QueryMode, seconds: number) => [
+  '-S', '-n', '-r', '-M', query, '-c', String(clients), '-j', String(jobs), '-T', String(seconds),
+];
+
+/** firstError is the first `error:` line pgbench printed, for a one-line reason. */
+const firstError = (message: string) =>
+  message.split('\n').find((l) => /error:/.test(l))?.trim() ?? message.split('\n')[0];
+
+/**
+ * runRow runs pgbench once for one target and query mode; a failure becomes a skipped row with
+ * the reason. A target expected not to support `-M prepared` gets a short probe first, so the
+ * table reports what pgbench really did rather than what we expected.
+ */
+async function runRow(target: BenchTarget, query: QueryMode): Promise<Row> {
+  if (query === 'prepared' && target.prepared !== true) {
+    const probeArgs = ['-S', '-n', '-M', 'prepared', '-c', String(clients), '-j', String(jobs), '-t', '200'];
+    try {
+      await runPgbench({ target: target.conn, args: probeArgs, transactionLog: false, timeoutMs: 60_000 });
+    } catch (e) {
+      return { target, query, skipped: `${target.prepared}; probe \`pgbench ${probeArgs.join(' ')}\`: ${firstError((e as Error).message)}` };
+    }
+  }
+  process.stderr.write(`  pgbench -M ${query} → ${target.name} (${target.mode}) ... `);
+  try {
+    const result = await runPgbench({ target: target.conn, args: pgbenchArgs(query, duration), timeoutMs: (duration + 120) * 1000 });
+    process.stderr.write(`${result.summary.tps.toFixed(0)} tps\n`);
+    if (result.summary.failedTransactions > 0) {
+      return { target, query, skipped: `${result.summary.failedTransactions} failed transactions` };
+    }
+    return { target, query, result };
+  } catch (e) {
+    process.stderr.write('failed\n');
+    return { target, query, skipped: firstError((e as Error).message) };
+  }
+}
+
+/** SelectTiming is the psql-reported time of fetching every row of the SELECT, per run. */
+type SelectTiming = { readonly target: BenchTarget; readonly ms: readonly number[]; readonly error?: string };
+
+const selectSql = `SELECT g, md5(g::text) AS h FROM generate_series(1, ${rows}) AS g`;
+
+/**
+ * timeSelect runs the SELECT with psql `\timing` and output to /dev/null: psql fetches the whole
+ * result before printing, so the time covers sending every row through the path.
+ */
+async function timeSelect(target: BenchTarget): Promise<SelectTiming> {
+  const psql = join(findPostgresBinaries().binDir, 'psql');
+  const ms: number[] = [];
+  for (let i = 0; i < selectRuns; i++) {
+    const r = await runClientProgram(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', '\\timing on', '-c', selectSql, '-o', '/dev/null'], target.conn, 120_000);
+    const m = /^Time: ([0-9.]+) ms/m.exec(r.stdout);
+    if (r.code !== 0 || !m) return { target, ms, error: `psql exited ${r.code}: ${r.stderr.trim()}` };
+    ms.push(Number(m[1]));
+  }
+  return { target, ms };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------------
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (n: number | undefined, digits: number) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
+const signed = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '-' : `${n >= 0 ? '+' : ''}${n.toFixed(3)}`);
+
+function table(header: readonly string[], body: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+/** pgbenchTable renders one line per row, ratios against the same query mode's baselines. */
+function pgbenchTable(rows: readonly Row[]): { text: string; footnotes: string[] } {
+  const footnotes: string[] = [];
+  const reasons: string[] = [];
+  const find = (name: string, mode: string, query: QueryMode) =>
+    rows.find((r) => r.target.name === name && r.target.mode === mode && r.query === query && r.result)?.result;
+  const body = rows.map((r) => {
+    const direct = find('direct', 'no pooler', r.query);
+    let bouncer = find('pgbouncer', 'transaction', r.query);
+    let mark = '';
+    if (!bouncer) {
+      bouncer = find('pgbouncer', 'session', r.query);
+      if (bouncer) {
+        mark = '*';
+        const note = `* ${r.query}: ratio to PgBouncer uses session pooling (transaction pooling cannot run it on this PgBouncer)`;
+        if (!footnotes.includes(note)) footnotes.push(note);
+      }
+    }
+    if (!r.result) {
+      reasons.push(`(${reasons.length + 1}) ${r.target.name}/${r.target.mode}/${r.query} not measured: ${r.skipped}`);
+      return [r.target.name, r.target.mode, r.query, `n/a (${reasons.length})`, '-', '-', '-', '-', '-', '-', '-'];
+    }
+    const s = r.result.summary;
+    const l = r.result.latency;
+    return [
+      r.target.name,
+      r.target.mode,
+      r.query,
+      fmt(s.tps, 0),
+      r.tpsRounds && r.tpsRounds.length > 1 ? `${fmt(Math.min(...r.tpsRounds), 0)}-${fmt(Math.max(...r.tpsRounds), 0)}` : '-',
+      bouncer ? `${fmt(s.tps / bouncer.summary.tps, 2)}${mark}` : '-',
+      direct ? fmt(s.tps / direct.summary.tps, 2) : '-',
+      fmt(l?.p50Ms, 3),
+      fmt(l?.p99Ms, 3),
+      direct?.latency && l ? signed(l.p50Ms - direct.latency.p50Ms) : '-',
+      direct?.latency && l ? signed(l.p99Ms - direct.latency.p99Ms) : '-',
+    ];
+  });
+  const header = ['target', 'mode', 'query', 'TPS', 'TPS range', 'x PgBouncer', 'x direct', 'p50 ms', 'p99 ms', 'p50 +ms vs direct', 'p99 +ms vs direct'];
+  return { text: table(header, body), footnotes: [...footnotes, ...reasons] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    process.stderr.write('starting PostgreSQL ...\n');
+    const pg = await startPostgres();
+    stops.push(() => pg.stop());
+    const direct: BenchTarget = {
+      name: 'direct',
+      mode: 'no pooler',
+      conn: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database },
+      prepared: true,
+    };
+    process.stderr.write(`pgbench -i -s ${scale} ...\n`);
+    const init = await runClientProgram(join(findPostgresBinaries().binDir, 'pgbench'), ['-i', '-s', String(scale), '-q'], direct.conn, 30 * 60_000);
+    if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+
+    const tx = await startPgBouncer(pg, { poolMode: 'transaction' });
+    stops.unshift(() => tx.stop());
+    const asTarget = (b: PgBouncerInstance): BenchTarget => ({
+      name: 'pgbouncer',
+      mode: b.poolMode,
+      conn: { host: b.host, port: b.port, user: b.user, password: b.password, database: b.database },
+      prepared: b.preparedStatements
+        ? true
+        : `PgBouncer ${b.version} predates max_prepared_statements (1.21), so ${b.poolMode} pooling cannot keep prepared statements`,
+    });
+    const targets: BenchTarget[] = [direct, asTarget(tx)];
+    if (!tx.preparedStatements) {
+      const session = await startPgBouncer(pg, { poolMode: 'session' });
+      stops.unshift(() => session.stop());
+      targets.push(asTarget(session));
+    }
+
+    const proxies = await proxyTargets(pg);
+    stops.unshift(() => proxies.stop());
+    targets.push(...proxies.targets);
+
+    // Warm the buffer cache and the server's plan caches so the first measured run is not penalised.
+    process.stderr.write('warm-up (not measured) ...\n');
+    await runPgbench({ target: direct.conn, args: pgbenchArgs('simple', Math.min(5, duration)), transactionLog: false });
+
+    // Rounds interleave the paths so a burst of outside load hits all of them alike.
+    const runs = new Map<string, Row[]>();
+    for (let round = 0; round < rounds; round++) {
+      if (rounds > 1) process.stderr.write(`round ${round + 1}/${rounds}\n`);
+      for (const query of ['simple', 'prepared'] as const) {
+        for (const t of targets) {
+          const key = `${t.name}|${t.mode}|${query}`;
+          const done = runs.get(key) ?? [];
+          // A path that failed once is not retried: its failure is the result.
+          if (done.some((r) => !r.result)) continue;
+          runs.set(key, [...done, await runRow(t, query)]);
+        }
+      }
+    }
+    const rowsOut = [...runs.values()].map(medianRow);
+    process.stderr.write(`SELECT of ${rows} rows, ${selectRuns} runs per path ...\n`);
+    const selects: SelectTiming[] = [];
+    for (const t of targets) selects.push(await timeSelect(t));
+
+    const cpu = cpus();
+    console.log(`\nPostgreSQL ${pg.version}, PgBouncer ${tx.version}, ${cpu.length} CPU (${cpu[0]?.model ?? '?'})`);
+    console.log(`pgbench ${pgbenchArgs('simple', duration).join(' ').replace('-M simple', '-M <query>')} -l, scale ${scale}, sslmode=disable on ${LOOPBACK}, ${rounds} round(s)`);
+    console.log('TPS excludes connection time; p50/p99 from pgbench per-transaction logs.\n');
+    const { text, footnotes } = pgbenchTable(rowsOut);
+    console.log(text);
+    for (const f of footnotes) console.log(f);
+    if (proxies.note) console.log(`\n${proxies.note}`);
+
+    const directSelect = median(selects[0].ms);
+    console.log(`\n${rows}-row SELECT fetched by psql (\\timing, output to /dev/null), median of ${selectRuns} runs:\n`);
+    console.log(
+      table(
+        ['target', 'mode', 'runs', 'median ms', 'min ms', 'x direct time'],
+        selects.map((s) =>
+          s.error
+            ? [s.target.name, s.target.mode, String(s.ms.length), `error: ${s.error}`, '', '']
+            : [s.target.name, s.target.mode, String(s.ms.length), fmt(median(s.ms), 1), fmt(Math.min(...s.ms), 1), fmt(median(s.ms) / directSelect, 2)],
+        ),
+      ),
+    );
+    if (proxies.targets.length === 0) console.log('(masked vs unmasked through the proxy: pending proxyTargets())');
+
+    if (values.json) {
+      const json = {
+        settings: { duration, rounds, clients, jobs, scale, rows, selectRuns, postgres: pg.version, pgbouncer: tx.version, cpus: cpu.length },
+        pgbench: rowsOut.map((r) => ({ target: r.target.name, mode: r.target.mode, query: r.query, skipped: r.skipped, tpsRounds: r.tpsRounds, summary: r.result?.summary, latency: r.result?.latency })),
+        select: selects.map((s) => ({ target: s.target.name, mode: s.target.mode, ms: s.ms, error: s.error })),
+        proxyNote: proxies.note,
+      };
+      writeFileSync(values.json, `${JSON.stringify(json, null, 2)}\n`);
+    }
+  } finally {
+    for (const stop of stops) await stop().catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
+  }
+}
+
+await main();

@@ -1,0 +1,65 @@
+// Builders from maskRow's output to the DataMasked event of the contract (schemas/).
+// Pure: ids, clock and key come from the caller.
+import type { DataMasked, MaskedValue } from '@affidavit/schemas';
+import type { DataKey } from './key-provider.ts';
+import type { MaskedCell } from './mask-row.ts';
+import { sealOriginal } from './seal.ts';
+
+/** NULL_TEXT stands for SQL NULL in MaskedValue.masked (a string field): PostgreSQL COPY's `\N`. */
+export const NULL_TEXT = '\\N';
+
+/** DEFAULT_MAX_MASKED_VALUES caps the values one DataMasked event carries (events are capped at 1 MiB). */
+export const DEFAULT_MAX_MASKED_VALUES = 1000;
+
+/** MaskedAt says where a row's masked cells came from: the session, command and row index. */
+export type MaskedAt = { readonly sessionId: string; readonly commandId: string; readonly row: number };
+
+/**
+ * sealMaskedCells turns one row's masked cells into the event's MaskedValue records, each
+ * original sealed under `key` and bound to (session, command, column name, row). The clear
+ * originals MUST NOT be kept by the caller after this. `nonce` is for tests only.
+ */
+export function sealMaskedCells(cells: readonly MaskedCell[], at: MaskedAt, key: DataKey, nonce?: () => Uint8Array): MaskedValue[] {
+  return cells.map((c) => ({
+    column: c.columnName,
+    row: at.row,
+    ruleId: c.ruleId,
+    detector: c.detector,
+    masked: c.masked ?? NULL_TEXT,
+    original: sealOriginal(c.original, { sessionId: at.sessionId, commandId: at.commandId, column: c.columnName, row: at.row }, key, nonce?.()),
+  }));
+}
+
+/** DataMaskedEnvelope is the envelope the session's recorder provides. */
+export type DataMaskedEnvelope = Pick<DataMasked, 'eventId' | 'occurredAt' | 'sessionId' | 'seq' | 'actor' | 'source' | 'target' | 'feeder'>;
+
+/**
+ * dataMaskedEvent builds the DataMasked event of one command. `count` (default
+ * `values.length`) is how many values were masked in all; at most `maxValues` of them are
+ * carried, and `truncated` says when some were left out.
+ */
+export function dataMaskedEvent(
+  envelope: DataMaskedEnvelope,
+  commandId: string,
+  values: readonly MaskedValue[],
+  opts: { readonly count?: number; readonly maxValues?: number } = {},
+): DataMasked {
+  const max = opts.maxValues ?? DEFAULT_MAX_MASKED_VALUES;
+  const count = Math.max(opts.count ?? values.length, values.length);
+  const masks = values.slice(0, max);
+  return {
+    eventId: envelope.eventId,
+    type: 'DataMasked',
+    occurredAt: envelope.occurredAt,
+    sessionId: envelope.sessionId,
+    seq: envelope.seq,
+    actor: envelope.actor,
+    source: envelope.source,
+    target: envelope.target,
+    feeder: envelope.feeder,
+    commandId,
+    count,
+    masks,
+    truncated: count > masks.length,
+  };
+}

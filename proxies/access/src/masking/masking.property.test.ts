@@ -1,0 +1,125 @@
+// Property tests (fast-check) over the masking module's contracts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { isAffidavitError } from '@affidavit/common';
+import {
+  BUILTIN_DETECTORS,
+  PG_OID,
+  cardNumberDetector,
+  compileMaskRules,
+  findSpans,
+  luhnValid,
+  maskRow,
+  maskText,
+  openOriginal,
+  sealOriginal,
+  staticKeyProvider,
+  type ColumnDescription,
+  type Span,
+} from './index.ts';
+
+// A card number: a known IIN, random digits, and the Luhn check digit that makes it valid.
+const digitString = (min: number, max: number) => fc.array(fc.integer({ min: 0, max: 9 }), { minLength: min, maxLength: max }).map((a) => a.join(''));
+function withCheckDigit(body: string): string {
+  for (let d = 0; d <= 9; d++) if (luhnValid(body + d)) return body + d;
+  throw new Error('unreachable');
+}
+const card = fc
+  .tuple(fc.constantFrom('4', '51', '55', '2221', '34', '37', '6011', '65'), fc.integer({ min: 13, max: 19 }), digitString(19, 19))
+  .map(([iin, len, rest]) => withCheckDigit((iin + rest).slice(0, len - 1)));
+const grouped = fc.tuple(card, fc.constantFrom('', ' ', '-')).map(([c, sep]) => (sep === '' ? c : c.replace(/(\d{4})(?=\d)/g, `$1${sep}`)));
+
+test('keep-last-4 on a card keeps exactly its last four digits; full keeps none', () => {
+  fc.assert(
+    fc.property(grouped, (c) => {
+      const digits = c.replace(/\D/g, '');
+      const kept = (maskText(c, 'keep-last-4', undefined) ?? '').replace(/\D/g, '');
+      assert.equal(kept, digits.slice(-4));
+      assert.equal(/\d/.test(maskText(c, 'full', undefined) ?? ''), false);
+    }),
+  );
+});
+
+test('a card inside arbitrary text is found and masked, and its other digits never reach the output', () => {
+  const rules = compileMaskRules([{ id: 'cards', detectors: ['card-number'] }]);
+  const cols: ColumnDescription[] = [{ name: 'note', typeOid: PG_OID.text }];
+  const filler = fc.string({ maxLength: 20 }).map((s) => s.replace(/[0-9A-Za-z_.\- ]/g, ''));
+  fc.assert(
+    fc.property(filler, grouped, filler, (a, c, b) => {
+      const text = `${a} ${c} ${b}`;
+      const r = maskRow([text], cols, rules);
+      assert.equal(r.masked.length, 1);
+      const out = r.row[0] ?? '';
+      assert.equal(out.replace(/\D/g, ''), c.replace(/\D/g, '').slice(-4));
+    }),
+  );
+});
+
+test('numbers of 13–19 digits that fail Luhn are never taken for cards', () => {
+  const d = cardNumberDetector({ requireKnownIin: false });
+  fc.assert(
+    fc.property(digitString(13, 19), (n) => {
+      fc.pre(!luhnValid(n));
+      const out: Span[] = [];
+      d.find(`id ${n} ok`, out);
+      assert.equal(out.length, 0);
+    }),
+  );
+});
+
+test('detectors never throw and return ordered, in-bounds, non-overlapping spans on any text', () => {
+  const all = [...BUILTIN_DETECTORS.values()];
+  const alphabet = fc.constantFrom(...'0123456789 -@.eyJAKIghp_xoxb-sk_live_GB82WEST-----BEGIN PRIVATE KEY-----\n"{}é'.split(''));
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.array(alphabet, { maxLength: 300 }).map((a) => a.join(''))), (text) => {
+      const spans = findSpans(text, all);
+      let reach = 0;
+      for (const s of spans) {
+        assert.ok(s.start >= reach && s.end > s.start && s.end <= text.length);
+        reach = s.end;
+      }
+    }),
+  );
+});
+
+test('maskRow is the identity (same object, nothing reported) when no rule matches', () => {
+  const rules = compileMaskRules([{ id: 'a', columns: ['secret_*', 'vault.*'] }, { id: 'b', columns: ['pii_*'], detectors: ['all'] }]);
+  const name = fc.stringMatching(/^[a-z][a-z0-9_]{0,10}$/).filter((n) => !n.startsWith('secret_') && !n.startsWith('pii_'));
+  const oid = fc.constantFrom(...Object.values(PG_OID));
+  fc.assert(
+    fc.property(fc.array(fc.tuple(name, oid, fc.option(fc.string(), { nil: null })), { maxLength: 8 }), (spec) => {
+      const cols = spec.map(([n, o]) => ({ name: n, table: 'public', typeOid: o }));
+      const row = spec.map(([, , v]) => v);
+      const r = maskRow(row, cols, rules);
+      assert.equal(r.row, row);
+      assert.equal(r.masked.length, 0);
+    }),
+  );
+});
+
+const ctxArb = fc.record({ sessionId: fc.uuid(), commandId: fc.string({ minLength: 1, maxLength: 20 }), column: fc.string({ maxLength: 30 }), row: fc.nat() });
+const keyArb = fc.uint8Array({ minLength: 32, maxLength: 32 });
+
+test('seal → open round-trips any string in any context', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 200 }), ctxArb, keyArb, async (v, ctx, key) => {
+      const keys = staticKeyProvider([{ keyId: 'k', key }]);
+      assert.equal(await openOriginal(sealOriginal(v, ctx, await keys.current()), keys, ctx), v);
+    }),
+  );
+});
+
+test('flipping any bit of nonce, ciphertext or tag makes opening fail', async () => {
+  const keys = staticKeyProvider([{ keyId: 'k', key: Buffer.alloc(32, 11) }]);
+  await fc.assert(
+    fc.asyncProperty(fc.string({ maxLength: 64 }), ctxArb, fc.nat(), fc.integer({ min: 0, max: 7 }), fc.boolean(), async (v, ctx, at, bit, inNonce) => {
+      const rec = sealOriginal(v, ctx, await keys.current());
+      const nonce = Buffer.from(rec.nonce);
+      const ciphertext = Buffer.from(rec.ciphertext);
+      const target = inNonce ? nonce : ciphertext;
+      target[at % target.length] ^= 1 << bit;
+      await assert.rejects(openOriginal({ ...rec, nonce, ciphertext }, keys, ctx), (e) => isAffidavitError(e, 'AFF_E_MASK_TAMPERED'));
+    }),
+  );
+});

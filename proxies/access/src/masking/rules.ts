@@ -1,0 +1,156 @@
+// Masking rules: which columns and detectors a policy masks, with which style, compiled once
+// per policy decision and planned once per result shape.
+import type { MaskSpec } from '../policy/types.ts';
+import { globMatch } from '../policy/glob.ts';
+import { BUILTIN_DETECTORS, expandDetectorNames } from './detectors/registry.ts';
+import { MaskRuleInvalidError } from './errors.ts';
+import { hmacHasher, type Hasher } from './mask-styles.ts';
+import { typeClassOf, type TypeClass } from './pg-types.ts';
+import { MASK_STYLES, type ColumnDescription, type Detector, type MaskStyle } from './types.ts';
+
+/**
+ * MaskRule names what to mask and how. `columns` are globs (`*` and `?`) over column names
+ * (`email`, `*_ssn`) or, with a dot, over `table.column` (`customers.card_number`);
+ * `detectors` are detector or group names (`card-number`, `secret`, `all`).
+ * - columns only: every value of a matching column is masked whole;
+ * - detectors only: the detectors run over every column and mask the spans they find;
+ * - both: the detectors run only over the matching columns.
+ * `style` defaults to `full` for whole columns and to each detector's own default for spans.
+ */
+export type MaskRule = {
+  readonly id: string;
+  readonly columns?: readonly string[];
+  readonly detectors?: readonly string[];
+  readonly style?: MaskStyle;
+};
+
+/** MaskRulesOptions are the inputs of compileMaskRules besides the rules. */
+export type MaskRulesOptions = {
+  /** hashKey keys the `hash` style's HMAC; required (>= 32 bytes) when a rule uses `hash`. */
+  readonly hashKey?: Uint8Array;
+  /** detectors replaces the built-in detector set (tests, custom detectors). */
+  readonly detectors?: ReadonlyMap<string, Detector>;
+};
+
+/** ColumnPlan is what maskRow does to one column; computed once per result shape. */
+export type ColumnPlan =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'whole'; readonly ruleId: string; readonly style: MaskStyle; readonly cls: TypeClass }
+  | {
+      readonly kind: 'scan';
+      readonly detectors: readonly Detector[];
+      /** by maps a detector name to the rule (first naming it) and style of its spans. */
+      readonly by: ReadonlyMap<string, { readonly ruleId: string; readonly style: MaskStyle }>;
+      /** styleOf gives a detector's span style (from `by`), made once per plan. */
+      readonly styleOf: (detector: string) => MaskStyle;
+      readonly cls: TypeClass;
+    };
+
+type CompiledRule = {
+  readonly id: string;
+  readonly columns: readonly string[] | undefined;
+  readonly detectors: readonly Detector[];
+  readonly style: MaskStyle | undefined;
+};
+
+/** CompiledMaskRules is a validated, frozen rule set; pass it to maskRow. */
+export type CompiledMaskRules = {
+  readonly rules: readonly CompiledRule[];
+  readonly hasher: Hasher | undefined;
+  /** planFor returns the per-column plan of a result shape, cached by the columns array's identity. */
+  readonly planFor: (columns: readonly ColumnDescription[]) => readonly ColumnPlan[];
+};
+
+/**
+ * compileMaskRules validates rules (non-empty unique ids, at least one column or detector,
+ * known detectors and styles, a hash key when a rule hashes) and returns them ready for
+ * maskRow. It throws MaskRuleInvalidError naming every problem.
+ */
+export function compileMaskRules(rules: readonly MaskRule[], opts: MaskRulesOptions = {}): CompiledMaskRules {
+  const known = opts.detectors ?? BUILTIN_DETECTORS;
+  const problems: string[] = [];
+  const ids = new Set<string>();
+  const compiled: CompiledRule[] = [];
+  rules.forEach((r, i) => {
+    const at = `rules[${i}]`;
+    if (typeof r.id !== 'string' || r.id === '') problems.push(`${at}.id must be a non-empty string`);
+    else if (ids.has(r.id)) problems.push(`${at}.id "${r.id}" is used twice`);
+    else ids.add(r.id);
+    if (r.style !== undefined && !MASK_STYLES.includes(r.style)) problems.push(`${at}.style "${String(r.style)}" is not one of ${MASK_STYLES.join(', ')}`);
+    const cols = r.columns ?? [];
+    const dets = r.detectors ?? [];
+    if (cols.length === 0 && dets.length === 0) problems.push(`${at} names no columns and no detectors`);
+    if (cols.some((c) => typeof c !== 'string' || c === '')) problems.push(`${at}.columns has an empty name`);
+    const { names, unknown } = expandDetectorNames(dets, known);
+    for (const u of unknown) problems.push(`${at}.detectors: unknown detector "${u}" (known: ${[...known.keys()].join(', ')}, national-id, secret, all)`);
+    compiled.push(Object.freeze({ id: r.id, columns: cols.length > 0 ? Object.freeze([...cols]) : undefined, detectors: Object.freeze(names.map((n) => known.get(n) as Detector)), style: r.style }));
+  });
+  const hashes = compiled.some((r) => r.style === 'hash');
+  if (hashes && (opts.hashKey === undefined || opts.hashKey.length < 32)) problems.push('a rule uses style "hash" but no hashKey of at least 32 bytes was given');
+  if (problems.length > 0) throw new MaskRuleInvalidError(`invalid masking rules: ${problems.join('; ')}`);
+  const hasher = opts.hashKey !== undefined && opts.hashKey.length >= 32 ? hmacHasher(opts.hashKey) : undefined;
+  const frozen = Object.freeze(compiled);
+  const plans = new WeakMap<readonly ColumnDescription[], readonly ColumnPlan[]>();
+  return Object.freeze({
+    rules: frozen,
+    hasher,
+    planFor(columns: readonly ColumnDescription[]): readonly ColumnPlan[] {
+      let p = plans.get(columns);
+      if (!p) {
+        p = Object.freeze(columns.map((c) => planColumn(frozen, c)));
+        plans.set(columns, p);
+      }
+      return p;
+    },
+  });
+}
+
+const NONE: ColumnPlan = Object.freeze({ kind: 'none' });
+
+// Types whose text form cannot carry free text: detectors are not run over them.
+const NO_SCAN: ReadonlySet<TypeClass> = new Set(['temporal', 'uuid', 'bytea']);
+
+function planColumn(rules: readonly CompiledRule[], col: ColumnDescription): ColumnPlan {
+  const cls = typeClassOf(col.typeOid);
+  const by = new Map<string, { ruleId: string; style: MaskStyle }>();
+  const detectors: Detector[] = [];
+  for (const r of rules) {
+    if (r.columns !== undefined && !r.columns.some((g) => columnMatches(g, col))) continue;
+    if (r.detectors.length === 0) return Object.freeze({ kind: 'whole', ruleId: r.id, style: r.style ?? 'full', cls });
+    if (NO_SCAN.has(cls)) continue;
+    for (const d of r.detectors) {
+      if (by.has(d.name)) continue;
+      by.set(d.name, { ruleId: r.id, style: r.style ?? d.defaultStyle });
+      detectors.push(d);
+    }
+  }
+  const styleOf = (d: string): MaskStyle => by.get(d)?.style ?? 'full';
+  return detectors.length === 0 ? NONE : Object.freeze({ kind: 'scan', detectors: Object.freeze(detectors), by, styleOf, cls });
+}
+
+/**
+ * columnMatches tells whether a column glob names `col`. A glob without a dot matches the
+ * column name. A glob with a dot matches `table.column` (with and without the table's
+ * schema). When the table is unknown (a computed column, a view the proxy cannot see
+ * through) it matches on the column part alone: over-masking is safer than leaking.
+ */
+export function columnMatches(glob: string, col: ColumnDescription): boolean {
+  const dot = glob.lastIndexOf('.');
+  if (dot < 0) return globMatch(glob, col.name);
+  if (col.table === undefined || col.table === '') return globMatch(glob.slice(dot + 1), col.name);
+  if (globMatch(glob, `${col.table}.${col.name}`)) return true;
+  const tdot = col.table.lastIndexOf('.');
+  return tdot >= 0 && globMatch(glob, `${col.table.slice(tdot + 1)}.${col.name}`);
+}
+
+/**
+ * maskRulesFromPolicy turns a policy decision's `masks` into masking rules: its columns are
+ * masked whole (`full`, or `columnStyle`), its detectors mask what they find with their
+ * default styles. Rule ids are the policy rule's id, suffixed `#columns` / `#detectors`.
+ */
+export function maskRulesFromPolicy(ruleId: string, spec: MaskSpec, columnStyle: MaskStyle = 'full'): MaskRule[] {
+  const out: MaskRule[] = [];
+  if (spec.columns.length > 0) out.push({ id: `${ruleId}#columns`, columns: spec.columns, style: columnStyle });
+  if (spec.detectors.length > 0) out.push({ id: `${ruleId}#detectors`, detectors: spec.detectors });
+  return out;
+}

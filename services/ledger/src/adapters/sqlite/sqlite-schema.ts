@@ -1,0 +1,126 @@
+import type { DatabaseSync } from 'node:sqlite';
+import { StoreUnreadableError } from '../../store-errors.ts';
+
+/** SCHEMA_VERSION is the ledger file's schema version; a file with a higher one is refused, never downgraded. */
+export const SCHEMA_VERSION = 1;
+
+/** PRAGMAS are the connection settings the ledger and the raw baseline share (so the benchmark compares like with like). */
+export const PRAGMAS = [
+  // WAL: readers never block the writer; a commit is one append to the -wal file.
+  'PRAGMA journal_mode = WAL',
+  // FULL: the WAL is fsynced at every commit, so append() resolves only once the batch survives a
+  // power cut (NORMAL in WAL mode may lose the last commits).
+  'PRAGMA synchronous = FULL',
+  'PRAGMA foreign_keys = ON',
+  // 64 MiB page cache: the eventId index is the hot random-access structure.
+  'PRAGMA cache_size = -65536',
+];
+
+// Layout decision: ONE file holds many logs (one per Kafka partition the instance owns); every table
+// carries the log's small integer number (`logs.log`). One shared table set keeps the DDL and the
+// triggers static, and a ledger instance owning several partitions keeps a single file and WAL.
+// A (log, idx) primary key gives each log its own contiguous key range, so per-log reads are range scans.
+//
+// Immutability is enforced in the file itself, by triggers, so that a raw sqlite3 shell or a bug
+// elsewhere cannot UPDATE or DELETE history by accident. (Someone with write access can still drop
+// the triggers: tamper-EVIDENCE is the Merkle tree's and the published checkpoints' job, not this file's.)
+const DDL = `
+CREATE TABLE IF NOT EXISTS affidavit_schema (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS logs (
+  log INTEGER PRIMARY KEY,
+  log_id TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS entries (
+  log INTEGER NOT NULL REFERENCES logs (log),
+  idx INTEGER NOT NULL CHECK (idx >= 0),
+  event_id TEXT NOT NULL,
+  kind INTEGER NOT NULL CHECK (kind IN (0, 1)),
+  bytes BLOB NOT NULL,
+  src_topic TEXT,
+  src_partition INTEGER,
+  src_offset INTEGER,
+  appended_at INTEGER NOT NULL,
+  PRIMARY KEY (log, idx),
+  UNIQUE (log, event_id)
+);
+CREATE TABLE IF NOT EXISTS sources (
+  log INTEGER NOT NULL REFERENCES logs (log),
+  topic TEXT NOT NULL,
+  partition INTEGER NOT NULL,
+  max_offset INTEGER NOT NULL,
+  PRIMARY KEY (log, topic, partition)
+);
+CREATE TABLE IF NOT EXISTS tiles (
+  log INTEGER NOT NULL REFERENCES logs (log),
+  level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 63),
+  idx INTEGER NOT NULL CHECK (idx >= 0),
+  width INTEGER NOT NULL CHECK (width BETWEEN 1 AND 256),
+  hashes BLOB NOT NULL CHECK (length(hashes) = width * 32),
+  PRIMARY KEY (log, level, idx)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  id INTEGER PRIMARY KEY,
+  log INTEGER NOT NULL REFERENCES logs (log),
+  size INTEGER NOT NULL CHECK (size >= 0),
+  note TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checkpoints_by_log ON checkpoints (log, id);
+
+CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: ledger entries cannot be updated'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: ledger entries cannot be deleted'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: checkpoints cannot be updated'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: checkpoints cannot be deleted'); END;
+CREATE TRIGGER IF NOT EXISTS logs_no_update BEFORE UPDATE ON logs
+BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: logs cannot be renamed'); END;
+CREATE TRIGGER IF NOT EXISTS logs_no_delete BEFORE DELETE ON logs
+BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: logs cannot be deleted'); END;
+CREATE TRIGGER IF NOT EXISTS tiles_no_delete BEFORE DELETE ON tiles
+BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: tiles cannot be deleted'); END;
+-- A tile grows (a partial tile is replaced by a wider one) but its existing hashes never change.
+-- SPEC: https://c2sp.org/tlog-tiles "a partial tile ... the full tile ... will have the partial tile as a prefix"
+CREATE TRIGGER IF NOT EXISTS tiles_grow_only BEFORE UPDATE ON tiles
+WHEN NEW.log IS NOT OLD.log OR NEW.level IS NOT OLD.level OR NEW.idx IS NOT OLD.idx
+  OR NEW.width < OLD.width OR substr(NEW.hashes, 1, length(OLD.hashes)) IS NOT OLD.hashes
+BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_TILE_CONFLICT: a tile may only be replaced by a wider one with the same prefix'); END;
+-- The resume point only moves forward.
+CREATE TRIGGER IF NOT EXISTS sources_forward_only BEFORE UPDATE ON sources
+WHEN NEW.log IS NOT OLD.log OR NEW.topic IS NOT OLD.topic OR NEW.partition IS NOT OLD.partition OR NEW.max_offset < OLD.max_offset
+BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: a source offset cannot move backwards'); END;
+CREATE TRIGGER IF NOT EXISTS sources_no_delete BEFORE DELETE ON sources
+BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: source offsets cannot be deleted'); END;
+`;
+
+/**
+ * migrate creates the schema on a new file, or checks an existing file's version. It MUST refuse
+ * (StoreUnreadableError) a file written by a newer schema version, and a file that has tables but
+ * is not an Affidavit ledger.
+ */
+export function migrate(db: DatabaseSync): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const hasVersion = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'affidavit_schema'").get();
+    if (!hasVersion) {
+      const other = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' LIMIT 1").get();
+      if (other) throw new StoreUnreadableError(`the file has tables (${String(other.name)}) but is not an Affidavit ledger`);
+    } else {
+      const row = db.prepare('SELECT version FROM affidavit_schema WHERE id = 1').get();
+      const version = Number(row?.version);
+      if (version > SCHEMA_VERSION) {
+        throw new StoreUnreadableError(`the ledger file has schema version ${version}; this build reads up to ${SCHEMA_VERSION}`);
+      }
+    }
+    db.exec(DDL);
+    db.prepare('INSERT INTO affidavit_schema (id, version) VALUES (1, ?) ON CONFLICT (id) DO NOTHING').run(SCHEMA_VERSION);
+    db.exec('COMMIT');
+  } catch (e) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw e;
+  }
+}

@@ -1,0 +1,271 @@
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { ShutdownError, validateOptions } from '@affidavit/common';
+import { DuplicateEventIdError, ExpectedSizeConflictError } from '../../store-errors.ts';
+import type { AppendBatch, Entry, LedgerStore, LogStore, LogTail, TileId } from '../../ports/ledger-store.ts';
+import { sourceKey } from '../../ports/ledger-store.ts';
+import { assertAppend, assertEventIds, assertLogId, assertRange, assertTileId } from '../../ports/validate-append.ts';
+import { PRAGMAS, migrate } from './sqlite-schema.ts';
+import { translateSqliteError } from './sqlite-errors.ts';
+
+/** DEFAULT_BUSY_TIMEOUT_MS is how long an append waits for another process's write lock before failing (retriable). */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+/** DEFAULT_READ_PAGE is how many entries readEntries fetches per query: memory stays bounded by one page. */
+export const DEFAULT_READ_PAGE = 256;
+
+/** SqliteLedgerStoreOptions configures the embedded store: one SQLite file holding every log. */
+export type SqliteLedgerStoreOptions = {
+  /** path of the database file; created when missing (its directory must exist). */
+  path: string;
+  busyTimeoutMs?: number;
+  readPageSize?: number;
+};
+
+const optionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path'],
+  properties: {
+    path: { type: 'string', minLength: 1, maxLength: 4096 },
+    busyTimeoutMs: { type: 'integer', minimum: 0, maximum: 600_000, default: DEFAULT_BUSY_TIMEOUT_MS },
+    readPageSize: { type: 'integer', minimum: 1, maximum: 100_000, default: DEFAULT_READ_PAGE },
+  },
+};
+
+const KIND_CODE = { event: 0, rejected: 1 } as const;
+const KIND_NAME = ['event', 'rejected'] as const;
+
+/** Statements are prepared once per store and reused on the hot path. */
+type Statements = ReturnType<typeof prepare>;
+
+function prepare(db: DatabaseSync) {
+  const s = {
+    insertLog: db.prepare('INSERT INTO logs (log_id) VALUES (?) ON CONFLICT (log_id) DO NOTHING'),
+    selectLog: db.prepare('SELECT log FROM logs WHERE log_id = ?'),
+    size: db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS size FROM entries WHERE log = ?'),
+    insertEntry: db.prepare(
+      'INSERT INTO entries (log, idx, event_id, kind, bytes, src_topic, src_partition, src_offset, appended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    upsertSource: db.prepare(
+      'INSERT INTO sources (log, topic, partition, max_offset) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT (log, topic, partition) DO UPDATE SET max_offset = excluded.max_offset WHERE excluded.max_offset > sources.max_offset',
+    ),
+    selectSources: db.prepare('SELECT topic, partition, max_offset FROM sources WHERE log = ?'),
+    // The UPDATE branch fires the tiles_grow_only trigger, which refuses a narrower tile or a changed prefix.
+    upsertTile: db.prepare(
+      'INSERT INTO tiles (log, level, idx, width, hashes) VALUES (?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (log, level, idx) DO UPDATE SET width = excluded.width, hashes = excluded.hashes',
+    ),
+    selectTile: db.prepare('SELECT width, hashes FROM tiles WHERE log = ? AND level = ? AND idx = ?'),
+    insertCheckpoint: db.prepare('INSERT INTO checkpoints (log, size, note) VALUES (?, ?, ?)'),
+    selectCheckpoints: db.prepare('SELECT note FROM checkpoints WHERE log = ? ORDER BY id'),
+    latestCheckpoint: db.prepare('SELECT note FROM checkpoints WHERE log = ? ORDER BY id DESC LIMIT 1'),
+    selectEntries: db.prepare(
+      'SELECT idx, event_id, kind, bytes, src_topic, src_partition, src_offset, appended_at FROM entries ' +
+        'WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx LIMIT ?',
+    ),
+    // One query for a whole batch of ids: the JSON array is expanded by json_each and probes the (log, event_id) index.
+    hasIds: db.prepare('SELECT event_id FROM entries WHERE log = ? AND event_id IN (SELECT value FROM json_each(?))'),
+  };
+  // Offsets are 64-bit; read them as bigint so nothing past 2^53 is rounded.
+  s.selectSources.setReadBigInts(true);
+  s.selectEntries.setReadBigInts(true);
+  return s;
+}
+
+const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+/**
+ * openSqliteLedgerStore opens (creating when missing) the embedded ledger file: WAL journal,
+ * `synchronous=FULL`, schema checked or created. Every log lives in this one file.
+ *
+ * Durability: each `append` is one `BEGIN IMMEDIATE … COMMIT` transaction and resolves after the
+ * commit, which with synchronous=FULL has fsynced the WAL. Fencing: the log's size is read inside
+ * that write transaction, so two processes appending to one log cannot both pass the check.
+ */
+export async function openSqliteLedgerStore(options: SqliteLedgerStoreOptions): Promise<LedgerStore> {
+  const opts = validateOptions<Required<SqliteLedgerStoreOptions>>(optionsSchema, options, { name: 'sqlite ledger store options' });
+  let db: DatabaseSync;
+  let st: Statements;
+  try {
+    db = new DatabaseSync(opts.path, { timeout: opts.busyTimeoutMs });
+  } catch (e) {
+    throw translateSqliteError(e, `opening ${opts.path}`);
+  }
+  try {
+    for (const p of PRAGMAS) db.exec(p);
+    migrate(db);
+    st = prepare(db);
+  } catch (e) {
+    db.close();
+    throw translateSqliteError(e, `opening ${opts.path}`);
+  }
+  let closed = false;
+  const ensureOpen = () => {
+    if (closed) throw new ShutdownError('the ledger store is closed');
+  };
+  return {
+    async openLog(logId: string): Promise<LogStore> {
+      ensureOpen();
+      assertLogId(logId);
+      try {
+        st.insertLog.run(logId);
+        const row = st.selectLog.get(logId);
+        return sqliteLogStore(db, st, logId, Number(row!.log), opts.readPageSize, ensureOpen);
+      } catch (e) {
+        throw translateSqliteError(e, `opening log ${logId}`);
+      }
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+function sqliteLogStore(db: DatabaseSync, st: Statements, logId: string, log: number, page: number, ensureOpen: () => void): LogStore {
+  const currentSize = (): number => Number(st.size.get(log)!.size);
+
+  /** runAppend is the transaction body; it runs between BEGIN IMMEDIATE and COMMIT. */
+  const runAppend = (batch: AppendBatch, expectedSize: number): void => {
+    const size = currentSize();
+    if (size !== expectedSize) {
+      throw new ExpectedSizeConflictError(`log ${logId} has ${size} entries, the writer expected ${expectedSize}`);
+    }
+    const maxOffsets = new Map<string, { topic: string; partition: number; offset: bigint }>();
+    let idx = expectedSize;
+    const ins: StatementSync = st.insertEntry;
+    for (const e of batch.entries) {
+      const s = e.source;
+      ins.run(log, idx++, e.eventId, KIND_CODE[e.kind], e.bytes, s?.topic ?? null, s?.partition ?? null, s?.offset ?? null, e.appendedAt);
+      if (s) {
+        const k = sourceKey(s.topic, s.partition);
+        const m = maxOffsets.get(k);
+        if (!m || s.offset > m.offset) maxOffsets.set(k, s);
+      }
+    }
+    for (const s of maxOffsets.values()) st.upsertSource.run(log, s.topic, s.partition, s.offset);
+    for (const t of batch.tiles ?? []) st.upsertTile.run(log, t.id.level, t.id.index, t.id.width, t.data);
+    if (batch.checkpoint !== undefined) st.insertCheckpoint.run(log, idx, batch.checkpoint);
+  };
+
+  const hasEventIds = (ids: readonly string[]): Set<string> => {
+    const found = new Set<string>();
+    if (ids.length === 0) return found;
+    for (const row of st.hasIds.all(log, JSON.stringify(ids))) found.add(String(row.event_id));
+    return found;
+  };
+
+  return {
+    logId,
+
+    async tail(): Promise<LogTail> {
+      ensureOpen();
+      try {
+        const lastSource = new Map<string, bigint>();
+        for (const r of st.selectSources.all(log)) lastSource.set(sourceKey(String(r.topic), Number(r.partition)), r.max_offset as bigint);
+        return { size: currentSize(), lastSource };
+      } catch (e) {
+        throw translateSqliteError(e, `reading the tail of log ${logId}`);
+      }
+    },
+
+    async append(batch: AppendBatch, expectedSize: number): Promise<void> {
+      ensureOpen();
+      assertAppend(batch, expectedSize);
+      try {
+        db.exec('BEGIN IMMEDIATE');
+      } catch (e) {
+        throw translateSqliteError(e, `appending to log ${logId}`);
+      }
+      try {
+        runAppend(batch, expectedSize);
+        db.exec('COMMIT');
+      } catch (e) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        const err = translateSqliteError(e, `appending to log ${logId}`);
+        if (err instanceof DuplicateEventIdError) {
+          // Name the offending id: SQLite's message only names the index.
+          const dup = [...hasEventIds(batch.entries.map((x) => x.eventId))];
+          throw new DuplicateEventIdError(`log ${logId} already holds eventId ${dup.slice(0, 3).join(', ')}; nothing was written`, { cause: e });
+        }
+        throw err;
+      }
+    },
+
+    async hasEventIds(ids: readonly string[]): Promise<Set<string>> {
+      ensureOpen();
+      assertEventIds(ids);
+      try {
+        return hasEventIds(ids);
+      } catch (e) {
+        throw translateSqliteError(e, `looking up eventIds in log ${logId}`);
+      }
+    },
+
+    async *readEntries(from: number, to: number): AsyncIterable<Entry> {
+      ensureOpen();
+      assertRange(from, to);
+      let next = from;
+      while (next < to) {
+        ensureOpen();
+        let rows: Record<string, unknown>[];
+        try {
+          // A fresh query per page, fully read: no statement stays open across the yields below,
+          // so appends on this connection are never blocked by a slow reader.
+          rows = st.selectEntries.all(log, next, to, page);
+        } catch (e) {
+          throw translateSqliteError(e, `reading log ${logId}`);
+        }
+        if (rows.length === 0) return;
+        for (const r of rows) {
+          const entry: Entry = {
+            index: Number(r.idx),
+            eventId: String(r.event_id),
+            kind: KIND_NAME[Number(r.kind)],
+            bytes: toBuffer(r.bytes as Uint8Array),
+            source: r.src_topic === null ? null : { topic: String(r.src_topic), partition: Number(r.src_partition), offset: r.src_offset as bigint },
+            appendedAt: Number(r.appended_at),
+          };
+          yield entry;
+        }
+        next = Number(rows[rows.length - 1].idx) + 1;
+        if (rows.length < page) return;
+      }
+    },
+
+    async readTiles(ids: readonly TileId[]): Promise<(Uint8Array | undefined)[]> {
+      ensureOpen();
+      ids.forEach(assertTileId);
+      try {
+        return ids.map((id) => {
+          const row = st.selectTile.get(log, id.level, id.index);
+          if (!row || Number(row.width) < id.width) return undefined;
+          const h = row.hashes as Uint8Array;
+          return toBuffer(h.subarray(0, id.width * 32));
+        });
+      } catch (e) {
+        throw translateSqliteError(e, `reading tiles of log ${logId}`);
+      }
+    },
+
+    async checkpoints(): Promise<string[]> {
+      ensureOpen();
+      try {
+        return st.selectCheckpoints.all(log).map((r) => String(r.note));
+      } catch (e) {
+        throw translateSqliteError(e, `reading checkpoints of log ${logId}`);
+      }
+    },
+
+    async latestCheckpoint(): Promise<string | undefined> {
+      ensureOpen();
+      try {
+        const r = st.latestCheckpoint.get(log);
+        return r === undefined ? undefined : String(r.note);
+      } catch (e) {
+        throw translateSqliteError(e, `reading checkpoints of log ${logId}`);
+      }
+    },
+  };
+}

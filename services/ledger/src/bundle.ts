@@ -1,0 +1,101 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { defineError } from '@affidavit/common';
+import { decodeBase64Strict, encodeBase64, HASH_SIZE, TILE_WIDTH } from '@affidavit/tlog';
+import type { LogStore } from './ports/index.ts';
+import type { VerifyEntry } from './core/verify-log.ts';
+
+/** BundleMalformedError: a bundle file is not in the affidavit-bundle/1 format. */
+export const BundleMalformedError = defineError('AFF_E_LEDGER_BUNDLE_MALFORMED', 'the bundle file is malformed');
+
+/** BUNDLE_FORMAT names the export format: JSON lines, a header, checkpoints, then entries. */
+export const BUNDLE_FORMAT = 'affidavit-bundle/1';
+
+/** BundleHeader is the first line of a bundle. */
+export type BundleHeader = { format: typeof BUNDLE_FORMAT; log: string; origin: string; size: number; from: number; to: number };
+
+/**
+ * exportBundle yields the lines of a bundle of one log: the header, every stored checkpoint,
+ * then entries [0, to) with their exact bytes and the leaf hash recorded (in the level-0 tile)
+ * when they were appended, so `verify` can name an altered entry. Streams: memory stays bounded.
+ * Entries start at 0 because verify proves inclusion by recomputing the tree.
+ */
+export async function* exportBundle(log: LogStore, opts: { origin: string; to?: number }): AsyncIterable<string> {
+  const tail = await log.tail();
+  const to = Math.min(opts.to ?? tail.size, tail.size);
+  const header: BundleHeader = { format: BUNDLE_FORMAT, log: log.logId, origin: opts.origin, size: tail.size, from: 0, to };
+  yield `${JSON.stringify(header)}\n`;
+  for (const note of await log.checkpoints()) {
+    const size = Number(note.split('\n')[1]);
+    if (size <= to) yield `${JSON.stringify({ checkpoint: note })}\n`;
+  }
+  let tile: Uint8Array | undefined;
+  let tileIndex = -1;
+  for await (const e of log.readEntries(0, to)) {
+    const ti = Math.floor(e.index / TILE_WIDTH);
+    if (ti !== tileIndex) {
+      const width = Math.min(TILE_WIDTH, tail.size - ti * TILE_WIDTH);
+      [tile] = await log.readTiles([{ level: 0, index: ti, width }]);
+      tileIndex = ti;
+    }
+    const off = (e.index % TILE_WIDTH) * HASH_SIZE;
+    const leaf = tile && tile.length >= off + HASH_SIZE ? tile.subarray(off, off + HASH_SIZE) : undefined;
+    yield `${JSON.stringify({ i: e.index, b: e.bytes.toString('base64'), ...(leaf ? { l: encodeBase64(leaf) } : {}) })}\n`;
+  }
+}
+
+/** OpenedBundle is a bundle being read: header and checkpoints up front, entries streamed. */
+export type OpenedBundle = { header: BundleHeader; checkpoints: string[]; entries: AsyncIterable<VerifyEntry> };
+
+/** readBundle parses a bundle file; malformed lines raise BundleMalformedError naming the line. */
+export async function readBundle(path: string): Promise<OpenedBundle> {
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity })[Symbol.asyncIterator]();
+  let lineNo = 0;
+  const parse = (text: string): Record<string, unknown> => {
+    try {
+      const v = JSON.parse(text);
+      if (typeof v !== 'object' || v === null) throw new Error('not an object');
+      return v;
+    } catch (e) {
+      throw new BundleMalformedError(`${path}:${lineNo}: not a JSON object (${(e as Error).message})`);
+    }
+  };
+  const first = await lines.next();
+  lineNo = 1;
+  if (first.done) throw new BundleMalformedError(`${path} is empty`);
+  const header = parse(first.value) as BundleHeader;
+  if (header.format !== BUNDLE_FORMAT) throw new BundleMalformedError(`${path}: not an ${BUNDLE_FORMAT} bundle`);
+  const checkpoints: string[] = [];
+  let pending: Record<string, unknown> | undefined;
+  for (;;) {
+    const n = await lines.next();
+    if (n.done) break;
+    lineNo++;
+    const v = parse(n.value);
+    if (typeof v.checkpoint === 'string') {
+      checkpoints.push(v.checkpoint);
+      continue;
+    }
+    pending = v;
+    break;
+  }
+  const decode = (v: Record<string, unknown>, at: number): VerifyEntry => {
+    if (typeof v.i !== 'number' || typeof v.b !== 'string') throw new BundleMalformedError(`${path}:${at}: expected an entry {i, b, l?}`);
+    // Strict base64: Node's decoder skips junk, which would let an edited line pass as the original.
+    const bytes = decodeBase64Strict(v.b);
+    const leaf = typeof v.l === 'string' ? decodeBase64Strict(v.l) : undefined;
+    if (!bytes || (typeof v.l === 'string' && !leaf)) throw new BundleMalformedError(`${path}:${at}: entry ${v.i}: invalid base64`);
+    return { index: v.i, bytes, ...(leaf ? { recordedLeaf: leaf } : {}) };
+  };
+  async function* entries(): AsyncIterable<VerifyEntry> {
+    if (pending) yield decode(pending, lineNo);
+    for (;;) {
+      const n = await lines.next();
+      if (n.done) return;
+      lineNo++;
+      if (n.value.trim() === '') continue;
+      yield decode(parse(n.value), lineNo);
+    }
+  }
+  return { header, checkpoints, entries: entries() };
+}

@@ -1,0 +1,102 @@
+import { hashesEqual, hashLeaf, toHex } from '@affidavit/tlog';
+import type { Hash } from '@affidavit/tlog';
+import { RootAccumulator } from './root-accumulator.ts';
+
+/** OpenedCheckpoint is a checkpoint whose signature was verified. */
+export type OpenedCheckpoint = { origin: string; size: number; root: Hash };
+
+/** VerifyEntry is one entry as exported: its index, its exact bytes and, when known, the leaf hash recorded at append. */
+export type VerifyEntry = { index: number; bytes: Uint8Array; recordedLeaf?: Uint8Array };
+
+/** VerifyProblem names the first thing that does not hold. */
+export type VerifyProblem =
+  | { kind: 'checkpoint'; which: string; message: string }
+  | { kind: 'entry'; index: number; message: string }
+  | { kind: 'range'; from: number; to: number; message: string };
+
+/** VerifyReport is what verify concludes. */
+export type VerifyReport = { ok: true; entries: number; checkpoints: number; root?: string } | { ok: false; entries: number; problem: VerifyProblem };
+
+/** VerifyInput is one log to check. `open` verifies a signed note and parses it, throwing a typed error otherwise. */
+export type VerifyInput = {
+  origin: string;
+  checkpoints: readonly string[];
+  /** external checkpoints: copies held outside the system (e.g. from the checkpoints topic), to catch a rollback. */
+  external?: readonly string[];
+  entries: AsyncIterable<VerifyEntry>;
+  open: (note: string) => OpenedCheckpoint;
+  onProgress?: (entriesDone: number) => void;
+};
+
+type Pending = OpenedCheckpoint & { label: string; external: boolean };
+
+/**
+ * verifyLog checks a log offline: every checkpoint signature, that checkpoints of one size agree,
+ * that entries are consecutive from 0, that each entry's bytes hash to the leaf recorded at
+ * append (when recorded), and that the root over the entries equals every checkpoint's root at
+ * its size — which proves every entry's inclusion and the consistency between checkpoints at
+ * once. It reports the FIRST problem: an entry when it can be pinned down, else the range
+ * between the last good checkpoint and the failing one.
+ */
+export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
+  const pending: Pending[] = [];
+  const label = (ext: boolean, i: number) => `${ext ? 'external checkpoint' : 'checkpoint'} #${i + 1}`;
+  for (const [ext, list] of [[false, input.checkpoints], [true, input.external ?? []]] as const) {
+    for (const [i, note] of list.entries()) {
+      let c: OpenedCheckpoint;
+      try {
+        c = input.open(note);
+      } catch (e) {
+        return { ok: false, entries: 0, problem: { kind: 'checkpoint', which: label(ext, i), message: `${(e as Error).message}${(e as { code?: string }).code ? ` [${(e as { code?: string }).code}]` : ''}` } };
+      }
+      if (c.origin !== input.origin) {
+        return { ok: false, entries: 0, problem: { kind: 'checkpoint', which: label(ext, i), message: `origin ${JSON.stringify(c.origin)} is not this log's ${JSON.stringify(input.origin)}` } };
+      }
+      pending.push({ ...c, label: `${label(ext, i)} (size ${c.size})`, external: ext });
+    }
+  }
+  pending.sort((a, b) => a.size - b.size);
+  for (let i = 1; i < pending.length; i++) {
+    if (pending[i].size === pending[i - 1].size && !hashesEqual(pending[i].root, pending[i - 1].root)) {
+      return { ok: false, entries: 0, problem: { kind: 'checkpoint', which: pending[i].label, message: `disagrees with ${pending[i - 1].label} on the root of the same size: the log was forked or rolled back` } };
+    }
+  }
+
+  const acc = new RootAccumulator();
+  let next = 0;
+  let lastGood = 0;
+  const check = (): VerifyProblem | undefined => {
+    while (next < pending.length && pending[next].size === acc.size) {
+      const c = pending[next++];
+      if (!hashesEqual(acc.root()!, c.root)) {
+        const why = c.external ? 'rollback: the log no longer matches a checkpoint published earlier' : 'an entry in this range was altered, removed, inserted or reordered';
+        return { kind: 'range', from: lastGood, to: c.size, message: `root over entries [${lastGood}, ${c.size}) does not match ${c.label}: ${why}` };
+      }
+      lastGood = c.size;
+    }
+    return undefined;
+  };
+  const early = pending.length > 0 && pending[0].size === 0 ? check() : undefined;
+  if (early) return { ok: false, entries: 0, problem: early };
+
+  for await (const e of input.entries) {
+    if (e.index !== acc.size) {
+      const message = e.index > acc.size ? `entry ${acc.size} is missing (next entry is ${e.index}): entries were removed` : `entry ${e.index} appears again or out of order after entry ${acc.size - 1}`;
+      return { ok: false, entries: acc.size, problem: { kind: 'entry', index: acc.size, message } };
+    }
+    const leaf = hashLeaf(e.bytes);
+    if (e.recordedLeaf && !hashesEqual(leaf, e.recordedLeaf)) {
+      return { ok: false, entries: acc.size, problem: { kind: 'entry', index: e.index, message: `entry ${e.index}: its bytes hash to ${toHex(leaf).slice(0, 16)}…, not the leaf ${toHex(e.recordedLeaf).slice(0, 16)}… recorded when it was appended: the entry was altered` } };
+    }
+    acc.push(leaf);
+    const p = check();
+    if (p) return { ok: false, entries: acc.size, problem: p };
+    if (input.onProgress && acc.size % 100_000 === 0) input.onProgress(acc.size);
+  }
+  if (next < pending.length) {
+    const c = pending[next];
+    return { ok: false, entries: acc.size, problem: { kind: 'checkpoint', which: c.label, message: `the log has ${acc.size} entries but ${c.label} covers ${c.size}: entries were removed (truncation or rollback)` } };
+  }
+  const root = acc.root();
+  return { ok: true, entries: acc.size, checkpoints: pending.length, ...(root ? { root: toHex(root) } : {}) };
+}

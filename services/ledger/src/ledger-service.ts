@@ -1,0 +1,245 @@
+import type { Bus, BusBatch, Subscription } from '@affidavit/bus';
+import { ShutdownError, validateOptions } from '@affidavit/common';
+import type { Clock, Logger } from '@affidavit/common';
+import { codec as defaultCodec, TOPICS } from '@affidavit/schemas';
+import type { EventCodec } from '@affidavit/schemas';
+import { formatCheckpoint, hashLeaf, integrate, signNote } from '@affidavit/tlog';
+import type { Hash, NoteSigner } from '@affidavit/tlog';
+import { checkpointDue } from './core/checkpoint-schedule.ts';
+import { admit, parseBatch } from './core/ingest.ts';
+import type { SourceRecord } from './core/ingest.ts';
+import { sourceKey } from './ports/index.ts';
+import type { LedgerStore, LogStore, NewEntry } from './ports/index.ts';
+
+/** LedgerOptions configures the ledger service. */
+export type LedgerOptions = {
+  /** origin prefix of every log's checkpoints; a log's origin is `<origin>/<logId>`. */
+  origin: string;
+  topic: string;
+  group: string;
+  dlqTopic: string;
+  checkpointsTopic: string;
+  checkpointEveryEntries: number;
+  checkpointEveryMs: number;
+};
+
+const SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['origin', 'topic', 'group', 'dlqTopic', 'checkpointsTopic', 'checkpointEveryEntries', 'checkpointEveryMs'],
+  properties: {
+    origin: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\s+]+$' },
+    topic: { type: 'string', minLength: 1 },
+    group: { type: 'string', minLength: 1 },
+    dlqTopic: { type: 'string', minLength: 1 },
+    checkpointsTopic: { type: 'string', minLength: 1 },
+    checkpointEveryEntries: { type: 'integer', minimum: 1 },
+    checkpointEveryMs: { type: 'integer', minimum: 10 },
+  },
+};
+
+/** DEFAULT_LEDGER_OPTIONS are the documented defaults. */
+export const DEFAULT_LEDGER_OPTIONS: Omit<LedgerOptions, 'origin'> = Object.freeze({
+  topic: TOPICS.sessionEvents,
+  group: 'affidavit-ledger',
+  dlqTopic: TOPICS.sessionEventsDlq,
+  checkpointsTopic: TOPICS.checkpoints,
+  checkpointEveryEntries: 10_000,
+  checkpointEveryMs: 5_000,
+});
+
+/** logIdFor names the log of one source partition (one log per Kafka partition). */
+export const logIdFor = (topic: string, partition: number) => `${topic}:${partition}`;
+
+type LogState = {
+  id: string;
+  origin: string;
+  store: LogStore;
+  size: number;
+  root?: Hash;
+  checkpointedSize: number;
+  checkpointedAt: number;
+  /** Serializes writes to this log: the single writer. */
+  chain: Promise<unknown>;
+};
+
+/** LedgerStats is a snapshot for metrics, tests and benchmarks. */
+export type LedgerStats = { appended: number; duplicates: number; rejected: number; checkpoints: number; logs: Record<string, number> };
+
+/**
+ * Ledger consumes session events from the bus and appends them, exactly once, to one log per
+ * source partition, under a Merkle tree with signed checkpoints.
+ *
+ * Guarantees: an entry is durable (store.append resolved) before anything treats it as done;
+ * on (re)assignment a partition resumes at the offset after the highest one its log recorded,
+ * never at committed consumer offsets; an event whose id is already in the log is dropped;
+ * malformed input is appended as an InputRejected entry and its raw bytes published to the DLQ
+ * topic before the entry is written; a checkpoint is written every `checkpointEveryEntries`
+ * entries or `checkpointEveryMs`, and at `stop()`, and published to the checkpoints topic.
+ */
+export class Ledger {
+  readonly options: Readonly<LedgerOptions>;
+  readonly #bus: Bus;
+  readonly #store: LedgerStore;
+  readonly #signer: NoteSigner;
+  readonly #clock: Clock;
+  readonly #codec: EventCodec;
+  readonly #log?: Logger;
+  readonly #logs = new Map<string, Promise<LogState>>();
+  readonly #schedule: { everyEntries: number; everyMs: number };
+  #sub?: Subscription;
+  #timer?: NodeJS.Timeout;
+  #stopped = false;
+  readonly #stats: LedgerStats = { appended: 0, duplicates: 0, rejected: 0, checkpoints: 0, logs: {} };
+  readonly #unpublished: Array<{ key: string; note: string }> = [];
+
+  constructor(
+    options: Partial<LedgerOptions> & { origin: string },
+    deps: { bus: Bus; store: LedgerStore; signer: NoteSigner; clock: Clock; codec?: EventCodec; logger?: Logger },
+  ) {
+    this.options = validateOptions<LedgerOptions>(SCHEMA, { ...DEFAULT_LEDGER_OPTIONS, ...options }, { name: 'ledger' });
+    this.#schedule = { everyEntries: this.options.checkpointEveryEntries, everyMs: this.options.checkpointEveryMs };
+    this.#bus = deps.bus;
+    this.#store = deps.store;
+    this.#signer = deps.signer;
+    this.#clock = deps.clock;
+    this.#codec = deps.codec ?? defaultCodec();
+    this.#log = deps.logger;
+  }
+
+  /** start subscribes to the session-events topic; batches are appended as they arrive. */
+  async start(): Promise<void> {
+    this.#sub = await this.#bus.subscribe({
+      group: this.options.group,
+      topics: [this.options.topic],
+      startOffsets: async (topic, partition) => {
+        const st = await this.#open(topic, partition);
+        const tail = await st.store.tail();
+        const last = tail.lastSource.get(sourceKey(topic, partition));
+        return last === undefined ? 0n : last + 1n;
+      },
+      handler: (batch) => this.#append(batch),
+      onError: (err, batch) => this.#log?.error({ err, topic: batch.topic, partition: batch.partition }, 'ledger append failed; the batch will be retried'),
+    });
+    const tick = Math.max(10, Math.min(1_000, Math.floor(this.options.checkpointEveryMs / 2)));
+    this.#timer = setInterval(() => void this.#checkpointDueLogs().catch((err) => this.#log?.error({ err }, 'checkpoint failed')), tick);
+    this.#timer.unref();
+  }
+
+  /** stats returns counters. */
+  stats(): LedgerStats {
+    return structuredClone(this.#stats);
+  }
+
+  #open(topic: string, partition: number): Promise<LogState> {
+    const id = logIdFor(topic, partition);
+    let p = this.#logs.get(id);
+    if (!p) {
+      p = (async () => {
+        const store = await this.#store.openLog(id);
+        const tail = await store.tail();
+        const latest = await store.latestCheckpoint();
+        const checkpointedSize = latest ? Number(latest.split('\n')[1]) : 0;
+        this.#stats.logs[id] = tail.size;
+        this.#log?.info({ log: id, size: tail.size, checkpointedSize }, 'log opened');
+        return { id, origin: `${this.options.origin}/${id}`, store, size: tail.size, checkpointedSize, checkpointedAt: this.#clock.now(), chain: Promise.resolve() };
+      })();
+      this.#logs.set(id, p);
+      p.catch(() => this.#logs.delete(id));
+    }
+    return p;
+  }
+
+  #serialized<T>(st: LogState, fn: () => Promise<T>): Promise<T> {
+    const run = st.chain.then(fn, fn);
+    st.chain = run.catch(() => {});
+    return run;
+  }
+
+  async #append(batch: BusBatch): Promise<void> {
+    if (this.#stopped) throw new ShutdownError('ledger is stopping');
+    const st = await this.#open(batch.topic, batch.partition);
+    await this.#serialized(st, async () => {
+      const records: SourceRecord[] = batch.records.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.offset, value: r.value }));
+      const parsed = parseBatch(records, this.#codec);
+      const known = await st.store.hasEventIds(parsed.map((p) => p.eventId));
+      const now = this.#clock.now();
+      const { admitted, duplicates } = admit(parsed, this.#codec, known, now);
+      this.#stats.duplicates += duplicates;
+      if (admitted.length === 0) return;
+      const rejected = admitted.filter((a) => a.kind === 'rejected');
+      if (rejected.length > 0) {
+        // Raw bytes reach the DLQ before the entry that names them is written; a retry may publish twice, never zero times.
+        await this.#bus.publish(
+          this.options.dlqTopic,
+          rejected.map((a) => ({ key: a.eventId, value: a.raw!, headers: { reason: a.eventId, 'source-offset': String(a.source.offset) } })),
+        );
+      }
+      const entries: NewEntry[] = admitted.map((a) => ({ eventId: a.eventId, kind: a.kind, bytes: a.bytes, source: a.source, appendedAt: now }));
+      const result = await integrate(st.store.readTiles.bind(st.store), st.size, entries.map((e) => hashLeaf(e.bytes)));
+      const due = checkpointDue({ size: result.size, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt }, now, this.#schedule);
+      const checkpoint = due ? await this.#sign(st, result.size, result.root) : undefined;
+      await st.store.append({ entries, tiles: result.tiles, ...(checkpoint ? { checkpoint } : {}) }, st.size);
+      st.size = result.size;
+      st.root = result.root;
+      this.#stats.appended += entries.length;
+      this.#stats.rejected += rejected.length;
+      this.#stats.logs[st.id] = st.size;
+      if (checkpoint) this.#checkpointed(st, checkpoint, now);
+    });
+  }
+
+  async #sign(st: LogState, size: number, root: Hash): Promise<string> {
+    return signNote(formatCheckpoint({ origin: st.origin, size, root, extensions: [] }), [this.#signer]);
+  }
+
+  #checkpointed(st: LogState, note: string, now: number): void {
+    st.checkpointedSize = st.size;
+    st.checkpointedAt = now;
+    this.#stats.checkpoints++;
+    this.#unpublished.push({ key: st.origin, note });
+    void this.#publishCheckpoints();
+  }
+
+  async #publishCheckpoints(): Promise<void> {
+    const batch = this.#unpublished.splice(0);
+    if (batch.length === 0) return;
+    try {
+      await this.#bus.publish(this.options.checkpointsTopic, batch.map((c) => ({ key: c.key, value: Buffer.from(c.note) })));
+    } catch (err) {
+      // Kept and retried on the next tick: the copy outside the system is what makes a rollback detectable.
+      this.#unpublished.unshift(...batch);
+      this.#log?.warn({ err, pending: this.#unpublished.length }, 'checkpoint publication failed; will retry');
+    }
+  }
+
+  /** checkpointNow writes a checkpoint for every log with entries since its last one. */
+  async checkpointNow(force = true): Promise<void> {
+    const now = this.#clock.now();
+    for (const p of this.#logs.values()) {
+      const st = await p;
+      await this.#serialized(st, async () => {
+        const due = force ? st.size > st.checkpointedSize : checkpointDue({ size: st.size, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt }, now, this.#schedule);
+        if (!due) return;
+        const root = st.root ?? (await integrate(st.store.readTiles.bind(st.store), st.size, [])).root;
+        const note = await this.#sign(st, st.size, root);
+        await st.store.append({ entries: [], checkpoint: note }, st.size);
+        this.#checkpointed(st, note, now);
+      });
+    }
+  }
+
+  async #checkpointDueLogs(): Promise<void> {
+    await this.checkpointNow(false);
+    await this.#publishCheckpoints();
+  }
+
+  /** stop stops consuming (after the in-flight batch), writes a final checkpoint per log and publishes it. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#sub?.close();
+    this.#stopped = true;
+    await this.checkpointNow(true);
+    await this.#publishCheckpoints();
+  }
+}
