@@ -3,7 +3,7 @@ export type { LedgerOptions, LedgerStats } from './ledger-service.ts';
 export { verifyLog } from './core/verify-log.ts';
 export type { VerifyReport, VerifyProblem, VerifyEntry, OpenedCheckpoint } from './core/verify-log.ts';
 export { RootAccumulator } from './core/root-accumulator.ts';
-export { exportBundle, readBundle, BUNDLE_FORMAT, BundleMalformedError } from './bundle.ts';
+export { exportBundle, entriesWithRecordedLeaves, readBundle, BUNDLE_FORMAT, BundleMalformedError } from './bundle.ts';
 export type { BundleHeader, OpenedBundle } from './bundle.ts';
 export { loadOrCreateSigningKey, readVerifierKey, SigningKeyError } from './signing-key.ts';
 export * from './ports/index.ts';

@@ -1,6 +1,9 @@
 import type { Command } from '../command.ts';
+import { ledgerExportCommand } from './ledger-export.ts';
+import { ledgerRunCommand } from './ledger-run.ts';
 import { policyCheckCommand } from './policy-check.ts';
 import { tokenCommand } from './token.ts';
+import { verifyCommand } from './verify.ts';
 
 /** commands lists every sub-command of `affidavit`. */
-export const commands: readonly Command[] = [tokenCommand, policyCheckCommand];
+export const commands: readonly Command[] = [tokenCommand, verifyCommand, ledgerExportCommand, ledgerRunCommand, policyCheckCommand];

@@ -91,6 +91,18 @@ export function ledgerStoreContract(name: string, makeFixture: () => Promise<Led
       assert.deepEqual(await log.checkpoints(), []);
     });
 
+    test('listLogs names every opened log once, in creation order', async () => {
+      const a = uniqueLogId('list-a');
+      const b = uniqueLogId('list-b');
+      await store.openLog(a);
+      await store.openLog(b);
+      await store.openLog(a);
+      const logs = await store.listLogs();
+      assert.deepEqual(logs.filter((l) => l === a || l === b), [a, b]);
+      const other = await another();
+      assert.ok((await other.listLogs()).includes(b), 'a second handle on the same store sees the log');
+    });
+
     test('append then read returns the same entries, bytes unchanged, indexes from expectedSize', async () => {
       const log = await freshLog('roundtrip');
       const batch: NewEntry[] = [

@@ -148,5 +148,7 @@ export interface LogStore {
  */
 export interface LedgerStore {
   openLog(logId: string): Promise<LogStore>;
+  /** listLogs returns the ids of every log the store holds, in creation order (for export and verify). */
+  listLogs(): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -68,13 +68,39 @@ export async function openEventStoreLedgerStore(options: EventStoreLedgerStoreOp
   const ensureOpen = () => {
     if (closed) throw new ShutdownError('the ledger store is closed');
   };
+  // The registry stream names every log, so export and verify can find them without scanning
+  // all streams. An entry may repeat (two openers racing); listLogs keeps the first.
+  const registry = `${opts.streamPrefix}$logs`;
+  const listLogs = async (): Promise<string[]> => {
+    const ids: string[] = [];
+    try {
+      for await (const r of client.readStream(registry, { fromRevision: START, direction: FORWARDS })) {
+        const id = (r.event?.data as { logId?: unknown } | undefined)?.logId;
+        if (typeof id === 'string' && !ids.includes(id)) ids.push(id);
+      }
+    } catch (e) {
+      if ((e as { type?: string }).type !== ErrorType.STREAM_NOT_FOUND) throw translateEsdbError(e, `reading stream ${registry}`);
+    }
+    return ids;
+  };
   return {
     async openLog(logId: string): Promise<LogStore> {
       ensureOpen();
       assertLogId(logId);
       const log = new EsdbLog(client, logId, `${opts.streamPrefix}${logId}`, ensureOpen);
       await log.lock(() => log.catchUp());
+      if (!(await listLogs()).includes(logId)) {
+        try {
+          await client.appendToStream(registry, jsonEvent({ type: 'LogOpened', data: { logId } }));
+        } catch (e) {
+          throw translateEsdbError(e, `registering log ${logId}`);
+        }
+      }
       return log.handle();
+    },
+    async listLogs(): Promise<string[]> {
+      ensureOpen();
+      return listLogs();
     },
     async close(): Promise<void> {
       if (closed) return;

@@ -1,6 +1,6 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ShutdownError, validateOptions } from '@affidavit/common';
-import { DuplicateEventIdError, ExpectedSizeConflictError } from '../../store-errors.ts';
+import { DuplicateEventIdError, ExpectedSizeConflictError, LedgerInputInvalidError } from '../../store-errors.ts';
 import type { AppendBatch, Entry, LedgerStore, LogStore, LogTail, TileId } from '../../ports/ledger-store.ts';
 import { sourceKey } from '../../ports/ledger-store.ts';
 import { assertAppend, assertEventIds, assertLogId, assertRange, assertTileId } from '../../ports/validate-append.ts';
@@ -16,6 +16,8 @@ export const DEFAULT_READ_PAGE = 256;
 export type SqliteLedgerStoreOptions = {
   /** path of the database file; created when missing (its directory must exist). */
   path: string;
+  /** readOnly opens an existing file without ever writing to it (export, verify); openLog of an unknown log then fails. */
+  readOnly?: boolean;
   busyTimeoutMs?: number;
   readPageSize?: number;
 };
@@ -26,6 +28,7 @@ const optionsSchema = {
   required: ['path'],
   properties: {
     path: { type: 'string', minLength: 1, maxLength: 4096 },
+    readOnly: { type: 'boolean', default: false },
     busyTimeoutMs: { type: 'integer', minimum: 0, maximum: 600_000, default: DEFAULT_BUSY_TIMEOUT_MS },
     readPageSize: { type: 'integer', minimum: 1, maximum: 100_000, default: DEFAULT_READ_PAGE },
   },
@@ -41,6 +44,7 @@ function prepare(db: DatabaseSync) {
   const s = {
     insertLog: db.prepare('INSERT INTO logs (log_id) VALUES (?) ON CONFLICT (log_id) DO NOTHING'),
     selectLog: db.prepare('SELECT log FROM logs WHERE log_id = ?'),
+    listLogs: db.prepare('SELECT log_id FROM logs ORDER BY log'),
     size: db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS size FROM entries WHERE log = ?'),
     insertEntry: db.prepare(
       'INSERT INTO entries (log, idx, event_id, kind, bytes, src_topic, src_partition, src_offset, appended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -87,13 +91,15 @@ export async function openSqliteLedgerStore(options: SqliteLedgerStoreOptions): 
   let db: DatabaseSync;
   let st: Statements;
   try {
-    db = new DatabaseSync(opts.path, { timeout: opts.busyTimeoutMs });
+    db = new DatabaseSync(opts.path, { timeout: opts.busyTimeoutMs, readOnly: opts.readOnly });
   } catch (e) {
     throw translateSqliteError(e, `opening ${opts.path}`);
   }
   try {
-    for (const p of PRAGMAS) db.exec(p);
-    migrate(db);
+    if (!opts.readOnly) {
+      for (const p of PRAGMAS) db.exec(p);
+      migrate(db);
+    }
     st = prepare(db);
   } catch (e) {
     db.close();
@@ -108,12 +114,17 @@ export async function openSqliteLedgerStore(options: SqliteLedgerStoreOptions): 
       ensureOpen();
       assertLogId(logId);
       try {
-        st.insertLog.run(logId);
+        if (!opts.readOnly) st.insertLog.run(logId);
         const row = st.selectLog.get(logId);
+        if (!row) throw new LedgerInputInvalidError(`no log ${logId} in ${opts.path}`);
         return sqliteLogStore(db, st, logId, Number(row!.log), opts.readPageSize, ensureOpen);
       } catch (e) {
         throw translateSqliteError(e, `opening log ${logId}`);
       }
+    },
+    async listLogs(): Promise<string[]> {
+      ensureOpen();
+      return (st.listLogs.all() as { log_id: string }[]).map((r) => r.log_id);
     },
     async close(): Promise<void> {
       if (closed) return;

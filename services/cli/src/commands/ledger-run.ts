@@ -1,0 +1,86 @@
+import { parseArgs } from 'node:util';
+import { createKafkaBus } from '@affidavit/bus';
+import { createLogger, systemClock } from '@affidavit/common';
+import { Ledger, loadOrCreateSigningKey, openSqliteLedgerStore, DEFAULT_LEDGER_OPTIONS } from '@affidavit/ledger';
+import { TOPICS } from '@affidavit/schemas';
+import { EXIT, UsageError } from '../command.ts';
+import type { Command } from '../command.ts';
+
+/** ledgerRunCommand runs the ledger as its own process against Kafka (the distributed mode). */
+export const ledgerRunCommand: Command = {
+  path: ['ledger', 'run'],
+  summary: 'run the ledger against Kafka until SIGTERM/SIGINT (distributed mode)',
+  help: `usage: affidavit ledger run --brokers HOST:PORT[,…] --store FILE --signing-key FILE --origin NAME [options]
+
+Consumes ${TOPICS.sessionEvents}, appends every event exactly once to one log per partition in
+the SQLite file FILE, and writes signed checkpoints (also published to ${TOPICS.checkpoints}).
+Malformed input is recorded as an InputRejected entry; its raw bytes go to ${TOPICS.sessionEventsDlq}.
+On SIGTERM or SIGINT it finishes the batch in flight, writes a final checkpoint and exits 0.
+
+Options:
+  --brokers LIST          Kafka bootstrap servers
+  --store FILE            SQLite ledger file (created when missing)
+  --signing-key FILE      Ed25519 note signing key (created, mode 0600, when missing)
+  --public-key FILE       where to write the verifier key (default: FILE.pub)
+  --origin NAME           checkpoint origin prefix, e.g. ledger.example.com
+  --group NAME            consumer group (default ${DEFAULT_LEDGER_OPTIONS.group})
+  --partitions N          create the topics with N partitions when missing (default 3)
+  --checkpoint-every N    entries between checkpoints (default ${DEFAULT_LEDGER_OPTIONS.checkpointEveryEntries})
+  --checkpoint-ms MS      milliseconds between checkpoints (default ${DEFAULT_LEDGER_OPTIONS.checkpointEveryMs})
+
+Exit codes: 0 stopped cleanly, 2 usage error, 3 could not start (broker, store or key).`,
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        brokers: { type: 'string' },
+        store: { type: 'string' },
+        'signing-key': { type: 'string' },
+        'public-key': { type: 'string' },
+        origin: { type: 'string' },
+        group: { type: 'string' },
+        partitions: { type: 'string', default: '3' },
+        'checkpoint-every': { type: 'string' },
+        'checkpoint-ms': { type: 'string' },
+      },
+    });
+    for (const k of ['brokers', 'store', 'signing-key', 'origin'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
+    const int = (v: string | undefined, name: string) => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive whole number`);
+      return n;
+    };
+    const partitions = int(values.partitions, 'partitions')!;
+    const logger = createLogger({ name: 'ledger' });
+    const signer = loadOrCreateSigningKey(values['signing-key']!, values['public-key'] ?? `${values['signing-key']}.pub`, values.origin!);
+    const bus = createKafkaBus({ brokers: values.brokers!.split(','), clientId: 'affidavit-ledger' }, { logger });
+    for (const t of [TOPICS.sessionEvents, TOPICS.sessionEventsDlq, TOPICS.checkpoints]) await bus.ensureTopic(t, t === TOPICS.sessionEvents ? partitions : 1);
+    const store = await openSqliteLedgerStore({ path: values.store! });
+    const ledger = new Ledger(
+      {
+        origin: values.origin!,
+        ...(values.group ? { group: values.group } : {}),
+        ...(values['checkpoint-every'] ? { checkpointEveryEntries: int(values['checkpoint-every'], 'checkpoint-every') } : {}),
+        ...(values['checkpoint-ms'] ? { checkpointEveryMs: int(values['checkpoint-ms'], 'checkpoint-ms') } : {}),
+      },
+      { bus, store, signer, clock: systemClock, logger },
+    );
+    await ledger.start();
+    logger.info({ store: values.store, origin: values.origin, verifierKey: signer.verifierKey }, 'ledger running');
+    io.stderr.write(`ledger running; verifier key: ${signer.verifierKey}\n`);
+    const stop = Promise.withResolvers<void>();
+    const onSignal = (sig: string) => {
+      logger.info({ signal: sig }, 'stopping: finishing the batch in flight, writing a final checkpoint');
+      stop.resolve();
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+    await stop.promise;
+    await ledger.stop();
+    await bus.close();
+    await store.close();
+    logger.info({ stats: ledger.stats() }, 'ledger stopped');
+    return EXIT.OK;
+  },
+};
