@@ -24,6 +24,8 @@ Options:
   --public-key FILE       where to write the verifier key (default: FILE.pub)
   --origin NAME           checkpoint origin prefix, e.g. ledger.example.com
   --group NAME            consumer group (default ${DEFAULT_LEDGER_OPTIONS.group})
+  --topic NAME            session-events topic (default ${TOPICS.sessionEvents}); the DLQ and
+                          checkpoints topics are NAME.dlq and NAME.checkpoints when NAME is not the default
   --partitions N          create the topics with N partitions when missing (default 3)
   --checkpoint-every N    entries between checkpoints (default ${DEFAULT_LEDGER_OPTIONS.checkpointEveryEntries})
   --checkpoint-ms MS      milliseconds between checkpoints (default ${DEFAULT_LEDGER_OPTIONS.checkpointEveryMs})
@@ -39,6 +41,7 @@ Exit codes: 0 stopped cleanly, 2 usage error, 3 could not start (broker, store o
         'public-key': { type: 'string' },
         origin: { type: 'string' },
         group: { type: 'string' },
+        topic: { type: 'string', default: TOPICS.sessionEvents },
         partitions: { type: 'string', default: '3' },
         'checkpoint-every': { type: 'string' },
         'checkpoint-ms': { type: 'string' },
@@ -55,11 +58,18 @@ Exit codes: 0 stopped cleanly, 2 usage error, 3 could not start (broker, store o
     const logger = createLogger({ name: 'ledger' });
     const signer = loadOrCreateSigningKey(values['signing-key']!, values['public-key'] ?? `${values['signing-key']}.pub`, values.origin!);
     const bus = createKafkaBus({ brokers: values.brokers!.split(','), clientId: 'affidavit-ledger' }, { logger });
-    for (const t of [TOPICS.sessionEvents, TOPICS.sessionEventsDlq, TOPICS.checkpoints]) await bus.ensureTopic(t, t === TOPICS.sessionEvents ? partitions : 1);
+    const topic = values.topic!;
+    const custom = topic !== TOPICS.sessionEvents;
+    const dlqTopic = custom ? `${topic}.dlq` : TOPICS.sessionEventsDlq;
+    const checkpointsTopic = custom ? `${topic}.checkpoints` : TOPICS.checkpoints;
+    for (const t of [topic, dlqTopic, checkpointsTopic]) await bus.ensureTopic(t, t === topic ? partitions : 1);
     const store = await openSqliteLedgerStore({ path: values.store! });
     const ledger = new Ledger(
       {
         origin: values.origin!,
+        topic,
+        dlqTopic,
+        checkpointsTopic,
         ...(values.group ? { group: values.group } : {}),
         ...(values['checkpoint-every'] ? { checkpointEveryEntries: int(values['checkpoint-every'], 'checkpoint-every') } : {}),
         ...(values['checkpoint-ms'] ? { checkpointEveryMs: int(values['checkpoint-ms'], 'checkpoint-ms') } : {}),

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { CommandRun } from './command-run.ts';
+import type { ResultMasker } from './masking-port.ts';
+import { renderParameters } from './render-parameters.ts';
+import { commandComplete, dataRow, decodeDataRow, errorResponse, rowDescription } from './wire/index.ts';
+
+const base = { id: 'c1', sessionId: 's1', text: 'SELECT', channel: 'simple' as const, startedAt: 0 };
+
+test('an unmasked run forwards rows unchanged and digests exactly those bytes', () => {
+  const run = new CommandRun(base);
+  const rows = [dataRow(['1', 'a']), dataRow(['2', null])];
+  const sent = rows.map((r) => run.dataRow(r));
+  assert.ok(sent.every((s, i) => s === rows[i]));
+  run.commandComplete(commandComplete('SELECT 2'));
+  const [done] = run.finish(1.5);
+  assert.ok(done.type === 'CommandCompleted');
+  assert.equal(done.rows, 2);
+  assert.equal(done.tag, 'SELECT 2');
+  assert.equal(done.durationMicros, 1500);
+  assert.equal(done.resultDigest, createHash('sha256').update(Buffer.concat(rows)).digest('hex'));
+});
+
+test('masking rewrites values with correct lengths, seals, captures and digests what was sent', () => {
+  const masker: ResultMasker = {
+    mask: (row) => (row[1] === null ? { row, masked: [] } : { row: [row[0], '****'], masked: [{ column: 1, columnName: 'email', ruleId: 'r', detector: null, original: row[1], masked: '****' }] }),
+    seal: (cells, at) => cells.map((c) => ({ column: c.columnName, row: at.row, ruleId: c.ruleId, detector: null, masked: c.masked ?? '\\N', original: null })),
+  };
+  const run = new CommandRun({ ...base, masker, captureBytes: 1000 });
+  run.rowDescription(rowDescription([{ name: 'id', typeOid: 23 }, { name: 'email', typeOid: 25 }]));
+  const out1 = run.dataRow(dataRow(['1', 'ada@example.com']));
+  const out2 = run.dataRow(dataRow(['2', null]));
+  assert.deepEqual(decodeDataRow(out1).map((v) => v?.toString()), ['1', '****']);
+  assert.deepEqual(decodeDataRow(out2).map((v) => v?.toString() ?? null), ['2', null]);
+  run.commandComplete(commandComplete('SELECT 2'));
+  const drafts = run.finish(0);
+  assert.deepEqual(drafts.map((d) => d.type), ['DataMasked', 'ResultCaptured', 'CommandCompleted']);
+  const masked = drafts[0];
+  assert.ok(masked.type === 'DataMasked' && masked.count === 1 && masked.masks[0].row === 0);
+  const cap = drafts[1];
+  assert.ok(cap.type === 'ResultCaptured');
+  assert.deepEqual(cap.rows, [['1', '****'], ['2', null]]);
+  const done = drafts[2];
+  assert.ok(done.type === 'CommandCompleted' && done.resultDigest === createHash('sha256').update(Buffer.concat([out1, out2])).digest('hex'));
+});
+
+test('an error sets outcome and SQLSTATE; 57014 is a cancellation', () => {
+  const run = new CommandRun(base);
+  run.error(errorResponse({ severity: 'ERROR', code: '57014', message: 'canceling statement due to user request' }));
+  const [done] = run.finish(0);
+  assert.ok(done.type === 'CommandCompleted' && done.outcome === 'cancelled' && done.errorCode === '57014' && done.resultDigest === null);
+});
+
+test('renderParameters: text, binary as hex, NULL, per-parameter formats', () => {
+  assert.deepEqual(renderParameters([Buffer.from('42'), null, Buffer.from([0, 1])], [0, 0, 1]), ['42', null, '\\x0001']);
+  assert.deepEqual(renderParameters([Buffer.from([0xff])], []), ['\\xff']);
+  assert.match(renderParameters([Buffer.alloc(10_000, 0x61)], [0])[0]!, /…\(10000 chars\)$/);
+});

@@ -1,0 +1,871 @@
+// Session: one client connection through the proxy. It answers the startup phase itself (TLS,
+// token login), logs in upstream with the proxy's credentials, then relays the protocol while
+// deciding each command by policy and recording it.
+//
+// How responses are matched to commands: PostgreSQL answers messages strictly in order, so the
+// session keeps a FIFO of what each forwarded message will produce (`#expect`). A refused
+// command is NOT forwarded; instead a statement that fails in the parser (REFUSAL_SQL) is sent
+// in its place and the server's ErrorResponse for it is replaced by ours. This keeps the
+// upstream's own state exactly what the client expects, without the proxy modelling it:
+// inside a transaction block the server marks the transaction failed (ReadyForQuery 'E', as
+// psql expects after an error), outside one it stays idle; in an extended-protocol pipeline
+// the server discards the rest until Sync, as it would for a real error. The upstream log
+// shows a syntax error for each refusal; nothing is executed.
+import { timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import { performance } from 'node:perf_hooks';
+import { isAffidavitError, type Clock, type Logger } from '@affidavit/common';
+import {
+  actorFromIdentity,
+  authenticationFailure,
+  evaluate,
+  PreparedRegistry,
+  type ApprovalGate,
+  type Classification,
+  type EventDraft,
+  type Identity,
+  type Policy,
+  type PolicyDecision,
+  type Recorder,
+  type SessionRecording,
+  type SqlClassifier,
+} from '@affidavit/access';
+import type { CommandChannel, PolicyAction, Source, Target } from '@affidavit/schemas';
+import { BackendFramer, type RawFrame } from './backend-framer.ts';
+import { CommandRun } from './command-run.ts';
+import {
+  PgApprovalRefusedError,
+  PgClientTooSlowError,
+  PgCommandDeniedError,
+  PgIdleTimeoutError,
+  PgMaskBinaryError,
+  PgMaskCopyError,
+  PgProtocolStateError,
+  PgStatementTimeoutError,
+  PgTlsRequiredError,
+} from './errors.ts';
+import type { MaskingPort, ResultMasker } from './masking-port.ts';
+import type { PostgresProxyOptions } from './options.ts';
+import { renderParameters } from './render-parameters.ts';
+import { connectUpstream, sendUpstreamCancel, type UpstreamSession } from './upstream.ts';
+import {
+  authenticationCleartextPassword,
+  authenticationOk,
+  backendKeyData,
+  decodePassword,
+  encodeFrontendMessage,
+  encryptionResponse,
+  errorResponse,
+  FrontendReader,
+  noticeResponse,
+  query as queryMessage,
+  readyForQuery,
+  terminate,
+  type ErrorFields,
+  type FrontendMessage,
+  type TypedFrontendMessage,
+} from './wire/index.ts';
+
+/** REFUSAL_SQL is sent upstream in place of a refused command: it fails in the parser and runs nothing. */
+export const REFUSAL_SQL = 'AFFIDAVIT REFUSED THIS STATEMENT';
+const REFUSAL_QUERY = queryMessage(REFUSAL_SQL);
+const REFUSAL_PARSE = encodeFrontendMessage({ type: 'Parse', name: 'affidavit_refused', query: REFUSAL_SQL, paramTypes: [] });
+
+// Startup parameters passed upstream. `options` (arbitrary -c settings), `search_path` and
+// `role` are NOT: they would change what policy-checked names resolve to.
+const PASSED_PARAMETERS = new Set(['application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'datestyle', 'timezone']);
+const MAX_STATEMENTS = 10_000;
+
+const AVRO_ACTION: Readonly<Record<PolicyDecision['action'], PolicyAction>> = {
+  allow: 'allow',
+  deny: 'deny',
+  'require-approval': 'require_approval',
+  mask: 'mask',
+};
+
+/** SessionDeps are the collaborators every session of a proxy shares. */
+export type SessionDeps = {
+  readonly options: Readonly<PostgresProxyOptions>;
+  readonly recorder: Recorder;
+  /** authenticate verifies an access token; it rejects with an AffidavitError (AFF_E_AUTH_*) when refused. */
+  readonly authenticate: (token: string) => Promise<Identity>;
+  /** policy returns the policy in force (a PolicyWatcher's current one). */
+  readonly policy: () => Policy;
+  readonly classifier: SqlClassifier;
+  readonly approvals?: ApprovalGate;
+  readonly masking?: MaskingPort;
+  readonly clock: Clock;
+  readonly newId: () => string;
+  readonly secureContext?: SecureContext;
+  readonly logger?: Logger;
+};
+
+/** CancelKeys is what the proxy hands the client as BackendKeyData, and how it finds the session back. */
+export type SessionRegistry = {
+  register(session: Session): { processId: number; secretKey: Buffer };
+  unregister(processId: number): void;
+  cancel(processId: number, secretKey: Buffer): void;
+};
+
+type Expect =
+  | { kind: 'query'; cmd?: CommandRun; replace?: Buffer }
+  | { kind: 'parse' | 'bind' | 'close'; replace?: Buffer }
+  | { kind: 'describe'; hidden?: CommandRun }
+  | { kind: 'execute'; cmd: CommandRun }
+  | { kind: 'sync' };
+
+type Statement = { readonly text: string; readonly cls: Classification };
+type Portal = { readonly statement: string; readonly params: readonly (Buffer | null)[]; readonly paramFormats: readonly number[]; readonly resultFormats: readonly number[] };
+type Protocol = 'simple' | 'extended';
+type Pending = { text: string; parameters: (string | null)[]; channel: CommandChannel; cls: Classification; protocol: Protocol; raw: readonly Buffer[]; binaryResults: boolean };
+
+const isLoopback = (a: string | undefined) => a === '127.0.0.1' || a === '::1' || a === '::ffff:127.0.0.1' || (a?.startsWith('127.') ?? false);
+
+function classesOf(c: Classification): string[] {
+  const out = new Set<string>();
+  for (const s of c.statements) for (const o of s.operations) out.add(o.class);
+  return [...out];
+}
+
+/** Session runs one client connection; create it with the accepted socket and call start(). */
+export class Session {
+  readonly #deps: SessionDeps;
+  readonly #o: Readonly<PostgresProxyOptions>;
+  readonly #registry: SessionRegistry;
+  readonly #raw: Socket;
+  #client: Socket | TLSSocket;
+  #tls = false;
+  #state: 'startup' | 'auth' | 'ready' | 'closed' = 'startup';
+  readonly #reader: FrontendReader;
+  #params: Record<string, string> = {};
+  #awaitingPassword = false;
+  #recording?: SessionRecording;
+  #identity?: Identity;
+  #started = false;
+  #up?: UpstreamSession;
+  #framer: BackendFramer;
+  readonly #expect: Expect[] = [];
+  readonly #inbox: TypedFrontendMessage[] = [];
+  #pumping = false;
+  #corked = false;
+  #discardUntilSync = false;
+  readonly #statements = new Map<string, Statement>();
+  readonly #portals = new Map<string, Portal>();
+  readonly #prepared = new PreparedRegistry();
+  #keys?: { processId: number; secretKey: Buffer };
+  #commands = 0;
+  readonly #openedAt = performance.now();
+  #clientPaused = { inbox: false, upstream: false };
+  #upstreamPaused = false;
+  #slowTimer?: NodeJS.Timeout;
+  #idleTimer?: NodeJS.Timeout;
+  #authTimer?: NodeJS.Timeout;
+  #statementTimer?: NodeJS.Timeout;
+  #hold?: { abort: AbortController; cancelled: boolean };
+  #target: Target;
+  #source: Source;
+
+  constructor(socket: Socket, deps: SessionDeps, registry: SessionRegistry) {
+    this.#deps = deps;
+    this.#o = deps.options;
+    this.#registry = registry;
+    this.#raw = socket;
+    this.#client = socket;
+    this.#reader = new FrontendReader({ maxMessageSize: this.#o.maxMessageSize });
+    this.#framer = new BackendFramer(this.#o.maxMessageSize);
+    const u = this.#o.upstream;
+    this.#target = { kind: 'postgres', resource: this.#o.resource, host: u.host, port: u.port, database: u.database, login: u.user };
+    this.#source = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? null, application: null };
+  }
+
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** start begins reading the client; the session ends itself on any error. */
+  start(): void {
+    const s = this.#raw;
+    s.setNoDelay(true);
+    s.on('data', this.#onClientData);
+    s.on('error', (e) => this.#end(`client connection error: ${e.message}`));
+    s.on('close', () => this.#end('client disconnected'));
+    this.#authTimer = setTimeout(() => this.#fatal('08P01', `authentication did not complete within ${this.#o.authTimeoutMs} ms`), this.#o.authTimeoutMs);
+  }
+
+  /** secretKeyMatches compares a CancelRequest's key in constant time. */
+  secretKeyMatches(key: Buffer): boolean {
+    const k = this.#keys?.secretKey;
+    return k !== undefined && k.length === key.length && timingSafeEqual(k, key);
+  }
+
+  /** cancel handles a CancelRequest for this session: a held statement is refused, a running one cancelled upstream. */
+  cancel(): void {
+    if (this.#hold) {
+      this.#hold.cancelled = true;
+      this.#hold.abort.abort();
+      return;
+    }
+    if (this.#up && this.#expect.length > 0) void sendUpstreamCancel(this.#o.upstream, this.#up.processId, this.#up.secretKey);
+  }
+
+  /** close ends the session (proxy shutdown). */
+  close(reason = 'proxy shutting down'): void {
+    if (this.#state === 'ready') this.#fatal('57P01', `terminating connection: ${reason}`);
+    else this.#end(reason);
+  }
+
+  // ---- client input -------------------------------------------------------------------
+
+  #onClientData = (chunk: Buffer): void => {
+    if (this.#isClosed()) return;
+    this.#idleTimer?.refresh();
+    try {
+      this.#reader.push(chunk);
+      for (let m = this.#reader.next(); m; m = this.#reader.next()) {
+        this.#onMessage(m);
+        if (this.#isClosed()) return;
+      }
+    } catch (e) {
+      const msg = isAffidavitError(e) ? `${e.message} (${e.code})` : `internal error: ${(e as Error).message}`;
+      this.#fatal('08P01', msg);
+    }
+  };
+
+  #onMessage(m: FrontendMessage): void {
+    switch (m.type) {
+      case 'SSLRequest':
+        if (this.#tls) return this.#fatal('08P01', 'SSLRequest received twice');
+        // SPEC: CVE-2021-23214 — bytes sent before the TLS handshake are unencrypted and could be
+        // injected by a man in the middle; refuse rather than treat them as the client's.
+        if (this.#reader.buffered !== 0) return this.#fatal('08P01', 'received unencrypted data after SSLRequest');
+        if (!this.#deps.secureContext) {
+          this.#raw.write(encryptionResponse(false));
+          return;
+        }
+        return this.#upgradeTls();
+      case 'GSSENCRequest':
+        // No GSSAPI encryption: 'N' makes libpq fall back to SSLRequest or plain.
+        if (this.#reader.buffered !== 0) return this.#fatal('08P01', 'received unencrypted data after GSSENCRequest');
+        this.#client.write(encryptionResponse(false));
+        return;
+      case 'CancelRequest':
+        this.#registry.cancel(m.processId, m.secretKey);
+        this.#end('cancel request');
+        return;
+      case 'StartupMessage':
+        return this.#onStartup(m.parameters);
+      case 'PasswordMessage':
+        if (this.#state !== 'auth' || !this.#awaitingPassword) {
+          return this.#fatal('08P01', `unexpected password message (${new PgProtocolStateError().code})`);
+        }
+        this.#awaitingPassword = false;
+        void this.#login(decodePassword(m));
+        return;
+      default:
+        if (this.#state !== 'ready' && this.#state !== 'auth') return this.#fatal('08P01', `unexpected ${m.type} before login`);
+        this.#inbox.push(m);
+        if (this.#inbox.length >= this.#o.maxPendingMessages && !this.#clientPaused.inbox) {
+          this.#clientPaused.inbox = true;
+          this.#client.pause();
+        }
+        if (this.#state === 'ready') void this.#pump();
+    }
+  }
+
+  #upgradeTls(): void {
+    const raw = this.#raw;
+    raw.off('data', this.#onClientData);
+    raw.write(encryptionResponse(true));
+    const tls = new TLSSocket(raw, { isServer: true, secureContext: this.#deps.secureContext });
+    tls.on('data', this.#onClientData);
+    tls.on('error', (e) => this.#end(`TLS error: ${e.message}`));
+    this.#client = tls;
+    this.#tls = true;
+  }
+
+  #onStartup(params: Readonly<Record<string, string>>): void {
+    this.#params = { ...params };
+    this.#source = { ...this.#source, application: params.application_name?.slice(0, 256) ?? null };
+    this.#state = 'auth';
+    if (!this.#tls && !(this.#o.allowCleartextOnLoopback && isLoopback(this.#raw.remoteAddress))) {
+      const e = new PgTlsRequiredError();
+      void this.#refuseLogin(e.code, `${e.message} (${e.code})`, undefined, '28000');
+      return;
+    }
+    this.#awaitingPassword = true;
+    this.#client.write(authenticationCleartextPassword());
+  }
+
+  #openRecording(): SessionRecording {
+    this.#recording ??= this.#deps.recorder.openSession({
+      sessionId: this.#deps.newId(),
+      actor: null,
+      source: this.#source,
+      target: this.#target,
+      feeder: { ...this.#o.feeder },
+    });
+    return this.#recording;
+  }
+
+  async #refuseLogin(code: string, reason: string, token: string | undefined, sqlstate: '28000' | '28P01'): Promise<void> {
+    const f = authenticationFailure(code, reason, this.#deps.clock.now(), token ? unverifiedClaims(token) : undefined);
+    try {
+      await this.#openRecording().record(
+        { type: 'AuthenticationFailed', code: f.code, reason: f.reason.slice(0, 1024), claimedIssuer: f.claimedIssuer ?? null, claimedSubject: f.claimedSubject ?? null, tokenId: f.tokenId ?? null },
+        { wait: this.#o.recordingMode === 'sync' },
+      );
+    } catch (e) {
+      this.#deps.logger?.error({ err: e }, 'could not record AuthenticationFailed');
+    }
+    this.#fatal(sqlstate, `Affidavit: login refused: ${reason}`);
+  }
+
+  async #login(token: string): Promise<void> {
+    let identity: Identity;
+    try {
+      identity = await this.#deps.authenticate(token);
+    } catch (e) {
+      const code = isAffidavitError(e) ? e.code : 'AFF_E_AUTH_FAILED';
+      const msg = e instanceof Error ? e.message : String(e);
+      return this.#refuseLogin(code, `${msg} (${code})`, token, '28P01');
+    }
+    if (this.#isClosed()) return;
+    this.#identity = identity;
+    const rec = this.#openRecording();
+    rec.setActor(actorFromIdentity(identity));
+    const passed: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.#params)) if (PASSED_PARAMETERS.has(k)) passed[k] = v;
+    let up: UpstreamSession | undefined;
+    let upError: unknown;
+    try {
+      up = await connectUpstream(this.#o.upstream, passed);
+    } catch (e) {
+      upError = e;
+    }
+    if (this.#isClosed()) {
+      up?.socket.destroy();
+      return;
+    }
+    const clientParameters: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.#params)) clientParameters[k.slice(0, 64)] = v.slice(0, 1024);
+    try {
+      await rec.record({ type: 'SessionStarted', protocol: 'postgresql/3.0', tls: this.#tls, recordingMode: this.#o.recordingMode, clientParameters }, { wait: this.#o.recordingMode === 'sync' });
+      this.#started = true;
+    } catch (e) {
+      up?.socket.destroy();
+      return this.#fatal('58000', `Affidavit cannot record this session, so it is refused: ${(e as Error).message} (AFF_E_RECORDING_UNAVAILABLE)`);
+    }
+    if (!up) {
+      const code = isAffidavitError(upError) ? upError.code : 'AFF_E_PG_UPSTREAM_UNAVAILABLE';
+      return this.#fatal('08001', `${(upError as Error).message} (${code})`, code);
+    }
+    if (this.#isClosed()) {
+      up.socket.destroy();
+      return;
+    }
+    this.#up = up;
+    this.#keys = this.#registry.register(this);
+    clearTimeout(this.#authTimer);
+    const s = up.socket;
+    s.on('data', this.#onUpstreamData);
+    s.on('error', (e) => this.#upstreamLost(e.message));
+    s.on('close', () => this.#upstreamLost('connection closed'));
+    s.on('drain', () => {
+      if (this.#clientPaused.upstream) {
+        this.#clientPaused.upstream = false;
+        if (!this.#clientPaused.inbox) this.#client.resume();
+      }
+    });
+    s.setNoDelay?.(true);
+    s.resume();
+    this.#client.write(Buffer.concat([authenticationOk(), ...up.startupFrames, backendKeyData(this.#keys.processId, this.#keys.secretKey), readyForQuery('I')]));
+    this.#state = 'ready';
+    if (this.#o.idleTimeoutMs > 0) this.#idleTimer = setTimeout(this.#onIdle, this.#o.idleTimeoutMs);
+    void this.#pump();
+  }
+
+  #onIdle = (): void => {
+    if (this.#state !== 'ready') return;
+    if (this.#expect.length > 0 || this.#hold || this.#inbox.length > 0) {
+      this.#idleTimer?.refresh();
+      return;
+    }
+    const e = new PgIdleTimeoutError();
+    this.#fatal('57P05', `terminating connection due to idle-session timeout of ${this.#o.idleTimeoutMs} ms (${e.code})`, e.code);
+  };
+
+  // ---- command handling ---------------------------------------------------------------
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#inbox.length > 0 && this.#state === 'ready') {
+        const r = this.#handle(this.#inbox.shift()!);
+        if (r) await r;
+      }
+    } catch (e) {
+      this.#deps.logger?.error({ err: e }, 'postgres session failed');
+      this.#fatal('XX000', `internal proxy error: ${(e as Error).message}`);
+    } finally {
+      this.#pumping = false;
+      this.#flushUpstream();
+      if (this.#clientPaused.inbox && this.#state === 'ready') {
+        this.#clientPaused.inbox = false;
+        if (!this.#clientPaused.upstream) this.#client.resume();
+      }
+    }
+  }
+
+  #handle(m: TypedFrontendMessage): Promise<void> | void {
+    switch (m.type) {
+      case 'Query': {
+        const cls = this.#prepared.apply(this.#deps.classifier.classify(m.query));
+        return this.#run({ text: m.query, parameters: [], channel: this.#channelOf(cls, 'simple'), cls, protocol: 'simple', raw: [m.raw], binaryResults: false });
+      }
+      case 'Parse': {
+        if (this.#discardUntilSync) return;
+        const cls = this.#deps.classifier.classify(m.query);
+        if (!this.#statements.has(m.name) && this.#statements.size >= MAX_STATEMENTS) this.#statements.delete(this.#statements.keys().next().value as string);
+        this.#statements.set(m.name, { text: m.query, cls });
+        if (m.name !== '') this.#prepared.registerPrepared(m.name, cls);
+        return this.#forward(m.raw, { kind: 'parse' });
+      }
+      case 'Bind':
+        if (this.#discardUntilSync) return;
+        if (!this.#portals.has(m.portal) && this.#portals.size >= MAX_STATEMENTS) this.#portals.delete(this.#portals.keys().next().value as string);
+        this.#portals.set(m.portal, { statement: m.statement, params: m.params, paramFormats: m.paramFormats, resultFormats: m.resultFormats });
+        return this.#forward(m.raw, { kind: 'bind' });
+      case 'Describe':
+        if (this.#discardUntilSync) return;
+        return this.#forward(m.raw, { kind: 'describe' });
+      case 'Close':
+        if (this.#discardUntilSync) return;
+        if (m.target === 'S') {
+          this.#statements.delete(m.name);
+          if (m.name !== '') this.#prepared.forgetPrepared(m.name);
+        } else this.#portals.delete(m.name);
+        return this.#forward(m.raw, { kind: 'close' });
+      case 'Execute': {
+        if (this.#discardUntilSync) return;
+        const p = this.#portals.get(m.portal);
+        const st = p ? this.#statements.get(p.statement) : undefined;
+        const cls = st ? this.#prepared.apply(st.cls) : this.#prepared.lookupPrepared(p?.statement ?? m.portal);
+        const text = st?.text ?? cls.text;
+        const describe = encodeFrontendMessage({ type: 'Describe', target: 'P', name: m.portal });
+        return this.#run({
+          text,
+          parameters: p ? renderParameters(p.params, p.paramFormats) : [],
+          channel: this.#channelOf(cls, 'extended'),
+          cls,
+          protocol: 'extended',
+          raw: [describe, m.raw],
+          binaryResults: p !== undefined && p.resultFormats.some((f) => f === 1),
+        });
+      }
+      case 'Sync':
+        this.#discardUntilSync = false;
+        return this.#forward(m.raw, { kind: 'sync' });
+      case 'Flush':
+      case 'CopyData':
+      case 'CopyDone':
+      case 'CopyFail':
+        return this.#forward(m.raw);
+      case 'FunctionCall': {
+        const text = `fast-path function call (oid ${m.functionOid})`;
+        const cls: Classification = { kind: 'sql', text, statements: [], unparsable: { message: 'a fast-path function call cannot be classified' } };
+        return this.#run({ text, parameters: renderParameters(m.args, m.argFormats), channel: 'function_call', cls, protocol: 'simple', raw: [m.raw], binaryResults: m.resultFormat === 1 });
+      }
+      case 'Terminate':
+        this.#flushUpstream();
+        this.#up?.socket.end(terminate());
+        this.#end('client terminated the session');
+        return;
+      case 'PasswordMessage':
+        return this.#fatal('08P01', `unexpected password message after login (${new PgProtocolStateError().code})`);
+      default: {
+        const never: never = m;
+        throw new Error(`unhandled message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  #channelOf(cls: Classification, dflt: CommandChannel): CommandChannel {
+    for (const s of cls.statements) for (const o of s.operations) if (o.class === 'copy-from' || o.class === 'copy-to') return 'copy';
+    return dflt;
+  }
+
+  async #run(p: Pending): Promise<void> {
+    const rec = this.#recording!;
+    const sync = this.#o.recordingMode === 'sync';
+    const decision = evaluate(this.#deps.policy(), { target: { kind: 'postgres', resource: this.#o.resource }, groups: this.#identity!.groups, classification: p.cls });
+    const id = this.#deps.newId();
+    this.#commands++;
+    if (sync) this.#flushUpstream();
+    try {
+      await rec.record(
+        { type: 'CommandIssued', commandId: id, channel: p.channel, text: p.text, parameters: p.parameters, classes: classesOf(p.cls), decision: AVRO_ACTION[decision.action], ruleId: decision.ruleId },
+        { wait: sync },
+      );
+    } catch (e) {
+      const code = isAffidavitError(e) ? e.code : 'AFF_E_RECORDING_UNAVAILABLE';
+      return this.#refuse(p.protocol, { severity: 'ERROR', code: '58000', message: `Affidavit could not record this statement, so it was not run: ${(e as Error).message} (${code})`, hint: 'retry when the audit bus is reachable again' });
+    }
+    if (this.#state !== 'ready') return;
+    let masker: ResultMasker | undefined;
+    switch (decision.action) {
+      case 'deny': {
+        const err = new PgCommandDeniedError();
+        await this.#blocked(id, p, decision.ruleId, decision.reason);
+        return this.#refuse(p.protocol, {
+          severity: 'ERROR',
+          code: '42501',
+          message: `Affidavit policy rule "${decision.ruleId}" refused this statement: ${decision.reason} (${err.code})`,
+        });
+      }
+      case 'require-approval': {
+        const ok = await this.#awaitApproval(id, p, decision);
+        if (!ok || this.#state !== 'ready') return;
+        break;
+      }
+      case 'mask': {
+        if (p.binaryResults) {
+          const err = new PgMaskBinaryError();
+          await this.#blocked(id, p, decision.ruleId, 'masked results were requested in binary format');
+          return this.#refuse(p.protocol, { severity: 'ERROR', code: '0A000', message: `Affidavit policy rule "${decision.ruleId}" masks these results, and masked values can only be sent in text format; request text results (${err.code})` });
+        }
+        if (p.channel === 'copy') {
+          // COPY TO streams rows as CopyData the proxy does not rewrite: refuse rather than leak.
+          const err = new PgMaskCopyError();
+          await this.#blocked(id, p, decision.ruleId, 'masked data requested through COPY');
+          return this.#refuse(p.protocol, { severity: 'ERROR', code: '0A000', message: `Affidavit policy rule "${decision.ruleId}" masks this data, and COPY output is not masked; use SELECT instead (${err.code})` });
+        }
+        if (!this.#deps.masking) {
+          await this.#blocked(id, p, decision.ruleId, 'masking is required but not configured');
+          return this.#refuse(p.protocol, { severity: 'ERROR', code: '42501', message: `Affidavit policy rule "${decision.ruleId}" requires masking, which this proxy is not configured for (${new PgCommandDeniedError().code})` });
+        }
+        masker = await this.#deps.masking.prepare(decision.ruleId, decision.masks ?? { columns: [], detectors: [] });
+        if (this.#state !== 'ready') return;
+        break;
+      }
+      case 'allow':
+        break;
+    }
+    const cmd = new CommandRun({
+      id,
+      sessionId: rec.sessionId,
+      text: p.text,
+      channel: p.channel,
+      masker,
+      captureBytes: decision.capture ? this.#o.maxCaptureBytes : 0,
+      startedAt: performance.now(),
+    });
+    if (this.#o.statementTimeoutMs > 0) this.#armStatementTimer();
+    if (p.protocol === 'simple') return this.#forward(p.raw[0], { kind: 'query', cmd });
+    // Extended: the hidden Describe gives the portal's row shape for masking or capture; the
+    // client never sees its answer.
+    if (masker || decision.capture) this.#forward(p.raw[0], { kind: 'describe', hidden: cmd });
+    this.#forward(p.raw[1], { kind: 'execute', cmd });
+  }
+
+  async #blocked(commandId: string, p: Pending, ruleId: string | null, reason: string): Promise<void> {
+    try {
+      await this.#recording!.record({ type: 'CommandBlocked', commandId, text: p.text, ruleId, reason: reason.slice(0, 2048) }, { wait: false });
+    } catch (e) {
+      this.#deps.logger?.error({ err: e }, 'could not record CommandBlocked');
+    }
+  }
+
+  async #awaitApproval(id: string, p: Pending, decision: PolicyDecision): Promise<boolean> {
+    const gate = this.#deps.approvals;
+    const err = new PgApprovalRefusedError();
+    if (!gate) {
+      await this.#blocked(id, p, decision.ruleId, 'approval required but no approval channel is configured');
+      this.#refuse(p.protocol, { severity: 'ERROR', code: '42501', message: `Affidavit policy rule "${decision.ruleId}" requires an approval, but this proxy has no approval channel (${err.code})` });
+      return false;
+    }
+    this.#flushUpstream();
+    const hold = { abort: new AbortController(), cancelled: false };
+    this.#hold = hold;
+    const groups = decision.approvers ?? [];
+    let outcome: Awaited<ReturnType<ApprovalGate['hold']>>;
+    try {
+      outcome = await gate.hold(
+        this.#recording!,
+        { commandId: id, text: p.text, ruleId: decision.ruleId, reason: decision.reason, approverGroups: [...groups] },
+        {
+          timeoutMs: this.#o.approvalTimeoutMs,
+          signal: hold.abort.signal,
+          onPending: (requestId) => {
+            this.#writeClient(
+              noticeResponse({
+                severity: 'NOTICE',
+                code: '00000',
+                message: `Affidavit: this statement needs approval (policy rule "${decision.ruleId}": ${decision.reason}); approval request ${requestId} is waiting for a member of ${groups.join(', ') || 'the approvers'} (up to ${Math.round(this.#o.approvalTimeoutMs / 1000)} s)`,
+              }),
+            );
+          },
+        },
+      );
+    } catch (e) {
+      this.#hold = undefined;
+      const code = isAffidavitError(e) ? e.code : 'AFF_E_RECORDING_UNAVAILABLE';
+      this.#refuse(p.protocol, { severity: 'ERROR', code: '58000', message: `Affidavit could not record the approval request, so the statement was not run: ${(e as Error).message} (${code})` });
+      return false;
+    } finally {
+      if (this.#hold === hold) this.#hold = undefined;
+    }
+    if (outcome.decision === 'approved') return true;
+    if (hold.cancelled) {
+      await this.#blocked(id, p, decision.ruleId, `approval request ${outcome.requestId} cancelled by the client`);
+      this.#refuse(p.protocol, { severity: 'ERROR', code: '57014', message: `canceling statement due to user request (approval request ${outcome.requestId} withdrawn)` });
+      return false;
+    }
+    const by = outcome.approver ? ` by ${outcome.approver.email ?? outcome.approver.subject}` : '';
+    const why = outcome.justification ? `: ${outcome.justification}` : '';
+    await this.#blocked(id, p, decision.ruleId, `approval request ${outcome.requestId} ${outcome.decision}${by}${why}`);
+    this.#refuse(p.protocol, { severity: 'ERROR', code: '42501', message: `Affidavit approval request ${outcome.requestId} was ${outcome.decision}${by}${why} (policy rule "${decision.ruleId}", ${err.code})` });
+    return false;
+  }
+
+  /** #refuse answers a command that is not forwarded: see the file comment for why a failing statement goes upstream. */
+  #refuse(protocol: Protocol, fields: ErrorFields): void {
+    if (this.#state !== 'ready') return;
+    const replace = errorResponse(fields);
+    if (protocol === 'simple') return this.#forward(REFUSAL_QUERY, { kind: 'query', replace });
+    this.#forward(REFUSAL_PARSE, { kind: 'parse', replace });
+    // Like the server after an error: skip everything up to the next Sync.
+    this.#discardUntilSync = true;
+  }
+
+  #armStatementTimer(): void {
+    clearTimeout(this.#statementTimer);
+    this.#statementTimer = setTimeout(() => {
+      if (this.#state !== 'ready' || !this.#up) return;
+      const e = new PgStatementTimeoutError();
+      this.#writeClient(noticeResponse({ severity: 'WARNING', code: '57014', message: `Affidavit: statement ran past ${this.#o.statementTimeoutMs} ms; cancelling it (${e.code})` }));
+      void sendUpstreamCancel(this.#o.upstream, this.#up.processId, this.#up.secretKey);
+    }, this.#o.statementTimeoutMs);
+  }
+
+  #forward(buf: Buffer, expect?: Expect): void {
+    const s = this.#up?.socket;
+    if (!s || this.#state !== 'ready') return;
+    if (expect) this.#expect.push(expect);
+    if (!this.#corked) {
+      s.cork();
+      this.#corked = true;
+    }
+    if (!s.write(buf) && !this.#clientPaused.upstream) {
+      // The server is not reading: stop reading the client until it drains.
+      this.#clientPaused.upstream = true;
+      this.#client.pause();
+    }
+  }
+
+  #flushUpstream(): void {
+    if (this.#corked) {
+      this.#corked = false;
+      this.#up?.socket.uncork();
+    }
+  }
+
+  // ---- upstream output ----------------------------------------------------------------
+
+  #onUpstreamData = (chunk: Buffer): void => {
+    if (this.#state !== 'ready') return;
+    const aligned = this.#framer.buffered === 0;
+    this.#framer.push(chunk);
+    let first: Buffer | undefined;
+    let more: Buffer[] | undefined;
+    let total = 0;
+    let altered = false;
+    try {
+      for (let f = this.#framer.next(); f; f = this.#framer.next()) {
+        const b = this.#route(f);
+        if (b !== f.raw) altered = true;
+        if (!b) continue;
+        total += b.length;
+        if (!first) first = b;
+        else (more ??= [first]).push(b);
+      }
+    } catch (e) {
+      const msg = isAffidavitError(e) ? `${e.message} (${e.code})` : (e as Error).message;
+      this.#deps.logger?.error({ err: e }, 'upstream protocol error');
+      return this.#fatal('08P01', `Affidavit: the upstream server sent an invalid message: ${msg}`);
+    }
+    if (!first) return;
+    const data = !altered && aligned && this.#framer.buffered === 0 && total === chunk.length ? chunk : more ? Buffer.concat(more, total) : first;
+    this.#writeClient(data);
+  };
+
+  #writeClient(data: Buffer): void {
+    if (this.#isClosed()) return;
+    if (this.#client.write(data) || this.#upstreamPaused) return;
+    // The client is not reading: stop reading the server (bounded buffering), and give up on
+    // the client if it stays stuck.
+    this.#upstreamPaused = true;
+    this.#up?.socket.pause();
+    this.#slowTimer = setTimeout(() => {
+      const e = new PgClientTooSlowError();
+      this.#deps.logger?.warn({ sessionId: this.#recording?.sessionId }, 'closing a session whose client stopped reading');
+      this.#end(`${e.message} for ${this.#o.slowClientTimeoutMs} ms (${e.code})`, e.code);
+    }, this.#o.slowClientTimeoutMs);
+    this.#client.once('drain', () => {
+      clearTimeout(this.#slowTimer);
+      this.#upstreamPaused = false;
+      if (this.#state === 'ready') this.#up?.socket.resume();
+    });
+  }
+
+  #route(f: RawFrame): Buffer | undefined {
+    const raw = f.raw;
+    const h = this.#expect[0];
+    switch (f.type) {
+      case 0x44: // D DataRow
+        if (h?.kind === 'query' || h?.kind === 'execute') return h.cmd ? h.cmd.dataRow(raw) : raw;
+        return raw;
+      case 0x43: // C CommandComplete
+        if (h?.kind === 'execute') {
+          this.#expect.shift();
+          h.cmd.commandComplete(raw);
+          this.#complete(h.cmd);
+        } else if (h?.kind === 'query') h.cmd?.commandComplete(raw);
+        return raw;
+      case 0x5a: // Z ReadyForQuery
+        if (h?.kind === 'query' || h?.kind === 'sync') {
+          this.#expect.shift();
+          if (h.kind === 'query' && h.cmd) this.#complete(h.cmd);
+        }
+        return raw;
+      case 0x31: // 1 ParseComplete
+      case 0x32: // 2 BindComplete
+      case 0x33: // 3 CloseComplete
+        if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close')) this.#expect.shift();
+        return raw;
+      case 0x54: // T RowDescription
+        if (h?.kind === 'describe') {
+          this.#expect.shift();
+          if (h.hidden) {
+            h.hidden.rowDescription(raw);
+            return undefined;
+          }
+        } else if (h?.kind === 'query') h.cmd?.rowDescription(raw);
+        return raw;
+      case 0x6e: // n NoData
+        if (h?.kind === 'describe') {
+          this.#expect.shift();
+          if (h.hidden) return undefined;
+        }
+        return raw;
+      case 0x49: // I EmptyQueryResponse
+      case 0x73: // s PortalSuspended
+        if (h?.kind === 'execute') {
+          this.#expect.shift();
+          this.#complete(h.cmd);
+        }
+        return raw;
+      case 0x45: // E ErrorResponse
+        return this.#routeError(raw, h);
+      case 0x64: // d CopyData (COPY TO STDOUT)
+        if (h?.kind === 'query' || h?.kind === 'execute') h.cmd?.copyData(raw);
+        return raw;
+      case 0x52: // R, K: only valid during login
+      case 0x4b:
+        throw new PgProtocolStateError(`upstream sent '${String.fromCharCode(f.type)}' after login`);
+      default: // N A S t G H W c V: passed through (notices, notifications, parameter changes, COPY)
+        return raw;
+    }
+  }
+
+  #routeError(raw: Buffer, h: Expect | undefined): Buffer {
+    if (!h) return raw; // FATAL from the server (shutdown, termination): it closes next
+    if (h.kind === 'query') {
+      h.cmd?.error(raw);
+      return h.replace ?? raw;
+    }
+    // Extended protocol: the server skips everything up to Sync; so do the expectations.
+    const replace = h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close' ? h.replace : undefined;
+    while (this.#expect.length > 0 && this.#expect[0].kind !== 'sync') {
+      const e = this.#expect.shift()!;
+      const cmd = e.kind === 'execute' ? e.cmd : undefined;
+      if (cmd) {
+        cmd.error(raw);
+        this.#complete(cmd);
+      }
+    }
+    return replace ?? raw;
+  }
+
+  #complete(cmd: CommandRun): void {
+    if (this.#statementTimer && !this.#expect.some((e) => (e.kind === 'query' || e.kind === 'execute') && e.cmd)) {
+      clearTimeout(this.#statementTimer);
+      this.#statementTimer = undefined;
+    }
+    const drafts: EventDraft[] = cmd.finish(performance.now());
+    const rec = this.#recording!;
+    for (const d of drafts) {
+      rec.record(d, { wait: false }).catch((e: unknown) => this.#deps.logger?.error({ err: e }, `could not record ${d.type}`));
+    }
+  }
+
+  #upstreamLost(why: string): void {
+    if (this.#isClosed()) return;
+    this.#fatal('57P01', `Affidavit: the upstream server connection ended (${why})`, 'AFF_E_PG_UPSTREAM_UNAVAILABLE');
+  }
+
+  // ---- ending -------------------------------------------------------------------------
+
+  #fatal(sqlstate: string, message: string, errorCode?: string): void {
+    if (this.#isClosed()) return;
+    try {
+      this.#client.write(errorResponse({ severity: 'FATAL', code: sqlstate, message }));
+    } catch {
+      // the socket may already be gone
+    }
+    this.#client.end();
+    this.#end(message, errorCode ?? (message.match(/\((AFF_E_[A-Z0-9_]+)\)/)?.[1] ?? null) ?? undefined);
+  }
+
+  #end(reason: string, errorCode?: string): void {
+    if (this.#isClosed()) return;
+    this.#state = 'closed';
+    for (const t of [this.#authTimer, this.#idleTimer, this.#slowTimer, this.#statementTimer]) clearTimeout(t);
+    this.#hold?.abort.abort();
+    if (this.#keys) this.#registry.unregister(this.#keys.processId);
+    // Commands still running when the connection ends get their outcome recorded too.
+    for (const e of this.#expect.splice(0)) {
+      const cmd = e.kind === 'query' || e.kind === 'execute' ? e.cmd : undefined;
+      if (cmd) this.#complete(cmd);
+    }
+    if (this.#started && this.#recording) {
+      this.#recording
+        .record({ type: 'SessionEnded', reason: reason.slice(0, 1024), durationMicros: Math.round((performance.now() - this.#openedAt) * 1000), commands: this.#commands, errorCode: errorCode ?? null }, { wait: false })
+        .catch((e: unknown) => this.#deps.logger?.error({ err: e }, 'could not record SessionEnded'));
+    }
+    const up = this.#up?.socket;
+    if (up && !up.destroyed) {
+      up.end(terminate());
+      setTimeout(() => up.destroy(), 1000).unref();
+    }
+    if (!this.#client.destroyed) {
+      this.#client.end();
+      setTimeout(() => this.#client.destroy(), 1000).unref();
+    }
+  }
+}
+
+// unverifiedClaims decodes a JWT payload WITHOUT verifying it, only to name the claimed issuer,
+// subject and token id in AuthenticationFailed (bounded: tokens are capped by the verifier too).
+function unverifiedClaims(token: string): Record<string, unknown> | undefined {
+  if (token.length > 16384) return undefined;
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const v: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

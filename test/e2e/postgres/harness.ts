@@ -1,0 +1,178 @@
+// Shared setup of the PostgreSQL proxy end-to-end tests: a real PostgreSQL cluster (SCRAM + TLS),
+// a development token issuer, an in-memory event sink, and the proxy in front of the cluster.
+// Tests drive it with real clients (psql, pgbench, node-postgres) and read the recorded events.
+import { mkdtempSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { systemClock, uuidv7 } from '@affidavit/common';
+import {
+  ApprovalGate,
+  Recorder,
+  SqlClassifier,
+  createTokenVerifier,
+  initSqlParser,
+  loadPolicyFile,
+  parsePostgres,
+  startDevIssuer,
+  staticKeyProvider,
+  type DecisionSource,
+  type DevIssuer,
+  type EventSink,
+  type Decision,
+} from '@affidavit/access';
+import { createMaskingPort, createPostgresProxy, type PostgresProxy, type PostgresProxyOptionsInput } from '@affidavit/postgres-proxy';
+import { decodeEvent, type SessionEvent } from '@affidavit/schemas';
+import { startPostgres, type ClientOptions, type PostgresInstance, type RunResult } from '../../services/postgres.ts';
+
+/** MemorySink keeps published events in memory; `failing` makes publish reject (bus down). */
+export type MemorySink = EventSink & { readonly events: SessionEvent[]; failing: boolean };
+
+/** memorySink builds an in-memory EventSink that decodes what it receives (the real codec). */
+export function memorySink(): MemorySink {
+  const sink: MemorySink = {
+    events: [],
+    failing: false,
+    async publish(batch) {
+      if (sink.failing) throw new Error('bus down (test)');
+      for (const e of batch) sink.events.push(decodeEvent(e.value) as SessionEvent);
+    },
+  };
+  return sink;
+}
+
+/** TestDecisions is a DecisionSource the test itself publishes decisions through. */
+export type TestDecisions = DecisionSource & { decide(requestId: string, d: Decision): void };
+
+function testDecisions(): TestDecisions {
+  const listeners = new Set<(d: { requestId: string } & Decision) => void>();
+  return {
+    subscribe(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    decide(requestId, d) {
+      for (const l of listeners) l({ requestId, ...d });
+    },
+  };
+}
+
+/** Rig is everything one test file needs. */
+export type Rig = {
+  readonly pg: PostgresInstance;
+  readonly proxy: PostgresProxy;
+  readonly port: number;
+  readonly sink: MemorySink;
+  readonly recorder: Recorder;
+  readonly issuer: DevIssuer;
+  readonly decisions: TestDecisions;
+  readonly caFile: string;
+  /** token mints an access token for a configured user (alice: dev; bob: approvers). */
+  token(user?: string): Promise<string>;
+  /** psql runs the real psql through the proxy with a token as password. */
+  psql(args: readonly string[], opts?: ClientOptions & { token?: string }): Promise<RunResult>;
+  pgbench(args: readonly string[], opts?: ClientOptions & { token?: string }): Promise<RunResult>;
+  /** sessionEvents returns the events of the sessions whose SessionStarted matched `pred`, or all. */
+  events(): SessionEvent[];
+  /** eventsSince returns the events published after the mark. */
+  mark(): number;
+  since(mark: number): SessionEvent[];
+  close(): Promise<void>;
+};
+
+/** startRig starts (or reuses) PostgreSQL, then a dev issuer, the recorder and the proxy. */
+export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {}): Promise<Rig> {
+  const pg = await startPostgres();
+  await initSqlParser();
+  const dir = mkdtempSync(join(tmpdir(), 'affidavit-pgproxy-e2e-'));
+  // The proxy presents the test cluster's own certificate (same test CA, SAN 127.0.0.1), so
+  // clients run with sslmode=verify-full exactly as against the server.
+  const certs = { certFile: join(pg.dir, 'tls', 'server.crt'), keyFile: join(pg.dir, 'tls', 'server.key'), caFile: pg.caFile };
+  const issuer = await startDevIssuer(
+    {
+      audience: 'affidavit-postgres',
+      keyFile: join(dir, 'dev-issuer.key'),
+      users: { alice: { groups: ['dev'], email: 'alice@example.com' }, bob: { groups: ['approvers'], email: 'bob@example.com' } },
+    },
+    { clock: systemClock },
+  );
+  const verifier = createTokenVerifier({ issuer: issuer.issuer, audience: issuer.audience }, { clock: systemClock });
+  const sink = memorySink();
+  const recorder = new Recorder(sink, { mode: overrides.recordingMode ?? 'sync', retryInitialMs: 10, retryMaxMs: 50 }, { clock: systemClock });
+  const policy = await loadPolicyFile(join(import.meta.dirname, 'fixtures', 'e2e.policy.yaml'));
+  const decisions = testDecisions();
+  const proxy = createPostgresProxy(
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      tls: { cert: await readFile(certs.certFile, 'utf8'), key: await readFile(certs.keyFile, 'utf8') },
+      upstream: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database, tls: { ca: await readFile(pg.caFile, 'utf8') } },
+      approvalTimeoutMs: 20_000,
+      ...overrides,
+    },
+    {
+      recorder,
+      authenticate: (t) => verifier.verify(t),
+      policy: () => policy,
+      classifier: new SqlClassifier({ parse: parsePostgres }),
+      approvals: new ApprovalGate(decisions, { newId: () => uuidv7(), now: () => Date.now() }),
+      masking: createMaskingPort({ keys: staticKeyProvider([{ keyId: 'e2e-1', key: new Uint8Array(32).fill(7) }]) }),
+      clock: systemClock,
+      newId: () => uuidv7(),
+    },
+  );
+  const addr = await proxy.listen();
+  const viaProxy = async (o: ClientOptions & { token?: string } = {}): Promise<ClientOptions> => ({
+    port: addr.port,
+    user: 'alice',
+    ...o,
+    password: o.token ?? o.password ?? (await issuer.mint(o.user ?? 'alice')),
+  });
+  return {
+    pg,
+    proxy,
+    port: addr.port,
+    sink,
+    recorder,
+    issuer,
+    decisions,
+    caFile: certs.caFile,
+    token: (u = 'alice') => issuer.mint(u),
+    psql: async (args, o) => pg.psql(args, await viaProxy(o)),
+    pgbench: async (args, o) => pg.pgbench(args, await viaProxy(o)),
+    events: () => sink.events,
+    mark: () => sink.events.length,
+    since: (m) => sink.events.slice(m),
+    async close() {
+      await proxy.close();
+      await recorder.close(2000).catch(() => {});
+      await issuer.close();
+    },
+  };
+}
+
+/** commandsOf pairs each CommandIssued with its outcome event (CommandCompleted or CommandBlocked). */
+export function commandsOf(events: readonly SessionEvent[]): { text: string; decision: string; outcome: string; event?: SessionEvent }[] {
+  const out: { text: string; decision: string; outcome: string; event?: SessionEvent }[] = [];
+  for (const e of events) {
+    if (e.type !== 'CommandIssued') continue;
+    const end = events.find((x) => (x.type === 'CommandCompleted' || x.type === 'CommandBlocked') && x.commandId === e.commandId);
+    out.push({
+      text: e.text,
+      decision: e.decision,
+      outcome: !end ? 'none' : end.type === 'CommandBlocked' ? 'blocked' : end.type === 'CommandCompleted' ? end.outcome : 'none',
+      event: end,
+    });
+  }
+  return out;
+}
+
+/** waitFor polls until `pred` holds (events are recorded asynchronously after results). */
+export async function waitFor<T>(fn: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

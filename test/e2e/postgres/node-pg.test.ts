@@ -1,0 +1,156 @@
+// node-postgres (the `pg` package) through the proxy: the extended protocol with parameters,
+// named prepared statements, refusals inside a pipeline, masking, approvals, and cancel.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { stopPostgres } from '../../services/postgres.ts';
+import { commandsOf, startRig, waitFor, type Rig } from './harness.ts';
+import { openOriginal, staticKeyProvider } from '@affidavit/access';
+
+let rig: Rig;
+before(async () => {
+  rig = await startRig();
+  const r = await rig.psql([
+    '-c',
+    "CREATE TABLE IF NOT EXISTS customers (id int PRIMARY KEY, name text, email text, card_number text); DELETE FROM customers; INSERT INTO customers VALUES (1, 'Ada', 'ada@example.com', '4111111111111111'), (2, 'Bob', 'bob@example.com', NULL)",
+    '-c',
+    'CREATE TABLE IF NOT EXISTS payments (id serial PRIMARY KEY, amount int)',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const direct = await rig.pg.psql(['-c', "CREATE TABLE IF NOT EXISTS secrets (k text); DELETE FROM secrets; INSERT INTO secrets VALUES ('s3cr3t')"]);
+  assert.equal(direct.code, 0, direct.stderr);
+});
+after(async () => {
+  await rig?.close();
+  await stopPostgres();
+});
+
+async function client(user = 'alice'): Promise<pg.Client> {
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: rig.port,
+    user,
+    database: 'app',
+    password: await rig.token(user),
+    ssl: { ca: (await import('node:fs')).readFileSync(rig.caFile, 'utf8') },
+  });
+  await c.connect();
+  return c;
+}
+
+test('parameters are bound, recorded as text, and results come back', async () => {
+  const m = rig.mark();
+  const c = await client();
+  try {
+    const r = await c.query('SELECT $1::int + $2::int AS sum, $3::text AS label', [40, 2, 'hello']);
+    assert.deepEqual(r.rows, [{ sum: 42, label: 'hello' }]);
+    const named = await c.query({ name: 'by-id', text: 'SELECT name FROM customers WHERE id = $1', values: [1] });
+    assert.deepEqual(named.rows, [{ name: 'Ada' }]);
+    const again = await c.query({ name: 'by-id', text: 'SELECT name FROM customers WHERE id = $1', values: [2] });
+    assert.deepEqual(again.rows, [{ name: 'Bob' }]);
+  } finally {
+    await c.end();
+  }
+  await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
+  const issued = rig.since(m).filter((e) => e.type === 'CommandIssued');
+  assert.deepEqual(issued.map((e) => e.type === 'CommandIssued' && [e.channel, e.parameters]), [
+    ['extended', ['40', '2', 'hello']],
+    ['extended', ['1']],
+    ['extended', ['2']],
+  ]);
+  assert.deepEqual(commandsOf(rig.since(m)).map((c) => c.outcome), ['ok', 'ok', 'ok']);
+});
+
+test('a refused Execute is an error for that query only; the connection keeps working', async () => {
+  const m = rig.mark();
+  const c = await client();
+  try {
+    await assert.rejects(c.query('SELECT k FROM secrets WHERE k <> $1', ['x']), (e: Error & { code?: string }) => {
+      assert.equal(e.code, '42501');
+      assert.match(e.message, /deny-secrets/);
+      return true;
+    });
+    const r = await c.query('SELECT $1::text AS ok', ['yes']);
+    assert.deepEqual(r.rows, [{ ok: 'yes' }]);
+  } finally {
+    await c.end();
+  }
+  await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
+  assert.deepEqual(commandsOf(rig.since(m)).map((c) => [c.decision, c.outcome]), [['deny', 'blocked'], ['allow', 'ok']]);
+});
+
+test('masked columns: the client sees masks, DataMasked holds the sealed originals', async () => {
+  const m = rig.mark();
+  const c = await client();
+  try {
+    const r = await c.query('SELECT id, name, email, card_number FROM customers WHERE id >= $1 ORDER BY id', [1]);
+    assert.equal(r.rows.length, 2);
+    assert.equal(r.rows[0].name, 'Ada');
+    assert.notEqual(r.rows[0].email, 'ada@example.com');
+    assert.notEqual(r.rows[0].card_number, '4111111111111111');
+    assert.equal(r.rows[1].card_number, null);
+    const simple = await c.query('SELECT email FROM customers ORDER BY id');
+    assert.ok(simple.rows.every((row: { email: string }) => !row.email.includes('@example.com')));
+  } finally {
+    await c.end();
+  }
+  await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
+  const ev = rig.since(m);
+  const masked = ev.filter((e) => e.type === 'DataMasked');
+  assert.equal(masked.length, 2);
+  const first = masked[0];
+  assert.ok(first.type === 'DataMasked');
+  assert.equal(first.count, 3);
+  const email = first.masks.find((x) => x.column === 'email' && x.row === 0)!;
+  assert.ok(email.original);
+  const keys = staticKeyProvider([{ keyId: 'e2e-1', key: new Uint8Array(32).fill(7) }]);
+  const opened = await openOriginal(email.original, keys, { sessionId: first.sessionId, commandId: first.commandId, column: 'email', row: 0 });
+  assert.equal(opened, 'ada@example.com');
+  const captured = ev.find((e) => e.type === 'ResultCaptured');
+  assert.ok(captured?.type === 'ResultCaptured');
+  assert.deepEqual(captured.columns, ['id', 'name', 'email', 'card_number']);
+  assert.ok(!JSON.stringify(captured.rows).includes('ada@example.com'));
+  const issued = ev.filter((e) => e.type === 'CommandIssued');
+  assert.ok(issued.every((e) => e.type === 'CommandIssued' && e.decision === 'mask'));
+});
+
+test('approval: the statement waits, a NOTICE names the request, the decision releases it', async () => {
+  const m = rig.mark();
+  const c = await client();
+  const notices: string[] = [];
+  c.on('notice', (n) => notices.push(n.message ?? ''));
+  try {
+    const pending = c.query('INSERT INTO payments (amount) VALUES ($1)', [100]);
+    const req = await waitFor(() => rig.since(m).find((e) => e.type === 'ApprovalRequested'), 'ApprovalRequested');
+    assert.ok(req.type === 'ApprovalRequested');
+    await waitFor(() => notices.some((n) => n.includes(req.requestId)) || undefined, 'approval NOTICE');
+    rig.decisions.decide(req.requestId, { decision: 'approved', approver: null, justification: 'looks fine' });
+    const r = await pending;
+    assert.equal(r.rowCount, 1);
+    const denied = c.query('INSERT INTO payments (amount) VALUES ($1)', [999]);
+    const req2 = await waitFor(() => rig.since(m).find((e) => e.type === 'ApprovalRequested' && e.requestId !== req.requestId), 'second ApprovalRequested');
+    assert.ok(req2.type === 'ApprovalRequested');
+    rig.decisions.decide(req2.requestId, { decision: 'denied', approver: null, justification: 'too much' });
+    await assert.rejects(denied, (e: Error & { code?: string }) => {
+      assert.equal(e.code, '42501');
+      assert.ok(e.message.includes(req2.requestId), e.message);
+      return true;
+    });
+    const count = await c.query('SELECT count(*)::int AS n FROM payments WHERE amount = 999');
+    assert.equal(count.rows[0].n, 0);
+  } finally {
+    await c.end();
+  }
+  await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
+  assert.deepEqual(commandsOf(rig.since(m)).map((x) => [x.decision, x.outcome]), [['require_approval', 'ok'], ['require_approval', 'blocked'], ['allow', 'ok']]);
+});
+
+test('COPY TO of masked data is refused rather than leaked', async () => {
+  const m = rig.mark();
+  const r = await rig.psql(['-c', '\\copy (SELECT email FROM customers) TO STDOUT']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /AFF_E_PG_MASK_COPY/);
+  assert.ok(!r.stdout.includes('ada@example.com'));
+  await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
+  assert.deepEqual(commandsOf(rig.since(m)).map((c) => [c.decision, c.outcome]), [['mask', 'blocked']]);
+});
