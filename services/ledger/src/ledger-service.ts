@@ -4,7 +4,7 @@ import type { Clock, Logger } from '@affidavit/common';
 import { codec as defaultCodec, TOPICS } from '@affidavit/schemas';
 import type { EventCodec } from '@affidavit/schemas';
 import { formatCheckpoint, hashLeaf, integrate, signNote } from '@affidavit/tlog';
-import type { Hash, NoteSigner } from '@affidavit/tlog';
+import type { Hash, NoteSigner, Tile, TileReader } from '@affidavit/tlog';
 import { checkpointDue } from './core/checkpoint-schedule.ts';
 import { admit, parseBatch } from './core/ingest.ts';
 import type { SourceRecord } from './core/ingest.ts';
@@ -61,7 +61,35 @@ type LogState = {
   checkpointedAt: number;
   /** Serializes writes to this log: the single writer. */
   chain: Promise<unknown>;
+  /** The newest stored tile per tile level (the tree's right edge), so integrate() rarely reads the store. */
+  edge: Map<number, Tile>;
+  /** readTiles answers from `edge`, and from the store for anything else; what integrate() is given. */
+  readTiles: TileReader;
 };
+
+/**
+ * edgeReader serves tile reads from the tiles this ledger last wrote per level (only ever tiles of
+ * appends that resolved), falling back to the store. Correct because a stored tile only ever
+ * grows with its prefix unchanged (the tile rule the store enforces): a cached tile at least as
+ * wide as the id holds exactly the hashes the store would return. Saves the SQLite reads of the
+ * right-edge tiles integrate() needs on every batch.
+ */
+function edgeReader(store: LogStore, edge: Map<number, Tile>): TileReader {
+  return async (ids) => {
+    const out: (Uint8Array | undefined)[] = new Array(ids.length);
+    const missing: number[] = [];
+    ids.forEach((id, i) => {
+      const t = edge.get(id.level);
+      if (t && t.id.index === id.index && t.id.width >= id.width) out[i] = t.data.subarray(0, id.width * 32);
+      else missing.push(i);
+    });
+    if (missing.length > 0) {
+      const got = await store.readTiles(missing.map((i) => ids[i]));
+      missing.forEach((i, k) => (out[i] = got[k]));
+    }
+    return out;
+  };
+}
 
 /** LedgerStats is a snapshot for metrics, tests and benchmarks. */
 export type LedgerStats = { appended: number; duplicates: number; rejected: number; checkpoints: number; logs: Record<string, number> };
@@ -142,7 +170,18 @@ export class Ledger {
         const checkpointedSize = latest ? Number(latest.split('\n')[1]) : 0;
         this.#stats.logs[id] = tail.size;
         this.#log?.info({ log: id, size: tail.size, checkpointedSize }, 'log opened');
-        return { id, origin: `${this.options.origin}/${id}`, store, size: tail.size, checkpointedSize, checkpointedAt: this.#clock.now(), chain: Promise.resolve() };
+        const edge = new Map<number, Tile>();
+        return {
+          id,
+          origin: `${this.options.origin}/${id}`,
+          store,
+          size: tail.size,
+          checkpointedSize,
+          checkpointedAt: this.#clock.now(),
+          chain: Promise.resolve(),
+          edge,
+          readTiles: edgeReader(store, edge),
+        };
       })();
       this.#logs.set(id, p);
       p.catch(() => this.#logs.delete(id));
@@ -160,7 +199,8 @@ export class Ledger {
     if (this.#stopped) throw new ShutdownError('ledger is stopping');
     const st = await this.#open(batch.topic, batch.partition);
     await this.#serialized(st, async () => {
-      const records: SourceRecord[] = batch.records.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.offset, value: r.value }));
+      // A BusRecord is a SourceRecord (topic, partition, offset, value): no copy per record.
+      const records: readonly SourceRecord[] = batch.records;
       const parsed = parseBatch(records, this.#codec);
       const known = await st.store.hasEventIds(parsed.map((p) => p.eventId));
       const now = this.#clock.now();
@@ -175,13 +215,19 @@ export class Ledger {
           rejected.map((a) => ({ key: a.eventId, value: a.raw!, headers: { reason: a.eventId, 'source-offset': String(a.source.offset) } })),
         );
       }
-      const entries: NewEntry[] = admitted.map((a) => ({ eventId: a.eventId, kind: a.kind, bytes: a.bytes, source: a.source, appendedAt: now }));
-      const result = await integrate(st.store.readTiles.bind(st.store), st.size, entries.map((e) => hashLeaf(e.bytes)));
+      const entries: NewEntry[] = new Array(admitted.length);
+      const leaves: Hash[] = new Array(admitted.length);
+      admitted.forEach((a, i) => {
+        entries[i] = { eventId: a.eventId, kind: a.kind, bytes: a.bytes, source: a.source, appendedAt: now };
+        leaves[i] = hashLeaf(a.bytes);
+      });
+      const result = await integrate(st.readTiles, st.size, leaves);
       const due = checkpointDue({ size: result.size, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt }, now, this.#schedule);
       const checkpoint = due ? await this.#sign(st, result.size, result.root) : undefined;
       await st.store.append({ entries, tiles: result.tiles, ...(checkpoint ? { checkpoint } : {}) }, st.size);
       st.size = result.size;
       st.root = result.root;
+      for (const t of result.tiles) st.edge.set(t.id.level, t);
       this.#stats.appended += entries.length;
       this.#stats.rejected += rejected.length;
       this.#stats.logs[st.id] = st.size;
@@ -221,7 +267,7 @@ export class Ledger {
       await this.#serialized(st, async () => {
         const due = force ? st.size > st.checkpointedSize : checkpointDue({ size: st.size, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt }, now, this.#schedule);
         if (!due) return;
-        const root = st.root ?? (await integrate(st.store.readTiles.bind(st.store), st.size, [])).root;
+        const root = st.root ?? (await integrate(st.readTiles, st.size, [])).root;
         const note = await this.#sign(st, st.size, root);
         await st.store.append({ entries: [], checkpoint: note }, st.size);
         this.#checkpointed(st, note, now);

@@ -1,11 +1,24 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { StoreUnreadableError } from '../../store-errors.ts';
 
-/** SCHEMA_VERSION is the ledger file's schema version; a file with a higher one is refused, never downgraded. */
-export const SCHEMA_VERSION = 1;
+/**
+ * SCHEMA_VERSION is the ledger file's schema version. A file of any other version is refused,
+ * never migrated in place or downgraded: version 1 (entries as a rowid table with text eventIds)
+ * predates any deployment, so there is nothing to convert.
+ */
+export const SCHEMA_VERSION = 2;
+
+/**
+ * PAGE_SIZE of a new ledger file. Entries (a few hundred bytes each) live in the leaves of a
+ * WITHOUT ROWID b-tree; 16 KiB pages keep dozens of them per page, so they are stored inline
+ * rather than spilling to overflow pages (SQLite's guidance: rows under 1/20 of a page).
+ */
+export const PAGE_SIZE = 16384;
 
 /** PRAGMAS are the connection settings the ledger and the raw baseline share (so the benchmark compares like with like). */
 export const PRAGMAS = [
+  // First: page_size only takes effect on a file with no pages yet (switching to WAL writes the header).
+  `PRAGMA page_size = ${PAGE_SIZE}`,
   // WAL: readers never block the writer; a commit is one append to the -wal file.
   'PRAGMA journal_mode = WAL',
   // FULL: the WAL is fsynced at every commit, so append() resolves only once the batch survives a
@@ -14,12 +27,19 @@ export const PRAGMAS = [
   'PRAGMA foreign_keys = ON',
   // 64 MiB page cache: the eventId index is the hot random-access structure.
   'PRAGMA cache_size = -65536',
+  // Temporary b-trees (the IN lists of hasEventIds) stay in memory.
+  'PRAGMA temp_store = MEMORY',
 ];
 
 // Layout decision: ONE file holds many logs (one per Kafka partition the instance owns); every table
 // carries the log's small integer number (`logs.log`). One shared table set keeps the DDL and the
 // triggers static, and a ledger instance owning several partitions keeps a single file and WAL.
 // A (log, idx) primary key gives each log its own contiguous key range, so per-log reads are range scans.
+//
+// Performance (schema version 2): `entries` is a WITHOUT ROWID table clustered on (log, idx), so an
+// append writes two b-trees (the table and the eventId index) instead of three (rowid table, primary
+// key index, eventId index). `src_topic` is an integer reference to `topics` (one row per topic
+// name) rather than the topic name repeated on every row.
 //
 // Immutability is enforced in the file itself, by triggers, so that a raw sqlite3 shell or a bug
 // elsewhere cannot UPDATE or DELETE history by accident. (Someone with write access can still drop
@@ -33,19 +53,23 @@ CREATE TABLE IF NOT EXISTS logs (
   log INTEGER PRIMARY KEY,
   log_id TEXT NOT NULL UNIQUE
 );
+CREATE TABLE IF NOT EXISTS topics (
+  topic INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS entries (
   log INTEGER NOT NULL REFERENCES logs (log),
   idx INTEGER NOT NULL CHECK (idx >= 0),
   event_id TEXT NOT NULL,
   kind INTEGER NOT NULL CHECK (kind IN (0, 1)),
   bytes BLOB NOT NULL,
-  src_topic TEXT,
+  src_topic INTEGER REFERENCES topics (topic),
   src_partition INTEGER,
   src_offset INTEGER,
   appended_at INTEGER NOT NULL,
   PRIMARY KEY (log, idx),
   UNIQUE (log, event_id)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sources (
   log INTEGER NOT NULL REFERENCES logs (log),
   topic TEXT NOT NULL,
@@ -77,6 +101,10 @@ CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
 BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: checkpoints cannot be updated'); END;
 CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
 BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: checkpoints cannot be deleted'); END;
+CREATE TRIGGER IF NOT EXISTS topics_no_update BEFORE UPDATE ON topics
+BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: topics cannot be renamed'); END;
+CREATE TRIGGER IF NOT EXISTS topics_no_delete BEFORE DELETE ON topics
+BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: topics cannot be deleted'); END;
 CREATE TRIGGER IF NOT EXISTS logs_no_update BEFORE UPDATE ON logs
 BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: logs cannot be renamed'); END;
 CREATE TRIGGER IF NOT EXISTS logs_no_delete BEFORE DELETE ON logs
@@ -98,24 +126,39 @@ BEGIN SELECT RAISE(ABORT, 'AFF_E_LEDGER_IMMUTABLE: source offsets cannot be dele
 `;
 
 /**
- * migrate creates the schema on a new file, or checks an existing file's version. It MUST refuse
- * (StoreUnreadableError) a file written by a newer schema version, and a file that has tables but
- * is not an Affidavit ledger.
+ * checkVersion returns true when the file holds an Affidavit ledger of SCHEMA_VERSION, false when
+ * it holds no table at all (a new file). It MUST refuse (StoreUnreadableError) a file of another
+ * schema version (newer: written by a later build; older: a pre-release layout this build does
+ * not read) and a file that has tables but is not an Affidavit ledger. It never writes.
+ */
+export function checkVersion(db: DatabaseSync): boolean {
+  const hasVersion = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'affidavit_schema'").get();
+  if (!hasVersion) {
+    const other = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' LIMIT 1").get();
+    if (other) throw new StoreUnreadableError(`the file has tables (${String(other.name)}) but is not an Affidavit ledger`);
+    return false;
+  }
+  const row = db.prepare('SELECT version FROM affidavit_schema WHERE id = 1').get();
+  const version = Number(row?.version);
+  if (version > SCHEMA_VERSION) {
+    throw new StoreUnreadableError(`the ledger file has schema version ${version}; this build reads up to ${SCHEMA_VERSION}`);
+  }
+  if (version !== SCHEMA_VERSION) {
+    throw new StoreUnreadableError(
+      `the ledger file has schema version ${String(row?.version)}, an earlier pre-release layout; this build reads version ${SCHEMA_VERSION} only (the file was left unchanged)`,
+    );
+  }
+  return true;
+}
+
+/**
+ * migrate creates the schema on a new file, or checks an existing file's version (checkVersion),
+ * refusing a file of another version or a foreign database without changing it.
  */
 export function migrate(db: DatabaseSync): void {
   db.exec('BEGIN IMMEDIATE');
   try {
-    const hasVersion = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'affidavit_schema'").get();
-    if (!hasVersion) {
-      const other = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' LIMIT 1").get();
-      if (other) throw new StoreUnreadableError(`the file has tables (${String(other.name)}) but is not an Affidavit ledger`);
-    } else {
-      const row = db.prepare('SELECT version FROM affidavit_schema WHERE id = 1').get();
-      const version = Number(row?.version);
-      if (version > SCHEMA_VERSION) {
-        throw new StoreUnreadableError(`the ledger file has schema version ${version}; this build reads up to ${SCHEMA_VERSION}`);
-      }
-    }
+    checkVersion(db);
     db.exec(DDL);
     db.prepare('INSERT INTO affidavit_schema (id, version) VALUES (1, ?) ON CONFLICT (id) DO NOTHING').run(SCHEMA_VERSION);
     db.exec('COMMIT');

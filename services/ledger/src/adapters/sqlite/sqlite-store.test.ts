@@ -123,6 +123,30 @@ describe('sqlite ledger file', () => {
     await assert.rejects(openSqliteLedgerStore({ path: '' }), (e: unknown) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID'));
   });
 
+  test('a file of the older schema version 1 is refused, read-write or read-only, and left unchanged', async () => {
+    const old = newPath();
+    const s = await openSqliteLedgerStore({ path: old });
+    await (await s.openLog('p0')).append({ entries: [testEntry(0)] }, 0);
+    await s.close();
+    const db = raw(old);
+    db.exec('UPDATE affidavit_schema SET version = 1');
+    db.close();
+    for (const readOnly of [false, true]) {
+      await assert.rejects(
+        openSqliteLedgerStore({ path: old, readOnly }),
+        (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /schema version 1\b.*version 2 only/.test((e as Error).message),
+      );
+    }
+    const after = raw(old);
+    assert.equal(Number(after.prepare('SELECT version FROM affidavit_schema').get()!.version), 1, 'the version was not rewritten');
+    assert.equal(Number(after.prepare('SELECT count(*) AS n FROM entries').get()!.n), 1, 'the entries are untouched');
+    after.close();
+    // Read-only on a file with no ledger in it is refused too, not answered with empty logs.
+    const empty = newPath();
+    raw(empty).close();
+    await assert.rejects(openSqliteLedgerStore({ path: empty, readOnly: true }), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE'));
+  });
+
   test('an append waiting on another connection\'s write lock fails retriably after the busy timeout', async () => {
     const path = newPath();
     const store = await openSqliteLedgerStore({ path, busyTimeoutMs: 50 });

@@ -1,10 +1,10 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ShutdownError, validateOptions } from '@affidavit/common';
-import { DuplicateEventIdError, ExpectedSizeConflictError, LedgerInputInvalidError } from '../../store-errors.ts';
+import { DuplicateEventIdError, ExpectedSizeConflictError, LedgerInputInvalidError, StoreUnreadableError } from '../../store-errors.ts';
 import type { AppendBatch, Entry, LedgerStore, LogStore, LogTail, TileId } from '../../ports/ledger-store.ts';
 import { sourceKey } from '../../ports/ledger-store.ts';
 import { assertAppend, assertEventIds, assertLogId, assertRange, assertTileId } from '../../ports/validate-append.ts';
-import { PRAGMAS, migrate } from './sqlite-schema.ts';
+import { PRAGMAS, checkVersion, migrate } from './sqlite-schema.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 
 /** DEFAULT_BUSY_TIMEOUT_MS is how long an append waits for another process's write lock before failing (retriable). */
@@ -46,6 +46,8 @@ function prepare(db: DatabaseSync) {
     selectLog: db.prepare('SELECT log FROM logs WHERE log_id = ?'),
     listLogs: db.prepare('SELECT log_id FROM logs ORDER BY log'),
     size: db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS size FROM entries WHERE log = ?'),
+    insertTopic: db.prepare('INSERT INTO topics (name) VALUES (?) ON CONFLICT (name) DO NOTHING'),
+    selectTopic: db.prepare('SELECT topic FROM topics WHERE name = ?'),
     insertEntry: db.prepare(
       'INSERT INTO entries (log, idx, event_id, kind, bytes, src_topic, src_partition, src_offset, appended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -64,8 +66,8 @@ function prepare(db: DatabaseSync) {
     selectCheckpoints: db.prepare('SELECT note FROM checkpoints WHERE log = ? ORDER BY id'),
     latestCheckpoint: db.prepare('SELECT note FROM checkpoints WHERE log = ? ORDER BY id DESC LIMIT 1'),
     selectEntries: db.prepare(
-      'SELECT idx, event_id, kind, bytes, src_topic, src_partition, src_offset, appended_at FROM entries ' +
-        'WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx LIMIT ?',
+      'SELECT e.idx, e.event_id, e.kind, e.bytes, t.name AS src_topic, e.src_partition, e.src_offset, e.appended_at ' +
+        'FROM entries e LEFT JOIN topics t ON t.topic = e.src_topic WHERE e.log = ? AND e.idx >= ? AND e.idx < ? ORDER BY e.idx LIMIT ?',
     ),
     // One query for a whole batch of ids: the JSON array is expanded by json_each and probes the (log, event_id) index.
     hasIds: db.prepare('SELECT event_id FROM entries WHERE log = ? AND event_id IN (SELECT value FROM json_each(?))'),
@@ -99,6 +101,8 @@ export async function openSqliteLedgerStore(options: SqliteLedgerStoreOptions): 
     if (!opts.readOnly) {
       for (const p of PRAGMAS) db.exec(p);
       migrate(db);
+    } else if (!checkVersion(db)) {
+      throw new StoreUnreadableError(`${opts.path} holds no Affidavit ledger`);
     }
     st = prepare(db);
   } catch (e) {
@@ -106,6 +110,8 @@ export async function openSqliteLedgerStore(options: SqliteLedgerStoreOptions): 
     throw translateSqliteError(e, `opening ${opts.path}`);
   }
   let closed = false;
+  // Topic name -> its row in `topics`; shared by every log of this store. Only committed rows are cached.
+  const topicIds = new Map<string, number>();
   const ensureOpen = () => {
     if (closed) throw new ShutdownError('the ledger store is closed');
   };
@@ -117,7 +123,7 @@ export async function openSqliteLedgerStore(options: SqliteLedgerStoreOptions): 
         if (!opts.readOnly) st.insertLog.run(logId);
         const row = st.selectLog.get(logId);
         if (!row) throw new LedgerInputInvalidError(`no log ${logId} in ${opts.path}`);
-        return sqliteLogStore(db, st, logId, Number(row!.log), opts.readPageSize, ensureOpen);
+        return sqliteLogStore(db, st, topicIds, logId, Number(row!.log), opts.readPageSize, ensureOpen);
       } catch (e) {
         throw translateSqliteError(e, `opening log ${logId}`);
       }
@@ -134,8 +140,25 @@ export async function openSqliteLedgerStore(options: SqliteLedgerStoreOptions): 
   };
 }
 
-function sqliteLogStore(db: DatabaseSync, st: Statements, logId: string, log: number, page: number, ensureOpen: () => void): LogStore {
+function sqliteLogStore(db: DatabaseSync, st: Statements, topicIds: Map<string, number>, logId: string, log: number, page: number, ensureOpen: () => void): LogStore {
   const currentSize = (): number => Number(st.size.get(log)!.size);
+
+  /**
+   * registerTopics makes sure every source topic of the batch has its `topics` row, in its own
+   * small commit before the batch's transaction: a topic row is harmless if the append then fails,
+   * and the in-memory map only ever holds committed rows. After the first batch of a topic this
+   * is one map lookup per entry.
+   */
+  const registerTopics = (batch: AppendBatch): void => {
+    let last: string | undefined;
+    for (const e of batch.entries) {
+      const name = e.source?.topic;
+      if (name === undefined || name === last || topicIds.has(name)) continue;
+      last = name;
+      st.insertTopic.run(name);
+      topicIds.set(name, Number(st.selectTopic.get(name)!.topic));
+    }
+  };
 
   /** runAppend is the transaction body; it runs between BEGIN IMMEDIATE and COMMIT. */
   const runAppend = (batch: AppendBatch, expectedSize: number): void => {
@@ -148,11 +171,13 @@ function sqliteLogStore(db: DatabaseSync, st: Statements, logId: string, log: nu
     const ins: StatementSync = st.insertEntry;
     for (const e of batch.entries) {
       const s = e.source;
-      ins.run(log, idx++, e.eventId, KIND_CODE[e.kind], e.bytes, s?.topic ?? null, s?.partition ?? null, s?.offset ?? null, e.appendedAt);
       if (s) {
+        ins.run(log, idx++, e.eventId, KIND_CODE[e.kind], e.bytes, topicIds.get(s.topic)!, s.partition, s.offset, e.appendedAt);
         const k = sourceKey(s.topic, s.partition);
         const m = maxOffsets.get(k);
         if (!m || s.offset > m.offset) maxOffsets.set(k, s);
+      } else {
+        ins.run(log, idx++, e.eventId, KIND_CODE[e.kind], e.bytes, null, null, null, e.appendedAt);
       }
     }
     for (const s of maxOffsets.values()) st.upsertSource.run(log, s.topic, s.partition, s.offset);
@@ -185,6 +210,7 @@ function sqliteLogStore(db: DatabaseSync, st: Statements, logId: string, log: nu
       ensureOpen();
       assertAppend(batch, expectedSize);
       try {
+        registerTopics(batch);
         db.exec('BEGIN IMMEDIATE');
       } catch (e) {
         throw translateSqliteError(e, `appending to log ${logId}`);
