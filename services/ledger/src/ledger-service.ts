@@ -120,6 +120,7 @@ export class Ledger {
   #stopped = false;
   readonly #stats: LedgerStats = { appended: 0, duplicates: 0, rejected: 0, checkpoints: 0, logs: {} };
   readonly #unpublished: Array<{ key: string; note: string }> = [];
+  readonly #waiters = new Map<string, () => void>();
 
   constructor(
     options: Partial<LedgerOptions> & { origin: string },
@@ -206,7 +207,10 @@ export class Ledger {
       const now = this.#clock.now();
       const { admitted, duplicates } = admit(parsed, this.#codec, known, now);
       this.#stats.duplicates += duplicates;
-      if (admitted.length === 0) return;
+      if (admitted.length === 0) {
+        this.#settle(parsed);
+        return;
+      }
       const rejected = admitted.filter((a) => a.kind === 'rejected');
       if (rejected.length > 0) {
         // Raw bytes reach the DLQ before the entry that names them is written; a retry may publish twice, never zero times.
@@ -232,6 +236,42 @@ export class Ledger {
       this.#stats.rejected += rejected.length;
       this.#stats.logs[st.id] = st.size;
       if (checkpoint) this.#checkpointed(st, checkpoint, now);
+      this.#settle(parsed);
+    });
+  }
+
+  #settle(parsed: readonly { eventId: string }[]): void {
+    if (this.#waiters.size === 0) return;
+    for (const p of parsed) {
+      const w = this.#waiters.get(p.eventId);
+      if (w) {
+        this.#waiters.delete(p.eventId);
+        w();
+      }
+    }
+  }
+
+  /**
+   * appended resolves once every given event id is durably in the ledger (appended now or
+   * earlier). The embedded mode acknowledges a command's event with it: an in-process bus is
+   * not durable, the ledger's SQLite file is. Rejects after `timeoutMs`.
+   */
+  appended(eventIds: readonly string[], timeoutMs = 10_000): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let left = eventIds.length;
+      if (left === 0) return resolve();
+      const timer = setTimeout(() => {
+        for (const id of eventIds) this.#waiters.delete(id);
+        reject(new ShutdownError(`${left} events not appended to the ledger within ${timeoutMs} ms`));
+      }, timeoutMs);
+      for (const id of eventIds) {
+        this.#waiters.set(id, () => {
+          if (--left === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      }
     });
   }
 

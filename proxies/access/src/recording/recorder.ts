@@ -122,7 +122,7 @@ export class Recorder {
     const ms = this.#clock.now();
     const event = { ...draft, eventId: this.#newId(ms), occurredAt: ms * 1000, seq, ...envelope } as SessionEvent;
     // Encoding validates: an invalid event throws here, to its caller, and never blocks the queue.
-    const encoded: EncodedEvent = { key: envelope.sessionId, value: this.#codec.encode(event), headers: { type: event.type } };
+    const encoded: EncodedEvent = { key: envelope.sessionId, value: this.#codec.encode(event), headers: { type: event.type, eventId: event.eventId } };
     const item: Pending = { encoded };
     let acked: Promise<void> = Promise.resolve();
     if (wait) {

@@ -1,9 +1,21 @@
 import type { Command } from '../command.ts';
+import { approvalsListCommand, approveCommand, denyCommand } from './approvals.ts';
 import { ledgerExportCommand } from './ledger-export.ts';
 import { ledgerRunCommand } from './ledger-run.ts';
 import { policyCheckCommand } from './policy-check.ts';
+import { startCommand } from './start.ts';
 import { tokenCommand } from './token.ts';
 import { verifyCommand } from './verify.ts';
 
 /** commands lists every sub-command of `affidavit`. */
-export const commands: readonly Command[] = [tokenCommand, verifyCommand, ledgerExportCommand, ledgerRunCommand, policyCheckCommand];
+export const commands: readonly Command[] = [
+  startCommand,
+  tokenCommand,
+  approvalsListCommand,
+  approveCommand,
+  denyCommand,
+  verifyCommand,
+  ledgerExportCommand,
+  ledgerRunCommand,
+  policyCheckCommand,
+];

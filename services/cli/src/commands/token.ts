@@ -1,10 +1,7 @@
 import { parseArgs } from 'node:util';
-import { createDevTokenMinter, devIssuerOptions, loadOrCreateDevSigningKey } from '@affidavit/access';
-import { systemClock } from '@affidavit/common';
 import { EXIT, UsageError } from '../command.ts';
 import type { Command } from '../command.ts';
-import { issuerUrl } from '../embedded/config.ts';
-import { dataPaths } from '../embedded/paths.ts';
+import { mintDevToken } from '../embedded/dev-token.ts';
 import { CONFIG_HELP, CONFIG_OPTION, configFrom } from './config-options.ts';
 
 /** tokenCommand mints a development access token for a configured user (embedded mode only). */
@@ -28,12 +25,8 @@ Exit codes: 0 printed, 1 unknown user, 2 usage error, 3 other error.`,
     const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
     if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1)) throw new UsageError('--ttl must be a positive whole number of seconds');
     const config = configFrom(values, io);
-    const paths = dataPaths(config);
-    const options = devIssuerOptions({ audience: config.issuer.audience, users: config.issuer.users, keyFile: paths.issuerKey, port: config.issuer.port, tokenTtlSeconds: config.issuer.tokenTtlSeconds });
-    const key = await loadOrCreateDevSigningKey(paths.issuerKey, options.algorithm);
-    const minter = createDevTokenMinter({ issuer: issuerUrl(config), options, key }, { clock: systemClock });
     try {
-      io.stdout.write(`${await minter.mint(positionals[0], ttl === undefined ? {} : { ttlSeconds: ttl })}\n`);
+      io.stdout.write(`${await mintDevToken(config, positionals[0], ttl)}\n`);
     } catch (e) {
       if ((e as { code?: string }).code === 'AFF_E_AUTH_DEV_UNKNOWN_USER') {
         io.stderr.write(`affidavit token: ${(e as Error).message}\n`);

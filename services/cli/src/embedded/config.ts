@@ -24,14 +24,14 @@ export type EmbeddedConfig = {
     upstream: { kind: 'demo' } | { kind: 'external'; host: string; port: number; user: string; password: string; database: string; caFile?: string };
     approvalTimeoutSeconds: number;
   };
-  /** policyFile: when missing, the built-in demo policy is written there on first start. */
+  /** policyFile: when missing, the built-in demo policy is written there on first start (default: <dataDir>/policy.yaml). */
   policyFile: string;
   recording: { mode: 'sync' | 'async' };
   ledger: { origin: string; checkpointEveryEntries: number; checkpointEveryMs: number };
 };
 
 /** DEFAULT_CONFIG is the demo: alice reads, bob approves, both through the demo database. */
-export const DEFAULT_CONFIG: EmbeddedConfig = Object.freeze({
+export const DEFAULT_CONFIG: Omit<EmbeddedConfig, 'policyFile'> & { policyFile?: string } = Object.freeze({
   dataDir: './data',
   logLevel: 'info',
   issuer: {
@@ -45,16 +45,15 @@ export const DEFAULT_CONFIG: EmbeddedConfig = Object.freeze({
     },
   },
   postgres: { host: '127.0.0.1', port: 6432, resource: 'demo', upstream: { kind: 'demo' }, approvalTimeoutSeconds: 300 },
-  policyFile: './data/policy.yaml',
   recording: { mode: 'sync' },
   ledger: { origin: 'affidavit.local/embedded', checkpointEveryEntries: 1000, checkpointEveryMs: 5000 },
-}) as EmbeddedConfig;
+}) as Omit<EmbeddedConfig, 'policyFile'>;
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 };
 const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['dataDir', 'logLevel', 'issuer', 'postgres', 'policyFile', 'recording', 'ledger'],
+  required: ['dataDir', 'logLevel', 'issuer', 'postgres', 'recording', 'ledger'],
   properties: {
     dataDir: { type: 'string', minLength: 1 },
     logLevel: { type: 'string', enum: ['trace', 'debug', 'info', 'warn', 'error'] },
@@ -187,7 +186,7 @@ export function loadConfig(opts: { file?: string; cwd: string; env: NodeJS.Proce
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const out = structuredClone(valid) as EmbeddedConfig;
   out.dataDir = abs(out.dataDir);
-  out.policyFile = abs(out.policyFile);
+  out.policyFile = out.policyFile ? abs(out.policyFile) : resolve(out.dataDir, 'policy.yaml');
   if (out.postgres.upstream.kind === 'external' && out.postgres.upstream.caFile) out.postgres.upstream.caFile = abs(out.postgres.upstream.caFile);
   return Object.freeze({ ...out, baseDir, ...(configFile ? { configFile } : {}) }) as ResolvedConfig;
 }

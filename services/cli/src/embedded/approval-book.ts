@@ -1,0 +1,120 @@
+import type { Bus, Subscription } from '@affidavit/bus';
+import { decide, evolve, initialState } from '@affidavit/access';
+import type { ApprovalFact, ApprovalState } from '@affidavit/access';
+import { codec, TOPICS } from '@affidavit/schemas';
+import type { Actor, ApprovalDecided, ApprovalRequested, SessionEvent } from '@affidavit/schemas';
+
+/** PendingApproval is what `affidavit approvals list` shows. */
+export type PendingApproval = {
+  requestId: string;
+  sessionId: string;
+  requester: string;
+  text: string;
+  ruleId: string;
+  reason: string;
+  approverGroups: string[];
+  expiresAt: string;
+};
+
+/**
+ * ApprovalBook folds the ApprovalRequested / ApprovalDecided events seen on the bus into the
+ * state of each request (the approvals Decider), so a decision can be checked — separation of
+ * duties, approver groups, expiry, once only — before it is published.
+ */
+export class ApprovalBook {
+  readonly #states = new Map<string, ApprovalState>();
+  readonly #requests = new Map<string, ApprovalRequested>();
+  #sub?: Subscription;
+
+  /** follow subscribes to the session-events topic in a group of its own. */
+  async follow(bus: Bus, group: string): Promise<void> {
+    this.#sub = await bus.subscribe({
+      group,
+      topics: [TOPICS.sessionEvents],
+      handler: async (batch) => {
+        for (const r of batch.records) {
+          const t = r.headers.type?.toString();
+          if (t !== undefined && t !== 'ApprovalRequested' && t !== 'ApprovalDecided') continue;
+          let e: SessionEvent;
+          try {
+            e = codec().decode(r.value) as SessionEvent;
+          } catch {
+            continue;
+          }
+          this.apply(e);
+        }
+      },
+    });
+  }
+
+  /** apply folds one event (ignores other types). */
+  apply(e: SessionEvent): void {
+    if (e.type === 'ApprovalRequested') {
+      const req = e as ApprovalRequested;
+      this.#requests.set(req.requestId, req);
+      this.#fold(req.requestId, {
+        type: 'ApprovalRequested',
+        request: {
+          requestId: req.requestId,
+          commandId: req.commandId,
+          sessionId: req.sessionId,
+          requester: req.actor ?? anonymous,
+          text: req.text,
+          ruleId: req.ruleId,
+          reason: req.reason,
+          approverGroups: req.approverGroups,
+          requestedAt: req.occurredAt,
+          expiresAt: req.expiresAt,
+        },
+      });
+    } else if (e.type === 'ApprovalDecided') {
+      const d = e as ApprovalDecided;
+      this.#fold(d.requestId, { type: 'ApprovalDecided', requestId: d.requestId, decision: d.decision, approver: d.approver, justification: d.justification });
+    }
+  }
+
+  #fold(id: string, fact: ApprovalFact): void {
+    this.#states.set(id, evolve(this.#states.get(id) ?? initialState(), fact));
+  }
+
+  /** pending lists requests still waiting, oldest first (expired ones are left out). */
+  pending(nowMs: number): PendingApproval[] {
+    const out: PendingApproval[] = [];
+    for (const [id, st] of this.#states) {
+      if (st.status !== 'pending' || st.request.expiresAt <= nowMs * 1000) continue;
+      const req = this.#requests.get(id)!;
+      out.push({
+        requestId: id,
+        sessionId: req.sessionId,
+        requester: req.actor?.subject ?? '(unknown)',
+        text: req.text,
+        ruleId: req.ruleId,
+        reason: req.reason,
+        approverGroups: req.approverGroups,
+        expiresAt: new Date(req.expiresAt / 1000).toISOString(),
+      });
+    }
+    return out;
+  }
+
+  /** request returns the ApprovalRequested event of an id. */
+  request(id: string): ApprovalRequested | undefined {
+    return this.#requests.get(id);
+  }
+
+  /**
+   * check runs the approval rules for a decision and returns the resulting fact, or throws the
+   * typed refusal (AFF_E_APPROVAL_SELF, _NOT_APPROVER, _DECIDED, _EXPIRED, _UNKNOWN, _JUSTIFICATION).
+   */
+  check(requestId: string, approver: Actor, decision: 'approved' | 'denied', justification: string, nowMs: number): ApprovalFact {
+    const [fact] = decide({ type: 'DecideApproval', requestId, approver, decision, justification, now: nowMs * 1000 }, this.#states.get(requestId) ?? initialState());
+    return fact;
+  }
+
+  /** close stops following the bus. */
+  async close(): Promise<void> {
+    await this.#sub?.close();
+  }
+}
+
+const anonymous: Actor = { issuer: '', subject: '(unknown)', email: null, groups: [], authMethods: [], acr: null, mfa: false, tokenId: null };

@@ -1,0 +1,216 @@
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import selfsigned from 'selfsigned';
+import {
+  ApprovalGate,
+  PolicyWatcher,
+  Recorder,
+  SqlClassifier,
+  actorFromIdentity,
+  busDecisionSource,
+  busEventSink,
+  createTokenVerifier,
+  generateKeyFile,
+  initSqlParser,
+  loadKeyFile,
+  parsePostgres,
+  startDevIssuer,
+} from '@affidavit/access';
+import type { EventSink } from '@affidavit/access';
+import { createMemoryBus } from '@affidavit/bus';
+import { systemClock, uuidv7 } from '@affidavit/common';
+import type { Logger } from '@affidavit/common';
+import { Ledger, loadOrCreateSigningKey, openSqliteLedgerStore } from '@affidavit/ledger';
+import { createMaskingPort, createPostgresProxy } from '@affidavit/postgres-proxy';
+import { encodeEvent, TOPICS } from '@affidavit/schemas';
+import type { ApprovalDecided } from '@affidavit/schemas';
+import { ApprovalBook } from './approval-book.ts';
+import { issuerUrl } from './config.ts';
+import type { ResolvedConfig } from './config.ts';
+import { startControlServer } from './control-server.ts';
+import { startDemoDatabase } from './demo-database.ts';
+import { dataPaths } from './paths.ts';
+
+/** VERSION of the embedded feeder, recorded in every event's envelope. */
+export const VERSION = '0.1.0';
+
+/** EmbeddedSystem is the running one-process system. */
+export type EmbeddedSystem = {
+  readonly proxyPort: number;
+  readonly issuer: string;
+  readonly verifierKeyFile: string;
+  stop(): Promise<void>;
+};
+
+async function tlsMaterial(dir: string): Promise<{ cert: string; key: string }> {
+  const certFile = join(dir, 'proxy.crt');
+  const keyFile = join(dir, 'proxy.key');
+  if (!existsSync(certFile) || !existsSync(keyFile)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // A self-signed certificate for 127.0.0.1: clients get encryption (sslmode=require);
+    // a production deployment configures a real certificate instead.
+    const pems = await selfsigned.generate([{ name: 'commonName', value: 'affidavit-embedded' }], {
+      days: 825,
+      keySize: 2048,
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] }],
+    } as never);
+    writeFileSync(keyFile, pems.private, { mode: 0o600 });
+    writeFileSync(certFile, pems.cert, { mode: 0o644 });
+  }
+  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+}
+
+/**
+ * startEmbedded brings up, in this process: the in-process bus, the ledger on a SQLite file, the
+ * development token issuer, the demo database (or a configured upstream) and the PostgreSQL
+ * proxy, plus a local control endpoint for approvals. Everything persists under dataDir, so a
+ * second start resumes the same logs. `stop` shuts down in reverse order and writes a final
+ * checkpoint.
+ */
+export async function startEmbedded(config: ResolvedConfig, logger: Logger): Promise<EmbeddedSystem> {
+  const paths = dataPaths(config);
+  mkdirSync(paths.keysDir, { recursive: true, mode: 0o700 });
+  const stops: Array<[string, () => Promise<unknown>]> = [];
+  const stop = async () => {
+    for (const [name, fn] of stops.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        logger.error({ err, component: name }, 'error while stopping');
+      }
+    }
+  };
+  try {
+    if (!existsSync(config.policyFile)) {
+      mkdirSync(dirname(config.policyFile), { recursive: true });
+      copyFileSync(join(import.meta.dirname, 'default.policy.yaml'), config.policyFile);
+      logger.info({ policyFile: config.policyFile }, 'wrote the demo policy');
+    }
+    await initSqlParser();
+    const policy = await PolicyWatcher.start({ path: config.policyFile, logger });
+    stops.push(['policy watcher', async () => policy.close()]);
+
+    const bus = createMemoryBus();
+    await bus.ensureTopic(TOPICS.sessionEvents, 3);
+    await bus.ensureTopic(TOPICS.sessionEventsDlq, 1);
+    await bus.ensureTopic(TOPICS.checkpoints, 1);
+    stops.push(['bus', () => bus.close()]);
+
+    const store = await openSqliteLedgerStore({ path: paths.ledgerFile });
+    stops.push(['ledger store', () => store.close()]);
+    const signer = loadOrCreateSigningKey(paths.ledgerSigningKey, paths.ledgerVerifierKey, config.ledger.origin);
+    const ledger = new Ledger(
+      { origin: config.ledger.origin, checkpointEveryEntries: config.ledger.checkpointEveryEntries, checkpointEveryMs: config.ledger.checkpointEveryMs },
+      { bus, store, signer, clock: systemClock, logger: logger.child({ component: 'ledger' }) },
+    );
+    await ledger.start();
+    stops.push(['ledger', () => ledger.stop()]);
+
+    const issuer = await startDevIssuer(
+      { audience: config.issuer.audience, users: config.issuer.users, keyFile: paths.issuerKey, port: config.issuer.port, tokenTtlSeconds: config.issuer.tokenTtlSeconds },
+      { clock: systemClock },
+    );
+    stops.push(['token issuer', () => issuer.close()]);
+    const verifier = createTokenVerifier({ issuer: issuerUrl(config), audience: config.issuer.audience }, { clock: systemClock });
+
+    let upstream: { host: string; port: number; user: string; password: string; database: string; tls?: { ca?: string } };
+    if (config.postgres.upstream.kind === 'demo') {
+      const demo = await startDemoDatabase({ dataDir: paths.demoDatabaseDir, logger: logger.child({ component: 'demo-db' }) });
+      stops.push(['demo database', () => demo.stop()]);
+      upstream = { host: demo.host, port: demo.port, user: demo.user, password: demo.password, database: demo.database };
+    } else {
+      const u = config.postgres.upstream;
+      upstream = { host: u.host, port: u.port, user: u.user, password: u.password, database: u.database, ...(u.caFile ? { tls: { ca: readFileSync(u.caFile, 'utf8') } } : {}) };
+    }
+
+    if (!existsSync(paths.maskingKeys)) await generateKeyFile(paths.maskingKeys);
+    const maskingKeys = await loadKeyFile(paths.maskingKeys);
+
+    // The in-process bus is memory: an event counts as acknowledged only once the ledger holds it
+    // in its SQLite file, so sync mode stays fail-closed across a crash of this process.
+    const toBus = busEventSink(bus);
+    const durableSink: EventSink = {
+      async publish(events) {
+        const done = ledger.appended(events.map((e) => e.headers?.eventId ?? ''));
+        done.catch(() => {});
+        await toBus.publish(events);
+        await done;
+      },
+    };
+    const recorder = new Recorder(durableSink, { mode: config.recording.mode }, { clock: systemClock, logger: logger.child({ component: 'recorder' }) });
+    stops.push(['recorder', () => recorder.close()]);
+    const decisions = await busDecisionSource(bus, { instanceId: `embedded-${process.pid}` });
+    stops.push(['approval decisions', () => decisions.close()]);
+    const gate = new ApprovalGate(decisions, { newId: () => uuidv7(), now: () => Date.now() });
+    stops.push(['approval gate', async () => gate.close()]);
+
+    const tls = await tlsMaterial(paths.tlsDir);
+    const proxy = createPostgresProxy(
+      {
+        listen: { host: config.postgres.host, port: config.postgres.port },
+        tls,
+        // Loopback-only listener: psql's default sslmode=prefer negotiates TLS anyway.
+        allowCleartextOnLoopback: true,
+        upstream,
+        resource: config.postgres.resource,
+        approvalTimeoutMs: config.postgres.approvalTimeoutSeconds * 1000,
+        recordingMode: config.recording.mode,
+        feeder: { id: 'embedded-postgres', version: VERSION },
+      },
+      {
+        recorder,
+        authenticate: (t) => verifier.verify(t),
+        policy: () => policy.current,
+        classifier: new SqlClassifier({ parse: parsePostgres }),
+        approvals: gate,
+        masking: createMaskingPort({ keys: maskingKeys }),
+        clock: systemClock,
+        newId: () => uuidv7(),
+        logger: logger.child({ component: 'postgres-proxy' }),
+      },
+    );
+    const addr = await proxy.listen();
+    stops.push(['postgres proxy', () => proxy.close()]);
+
+    // Approvals from the CLI until the API exists: the decision is checked against the
+    // approval rules and travels as an ApprovalDecided event like any other.
+    const book = new ApprovalBook();
+    await book.follow(bus, `embedded-approvals-book-${process.pid}`);
+    stops.push(['approval book', () => book.close()]);
+    const control = await startControlServer(join(config.dataDir, 'control.json'), {
+      listApprovals: () => book.pending(Date.now()),
+      decide: async ({ requestId, decision, justification, token }) => {
+        const approver = actorFromIdentity(await verifier.verify(token));
+        const fact = book.check(requestId, approver, decision, justification, Date.now());
+        const req = book.request(requestId)!;
+        const event: ApprovalDecided = {
+          eventId: uuidv7(),
+          type: 'ApprovalDecided',
+          occurredAt: Date.now() * 1000,
+          // The decision is the approver's own act: its own stream (the request id), not a seq in the requester's session.
+          sessionId: requestId,
+          seq: 0,
+          actor: approver,
+          source: { address: '127.0.0.1', port: null, application: 'affidavit-cli' },
+          target: req.target,
+          feeder: { id: 'embedded-control', version: VERSION },
+          requestId,
+          decision: fact.type === 'ApprovalDecided' ? (fact.decision as 'approved' | 'denied') : decision,
+          approver,
+          justification,
+          signature: null,
+        };
+        await bus.publish(TOPICS.sessionEvents, [{ key: requestId, value: encodeEvent(event), headers: { type: 'ApprovalDecided' } }]);
+        book.apply(event);
+        logger.info({ requestId, decision, approver: approver.subject }, 'approval decided');
+        return { requestId, decision, approver: approver.subject };
+      },
+    });
+    stops.push(['control endpoint', () => control.close()]);
+
+    return { proxyPort: addr.port, issuer: issuer.issuer, verifierKeyFile: paths.ledgerVerifierKey, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

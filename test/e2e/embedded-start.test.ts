@@ -1,0 +1,118 @@
+// What a new user does (issue: embedded start): a fresh clone, `npm install && npm start` in the
+// background, `affidavit token`, psql through the proxy (a masked SELECT, a denied DROP, a held
+// UPDATE approved from the CLI), stop with Ctrl-C, `affidavit verify` on the data directory —
+// then one byte of the SQLite file changed, and verify names the entry.
+//
+// AFFIDAVIT_E2E_USE_WORKTREE=1 runs from this working tree instead of a fresh clone (faster while developing).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePorts } from '../services/free-port.ts';
+
+const repo = join(import.meta.dirname, '..', '..');
+const work = mkdtempSync(join(tmpdir(), 'aff-newuser-'));
+let root = repo;
+if (process.env.AFFIDAVIT_E2E_USE_WORKTREE !== '1') {
+  root = join(work, 'affidavit');
+  execFileSync('git', ['clone', '--quiet', '--no-hardlinks', repo, root]);
+  // The README's install step, offline from the npm cache the outer install filled.
+  execFileSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: root, stdio: 'inherit' });
+}
+const [pgPort, issuerPort] = await freePorts(2);
+const dataDir = join(work, 'data');
+const env = { ...process.env, AFFIDAVIT_DATA_DIR: dataDir, AFFIDAVIT_PG_PORT: String(pgPort), AFFIDAVIT_ISSUER_PORT: String(issuerPort), AFFIDAVIT_LOG_LEVEL: 'info' };
+const node = join(root, 'node_modules', '.bin', 'node');
+const cli = (...args: string[]) => spawnSync(node, [join(root, 'services/cli/src/main.ts'), ...args], { cwd: root, env, encoding: 'utf8' });
+
+const server = spawn('npm', ['start'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+let out = '';
+server.stdout.on('data', (d: Buffer) => (out += d.toString()));
+server.stderr.on('data', (d: Buffer) => (out += d.toString()));
+const exited = new Promise<{ code: number | null; signal: string | null }>((r) => server.once('exit', (code, signal) => r({ code, signal })));
+after(() => {
+  try {
+    process.kill(-server.pid!, 'SIGKILL');
+  } catch {}
+});
+
+async function until<T>(f: () => T | undefined, what: string, ms = 90_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; output so far:\n${out}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const conn = `host=127.0.0.1 port=${pgPort} user=alice dbname=demo sslmode=require`;
+const psql = (sql: string, token: string) => spawnSync('psql', [conn, '-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], { env: { ...env, PGPASSWORD: token }, encoding: 'utf8' });
+
+test('a new user: start, token, psql through the proxy, approve, stop, verify, tamper', { timeout: 10 * 60_000 }, async () => {
+  await until(() => (out.includes('Affidavit is running') ? true : undefined), 'the start banner');
+  assert.match(out, /npx affidavit token alice/);
+  assert.match(out, new RegExp(`port=${pgPort}`));
+  assert.match(out, /npx affidavit verify/);
+
+  const token = cli('token', 'alice');
+  assert.equal(token.status, 0, token.stderr);
+  const alice = token.stdout.trim();
+
+  const select = psql('select email, card_number from customers order by id limit 3', alice);
+  assert.equal(select.status, 0, select.stderr);
+  const rows = select.stdout.trim().split('\n');
+  assert.equal(rows.length, 3);
+  for (const r of rows) {
+    assert.doesNotMatch(r, /@example\.(com|net|org)/, `e-mail shown in clear: ${r}`);
+    assert.doesNotMatch(r, /\d{12,}/, `card number shown in clear: ${r}`);
+  }
+
+  const drop = psql('drop table orders', alice);
+  assert.notEqual(drop.status, 0);
+  assert.match(drop.stderr, /policy rule "[^"]+" refused/);
+
+  // A held write: psql waits while an approver decides from the CLI.
+  const held = spawn('psql', [conn, '-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', "update customers set country = 'XX' where id = 2"], { env: { ...env, PGPASSWORD: alice } });
+  let heldOut = '';
+  held.stdout.on('data', (d: Buffer) => (heldOut += d.toString()));
+  held.stderr.on('data', (d: Buffer) => (heldOut += d.toString()));
+  const heldDone = new Promise<number | null>((r) => held.once('exit', (c) => r(c)));
+  const requestId = await until(() => {
+    const l = cli('approvals', 'list', '--json');
+    const list = l.status === 0 ? (JSON.parse(l.stdout) as { requestId: string; text: string }[]) : [];
+    return list.find((p) => p.text.includes("country = 'XX'"))?.requestId;
+  }, 'the approval request', 30_000);
+  const self = cli('approve', requestId, '--as', 'alice', '--reason', 'mine');
+  assert.equal(self.status, 1);
+  assert.match(self.stderr, /AFF_E_APPROVAL_SELF/);
+  const ok = cli('approve', requestId, '--as', 'bob', '--reason', 'ticket 42');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(await heldDone, 0, heldOut);
+  assert.match(heldOut, /UPDATE 1/);
+  assert.match(heldOut, new RegExp(`approval request ${requestId}`), 'psql was told the request id');
+  assert.equal(psql('select country from customers where id = 2', alice).stdout.trim(), 'XX');
+
+  // Ctrl-C in the terminal: SIGINT to the whole foreground group (npm and node).
+  process.kill(-server.pid!, 'SIGINT');
+  const end = await exited;
+  assert.ok(end.code === 0 || end.signal === 'SIGINT', `npm start ended ${JSON.stringify(end)}`);
+  assert.match(out, /"msg":"stopped"/, 'the system stopped cleanly (final checkpoint written)');
+
+  const verify = cli('verify', dataDir);
+  assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+  assert.match(verify.stdout, /ok: \d+ entries/);
+
+  // One byte of the ledger file: the held statement's text inside its CommandIssued entry.
+  const file = join(dataDir, 'ledger.sqlite');
+  const buf = readFileSync(file);
+  const at = buf.indexOf(Buffer.from("country = 'XX'"));
+  assert.ok(at > 0, 'statement text found in the ledger file');
+  buf[at + 11] = 'Y'.charCodeAt(0);
+  writeFileSync(file, buf);
+  const tampered = cli('verify', dataDir);
+  assert.equal(tampered.status, 1, tampered.stdout + tampered.stderr);
+  assert.match(tampered.stdout, /FAILED at entry \d+: .*altered/);
+});
