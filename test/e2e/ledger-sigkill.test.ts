@@ -112,11 +112,15 @@ test(`ledger killed ${KILLS} times while ${EVENTS} events stream: exactly once, 
     c.kill('SIGKILL');
     await new Promise((r) => c.once('exit', r));
     appendedAtKill.push(await storedCount());
+    console.error(`kill ${k + 1}/${KILLS}: ${appendedAtKill.at(-1)} entries in the log`);
   }
   await producing;
   const last = await startLedger();
   const deadline = Date.now() + 5 * 60_000;
-  while ((await storedCount()) < EVENTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  for (let n = await storedCount(); n < EVENTS && Date.now() < deadline; n = await storedCount()) {
+    console.error(`final run: ${n}/${EVENTS} entries`);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
   last.kill('SIGTERM');
   const code = await new Promise((r) => last.once('exit', r));
   assert.equal(code, 0, 'clean stop after SIGTERM');
