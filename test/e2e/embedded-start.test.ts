@@ -19,7 +19,7 @@ if (process.env.AFFIDAVIT_E2E_USE_WORKTREE !== '1') {
   root = join(work, 'affidavit');
   execFileSync('git', ['clone', '--quiet', '--no-hardlinks', repo, root]);
   // The README's install step, offline from the npm cache the outer install filled.
-  execFileSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: root, stdio: 'inherit' });
+  execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: root, stdio: 'inherit' });
 }
 const [pgPort, issuerPort] = await freePorts(2);
 const dataDir = join(work, 'data');
