@@ -70,6 +70,19 @@ test('a new user: start, token, psql through the proxy, approve, stop, verify, t
     assert.doesNotMatch(r, /\d{12,}/, `card number shown in clear: ${r}`);
   }
 
+  // The originals stay sealed in the ledger; a key holder opens one, and the opening is recorded first.
+  const masked = await until(() => {
+    const r = cli('ledger', 'show', '--data', dataDir, '--type', 'DataMasked');
+    return r.status === 0 && r.stdout.trim() ? (JSON.parse(r.stdout.trim().split('\n')[0]) as { event: { eventId: string; masks: { masked: string }[] } }) : undefined;
+  }, 'the DataMasked event in the ledger', 30_000);
+  assert.ok(masked.event.masks.length > 0);
+  const refused = cli('reveal', masked.event.eventId, '0', '--as', 'alice', '--reason', 'curious');
+  assert.equal(refused.status, 1, 'alice is no key holder');
+  const opened = cli('reveal', masked.event.eventId, '0', '--as', 'bob', '--reason', 'incident 7');
+  assert.equal(opened.status, 0, opened.stderr);
+  assert.match(opened.stdout.trim(), /@example\.(com|net|org)$|^\d{13,19}$/, `the original value: ${opened.stdout}`);
+  assert.notEqual(opened.stdout.trim(), masked.event.masks[0].masked);
+
   const drop = psql('drop table orders', alice);
   assert.notEqual(drop.status, 0);
   assert.match(drop.stderr, /policy rule "[^"]+" refused/);
@@ -101,6 +114,9 @@ test('a new user: start, token, psql through the proxy, approve, stop, verify, t
   assert.ok(end.code === 0 || end.signal === 'SIGINT', `npm start ended ${JSON.stringify(end)}`);
   assert.match(out, /"msg":"stopped"/, 'the system stopped cleanly (final checkpoint written)');
 
+  const openings = cli('ledger', 'show', '--data', dataDir, '--type', 'MaskedValueOpened');
+  assert.equal(openings.stdout.trim().split('\n').length, 1, 'exactly one opening recorded');
+  assert.match(openings.stdout, /"reason":"incident 7"/);
   const verify = cli('verify', dataDir);
   assert.equal(verify.status, 0, verify.stdout + verify.stderr);
   assert.match(verify.stdout, /ok: \d+ entries/);

@@ -9,7 +9,8 @@ import { mintDevToken } from '../embedded/dev-token.ts';
 import type { ResolvedConfig } from '../embedded/config.ts';
 import { CONFIG_HELP, CONFIG_OPTION, configFrom } from './config-options.ts';
 
-async function control(config: ResolvedConfig, path: string, init?: { body: unknown }): Promise<{ status: number; body: Record<string, unknown> }> {
+/** control calls the running embedded system's local control endpoint. */
+export async function control(config: ResolvedConfig, path: string, init?: { body: unknown }): Promise<{ status: number; body: Record<string, unknown> }> {
   const file = join(config.dataDir, 'control.json');
   if (!existsSync(file)) throw new UsageError(`no running Affidavit found for ${config.dataDir} (start it with 'npx affidavit start')`);
   const c = JSON.parse(readFileSync(file, 'utf8')) as ControlFile;

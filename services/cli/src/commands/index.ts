@@ -2,7 +2,9 @@ import type { Command } from '../command.ts';
 import { approvalsListCommand, approveCommand, denyCommand } from './approvals.ts';
 import { ledgerExportCommand } from './ledger-export.ts';
 import { ledgerRunCommand } from './ledger-run.ts';
+import { ledgerShowCommand } from './ledger-show.ts';
 import { policyCheckCommand } from './policy-check.ts';
+import { revealCommand } from './reveal.ts';
 import { startCommand } from './start.ts';
 import { tokenCommand } from './token.ts';
 import { verifyCommand } from './verify.ts';
@@ -14,8 +16,10 @@ export const commands: readonly Command[] = [
   approvalsListCommand,
   approveCommand,
   denyCommand,
+  revealCommand,
   verifyCommand,
   ledgerExportCommand,
+  ledgerShowCommand,
   ledgerRunCommand,
   policyCheckCommand,
 ];

@@ -9,6 +9,7 @@ import { isAffidavitError } from '@affidavit/common';
 export type ControlHandlers = {
   listApprovals(): unknown;
   decide(body: { requestId: string; decision: 'approved' | 'denied'; justification: string; token: string }): Promise<unknown>;
+  reveal(body: { maskedEventId: string; index: number; reason: string; token: string }): Promise<unknown>;
 };
 
 /** ControlFile is what the CLI reads to reach a running embedded system. */
@@ -37,7 +38,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 
 /**
  * startControlServer serves the embedded system's local control endpoint on 127.0.0.1 only,
- * until the API service exists: GET /approvals and POST /approvals/decide. A random secret
+ * until the API service exists: GET /approvals, POST /approvals/decide and POST /reveal. A random secret
  * in `file` (mode 0600, next to the data) gates it, so only a user who can read the data
  * directory can talk to it; the decision itself is authorised by the approver's own token.
  */
@@ -56,6 +57,13 @@ export async function startControlServer(file: string, handlers: ControlHandlers
             return send(res, 400, { error: 'expected {requestId, decision: approved|denied, justification, token}' });
           }
           return send(res, 200, await handlers.decide(b as never));
+        }
+        if (req.method === 'POST' && req.url === '/reveal') {
+          const b = await readJson(req);
+          if (typeof b.maskedEventId !== 'string' || typeof b.index !== 'number' || typeof b.reason !== 'string' || typeof b.token !== 'string') {
+            return send(res, 400, { error: 'expected {maskedEventId, index, reason, token}' });
+          }
+          return send(res, 200, await handlers.reveal(b as never));
         }
         return send(res, 404, { error: 'not found' });
       } catch (e) {

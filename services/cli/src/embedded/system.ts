@@ -15,21 +15,38 @@ import {
   loadKeyFile,
   parsePostgres,
   startDevIssuer,
+  revealMaskedValue,
+  maskedValueOpenedEvent,
+  MaskRevealInvalidError,
 } from '@affidavit/access';
 import type { EventSink } from '@affidavit/access';
 import { createMemoryBus } from '@affidavit/bus';
 import { systemClock, uuidv7 } from '@affidavit/common';
 import type { Logger } from '@affidavit/common';
 import { Ledger, loadOrCreateSigningKey, openSqliteLedgerStore } from '@affidavit/ledger';
+import type { LedgerStore } from '@affidavit/ledger';
 import { createMaskingPort, createPostgresProxy } from '@affidavit/postgres-proxy';
-import { encodeEvent, TOPICS } from '@affidavit/schemas';
-import type { ApprovalDecided } from '@affidavit/schemas';
+import { codec, encodeEvent, TOPICS } from '@affidavit/schemas';
+import type { ApprovalDecided, DataMasked, LedgerRecord } from '@affidavit/schemas';
 import { ApprovalBook } from './approval-book.ts';
 import { issuerUrl } from './config.ts';
 import type { ResolvedConfig } from './config.ts';
 import { startControlServer } from './control-server.ts';
 import { startDemoDatabase } from './demo-database.ts';
 import { dataPaths } from './paths.ts';
+
+/** REVEAL_GROUPS may open encrypted originals of masked values (every opening is recorded). */
+export const REVEAL_GROUPS = ['auditors', 'approvers'];
+
+/** findEvent scans the ledger's logs for an event id (embedded scale: the logs are small). */
+async function findEvent(store: LedgerStore, eventId: string): Promise<LedgerRecord | undefined> {
+  for (const id of await store.listLogs()) {
+    const log = await store.openLog(id);
+    if (!(await log.hasEventIds([eventId])).has(eventId)) continue;
+    for await (const e of log.readEntries(0, Number.MAX_SAFE_INTEGER)) if (e.eventId === eventId) return codec().decode(e.bytes);
+  }
+  return undefined;
+}
 
 /** VERSION of the embedded feeder, recorded in every event's envelope. */
 export const VERSION = '0.1.0';
@@ -204,6 +221,28 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
         book.apply(event);
         logger.info({ requestId, decision, approver: approver.subject }, 'approval decided');
         return { requestId, decision, approver: approver.subject };
+      },
+      reveal: async ({ maskedEventId, index, reason, token }) => {
+        const opener = actorFromIdentity(await verifier.verify(token));
+        if (!opener.groups.some((g) => REVEAL_GROUPS.includes(g))) {
+          throw new MaskRevealInvalidError(`${opener.subject} is in none of the groups allowed to open masked values (${REVEAL_GROUPS.join(', ')})`);
+        }
+        const event = await findEvent(store, maskedEventId);
+        if (!event || event.type !== 'DataMasked') throw new MaskRevealInvalidError(`no DataMasked event ${maskedEventId} in the ledger`);
+        const { value, audit } = await revealMaskedValue({ event: event as DataMasked, index, opener, reason, keys: maskingKeys, clock: systemClock });
+        const opened = maskedValueOpenedEvent(audit, {
+          eventId: uuidv7(),
+          // The opening is the key holder's own act, recorded in a stream of its own.
+          sessionId: `reveal-${audit.maskedEventId}-${audit.index}-${audit.openedAt}`,
+          seq: 0,
+          source: { address: '127.0.0.1', port: null, application: 'affidavit-cli' },
+          target: (event as DataMasked).target,
+          feeder: { id: 'embedded-control', version: VERSION },
+        });
+        // Fail closed: the value is handed out only once its opening is durably in the ledger.
+        await durableSink.publish([{ key: opened.sessionId, value: encodeEvent(opened), headers: { type: opened.type, eventId: opened.eventId } }]);
+        logger.info({ maskedEventId, index, opener: opener.subject, keyId: audit.keyId }, 'masked value opened');
+        return { value, column: audit.column, row: audit.row, recordedAs: opened.eventId };
       },
     });
     stops.push(['control endpoint', () => control.close()]);
