@@ -1,22 +1,22 @@
 #!/usr/bin/env node
 // bench/postgres.ts: read-only pgbench throughput and latency of the paths a PostgreSQL client
 // can take to our test cluster, all in one run on the same machine: (a) direct, (b) PgBouncer in
-// transaction pooling, and, once the Affidavit proxy is built, (c) the proxy with async and sync
-// audit recording (proxyTargets()). Each path runs `pgbench -S` in simple and prepared query
+// transaction pooling, and (c) the Affidavit proxy with async and sync audit recording over an
+// embedded in-process bus, plus recording off (a bench-only stand-in) for the audit cost. Each path runs `pgbench -S` in simple and prepared query
 // mode; the table gives TPS, its ratio to PgBouncer and to direct, and p50/p99 latency from
 // pgbench's per-transaction log. A second measurement times fetching a 100k-row SELECT with psql
-// through each path (the proxy's masked-vs-unmasked comparison plugs in through proxyTargets()).
+// through each path, and the same rows through the proxy from a table with two masked columns
+// versus an identical unmasked one.
 //
 // Every path is plaintext TCP on 127.0.0.1 (sslmode=disable) so the comparison measures the hop,
 // not TLS. pgbench, PgBouncer, PostgreSQL and the proxy share the machine's cores: on a 2-core
 // machine an extra hop costs CPU the server would otherwise use, so ratios are machine-specific.
-import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Bus } from '@affidavit/bus';
 import type { Recorder, RecordingMode } from '@affidavit/access';
-import { freePort, LOOPBACK } from '../test/services/free-port.ts';
+import { LOOPBACK } from '../test/services/free-port.ts';
 import { findPostgresBinaries, startPostgres, type PostgresInstance } from '../test/services/postgres.ts';
 import { startPgBouncer, type PgBouncerInstance } from '../test/services/pgbouncer.ts';
 import { runClientProgram, runPgbench, type PgbenchResult, type PgbenchTarget } from './pgbench.ts';
@@ -30,8 +30,9 @@ prepared query mode against:
   pgbouncer         PgBouncer, pool_mode=transaction (test/services/pgbouncer.ts)
   pgbouncer/session PgBouncer, pool_mode=session: only when the installed PgBouncer is older
                     than 1.21 (no max_prepared_statements), as the baseline for -M prepared
-  affidavit         the Affidavit proxy, async and sync recording (when @affidavit/postgres-proxy
-                    exports createPostgresProxy; otherwise reported as not available)
+  affidavit         the Affidavit proxy (token login, plaintext loopback): async and sync
+                    recording over an in-process memory bus, and recording off (bench-only
+                    discarding recorder; the proxy itself has no such mode)
 and prints TPS, ratio to PgBouncer and to direct, p50/p99 latency (pgbench -l logs) and the
 latency added over direct. Then times fetching a ROWS-row SELECT with psql through each path.
 
@@ -123,93 +124,118 @@ function medianRow(runs: readonly Row[]): Row {
 // in. MUST NOT produce numbers unless a real proxy answered: any failure is reported as text.
 // ---------------------------------------------------------------------------------------------
 
-/** PROXY_PACKAGE is imported through a variable so type-checking does not need the proxy built. */
-const PROXY_PACKAGE = '@affidavit/postgres-proxy';
+/** BENCH_POLICY allows everything pgbench and the SELECT tests do, and masks two columns of bench_customers. */
+const BENCH_POLICY = `version: 1
+description: bench/postgres.ts
+defaults: { action: deny, onUnparsable: deny, defaultSchema: public }
+rules:
+  - id: mask-bench-customers
+    reason: two personal columns are masked (masking cost measurement)
+    target: { kind: postgres }
+    match: { classes: [select], reads: [public.bench_customers] }
+    action: mask
+    mask: { columns: [email, card_number], detectors: [] }
+  - id: allow-bench
+    reason: benchmark reads
+    target: { kind: postgres }
+    match: { classes: [select, transaction, set, show, deallocate, discard] }
+    action: allow
+`;
 
 /**
- * ProxyHandle is the part of the proxy this benchmark relies on. TODO(#postgres-proxy): align
- * with the proxy's final options once `createPostgresProxy` lands; until then every shape below
- * is probed at run time, and a mismatch is reported, never papered over.
+ * discardingRecorder stands in for the Recorder when the audit cost itself is measured
+ * ("recording off"). BENCHMARK ONLY: a proxy that records nothing MUST NOT be deployed; the
+ * proxy has no such mode, this fake is passed in place of its recorder here and nowhere else.
  */
-type ProxyHandle = {
-  readonly port?: number;
-  address?(): { port: number } | string | null;
-  listen?(): Promise<unknown>;
-  start?(): Promise<unknown>;
-  close?(): Promise<void>;
-  stop?(): Promise<void>;
-};
-type CreatePostgresProxy = (options: Record<string, unknown>, deps: Record<string, unknown>) => ProxyHandle | Promise<ProxyHandle>;
-
-function proxyPort(h: ProxyHandle): number | undefined {
-  if (typeof h.port === 'number' && h.port > 0) return h.port;
-  const a = h.address?.();
-  return a && typeof a === 'object' ? a.port : undefined;
+function discardingRecorder(): Recorder {
+  const fake = {
+    openSession: (envelope: { sessionId: string }) => ({ sessionId: envelope.sessionId, setActor() {}, record: async (d: unknown) => d }),
+    close: async () => {},
+  };
+  return fake as unknown as Recorder;
 }
 
+/** ProxyVariant is one proxy configuration the benchmark starts. */
+type ProxyVariant = { readonly mode: string; readonly recording: 'off' | RecordingMode };
+
 /**
- * proxyTargets starts the Affidavit PostgreSQL proxy in front of `pg` once per recording mode
- * (async, sync), each with an embedded in-process bus and a Recorder, and returns them as bench
- * targets. When the proxy package is missing or has no `createPostgresProxy`, it returns no
- * targets and a note saying so.
+ * proxyTargets starts the Affidavit PostgreSQL proxy in front of `pg` once per variant: async
+ * and sync recording through a Recorder over an embedded in-process bus (createMemoryBus +
+ * busEventSink), and recording off (discardingRecorder, for the audit-cost ratio). Clients log
+ * in with a dev-issuer token as password; every path is plaintext loopback
+ * (allowCleartextOnLoopback) like the baselines. A failure is reported as a note, never as numbers.
  */
 async function proxyTargets(pg: PostgresInstance): Promise<ProxyTargets> {
   const none = (note: string): ProxyTargets => ({ targets: [], note, stop: async () => {} });
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(PROXY_PACKAGE)) as Record<string, unknown>;
-  } catch {
-    return none('proxy variants: not available yet (proxy not built)');
-  }
-  if (typeof mod.createPostgresProxy !== 'function') return none('proxy variants: not available yet (proxy not built)');
-  const createPostgresProxy = mod.createPostgresProxy as CreatePostgresProxy;
-
-  const [{ createMemoryBus }, access, { systemClock }, { TOPICS }] = await Promise.all([
-    import('@affidavit/bus'),
+  const [{ createPostgresProxy, createMaskingPort }, access, { createMemoryBus }, { systemClock, uuidv7 }, { TOPICS }] = await Promise.all([
+    import('@affidavit/postgres-proxy'),
     import('@affidavit/access'),
+    import('@affidavit/bus'),
     import('@affidavit/common'),
     import('@affidavit/schemas'),
   ]);
-  const started: Array<{ handle: ProxyHandle; bus: Bus; recorder: Recorder }> = [];
+  const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
-    for (const s of started.reverse()) {
-      await (s.handle.close ?? s.handle.stop)?.call(s.handle);
-      await s.recorder.close?.();
-      await s.bus.close();
-    }
+    for (const s of stops.reverse()) await s().catch(() => {});
   };
-  const targets: BenchTarget[] = [];
-  const modes: RecordingMode[] = ['async', 'sync'];
   try {
-    for (const mode of modes) {
+    await access.initSqlParser();
+    const dir = mkdtempSync(join(tmpdir(), 'affidavit-bench-pg-'));
+    stops.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const issuer = await access.startDevIssuer(
+      { audience: 'affidavit-postgres', keyFile: join(dir, 'dev-issuer.key'), tokenTtlSeconds: 3600, users: { bench: { groups: ['bench'], email: 'bench@example.com' } } },
+      { clock: systemClock },
+    );
+    stops.push(() => issuer.close());
+    const verifier = access.createTokenVerifier({ issuer: issuer.issuer, audience: issuer.audience }, { clock: systemClock });
+    const policy = access.parsePolicy(BENCH_POLICY);
+    const variants: ProxyVariant[] = [
+      { mode: 'async recording', recording: 'async' },
+      { mode: 'sync recording', recording: 'sync' },
+      { mode: 'recording off (bench only)', recording: 'off' },
+    ];
+    const targets: BenchTarget[] = [];
+    for (const v of variants) {
       const bus = createMemoryBus();
       await bus.ensureTopic(TOPICS.sessionEvents, 3);
-      const recorder = new access.Recorder(access.busEventSink(bus), { mode }, { clock: systemClock });
-      const port = await freePort();
-      const handle = await createPostgresProxy(
+      const mode: RecordingMode = v.recording === 'off' ? 'async' : v.recording;
+      const real = new access.Recorder(access.busEventSink(bus), { mode }, { clock: systemClock });
+      const recorder = v.recording === 'off' ? discardingRecorder() : real;
+      const proxy = createPostgresProxy(
         {
-          listen: { host: LOOPBACK, port },
-          upstream: { host: pg.host, port: pg.port, database: pg.database, sslmode: 'disable' },
-          recording: { mode },
+          listen: { host: LOOPBACK, port: 0 },
+          allowCleartextOnLoopback: true,
+          recordingMode: mode,
+          upstream: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database },
         },
-        { bus, recorder, clock: systemClock },
+        {
+          recorder,
+          authenticate: (t) => verifier.verify(t),
+          policy: () => policy,
+          classifier: new access.SqlClassifier({ parse: access.parsePostgres }),
+          masking: createMaskingPort({ keys: access.staticKeyProvider([{ keyId: 'bench-1', key: new Uint8Array(32).fill(7) }]) }),
+          clock: systemClock,
+          newId: () => uuidv7(),
+        },
       );
-      started.push({ handle, bus, recorder });
-      await (handle.listen ?? handle.start)?.call(handle);
-      const actual = proxyPort(handle) ?? port;
+      const addr = await proxy.listen();
+      stops.push(async () => {
+        await proxy.close();
+        await real.close(5000).catch(() => {});
+        await bus.close();
+      });
       targets.push({
         name: 'affidavit',
-        mode: `${mode} recording`,
-        // TODO(#postgres-proxy): the proxy's client login (OIDC token as password?) once it is defined.
-        conn: { host: LOOPBACK, port: actual, user: pg.user, password: pg.password, database: pg.database },
+        mode: v.mode,
+        conn: { host: LOOPBACK, port: addr.port, user: 'bench', password: await issuer.mint('bench', { ttlSeconds: 3600 }), database: pg.database },
         prepared: true,
       });
     }
+    return { targets, stop };
   } catch (e) {
-    await stop().catch(() => {});
-    return none(`proxy variants: createPostgresProxy exists but could not be started: ${(e as Error).message}`);
+    await stop();
+    return none(`proxy variants: could not be started: ${(e as Error).stack ?? (e as Error).message}`);
   }
-  return { targets, stop };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,11 +287,11 @@ const selectSql = `SELECT g, md5(g::text) AS h FROM generate_series(1, ${rows}) 
  * timeSelect runs the SELECT with psql `\timing` and output to /dev/null: psql fetches the whole
  * result before printing, so the time covers sending every row through the path.
  */
-async function timeSelect(target: BenchTarget): Promise<SelectTiming> {
+async function timeSelect(target: BenchTarget, sql: string = selectSql): Promise<SelectTiming> {
   const psql = join(findPostgresBinaries().binDir, 'psql');
   const ms: number[] = [];
   for (let i = 0; i < selectRuns; i++) {
-    const r = await runClientProgram(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', '\\timing on', '-c', selectSql, '-o', '/dev/null'], target.conn, 120_000);
+    const r = await runClientProgram(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', '\\timing on', '-c', sql, '-o', '/dev/null'], target.conn, 120_000);
     const m = /^Time: ([0-9.]+) ms/m.exec(r.stdout);
     if (r.code !== 0 || !m) return { target, ms, error: `psql exited ${r.code}: ${r.stderr.trim()}` };
     ms.push(Number(m[1]));
@@ -395,6 +421,22 @@ async function main(): Promise<void> {
     process.stderr.write(`SELECT of ${rows} rows, ${selectRuns} runs per path ...\n`);
     const selects: SelectTiming[] = [];
     for (const t of targets) selects.push(await timeSelect(t));
+    // Masking cost: the same rows through the async proxy, from a table the policy masks (two
+    // columns) and from an identical one it does not.
+    const asyncProxy = proxies.targets.find((t) => t.mode === 'async recording');
+    let masking: { masked: SelectTiming; plain: SelectTiming } | undefined;
+    if (asyncProxy) {
+      process.stderr.write(`masked vs unmasked SELECT of ${rows} rows through the proxy ...\n`);
+      const psql = join(findPostgresBinaries().binDir, 'psql');
+      const fill = (table: string) =>
+        `DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} AS SELECT g AS id, 'user' || g || '@example.com' AS email, lpad(g::text, 16, '4') AS card_number FROM generate_series(1, ${rows}) AS g;`;
+      const made = await runClientProgram(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', fill('bench_customers') + fill('bench_customers_plain')], direct.conn, 300_000);
+      if (made.code !== 0) throw new Error(`creating the masking tables failed: ${made.stderr}`);
+      masking = {
+        masked: await timeSelect(asyncProxy, 'SELECT id, email, card_number FROM bench_customers'),
+        plain: await timeSelect(asyncProxy, 'SELECT id, email, card_number FROM bench_customers_plain'),
+      };
+    }
 
     const cpu = cpus();
     console.log(`\nPostgreSQL ${pg.version}, PgBouncer ${tx.version}, ${cpu.length} CPU (${cpu[0]?.model ?? '?'})`);
@@ -417,13 +459,28 @@ async function main(): Promise<void> {
         ),
       ),
     );
-    if (proxies.targets.length === 0) console.log('(masked vs unmasked through the proxy: pending proxyTargets())');
+    if (masking) {
+      const m = median(masking.masked.ms);
+      const p = median(masking.plain.ms);
+      const err = masking.masked.error ?? masking.plain.error;
+      console.log(`\nMasking through the proxy (async recording), ${rows} rows x (id, email, card_number), median of ${selectRuns} runs:`);
+      if (err) console.log(`  error: ${err}`);
+      else console.log(`  two columns masked ${fmt(m, 1)} ms, unmasked ${fmt(p, 1)} ms: masked throughput = ${fmt(p / m, 2)} x unmasked (target >= 0.7)`);
+    }
+    const tpsOf = (mode: string, query: QueryMode) => rowsOut.find((r) => r.target.name === 'affidavit' && r.target.mode === mode && r.query === query)?.result?.summary.tps;
+    for (const query of ['simple', 'prepared'] as const) {
+      const on = tpsOf('async recording', query);
+      const off = tpsOf('recording off (bench only)', query);
+      if (on && off) console.log(`Audit cost (${query}): async recording ${fmt(on, 0)} TPS vs recording off ${fmt(off, 0)} TPS = ${fmt((1 - on / off) * 100, 1)} % loss (target <= 10 %)`);
+    }
+    if (proxies.targets.length === 0) console.log('(masked vs unmasked through the proxy: proxy not available)');
 
     if (values.json) {
       const json = {
         settings: { duration, rounds, clients, jobs, scale, rows, selectRuns, postgres: pg.version, pgbouncer: tx.version, cpus: cpu.length },
         pgbench: rowsOut.map((r) => ({ target: r.target.name, mode: r.target.mode, query: r.query, skipped: r.skipped, tpsRounds: r.tpsRounds, summary: r.result?.summary, latency: r.result?.latency })),
         select: selects.map((s) => ({ target: s.target.name, mode: s.target.mode, ms: s.ms, error: s.error })),
+        masking: masking ? { maskedMs: masking.masked.ms, plainMs: masking.plain.ms, error: masking.masked.error ?? masking.plain.error } : undefined,
         proxyNote: proxies.note,
       };
       writeFileSync(values.json, `${JSON.stringify(json, null, 2)}\n`);

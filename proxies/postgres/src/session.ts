@@ -34,6 +34,7 @@ import {
 import type { CommandChannel, PolicyAction, Source, Target } from '@affidavit/schemas';
 import { BackendFramer, type RawFrame } from './backend-framer.ts';
 import { CommandRun } from './command-run.ts';
+import { literalCacheFor, type LiteralCache } from './literal-cache.ts';
 import {
   PgApprovalRefusedError,
   PgClientTooSlowError,
@@ -153,6 +154,7 @@ export class Session {
   readonly #statements = new Map<string, Statement>();
   readonly #portals = new Map<string, Portal>();
   readonly #prepared = new PreparedRegistry();
+  readonly #sql: LiteralCache;
   #keys?: { processId: number; secretKey: Buffer };
   #commands = 0;
   readonly #openedAt = performance.now();
@@ -174,6 +176,7 @@ export class Session {
     this.#client = socket;
     this.#reader = new FrontendReader({ maxMessageSize: this.#o.maxMessageSize });
     this.#framer = new BackendFramer(this.#o.maxMessageSize);
+    this.#sql = literalCacheFor(deps.classifier);
     const u = this.#o.upstream;
     this.#target = { kind: 'postgres', resource: this.#o.resource, host: u.host, port: u.port, database: u.database, login: u.user };
     this.#source = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? null, application: null };
@@ -421,12 +424,12 @@ export class Session {
   #handle(m: TypedFrontendMessage): Promise<void> | void {
     switch (m.type) {
       case 'Query': {
-        const cls = this.#prepared.apply(this.#deps.classifier.classify(m.query));
+        const cls = this.#prepared.apply(this.#sql.classify(m.query));
         return this.#run({ text: m.query, parameters: [], channel: this.#channelOf(cls, 'simple'), cls, protocol: 'simple', raw: [m.raw], binaryResults: false });
       }
       case 'Parse': {
         if (this.#discardUntilSync) return;
-        const cls = this.#deps.classifier.classify(m.query);
+        const cls = this.#sql.classify(m.query);
         if (!this.#statements.has(m.name) && this.#statements.size >= MAX_STATEMENTS) this.#statements.delete(this.#statements.keys().next().value as string);
         this.#statements.set(m.name, { text: m.query, cls });
         if (m.name !== '') this.#prepared.registerPrepared(m.name, cls);

@@ -8,6 +8,11 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 let lastMs = -1;
 let counter = 0;
+// One randomFillSync per 512 ids rather than one per id: the syscall dominated the proxy's hot
+// path (three ids per command). Bytes are handed out once and never reused.
+const POOL_IDS = 512;
+const pool = Buffer.alloc(8 * POOL_IDS);
+let poolAt = pool.length;
 
 /**
  * uuidv7 returns an RFC 9562 version 7 UUID: 48-bit Unix milliseconds, then 74 random bits
@@ -26,8 +31,13 @@ export function uuidv7(ms: number = Date.now()): string {
     counter = 0;
   }
   lastMs = ms;
-  const b = Buffer.alloc(16);
-  randomFillSync(b, 8, 8);
+  if (poolAt === pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const b = Buffer.allocUnsafe(16);
+  pool.copy(b, 8, poolAt, poolAt + 8);
+  poolAt += 8;
   b.writeUIntBE(ms, 0, 6);
   b[6] = 0x70 | (counter >> 8);
   b[7] = counter & 0xff;
