@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, LOOPBACK } from './free-port.ts';
 import type { ClientOptions, PostgresInstance, RunResult } from './postgres.ts';
-import { onExitCleanup, startProcess, stopProcess, tcpOpen, waitFor, type ServiceProcess } from './process.ts';
+import { onExitCleanup, startProcess, stopProcess, tcpOpen, unprivilegedUser, waitFor, type ServiceProcess } from './process.ts';
 
 /** PGBOUNCER_BINARY is where Debian's pgbouncer package installs the daemon. */
 export const PGBOUNCER_BINARY = '/usr/sbin/pgbouncer';
@@ -94,24 +94,6 @@ export function supportsMaxPreparedStatements(version: string): boolean {
   return major > 1 || (major === 1 && minor >= 21);
 }
 
-type OsUser = { readonly name: string; readonly uid: number; readonly gid: number; readonly home: string };
-
-function lookupUser(name: string): OsUser | undefined {
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${name}:`));
-  if (!line) return undefined;
-  const f = line.split(':');
-  return { name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] };
-}
-
-// daemonUser is who runs PgBouncer: undefined means "us" (we are not root).
-function daemonUser(): OsUser | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const u = lookupUser('postgres') ?? lookupUser('nobody');
-  if (!u) throw new Error('running as root, but neither a `postgres` nor a `nobody` OS user exists to run PgBouncer');
-  return u;
-}
 
 // quoteUserlist writes one auth_file field: double quotes, a literal quote doubled.
 const quoteUserlist = (s: string) => `"${s.replaceAll('"', '""')}"`;
@@ -192,7 +174,7 @@ export async function startPgBouncer(pg: PostgresInstance, opts: StartPgBouncerO
   const version = pgbouncerVersion(binary);
   const poolMode = opts.poolMode ?? 'transaction';
   const canPrepare = supportsMaxPreparedStatements(version);
-  const owner = daemonUser();
+  const owner = unprivilegedUser('PgBouncer');
   const secret = await userSecret(pg, opts.auth ?? 'scram-secret');
   const dir = mkdtempSync(join(tmpdir(), 'affidavit-pgbouncer-'));
   let proc: ServiceProcess | undefined;

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestCertificates } from './certs.ts';
 import { freePort } from './free-port.ts';
+import { registerExitCleanup, unprivilegedUser, type OsUser } from './process.ts';
 
 /** PostgresBinaries is where the newest installed server's programs live. */
 export type PostgresBinaries = { readonly binDir: string; readonly version: string };
@@ -84,24 +85,6 @@ export function findPostgresBinaries(root = '/usr/lib/postgresql'): PostgresBina
   return { binDir: join(root, versions[0], 'bin'), version: versions[0] };
 }
 
-type OsUser = { readonly name: string; readonly uid: number; readonly gid: number; readonly home: string };
-
-function lookupUser(name: string): OsUser | undefined {
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${name}:`));
-  if (!line) return undefined;
-  const f = line.split(':');
-  return { name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] };
-}
-
-// serverUser is who owns and runs the cluster: undefined means "us" (we are not root).
-function serverUser(): OsUser | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const u = lookupUser('postgres') ?? lookupUser('nobody');
-  if (!u) throw new Error('running as root, but neither a `postgres` nor a `nobody` OS user exists to run the server');
-  return u;
-}
 
 function runAs(user: OsUser | undefined, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(cmd, args, {
@@ -135,21 +118,6 @@ function runClient(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv,
 }
 
 let current: Promise<PostgresInstance> | undefined;
-const liveCleanups = new Set<() => void>();
-let hooksInstalled = false;
-
-// installExitHooks makes sure a failing or interrupted test never leaves a server or temp dir
-// behind: 'exit' runs even after an uncaught exception; signals are turned into an exit.
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', () => {
-    for (const c of liveCleanups) c();
-  });
-  for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
-    process.once(sig, () => process.exit(128 + n));
-  }
-}
 
 /**
  * startPostgres starts (once per process) a SCRAM + TLS PostgreSQL cluster on 127.0.0.1 with an
@@ -172,8 +140,7 @@ export async function stopPostgres(): Promise<void> {
 
 async function boot(opts: StartPostgresOptions): Promise<PostgresInstance> {
   const bins = opts.binDir ? { binDir: opts.binDir, version: 'custom' } : findPostgresBinaries();
-  const owner = serverUser();
-  installExitHooks();
+  const owner = unprivilegedUser('the PostgreSQL server');
   const dir = mkdtempSync(join(tmpdir(), 'affidavit-pg-'));
   let child: ChildProcess | undefined;
   const dataDir = join(dir, 'data');
@@ -189,7 +156,7 @@ async function boot(opts: StartPostgresOptions): Promise<PostgresInstance> {
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  liveCleanups.add(syncCleanup);
+  const unregister = registerExitCleanup(syncCleanup);
   try {
     const tlsDir = join(dir, 'tls');
     mkdirSync(tlsDir);
@@ -308,13 +275,13 @@ async function boot(opts: StartPostgresOptions): Promise<PostgresInstance> {
         clearTimeout(killTimer);
       }
       rmSync(dir, { recursive: true, force: true });
-      liveCleanups.delete(syncCleanup);
+      unregister();
       current = undefined;
     };
     return instance;
   } catch (e) {
     syncCleanup();
-    liveCleanups.delete(syncCleanup);
+    unregister();
     throw e;
   }
 }

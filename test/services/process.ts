@@ -1,6 +1,7 @@
 // Helpers to start and stop the child processes of test services (kafka, postgres, sshd).
 // Every helper is bounded in time: a test harness MUST NOT hang on a dead or stuck service.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 /** ServiceProcess is a started child process plus the tail of its output (for error messages). */
@@ -128,4 +129,53 @@ export function onExitCleanup(fn: () => void): void {
       process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
     });
   }
+}
+
+const exitCleanups = new Set<() => void>();
+let exitHooksInstalled = false;
+
+/**
+ * registerExitCleanup runs `fn` when the process exits — normally, after an uncaught exception,
+ * or on SIGINT/SIGTERM/SIGHUP (turned into an exit) — unless the returned function removed it
+ * first (the service was stopped properly). Keeps a failing test from leaving servers behind.
+ */
+export function registerExitCleanup(fn: () => void): () => void {
+  if (!exitHooksInstalled) {
+    exitHooksInstalled = true;
+    process.on('exit', () => {
+      for (const c of exitCleanups) {
+        try {
+          c();
+        } catch {
+          // best effort: the process is going away
+        }
+      }
+    });
+    for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) process.once(sig, () => process.exit(128 + n));
+  }
+  exitCleanups.add(fn);
+  return () => exitCleanups.delete(fn);
+}
+
+/** OsUser is an account a server can be run as. */
+export type OsUser = { readonly name: string; readonly uid: number; readonly gid: number; readonly home: string };
+
+function lookupUser(name: string): OsUser | undefined {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`));
+  if (!line) return undefined;
+  const f = line.split(':');
+  return { name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] };
+}
+
+/**
+ * unprivilegedUser names who runs a server that refuses root (PostgreSQL, PgBouncer): undefined
+ * means "us" (we are not root); as root, the `postgres` OS user, else `nobody`.
+ */
+export function unprivilegedUser(what: string): OsUser | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const u = lookupUser('postgres') ?? lookupUser('nobody');
+  if (!u) throw new Error(`running as root, but neither a \`postgres\` nor a \`nobody\` OS user exists to run ${what}`);
+  return u;
 }

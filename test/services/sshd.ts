@@ -9,6 +9,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.ts';
+import { registerExitCleanup } from './process.ts';
 
 const execFileP = promisify(execFile);
 
@@ -100,18 +101,6 @@ function bannerSeen(port: number): Promise<boolean> {
   });
 }
 
-const live = new Set<() => void>();
-let hooksInstalled = false;
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', () => {
-    for (const c of live) c();
-  });
-  for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
-    process.once(sig, () => process.exit(128 + n));
-  }
-}
 
 /**
  * startSshd starts one sshd on a free loopback port and waits for its `SSH-2.0-` banner.
@@ -121,7 +110,6 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdInstan
   if (!existsSync(SSHD_PATH)) throw new Error(`${SSHD_PATH} not found: apt-get install openssh-server`);
   const isRoot = process.getuid?.() === 0;
   const user = opts.user ?? userInfo().username;
-  installExitHooks();
   // The privilege separation dir MUST exist before sshd starts ("Missing privilege separation directory").
   if (isRoot) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const dir = mkdtempSync(join(tmpdir(), 'affidavit-sshd-'));
@@ -130,7 +118,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdInstan
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
-  live.add(cleanup);
+  const unregister = registerExitCleanup(cleanup);
   try {
     const hostKey = await generateSshKey(join(dir, 'ssh_host_ed25519_key'), 'affidavit-test-host');
     const clientKey = await generateSshKey(join(dir, 'client_ed25519'), 'affidavit-test-client');
@@ -215,7 +203,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdInstan
         clearTimeout(t);
       }
       rmSync(dir, { recursive: true, force: true });
-      live.delete(cleanup);
+      unregister();
     };
     return Object.freeze({
       host: '127.0.0.1' as const,
@@ -248,7 +236,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdInstan
     });
   } catch (e) {
     cleanup();
-    live.delete(cleanup);
+    unregister();
     throw e;
   }
 }
