@@ -27,16 +27,33 @@ const env = { ...process.env, AFFIDAVIT_DATA_DIR: dataDir, AFFIDAVIT_PG_PORT: St
 const node = join(root, 'node_modules', '.bin', 'node');
 const cli = (...args: string[]) => spawnSync(node, [join(root, 'services/cli/src/main.ts'), ...args], { cwd: root, env, encoding: 'utf8' });
 
-const server = spawn('npm', ['start'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 let out = '';
-server.stdout.on('data', (d: Buffer) => (out += d.toString()));
-server.stderr.on('data', (d: Buffer) => (out += d.toString()));
-const exited = new Promise<{ code: number | null; signal: string | null }>((r) => server.once('exit', (code, signal) => r({ code, signal })));
+const servers: number[] = [];
+/** npmStart runs the README's start command in its own process group, like a terminal would. */
+function npmStart() {
+  out = '';
+  const server = spawn('npm', ['start'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  servers.push(server.pid!);
+  server.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  server.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => server.once('exit', (code, signal) => r({ code, signal })));
+  return { server, exited };
+}
+/** ctrlC sends SIGINT to the whole foreground group (npm and node) and checks the clean stop. */
+async function ctrlC(s: ReturnType<typeof npmStart>) {
+  process.kill(-s.server.pid!, 'SIGINT');
+  const end = await s.exited;
+  assert.ok(end.code === 0 || end.signal === 'SIGINT', `npm start ended ${JSON.stringify(end)}`);
+  assert.match(out, /"msg":"stopped"/, 'the system stopped cleanly (final checkpoint written)');
+}
 after(() => {
-  try {
-    process.kill(-server.pid!, 'SIGKILL');
-  } catch {}
+  for (const pid of servers) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {}
+  }
 });
+const entriesOf = (text: string) => [...text.matchAll(/ok: (\d+) entries/g)].reduce((n, m) => n + Number(m[1]), 0);
 
 async function until<T>(f: () => T | undefined, what: string, ms = 90_000): Promise<T> {
   const end = Date.now() + ms;
@@ -51,7 +68,8 @@ async function until<T>(f: () => T | undefined, what: string, ms = 90_000): Prom
 const conn = `host=127.0.0.1 port=${pgPort} user=alice dbname=demo sslmode=require`;
 const psql = (sql: string, token: string) => spawnSync('psql', [conn, '-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], { env: { ...env, PGPASSWORD: token }, encoding: 'utf8' });
 
-test('a new user: start, token, psql through the proxy, approve, stop, verify, tamper', { timeout: 10 * 60_000 }, async () => {
+test('a new user: start, token, psql through the proxy, approve, stop, verify, restart, tamper', { timeout: 10 * 60_000 }, async () => {
+  const first = npmStart();
   await until(() => (out.includes('Affidavit is running') ? true : undefined), 'the start banner');
   assert.match(out, /npx affidavit token alice/);
   assert.match(out, new RegExp(`port=${pgPort}`));
@@ -108,11 +126,7 @@ test('a new user: start, token, psql through the proxy, approve, stop, verify, t
   assert.match(heldOut, new RegExp(`approval request ${requestId}`), 'psql was told the request id');
   assert.equal(psql('select country from customers where id = 2', alice).stdout.trim(), 'XX');
 
-  // Ctrl-C in the terminal: SIGINT to the whole foreground group (npm and node).
-  process.kill(-server.pid!, 'SIGINT');
-  const end = await exited;
-  assert.ok(end.code === 0 || end.signal === 'SIGINT', `npm start ended ${JSON.stringify(end)}`);
-  assert.match(out, /"msg":"stopped"/, 'the system stopped cleanly (final checkpoint written)');
+  await ctrlC(first);
 
   const openings = cli('ledger', 'show', '--data', dataDir, '--type', 'MaskedValueOpened');
   assert.equal(openings.stdout.trim().split('\n').length, 1, 'exactly one opening recorded');
@@ -120,6 +134,17 @@ test('a new user: start, token, psql through the proxy, approve, stop, verify, t
   const verify = cli('verify', dataDir);
   assert.equal(verify.status, 0, verify.stdout + verify.stderr);
   assert.match(verify.stdout, /ok: \d+ entries/);
+  const before = entriesOf(verify.stdout);
+
+  // A second start on the same data resumes the same logs; the data survived.
+  const second = npmStart();
+  await until(() => (out.includes('Affidavit is running') ? true : undefined), 'the second start');
+  const again = psql('select country from customers where id = 2', cli('token', 'alice').stdout.trim());
+  assert.equal(again.stdout.trim(), 'XX', `the demo database kept its data: ${again.stderr}`);
+  await ctrlC(second);
+  const verify2 = cli('verify', dataDir);
+  assert.equal(verify2.status, 0, verify2.stdout + verify2.stderr);
+  assert.ok(entriesOf(verify2.stdout) > before, `the same logs grew: ${before} -> ${entriesOf(verify2.stdout)}`);
 
   // One byte of the ledger file: the held statement's text inside its CommandIssued entry.
   const file = join(dataDir, 'ledger.sqlite');

@@ -107,3 +107,22 @@ test('a restarted ledger resumes from its own log tail and loses nothing', async
   assert.equal(size, 50);
   await store.close();
 });
+
+test('with an ephemeral bus (embedded), a restart reads the new bus from its start: nothing of it is skipped', async () => {
+  const first = await setup();
+  await first.ledger.start();
+  await first.bus.publish(TOPICS.sessionEvents, Array.from({ length: 30 }, (_, i) => ({ key: 'e', value: ev('e', i) })));
+  await until(() => first.ledger.stats().appended === 30);
+  await first.ledger.stop();
+  await first.store.close();
+  // A new process: a new, empty in-memory bus whose offsets start at 0 again.
+  const bus = createMemoryBus({}, { clock });
+  for (const t of [TOPICS.sessionEvents, TOPICS.sessionEventsDlq, TOPICS.checkpoints]) await bus.ensureTopic(t, t === TOPICS.sessionEvents ? 2 : 1);
+  const store = await openSqliteLedgerStore({ path: join(first.dir, 'ledger.sqlite') });
+  const ledger = new Ledger({ origin: 'ledger.test', checkpointEveryEntries: 50, checkpointEveryMs: 60_000, ephemeralBus: true }, { bus, store, signer, clock });
+  await ledger.start();
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 5 }, (_, i) => ({ key: 'e', value: ev('e', 30 + i) })));
+  await until(() => ledger.stats().appended === 5);
+  await ledger.stop();
+  await store.close();
+});

@@ -21,12 +21,18 @@ export type LedgerOptions = {
   checkpointsTopic: string;
   checkpointEveryEntries: number;
   checkpointEveryMs: number;
+  /**
+   * ephemeralBus: the bus forgets everything when the process ends (the embedded in-process
+   * bus), so offsets recorded by an earlier run mean nothing in this one: read each partition
+   * from its start (duplicates are still dropped by eventId). Kafka: false.
+   */
+  ephemeralBus: boolean;
 };
 
 const SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['origin', 'topic', 'group', 'dlqTopic', 'checkpointsTopic', 'checkpointEveryEntries', 'checkpointEveryMs'],
+  required: ['origin', 'topic', 'group', 'dlqTopic', 'checkpointsTopic', 'checkpointEveryEntries', 'checkpointEveryMs', 'ephemeralBus'],
   properties: {
     origin: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\s+]+$' },
     topic: { type: 'string', minLength: 1 },
@@ -35,6 +41,7 @@ const SCHEMA = {
     checkpointsTopic: { type: 'string', minLength: 1 },
     checkpointEveryEntries: { type: 'integer', minimum: 1 },
     checkpointEveryMs: { type: 'integer', minimum: 10 },
+    ephemeralBus: { type: 'boolean' },
   },
 };
 
@@ -46,6 +53,7 @@ export const DEFAULT_LEDGER_OPTIONS: Omit<LedgerOptions, 'origin'> = Object.free
   checkpointsTopic: TOPICS.checkpoints,
   checkpointEveryEntries: 10_000,
   checkpointEveryMs: 5_000,
+  ephemeralBus: false,
 });
 
 /** logIdFor names the log of one source partition (one log per Kafka partition). */
@@ -143,6 +151,7 @@ export class Ledger {
       topics: [this.options.topic],
       startOffsets: async (topic, partition) => {
         const st = await this.#open(topic, partition);
+        if (this.options.ephemeralBus) return 0n;
         const tail = await st.store.tail();
         const last = tail.lastSource.get(sourceKey(topic, partition));
         return last === undefined ? 0n : last + 1n;

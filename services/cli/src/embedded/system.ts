@@ -117,7 +117,7 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     stops.push(['ledger store', () => store.close()]);
     const signer = loadOrCreateSigningKey(paths.ledgerSigningKey, paths.ledgerVerifierKey, config.ledger.origin);
     const ledger = new Ledger(
-      { origin: config.ledger.origin, checkpointEveryEntries: config.ledger.checkpointEveryEntries, checkpointEveryMs: config.ledger.checkpointEveryMs },
+      { origin: config.ledger.origin, checkpointEveryEntries: config.ledger.checkpointEveryEntries, checkpointEveryMs: config.ledger.checkpointEveryMs, ephemeralBus: true },
       { bus, store, signer, clock: systemClock, logger: logger.child({ component: 'ledger' }) },
     );
     await ledger.start();
