@@ -52,3 +52,17 @@ export function assertHash(h: unknown, what: string): asserts h is Hash {
 export function toHex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
+
+/**
+ * perfectRoot is MTH of 2^k hashes (a full tile, or a perfect subtree): pairwise up to one.
+ * The count MUST be a power of two.
+ */
+export function perfectRoot(hashes: readonly Hash[]): Hash {
+  let level = hashes.slice();
+  while (level.length > 1) {
+    const next: Hash[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(hashChildren(level[i], level[i + 1]));
+    level = next;
+  }
+  return level[0];
+}

@@ -1,5 +1,5 @@
 import type { Hash } from './hash.ts';
-import { EMPTY_ROOT, HASH_SIZE, assertHash, hashChildren } from './hash.ts';
+import { EMPTY_ROOT, HASH_SIZE, assertHash, perfectRoot } from './hash.ts';
 import type { Tile, TileId, TileReader } from './tile-id.ts';
 import { TILE_WIDTH, tileEntryCount, tileHashes, tilePath } from './tile-id.ts';
 import { tileNodeReader } from './tile-node-reader.ts';
@@ -19,16 +19,6 @@ function concat(hashes: readonly Hash[]): Uint8Array {
   const out = new Uint8Array(hashes.length * HASH_SIZE);
   hashes.forEach((h, i) => out.set(h, i * HASH_SIZE));
   return out;
-}
-
-function tileRoot(hashes: readonly Hash[]): Hash {
-  let level = hashes.slice();
-  while (level.length > 1) {
-    const next: Hash[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(hashChildren(level[i], level[i + 1]));
-    level = next;
-  }
-  return level[0];
 }
 
 /**
@@ -77,7 +67,7 @@ export async function integrate(readTiles: TileReader, fromSize: number, leafHas
       written.push({ id, data });
       known.set(tilePath(id), data);
       // SPEC: https://c2sp.org/tlog-tiles "A partial tile ... MUST NOT be hashed into a tile at the level above."
-      if (chunk.length === TILE_WIDTH) completed.push(tileRoot(chunk));
+      if (chunk.length === TILE_WIDTH) completed.push(perfectRoot(chunk));
       index++;
     }
     incoming = completed;

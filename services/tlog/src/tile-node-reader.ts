@@ -1,5 +1,5 @@
 import type { Hash } from './hash.ts';
-import { hashChildren } from './hash.ts';
+import { perfectRoot } from './hash.ts';
 import type { NodeHashReader, NodeId } from './node-reader.ts';
 import type { TileId, TileReader } from './tile-id.ts';
 import { TILE_HEIGHT, TILE_WIDTH, tileHashes, tileIdFor, tilePath } from './tile-id.ts';
@@ -21,16 +21,6 @@ function sourceOf(node: NodeId, size: number): NodeSource {
   }
   const tile = tileIdFor(tileLevel, Math.floor(first / TILE_WIDTH), size);
   return { tile, offset: first % TILE_WIDTH, count };
-}
-
-function perfectRoot(hashes: readonly Hash[]): Hash {
-  let level = hashes.slice();
-  while (level.length > 1) {
-    const next: Hash[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(hashChildren(level[i], level[i + 1]));
-    level = next;
-  }
-  return level[0];
 }
 
 /**
