@@ -6,12 +6,12 @@
 // "client_id transaction_no time script_no time_epoch time_us [ schedule_lag ] [ retries ]"
 // "time is the total elapsed transaction time in microseconds" — and, with failures allowed,
 // the literal `failed` (or `skipped` under --rate/--latency-limit) instead of a number.
-import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { findPostgresBinaries } from '../test/services/postgres.ts';
+import { runCaptured } from '../test/services/process.ts';
 
 /** PgbenchTarget is where pgbench connects, as libpq environment (PGHOST, PGPORT, ...). */
 export type PgbenchTarget = {
@@ -218,15 +218,7 @@ export type RunOutput = { readonly code: number; readonly stdout: string; readon
 
 /** runClientProgram runs a libpq client program against `target`; it MUST NOT throw on a non-zero exit. */
 export function runClientProgram(cmd: string, args: readonly string[], target: PgbenchTarget, timeoutMs: number): Promise<RunOutput> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: pgEnv(target), stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (e) => resolve({ code: -1, stdout, stderr: stderr + e.message }));
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
-  });
+  return runCaptured(cmd, args, { env: pgEnv(target), timeoutMs });
 }
 
 /**

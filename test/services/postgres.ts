@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestCertificates } from './certs.ts';
 import { freePort } from './free-port.ts';
-import { registerExitCleanup, unprivilegedUser, type OsUser } from './process.ts';
+import { registerExitCleanup, runCaptured, unprivilegedUser, type OsUser } from './process.ts';
 
 /** PostgresBinaries is where the newest installed server's programs live. */
 export type PostgresBinaries = { readonly binDir: string; readonly version: string };
@@ -104,17 +104,8 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PG')));
 }
 
-function runClient(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, input: string | undefined, timeoutMs: number) {
-  return new Promise<RunResult>((resolve) => {
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (e) => resolve({ code: -1, stdout, stderr: stderr + e.message }));
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
+function runClient(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, input: string | undefined, timeoutMs: number): Promise<RunResult> {
+  return runCaptured(cmd, args, { env, input, timeoutMs });
 }
 
 let current: Promise<PostgresInstance> | undefined;

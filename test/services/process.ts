@@ -179,3 +179,23 @@ export function unprivilegedUser(what: string): OsUser | undefined {
   if (!u) throw new Error(`running as root, but neither a \`postgres\` nor a \`nobody\` OS user exists to run ${what}`);
   return u;
 }
+
+/** CapturedRun is what a client program printed and how it ended (128 when a signal ended it, -1 when it could not start). */
+export type CapturedRun = { code: number; stdout: string; stderr: string };
+
+/**
+ * runCaptured runs a client program (psql, pgbench, ssh …) to completion, feeding `input` on
+ * stdin, and resolves with its exit code and output; it never rejects on a non-zero exit.
+ */
+export function runCaptured(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs: number }): Promise<CapturedRun> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (e) => resolve({ code: -1, stdout, stderr: stderr + e.message }));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
+    child.stdin!.end(opts.input ?? '');
+  });
+}

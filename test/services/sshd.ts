@@ -9,7 +9,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.ts';
-import { registerExitCleanup } from './process.ts';
+import { registerExitCleanup, runCaptured } from './process.ts';
 
 const execFileP = promisify(execFile);
 
@@ -242,14 +242,5 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdInstan
 }
 
 function runSsh(args: readonly string[], input: string | undefined, timeoutMs: number): Promise<SshRunResult> {
-  return new Promise((resolve) => {
-    const child = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (e) => resolve({ code: -1, stdout, stderr: stderr + e.message }));
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
+  return runCaptured('ssh', args, { input, timeoutMs });
 }
