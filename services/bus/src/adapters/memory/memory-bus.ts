@@ -59,7 +59,10 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
       const byPartition = new Map<number, OutgoingRecord[]>();
       for (const r of records) {
         const p = partitionForKey(r.key, n);
-        byPartition.set(p, [...(byPartition.get(p) ?? []), r]);
+        // Push in place: copying the list per record made a batch quadratic in its size.
+        const list = byPartition.get(p);
+        if (list) list.push(r);
+        else byPartition.set(p, [r]);
       }
       for (const [p, rs] of byPartition) {
         broker.append(

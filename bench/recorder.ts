@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+// bench/recorder.ts: per-event CPU cost of the access proxies' audit Recorder.
+// Drives Recorder (async and sync mode) over an in-process bus (createMemoryBus +
+// busEventSink) and compares it with a baseline that only encodes the same events
+// (encodeEvent in a loop). The ratio recorder / encode says how much the recorder and the
+// memory bus add on top of the unavoidable validate + Avro encode.
+import { parseArgs } from 'node:util';
+import { Recorder, busEventSink, type EventDraft, type Envelope } from '@affidavit/access';
+import { createMemoryBus } from '@affidavit/bus';
+import { systemClock, uuidv7 } from '@affidavit/common';
+import { EXAMPLE_ACTOR, TOPICS, encodeEvent, exampleEvent, type SessionEvent } from '@affidavit/schemas';
+
+const usage = `usage: node bench/recorder.ts [options]
+
+Measures events/s through the audit Recorder in async and sync mode, publishing to an
+in-process bus (createMemoryBus + busEventSink), and events/s of a baseline that only runs
+encodeEvent on the same events. Prints each rate and the ratio recorder / baseline.
+Profile with: node --cpu-prof bench/recorder.ts
+
+options:
+  --events N      events per measured run (default 200000)
+  --sessions N    sessions recording concurrently (default 64)
+  --partitions N  partitions of the session-events topic (default 3)
+  --rounds N      measured runs per variant; the best is reported (default 3)
+  --help          show this text`;
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '200000' },
+    sessions: { type: 'string', default: '64' },
+    partitions: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const int = (name: 'events' | 'sessions' | 'partitions' | 'rounds', min: number, max: number): number => {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`--${name} must be an integer from ${min} to ${max}\n\n${usage}`);
+    process.exit(2);
+  }
+  return n;
+};
+const events = int('events', 1, 10_000_000);
+const sessions = int('sessions', 1, 100_000);
+const partitions = int('partitions', 1, 1000);
+const rounds = int('rounds', 1, 100);
+
+// The proxy's hot path: one CommandIssued and one CommandCompleted per statement.
+const ENVELOPE_FIELDS = ['eventId', 'occurredAt', 'sessionId', 'seq', 'actor', 'source', 'target', 'feeder'] as const;
+const draftOf = (e: SessionEvent): EventDraft => {
+  const d: Record<string, unknown> = { ...e };
+  for (const f of ENVELOPE_FIELDS) delete d[f];
+  return d as EventDraft;
+};
+const templates = [exampleEvent('CommandIssued'), exampleEvent('CommandCompleted')] as SessionEvent[];
+const drafts = templates.map(draftOf);
+const base = templates[0];
+const envelopeOf = (): Envelope => ({ sessionId: uuidv7(), actor: EXAMPLE_ACTOR, source: base.source, target: base.target, feeder: base.feeder });
+
+function baseline(): number {
+  const envs = Array.from({ length: sessions }, () => envelopeOf());
+  const seqs = new Array<number>(sessions).fill(0);
+  const t0 = performance.now();
+  let bytes = 0;
+  for (let i = 0; i < events; i++) {
+    const s = i % sessions;
+    const ms = Date.now();
+    const e = { ...drafts[i & 1], eventId: uuidv7(ms), occurredAt: ms * 1000, seq: seqs[s]++, ...envs[s] } as SessionEvent;
+    bytes += encodeEvent(e).length;
+  }
+  const dt = performance.now() - t0;
+  if (bytes === 0) throw new Error('nothing encoded');
+  return (events / dt) * 1000;
+}
+
+async function viaRecorder(mode: 'async' | 'sync'): Promise<number> {
+  const bus = createMemoryBus();
+  await bus.ensureTopic(TOPICS.sessionEvents, partitions);
+  const recorder = new Recorder(busEventSink(bus), { mode, maxBuffered: Math.max(events, 1) }, { clock: systemClock });
+  const recs = Array.from({ length: sessions }, () => recorder.openSession(envelopeOf()));
+  const t0 = performance.now();
+  if (mode === 'async') {
+    for (let i = 0; i < events; i++) {
+      void recs[i % sessions].record(drafts[i & 1]);
+      // Yield now and then, as a proxy serving clients would, so the flush loop interleaves.
+      if ((i & 1023) === 1023) await new Promise<void>((r) => setImmediate(r));
+    }
+    await recorder.flush(600_000);
+  } else {
+    // Every session awaits its acknowledgement before the next event, like a fail-closed proxy.
+    let next = 0;
+    await Promise.all(
+      recs.map(async (r) => {
+        while (next < events) {
+          next++;
+          await r.record(drafts[next & 1]);
+        }
+      }),
+    );
+  }
+  const dt = performance.now() - t0;
+  const st = recorder.stats();
+  if (st.published !== events) throw new Error(`published ${st.published} of ${events}`);
+  await recorder.close();
+  await bus.close();
+  return (events / dt) * 1000;
+}
+
+const best = async (f: () => number | Promise<number>): Promise<number> => {
+  let b = 0;
+  for (let r = 0; r < rounds; r++) b = Math.max(b, await f());
+  return b;
+};
+
+// Warm up the JIT on every path before measuring.
+baseline();
+await viaRecorder('async');
+await viaRecorder('sync');
+const enc = await best(baseline);
+const asyncRate = await best(() => viaRecorder('async'));
+const syncRate = await best(() => viaRecorder('sync'));
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US').padStart(10);
+console.log(`events=${events} sessions=${sessions} partitions=${partitions} rounds=${rounds} (best of rounds)`);
+console.log(`baseline encodeEvent   ${fmt(enc)} events/s`);
+console.log(`recorder async         ${fmt(asyncRate)} events/s   ratio ${(asyncRate / enc).toFixed(2)}`);
+console.log(`recorder sync          ${fmt(syncRate)} events/s   ratio ${(syncRate / enc).toFixed(2)}`);
