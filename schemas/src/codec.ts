@@ -179,10 +179,84 @@ export class EventCodec {
     return { record, writer };
   }
 
+  /**
+   * inspect checks single-object bytes exactly as `decode` does and returns their writer schema
+   * and `eventId`, without building the record object.
+   *
+   * It MUST accept exactly the bytes `decode` accepts and MUST throw the same error (same code)
+   * for the rest (property-tested against `decode`). It runs the same header checks and the
+   * same `boundedScan`; what `decode` adds beyond those is the exact-long range check and the
+   * `type` check. The exact-long check can only fail on a varint of 8+ bytes whose 8th byte is
+   * large or continued, so when any such byte pattern occurs (or the writer is not the current
+   * schema, or the record does not start with the string fields eventId and type) it simply
+   * calls `decodeDetailed`.
+   */
+  inspect(bytes: Uint8Array): { readonly writer: WriterSchema; readonly eventId: string } {
+    const writer = this.writerOf(bytes);
+    boundedScan(writer.type, bytes, HEADER_SIZE);
+    if (this.#readers.get(writer.name) !== writer.type || !startsWithIdAndType(writer.type) || mayHoldUnsafeLong(bytes, HEADER_SIZE)) {
+      const d = this.decodeDetailed(bytes);
+      return { writer: d.writer, eventId: d.record.eventId };
+    }
+    // boundedScan proved both leading strings lie within the buffer, so these reads are in bounds.
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    const id = readStringAt(buf, HEADER_SIZE);
+    const type = readStringAt(buf, id.end);
+    if (type.value !== writer.name) {
+      throw new EventInvalidError(`record of schema ${writer.name} says type ${JSON.stringify(type.value)}`);
+    }
+    return { writer, eventId: id.value };
+  }
+
   /** decode returns the event in single-object bytes, resolved to the current schema. */
   decode(bytes: Uint8Array): LedgerRecord {
     return this.decodeDetailed(bytes).record;
   }
+}
+
+const idAndTypeShape = new WeakMap<Type, boolean>();
+
+/** startsWithIdAndType tells whether a record type's first two fields are the strings eventId and type. */
+function startsWithIdAndType(t: Type): boolean {
+  let ok = idAndTypeShape.get(t);
+  if (ok === undefined) {
+    const fields = (t as unknown as { fields?: { name: string; type: { typeName: string } }[] }).fields ?? [];
+    ok = fields.length >= 2 && fields[0].name === 'eventId' && fields[0].type.typeName === 'string' && fields[1].name === 'type' && fields[1].type.typeName === 'string';
+    idAndTypeShape.set(t, ok);
+  }
+  return ok;
+}
+
+/**
+ * mayHoldUnsafeLong tells whether some varint in bytes[from..] could decode beyond +-(2^53-1),
+ * the range ExactLongType accepts. Such a varint has 8+ bytes: seven continuation bytes, then an
+ * eighth byte that either continues or carries (with the 49 bits before it) at least 2^53
+ * (byte value >= 16; out of range needs >= 31). Any byte preceded by seven continuation bytes
+ * that looks like that is flagged, wherever it is, so this errs only towards "maybe".
+ */
+function mayHoldUnsafeLong(bytes: Uint8Array, from: number): boolean {
+  let run = 0;
+  for (let i = from; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (run >= 7 && b >= 16) return true;
+    run = b & 0x80 ? run + 1 : 0;
+  }
+  return false;
+}
+
+/** readStringAt reads an Avro string (zig-zag length, then UTF-8) already proven in bounds. */
+function readStringAt(buf: Buffer, pos: number): { value: string; end: number } {
+  let n = 0;
+  let mul = 1;
+  for (;;) {
+    const b = buf[pos++];
+    n += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) break;
+    mul *= 128;
+  }
+  const len = n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+  // avsc reads strings with Buffer#utf8Slice, which is what toString('utf8') does.
+  return { value: buf.toString('utf8', pos, pos + len), end: pos + len };
 }
 
 function safeShow(v: unknown): string {

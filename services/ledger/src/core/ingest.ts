@@ -23,18 +23,19 @@ const sha256hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex'
 export type Parsed = { record: SourceRecord; eventId: string; failure?: { code: string; reason: string } };
 
 /**
- * parseBatch decodes each record once. A record that is not a valid event gets a deterministic
+ * parseBatch checks each record once (the full decode checks, via `codec.inspect`). A record that is not a valid event gets a deterministic
  * id from its source position (`rejected:topic:partition:offset`), so a replay of the same offset
  * is recognised as a duplicate like any event.
  */
 export function parseBatch(records: readonly SourceRecord[], codec: EventCodec): Parsed[] {
   return records.map((r) => {
     try {
-      const rec = codec.decode(r.value);
-      if (rec.type === 'InputRejected') {
+      // inspect accepts and rejects exactly what decode does, without building the record.
+      const { writer, eventId } = codec.inspect(r.value);
+      if (writer.name === 'InputRejected') {
         return { record: r, eventId: rejectedId(r), failure: { code: 'AFF_E_EVENT_INVALID', reason: 'InputRejected is the ledger’s own record kind; feeders may not send it' } };
       }
-      return { record: r, eventId: rec.eventId };
+      return { record: r, eventId };
     } catch (e) {
       const err = e as { code?: string; message?: string };
       return { record: r, eventId: rejectedId(r), failure: { code: err.code ?? 'AFF_E_AVRO_MALFORMED', reason: err.message ?? String(e) } };
