@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { EventCodec, HEADER_SIZE, LEDGER_RECORD_TYPES, codec, exampleEvent, loadSchemaFiles } from './index.ts';
 import type { LedgerRecord } from './index.ts';
-import { allVariants, decodeOutcome, replaceField, varint } from '../test/support.ts';
+import { allVariants, decodeOutcome, mutate, replaceField, varint, type Mutation } from '../test/support.ts';
 
 // inspect is the ledger's fast path: it MUST accept and reject exactly what decode does.
 
@@ -106,14 +106,6 @@ test('inspect agrees with decode for an older registered writer schema', () => {
   for (let cut = 0; cut < bytes.length; cut++) assert.equal(agree(bytes.subarray(0, cut), reader), false);
 });
 
-type Mutation =
-  | { kind: 'flip'; at: number; bit: number }
-  | { kind: 'set'; at: number; byte: number }
-  | { kind: 'insert'; at: number; bytes: Uint8Array }
-  | { kind: 'delete'; at: number; n: number }
-  | { kind: 'truncate'; at: number }
-  | { kind: 'varint'; at: number; value: bigint };
-
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.nat(7) }),
   fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.constantFrom(0x00, 0x01, 0x02, 0x10, 0x1f, 0x7f, 0x80, 0xfe, 0xff) }),
@@ -132,27 +124,6 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   }),
 );
 
-function mutate(src: Buffer, m: Mutation, headerToo: boolean): Buffer {
-  const lo = headerToo ? 0 : HEADER_SIZE;
-  const at = lo + (m.at % Math.max(1, src.length - lo));
-  const b = Buffer.from(src);
-  switch (m.kind) {
-    case 'flip':
-      b[at] ^= 1 << m.bit;
-      return b;
-    case 'set':
-      b[at] = m.byte;
-      return b;
-    case 'insert':
-      return Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
-    case 'delete':
-      return Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]);
-    case 'truncate':
-      return b.subarray(0, at);
-    case 'varint':
-      return Buffer.concat([b.subarray(0, at), varint(m.value), b.subarray(at + 1)]);
-  }
-}
 
 test('property: inspect and decode agree on mutations of valid encodings of every type', () => {
   let decoded = 0;

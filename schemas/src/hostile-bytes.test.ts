@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { MAX_ZERO_SIZE_ITEMS, boundedScan } from './bounded-scan.ts';
 import { DEFAULT_MAX_EVENT_BYTES, EventCodec, HEADER_SIZE, LEDGER_RECORD_TYPES, codec, exampleEvent, loadSchemaFiles } from './index.ts';
 import type { LedgerRecord } from './index.ts';
-import { allVariants, decodeOutcome, fieldOffset, replaceField, toPlain, varint } from '../test/support.ts';
+import { allVariants, decodeOutcome, fieldOffset, mutate, replaceField, toPlain, varint, type Mutation } from '../test/support.ts';
 
 const c = codec();
 const GiB = 1n << 30n;
@@ -208,14 +208,6 @@ test('bytes whose type field disagrees with their schema are AFF_E_EVENT_INVALID
 
 const seeds = allVariants(c).map((v) => c.encode(v.event));
 
-type Mutation =
-  | { kind: 'flip'; at: number; bit: number }
-  | { kind: 'set'; at: number; byte: number }
-  | { kind: 'insert'; at: number; bytes: Uint8Array }
-  | { kind: 'delete'; at: number; n: number }
-  | { kind: 'truncate'; at: number }
-  | { kind: 'varint'; at: number; value: bigint };
-
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.nat(7) }),
   fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.constantFrom(0x00, 0x01, 0x02, 0x7f, 0x80, 0xfe, 0xff) }),
@@ -225,27 +217,6 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('varint' as const), at: fc.nat(), value: fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }) }),
 );
 
-function mutate(src: Buffer, m: Mutation, headerToo: boolean): Buffer {
-  const lo = headerToo ? 0 : HEADER_SIZE;
-  const at = lo + (m.at % Math.max(1, src.length - lo));
-  const b = Buffer.from(src);
-  switch (m.kind) {
-    case 'flip':
-      b[at] ^= 1 << m.bit;
-      return b;
-    case 'set':
-      b[at] = m.byte;
-      return b;
-    case 'insert':
-      return Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
-    case 'delete':
-      return Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]);
-    case 'truncate':
-      return b.subarray(0, at);
-    case 'varint':
-      return Buffer.concat([b.subarray(0, at), varint(m.value), b.subarray(at + 1)]);
-  }
-}
 
 /** checkOutcome is the decode contract: a valid event, or an AFF_E_ error (decodeOutcome re-throws anything else). */
 function checkOutcome(bytes: Uint8Array): void {

@@ -1,7 +1,7 @@
 // Test support for the schemas workspace: event variants that cover every nullable field,
 // plain-object normalisation of decoded records, and byte-level helpers to build hostile input.
 import type { Type } from 'avsc';
-import { LEDGER_RECORD_TYPES, codec, exampleEvent } from '../src/index.ts';
+import { HEADER_SIZE, LEDGER_RECORD_TYPES, codec, exampleEvent } from '../src/index.ts';
 import type { EventCodec, LedgerRecord } from '../src/index.ts';
 
 type AnyType = Type & {
@@ -173,5 +173,37 @@ export function decodeOutcome(c: EventCodec, bytes: Uint8Array): DecodeOutcome {
     const code = (e as { code?: unknown })?.code;
     if (typeof code === 'string' && code.startsWith('AFF_E_')) return { ok: false, code, message: (e as Error).message };
     throw e;
+  }
+}
+
+/** Mutation is one edit of an encoding, for fuzzing the decoder. */
+export type Mutation =
+  | { kind: 'flip'; at: number; bit: number }
+  | { kind: 'set'; at: number; byte: number }
+  | { kind: 'insert'; at: number; bytes: Uint8Array }
+  | { kind: 'delete'; at: number; n: number }
+  | { kind: 'truncate'; at: number }
+  | { kind: 'varint'; at: number; value: bigint };
+
+/** mutate applies a Mutation to a copy of `src`; positions wrap, and stay in the body unless `headerToo`. */
+export function mutate(src: Buffer, m: Mutation, headerToo: boolean): Buffer {
+  const lo = headerToo ? 0 : HEADER_SIZE;
+  const at = lo + (m.at % Math.max(1, src.length - lo));
+  const b = Buffer.from(src);
+  switch (m.kind) {
+    case 'flip':
+      b[at] ^= 1 << m.bit;
+      return b;
+    case 'set':
+      b[at] = m.byte;
+      return b;
+    case 'insert':
+      return Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
+    case 'delete':
+      return Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]);
+    case 'truncate':
+      return b.subarray(0, at);
+    case 'varint':
+      return Buffer.concat([b.subarray(0, at), varint(m.value), b.subarray(at + 1)]);
   }
 }
