@@ -46,6 +46,8 @@ options:
                    the run with the median TPS and the TPS range (default 1)
   --select-runs N  repetitions of the SELECT fetch test per path (default 5; --quick: 2)
   --quick          short smoke run with the defaults above
+  --skip LIST      comma-separated parts to skip: pgbench, select (the per-path SELECT
+                   fetch), masking (the masked vs unmasked SELECT)
   --json FILE      also write all results as JSON to FILE
   --help           show this text`;
 
@@ -60,6 +62,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     quick: { type: 'boolean', default: false },
     json: { type: 'string' },
+    skip: { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -77,6 +80,13 @@ const int = (name: string, raw: string | undefined, fallback: number, min: numbe
 };
 const quick = values.quick;
 const duration = int('duration', values.duration, quick ? 3 : 20, 1, 3600);
+const skip = new Set(values.skip.split(',').filter(Boolean));
+for (const s of skip) {
+  if (!['pgbench', 'select', 'masking'].includes(s)) {
+    console.error(`--skip: unknown part ${s}\n\n${usage}`);
+    process.exit(2);
+  }
+}
 const clients = int('clients', values.clients, 8, 1, 500);
 const jobs = int('jobs', values.jobs, 2, 1, 64);
 const scale = int('scale', values.scale, quick ? 1 : 10, 1, 1000);
@@ -405,7 +415,7 @@ async function main(): Promise<void> {
 
     // Rounds interleave the paths so a burst of outside load hits all of them alike.
     const runs = new Map<string, Row[]>();
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < (skip.has('pgbench') ? 0 : rounds); round++) {
       if (rounds > 1) process.stderr.write(`round ${round + 1}/${rounds}\n`);
       for (const query of ['simple', 'prepared'] as const) {
         for (const t of targets) {
@@ -420,12 +430,12 @@ async function main(): Promise<void> {
     const rowsOut = [...runs.values()].map(medianRow);
     process.stderr.write(`SELECT of ${rows} rows, ${selectRuns} runs per path ...\n`);
     const selects: SelectTiming[] = [];
-    for (const t of targets) selects.push(await timeSelect(t));
+    if (!skip.has('select')) for (const t of targets) selects.push(await timeSelect(t));
     // Masking cost: the same rows through the async proxy, from a table the policy masks (two
     // columns) and from an identical one it does not.
     const asyncProxy = proxies.targets.find((t) => t.mode === 'async recording');
     let masking: { masked: SelectTiming; plain: SelectTiming } | undefined;
-    if (asyncProxy) {
+    if (asyncProxy && !skip.has('masking')) {
       process.stderr.write(`masked vs unmasked SELECT of ${rows} rows through the proxy ...\n`);
       const psql = join(findPostgresBinaries().binDir, 'psql');
       const fill = (table: string) =>
@@ -442,14 +452,16 @@ async function main(): Promise<void> {
     console.log(`\nPostgreSQL ${pg.version}, PgBouncer ${tx.version}, ${cpu.length} CPU (${cpu[0]?.model ?? '?'})`);
     console.log(`pgbench ${pgbenchArgs('simple', duration).join(' ').replace('-M simple', '-M <query>')} -l, scale ${scale}, sslmode=disable on ${LOOPBACK}, ${rounds} round(s)`);
     console.log('TPS excludes connection time; p50/p99 from pgbench per-transaction logs.\n');
-    const { text, footnotes } = pgbenchTable(rowsOut);
-    console.log(text);
-    for (const f of footnotes) console.log(f);
+    if (rowsOut.length > 0) {
+      const { text, footnotes } = pgbenchTable(rowsOut);
+      console.log(text);
+      for (const f of footnotes) console.log(f);
+    }
     if (proxies.note) console.log(`\n${proxies.note}`);
 
-    const directSelect = median(selects[0].ms);
-    console.log(`\n${rows}-row SELECT fetched by psql (\\timing, output to /dev/null), median of ${selectRuns} runs:\n`);
-    console.log(
+    const directSelect = selects.length > 0 ? median(selects[0].ms) : NaN;
+    if (selects.length > 0) console.log(`\n${rows}-row SELECT fetched by psql (\\timing, output to /dev/null), median of ${selectRuns} runs:\n`);
+    if (selects.length > 0) console.log(
       table(
         ['target', 'mode', 'runs', 'median ms', 'min ms', 'x direct time'],
         selects.map((s) =>
