@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { operation } from './types.ts';
 import type { Classification, Operation, OperationClass } from './types.ts';
 
 /** SftpRequest is one SFTP request as the SSH proxy decoded it (names as in SFTP v3, lower case). */
@@ -51,16 +52,7 @@ function norm(p: string): string {
 /** classifySftp classifies one SFTP request (pure): its class and the normalized paths it touches. */
 export function classifySftp(req: SftpRequest): Classification {
   const paths = [norm(req.path), ...(req.targetPath !== undefined ? [norm(req.targetPath)] : [])];
-  const op: Operation = Object.freeze({
-    class: sftpClass(req),
-    reads: [],
-    writes: [],
-    functions: [],
-    columns: [],
-    settings: [],
-    args: [],
-    paths: Object.freeze(paths),
-  });
+  const op = operation(sftpClass(req), { paths: Object.freeze(paths) });
   const text = `${req.operation} ${paths.join(' ')}`;
   return Object.freeze({ kind: 'sftp', text, statements: Object.freeze([Object.freeze({ nodeType: 'Sftp', text, operations: Object.freeze([op]) })]) });
 }

@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import sh from 'mvdan-sh';
 import { parseShell, shellNodeType } from './shell-parser.ts';
 import type { ShNode } from './shell-parser.ts';
+import { operation } from './types.ts';
 import type { Classification, Operation } from './types.ts';
 
 /**
@@ -131,18 +132,12 @@ function push(ctx: Ctx, op: Operation): void {
 }
 
 function execOp(program: string | undefined, args: string[], paths: string[], dynamic: boolean): Operation {
-  return {
-    class: 'exec',
-    reads: [],
-    writes: [],
-    functions: [],
-    columns: [],
-    settings: [],
+  return operation('exec', {
     ...(program !== undefined ? { program } : {}),
     args: Object.freeze(args),
     paths: Object.freeze([...new Set([...paths, ...pathsOf(args)])]),
     ...(dynamic ? { dynamic: true } : {}),
-  };
+  });
 }
 
 /** redirectPaths returns the files a statement's redirections name (not fd duplications or heredocs). */
@@ -372,6 +367,6 @@ export function classifyShell(line: string, opts: ShellClassifyOptions = {}): Cl
 
 /** classifyShellSession classifies an interactive shell request (no command line): one `shell` operation. */
 export function classifyShellSession(): Classification {
-  const op: Operation = Object.freeze({ class: 'shell', reads: [], writes: [], functions: [], columns: [], settings: [], args: [], paths: [] });
+  const op = operation('shell');
   return Object.freeze({ kind: 'shell', text: '', statements: Object.freeze([Object.freeze({ nodeType: 'Shell', text: '', operations: Object.freeze([op]) })]) });
 }

@@ -1,3 +1,4 @@
+import { operation } from './types.ts';
 import type { Classification, Operation, StatementInfo } from './types.ts';
 
 /** DEFAULT_PREPARED_LIMIT bounds the names one session's registry remembers. */
@@ -110,15 +111,5 @@ function opsOf(c: Classification): readonly Operation[] {
 }
 
 function unresolvedOp(cls: 'execute'): Operation {
-  return Object.freeze({
-    class: cls,
-    reads: [],
-    writes: [],
-    functions: [],
-    columns: [],
-    settings: [],
-    args: [],
-    paths: [],
-    unresolved: true,
-  });
+  return operation(cls, { unresolved: true });
 }

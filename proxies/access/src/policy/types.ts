@@ -106,6 +106,14 @@ export type Operation = {
   readonly unresolved?: boolean;
 };
 
+/**
+ * operation builds a frozen Operation of class `cls` that touches nothing but what `fields` names
+ * (every list defaults to empty), so classifiers never hand out a half-filled one.
+ */
+export function operation(cls: OperationClass, fields: Partial<Omit<Operation, 'class'>> = {}): Operation {
+  return Object.freeze({ class: cls, reads: [], writes: [], functions: [], columns: [], settings: [], args: [], paths: [], ...fields });
+}
+
 /** StatementInfo is one statement of a multi-statement SQL string. */
 export type StatementInfo = {
   /** nodeType is libpg_query's node name, e.g. `SelectStmt`. */
