@@ -40,11 +40,14 @@ const signer = loadOrCreateSigningKey(keyFile, pubFile, ORIGIN);
   await store.close();
 }
 const published = (() => {
-  // What the checkpoints topic carried: the checkpoint at size 300, kept outside the system.
+  // What the checkpoints topic carried: a checkpoint past entry 200 (where the rollback trial
+  // below starts forging), kept outside the system. Its exact size depends on how the ledger
+  // batched the 600 events, so it is looked up rather than assumed.
   const db = new DatabaseSync(ledgerFile, { readOnly: true });
-  const row = db.prepare("SELECT note FROM checkpoints WHERE size = 300").get() as { note: string };
+  const row = db.prepare('SELECT note, size FROM checkpoints WHERE size > 200 AND size < ? ORDER BY size LIMIT 1').get(N) as { note: string; size: number } | undefined;
   db.close();
-  const f = join(dir, 'published-300.note');
+  assert.ok(row, 'the ledger wrote a checkpoint between 200 and 600 entries');
+  const f = join(dir, `published-${row.size}.note`);
   writeFileSync(f, row.note);
   return f;
 })();
@@ -55,11 +58,42 @@ const copy = (name: string) => {
   return p;
 };
 /** raw opens a copy with the triggers dropped: an attacker with file access can do that. */
-const raw = (p: string, sql: string) => {
+const raw = (p: string, sql: string, ...params: (number | Uint8Array)[]) => {
   const db = new DatabaseSync(p);
   for (const t of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() as { name: string }[]) db.exec(`DROP TRIGGER "${t.name}"`);
-  db.exec(sql);
+  if (params.length > 0) db.prepare(sql).run(...params);
+  else db.exec(sql);
   db.close();
+};
+/** entryBytes reads entries through the store, read-only: what an attacker can learn from the file. */
+const entryBytes = async (p: string, from: number, to: number): Promise<Buffer[]> => {
+  const store = await openSqliteLedgerStore({ path: p, readOnly: true });
+  const out: Buffer[] = [];
+  for await (const e of (await store.openLog(LOG)).readEntries(from, to)) out.push(Buffer.from(e.bytes));
+  await store.close();
+  return out;
+};
+/** bundle0 returns the stored data of entry bundle 0 (entries 0..255) of the copy. */
+const bundle0 = (p: string): Buffer => {
+  const db = new DatabaseSync(p, { readOnly: true });
+  const row = db.prepare('SELECT b.data FROM bundles b JOIN logs l ON l.log = b.log WHERE l.log_id = ? AND b.idx = 0').get(LOG) as { data: Uint8Array };
+  db.close();
+  return Buffer.from(row.data);
+};
+/**
+ * recordEnds returns where the records of entries first..last end inside bundle 0's data. Every
+ * record ends with its entry's bytes (see the framing in services/ledger's entry-bundle.ts), and
+ * each event's bytes are unique here (a marker per event), so no knowledge of the header is needed:
+ * record i spans from the end of record i-1 to the end of its own bytes.
+ */
+const recordEnds = (data: Buffer, entries: Buffer[]): number[] => {
+  let at = 0;
+  return entries.map((b) => {
+    const i = data.indexOf(b, at);
+    assert.ok(i >= 0, 'entry bytes found in the bundle');
+    at = i + b.length;
+    return at;
+  });
 };
 const verify = (target: string, ...extra: string[]) => cli('verify', target, '--key', pubFile, ...extra);
 
@@ -74,7 +108,7 @@ test('the untouched ledger file and its exported bundle verify (exit 0)', () => 
   assert.equal(rb.status, 0, rb.stdout + rb.stderr);
 });
 
-test('one changed byte inside an entry of the SQLite file is named', () => {
+test('one changed byte inside an entry (in its bundle, on disk) is named', () => {
   const p = copy('byte.sqlite');
   const buf = readFileSync(p);
   const at = buf.indexOf(Buffer.from('marker-0123'));
@@ -86,40 +120,42 @@ test('one changed byte inside an entry of the SQLite file is named', () => {
   assert.match(r.stdout, /FAILED at entry 123: .*altered/);
 });
 
-test('a deleted entry is named', () => {
+test('a deleted entry (its bundle rewritten without it) is named', async () => {
   const p = copy('delete.sqlite');
-  raw(p, 'DELETE FROM entries WHERE idx = 250');
+  const data = bundle0(p);
+  const [, end249, end250] = recordEnds(data, await entryBytes(p, 0, 251)).slice(248);
+  const without = Buffer.concat([data.subarray(0, end249), data.subarray(end250)]);
+  raw(p, 'UPDATE bundles SET count = 255, data = ? WHERE idx = 0', without);
   const r = verify(p);
-  assert.equal(r.status, 1);
-  assert.match(r.stdout, /entry 250 is missing/);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /FAILED at entry 250/);
 });
 
-test('two swapped entries are named', () => {
+test('two swapped entries (inside a bundle) are named', async () => {
   const p = copy('swap.sqlite');
-  raw(p, `UPDATE entries SET idx = 1000000 WHERE idx = 40; UPDATE entries SET idx = 40 WHERE idx = 41; UPDATE entries SET idx = 41 WHERE idx = 1000000;`);
+  const data = bundle0(p);
+  const [end39, end40, end41] = recordEnds(data, await entryBytes(p, 0, 42)).slice(39);
+  const swapped = Buffer.concat([data.subarray(0, end39), data.subarray(end40, end41), data.subarray(end39, end40), data.subarray(end41)]);
+  assert.equal(swapped.length, data.length);
+  raw(p, 'UPDATE bundles SET data = ? WHERE idx = 0', swapped);
   const r = verify(p);
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /FAILED at entry 40/);
 });
 
 test('truncate and re-append different entries (a rollback, signed with the real key) is caught by the published checkpoint', async () => {
   const p = copy('rollback.sqlite');
-  raw(p, `DELETE FROM entries WHERE idx >= 200; DELETE FROM checkpoints WHERE size > 200; DELETE FROM tiles; DELETE FROM sources;`);
-  // Rebuild tiles and append forged entries with fresh, validly signed checkpoints.
-  const store = await openSqliteLedgerStore({ path: p });
-  const log = await store.openLog(LOG);
-  const kept: Uint8Array[] = [];
-  for await (const e of log.readEntries(0, 200)) kept.push(e.bytes);
+  // Keep the first 200 entries, forge 400 more, and rebuild tiles and a validly signed checkpoint.
+  const kept = await entryBytes(p, 0, 200);
   const forged = Array.from({ length: 400 }, (_, i) => encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), seq: 200 + i, text: 'select nothing happened' })));
   const all = [...kept, ...forged];
   const built = await integrate(async () => [], 0, all.map((b) => hashLeaf(b)));
   const note = await signNote(formatCheckpoint({ origin: `${ORIGIN}/${LOG}`, size: all.length, root: built.root, extensions: [] }), [signer]);
+  raw(p, 'DELETE FROM bundles; DELETE FROM event_ids; DELETE FROM checkpoints; DELETE FROM tiles; DELETE FROM sources;');
+  const store = await openSqliteLedgerStore({ path: p });
+  const log = await store.openLog(LOG);
+  await log.append({ entries: all.map((bytes, i) => ({ eventId: uuidv7(), kind: 'event' as const, bytes, source: { topic: TOPICS.sessionEvents, partition: 0, offset: BigInt(i) }, appendedAt: Date.now() })), tiles: built.tiles, checkpoint: note }, 0);
   await store.close();
-  raw(p, 'DELETE FROM entries; DELETE FROM checkpoints;');
-  const store2 = await openSqliteLedgerStore({ path: p });
-  const log2 = await store2.openLog(LOG);
-  await log2.append({ entries: all.map((bytes, i) => ({ eventId: uuidv7(), kind: 'event' as const, bytes, source: { topic: TOPICS.sessionEvents, partition: 0, offset: BigInt(i) }, appendedAt: Date.now() })), tiles: built.tiles, checkpoint: note }, 0);
-  await store2.close();
   const alone = verify(p);
   assert.equal(alone.status, 0, 'internally consistent: only an outside copy can reveal it');
   const r = verify(p, '--checkpoint', published);

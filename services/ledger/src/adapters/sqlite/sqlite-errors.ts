@@ -35,8 +35,12 @@ export function translateSqliteError(e: unknown, context: string): Error {
     if (err.message.startsWith('AFF_E_LEDGER_TILE_CONFLICT')) return new TileConflictError(msg, { cause: e });
     return new LedgerImmutableError(msg, { cause: e });
   }
-  if (err.errcode === SQLITE_CONSTRAINT_UNIQUE && err.message.includes('event_id')) return new DuplicateEventIdError(msg, { cause: e });
-  if (err.errcode === SQLITE_CONSTRAINT_PRIMARYKEY) return new LedgerImmutableError(msg, { cause: e });
+  if (err.errcode === SQLITE_CONSTRAINT_UNIQUE || err.errcode === SQLITE_CONSTRAINT_PRIMARYKEY) {
+    // event_ids' key is (log, event_id): a second row is a duplicate eventId. Any other key
+    // (a bundle index, a log id) taken twice would rewrite history.
+    if (err.message.includes('event_ids.')) return new DuplicateEventIdError(msg, { cause: e });
+    return new LedgerImmutableError(msg, { cause: e });
+  }
   const primary = err.errcode & 0xff;
   if (primary === SQLITE_BUSY || primary === SQLITE_LOCKED) return new StoreUnavailableError(`${msg} (the file stayed locked past the busy timeout)`, { cause: e });
   if (primary === SQLITE_CORRUPT || primary === SQLITE_NOTADB) return new StoreUnreadableError(msg, { cause: e });

@@ -5,11 +5,14 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import fc from 'fast-check';
 import { isAffidavitError } from '@affidavit/common';
+import type { Entry, NewEntry } from '../../ports/ledger-store.ts';
 import { ledgerStoreContract, testEntry, uniqueLogId } from '../ledger-store.contract.ts';
 import { openSqliteLedgerStore } from './sqlite-store.ts';
 import { rawInsertBaseline } from './raw-insert-baseline.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
+import { BUNDLE_WIDTH } from './entry-bundle.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'affidavit-ledger-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,6 +38,190 @@ function throwsCode(fn: () => unknown, code: string, re: RegExp): void {
   });
 }
 
+async function collect(it: AsyncIterable<Entry>): Promise<Entry[]> {
+  const out: Entry[] = [];
+  for await (const e of it) out.push(e);
+  return out;
+}
+const stored = (e: NewEntry) => ({ eventId: e.eventId, kind: e.kind, bytes: Buffer.from(e.bytes), source: e.source && { ...e.source }, appendedAt: e.appendedAt });
+const strip = (e: Entry) => ({ eventId: e.eventId, kind: e.kind, bytes: Buffer.from(e.bytes), source: e.source, appendedAt: e.appendedAt });
+const bundleRows = (path: string, log = 1) => {
+  const db = raw(path);
+  try {
+    return db.prepare('SELECT idx, count, data FROM bundles WHERE log = ? ORDER BY idx').all(log).map((r) => ({ idx: Number(r.idx), count: Number(r.count), data: Buffer.from(r.data as Uint8Array) }));
+  } finally {
+    db.close();
+  }
+};
+
+describe('sqlite entry bundles', () => {
+  test('entries are stored 256 to a bundle; appends grow the last one; reads start mid-bundle', async () => {
+    const path = newPath();
+    const store = await openSqliteLedgerStore({ path, readPageSize: 300 });
+    const log = await store.openLog('p0');
+    const all = Array.from({ length: 700 }, (_, i) => testEntry(i, i % 7 === 0 ? { source: null } : {}));
+    let size = 0;
+    const grown: Buffer[] = [];
+    for (const n of [1, 254, 1, 1, 300, 143]) {
+      await log.append({ entries: all.slice(size, size + n) }, size);
+      size += n;
+      grown.push(bundleRows(path).at(-1)!.data);
+    }
+    assert.equal(size, 700);
+    const rows = bundleRows(path);
+    assert.deepEqual(rows.map((r) => [r.idx, r.count]), [[0, 256], [1, 256], [2, 188]]);
+    // Bundle 0 grew 1 -> 255 -> 256: each version is a byte prefix of the next.
+    assert.ok(grown[1].subarray(0, grown[0].length).equals(grown[0]) && rows[0].data.subarray(0, grown[1].length).equals(grown[1]));
+    assert.deepEqual((await collect(log.readEntries(0, 700))).map(strip), all.map(stored));
+    for (const [from, to] of [[255, 257], [300, 301], [511, 700], [600, 10_000], [256, 512], [699, 699], [700, 800]]) {
+      const got = await collect(log.readEntries(from, to));
+      assert.deepEqual(got.map((e) => e.index), Array.from({ length: Math.max(0, Math.min(to, 700) - from) }, (_, i) => from + i), `[${from}, ${to})`);
+      assert.deepEqual(got.map(strip), all.slice(from, to).map(stored));
+    }
+    await store.close();
+  });
+
+  test('eventIds: a canonical UUID is keyed by its 16 bytes, any other id by its text; hasEventIds finds both kinds', async () => {
+    const path = newPath();
+    const store = await openSqliteLedgerStore({ path });
+    const log = await store.openLog('p0');
+    const uuid = '01900000-0000-7000-8000-0000000000ab';
+    const ids = [uuid, uuid.toUpperCase(), 'rejected:t:0:5', 'é☃', '0123456789abcdef'];
+    await log.append({ entries: ids.map((eventId, i) => testEntry(i, { eventId })) }, 0);
+    const db = raw(path);
+    const keys = db.prepare('SELECT typeof(event_id) AS t, length(event_id) AS n, idx FROM event_ids ORDER BY idx').all();
+    db.close();
+    assert.deepEqual(keys.map((k) => [k.t, Number(k.n), Number(k.idx)]), [['blob', 16, 0], ['text', 36, 1], ['text', 14, 2], ['text', 2, 3], ['text', 16, 4]]);
+    assert.deepEqual([...(await log.hasEventIds([...ids, 'nope', '01900000-0000-7000-8000-0000000000ac']))].sort(), [...ids].sort());
+    // A 16-character text id never matches a UUID whose 16 bytes are its characters.
+    const lookalike = Buffer.from('0123456789abcdef').toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+    assert.deepEqual([...(await log.hasEventIds([lookalike]))], []);
+    await log.append({ entries: [testEntry(9, { eventId: lookalike })] }, 5);
+    await assert.rejects(log.append({ entries: [testEntry(10), testEntry(11, { eventId: 'é☃' })] }, 6), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_DUPLICATE_EVENT') && /eventId é☃;/.test((e as Error).message));
+    await assert.rejects(log.append({ entries: Array.from({ length: 300 }, (_, i) => testEntry(100 + i, i === 250 ? { eventId: uuid } : {})) }, 6), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_DUPLICATE_EVENT') && e instanceof Error && e.message.includes(uuid));
+    assert.equal((await log.tail()).size, 6);
+    assert.equal((await log.hasEventIds([testEntry(100).eventId, testEntry(10).eventId])).size, 0, 'the failed batches wrote no eventIds');
+    await store.close();
+  });
+
+  test('bundles_grow_only: a partial bundle only grows with its bytes as a prefix; a full bundle never changes', async () => {
+    const path = newPath();
+    const store = await openSqliteLedgerStore({ path });
+    const log = await store.openLog('p0');
+    await log.append({ entries: Array.from({ length: 260 }, (_, i) => testEntry(i)) }, 0);
+    await store.close();
+    const [full, partial] = bundleRows(path);
+    const db = raw(path);
+    try {
+      const grow = db.prepare('UPDATE bundles SET count = ?, data = ? WHERE idx = ?');
+      const extra = Buffer.from(partial.data.subarray(0, 50)); // any bytes: the trigger checks the prefix, not the framing
+      throwsCode(() => grow.run(256, Buffer.concat([full.data, extra]), 0), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
+      const changed = Buffer.from(partial.data);
+      changed[10] ^= 1;
+      throwsCode(() => grow.run(5, Buffer.concat([changed, extra]), 1), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
+      throwsCode(() => grow.run(4, Buffer.concat([partial.data, extra]), 1), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
+      throwsCode(() => grow.run(3, partial.data.subarray(0, 20), 1), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
+      throwsCode(() => db.prepare('UPDATE bundles SET idx = 5 WHERE idx = 1').run(), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
+      // The one allowed change: wider, same prefix.
+      assert.equal(Number(grow.run(5, Buffer.concat([partial.data, extra]), 1).changes), 1);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('the cached partial bundle stays equal to the file after a failed append and after another writer appends', async () => {
+    const path = newPath();
+    const store = await openSqliteLedgerStore({ path });
+    const log = await store.openLog('p0');
+    const e = (n: number) => testEntry(n);
+    const expected: NewEntry[] = [];
+    const append = async (entries: NewEntry[], tiles = [{ id: { level: 0, index: 0, width: 1 }, data: Buffer.alloc(32, 1) }]) => {
+      await log.append({ entries, tiles }, expected.length);
+      expected.push(...entries);
+    };
+    await append([e(0), e(1), e(2)]);
+    // Fails after its bundle UPDATE ran (the tile conflicts): the rollback undoes the bundle, the cache must not keep it.
+    await assert.rejects(log.append({ entries: [e(3), e(4)], tiles: [{ id: { level: 0, index: 0, width: 1 }, data: Buffer.alloc(32, 9) }] }, 3), (x: unknown) => isAffidavitError(x, 'AFF_E_LEDGER_TILE_CONFLICT'));
+    // Fails on a duplicate: nothing written.
+    await assert.rejects(log.append({ entries: [e(5), e(0)] }, 3), (x: unknown) => isAffidavitError(x, 'AFF_E_LEDGER_DUPLICATE_EVENT'));
+    await append([e(6), e(7)]);
+    // Another handle (another process after a failover) appends; this handle must reload, not extend its stale cache.
+    const other = await openSqliteLedgerStore({ path });
+    const otherLog = await other.openLog('p0');
+    await otherLog.append({ entries: [e(8), e(9), e(10)] }, 5);
+    expected.push(e(8), e(9), e(10));
+    await other.close();
+    await assert.rejects(log.append({ entries: [e(11)] }, 5), (x: unknown) => isAffidavitError(x, 'AFF_E_LEDGER_EXPECTED_SIZE'));
+    await append([e(12)]);
+    // Across a bundle boundary, then a checkpoint-only batch, then more.
+    await append(Array.from({ length: 300 }, (_, i) => e(100 + i)));
+    await log.append({ entries: [], checkpoint: 'cp\n' }, expected.length);
+    await append([e(13)]);
+    await store.close();
+    const reopened = await openSqliteLedgerStore({ path, readOnly: true });
+    const got = await collect((await reopened.openLog('p0')).readEntries(0, 1000));
+    assert.deepEqual(got.map(strip), expected.map(stored));
+    assert.deepEqual(bundleRows(path).map((r) => r.count), [256, expected.length - 256]);
+    await reopened.close();
+  });
+
+  test('property: random entries appended in random batch splits read back exactly, from any range', async () => {
+    const path = newPath();
+    const store = await openSqliteLedgerStore({ path, readPageSize: 1 });
+    let run = 0;
+    const arbEntry = fc.record({
+      eventId: fc.oneof(fc.uuid().map((u) => u.toLowerCase()), fc.uuid(), fc.string({ minLength: 1, maxLength: 30 })).filter((id) => id.isWellFormed()),
+      kind: fc.constantFrom('event' as const, 'rejected' as const),
+      bytes: fc.uint8Array({ maxLength: 200 }),
+      source: fc.option(fc.record({ topic: fc.constantFrom('a.topic', 'b.topic'), partition: fc.integer({ min: 0, max: 2 ** 31 - 1 }), offset: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }) }), { nil: null }),
+      appendedAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(arbEntry, { minLength: 1, maxLength: 700, selector: (e) => e.eventId }),
+        fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 8 }),
+        fc.nat(),
+        fc.nat(),
+        async (entries, cuts, a, b) => {
+          const log = await store.openLog(`prop-${run++}`);
+          let at = 0;
+          for (const c of [...cuts, entries.length]) {
+            if (at >= entries.length) break;
+            const batch = entries.slice(at, at + c);
+            await log.append({ entries: batch }, at);
+            at += batch.length;
+          }
+          assert.equal((await log.tail()).size, entries.length);
+          assert.deepEqual((await collect(log.readEntries(0, entries.length))).map(strip), entries.map(stored));
+          const [from, to] = [a % (entries.length + 1), b % (entries.length + 2)].sort((x, y) => x - y);
+          assert.deepEqual((await collect(log.readEntries(from, to))).map(strip), entries.slice(from, to).map(stored));
+        },
+      ),
+      { numRuns: 40 },
+    );
+    await store.close();
+  });
+
+  test('a malformed bundle in the file fails reads with StoreUnreadableError naming the log and bundle', async () => {
+    const path = newPath();
+    const store = await openSqliteLedgerStore({ path });
+    const log = await store.openLog('p0');
+    await log.append({ entries: Array.from({ length: 300 }, (_, i) => testEntry(i)) }, 0);
+    const db = raw(path);
+    db.exec('DROP TRIGGER bundles_grow_only');
+    const last = db.prepare('SELECT data FROM bundles WHERE idx = 1').get()!.data as Uint8Array;
+    db.prepare('UPDATE bundles SET data = ? WHERE idx = 1').run(Buffer.concat([last, Buffer.alloc(3)])); // trailing bytes, same count
+    db.prepare("UPDATE bundles SET data = 'text' WHERE idx = 0").run(); // not even a BLOB
+    db.close();
+    const malformed = (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /log p0 entry bundle 1 \(entries from 256\) is malformed: 3 bytes follow/.test((e as Error).message);
+    await assert.rejects(collect(log.readEntries(0, 10)), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /bundle 0 .*its data is string, not a BLOB/.test((e as Error).message));
+    await assert.rejects(collect(log.readEntries(256, 300)), malformed);
+    // The append path re-reads the partial bundle (its length changed under the cache) and refuses to extend it.
+    await assert.rejects(log.append({ entries: [testEntry(300)] }, 300), malformed);
+    await store.close();
+  });
+});
+
 describe('sqlite ledger file', () => {
   test('triggers refuse UPDATE and DELETE from a second raw connection', async () => {
     const path = newPath();
@@ -43,8 +230,10 @@ describe('sqlite ledger file', () => {
     await log.append({ entries: [testEntry(0), testEntry(1)], tiles: [{ id: { level: 0, index: 0, width: 2 }, data: Buffer.alloc(64, 1) }], checkpoint: 'cp\n' }, 0);
     const db = raw(path);
     try {
-      throwsCode(() => db.exec("UPDATE entries SET bytes = x'00' WHERE idx = 0"), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
-      throwsCode(() => db.exec('DELETE FROM entries WHERE idx = 1'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
+      throwsCode(() => db.exec("UPDATE bundles SET data = x'00' WHERE idx = 0"), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
+      throwsCode(() => db.exec('DELETE FROM bundles WHERE idx = 0'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
+      throwsCode(() => db.exec("UPDATE event_ids SET idx = 5"), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
+      throwsCode(() => db.exec('DELETE FROM event_ids'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
       throwsCode(() => db.exec("UPDATE checkpoints SET note = 'forged'"), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
       throwsCode(() => db.exec('DELETE FROM checkpoints'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
       throwsCode(() => db.exec('DELETE FROM tiles'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
@@ -54,12 +243,11 @@ describe('sqlite ledger file', () => {
       db.prepare('UPDATE tiles SET width = 3, hashes = ? WHERE idx = 0').run(Buffer.concat([Buffer.alloc(64, 1), Buffer.alloc(32, 2)]));
       throwsCode(() => db.prepare('UPDATE tiles SET width = 3, hashes = ?').run(Buffer.alloc(96, 9)), 'AFF_E_LEDGER_TILE_CONFLICT', /wider/);
       throwsCode(() => db.prepare('UPDATE tiles SET width = 1, hashes = ?').run(Buffer.alloc(32, 1)), 'AFF_E_LEDGER_TILE_CONFLICT', /wider/);
-      // An INSERT that reuses an index is refused by the primary key.
-      throwsCode(
-        () => db.prepare("INSERT INTO entries (log, idx, event_id, kind, bytes, appended_at) VALUES (1, 0, 'x', 0, x'00', 0)").run(),
-        'AFF_E_LEDGER_IMMUTABLE',
-        /UNIQUE/,
-      );
+      // An INSERT that reuses a bundle index is refused by the unique key, one that skips a bundle by a trigger.
+      throwsCode(() => db.prepare("INSERT INTO bundles (log, idx, count, data) VALUES (1, 0, 1, x'00')").run(), 'AFF_E_LEDGER_IMMUTABLE', /UNIQUE/);
+      throwsCode(() => db.prepare("INSERT INTO bundles (log, idx, count, data) VALUES (1, 1, 1, x'00')").run(), 'AFF_E_LEDGER_IMMUTABLE', /follow a full bundle/);
+      // A second row for a stored eventId is a duplicate.
+      throwsCode(() => db.prepare('INSERT INTO event_ids (log, event_id, idx) SELECT log, event_id, 9 FROM event_ids LIMIT 1').run(), 'AFF_E_LEDGER_DUPLICATE_EVENT', /UNIQUE/);
     } finally {
       db.close();
     }
@@ -123,23 +311,23 @@ describe('sqlite ledger file', () => {
     await assert.rejects(openSqliteLedgerStore({ path: '' }), (e: unknown) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID'));
   });
 
-  test('a file of the older schema version 1 is refused, read-write or read-only, and left unchanged', async () => {
+  test('a file of the older schema version 2 is refused, read-write or read-only, and left unchanged', async () => {
     const old = newPath();
     const s = await openSqliteLedgerStore({ path: old });
     await (await s.openLog('p0')).append({ entries: [testEntry(0)] }, 0);
     await s.close();
     const db = raw(old);
-    db.exec('UPDATE affidavit_schema SET version = 1');
+    db.exec('UPDATE affidavit_schema SET version = 2');
     db.close();
     for (const readOnly of [false, true]) {
       await assert.rejects(
         openSqliteLedgerStore({ path: old, readOnly }),
-        (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /schema version 1\b.*version 2 only/.test((e as Error).message),
+        (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /schema version 2\b.*version 3 only/.test((e as Error).message),
       );
     }
     const after = raw(old);
-    assert.equal(Number(after.prepare('SELECT version FROM affidavit_schema').get()!.version), 1, 'the version was not rewritten');
-    assert.equal(Number(after.prepare('SELECT count(*) AS n FROM entries').get()!.n), 1, 'the entries are untouched');
+    assert.equal(Number(after.prepare('SELECT version FROM affidavit_schema').get()!.version), 2, 'the version was not rewritten');
+    assert.equal(Number(after.prepare('SELECT count(*) AS n FROM bundles').get()!.n), 1, 'the entries are untouched');
     after.close();
     // Read-only on a file with no ledger in it is refused too, not answered with empty logs.
     const empty = newPath();
