@@ -2,7 +2,19 @@
 // bench/masking.ts: how fast the masking module rewrites result values, against a
 // pass-through copy of the same values in the same run.
 import { parseArgs } from 'node:util';
-import { BUILTIN_DETECTORS, PG_OID, compileMaskRules, findSpans, luhnValid, maskRow, type ColumnDescription, type ResultRow } from '@affidavit/access';
+import {
+  BUILTIN_DETECTORS,
+  PG_OID,
+  compileMaskRules,
+  createSealer,
+  dataRowMasker,
+  findSpans,
+  luhnValid,
+  maskRow,
+  sealOriginal,
+  type ColumnDescription,
+  type ResultRow,
+} from '@affidavit/access';
 
 const usage = `usage: node bench/masking.ts [options]
 
@@ -14,12 +26,19 @@ sentences) in rows of --columns text columns, then times, in the same process:
   maskRow   maskRow with one rule running all detectors over every column
 and prints values/s for each and the ratios maskRow/copy and detect/copy.
 
+Then, like bench/postgres.ts's masking table, --rows DataRows of (id int4, email text,
+card_number text) with email and card_number masked whole, timed as:
+  dataRow   dataRowMasker.rewrite on the wire bytes (what the proxy does)
+  decoded   decode every value, maskRow, encode the row again (the proxy's former path)
+and the sealing of 1000 originals: createSealer (key imported once) vs sealOriginal (per value).
+
 options:
   --values N     number of values (default 1000000)
   --pii P        share of PII values, 0..1 (default 0.3)
   --columns N    values per row (default 10)
   --rounds N     timed rounds per measurement, best kept (default 3)
   --seed N       seed of the value generator (default 1)
+  --rows N       DataRows of the wire-level measurement (default 100000)
   --help         show this text`;
 
 const { values: args } = parseArgs({
@@ -29,6 +48,7 @@ const { values: args } = parseArgs({
     columns: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
+    rows: { type: 'string', default: '100000' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -49,6 +69,7 @@ const piiShare = num('pii', 0, 1, false);
 const width = num('columns', 1, 1000);
 const rounds = num('rounds', 1, 20);
 let seed = num('seed', 0, 2 ** 31);
+const wireRows = num('rows', 1, 10_000_000);
 
 // A small deterministic PRNG (mulberry32), so runs with one seed measure the same values.
 function rand(): number {
@@ -138,4 +159,65 @@ console.log(`copy      ${rate(copy).toLocaleString('en')} values/s`);
 console.log(`detect    ${rate(detect).toLocaleString('en')} values/s`);
 console.log(`maskRow   ${rate(mask).toLocaleString('en')} values/s`);
 console.log(`ratio maskRow/copy ${(copy / mask).toFixed(4)}   detect/copy ${(copy / detect).toFixed(4)}`);
+
+// Wire level: DataRow bytes as the upstream sends them.
+// SPEC: https://www.postgresql.org/docs/current/protocol-message-formats.html (DataRow: 'D',
+// Int32 length including itself, Int16 count, then per value Int32 length (-1 NULL) and bytes).
+function encodeDataRow(values: readonly (Buffer | string | null)[]): Buffer {
+  const parts = values.map((v) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v));
+  const out = Buffer.allocUnsafe(7 + parts.reduce((a, p) => a + 4 + (p?.length ?? 0), 0));
+  out[0] = 0x44;
+  out.writeInt32BE(out.length - 1, 1);
+  out.writeInt16BE(parts.length, 5);
+  let o = 7;
+  for (const p of parts) {
+    o = out.writeInt32BE(p === null ? -1 : p.length, o);
+    if (p) o += p.copy(out, o);
+  }
+  return out;
+}
+function decodeDataRow(raw: Buffer): (Buffer | null)[] {
+  const out: (Buffer | null)[] = [];
+  let o = 7;
+  for (let i = raw.readInt16BE(5); i > 0; i--) {
+    const len = raw.readInt32BE(o);
+    o += 4;
+    out.push(len < 0 ? null : raw.subarray(o, o + len));
+    if (len > 0) o += len;
+  }
+  return out;
+}
+const wire: Buffer[] = [];
+for (let g = 1; g <= wireRows; g++) wire.push(encodeDataRow([String(g), `user${g}@example.com`, String(g).padStart(16, '4')]));
+const wireCols: ColumnDescription[] = [
+  { name: 'id', typeOid: PG_OID.int4 },
+  { name: 'email', typeOid: PG_OID.text },
+  { name: 'card_number', typeOid: PG_OID.text },
+];
+const wireRules = compileMaskRules([{ id: 'mask-bench-customers#columns', columns: ['email', 'card_number'], style: 'full' }]);
+const bytesPath = time(() => {
+  const m = dataRowMasker(wireCols, [0, 0, 0], wireRules);
+  for (const r of wire) sink += m.rewrite(r).length;
+});
+const decodedPath = time(() => {
+  for (const r of wire) {
+    const values = decodeDataRow(r);
+    const res = maskRow(values.map((v) => v?.toString('utf8') ?? null), wireCols, wireRules);
+    sink += (res.masked.length > 0 ? encodeDataRow(res.row) : r).length;
+  }
+});
+const key = { keyId: 'bench', key: new Uint8Array(32).fill(7) };
+const at = (row: number) => ({ sessionId: '0190aaaa-bbbb-7ccc-8ddd-eeeeffff0000', commandId: '0190aaaa-bbbb-7ccc-8ddd-eeeeffff0001', column: 'email', row });
+const sealOnce = time(() => {
+  const s = createSealer(key);
+  for (let i = 0; i < 1000; i++) sink += s.seal(`user${i}@example.com`, at(i)).ciphertext.length;
+});
+const sealEach = time(() => {
+  for (let i = 0; i < 1000; i++) sink += sealOriginal(`user${i}@example.com`, at(i), key).ciphertext.length;
+});
+const perRow = (s: number) => ((s * 1e9) / wireRows).toFixed(0);
+console.log(`\nDataRows: ${wireRows} x (id, email, card_number), email and card_number masked whole`);
+console.log(`dataRow   ${Math.round(wireRows / bytesPath).toLocaleString('en')} rows/s (${perRow(bytesPath)} ns/row)`);
+console.log(`decoded   ${Math.round(wireRows / decodedPath).toLocaleString('en')} rows/s (${perRow(decodedPath)} ns/row)   dataRow is ${(decodedPath / bytesPath).toFixed(1)} x faster`);
+console.log(`seal 1000 originals: createSealer ${(sealOnce * 1000).toFixed(1)} ms, sealOriginal each ${(sealEach * 1000).toFixed(1)} ms`);
 if (sink < 0) console.log(sink);

@@ -2,25 +2,52 @@
 // The session only asks "mask this text row" and "seal these cells"; key lookup (async) happens
 // once per command in `prepare`, so the per-row path stays synchronous.
 import {
+  DEFAULT_MAX_MASKED_VALUES,
   compileMaskRules,
+  createSealer,
+  dataRowMasker,
   maskRow,
   maskRulesFromPolicy,
   sealMaskedCells,
   type ColumnDescription,
+  type DataKey,
+  type DataRowMasker,
   type KeyProvider,
   type MaskRowResult,
   type MaskSpec,
+  type MaskedAt,
   type MaskedCell,
   type ResultRow,
+  type Sealer,
 } from '@affidavit/access';
 import type { MaskedValue } from '@affidavit/schemas';
+
+/** MaskTally is what ResultMasker.dataRow masked so far. */
+export type MaskTally = {
+  /** count is how many values were masked in all. */
+  readonly count: number;
+  /** sealed are the first of them (at most the port's maxSealed), originals sealed. */
+  readonly sealed: readonly MaskedValue[];
+};
 
 /** ResultMasker masks the rows of one command and seals their originals. */
 export type ResultMasker = {
   /** mask MUST return the row itself when nothing is masked. */
   mask(row: ResultRow, columns: readonly ColumnDescription[]): MaskRowResult;
   /** seal encrypts the originals of one row's masked cells; the clear values MUST NOT be kept. */
-  seal(cells: readonly MaskedCell[], at: { sessionId: string; commandId: string; row: number }): MaskedValue[];
+  seal(cells: readonly MaskedCell[], at: MaskedAt): MaskedValue[];
+  /**
+   * dataRow (optional: a masker without it gets rows decoded and passed to mask and seal)
+   * masks one DataRow as bytes (`columns` and `formats` from the RowDescription that
+   * precedes it; pass the same arrays for every row of a result, the per-column decisions are
+   * compiled once per pair). It MUST return `raw` itself when nothing is masked, throws rather
+   * than pass on a row it cannot split exactly, counts the masked values and seals the
+   * originals of the first maxSealed of them (bound to session, command, column and
+   * `at.row`); no clear original is kept after the call.
+   */
+  dataRow?(raw: Buffer, columns: readonly ColumnDescription[], formats: readonly number[], at: MaskedAt): Buffer;
+  /** tally returns what dataRow masked so far; present whenever dataRow is. */
+  tally?(): MaskTally;
 };
 
 /** MaskingPort builds a ResultMasker for a policy decision's mask spec. */
@@ -28,10 +55,16 @@ export type MaskingPort = { prepare(ruleId: string, spec: MaskSpec): Promise<Res
 
 /**
  * createMaskingPort adapts the access masking module: compiled rules are cached per (rule, spec)
- * so a repeated statement does not recompile; `keys.current()` is asked once per command.
+ * so a repeated statement does not recompile; `keys.current()` is asked once per command, and
+ * the key is imported once per DataKey object (a Sealer, so a provider MUST NOT change a
+ * DataKey's bytes after returning it), not per sealed value. `maxSealed` (default
+ * DEFAULT_MAX_MASKED_VALUES, the DataMasked event's cap) bounds the originals dataRow seals
+ * per command.
  */
-export function createMaskingPort(deps: { keys: KeyProvider; hashKey?: Uint8Array }): MaskingPort {
+export function createMaskingPort(deps: { keys: KeyProvider; hashKey?: Uint8Array; maxSealed?: number }): MaskingPort {
   const compiled = new Map<string, ReturnType<typeof compileMaskRules>>();
+  const sealers = new WeakMap<DataKey, Sealer>();
+  const maxSealed = deps.maxSealed ?? DEFAULT_MAX_MASKED_VALUES;
   return {
     async prepare(ruleId, spec) {
       const cacheKey = JSON.stringify([ruleId, spec.columns, spec.detectors]);
@@ -42,10 +75,36 @@ export function createMaskingPort(deps: { keys: KeyProvider; hashKey?: Uint8Arra
         compiled.set(cacheKey, rules);
       }
       const key = await deps.keys.current();
+      let sealer = sealers.get(key);
+      if (!sealer) {
+        sealer = createSealer(key);
+        sealers.set(key, sealer);
+      }
       const r = rules;
+      const s = sealer;
+      // dataRow's state for this command: the compiled shape, counts, sealed values.
+      let shape: { columns: readonly ColumnDescription[]; formats: readonly number[]; masker: DataRowMasker } | undefined;
+      let earlier = 0; // values masked under previous shapes (a simple query with several results)
+      const sealed: MaskedValue[] = [];
+      const cells: MaskedCell[] = [];
       return {
         mask: (row, columns) => maskRow(row, columns, r),
-        seal: (cells, at) => sealMaskedCells(cells, at, key),
+        seal: (c, at) => sealMaskedCells(c, at, s),
+        dataRow(raw, columns, formats, at) {
+          if (shape === undefined || shape.columns !== columns || shape.formats !== formats) {
+            earlier += shape?.masker.masked ?? 0;
+            shape = { columns, formats, masker: dataRowMasker(columns, formats, r) };
+          }
+          if (sealed.length >= maxSealed) return shape.masker.rewrite(raw);
+          try {
+            const out = shape.masker.rewrite(raw, cells);
+            if (cells.length > 0) for (const v of sealMaskedCells(cells.slice(0, maxSealed - sealed.length), at, s)) sealed.push(v);
+            return out;
+          } finally {
+            cells.length = 0; // the clear originals are dropped here, even when the row was refused
+          }
+        },
+        tally: () => ({ count: earlier + (shape?.masker.masked ?? 0), sealed }),
       };
     },
   };

@@ -3,7 +3,7 @@
 import type { DataMasked, MaskedValue } from '@affidavit/schemas';
 import type { DataKey } from './key-provider.ts';
 import type { MaskedCell } from './mask-row.ts';
-import { sealOriginal } from './seal.ts';
+import { createSealer, type Sealer } from './seal.ts';
 
 /** NULL_TEXT stands for SQL NULL in MaskedValue.masked (a string field): PostgreSQL COPY's `\N`. */
 export const NULL_TEXT = '\\N';
@@ -16,17 +16,19 @@ export type MaskedAt = { readonly sessionId: string; readonly commandId: string;
 
 /**
  * sealMaskedCells turns one row's masked cells into the event's MaskedValue records, each
- * original sealed under `key` and bound to (session, command, column name, row). The clear
- * originals MUST NOT be kept by the caller after this. `nonce` is for tests only.
+ * original sealed under `key` (or a Sealer made once per result) and bound to (session,
+ * command, column name, row). The clear originals MUST NOT be kept by the caller after this.
+ * `nonce` is for tests only.
  */
-export function sealMaskedCells(cells: readonly MaskedCell[], at: MaskedAt, key: DataKey, nonce?: () => Uint8Array): MaskedValue[] {
+export function sealMaskedCells(cells: readonly MaskedCell[], at: MaskedAt, key: DataKey | Sealer, nonce?: () => Uint8Array): MaskedValue[] {
+  const sealer = 'seal' in key ? key : createSealer(key, nonce);
   return cells.map((c) => ({
     column: c.columnName,
     row: at.row,
     ruleId: c.ruleId,
     detector: c.detector,
     masked: c.masked ?? NULL_TEXT,
-    original: sealOriginal(c.original, { sessionId: at.sessionId, commandId: at.commandId, column: c.columnName, row: at.row }, key, nonce?.()),
+    original: sealer.seal(c.original, { sessionId: at.sessionId, commandId: at.commandId, column: c.columnName, row: at.row }),
   }));
 }
 

@@ -20,3 +20,6 @@ export const MaskRevealInvalidError = defineError('AFF_E_MASK_REVEAL_INVALID', '
 
 /** MaskRowShapeError: a row has a different number of values than the column descriptions. */
 export const MaskRowShapeError = defineError('AFF_E_MASK_ROW_SHAPE', 'row does not match its column descriptions');
+
+/** MaskDataRowMalformedError: a PostgreSQL DataRow to mask is malformed (wrong type byte, a length field that disagrees with the message). */
+export const MaskDataRowMalformedError = defineError('AFF_E_MASK_DATA_ROW_MALFORMED', 'DataRow to mask is malformed');

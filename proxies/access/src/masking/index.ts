@@ -8,6 +8,7 @@ export {
   MaskTamperedError,
   MaskRevealInvalidError,
   MaskRowShapeError,
+  MaskDataRowMalformedError,
 } from './errors.ts';
 export { MASK_STYLES } from './types.ts';
 export type { MaskStyle, Span, Detector, ColumnDescription, ResultRow } from './types.ts';
@@ -24,16 +25,18 @@ export { PG_OID, typeClassOf } from './pg-types.ts';
 export type { TypeClass } from './pg-types.ts';
 export { FULL_MASK, HASH_PREFIX, hmacHasher, keepLast4, maskEmail, hashToken, maskText, maskTyped, maskSpans } from './mask-styles.ts';
 export type { Hasher } from './mask-styles.ts';
-export { compileMaskRules, columnMatches, maskRulesFromPolicy } from './rules.ts';
+export { compileMaskRules, columnMatches, constantMask, maskRulesFromPolicy } from './rules.ts';
 export type { MaskRule, MaskRulesOptions, CompiledMaskRules, ColumnPlan } from './rules.ts';
-export { maskRow } from './mask-row.ts';
-export type { MaskedCell, MaskRowResult } from './mask-row.ts';
+export { maskRow, maskCell } from './mask-row.ts';
+export type { CellMask, MaskedCell, MaskRowResult } from './mask-row.ts';
+export { dataRowMasker, FORMAT_BINARY } from './mask-data-row.ts';
+export type { DataRowMasker } from './mask-data-row.ts';
 export { KEY_BYTES, KEY_ID_PATTERN, checkDataKey, staticKeyProvider } from './key-provider.ts';
 export type { DataKey, KeyProvider } from './key-provider.ts';
 export { loadKeyFile, parseKeyFile, generateKeyFile, rotateKeyFile } from './adapters/key-file.ts';
 export type { KeyFileOptions, KeyFileProvider, GenerateKeyFileOptions } from './adapters/key-file.ts';
-export { aadFor, sealOriginal, openOriginal, AAD_VERSION, NONCE_BYTES, TAG_BYTES } from './seal.ts';
-export type { SealContext, EncryptedOriginal } from './seal.ts';
+export { aadFor, createSealer, sealOriginal, openOriginal, AAD_VERSION, NONCE_BYTES, TAG_BYTES } from './seal.ts';
+export type { SealContext, EncryptedOriginal, Sealer } from './seal.ts';
 export { sealMaskedCells, dataMaskedEvent, NULL_TEXT, DEFAULT_MAX_MASKED_VALUES } from './data-masked-event.ts';
 export type { MaskedAt, DataMaskedEnvelope } from './data-masked-event.ts';
 export { revealMaskedValue, maskedValueOpenedEvent, MAX_REASON_LENGTH } from './reveal.ts';

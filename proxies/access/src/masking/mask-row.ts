@@ -1,7 +1,7 @@
 import { findSpans } from './detectors/registry.ts';
 import { MaskRowShapeError } from './errors.ts';
-import { maskSpans, maskTyped } from './mask-styles.ts';
-import type { CompiledMaskRules } from './rules.ts';
+import { maskSpans, maskTyped, type Hasher } from './mask-styles.ts';
+import type { ColumnPlan, CompiledMaskRules } from './rules.ts';
 import type { ColumnDescription, ResultRow } from './types.ts';
 
 /**
@@ -25,6 +25,36 @@ export type MaskRowResult = { readonly row: ResultRow; readonly masked: readonly
 
 const NOTHING: readonly MaskedCell[] = Object.freeze([]);
 
+/** CellMask is how one value was masked: the value the client gets, and by which rule and detector. */
+export type CellMask = {
+  readonly masked: string | null;
+  readonly ruleId: string;
+  readonly detector: string | null;
+};
+
+/**
+ * maskCell masks one non-NULL value of a column with plan `plan` (from `rules.planFor`), or
+ * returns undefined when the plan leaves it as it is (no plan, or no detector finds
+ * anything). Pure; maskRow and the DataRow rewriter (mask-data-row.ts) both mask through it,
+ * so the two cannot disagree.
+ */
+export function maskCell(plan: ColumnPlan, value: string, column: ColumnDescription, hasher: Hasher | undefined): CellMask | undefined {
+  if (plan.kind === 'none') return undefined;
+  if (plan.kind === 'whole') {
+    const masked = plan.constant !== undefined ? plan.constant.value : maskTyped(value, plan.style, column.typeOid, hasher, plan.cls);
+    return { masked, ruleId: plan.ruleId, detector: null };
+  }
+  const spans = findSpans(value, plan.detectors);
+  if (spans.length === 0) return undefined;
+  const masked = maskSpans(value, spans, plan.styleOf, column.typeOid, hasher, plan.cls);
+  if (spans.length === 1) {
+    const detector = spans[0].detector;
+    return { masked, ruleId: plan.by.get(detector)?.ruleId ?? '', detector };
+  }
+  const dets = [...new Set(spans.map((s) => s.detector))];
+  return { masked, detector: dets.join(','), ruleId: [...new Set(dets.map((d) => plan.by.get(d)?.ruleId ?? ''))].join(',') };
+}
+
 /**
  * maskRow masks one result row. It is pure and MUST NOT change its inputs: when nothing is
  * masked it returns the very `row` it was given (no copy) and an empty list; otherwise a
@@ -38,31 +68,13 @@ export function maskRow(row: ResultRow, columns: readonly ColumnDescription[], r
   let cells: MaskedCell[] | undefined;
   for (let i = 0; i < row.length; i++) {
     const v = row[i];
-    const plan = plans[i];
-    if (v === null || plan.kind === 'none') continue;
-    let masked: string | null;
-    let ruleId: string;
-    let detector: string | null = null;
-    if (plan.kind === 'whole') {
-      masked = maskTyped(v, plan.style, columns[i].typeOid, rules.hasher, plan.cls);
-      ruleId = plan.ruleId;
-    } else {
-      const spans = findSpans(v, plan.detectors);
-      if (spans.length === 0) continue;
-      masked = maskSpans(v, spans, plan.styleOf, columns[i].typeOid, rules.hasher, plan.cls);
-      if (spans.length === 1) {
-        detector = spans[0].detector;
-        ruleId = plan.by.get(detector)?.ruleId ?? '';
-      } else {
-        const dets = [...new Set(spans.map((s) => s.detector))];
-        detector = dets.join(',');
-        ruleId = [...new Set(dets.map((d) => plan.by.get(d)?.ruleId ?? ''))].join(',');
-      }
-    }
+    if (v === null) continue;
+    const m = maskCell(plans[i], v, columns[i], rules.hasher);
+    if (m === undefined) continue;
     out ??= row.slice();
     cells ??= [];
-    out[i] = masked;
-    cells.push(Object.freeze({ column: i, columnName: columns[i].name, ruleId, detector, original: v, masked }));
+    out[i] = m.masked;
+    cells.push(Object.freeze({ column: i, columnName: columns[i].name, ruleId: m.ruleId, detector: m.detector, original: v, masked: m.masked }));
   }
   return out === undefined ? { row, masked: NOTHING } : { row: out, masked: cells ?? NOTHING };
 }

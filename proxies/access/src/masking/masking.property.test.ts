@@ -5,9 +5,16 @@ import fc from 'fast-check';
 import { isAffidavitError } from '@affidavit/common';
 import {
   BUILTIN_DETECTORS,
+  FORMAT_BINARY,
+  MASK_STYLES,
   PG_OID,
   cardNumberDetector,
   compileMaskRules,
+  constantMask,
+  dataRowMasker,
+  hmacHasher,
+  maskTyped,
+  typeClassOf,
   findSpans,
   luhnValid,
   maskRow,
@@ -16,8 +23,11 @@ import {
   sealOriginal,
   staticKeyProvider,
   type ColumnDescription,
+  type MaskRule,
+  type MaskedCell,
   type Span,
 } from './index.ts';
+import { encodeDataRow } from './test-support.ts';
 
 // A card number: a known IIN, random digits, and the Luhn check digit that makes it valid.
 const digitString = (min: number, max: number) => fc.array(fc.integer({ min: 0, max: 9 }), { minLength: min, maxLength: max }).map((a) => a.join(''));
@@ -121,5 +131,84 @@ test('flipping any bit of nonce, ciphertext or tag makes opening fail', async ()
       target[at % target.length] ^= 1 << bit;
       await assert.rejects(openOriginal({ ...rec, nonce, ciphertext }, keys, ctx), (e) => isAffidavitError(e, 'AFF_E_MASK_TAMPERED'));
     }),
+  );
+});
+
+const ALL_OIDS = [...Object.values(PG_OID), 0, 1009 /* text[]: class other */];
+
+test('constantMask agrees with maskTyped for every style, type and value', () => {
+  const hasher = hmacHasher(Buffer.alloc(32, 5));
+  fc.assert(
+    fc.property(fc.constantFrom(...MASK_STYLES), fc.constantFrom(...ALL_OIDS), fc.array(fc.string({ maxLength: 40 }), { minLength: 1, maxLength: 5 }), (style, oid, values) => {
+      const c = constantMask(style, typeClassOf(oid), oid);
+      if (c === undefined) return;
+      for (const v of values) assert.equal(maskTyped(v, style, oid, hasher), c.value, `${style} on oid ${oid}: ${JSON.stringify(v)}`);
+    }),
+  );
+});
+
+// A result shape, its rows and some masking rules over it, for the DataRow rewriter.
+const email = fc.tuple(fc.stringMatching(/^[a-z]{1,8}$/), fc.stringMatching(/^[a-z]{1,8}$/)).map(([u, d]) => `${u}@${d}.org`);
+const textValue = fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: 'grapheme', maxLength: 10 }), email, card, grouped.map((c) => `paid with ${c} ok`), fc.constant(''));
+const columnArb = fc.record({
+  name: fc.constantFrom('a', 'b', 'email', 'card', 'note'),
+  table: fc.option(fc.constantFrom('t', 'public.t', 'u'), { nil: undefined }),
+  typeOid: fc.constantFrom(...ALL_OIDS),
+  binary: fc.oneof({ arbitrary: fc.constant(false), weight: 4 }, { arbitrary: fc.constant(true), weight: 1 }),
+});
+const ruleArb = fc
+  .record({
+    columns: fc.subarray(['a', 'email', 'card', 't.note', 'u.*', 'b?']),
+    detectors: fc.subarray(['email', 'card-number', 'us-ssn', 'iban']),
+    style: fc.option(fc.constantFrom(...MASK_STYLES), { nil: undefined }),
+  })
+  .filter((r) => r.columns.length + r.detectors.length > 0);
+const resultArb = fc.array(columnArb, { minLength: 1, maxLength: 6 }).chain((shape) =>
+  fc.record({
+    shape: fc.constant(shape),
+    rules: fc.array(ruleArb, { minLength: 1, maxLength: 3 }),
+    rows: fc.array(
+      fc.tuple(...shape.map((c) => fc.option<string | Buffer>(c.binary ? fc.oneof(fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b)), textValue.map((t) => Buffer.from(t, 'utf8'))) : textValue, { nil: null, freq: 5 }))),
+      { minLength: 1, maxLength: 6 },
+    ),
+  }),
+);
+
+test('the DataRow rewriter sends exactly what maskRow decides, with and without originals, and reports the same cells', () => {
+  fc.assert(
+    fc.property(resultArb, ({ shape, rules, rows }) => {
+      const compiled = compileMaskRules(
+        rules.map((r, i): MaskRule => ({ id: `r${i}`, ...(r.columns.length > 0 ? { columns: r.columns } : {}), ...(r.detectors.length > 0 ? { detectors: r.detectors } : {}), ...(r.style ? { style: r.style } : {}) })),
+        { hashKey: Buffer.alloc(32, 9) },
+      );
+      const cols: ColumnDescription[] = shape.map((c) => ({ name: c.name, table: c.table, typeOid: c.typeOid }));
+      const formats = shape.map((c) => (c.binary ? FORMAT_BINARY : 0));
+      const fast = dataRowMasker(cols, formats, compiled);
+      const full = dataRowMasker(cols, formats, compiled);
+      let count = 0;
+      for (const values of rows) {
+        const raw = encodeDataRow(values as (string | Buffer | null)[]);
+        // What the proxy's text path does: binary values are shown to maskRow as latin1.
+        const bytes = values.map((v) => (v === null ? null : typeof v === 'string' ? Buffer.from(v, 'utf8') : v));
+        const text = bytes.map((b, i) => (b === null ? null : shape[i].binary ? b.toString('latin1') : b.toString('utf8')));
+        const res = maskRow(text, cols, compiled);
+        const at = new Set(res.masked.map((c) => c.column));
+        const expected = encodeDataRow(bytes.map((b, i) => (!at.has(i) ? b : shape[i].binary ? null : res.row[i])));
+        const cells: MaskedCell[] = [];
+        const a = fast.rewrite(raw);
+        const b = full.rewrite(raw, cells);
+        assert.deepEqual(a, expected);
+        assert.deepEqual(b, expected);
+        if (res.masked.length === 0) assert.ok(a === raw && b === raw, 'an unmasked row is passed on as the same buffer');
+        assert.deepEqual(
+          cells.map((c) => [c.column, c.columnName, c.ruleId, c.detector, c.original, c.masked]),
+          res.masked.map((c) => [c.column, c.columnName, c.ruleId, c.detector, c.original, shape[c.column].binary ? null : c.masked]),
+        );
+        count += res.masked.length;
+      }
+      assert.equal(fast.masked, count);
+      assert.equal(full.masked, count);
+    }),
+    { numRuns: 300 },
   );
 });

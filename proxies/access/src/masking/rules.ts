@@ -4,7 +4,7 @@ import type { MaskSpec } from '../policy/types.ts';
 import { globMatch } from '../policy/glob.ts';
 import { BUILTIN_DETECTORS, expandDetectorNames } from './detectors/registry.ts';
 import { MaskRuleInvalidError } from './errors.ts';
-import { hmacHasher, type Hasher } from './mask-styles.ts';
+import { hmacHasher, maskTyped, type Hasher } from './mask-styles.ts';
 import { typeClassOf, type TypeClass } from './pg-types.ts';
 import { MASK_STYLES, type ColumnDescription, type Detector, type MaskStyle } from './types.ts';
 
@@ -35,7 +35,18 @@ export type MaskRulesOptions = {
 /** ColumnPlan is what maskRow does to one column; computed once per result shape. */
 export type ColumnPlan =
   | { readonly kind: 'none' }
-  | { readonly kind: 'whole'; readonly ruleId: string; readonly style: MaskStyle; readonly cls: TypeClass }
+  | {
+      readonly kind: 'whole';
+      readonly ruleId: string;
+      readonly style: MaskStyle;
+      readonly cls: TypeClass;
+      /**
+       * constant is set when every value of the column masks to the same result (e.g. `full`
+       * on text is always `********`, any style but `hash` on an integer is NULL), so a row
+       * rewriter need not decode the value; undefined when the result depends on the value.
+       */
+      readonly constant: { readonly value: string | null } | undefined;
+    }
   | {
       readonly kind: 'scan';
       readonly detectors: readonly Detector[];
@@ -116,7 +127,10 @@ function planColumn(rules: readonly CompiledRule[], col: ColumnDescription): Col
   const detectors: Detector[] = [];
   for (const r of rules) {
     if (r.columns !== undefined && !r.columns.some((g) => columnMatches(g, col))) continue;
-    if (r.detectors.length === 0) return Object.freeze({ kind: 'whole', ruleId: r.id, style: r.style ?? 'full', cls });
+    if (r.detectors.length === 0) {
+      const style = r.style ?? 'full';
+      return Object.freeze({ kind: 'whole', ruleId: r.id, style, cls, constant: constantMask(style, cls, col.typeOid) });
+    }
     if (NO_SCAN.has(cls)) continue;
     for (const d of r.detectors) {
       if (by.has(d.name)) continue;
@@ -127,6 +141,37 @@ function planColumn(rules: readonly CompiledRule[], col: ColumnDescription): Col
   const styleOf = (d: string): MaskStyle => by.get(d)?.style ?? 'full';
   return detectors.length === 0 ? NONE : Object.freeze({ kind: 'scan', detectors: Object.freeze(detectors), by, styleOf, cls });
 }
+
+/**
+ * constantMask returns what maskTyped gives for EVERY value of a column of class `cls` with
+ * `style`, or undefined when the result depends on the value. It MUST agree with maskTyped
+ * (a property test checks it over all styles, classes and random values); when unsure it
+ * returns undefined, which is always safe (the value is then masked one by one).
+ */
+export function constantMask(style: MaskStyle, cls: TypeClass, oid: number): { readonly value: string | null } | undefined {
+  if (style === 'null') return NULL_CONSTANT;
+  switch (cls) {
+    case 'text':
+      return style === 'full' ? Object.freeze({ value: maskTyped('', 'full', oid, undefined, cls) }) : undefined;
+    case 'json':
+      return style === 'full' ? Object.freeze({ value: maskTyped('', 'full', oid, undefined, cls) }) : undefined;
+    case 'integer':
+    case 'numeric':
+    case 'bytea':
+      return style === 'hash' ? undefined : NULL_CONSTANT;
+    case 'uuid':
+      return style === 'hash' || style === 'keep-last-4' ? undefined : NULL_CONSTANT;
+    case 'temporal':
+    case 'other':
+      return NULL_CONSTANT;
+    default: {
+      const never: never = cls;
+      throw new TypeError(`unknown type class ${String(never)}`);
+    }
+  }
+}
+
+const NULL_CONSTANT = Object.freeze({ value: null });
 
 /**
  * columnMatches tells whether a column glob names `col`. A glob without a dot matches the

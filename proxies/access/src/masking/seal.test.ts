@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAffidavitError } from '@affidavit/common';
-import { aadFor, openOriginal, sealOriginal, staticKeyProvider, NONCE_BYTES, TAG_BYTES, type SealContext } from './index.ts';
+import { aadFor, createSealer, openOriginal, sealMaskedCells, sealOriginal, staticKeyProvider, NONCE_BYTES, TAG_BYTES, type SealContext } from './index.ts';
 
 const k1 = { keyId: 'k1', key: Buffer.alloc(32, 1) };
 const k2 = { keyId: 'k2', key: Buffer.alloc(32, 2) };
@@ -58,5 +58,36 @@ describe('sealOriginal / openOriginal', () => {
   });
   test('aadFor cannot be confused by separators inside fields', () => {
     assert.notEqual(aadFor({ sessionId: 'a","b', commandId: 'c', column: 'd', row: 1 }), aadFor({ sessionId: 'a', commandId: 'b","c', column: 'd', row: 1 }));
+  });
+});
+
+describe('createSealer', () => {
+  test('seals that open with openOriginal, each bound to its own context', async () => {
+    const sealer = createSealer(k2);
+    assert.equal(sealer.keyId, 'k2');
+    const recs = Array.from({ length: 5 }, (_, row) => sealer.seal(`value ${row}`, { ...ctx, row }));
+    for (let row = 0; row < 5; row++) assert.equal(await openOriginal(recs[row], keys, { ...ctx, row }), `value ${row}`);
+    await assert.rejects(openOriginal(recs[1], keys, { ...ctx, row: 2 }), (e) => isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'));
+  });
+  test('every seal gets its own nonce, across the CSPRNG draws, and records never share nonce memory', () => {
+    const sealer = createSealer(k1);
+    const recs = Array.from({ length: 300 }, (_, row) => sealer.seal('same', { ...ctx, row }));
+    assert.equal(new Set(recs.map((r) => Buffer.from(r.nonce).toString('hex'))).size, 300);
+    const before = Buffer.from(recs[1].nonce);
+    recs[0].nonce.fill(0);
+    assert.deepEqual(Buffer.from(recs[1].nonce), before);
+  });
+  test('checks the key once, up front', () => {
+    assert.throws(() => createSealer({ keyId: 'k', key: Buffer.alloc(31) }), (e) => isAffidavitError(e, 'AFF_E_MASK_KEY_INVALID'));
+  });
+  test('sealMaskedCells takes a Sealer or a key and binds each cell to its column and row', async () => {
+    const cells = [{ column: 1, columnName: 'email', ruleId: 'r', detector: null, original: 'ada@example.com', masked: '********' }];
+    for (const by of [createSealer(k2), k2]) {
+      const [mv] = sealMaskedCells(cells, { sessionId: 's-1', commandId: 'c-1', row: 7 }, by);
+      assert.equal(mv.row, 7);
+      assert.equal(mv.masked, '********');
+      assert.ok(mv.original);
+      assert.equal(await openOriginal(mv.original, keys, { sessionId: 's-1', commandId: 'c-1', column: 'email', row: 7 }), 'ada@example.com');
+    }
   });
 });

@@ -1,0 +1,97 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { isAffidavitError } from '@affidavit/common';
+import { decodeDataRow as decodeRow, encodeDataRow as encodeRow } from './test-support.ts';
+import { FULL_MASK, FORMAT_BINARY, PG_OID, compileMaskRules, dataRowMasker, type ColumnDescription, type MaskedCell } from './index.ts';
+
+const cols: ColumnDescription[] = [
+  { name: 'id', typeOid: PG_OID.int4 },
+  { name: 'email', typeOid: PG_OID.text },
+  { name: 'card_number', typeOid: PG_OID.varchar },
+  { name: 'amount', typeOid: PG_OID.numeric },
+];
+const wholeRules = compileMaskRules([{ id: 'cols', columns: ['email', 'card_number', 'amount'] }]);
+const isCode = (code: string) => (e: unknown) => isAffidavitError(e, code);
+
+describe('dataRowMasker', () => {
+  test('masks whole columns to constants with every length recomputed; other values stay byte-identical', () => {
+    const m = dataRowMasker(cols, [0, 0, 0, 0], wholeRules);
+    const out = m.rewrite(encodeRow(['42', 'alice@example.com', '4111111111111111', '12.50']));
+    assert.deepEqual(decodeRow(out), ['42', FULL_MASK, FULL_MASK, null]);
+    assert.equal(m.masked, 3);
+  });
+
+  test('returns the very same buffer when nothing is masked (no rule, or NULL values)', () => {
+    const m = dataRowMasker(cols, [0, 0, 0, 0], wholeRules);
+    const raw = encodeRow(['1', null, null, null]);
+    assert.equal(m.rewrite(raw), raw);
+    const none = dataRowMasker(cols, [0, 0, 0, 0], compileMaskRules([{ id: 'x', columns: ['nothing'] }]));
+    const raw2 = encodeRow(['1', 'a@b.org', '4111111111111111', '1']);
+    assert.equal(none.rewrite(raw2), raw2);
+    assert.equal(m.masked + none.masked, 0);
+  });
+
+  test('rows handed out earlier are never overwritten by later rows (slab views stay intact)', () => {
+    const m = dataRowMasker(cols, [0, 0, 0, 0], wholeRules);
+    const outs: Buffer[] = [];
+    const ids: string[] = [];
+    // Enough rows to fill several 64 KiB slabs, with ids of varying length.
+    for (let i = 0; i < 20_000; i++) {
+      ids.push(String(i * 7919));
+      outs.push(m.rewrite(encodeRow([ids[i], `u${i}@example.com`, '4111 1111 1111 1111', String(i)])));
+    }
+    outs.forEach((o, i) => assert.deepEqual(decodeRow(o), [ids[i], FULL_MASK, FULL_MASK, null]));
+    assert.equal(m.masked, 60_000);
+  });
+
+  test('with `cells`, reports every masked value with its clear original, rule and the value sent', () => {
+    const rules = compileMaskRules([{ id: 'cards', columns: ['card_number'], style: 'keep-last-4' }, { id: 'pii', detectors: ['email'] }]);
+    const m = dataRowMasker(cols, [0, 0, 0, 0], rules);
+    const cells: MaskedCell[] = [];
+    const out = m.rewrite(encodeRow(['7', 'write to bob@example.com', '4111 1111 1111 1234', '3']), cells);
+    assert.deepEqual(decodeRow(out), ['7', 'write to b***@example.com', '**** **** **** 1234', '3']);
+    assert.deepEqual(
+      cells.map((c) => [c.column, c.columnName, c.ruleId, c.detector, c.original, c.masked]),
+      [
+        [1, 'email', 'pii', 'email', 'write to bob@example.com', 'write to b***@example.com'],
+        [2, 'card_number', 'cards', null, '4111 1111 1111 1234', '**** **** **** 1234'],
+      ],
+    );
+  });
+
+  test('a masked binary-format value is sent as NULL (its type encoding cannot carry a mask)', () => {
+    const m = dataRowMasker(cols, [0, FORMAT_BINARY, 0, FORMAT_BINARY], wholeRules);
+    const cells: MaskedCell[] = [];
+    const out = m.rewrite(encodeRow(['1', Buffer.from([0xde, 0xad, 0x00, 0x01]), 'x', Buffer.from([0, 1])]), cells);
+    assert.deepEqual(decodeRow(out), ['1', null, FULL_MASK, null]);
+    assert.equal(cells[0].masked, null);
+    assert.equal(cells[0].original, '\xde\xad\x00\x01', 'binary originals are kept as latin1, like the text path');
+    const scan = dataRowMasker([{ name: 'note', typeOid: PG_OID.text }], [FORMAT_BINARY], compileMaskRules([{ id: 'd', detectors: ['email'] }]));
+    assert.deepEqual(decodeRow(scan.rewrite(encodeRow(['mail carol@example.com']))), [null]);
+  });
+
+  test('refuses rows it cannot split exactly, whichever path masks them', () => {
+    for (const withCells of [false, true]) {
+      const m = dataRowMasker(cols, [0, 0, 0, 0], wholeRules);
+      const rw = (b: Buffer) => m.rewrite(b, withCells ? [] : undefined);
+      const good = encodeRow(['1', 'a@b.org', '4111111111111111', '2']);
+      assert.throws(() => rw(Buffer.from('T\0\0\0\x06\0\0')), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'), 'not a DataRow');
+      assert.throws(() => rw(good.subarray(0, 5)), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'), 'shorter than a header');
+      assert.throws(() => rw(good.subarray(0, good.length - 1)), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'), 'length field');
+      assert.throws(() => rw(encodeRow(['1', 'a@b.org', '4111'])), isCode('AFF_E_MASK_ROW_SHAPE'), 'column count');
+      const overrun = Buffer.from(good);
+      overrun.writeInt32BE(1000, 7); // the first value claims more bytes than the message has
+      assert.throws(() => rw(overrun), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'));
+      const negative = Buffer.from(good);
+      negative.writeInt32BE(-2, 7);
+      assert.throws(() => rw(negative), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'));
+      const trailing = Buffer.concat([good, Buffer.from([0])]);
+      trailing.writeInt32BE(trailing.length - 1, 1);
+      assert.throws(() => rw(trailing), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'), 'bytes after the last value');
+      const cut = encodeRow(['1', 'a@b.org', '4111111111111111', '2']).subarray(0, 7 + 4 + 1 + 2);
+      cut.writeInt32BE(cut.length - 1, 1); // consistent header, but values run past the end
+      assert.throws(() => rw(cut), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'));
+      assert.equal(m.masked, 0, 'a refused row counts nothing');
+    }
+  });
+});

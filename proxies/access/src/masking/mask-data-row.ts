@@ -1,0 +1,268 @@
+// Masking of PostgreSQL DataRow messages as bytes: values no rule touches are copied as byte
+// ranges (never decoded), values masked to a constant (`full` on text, NULL on numbers) are
+// written from bytes encoded once per result shape, and only values whose mask depends on
+// them are decoded. The per-value decisions are maskCell's (mask-row.ts), so this rewriter
+// and maskRow cannot disagree (a property test checks it).
+// SPEC: https://www.postgresql.org/docs/current/protocol-message-formats.html
+// "DataRow (B) Byte1('D') ... Int32 Length of message contents in bytes, including self.
+//  Int16 The number of column values that follow (possibly zero). Next, the following pair of
+//  fields appear for each column: Int32 The length of the column value, in bytes (this count
+//  does not include itself). Can be zero. As a special case, -1 indicates a NULL column value.
+//  No value bytes follow in the NULL case. ByteN The value of the column, in the format
+//  indicated by the associated format code."
+import { MaskDataRowMalformedError, MaskRowShapeError } from './errors.ts';
+import { maskCell, type MaskedCell } from './mask-row.ts';
+import type { Hasher } from './mask-styles.ts';
+import type { ColumnPlan, CompiledMaskRules } from './rules.ts';
+import type { ColumnDescription } from './types.ts';
+
+const DATA_ROW = 0x44; // 'D'
+const HEADER_BYTES = 7; // type byte, Int32 length, Int16 column count
+const SMALL_COPY = 48; // below this many bytes a loop beats Buffer#copy's call overhead
+const SLAB_BYTES = 64 * 1024; // rows masked to constants are written into slabs this large
+
+/** FORMAT_BINARY is the format code of a binary-format column in a RowDescription. */
+export const FORMAT_BINARY = 1;
+
+/**
+ * DataRowMasker masks the DataRows of one result shape (one RowDescription).
+ *
+ * `rewrite(raw, cells?)`:
+ * - MUST return `raw` itself (no copy) when no value of the row is masked;
+ * - otherwise returns a new DataRow in which only masked values differ, every length field
+ *   (the message's and each value's) recomputed;
+ * - MUST throw (MaskDataRowMalformedError, MaskRowShapeError) rather than pass on a row it
+ *   cannot split exactly: a mis-split row could carry an unmasked value to the client;
+ * - never masks SQL NULL; a masked value of a binary-format column becomes NULL (its type's
+ *   binary encoding cannot carry a mask), so the client never receives the original;
+ * - when `cells` is given, appends one MaskedCell per masked value, with the clear original
+ *   (decoded as UTF-8, binary-format values as latin1, as the text path does): the caller
+ *   MUST seal it and MUST NOT keep it. Without `cells`, constant-masked values are never
+ *   decoded at all.
+ *
+ * `masked` counts the values masked by all calls so far. Not thread-safe; one per result.
+ */
+export type DataRowMasker = {
+  readonly masked: number;
+  rewrite(raw: Buffer, cells?: MaskedCell[]): Buffer;
+};
+
+/**
+ * dataRowMasker compiles the per-column decisions for a result shape once: `columns` and
+ * `formats` (the RowDescription's format codes; missing = text) are those of the rows that
+ * follow.
+ */
+export function dataRowMasker(columns: readonly ColumnDescription[], formats: readonly number[], rules: CompiledMaskRules): DataRowMasker {
+  return new ShapeMasker(columns, formats, rules);
+}
+
+// What rewrite does with one column, decided once per shape.
+const KEEP = 0; // no rule: copy the bytes
+const CONSTANT = 1; // every value masks to `constants[i]`
+const COMPUTE = 2; // decode the value and ask maskCell
+
+class ShapeMasker implements DataRowMasker {
+  masked = 0;
+  readonly #columns: readonly ColumnDescription[];
+  readonly #plans: readonly ColumnPlan[];
+  readonly #hasher: Hasher | undefined;
+  readonly #n: number;
+  readonly #action: Uint8Array;
+  readonly #binary: Uint8Array;
+  /** constants[i] is the encoded constant mask of column i (null = SQL NULL). */
+  readonly #constants: (Buffer | null)[];
+  /** cells[i] is constants[i] as a whole DataRow value: its Int32 length (-1: NULL), then its bytes. */
+  readonly #cells: Buffer[];
+  // Scratch space reused by every row: where each value's length field starts, what replaces
+  // the value (`changed[i]` = 1), and the replacement's bytes.
+  readonly #at: Int32Array;
+  readonly #changed: Uint8Array;
+  readonly #replacement: (Buffer | null)[];
+  /** constantOnly: no column needs its value decoded (every masked column is CONSTANT). */
+  readonly #constantOnly: boolean;
+  /** growth bounds how much longer than its input a constant-only row can get. */
+  readonly #growth: number;
+  // Rows of the constant-only path are written one after the other into a slab and handed out
+  // as views of it; a view is never written again (`#off` only grows; a full slab is replaced).
+  #slab: Buffer = Buffer.alloc(0);
+  #off = 0;
+
+  constructor(columns: readonly ColumnDescription[], formats: readonly number[], rules: CompiledMaskRules) {
+    this.#columns = columns;
+    this.#plans = rules.planFor(columns);
+    this.#hasher = rules.hasher;
+    const n = columns.length;
+    this.#n = n;
+    this.#action = new Uint8Array(n);
+    this.#binary = new Uint8Array(n);
+    this.#constants = new Array<Buffer | null>(n).fill(null);
+    this.#at = new Int32Array(n + 1);
+    this.#changed = new Uint8Array(n);
+    this.#replacement = new Array<Buffer | null>(n).fill(null);
+    for (let i = 0; i < n; i++) {
+      // A missing format code counts as text: a binary value masked as text reaches the
+      // client as bytes its type cannot parse, never as the original.
+      this.#binary[i] = formats[i] === FORMAT_BINARY ? 1 : 0;
+      const plan = this.#plans[i];
+      if (plan.kind === 'none') this.#action[i] = KEEP;
+      else if (plan.kind === 'whole' && (plan.constant !== undefined || this.#binary[i] === 1)) {
+        this.#action[i] = CONSTANT;
+        const v = this.#binary[i] === 1 || plan.constant === undefined ? null : plan.constant.value;
+        this.#constants[i] = v === null ? null : Buffer.from(v, 'utf8');
+      } else this.#action[i] = COMPUTE;
+    }
+    this.#constantOnly = !this.#action.includes(COMPUTE);
+    this.#growth = this.#constants.reduce((g, c) => g + (c?.length ?? 0), 0);
+    this.#cells = this.#constants.map((c) => {
+      const cell = Buffer.alloc(4 + (c?.length ?? 0));
+      cell.writeInt32BE(c === null ? -1 : c.length, 0);
+      c?.copy(cell, 4);
+      return cell;
+    });
+  }
+
+  rewrite(raw: Buffer, cells?: MaskedCell[]): Buffer {
+    return cells === undefined && this.#constantOnly ? this.#rewriteConstant(raw) : this.#rewriteAny(raw, cells);
+  }
+
+  // The common case (whole columns masked to `********` or NULL, no originals wanted) in one
+  // pass: runs of unchanged bytes and the constants go straight into the slab. Same checks
+  // and same output as #rewriteAny (a property test compares them).
+  #rewriteConstant(raw: Buffer): Buffer {
+    const end = raw.length;
+    if (end < HEADER_BYTES || raw[0] !== DATA_ROW) throw new MaskDataRowMalformedError('not a DataRow message');
+    if (int32At(raw, 1) !== end - 1) throw new MaskDataRowMalformedError('the DataRow length field does not match the message');
+    const n = this.#n;
+    const count = (raw[5] << 8) | raw[6];
+    if (count !== n) throw new MaskRowShapeError(`the DataRow has ${count} values but ${n} columns are described`);
+    // Masked values only shrink or become a constant, so the row fits in end + growth bytes.
+    if (this.#off + end + this.#growth > this.#slab.length) {
+      this.#slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, end + this.#growth));
+      this.#off = 0;
+    }
+    const slab = this.#slab;
+    const action = this.#action;
+    const cells = this.#cells;
+    const start = this.#off;
+    let o = start;
+    let pos = HEADER_BYTES;
+    let run = 0; // where the bytes not yet copied begin
+    let masked = 0;
+    for (let i = 0; i < n; i++) {
+      if (pos + 4 > end) throw new MaskDataRowMalformedError(`value ${i} of the DataRow runs past its end`);
+      const cell = pos;
+      const len = int32At(raw, pos);
+      pos += 4;
+      if (len === -1) continue; // NULL is never masked
+      if (len < 0 || len > end - pos) throw new MaskDataRowMalformedError(`value ${i} of the DataRow has an invalid length ${len}`);
+      pos += len;
+      if (action[i] === KEEP) continue;
+      o = copy(raw, run, cell, slab, o);
+      const c = cells[i];
+      o = copy(c, 0, c.length, slab, o);
+      run = pos;
+      masked++;
+    }
+    if (pos !== end) throw new MaskDataRowMalformedError(`the DataRow has ${end - pos} bytes after its last value`);
+    if (masked === 0) return raw;
+    o = copy(raw, run, end, slab, o);
+    putInt32(slab, start + 1, o - start - 1);
+    this.#off = o;
+    this.masked += masked;
+    return slab.subarray(start, o);
+  }
+
+  #rewriteAny(raw: Buffer, cells: MaskedCell[] | undefined): Buffer {
+    const end = raw.length;
+    if (end < HEADER_BYTES || raw[0] !== DATA_ROW) throw new MaskDataRowMalformedError('not a DataRow message');
+    if (int32At(raw, 1) !== end - 1) throw new MaskDataRowMalformedError('the DataRow length field does not match the message');
+    const n = this.#n;
+    const count = (raw[5] << 8) | raw[6]; // Int16: a count >= 32768 is negative there, and never equals n
+    if (count !== n) throw new MaskRowShapeError(`the DataRow has ${count} values but ${n} columns are described`);
+    const at = this.#at;
+    const changed = this.#changed;
+    const action = this.#action;
+    let pos = HEADER_BYTES;
+    let size = end;
+    let any = 0;
+    for (let i = 0; i < n; i++) {
+      at[i] = pos;
+      if (pos + 4 > end) throw new MaskDataRowMalformedError(`value ${i} of the DataRow runs past its end`);
+      const len = int32At(raw, pos);
+      pos += 4;
+      changed[i] = 0;
+      if (len === -1) continue; // NULL is never masked
+      if (len < 0 || len > end - pos) throw new MaskDataRowMalformedError(`value ${i} of the DataRow has an invalid length ${len}`);
+      const start = pos;
+      pos += len;
+      const act = action[i];
+      if (act === KEEP) continue;
+      let bytes: Buffer | null;
+      if (act === CONSTANT && cells === undefined) bytes = this.#constants[i];
+      else {
+        const col = this.#columns[i];
+        const original = this.#binary[i] === 1 ? raw.toString('latin1', start, pos) : raw.toString('utf8', start, pos);
+        if (act === CONSTANT) {
+          bytes = this.#constants[i];
+          const plan = this.#plans[i] as Extract<ColumnPlan, { kind: 'whole' }>;
+          cells?.push(Object.freeze({ column: i, columnName: col.name, ruleId: plan.ruleId, detector: null, original, masked: bytes === null ? null : bytes.toString('utf8') }));
+        } else {
+          const m = maskCell(this.#plans[i], original, col, this.#hasher);
+          if (m === undefined) continue;
+          // A binary-format value cannot carry a mask in its type's encoding: NULL instead.
+          const sent = this.#binary[i] === 1 ? null : m.masked;
+          bytes = sent === null ? null : Buffer.from(sent, 'utf8');
+          cells?.push(Object.freeze({ column: i, columnName: col.name, ruleId: m.ruleId, detector: m.detector, original, masked: sent }));
+        }
+      }
+      changed[i] = 1;
+      any++;
+      this.#replacement[i] = bytes;
+      size += (bytes === null ? 0 : bytes.length) - len;
+    }
+    if (pos !== end) throw new MaskDataRowMalformedError(`the DataRow has ${end - pos} bytes after its last value`);
+    if (any === 0) return raw;
+    this.masked += any;
+    at[n] = end;
+    const out = Buffer.allocUnsafe(size);
+    // Copy each run of unchanged values (length fields included) as one byte range; the
+    // header's type byte and column count are part of the first run.
+    let o = 0;
+    let run = 0;
+    for (let i = 0; i < n; i++) {
+      if (changed[i] === 0) continue;
+      o = copy(raw, run, at[i], out, o);
+      const r = this.#replacement[i];
+      this.#replacement[i] = null;
+      if (r === null) o = putInt32(out, o, -1);
+      else o = copy(r, 0, r.length, out, putInt32(out, o, r.length));
+      run = at[i + 1];
+    }
+    o = copy(raw, run, end, out, o);
+    putInt32(out, 1, size - 1);
+    return out;
+  }
+}
+
+// int32At reads a big-endian Int32 (the caller checked the bounds); `|` keeps the sign.
+function int32At(b: Buffer, at: number): number {
+  return (b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
+}
+
+// putInt32 writes a big-endian Int32 at `at` and returns the offset after it.
+function putInt32(b: Buffer, at: number, v: number): number {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
+  return at + 4;
+}
+
+// copy writes src[from, to) into dst at `o` and returns the offset after it.
+function copy(src: Buffer, from: number, to: number, dst: Buffer, o: number): number {
+  const len = to - from;
+  if (len < SMALL_COPY) {
+    for (let k = 0; k < len; k++) dst[o + k] = src[from + k];
+  } else src.copy(dst, o, from, to);
+  return o + len;
+}
