@@ -64,6 +64,13 @@ export type PgbenchResult = {
   readonly args: readonly string[];
   readonly summary: PgbenchSummary;
   readonly latency?: LatencyPercentiles;
+  /**
+   * processCpuMicros is this process's CPU time (user + system) while pgbench ran: for a target
+   * served in-process (the bench's own proxy) it is the path's CPU cost, beyond it mostly idle.
+   */
+  readonly processCpuMicros: number;
+  /** processSystemMicros is the kernel part of processCpuMicros (socket reads and writes, mostly). */
+  readonly processSystemMicros: number;
   readonly stdout: string;
   readonly stderr: string;
 };
@@ -232,13 +239,15 @@ export async function runPgbench(opts: RunPgbenchOptions): Promise<PgbenchResult
   const prefix = 'tx';
   try {
     const args = [...opts.args, ...(logDir ? ['-l', '--log-prefix', join(logDir, prefix)] : [])];
+    const cpu0 = process.cpuUsage();
     const r = await runClientProgram(opts.binary ?? findPgbench(), args, opts.target, opts.timeoutMs ?? 30 * 60_000);
+    const cpu = process.cpuUsage(cpu0);
     if (r.code !== 0) {
       throw new Error(`pgbench ${args.join(' ')} against ${opts.target.host}:${opts.target.port} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
     }
     const summary = parsePgbenchSummary(r.stdout);
     const latency = logDir ? await readTransactionLogs(logDir, prefix) : undefined;
-    return { args, summary, ...(latency ? { latency } : {}), stdout: r.stdout, stderr: r.stderr };
+    return { args, summary, ...(latency ? { latency } : {}), processCpuMicros: cpu.user + cpu.system, processSystemMicros: cpu.system, stdout: r.stdout, stderr: r.stderr };
   } finally {
     if (logDir) rmSync(logDir, { recursive: true, force: true });
   }

@@ -48,6 +48,8 @@ options:
   --quick          short smoke run with the defaults above
   --skip LIST      comma-separated parts to skip: pgbench, select (the per-path SELECT
                    fetch), masking (the masked vs unmasked SELECT)
+  --only LIST      comma-separated words: run only the paths whose "target mode" contains
+                   one of them (e.g. --only pgbouncer,async for a focused profile)
   --json FILE      also write all results as JSON to FILE
   --help           show this text`;
 
@@ -63,6 +65,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     json: { type: 'string' },
     skip: { type: 'string', default: '' },
+    only: { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -87,6 +90,8 @@ for (const s of skip) {
     process.exit(2);
   }
 }
+const only = values.only.split(',').filter(Boolean);
+const selected = (t: { name: string; mode: string }) => only.length === 0 || only.some((w) => `${t.name} ${t.mode}`.includes(w));
 const clients = int('clients', values.clients, 8, 1, 500);
 const jobs = int('jobs', values.jobs, 2, 1, 64);
 const scale = int('scale', values.scale, quick ? 1 : 10, 1, 1000);
@@ -159,7 +164,7 @@ rules:
  */
 function discardingRecorder(): Recorder {
   const fake = {
-    openSession: (envelope: { sessionId: string }) => ({ sessionId: envelope.sessionId, setActor() {}, record: async (d: unknown) => d }),
+    openSession: (envelope: { sessionId: string }) => ({ sessionId: envelope.sessionId, setActor() {}, record: async (d: unknown) => d, append: (d: unknown) => d }),
     close: async () => {},
   };
   return fake as unknown as Recorder;
@@ -277,7 +282,8 @@ async function runRow(target: BenchTarget, query: QueryMode): Promise<Row> {
   process.stderr.write(`  pgbench -M ${query} → ${target.name} (${target.mode}) ... `);
   try {
     const result = await runPgbench({ target: target.conn, args: pgbenchArgs(query, duration), timeoutMs: (duration + 120) * 1000 });
-    process.stderr.write(`${result.summary.tps.toFixed(0)} tps\n`);
+    const perTx = (us: number) => (result.summary.transactions > 0 ? (us / result.summary.transactions).toFixed(0) : '-');
+    process.stderr.write(`${result.summary.tps.toFixed(0)} tps (this process: ${perTx(result.processCpuMicros)} us CPU/tx, ${perTx(result.processSystemMicros)} of it system)\n`);
     if (result.summary.failedTransactions > 0) {
       return { target, query, skipped: `${result.summary.failedTransactions} failed transactions` };
     }
@@ -346,7 +352,7 @@ function pgbenchTable(rows: readonly Row[]): { text: string; footnotes: string[]
     }
     if (!r.result) {
       reasons.push(`(${reasons.length + 1}) ${r.target.name}/${r.target.mode}/${r.query} not measured: ${r.skipped}`);
-      return [r.target.name, r.target.mode, r.query, `n/a (${reasons.length})`, '-', '-', '-', '-', '-', '-', '-'];
+      return [r.target.name, r.target.mode, r.query, `n/a (${reasons.length})`, '-', '-', '-', '-', '-', '-', '-', '-'];
     }
     const s = r.result.summary;
     const l = r.result.latency;
@@ -362,9 +368,10 @@ function pgbenchTable(rows: readonly Row[]): { text: string; footnotes: string[]
       fmt(l?.p99Ms, 3),
       direct?.latency && l ? signed(l.p50Ms - direct.latency.p50Ms) : '-',
       direct?.latency && l ? signed(l.p99Ms - direct.latency.p99Ms) : '-',
+      r.target.name === 'affidavit' && s.transactions > 0 ? fmt(r.result.processCpuMicros / s.transactions, 0) : '-',
     ];
   });
-  const header = ['target', 'mode', 'query', 'TPS', 'TPS range', 'x PgBouncer', 'x direct', 'p50 ms', 'p99 ms', 'p50 +ms vs direct', 'p99 +ms vs direct'];
+  const header = ['target', 'mode', 'query', 'TPS', 'TPS range', 'x PgBouncer', 'x direct', 'p50 ms', 'p99 ms', 'p50 +ms vs direct', 'p99 +ms vs direct', 'proxy CPU us/tx'];
   return { text: table(header, body), footnotes: [...footnotes, ...reasons] };
 }
 
@@ -412,13 +419,20 @@ async function main(): Promise<void> {
     // Warm the buffer cache and the server's plan caches so the first measured run is not penalised.
     process.stderr.write('warm-up (not measured) ...\n');
     await runPgbench({ target: direct.conn, args: pgbenchArgs('simple', Math.min(5, duration)), transactionLog: false });
+    // The proxies run in this process: without a warm-up the first one measured pays for the JIT
+    // (session, codec, classifier) and looks slower than the variants after it.
+    for (const t of proxies.targets.filter(selected)) {
+      for (const query of ['simple', 'prepared'] as const) {
+        await runPgbench({ target: t.conn, args: pgbenchArgs(query, Math.min(2, duration)), transactionLog: false }).catch(() => {});
+      }
+    }
 
     // Rounds interleave the paths so a burst of outside load hits all of them alike.
     const runs = new Map<string, Row[]>();
     for (let round = 0; round < (skip.has('pgbench') ? 0 : rounds); round++) {
       if (rounds > 1) process.stderr.write(`round ${round + 1}/${rounds}\n`);
       for (const query of ['simple', 'prepared'] as const) {
-        for (const t of targets) {
+        for (const t of targets.filter(selected)) {
           const key = `${t.name}|${t.mode}|${query}`;
           const done = runs.get(key) ?? [];
           // A path that failed once is not retried: its failure is the result.
@@ -430,7 +444,7 @@ async function main(): Promise<void> {
     const rowsOut = [...runs.values()].map(medianRow);
     process.stderr.write(`SELECT of ${rows} rows, ${selectRuns} runs per path ...\n`);
     const selects: SelectTiming[] = [];
-    if (!skip.has('select')) for (const t of targets) selects.push(await timeSelect(t));
+    if (!skip.has('select')) for (const t of targets.filter(selected)) selects.push(await timeSelect(t));
     // Masking cost: the same rows through the async proxy, from a table the policy masks (two
     // columns) and from an identical one it does not.
     const asyncProxy = proxies.targets.find((t) => t.mode === 'async recording');
@@ -451,7 +465,8 @@ async function main(): Promise<void> {
     const cpu = cpus();
     console.log(`\nPostgreSQL ${pg.version}, PgBouncer ${tx.version}, ${cpu.length} CPU (${cpu[0]?.model ?? '?'})`);
     console.log(`pgbench ${pgbenchArgs('simple', duration).join(' ').replace('-M simple', '-M <query>')} -l, scale ${scale}, sslmode=disable on ${LOOPBACK}, ${rounds} round(s)`);
-    console.log('TPS excludes connection time; p50/p99 from pgbench per-transaction logs.\n');
+    console.log('TPS excludes connection time; p50/p99 from pgbench per-transaction logs.');
+    console.log('proxy CPU us/tx: CPU time of this process (the in-process proxy) while pgbench ran, per transaction.\n');
     if (rowsOut.length > 0) {
       const { text, footnotes } = pgbenchTable(rowsOut);
       console.log(text);

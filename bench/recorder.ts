@@ -52,9 +52,11 @@ const rounds = int('rounds', 1, 100);
 
 // The proxy's hot path: one CommandIssued and one CommandCompleted per statement.
 const ENVELOPE_FIELDS = ['eventId', 'occurredAt', 'sessionId', 'seq', 'actor', 'source', 'target', 'feeder'] as const;
+// Copied key by key, not spread-then-delete: `delete` turns an object into a slow dictionary,
+// which the proxy's drafts (object literals) never are, and that made #enqueue look 4x dearer.
 const draftOf = (e: SessionEvent): EventDraft => {
-  const d: Record<string, unknown> = { ...e };
-  for (const f of ENVELOPE_FIELDS) delete d[f];
+  const d: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e)) if (!(ENVELOPE_FIELDS as readonly string[]).includes(k)) d[k] = v;
   return d as EventDraft;
 };
 const templates = [exampleEvent('CommandIssued'), exampleEvent('CommandCompleted')] as SessionEvent[];

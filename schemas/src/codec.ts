@@ -2,6 +2,7 @@ import avro from 'avsc';
 import type { Type } from 'avsc';
 import { boundedScan } from './bounded-scan.ts';
 import { crc64Avro } from './crc64-avro.ts';
+import { EnvelopeSplicer, type EncodedEnvelope, type SessionEnvelope } from './envelope-splice.ts';
 import { exactLongHook } from './exact-long.ts';
 import {
   AvroBadMagicError,
@@ -24,6 +25,9 @@ export const SINGLE_OBJECT_MARKER = Buffer.from([0xc3, 0x01]);
 export const HEADER_SIZE = 10;
 /** DEFAULT_MAX_EVENT_BYTES bounds one encoded event (1 MiB), so a hostile producer cannot exhaust memory. */
 export const DEFAULT_MAX_EVENT_BYTES = 1 << 20;
+
+// isValid options of encode()'s fast check: the same rule as validate() (no undeclared fields).
+const VALID_OPTS = { noUndeclaredFields: true } as const;
 
 /** WriterSchema is one schema the codec can read, keyed by its fingerprint. */
 export type WriterSchema = { readonly name: string; readonly fingerprint: Buffer; readonly type: Type; readonly canonical: string };
@@ -65,12 +69,18 @@ export class EventCodec {
   readonly #writers = new Map<string, WriterSchema>();
   readonly #currentWriter = new Map<string, WriterSchema>();
   readonly #resolvers = new Map<string, unknown>();
+  /** The writer of the last bytes read: a stream of events is mostly of one or a few types. */
+  #lastWriter?: WriterSchema;
   readonly #shared: unknown[];
   readonly maxEventBytes: number;
+  /** #scratch is encode()'s reusable output buffer (grown on demand, up to maxEventBytes). */
+  #scratch = Buffer.alloc(16 * 1024);
+  readonly #splicer: EnvelopeSplicer;
 
   constructor(opts: { shared: unknown[]; records: unknown[]; maxEventBytes?: number }) {
     this.#shared = opts.shared;
     this.maxEventBytes = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    this.#splicer = new EnvelopeSplicer(opts.shared, opts.records);
     for (const [name, type] of parseSchemas(opts.shared, opts.records)) {
       this.#readers.set(name, type);
       const w = this.#addWriter(name, type);
@@ -120,17 +130,63 @@ export class EventCodec {
 
   /** encode returns the single-object bytes of a valid event. */
   encode(event: LedgerRecord): Buffer {
-    const problems = this.validate(event);
-    if (problems.length > 0) {
-      if (!this.#currentWriter.has(event?.type)) throw new EventUnknownTypeError(problems[0]);
+    const w = typeof event?.type === 'string' ? this.#currentWriter.get(event.type) : undefined;
+    // Fast check first; the problem list (errorHook) is built only for an event that fails it.
+    if (!w || !w.type.isValid(event, VALID_OPTS)) {
+      const problems = this.validate(event);
+      if (!w) throw new EventUnknownTypeError(problems[0]);
       throw new EventInvalidError(`${event.type} is invalid: ${problems.join('; ')}`);
     }
-    const w = this.#currentWriter.get(event.type)!;
-    const body = w.type.toBuffer(event);
-    if (body.length + HEADER_SIZE > this.maxEventBytes) {
-      throw new AvroTooLargeError(`${event.type} encodes to ${body.length + HEADER_SIZE} bytes, over the ${this.maxEventBytes}-byte maximum`);
+    // One pass into a reusable scratch buffer (header, then body), then one exact-size copy:
+    // avsc's toBuffer plus a concat allocated and copied the body twice per event.
+    let scratch = this.#scratch;
+    let end = -1;
+    for (;;) {
+      SINGLE_OBJECT_MARKER.copy(scratch, 0);
+      w.fingerprint.copy(scratch, 2);
+      end = w.type.encode(event, scratch, HEADER_SIZE);
+      if (end >= 0) break;
+      // avsc returns minus the missing byte count when the buffer is too small.
+      const needed = scratch.length - end;
+      if (needed > this.maxEventBytes) break;
+      scratch = this.#scratch = Buffer.alloc(Math.min(Math.max(needed, scratch.length * 2), this.maxEventBytes));
     }
-    return Buffer.concat([SINGLE_OBJECT_MARKER, w.fingerprint, body], HEADER_SIZE + body.length);
+    if (end < 0 || end > this.maxEventBytes) {
+      const size = end < 0 ? w.type.toBuffer(event).length + HEADER_SIZE : end;
+      throw new AvroTooLargeError(`${event.type} encodes to ${size} bytes, over the ${this.maxEventBytes}-byte maximum`);
+    }
+    const out = Buffer.allocUnsafe(end);
+    scratch.copy(out, 0, 0, end);
+    return out;
+  }
+
+  /**
+   * encodeEnvelope validates and pre-encodes one session's envelope (actor, source, target,
+   * feeder) for encodeWith; undefined when it is invalid (encode() then reports why).
+   */
+  encodeEnvelope(env: SessionEnvelope): EncodedEnvelope | undefined {
+    return this.#splicer.envelope(env);
+  }
+
+  /**
+   * encodeWith returns exactly what encode(event) returns, with the same validation; when the
+   * event carries the very envelope objects of `env` it reuses env's bytes instead of
+   * validating and encoding the envelope again (see envelope-splice.ts).
+   */
+  encodeWith(event: LedgerRecord, env: EncodedEnvelope | undefined): Buffer {
+    const w = env && typeof event?.type === 'string' ? this.#currentWriter.get(event.type) : undefined;
+    if (w) {
+      const scratch = this.#scratch;
+      SINGLE_OBJECT_MARKER.copy(scratch, 0);
+      w.fingerprint.copy(scratch, 2);
+      const end = this.#splicer.encode(event as unknown as Record<string, unknown>, env!, scratch, HEADER_SIZE);
+      if (end >= 0 && end <= this.maxEventBytes) {
+        const out = Buffer.allocUnsafe(end);
+        scratch.copy(out, 0, 0, end);
+        return out;
+      }
+    }
+    return this.encode(event);
   }
 
   /** writerOf reads the header of single-object bytes and returns their writer schema. */
@@ -142,9 +198,12 @@ export class EventCodec {
       throw new AvroBadMagicError(`expected marker C3 01, got ${Buffer.from(bytes.subarray(0, 2)).toString('hex') || 'nothing'}`);
     }
     if (bytes.length < HEADER_SIZE) throw new AvroTruncatedError(`header needs ${HEADER_SIZE} bytes, got ${bytes.length}`);
+    const last = this.#lastWriter;
+    if (last && sameFingerprint(bytes, last.fingerprint)) return last;
     const fp = Buffer.from(bytes.buffer, bytes.byteOffset + 2, 8).toString('hex');
     const w = this.#writers.get(fp);
     if (!w) throw new AvroUnknownFingerprintError(`no known writer schema has fingerprint ${fp}`);
+    this.#lastWriter = w;
     return w;
   }
 
@@ -186,24 +245,24 @@ export class EventCodec {
    * It MUST accept exactly the bytes `decode` accepts and MUST throw the same error (same code)
    * for the rest (property-tested against `decode`). It runs the same header checks and the
    * same `boundedScan`; what `decode` adds beyond those is the exact-long range check and the
-   * `type` check. The exact-long check can only fail on a varint of 8+ bytes whose 8th byte is
-   * large or continued, so when any such byte pattern occurs (or the writer is not the current
-   * schema, or the record does not start with the string fields eventId and type) it simply
-   * calls `decodeDetailed`.
+   * `type` check. The exact-long check can only fail on a `long` field whose varint has 8+ bytes
+   * and a large or continued 8th byte, which `boundedScan` reports (`mayHoldUnsafeLong`); when it
+   * does (or the writer is not the current schema, or the record does not start with the string
+   * fields eventId and type) inspect simply calls `decodeDetailed`.
    */
   inspect(bytes: Uint8Array): { readonly writer: WriterSchema; readonly eventId: string } {
     const writer = this.writerOf(bytes);
-    boundedScan(writer.type, bytes, HEADER_SIZE);
-    if (this.#readers.get(writer.name) !== writer.type || !startsWithIdAndType(writer.type) || mayHoldUnsafeLong(bytes, HEADER_SIZE)) {
+    const scanned = boundedScan(writer.type, bytes, HEADER_SIZE);
+    if (this.#readers.get(writer.name) !== writer.type || !startsWithIdAndType(writer.type) || scanned.mayHoldUnsafeLong) {
       const d = this.decodeDetailed(bytes);
       return { writer: d.writer, eventId: d.record.eventId };
     }
     // boundedScan proved both leading strings lie within the buffer, so these reads are in bounds.
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     const id = readStringAt(buf, HEADER_SIZE);
-    const type = readStringAt(buf, id.end);
-    if (type.value !== writer.name) {
-      throw new EventInvalidError(`record of schema ${writer.name} says type ${JSON.stringify(type.value)}`);
+    if (!stringAtEquals(buf, id.end, nameBytes(writer))) {
+      const type = readStringAt(buf, id.end);
+      if (type.value !== writer.name) throw new EventInvalidError(`record of schema ${writer.name} says type ${JSON.stringify(type.value)}`);
     }
     return { writer, eventId: id.value };
   }
@@ -227,21 +286,37 @@ function startsWithIdAndType(t: Type): boolean {
   return ok;
 }
 
-/**
- * mayHoldUnsafeLong tells whether some varint in bytes[from..] could decode beyond +-(2^53-1),
- * the range ExactLongType accepts. Such a varint has 8+ bytes: seven continuation bytes, then an
- * eighth byte that either continues or carries (with the 49 bits before it) at least 2^53
- * (byte value >= 16; out of range needs >= 31). Any byte preceded by seven continuation bytes
- * that looks like that is flagged, wherever it is, so this errs only towards "maybe".
- */
-function mayHoldUnsafeLong(bytes: Uint8Array, from: number): boolean {
-  let run = 0;
-  for (let i = from; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (run >= 7 && b >= 16) return true;
-    run = b & 0x80 ? run + 1 : 0;
+/** sameFingerprint tells whether single-object bytes (header already checked) carry fingerprint `fp`. */
+function sameFingerprint(bytes: Uint8Array, fp: Buffer): boolean {
+  for (let i = 0; i < 8; i++) if (bytes[2 + i] !== fp[i]) return false;
+  return true;
+}
+
+const nameBytesOf = new WeakMap<WriterSchema, Buffer>();
+
+/** nameBytes is the Avro encoding (zig-zag length, UTF-8) of a writer's record name, as its `type` field holds it. */
+function nameBytes(w: WriterSchema): Buffer {
+  let b = nameBytesOf.get(w);
+  if (!b) {
+    const utf8 = Buffer.from(w.name, 'utf8');
+    // A record name is an Avro name ([A-Za-z_][A-Za-z0-9_]*), far shorter than 64 bytes: a one-byte length.
+    b = utf8.length < 64 ? Buffer.concat([Buffer.of(utf8.length * 2), utf8]) : Buffer.alloc(0);
+    nameBytesOf.set(w, b);
   }
-  return false;
+  return b;
+}
+
+/**
+ * stringAtEquals tells whether the Avro string at `pos` (already proven in bounds) is encoded
+ * exactly as `encoded`. Strings of equal value have equal encodings unless the length varint is
+ * padded, and a padded length only makes this answer false, which sends the caller to the exact
+ * (decoding) comparison.
+ */
+function stringAtEquals(buf: Buffer, pos: number, encoded: Buffer): boolean {
+  const n = encoded.length;
+  if (n === 0 || pos + n > buf.length) return false;
+  for (let i = 0; i < n; i++) if (buf[pos + i] !== encoded[i]) return false;
+  return true;
 }
 
 /** readStringAt reads an Avro string (zig-zag length, then UTF-8) already proven in bounds. */

@@ -82,7 +82,11 @@ export class CommandRun {
   dataRow(raw: Buffer): Buffer {
     let out = raw;
     const rowIndex = this.#dataRows++;
-    if (this.#masker || this.#capture) {
+    if (this.#masker?.dataRow && !this.#capture) {
+      // Masking without capture rewrites the DataRow as bytes (masking-port.ts): unmasked values
+      // are copied, never decoded; the masker counts and seals, and finish() takes its tally.
+      out = this.#masker.dataRow(raw, this.#columns, this.#formats, { sessionId: this.#sessionId, commandId: this.id, row: rowIndex });
+    } else if (this.#masker || this.#capture) {
       const values = decodeDataRow(raw);
       const fmt = this.#formats;
       // Binary-format values are shown to detectors as latin1 and captured as hex.
@@ -149,7 +153,10 @@ export class CommandRun {
   finish(now: number): EventDraft[] {
     const drafts: EventDraft[] = [];
     const digest = this.#hash.digest('hex');
-    if (this.#maskedCount > 0) {
+    const tally = this.#masker?.tally?.();
+    if (tally && tally.count > 0) {
+      drafts.push({ type: 'DataMasked', commandId: this.id, count: tally.count, masks: [...tally.sealed], truncated: tally.count > tally.sealed.length });
+    } else if (this.#maskedCount > 0) {
       drafts.push({ type: 'DataMasked', commandId: this.id, count: this.#maskedCount, masks: this.#masked, truncated: this.#maskedCount > this.#masked.length });
     }
     if (this.#capture && (this.#capture.rows.length > 0 || this.#capture.columns.length > 0)) {

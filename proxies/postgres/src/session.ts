@@ -119,7 +119,8 @@ type Expect =
 type Statement = { readonly text: string; readonly cls: Classification };
 type Portal = { readonly statement: string; readonly params: readonly (Buffer | null)[]; readonly paramFormats: readonly number[]; readonly resultFormats: readonly number[] };
 type Protocol = 'simple' | 'extended';
-type Pending = { text: string; parameters: (string | null)[]; channel: CommandChannel; cls: Classification; protocol: Protocol; raw: readonly Buffer[]; binaryResults: boolean };
+/** Pending is one command to run: `raw` is its Query, Execute or FunctionCall message; `portal` the Execute's portal. */
+type Pending = { text: string; parameters: (string | null)[]; channel: CommandChannel; cls: Classification; protocol: Protocol; raw: Buffer; portal: string; binaryResults: boolean };
 
 const isLoopback = (a: string | undefined) => a === '127.0.0.1' || a === '::1' || a === '::ffff:127.0.0.1' || (a?.startsWith('127.') ?? false);
 
@@ -150,10 +151,13 @@ export class Session {
   readonly #inbox: TypedFrontendMessage[] = [];
   #pumping = false;
   #corked = false;
+  /** #outgoing is what #forward queued for the server and #flushUpstream has not sent yet. */
+  #outgoing?: Buffer;
   #discardUntilSync = false;
   readonly #statements = new Map<string, Statement>();
   readonly #portals = new Map<string, Portal>();
   readonly #prepared = new PreparedRegistry();
+  readonly #decisions = new WeakMap<object, { policy: Policy; decision: PolicyDecision }>();
   readonly #sql: LiteralCache;
   #keys?: { processId: number; secretKey: Buffer };
   #commands = 0;
@@ -229,6 +233,8 @@ export class Session {
         this.#onMessage(m);
         if (this.#isClosed()) return;
       }
+      // The whole chunk is queued first, then handled: its forwarded messages leave together.
+      if (this.#state === 'ready' && this.#inbox.length > 0) this.#pump();
     } catch (e) {
       const msg = isAffidavitError(e) ? `${e.message} (${e.code})` : `internal error: ${(e as Error).message}`;
       this.#fatal('08P01', msg);
@@ -272,7 +278,6 @@ export class Session {
           this.#clientPaused.inbox = true;
           this.#client.pause();
         }
-        if (this.#state === 'ready') void this.#pump();
     }
   }
 
@@ -385,7 +390,7 @@ export class Session {
     this.#client.write(Buffer.concat([authenticationOk(), ...up.startupFrames, backendKeyData(this.#keys.processId, this.#keys.secretKey), readyForQuery('I')]));
     this.#state = 'ready';
     if (this.#o.idleTimeoutMs > 0) this.#idleTimer = setTimeout(this.#onIdle, this.#o.idleTimeoutMs);
-    void this.#pump();
+    this.#pump();
   }
 
   #onIdle = (): void => {
@@ -400,24 +405,53 @@ export class Session {
 
   // ---- command handling ---------------------------------------------------------------
 
-  async #pump(): Promise<void> {
+  // #pump handles queued client messages in order. It runs synchronously while every message
+  // is handled synchronously (the common case: allowed commands in async mode), so a chunk of
+  // pipelined messages costs no promise; at the first message whose handling is asynchronous
+  // it continues in #pumpAsync, which keeps the same order. Either way, what was forwarded is
+  // sent when the inbox is empty (#pumpDone), so one chunk in gives one write out.
+  #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
       while (this.#inbox.length > 0 && this.#state === 'ready') {
         const r = this.#handle(this.#inbox.shift()!);
+        if (r) {
+          void this.#pumpAsync(r);
+          return;
+        }
+      }
+    } catch (e) {
+      this.#pumpFailed(e);
+    }
+    this.#pumpDone();
+  }
+
+  async #pumpAsync(pending: Promise<void>): Promise<void> {
+    try {
+      await pending;
+      while (this.#inbox.length > 0 && this.#state === 'ready') {
+        const r = this.#handle(this.#inbox.shift()!);
         if (r) await r;
       }
     } catch (e) {
-      this.#deps.logger?.error({ err: e }, 'postgres session failed');
-      this.#fatal('XX000', `internal proxy error: ${(e as Error).message}`);
+      this.#pumpFailed(e);
     } finally {
-      this.#pumping = false;
-      this.#flushUpstream();
-      if (this.#clientPaused.inbox && this.#state === 'ready') {
-        this.#clientPaused.inbox = false;
-        if (!this.#clientPaused.upstream) this.#client.resume();
-      }
+      this.#pumpDone();
+    }
+  }
+
+  #pumpFailed(e: unknown): void {
+    this.#deps.logger?.error({ err: e }, 'postgres session failed');
+    this.#fatal('XX000', `internal proxy error: ${(e as Error).message}`);
+  }
+
+  #pumpDone(): void {
+    this.#pumping = false;
+    this.#flushUpstream();
+    if (this.#clientPaused.inbox && this.#state === 'ready') {
+      this.#clientPaused.inbox = false;
+      if (!this.#clientPaused.upstream) this.#client.resume();
     }
   }
 
@@ -425,7 +459,7 @@ export class Session {
     switch (m.type) {
       case 'Query': {
         const cls = this.#prepared.apply(this.#sql.classify(m.query));
-        return this.#run({ text: m.query, parameters: [], channel: this.#channelOf(cls, 'simple'), cls, protocol: 'simple', raw: [m.raw], binaryResults: false });
+        return this.#run({ text: m.query, parameters: [], channel: this.#channelOf(cls, 'simple'), cls, protocol: 'simple', raw: m.raw, portal: '', binaryResults: false });
       }
       case 'Parse': {
         if (this.#discardUntilSync) return;
@@ -456,14 +490,14 @@ export class Session {
         const st = p ? this.#statements.get(p.statement) : undefined;
         const cls = st ? this.#prepared.apply(st.cls) : this.#prepared.lookupPrepared(p?.statement ?? m.portal);
         const text = st?.text ?? cls.text;
-        const describe = encodeFrontendMessage({ type: 'Describe', target: 'P', name: m.portal });
         return this.#run({
           text,
           parameters: p ? renderParameters(p.params, p.paramFormats) : [],
           channel: this.#channelOf(cls, 'extended'),
           cls,
           protocol: 'extended',
-          raw: [describe, m.raw],
+          raw: m.raw,
+          portal: m.portal,
           binaryResults: p !== undefined && p.resultFormats.some((f) => f === 1),
         });
       }
@@ -478,7 +512,7 @@ export class Session {
       case 'FunctionCall': {
         const text = `fast-path function call (oid ${m.functionOid})`;
         const cls: Classification = { kind: 'sql', text, statements: [], unparsable: { message: 'a fast-path function call cannot be classified' } };
-        return this.#run({ text, parameters: renderParameters(m.args, m.argFormats), channel: 'function_call', cls, protocol: 'simple', raw: [m.raw], binaryResults: m.resultFormat === 1 });
+        return this.#run({ text, parameters: renderParameters(m.args, m.argFormats), channel: 'function_call', cls, protocol: 'simple', raw: m.raw, portal: '', binaryResults: m.resultFormat === 1 });
       }
       case 'Terminate':
         this.#flushUpstream();
@@ -499,23 +533,65 @@ export class Session {
     return dflt;
   }
 
-  async #run(p: Pending): Promise<void> {
+  // #run decides and records one command, then forwards or refuses it. An allowed command in
+  // async mode takes a synchronous path (no promise, no microtask): the pump then goes straight
+  // on to the next message. Everything else (sync recording, deny, approval, mask) is async.
+  #run(p: Pending): Promise<void> | void {
     const rec = this.#recording!;
-    const sync = this.#o.recordingMode === 'sync';
-    const decision = evaluate(this.#deps.policy(), { target: { kind: 'postgres', resource: this.#o.resource }, groups: this.#identity!.groups, classification: p.cls });
+    const decision = this.#decisionFor(p.cls);
     const id = this.#deps.newId();
     this.#commands++;
-    if (sync) this.#flushUpstream();
+    const issued: EventDraft = { type: 'CommandIssued', commandId: id, channel: p.channel, text: p.text, parameters: p.parameters, classes: classesOf(p.cls), decision: AVRO_ACTION[decision.action], ruleId: decision.ruleId };
+    if (this.#o.recordingMode === 'sync') {
+      // Fail closed: the command is forwarded only after its CommandIssued is acknowledged. Earlier
+      // pipelined commands are sent now, so their results flow while this one waits.
+      this.#flushUpstream();
+      return this.#runAcknowledged(p, id, decision, rec.record(issued, { wait: true }));
+    }
     try {
-      await rec.record(
-        { type: 'CommandIssued', commandId: id, channel: p.channel, text: p.text, parameters: p.parameters, classes: classesOf(p.cls), decision: AVRO_ACTION[decision.action], ruleId: decision.ruleId },
-        { wait: sync },
-      );
+      rec.append(issued);
     } catch (e) {
-      const code = isAffidavitError(e) ? e.code : 'AFF_E_RECORDING_UNAVAILABLE';
-      return this.#refuse(p.protocol, { severity: 'ERROR', code: '58000', message: `Affidavit could not record this statement, so it was not run: ${(e as Error).message} (${code})`, hint: 'retry when the audit bus is reachable again' });
+      return this.#recordingRefused(p, e);
+    }
+    if (decision.action === 'allow') return this.#dispatch(p, id, decision, undefined);
+    return this.#decide(p, id, decision);
+  }
+
+  async #runAcknowledged(p: Pending, id: string, decision: PolicyDecision, acked: Promise<unknown>): Promise<void> {
+    try {
+      await acked;
+    } catch (e) {
+      return this.#recordingRefused(p, e);
     }
     if (this.#state !== 'ready') return;
+    if (decision.action === 'allow') return this.#dispatch(p, id, decision, undefined);
+    return this.#decide(p, id, decision);
+  }
+
+  // #decisionFor evaluates policy, remembering the decision per operations list: evaluate() reads
+  // only the operations of a classification (never its texts), the session's groups and the
+  // target, and the last two are fixed for the session. Classifications of one statement shape
+  // (LiteralCache) or one prepared statement share their frozen operations list, so a repeated
+  // statement is decided once per policy version; a policy reload (a new Policy object) misses.
+  #decisionFor(cls: Classification): PolicyDecision {
+    const policy = this.#deps.policy();
+    const key = cls.unparsable === undefined && cls.statements.length === 1 && Object.isFrozen(cls.statements[0].operations) ? cls.statements[0].operations : undefined;
+    if (key) {
+      const hit = this.#decisions.get(key);
+      if (hit && hit.policy === policy) return hit.decision;
+    }
+    const decision = Object.freeze(evaluate(policy, { target: { kind: 'postgres', resource: this.#o.resource }, groups: this.#identity!.groups, classification: cls }));
+    if (key) this.#decisions.set(key, { policy, decision });
+    return decision;
+  }
+
+  #recordingRefused(p: Pending, e: unknown): void {
+    const code = isAffidavitError(e) ? e.code : 'AFF_E_RECORDING_UNAVAILABLE';
+    return this.#refuse(p.protocol, { severity: 'ERROR', code: '58000', message: `Affidavit could not record this statement, so it was not run: ${(e as Error).message} (${code})`, hint: 'retry when the audit bus is reachable again' });
+  }
+
+  /** #decide carries out a decision other than a plain allow (deny, approval, mask), then dispatches. */
+  async #decide(p: Pending, id: string, decision: PolicyDecision): Promise<void> {
     let masker: ResultMasker | undefined;
     switch (decision.action) {
       case 'deny': {
@@ -555,9 +631,14 @@ export class Session {
       case 'allow':
         break;
     }
+    this.#dispatch(p, id, decision, masker);
+  }
+
+  /** #dispatch forwards an admitted command and follows its results (CommandRun). */
+  #dispatch(p: Pending, id: string, decision: PolicyDecision, masker: ResultMasker | undefined): void {
     const cmd = new CommandRun({
       id,
-      sessionId: rec.sessionId,
+      sessionId: this.#recording!.sessionId,
       text: p.text,
       channel: p.channel,
       masker,
@@ -565,11 +646,11 @@ export class Session {
       startedAt: performance.now(),
     });
     if (this.#o.statementTimeoutMs > 0) this.#armStatementTimer();
-    if (p.protocol === 'simple') return this.#forward(p.raw[0], { kind: 'query', cmd });
+    if (p.protocol === 'simple') return this.#forward(p.raw, { kind: 'query', cmd });
     // Extended: the hidden Describe gives the portal's row shape for masking or capture; the
-    // client never sees its answer.
-    if (masker || decision.capture) this.#forward(p.raw[0], { kind: 'describe', hidden: cmd });
-    this.#forward(p.raw[1], { kind: 'execute', cmd });
+    // client never sees its answer. Built only then: most Executes need none.
+    if (masker || decision.capture) this.#forward(encodeFrontendMessage({ type: 'Describe', target: 'P', name: p.portal }), { kind: 'describe', hidden: cmd });
+    this.#forward(p.raw, { kind: 'execute', cmd });
   }
 
   async #blocked(commandId: string, p: Pending, ruleId: string | null, reason: string): Promise<void> {
@@ -652,14 +733,33 @@ export class Session {
     }, this.#o.statementTimeoutMs);
   }
 
+  // #forward queues a message for the server; #flushUpstream sends what is queued. Messages
+  // forwarded unchanged are views of the client's chunk, so consecutive ones are usually
+  // adjacent in memory: they are merged into one view and the chunk goes out as it came, in
+  // one write (no cork/writev of N small buffers). Merging needs only adjacency: the bytes of
+  // the merged view are exactly the messages in order, wherever they came from.
   #forward(buf: Buffer, expect?: Expect): void {
     const s = this.#up?.socket;
     if (!s || this.#state !== 'ready') return;
     if (expect) this.#expect.push(expect);
+    const held = this.#outgoing;
+    if (held === undefined) {
+      this.#outgoing = buf;
+      return;
+    }
+    if (held.buffer === buf.buffer && held.byteOffset + held.length === buf.byteOffset) {
+      this.#outgoing = Buffer.from(held.buffer, held.byteOffset, held.length + buf.length);
+      return;
+    }
     if (!this.#corked) {
       s.cork();
       this.#corked = true;
     }
+    this.#outgoing = buf;
+    this.#writeUpstream(s, held);
+  }
+
+  #writeUpstream(s: Socket, buf: Buffer): void {
     if (!s.write(buf) && !this.#clientPaused.upstream) {
       // The server is not reading: stop reading the client until it drains.
       this.#clientPaused.upstream = true;
@@ -668,9 +768,13 @@ export class Session {
   }
 
   #flushUpstream(): void {
+    const held = this.#outgoing;
+    this.#outgoing = undefined;
+    const s = this.#up?.socket;
+    if (held && s && this.#state === 'ready') this.#writeUpstream(s, held);
     if (this.#corked) {
       this.#corked = false;
-      this.#up?.socket.uncork();
+      s?.uncork();
     }
   }
 
@@ -809,7 +913,11 @@ export class Session {
     const drafts: EventDraft[] = cmd.finish(performance.now());
     const rec = this.#recording!;
     for (const d of drafts) {
-      rec.record(d, { wait: false }).catch((e: unknown) => this.#deps.logger?.error({ err: e }, `could not record ${d.type}`));
+      try {
+        rec.append(d);
+      } catch (e) {
+        this.#deps.logger?.error({ err: e }, `could not record ${d.type}`);
+      }
     }
   }
 

@@ -16,3 +16,16 @@ test('ids are unique and sort in creation order, also within one millisecond and
   // The random tail differs (fresh randomness, not a repeated pool slice).
   assert.equal(new Set(ids.map((i) => i.slice(-12))).size, ids.length);
 });
+
+test('uuidv7 writes the time, version, counter and variant bits exactly (byte layout of RFC 9562 §5.7)', () => {
+  // Later than every time used above, so no id here is pushed forward by the monotonic rule.
+  for (const ms of [2_000_000_000_000, 2_000_000_000_001, 0xabcdef12345, 2 ** 48 - 1].sort((a, b) => a - b)) {
+    const b = Buffer.from(uuidv7(ms).replaceAll('-', ''), 'hex');
+    assert.equal(b.length, 16);
+    assert.equal(b.readUIntBE(0, 6), ms);
+    assert.equal(b.readUInt16BE(6), 0x7000, 'version 7, counter 0 in a new millisecond');
+    assert.equal(b[8] >> 6, 0b10, 'variant 10');
+  }
+  assert.throws(() => uuidv7(2 ** 48 + 5), RangeError);
+  assert.throws(() => uuidv7(-1), RangeError);
+});

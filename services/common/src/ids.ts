@@ -20,6 +20,8 @@ let poolAt = pool.length;
  * in creation order (RFC 9562 §6.2 method 1).
  */
 export function uuidv7(ms: number = Date.now()): string {
+  // Checked before any state changes, so a bad time cannot poison the ids after it.
+  if (!(ms >= 0 && ms < 2 ** 48)) throw new RangeError(`uuidv7: time ${ms} ms is outside the 48-bit range`);
   if (ms <= lastMs) {
     ms = lastMs;
     counter++;
@@ -35,13 +37,17 @@ export function uuidv7(ms: number = Date.now()): string {
     randomFillSync(pool);
     poolAt = 0;
   }
-  const b = Buffer.allocUnsafe(16);
-  pool.copy(b, 8, poolAt, poolAt + 8);
+  // The text is built from a byte → hex table (no Buffer, no hex encode and re-slice): three
+  // ids per proxied command made this show in the hot path.
+  const p = pool;
+  const at = poolAt;
   poolAt += 8;
-  b.writeUIntBE(ms, 0, 6);
-  b[6] = 0x70 | (counter >> 8);
-  b[7] = counter & 0xff;
-  b[8] = 0x80 | (b[8] & 0x3f);
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  const t = Math.trunc(ms).toString(16).padStart(12, '0');
+  return (
+    `${t.slice(0, 8)}-${t.slice(8)}-${HEX[0x70 | (counter >> 8)]}${HEX[counter & 0xff]}-` +
+    `${HEX[0x80 | (p[at] & 0x3f)]}${HEX[p[at + 1]]}-` +
+    `${HEX[p[at + 2]]}${HEX[p[at + 3]]}${HEX[p[at + 4]]}${HEX[p[at + 5]]}${HEX[p[at + 6]]}${HEX[p[at + 7]]}`
+  );
 }
+
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

@@ -121,3 +121,59 @@ test('options are validated and frozen', () => {
   assert.ok(Object.isFrozen(rec.options));
   assert.equal(rec.options.mode, 'sync');
 });
+
+test('append (the async hot path) queues in order without a promise, and one loop turn is one publish call', async () => {
+  const sink = new FakeSink();
+  const rec = new Recorder(sink, { mode: 'async' }, deps);
+  const sessions = Array.from({ length: 5 }, (_, i) => rec.openSession(envelope(`a${i}`)));
+  for (let i = 0; i < 40; i++) {
+    const ev = sessions[i % 5].append(issued(`q${i}`));
+    assert.equal(ev.seq, Math.floor(i / 5));
+  }
+  assert.equal(sink.calls, 0, 'nothing is published inside the task that recorded');
+  await new Promise((r) => setImmediate(r));
+  await rec.flush();
+  assert.equal(sink.calls, 1, 'group commit: one publish for the whole turn');
+  const events = sink.decoded();
+  assert.deepEqual(events.map((e) => (e as { text: string }).text), Array.from({ length: 40 }, (_, i) => `q${i}`));
+  for (const s of sessions) assert.deepEqual(events.filter((e) => e.sessionId === s.sessionId).map((e) => e.seq), [0, 1, 2, 3, 4, 5, 6, 7]);
+});
+
+test('append throws synchronously what record() would reject with (backpressure), taking no seq', () => {
+  const sink = new FakeSink();
+  const rec = new Recorder(sink, { mode: 'async', maxBuffered: 2 }, deps);
+  const s = rec.openSession(envelope('bp'));
+  assert.throws(() => s.append({ ...issued('0'), decision: 'maybe' } as never), { code: 'AFF_E_EVENT_INVALID' });
+  s.append(issued('1'));
+  s.append(issued('2'));
+  assert.throws(() => s.append(issued('3')), { code: 'AFF_E_BACKPRESSURE' });
+  assert.equal(s.nextSeq, 2);
+});
+
+test('a waited-for event is published within the current turn: a sync command waits for no extra loop turn', async () => {
+  const sink = new FakeSink();
+  const rec = new Recorder(sink, { mode: 'sync' }, deps);
+  const s = rec.openSession(envelope('fast'));
+  let turnEnded = false;
+  setImmediate(() => (turnEnded = true));
+  await s.record(issued('now'));
+  assert.equal(turnEnded, false, 'the acknowledgement waited for setImmediate');
+  assert.equal(sink.published.length, 1);
+});
+
+test('the envelope is the recording’s own copy: changing the caller’s objects later changes no event', async () => {
+  const sink = new FakeSink();
+  const rec = new Recorder(sink, { mode: 'sync' }, deps);
+  const env = { ...envelope('copy'), source: structuredClone(base.source) };
+  const actor = structuredClone(base.actor!);
+  const s = rec.openSession(env);
+  s.setActor(actor);
+  await s.record(issued('first'));
+  actor.email = 'mallory@example.com';
+  (env.source as { address: string }).address = '10.6.6.6';
+  await s.record(issued('second'));
+  const [a, b] = sink.decoded();
+  assert.equal(a.actor!.email, base.actor!.email);
+  assert.equal(b.actor!.email, base.actor!.email, 'a later change to the caller’s actor leaked into the audit record');
+  assert.equal(b.source.address, base.source.address);
+});

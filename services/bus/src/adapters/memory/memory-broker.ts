@@ -59,7 +59,8 @@ export function createMemoryBroker(opts: { clock: Clock }): MemoryBroker {
   let available = true;
   let memberSeq = 0;
   const notify = () => {
-    for (const fn of [...listeners]) fn();
+    // Copied so a listener may remove itself; skipped when nobody listens (a publish-only bus).
+    if (listeners.size > 0) for (const fn of [...listeners]) fn();
   };
 
   const groupOf = (name: string): Group => {
@@ -105,7 +106,7 @@ export function createMemoryBroker(opts: { clock: Clock }): MemoryBroker {
     append(topic, partition, records) {
       const log = topics.get(topic)![partition];
       const timestamp = opts.clock.now();
-      for (const r of records) log.push({ ...r, offset: BigInt(log.length), timestamp });
+      for (const r of records) log.push({ key: r.key, value: r.value, headers: r.headers, offset: BigInt(log.length), timestamp });
       notify();
     },
     read(topic, partition, from, max) {

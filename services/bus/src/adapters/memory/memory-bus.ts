@@ -7,7 +7,7 @@ import { DEFAULT_MAX_VALUE_BYTES, DEFAULT_RETRY_BACKOFF_MS, sleep } from '../../
 import { partitionForKey } from '../../partition.ts';
 import type { Bus, BusBatch, OutgoingRecord, SubscribeOptions, Subscription } from '../../ports/bus.ts';
 import { assertPartitions, assertRecords, assertTopicName } from '../../validate.ts';
-import { createMemoryBroker, type MemoryBroker } from './memory-broker.ts';
+import { createMemoryBroker, type MemoryBroker, type StoredRecord } from './memory-broker.ts';
 
 /** MemoryBusOptions configures the in-process bus. */
 export type MemoryBusOptions = {
@@ -37,6 +37,8 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
   const opts = validateOptions<Required<MemoryBusOptions>>(schema, input, { name: 'memory bus options' });
   const broker = deps.broker ?? createMemoryBroker({ clock: deps.clock ?? systemClock });
   const subscriptions = new Set<Subscription>();
+  const partitions = new PartitionCache();
+  const knownTopics = new Set<string>();
   let closed = false;
 
   const open = () => {
@@ -51,30 +53,28 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
   return {
     async publish(topic: string, records: readonly OutgoingRecord[]) {
       open();
-      assertTopicName(topic);
+      // A topic name is checked once: only names of existing topics are remembered (bounded).
+      if (!knownTopics.has(topic)) assertTopicName(topic);
       assertRecords(records, opts.maxValueBytes);
       if (!broker.available) throw new BusUnavailableError('the in-process broker is unavailable');
       const n = partitionsOrThrow(topic);
+      knownTopics.add(topic);
+      // The broker keeps its own copy of every value and header (like Kafka, which never shares
+      // the producer's buffers): one slab per call, sliced, instead of one allocation each.
+      const slab = new SlabWriter(records);
       // Group by partition keeping call order: per-key order follows from per-partition order.
-      const byPartition = new Map<number, OutgoingRecord[]>();
+      const byPartition = new Map<number, Array<Omit<StoredRecord, 'offset' | 'timestamp'>>>();
       for (const r of records) {
-        const p = partitionForKey(r.key, n);
+        const p = partitions.of(r.key, n);
+        const headers: Record<string, Buffer> = {};
+        if (r.headers) for (const k of Object.keys(r.headers)) headers[k] = slab.copy(r.headers[k]);
+        const stored = { key: r.key, value: slab.copy(r.value), headers };
         // Push in place: copying the list per record made a batch quadratic in its size.
         const list = byPartition.get(p);
-        if (list) list.push(r);
-        else byPartition.set(p, [r]);
+        if (list) list.push(stored);
+        else byPartition.set(p, [stored]);
       }
-      for (const [p, rs] of byPartition) {
-        broker.append(
-          topic,
-          p,
-          rs.map((r) => ({
-            key: r.key,
-            value: Buffer.from(r.value),
-            headers: Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k, Buffer.from(v)])),
-          })),
-        );
-      }
+      for (const [p, rs] of byPartition) broker.append(topic, p, rs);
     },
 
     async subscribe(sub: SubscribeOptions) {
@@ -115,6 +115,59 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
 }
 
 const key = (t: string, p: number) => `${t}\u0000${p}`;
+
+/** PARTITION_CACHE_KEYS bounds PartitionCache: past it the cache starts over (keys are session ids). */
+export const PARTITION_CACHE_KEYS = 65_536;
+
+/**
+ * PartitionCache remembers partitionForKey per key: a session publishes many events under one
+ * key, and murmur2 over its UTF-8 bytes (plus the Buffer made for them) was paid per record.
+ * It MUST answer exactly what partitionForKey answers.
+ */
+export class PartitionCache {
+  #n = 0;
+  readonly #byKey = new Map<string, number>();
+
+  /** of returns the partition of `key` among `n` partitions. */
+  of(key: string, n: number): number {
+    if (n !== this.#n) {
+      this.#byKey.clear();
+      this.#n = n;
+    }
+    let p = this.#byKey.get(key);
+    if (p === undefined) {
+      if (this.#byKey.size >= PARTITION_CACHE_KEYS) this.#byKey.clear();
+      p = partitionForKey(key, n);
+      this.#byKey.set(key, p);
+    }
+    return p;
+  }
+}
+
+/** SlabWriter copies the values and headers of one publish call into a single buffer, handing out views. */
+class SlabWriter {
+  readonly #buf: Buffer;
+  #at = 0;
+
+  constructor(records: readonly OutgoingRecord[]) {
+    let size = 0;
+    for (const r of records) {
+      size += r.value.length;
+      if (r.headers) for (const k of Object.keys(r.headers)) {
+        const v = r.headers[k];
+        size += typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+      }
+    }
+    this.#buf = Buffer.allocUnsafe(size);
+  }
+
+  /** copy returns a copy of `v` (a Buffer, or a string as UTF-8) inside the slab. */
+  copy(v: Buffer | string): Buffer {
+    const start = this.#at;
+    this.#at += typeof v === 'string' ? this.#buf.write(v, start) : v.copy(this.#buf, start);
+    return this.#buf.subarray(start, this.#at);
+  }
+}
 
 /**
  * subscribeMember runs one group member: a single loop over its assigned partitions (like

@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { createDefaultCodec } from './codec.ts';
+import { exampleEvent } from './examples.ts';
+import type { LedgerRecord } from './generated/events.ts';
+
+const codec = createDefaultCodec();
+const TYPES: LedgerRecord['type'][] = [
+  'ApprovalDecided', 'ApprovalRequested', 'AuthenticationFailed', 'CommandBlocked', 'CommandCompleted', 'CommandIssued',
+  'DataMasked', 'MaskedValueOpened', 'ResultCaptured', 'SessionEnded', 'SessionStarted', 'TerminalOutput', 'InputRejected',
+];
+
+const envelopeOf = (e: LedgerRecord) => {
+  const r = e as unknown as Record<string, unknown>;
+  return { actor: r.actor, source: r.source, target: r.target, feeder: r.feeder };
+};
+
+test('encodeWith gives the very bytes of encode for an example of every event type', () => {
+  for (const type of TYPES) {
+    const e = exampleEvent(type);
+    const env = codec.encodeEnvelope(envelopeOf(e));
+    const withEnv = { ...e, ...(env ? env.values : {}) } as LedgerRecord;
+    assert.deepEqual(codec.encodeWith(withEnv, env), codec.encode(withEnv), type);
+    const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
+    assert.deepEqual(plain(codec.decode(codec.encodeWith(withEnv, env))), plain(withEnv), `${type} round-trips`);
+  }
+});
+
+// Longs across the whole safe range, with the edges of the native-long fast path (2^52) and of
+// avsc's own long (±9007199254740990) weighted in.
+const EDGES = [0, 1, -1, 2 ** 30, -(2 ** 30) - 1, 2 ** 52, 2 ** 52 + 1, -(2 ** 52), -(2 ** 52) - 1, 9007199254740990, -9007199254740990, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+const anyLong = fc.oneof(fc.constantFrom(...EDGES), fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 }));
+
+test('encodeWith equals encode for arbitrary command texts, ids, numbers and envelopes (property)', () => {
+  fc.assert(
+    fc.property(
+      fc.string({ maxLength: 200 }),
+      fc.array(fc.option(fc.string({ maxLength: 20 }), { nil: null }), { maxLength: 5 }),
+      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      fc.option(anyLong, { nil: null }),
+      fc.string({ maxLength: 40 }),
+      fc.array(fc.string({ maxLength: 10 }), { maxLength: 4 }),
+      anyLong,
+      anyLong,
+      (text, parameters, seq, rows, email, groups, occurredAt, durationMicros) => {
+        const base = exampleEvent('CommandIssued');
+        const env = codec.encodeEnvelope({ actor: { ...base.actor!, email, groups }, source: base.source, target: base.target, feeder: base.feeder })!;
+        assert.ok(env, 'a valid envelope encodes');
+        const issued = { ...exampleEvent('CommandIssued', { text, parameters, seq, occurredAt }), ...env.values } as LedgerRecord;
+        assert.deepEqual(codec.encodeWith(issued, env), codec.encode(issued));
+        const completed = { ...exampleEvent('CommandCompleted', { rows, seq, durationMicros }), ...env.values } as LedgerRecord;
+        assert.deepEqual(codec.encodeWith(completed, env), codec.encode(completed));
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test('encodeWith validates like encode: an invalid or undeclared field is refused with the same error', () => {
+  const e = exampleEvent('CommandIssued');
+  const env = codec.encodeEnvelope(envelopeOf(e))!;
+  const ok = { ...e, ...env.values };
+  const bad = [
+    { ...ok, decision: 'maybe' },
+    { ...ok, seq: 1.5 },
+    { ...ok, surprise: 'field' },
+    { ...ok, text: undefined },
+    { ...ok, type: 'NoSuchEvent' },
+  ] as unknown as LedgerRecord[];
+  for (const b of bad) {
+    let expected: unknown;
+    try {
+      codec.encode(b);
+    } catch (err) {
+      expected = err;
+    }
+    assert.ok(expected, `encode accepted ${JSON.stringify(b).slice(0, 80)}`);
+    assert.throws(() => codec.encodeWith(b, env), (err: Error & { code?: string }) => err.code === (expected as { code?: string }).code && err.message === (expected as Error).message);
+  }
+});
+
+test('an envelope that is not the one encoded falls back to the full encoder (never stale bytes)', () => {
+  const e = exampleEvent('CommandIssued');
+  const env = codec.encodeEnvelope(envelopeOf(e))!;
+  // Same shape, different objects and a different email: the fast path must not use env's bytes.
+  const other = { ...e, ...env.values, actor: { ...e.actor!, email: 'someone.else@example.com' } } as LedgerRecord;
+  assert.deepEqual(codec.encodeWith(other, env), codec.encode(other));
+  assert.equal((codec.decode(codec.encodeWith(other, env)) as typeof e).actor!.email, 'someone.else@example.com');
+  assert.equal(codec.encodeEnvelope({ ...envelopeOf(e), feeder: { id: 1 } }), undefined, 'an invalid envelope is not pre-encoded');
+});
+
+test('the fast path really applies to the command events (a plan, and bytes written without the fallback)', async () => {
+  const { EnvelopeSplicer } = await import('./envelope-splice.ts');
+  const { loadSchemaFiles } = await import('./schema-files.ts');
+  const files = loadSchemaFiles();
+  const splicer = new EnvelopeSplicer(files.envelope.map((f) => f.schema), [...files.events, ...files.ledger].map((f) => f.schema));
+  for (const t of ['CommandIssued', 'CommandCompleted', 'SessionStarted', 'SessionEnded', 'CommandBlocked']) assert.ok(splicer.hasPlan(t), t);
+  assert.equal(splicer.hasPlan('InputRejected'), false, 'a record without the envelope has no plan');
+  const e = exampleEvent('CommandCompleted');
+  const env = splicer.envelope(envelopeOf(e))!;
+  const out = Buffer.alloc(4096);
+  const end = splicer.encode({ ...e, ...env.values } as unknown as Record<string, unknown>, env, out, 10);
+  assert.ok(end > 10);
+  assert.deepEqual(out.subarray(10, end), codec.encode(e).subarray(10));
+});
