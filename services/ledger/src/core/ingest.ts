@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { EventCodec, InputRejected } from '@affidavit/schemas';
 
 /** SourceRecord is one record as consumed from the bus. */
@@ -17,7 +17,7 @@ export type Admitted = {
 /** IngestResult sorts one consumed batch. */
 export type IngestResult = { admitted: Admitted[]; duplicates: number };
 
-const sha256hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const sha256hex = (b: Uint8Array) => hash('sha256', b, 'hex');
 
 /** Parsed is one consumed record after decoding: an event with its id, or why it is not one. */
 export type Parsed = { record: SourceRecord; eventId: string; failure?: { code: string; reason: string } };

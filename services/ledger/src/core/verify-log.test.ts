@@ -93,3 +93,48 @@ test('a bad signature, a foreign origin and two roots for one size fail on the c
   const r3 = await verifyLog({ origin: 'log', checkpoints: [...good, fork], entries: stream(list), open });
   assert.ok(!r3.ok && /forked/.test(r3.problem.message));
 });
+
+/** paged regroups a stream of entries into pages of the given sizes (cycled), as entriesWithRecordedLeaves yields them. */
+async function* paged(src: AsyncIterable<VerifyEntry>, sizes: number[]): AsyncIterable<VerifyEntry[]> {
+  let page: VerifyEntry[] = [];
+  let k = 0;
+  for await (const e of src) {
+    page.push(e);
+    if (page.length >= sizes[k % sizes.length]) {
+      yield page;
+      page = [];
+      k++;
+    }
+  }
+  if (page.length > 0) yield page;
+}
+
+test('property: entries given as pages give exactly the report of entries given one by one, tampered or not', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 400 }),
+      fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 5 }),
+      fc.constantFrom('none', 'alter', 'drop', 'swap'),
+      fc.nat(),
+      fc.boolean(),
+      async (n, sizes, tamper, at, recorded) => {
+        const list = entriesOf(n);
+        const checkpoints = await cps(list, [...new Set([1, Math.ceil(n / 2), n])]);
+        const i = at % n;
+        let indexes: number[] | undefined;
+        if (tamper === 'alter') list[i] = Buffer.from(`entry ${i}!`);
+        if (tamper === 'drop') {
+          list.splice(i, 1);
+          indexes = Array.from({ length: n }, (_, k) => k).filter((k) => k !== i);
+        }
+        if (tamper === 'swap' && i + 1 < n) [list[i], list[i + 1]] = [list[i + 1], list[i]];
+        const single = await verifyLog({ origin: 'log', checkpoints, entries: stream(list, recorded, indexes), open });
+        const pages = await verifyLog({ origin: 'log', checkpoints, entries: paged(stream(list, recorded, indexes), sizes), open });
+        assert.deepEqual(pages, single);
+        if (tamper === 'none') assert.equal(single.ok, true);
+        if (tamper === 'alter' || tamper === 'drop') assert.equal(single.ok, false);
+      },
+    ),
+    { numRuns: 150 },
+  );
+});

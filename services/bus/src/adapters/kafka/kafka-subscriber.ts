@@ -8,13 +8,17 @@ import { withDeadline } from './translate-error.ts';
 
 const key = (t: string, p: number) => `${t}\u0000${p}`;
 
-function headersOf(h: IHeaders | undefined): Record<string, Buffer> {
-  const out: Record<string, Buffer> = {};
-  for (const [k, v] of Object.entries(h ?? {})) {
+const NO_HEADERS: Readonly<Record<string, Buffer>> = Object.freeze({});
+
+function headersOf(h: IHeaders | undefined): Readonly<Record<string, Buffer>> {
+  let out: Record<string, Buffer> | undefined;
+  // for-in, not Object.entries: most records (every session event) carry no headers at all.
+  for (const k in h) {
+    const v = h[k];
     const one = Array.isArray(v) ? v[0] : v;
-    if (one !== undefined) out[k] = Buffer.isBuffer(one) ? one : Buffer.from(one);
+    if (one !== undefined) (out ??= {})[k] = Buffer.isBuffer(one) ? one : Buffer.from(one);
   }
-  return out;
+  return out ?? NO_HEADERS;
 }
 
 function toRecord(topic: string, partition: number, m: KafkaMessage): BusRecord {

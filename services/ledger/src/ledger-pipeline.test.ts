@@ -1,0 +1,211 @@
+// The ledger's writer queue: the bus handler hands records over and returns; one writer per log
+// appends whatever queued, as one store append (group commit). These tests drive it through the
+// in-process bus and a store wrapper that counts, delays or fails appends.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createMemoryBroker, createMemoryBus } from '@affidavit/bus';
+import { uuidv7 } from '@affidavit/common';
+import type { Logger } from '@affidavit/common';
+import { encodeEvent, exampleEvent, TOPICS } from '@affidavit/schemas';
+import { ed25519NoteSigner, ed25519NoteVerifier, generateEd25519NoteKey, openNote, parseCheckpoint } from '@affidavit/tlog';
+import { openSqliteLedgerStore } from './adapters/index.ts';
+import { Ledger, logIdFor } from './ledger-service.ts';
+import type { LedgerOptions } from './ledger-service.ts';
+import { entriesWithRecordedLeaves } from './bundle.ts';
+import { verifyLog } from './core/verify-log.ts';
+import type { AppendBatch, LedgerStore, LogStore } from './ports/index.ts';
+import { BatchTooLargeError, StoreUnavailableError } from './store-errors.ts';
+
+const clock = { now: () => Date.now() };
+const key = generateEd25519NoteKey('pipeline.test', (n) => randomBytes(n));
+const signer = ed25519NoteSigner(key.signerKey);
+const verifier = ed25519NoteVerifier(key.verifierKey);
+const ev = (seq: number) => encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), sessionId: 'p', seq, text: `select ${seq}` }));
+
+async function until(cond: () => boolean, ms = 20_000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Hooks let a test see or change every append of every log. */
+type Hooks = { before?: (batch: AppendBatch, n: number) => Promise<void> | void; sizes: number[] };
+
+function instrumented(store: LedgerStore, hooks: Hooks): LedgerStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop !== 'openLog') return Reflect.get(target, prop, receiver);
+      return async (id: string): Promise<LogStore> => {
+        const log = await target.openLog(id);
+        let calls = 0;
+        return new Proxy(log, {
+          get(l, p, r) {
+            if (p !== 'append') {
+              const v = Reflect.get(l, p, r);
+              return typeof v === 'function' ? v.bind(l) : v;
+            }
+            return async (batch: AppendBatch, expectedSize: number) => {
+              await hooks.before?.(batch, calls++);
+              await l.append(batch, expectedSize);
+              if (batch.entries.length > 0) hooks.sizes.push(batch.entries.length);
+            };
+          },
+        });
+      };
+    },
+  });
+}
+
+/** A logger that keeps the messages it was given, by level. */
+function recordingLogger() {
+  const lines: Array<{ level: string; msg: string }> = [];
+  const at = (level: string) => (_obj: unknown, msg?: string) => void lines.push({ level, msg: msg ?? '' });
+  const logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal') };
+  return { lines, logger: logger as unknown as Logger };
+}
+
+async function setup(hooks: Hooks, options: Partial<LedgerOptions> = {}, maxBatchRecords = 50, logger?: Logger) {
+  const dir = mkdtempSync(join(tmpdir(), 'aff-pipeline-'));
+  const broker = createMemoryBroker({ clock });
+  const bus = createMemoryBus({ maxBatchRecords, retryBackoffMs: 5 }, { broker, clock });
+  for (const t of [TOPICS.sessionEvents, TOPICS.sessionEventsDlq, TOPICS.checkpoints]) await bus.ensureTopic(t, 1);
+  const raw = await openSqliteLedgerStore({ path: join(dir, 'ledger.sqlite') });
+  const store = instrumented(raw, hooks);
+  const ledger = new Ledger({ origin: 'pipeline.test', checkpointEveryEntries: 1_000, checkpointEveryMs: 60_000, retryBackoffMs: 5, ...options }, { bus, store, signer, clock, logger });
+  return { bus, raw, ledger };
+}
+
+/** verifyAll checks the one log end to end and returns its entries' source offsets in index order. */
+async function verifyAll(raw: LedgerStore): Promise<bigint[]> {
+  const log = await raw.openLog(logIdFor(TOPICS.sessionEvents, 0));
+  const checkpoints = await log.checkpoints();
+  const report = await verifyLog({
+    origin: `pipeline.test/${log.logId}`,
+    checkpoints,
+    entries: entriesWithRecordedLeaves(log),
+    open: (n) => parseCheckpoint(openNote(n, [verifier]).text),
+  });
+  assert.equal(report.ok, true, JSON.stringify(report));
+  const offsets: bigint[] = [];
+  for await (const e of log.readEntries(0, Number.MAX_SAFE_INTEGER)) offsets.push(e.source!.offset);
+  return offsets;
+}
+
+const consecutive = (n: number) => Array.from({ length: n }, (_, i) => BigInt(i));
+
+test('records that queue while an append runs are written together (group commit), in offset order, once each', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  // The first append waits, so the bus keeps handing batches of 50 over meanwhile.
+  const hooks: Hooks = { sizes: [], before: (_b, n) => (n === 0 ? gate : undefined) };
+  const { bus, raw, ledger } = await setup(hooks, { maxAppendEntries: 400 });
+  await ledger.start();
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 1_000 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await new Promise((r) => setTimeout(r, 200));
+  release();
+  await until(() => ledger.stats().appended === 1_000);
+  await ledger.stop();
+  assert.deepEqual(await verifyAll(raw), consecutive(1_000));
+  assert.ok(hooks.sizes.some((n) => n > 50), `some append wrote more than one bus batch: ${hooks.sizes.join(',')}`);
+  assert.ok(hooks.sizes.every((n) => n <= 400), `no append over maxAppendEntries: ${hooks.sizes.join(',')}`);
+  await raw.close();
+});
+
+test('a failing store holds everything back (nothing lost, nothing twice) and the bus waits at maxPendingEntries', async () => {
+  let failures = 0;
+  let down = true;
+  const hooks: Hooks = {
+    sizes: [],
+    before: () => {
+      if (down) {
+        failures++;
+        throw new StoreUnavailableError('the disk is gone for a while');
+      }
+    },
+  };
+  const log = recordingLogger();
+  const { bus, raw, ledger } = await setup(hooks, { maxPendingEntries: 120 }, 50, log.logger);
+  await ledger.start();
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 600 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await until(() => failures >= 5);
+  // Long enough for the waiting handler to give up with BackpressureError (the bus retries it).
+  await until(() => log.lines.some((l) => l.level === 'warn' && /ledger is behind/.test(l.msg)));
+  const held = ledger.stats();
+  assert.equal(held.appended, 0, 'nothing counts as appended while the store fails');
+  // The handler waits once 120 are queued; the batch that crossed the mark is the most over it.
+  assert.ok(held.pending >= 120 && held.pending < 120 + 50, `pending ${held.pending} stays at maxPendingEntries`);
+  down = false;
+  await until(() => ledger.stats().appended === 600);
+  await ledger.stop();
+  assert.deepEqual(await verifyAll(raw), consecutive(600));
+  assert.equal(ledger.stats().duplicates, 0);
+  assert.equal(ledger.stats().pending, 0);
+  await raw.close();
+});
+
+test('an append the store refuses for its size is split until it fits', async () => {
+  const hooks: Hooks = {
+    sizes: [],
+    before: (b) => {
+      if (b.entries.length > 64) throw new BatchTooLargeError(`${b.entries.length} entries is over the limit`);
+    },
+  };
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const first = hooks.before!;
+  let n = 0;
+  hooks.before = async (b, i) => {
+    if (n++ === 0) await gate;
+    return first(b, i);
+  };
+  const { bus, raw, ledger } = await setup(hooks, { maxAppendEntries: 1_000 }, 100);
+  await ledger.start();
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 700 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await new Promise((r) => setTimeout(r, 100));
+  release();
+  await until(() => ledger.stats().appended === 700);
+  await ledger.stop();
+  assert.deepEqual(await verifyAll(raw), consecutive(700));
+  assert.ok(hooks.sizes.every((s) => s <= 64), hooks.sizes.join(','));
+  await raw.close();
+});
+
+test('stop() appends every record already handed over before its final checkpoint', async () => {
+  const hooks: Hooks = { sizes: [], before: () => new Promise((r) => setTimeout(r, 20)) };
+  const { bus, raw, ledger } = await setup(hooks, {}, 100);
+  await ledger.start();
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 500 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await until(() => ledger.stats().appended > 0);
+  await ledger.stop();
+  const appended = ledger.stats().appended;
+  const offsets = await verifyAll(raw);
+  assert.deepEqual(offsets, consecutive(appended), 'a prefix of the partition, each offset once');
+  const log = await raw.openLog(logIdFor(TOPICS.sessionEvents, 0));
+  const latest = await log.latestCheckpoint();
+  assert.equal(Number(latest!.split('\n')[1]), appended, 'the final checkpoint covers every appended entry');
+  await raw.close();
+});
+
+test('a backlog written in large groups still gets a checkpoint every checkpointEveryEntries entries', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const hooks: Hooks = { sizes: [], before: (_b, n) => (n === 0 ? gate : undefined) };
+  const { bus, raw, ledger } = await setup(hooks, { checkpointEveryEntries: 100, maxAppendEntries: 4_096 }, 50);
+  await ledger.start();
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 1_000 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await new Promise((r) => setTimeout(r, 200));
+  release();
+  await until(() => ledger.stats().appended === 1_000);
+  await ledger.stop();
+  assert.deepEqual(await verifyAll(raw), consecutive(1_000));
+  const log = await raw.openLog(logIdFor(TOPICS.sessionEvents, 0));
+  const sizes = (await log.checkpoints()).map((n) => Number(n.split('\n')[1]));
+  assert.deepEqual(sizes, Array.from({ length: 10 }, (_, i) => (i + 1) * 100));
+  await raw.close();
+});
