@@ -254,11 +254,30 @@ export function createKafkaBus(input: KafkaBusOptions, deps: { logger?: Logger }
       open();
       assertTopicName(topic);
       assertPartitions(partitions);
-      await withDeadline(
-        getAdmin().then((a) => a.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: -1 }], waitForLeaders: true })),
-        opts.adminTimeoutMs,
-        `creating topic ${topic}`,
-      );
+      // A new topic's metadata reaches the broker we ask a moment after the controller made it;
+      // on a loaded machine that outlasts kafkajs's own leader wait (UNKNOWN_TOPIC_OR_PARTITION,
+      // LEADER_NOT_AVAILABLE: both retriable). Those are waited out until the admin deadline;
+      // anything else fails at once.
+      let gaveUp = false;
+      const create = async (): Promise<void> => {
+        const a = await getAdmin();
+        for (;;) {
+          try {
+            await a.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: -1 }], waitForLeaders: true });
+            const [meta] = (await a.fetchTopicMetadata({ topics: [topic] })).topics;
+            if (meta && meta.partitions.length > 0 && meta.partitions.every((p) => p.leader >= 0)) return;
+          } catch (e) {
+            if ((e as { retriable?: boolean }).retriable !== true) throw e;
+          }
+          if (gaveUp || closed) return;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      };
+      try {
+        await withDeadline(create(), opts.adminTimeoutMs, `creating topic ${topic}`);
+      } finally {
+        gaveUp = true;
+      }
     },
 
     async partitionsOf(topic: string) {
