@@ -107,7 +107,10 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     const policy = await PolicyWatcher.start({ path: config.policyFile, logger });
     stops.push(['policy watcher', async () => policy.close()]);
 
-    const bus = createMemoryBus();
+    // Bounded by the broker's default retention: records go once every group (ledger, approvals)
+    // committed them; a partition whose consumers fall 64 MiB behind refuses publishes (the
+    // recorder then fails closed) rather than dropping audit records.
+    const bus = createMemoryBus({}, { logger: logger.child({ component: 'bus' }) });
     await bus.ensureTopic(TOPICS.sessionEvents, 3);
     await bus.ensureTopic(TOPICS.sessionEventsDlq, 1);
     await bus.ensureTopic(TOPICS.checkpoints, 1);

@@ -1,13 +1,13 @@
 // The in-process bus adapter (embedded mode): same semantics as the Kafka adapter, checked
 // by the same contract suite. A bus is one client; buses sharing a MemoryBroker see one
 // set of topics and groups (like two processes talking to one Kafka).
-import { ShutdownError, systemClock, validateOptions, type Clock } from '@affidavit/common';
+import { ConfigInvalidError, ShutdownError, systemClock, validateOptions, type Clock, type Logger } from '@affidavit/common';
 import { BusTopicUnknownError, BusUnavailableError } from '../../errors.ts';
 import { DEFAULT_MAX_VALUE_BYTES, DEFAULT_RETRY_BACKOFF_MS, sleep } from '../../options.ts';
 import { partitionForKey } from '../../partition.ts';
 import type { Bus, BusBatch, OutgoingRecord, SubscribeOptions, Subscription } from '../../ports/bus.ts';
 import { assertPartitions, assertRecords, assertTopicName } from '../../validate.ts';
-import { createMemoryBroker, type MemoryBroker, type StoredRecord } from './memory-broker.ts';
+import { createMemoryBroker, type MemoryBroker, type MemoryRetentionOptions, type StoredRecord } from './memory-broker.ts';
 
 /** MemoryBusOptions configures the in-process bus. */
 export type MemoryBusOptions = {
@@ -17,6 +17,12 @@ export type MemoryBusOptions = {
   retryBackoffMs?: number;
   /** maxValueBytes bounds one record's value. Default 1 MiB. */
   maxValueBytes?: number;
+  /**
+   * retention bounds each partition of the bus's own broker (see MemoryRetentionOptions: records
+   * are released once every subscribed group committed them; a lagging group makes publish fail
+   * with BackpressureError instead of losing records). Only valid when no `deps.broker` is given.
+   */
+  retention?: MemoryRetentionOptions;
 };
 
 const schema = {
@@ -26,16 +32,20 @@ const schema = {
     maxBatchRecords: { type: 'integer', minimum: 1, maximum: 100_000, default: 500 },
     retryBackoffMs: { type: 'integer', minimum: 0, maximum: 60_000, default: DEFAULT_RETRY_BACKOFF_MS },
     maxValueBytes: { type: 'integer', minimum: 1, maximum: 64 * 1024 * 1024, default: DEFAULT_MAX_VALUE_BYTES },
+    // Validated in full by createMemoryBroker.
+    retention: { type: 'object' },
   },
 };
 
 /**
  * createMemoryBus returns an in-process Bus. `deps.broker` shares a broker between buses
- * (default: a new private one); `deps.clock` stamps record timestamps.
+ * (default: a new private one, bounded by `retention`); `deps.clock` stamps record timestamps;
+ * `deps.logger` receives the private broker's retention warnings.
  */
-export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: MemoryBroker; clock?: Clock } = {}): Bus {
+export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: MemoryBroker; clock?: Clock; logger?: Logger } = {}): Bus {
   const opts = validateOptions<Required<MemoryBusOptions>>(schema, input, { name: 'memory bus options' });
-  const broker = deps.broker ?? createMemoryBroker({ clock: deps.clock ?? systemClock });
+  if (deps.broker && input.retention) throw new ConfigInvalidError('invalid memory bus options: retention belongs to the shared broker passed as deps.broker; set it there');
+  const broker = deps.broker ?? createMemoryBroker({ clock: deps.clock ?? systemClock, logger: deps.logger, retention: input.retention });
   const subscriptions = new Set<Subscription>();
   const partitions = new PartitionCache();
   const knownTopics = new Set<string>();
@@ -74,6 +84,8 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
         if (list) list.push(stored);
         else byPartition.set(p, [stored]);
       }
+      // Every partition is checked before any is written: a refused publish stored nothing.
+      for (const p of byPartition.keys()) broker.assertRoom(topic, p);
       for (const [p, rs] of byPartition) broker.append(topic, p, rs);
     },
 
@@ -170,6 +182,23 @@ class SlabWriter {
 }
 
 /**
+ * resumeAtRetained moves a start position below the partition's retained start up to it
+ * (Kafka's auto.offset.reset=earliest) and MUST say so, never silently: records this group
+ * never consumed (dropped at the bound of a topic no group had subscribed to yet) and records it
+ * had committed but asks for again (released after every group committed them: a consumer that
+ * resumes from its own state behind its committed offset) are logged apart, both at warn level.
+ */
+function resumeAtRetained(broker: MemoryBroker, group: string, t: string, p: number, pos: bigint, committed: bigint | undefined): bigint {
+  const { start } = broker.bounds(t, p);
+  if (pos >= start) return pos;
+  const unseen = start - (committed !== undefined && committed > pos ? committed : pos);
+  const where = { group, topic: t, partition: p, requested: pos, committed, retainedStart: start };
+  if (unseen > 0n) broker.logger.warn({ ...where, unseen }, 'in-process bus: records this group never consumed were dropped before it subscribed; starting at the oldest retained record');
+  else broker.logger.warn(where, 'in-process bus: records below the retained start were released after every group committed them; starting at the oldest retained record');
+  return start;
+}
+
+/**
  * subscribeMember runs one group member: a single loop over its assigned partitions (like
  * one Kafka fetcher), so handler calls of one member never overlap.
  */
@@ -205,8 +234,10 @@ function subscribeMember(broker: MemoryBroker, sub: SubscribeOptions, opts: Read
           return 'failed';
         }
         // Read the committed offset under the lock: a previous owner's last batch is committed by now.
-        pos = fromHook ?? broker.committed(sub.group, t, p) ?? 0n;
+        const committed = broker.committed(sub.group, t, p);
+        pos = fromHook ?? committed ?? 0n;
         if (!stillMine(t, p, gen)) return 'idle';
+        pos = resumeAtRetained(broker, sub.group, t, p, pos, committed);
         pmap.set(key(t, p), pos);
       }
       const stored = broker.read(t, p, pos, opts.maxBatchRecords);
@@ -227,7 +258,8 @@ function subscribeMember(broker: MemoryBroker, sub: SubscribeOptions, opts: Read
           if (!stillMine(t, p, gen)) return 'idle';
         }
       }
-      const next = pos + BigInt(stored.length);
+      // From the records themselves: a read below the retained start began at the start.
+      const next = stored[stored.length - 1].offset + 1n;
       pmap.set(key(t, p), next);
       broker.commit(sub.group, t, p, next);
       return 'worked';
