@@ -31,7 +31,14 @@ export function parseErrorFields(raw: Buffer): ErrorSummary {
 
 /** parseCommandTag reads a CommandComplete's tag, e.g. "INSERT 0 1". */
 export function parseCommandTag(raw: Buffer): string {
-  return cstringAt(raw, 5, 'CommandComplete')[0];
+  return parseCommandTagAt(raw, 0, raw.length);
+}
+
+/** parseCommandTagAt reads the tag of the CommandComplete at buf[at, end) without slicing it out. */
+export function parseCommandTagAt(buf: Buffer, at: number, end: number): string {
+  const nul = buf.indexOf(0, at + 5);
+  if (nul < 0 || nul >= end) throw new PgMalformedMessageError('malformed CommandComplete: missing NUL terminator');
+  return buf.toString('utf8', at + 5, nul);
 }
 
 /** tagRows returns the row count at the end of a command tag, or undefined when it has none. */

@@ -57,3 +57,33 @@ test('renderParameters: text, binary as hex, NULL, per-parameter formats', () =>
   assert.deepEqual(renderParameters([Buffer.from([0xff])], []), ['\\xff']);
   assert.match(renderParameters([Buffer.alloc(10_000, 0x61)], [0])[0]!, /…\(10000 chars\)$/);
 });
+
+test('dataRows digests a run of unchanged rows as one slice: same digest and count as row by row', () => {
+  const rows = [dataRow(['1', 'a']), dataRow(['2', null]), dataRow(['3', 'ccc'])];
+  const one = new CommandRun(base);
+  assert.equal(one.rewrites, false);
+  for (const r of rows) one.dataRow(r);
+  const runs = new CommandRun(base);
+  runs.dataRows(Buffer.concat(rows.slice(0, 2)), 2);
+  runs.dataRows(rows[2], 1);
+  const single = new CommandRun(base);
+  single.dataRows(Buffer.concat(rows), 3);
+  const want = createHash('sha256').update(Buffer.concat(rows)).digest('hex');
+  for (const run of [one, runs, single]) {
+    const [done] = run.finish(0);
+    assert.ok(done.type === 'CommandCompleted');
+    assert.equal(done.resultDigest, want);
+    assert.equal(done.rows, 3);
+  }
+  assert.equal(new CommandRun({ ...base, captureBytes: 10 }).rewrites, true);
+});
+
+test('commandComplete reads the tag in place; a tag without NUL inside the message is refused', () => {
+  const run = new CommandRun(base);
+  const buf = Buffer.concat([Buffer.from('xx'), commandComplete('UPDATE 7'), Buffer.from([0])]);
+  run.commandComplete(buf, 2, buf.length - 1);
+  const [done] = run.finish(0);
+  assert.ok(done.type === 'CommandCompleted' && done.tag === 'UPDATE 7' && done.rows === 7);
+  const bad = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 7]), Buffer.from('ABC'), Buffer.from([0])]);
+  assert.throws(() => new CommandRun(base).commandComplete(bad, 0, bad.length - 1), /NUL/);
+});

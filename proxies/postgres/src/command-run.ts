@@ -1,10 +1,10 @@
 // CommandRun follows one forwarded command through its results: it hashes the result rows
 // exactly as sent to the client, counts them, masks them when policy says so, keeps a capped
 // capture, and at the end yields the audit drafts (DataMasked, ResultCaptured, CommandCompleted).
-import { createHash, type Hash } from 'node:crypto';
 import type { ColumnDescription, EventDraft } from '@affidavit/access';
 import type { CommandChannel, MaskedValue } from '@affidavit/schemas';
-import { parseCommandTag, parseErrorFields, parseRowDescription, tagRows } from './backend-messages.ts';
+import { ResultDigest } from './result-digest.ts';
+import { parseCommandTagAt, parseErrorFields, parseRowDescription, tagRows } from './backend-messages.ts';
 import type { ResultMasker } from './masking-port.ts';
 import { dataRow, decodeDataRow } from './wire/index.ts';
 
@@ -34,8 +34,7 @@ export class CommandRun {
   readonly startedAt: number;
   readonly #sessionId: string;
   readonly #masker?: ResultMasker;
-  readonly #hash: Hash = createHash('sha256');
-  #hashed = false;
+  readonly #digest = new ResultDigest();
   #columns: readonly ColumnDescription[] = [];
   #formats: readonly number[] = [];
   #dataRows = 0;
@@ -62,6 +61,20 @@ export class CommandRun {
   /** masking tells whether DataRows may be rewritten (the relay then needs their shape). */
   get masking(): boolean {
     return this.#masker !== undefined;
+  }
+
+  /** rewrites tells whether dataRow does more than digest and count (masking or capture): without it, rows may go through dataRows. */
+  get rewrites(): boolean {
+    return this.#masker !== undefined || this.#capture !== undefined;
+  }
+
+  /**
+   * dataRows digests and counts `count` consecutive DataRows forwarded unchanged, given as one
+   * buffer (their bytes back to back, exactly as sent). It MUST NOT be used while `rewrites`.
+   */
+  dataRows(raw: Buffer, count: number): void {
+    this.#dataRows += count;
+    this.#digest.update(raw);
   }
 
   /** failed tells whether an ErrorResponse was seen. */
@@ -117,20 +130,18 @@ export class CommandRun {
         }
       }
     }
-    this.#hash.update(out);
-    this.#hashed = true;
+    this.#digest.update(out);
     return out;
   }
 
   /** copyData hashes one CopyData message of COPY TO STDOUT as sent to the client. */
   copyData(raw: Buffer): void {
-    this.#hash.update(raw);
-    this.#hashed = true;
+    this.#digest.update(raw);
   }
 
-  /** commandComplete takes a CommandComplete ('C'); a simple query may hold several. */
-  commandComplete(raw: Buffer): void {
-    const tag = parseCommandTag(raw);
+  /** commandComplete takes a CommandComplete ('C') at raw[at, end); a simple query may hold several. */
+  commandComplete(raw: Buffer, at = 0, end = raw.length): void {
+    const tag = parseCommandTagAt(raw, at, end);
     this.#tag = tag;
     const n = tagRows(tag);
     if (n !== undefined) this.#tagRows = (this.#tagRows ?? 0) + n;
@@ -152,7 +163,7 @@ export class CommandRun {
   /** finish returns the drafts to record, in order, with the duration measured to `now` (ms). */
   finish(now: number): EventDraft[] {
     const drafts: EventDraft[] = [];
-    const digest = this.#hash.digest('hex');
+    const digest = this.#digest.hex();
     const tally = this.#masker?.tally?.();
     if (tally && tally.count > 0) {
       drafts.push({ type: 'DataMasked', commandId: this.id, count: tally.count, masks: [...tally.sealed], truncated: tally.count > tally.sealed.length });
@@ -172,7 +183,7 @@ export class CommandRun {
       durationMicros: Math.max(0, Math.round((now - this.startedAt) * 1000)),
       errorCode: this.#errorCode,
       errorMessage: this.#errorMessage,
-      resultDigest: this.#hashed ? digest : null,
+      resultDigest: this.#digest.empty ? null : digest,
     });
     return drafts;
   }

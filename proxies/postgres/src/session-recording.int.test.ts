@@ -230,3 +230,32 @@ test('sync mode fails closed: with the bus down the statement is refused and nev
     await pg.psql(['-c', `DROP TABLE IF EXISTS ${table}`]);
   }
 });
+
+test('a large result split across many reads reaches the client intact and its digest is of exactly the bytes sent', async () => {
+  const { proxy, port, sink, recorder } = await startProxy('async');
+  try {
+    const c = await login(port);
+    // ~2 MB of rows of varying width: the server's writes and the proxy's reads split messages anywhere.
+    const sql = `SELECT i, repeat(md5(i::text), 1 + i % 7) AS v FROM generate_series(1, 20000) AS i`;
+    c.sock.write(Buffer.concat([query(sql), query('SELECT 1/0'), query('SELECT 7')]));
+    await c.until((f) => count(f, 'Z') === 3, 'three ReadyForQuery', 20_000);
+    const rows = c.frames.filter((f) => f.type === 'D');
+    assert.equal(rows.length, 20_001);
+    assert.deepEqual(rows.slice(0, 3).map((f) => (f.message as unknown as { fields: string[] }).fields[0]), ['1', '2', '3']);
+    const { createHash } = await import('node:crypto');
+    const want = createHash('sha256');
+    for (const f of rows.slice(0, 20_000)) want.update(f.raw);
+    c.sock.end(terminate());
+    await new Promise((r) => setTimeout(r, 50));
+    await recorder.flush(5000);
+    const sessionId = sink.events.find((e) => e.type === 'SessionStarted')!.sessionId;
+    const completed = commandEvents(sink.events, sessionId).filter((e) => e.type === 'CommandCompleted');
+    assert.deepEqual(completed.map((e) => [e.outcome, e.tag, e.rows, e.errorCode]), [['ok', 'SELECT 20000', 20000, null], ['error', null, null, '22012'], ['ok', 'SELECT 1', 1, null]]);
+    assert.equal(completed[0].resultDigest, want.digest('hex'));
+    assert.equal(completed[1].resultDigest, null);
+    assert.equal(completed[2].resultDigest, createHash('sha256').update(rows[20_000].raw).digest('hex'));
+  } finally {
+    await proxy.close();
+    await recorder.close(2000).catch(() => {});
+  }
+});

@@ -32,7 +32,7 @@ import {
   type SqlClassifier,
 } from '@affidavit/access';
 import type { CommandChannel, PolicyAction, Source, Target } from '@affidavit/schemas';
-import { BackendFramer, type RawFrame } from './backend-framer.ts';
+import { BackendFramer, KNOWN_BACKEND_TYPES } from './backend-framer.ts';
 import { CommandRun } from './command-run.ts';
 import { literalCacheFor, type LiteralCache } from './literal-cache.ts';
 import {
@@ -376,7 +376,7 @@ export class Session {
     this.#keys = this.#registry.register(this);
     clearTimeout(this.#authTimer);
     const s = up.socket;
-    s.on('data', this.#onUpstreamData);
+    up.receive(this.#onUpstreamData);
     s.on('error', (e) => this.#upstreamLost(e.message));
     s.on('close', () => this.#upstreamLost('connection closed'));
     s.on('drain', () => {
@@ -546,7 +546,13 @@ export class Session {
       // Fail closed: the command is forwarded only after its CommandIssued is acknowledged. Earlier
       // pipelined commands are sent now, so their results flow while this one waits.
       this.#flushUpstream();
-      return this.#runAcknowledged(p, id, decision, rec.record(issued, { wait: true }));
+      let acked: Promise<void>;
+      try {
+        acked = rec.appendAcknowledged(issued);
+      } catch (e) {
+        return this.#recordingRefused(p, e);
+      }
+      return this.#runAcknowledged(p, id, decision, acked);
     }
     try {
       rec.append(issued);
@@ -557,7 +563,7 @@ export class Session {
     return this.#decide(p, id, decision);
   }
 
-  async #runAcknowledged(p: Pending, id: string, decision: PolicyDecision, acked: Promise<unknown>): Promise<void> {
+  async #runAcknowledged(p: Pending, id: string, decision: PolicyDecision, acked: Promise<void>): Promise<void> {
     try {
       await acked;
     } catch (e) {
@@ -782,30 +788,85 @@ export class Session {
 
   #onUpstreamData = (chunk: Buffer): void => {
     if (this.#state !== 'ready') return;
-    const aligned = this.#framer.buffered === 0;
-    this.#framer.push(chunk);
-    let first: Buffer | undefined;
-    let more: Buffer[] | undefined;
-    let total = 0;
-    let altered = false;
+    let out: Buffer | undefined;
     try {
-      for (let f = this.#framer.next(); f; f = this.#framer.next()) {
-        const b = this.#route(f);
-        if (b !== f.raw) altered = true;
-        if (!b) continue;
-        total += b.length;
-        if (!first) first = b;
-        else (more ??= [first]).push(b);
-      }
+      out = this.#relay(chunk);
     } catch (e) {
       const msg = isAffidavitError(e) ? `${e.message} (${e.code})` : (e as Error).message;
       this.#deps.logger?.error({ err: e }, 'upstream protocol error');
       return this.#fatal('08P01', `Affidavit: the upstream server sent an invalid message: ${msg}`);
     }
-    if (!first) return;
-    const data = !altered && aligned && this.#framer.buffered === 0 && total === chunk.length ? chunk : more ? Buffer.concat(more, total) : first;
-    this.#writeClient(data);
+    if (out !== undefined && out.length > 0) this.#writeClient(out);
   };
+
+  // #relay frames one upstream chunk in place and returns what the client gets for it. Messages
+  // are located by offset; no object or view is made for a message the relay only looks at
+  // (ReadyForQuery, CommandComplete's tag, ParseComplete...), and a run of DataRows that go out
+  // unchanged is digested as one slice. Bytes forwarded unchanged stay as they came: when
+  // nothing is dropped or replaced, the chunk itself is written, once. Only a message split
+  // across reads goes through the framer's queue (its completion, then the rest in place);
+  // the framer also makes the header checks (type, length, size limit) for any leftover.
+  #relay(chunk: Buffer): Buffer | undefined {
+    const framer = this.#framer;
+    let at = 0;
+    let parts: Buffer[] | undefined;
+    if (framer.buffered > 0) {
+      at = framer.complete(chunk);
+      const f = framer.next();
+      if (!f) return undefined;
+      const r = this.#route(f.type, f.raw, 0, f.raw.length);
+      parts = r === undefined ? [f.raw] : r === null ? [] : [r];
+    }
+    const n = chunk.length;
+    const max = this.#o.maxMessageSize;
+    let run = at; // start of the bytes forwarded unchanged and not yet in parts
+    let rows = -1; // start of a run of unchanged DataRows not yet digested
+    let rowCount = 0;
+    let rowsCmd: CommandRun | undefined;
+    while (n - at >= 5) {
+      const type = chunk[at];
+      const len = chunk.readInt32BE(at + 1);
+      // A bad header stops the scan; the framer, given the rest below, reports it.
+      if (KNOWN_BACKEND_TYPES[type] === 0 || len < 4 || len > max) break;
+      const end = at + 1 + len;
+      if (end > n) break;
+      if (type === 0x44) {
+        const h = this.#expect[0];
+        const cmd = h !== undefined && (h.kind === 'query' || h.kind === 'execute') ? h.cmd : undefined;
+        if (cmd === undefined || !cmd.rewrites) {
+          if (cmd !== undefined) {
+            if (rows < 0) {
+              rows = at;
+              rowsCmd = cmd;
+            }
+            rowCount++;
+          }
+          at = end;
+          continue;
+        }
+      }
+      if (rows >= 0) {
+        rowsCmd!.dataRows(chunk.subarray(rows, at), rowCount);
+        rows = -1;
+        rowCount = 0;
+      }
+      const r = this.#route(type, chunk, at, end);
+      if (r !== undefined) {
+        if (at > run) (parts ??= []).push(chunk.subarray(run, at));
+        if (r !== null) (parts ??= []).push(r);
+        run = end;
+      }
+      at = end;
+    }
+    if (rows >= 0) rowsCmd!.dataRows(chunk.subarray(rows, at), rowCount);
+    if (at < n) {
+      framer.push(chunk.subarray(at));
+      if (framer.next() !== undefined) throw new PgProtocolStateError('upstream framing out of step'); // unreachable: the scan stops only before an incomplete or invalid message
+    }
+    if (parts === undefined) return run === 0 && at === n ? chunk : at > run ? chunk.subarray(run, at) : undefined;
+    if (at > run) parts.push(chunk.subarray(run, at));
+    return parts.length === 1 ? parts[0] : parts.length === 0 ? undefined : Buffer.concat(parts);
+  }
 
   #writeClient(data: Buffer): void {
     if (this.#isClosed()) return;
@@ -826,63 +887,72 @@ export class Session {
     });
   }
 
-  #route(f: RawFrame): Buffer | undefined {
-    const raw = f.raw;
+  // #route follows one server message at buf[at, end): undefined forwards it unchanged, null
+  // drops it, a Buffer replaces it. A view of the message is made only where one is needed.
+  #route(type: number, buf: Buffer, at: number, end: number): Buffer | null | undefined {
     const h = this.#expect[0];
-    switch (f.type) {
+    switch (type) {
       case 0x44: // D DataRow
-        if (h?.kind === 'query' || h?.kind === 'execute') return h.cmd ? h.cmd.dataRow(raw) : raw;
-        return raw;
+        if ((h?.kind === 'query' || h?.kind === 'execute') && h.cmd) {
+          const raw = buf.subarray(at, end);
+          const out = h.cmd.dataRow(raw);
+          return out === raw ? undefined : out;
+        }
+        return undefined;
       case 0x43: // C CommandComplete
         if (h?.kind === 'execute') {
           this.#expect.shift();
-          h.cmd.commandComplete(raw);
+          h.cmd.commandComplete(buf, at, end);
           this.#complete(h.cmd);
-        } else if (h?.kind === 'query') h.cmd?.commandComplete(raw);
-        return raw;
+        } else if (h?.kind === 'query') h.cmd?.commandComplete(buf, at, end);
+        return undefined;
       case 0x5a: // Z ReadyForQuery
         if (h?.kind === 'query' || h?.kind === 'sync') {
           this.#expect.shift();
           if (h.kind === 'query' && h.cmd) this.#complete(h.cmd);
         }
-        return raw;
+        return undefined;
       case 0x31: // 1 ParseComplete
       case 0x32: // 2 BindComplete
       case 0x33: // 3 CloseComplete
         if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close')) this.#expect.shift();
-        return raw;
+        return undefined;
       case 0x54: // T RowDescription
         if (h?.kind === 'describe') {
           this.#expect.shift();
           if (h.hidden) {
-            h.hidden.rowDescription(raw);
-            return undefined;
+            h.hidden.rowDescription(buf.subarray(at, end));
+            return null;
           }
-        } else if (h?.kind === 'query') h.cmd?.rowDescription(raw);
-        return raw;
+        } else if (h?.kind === 'query' && h.cmd?.rewrites) h.cmd.rowDescription(buf.subarray(at, end));
+        return undefined;
       case 0x6e: // n NoData
         if (h?.kind === 'describe') {
           this.#expect.shift();
-          if (h.hidden) return undefined;
+          if (h.hidden) return null;
         }
-        return raw;
+        return undefined;
       case 0x49: // I EmptyQueryResponse
       case 0x73: // s PortalSuspended
         if (h?.kind === 'execute') {
           this.#expect.shift();
           this.#complete(h.cmd);
         }
-        return raw;
-      case 0x45: // E ErrorResponse
-        return this.#routeError(raw, h);
+        return undefined;
+      case 0x45: {
+        // E ErrorResponse
+        const raw = buf.subarray(at, end);
+        const out = this.#routeError(raw, h);
+        return out === raw ? undefined : out;
+      }
       case 0x64: // d CopyData (COPY TO STDOUT)
-        if (h?.kind === 'query' || h?.kind === 'execute') h.cmd?.copyData(raw);
-        return raw;
+        if ((h?.kind === 'query' || h?.kind === 'execute') && h.cmd) h.cmd.copyData(buf.subarray(at, end));
+        return undefined;
       case 0x52: // R, K: only valid during login
       case 0x4b:
-        throw new PgProtocolStateError(`upstream sent '${String.fromCharCode(f.type)}' after login`);
+        throw new PgProtocolStateError(`upstream sent '${String.fromCharCode(type)}' after login`);
       default: // N A S t G H W c V: passed through (notices, notifications, parameter changes, COPY)
-        return raw;
+        return undefined;
     }
   }
 

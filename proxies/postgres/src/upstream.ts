@@ -26,11 +26,42 @@ export type UpstreamSession = {
   readonly startupFrames: readonly Buffer[];
   readonly processId: number;
   readonly secretKey: Buffer;
+  /**
+   * receive sets the one receiver of the server's bytes from now on (undefined: none). Each chunk
+   * is the receiver's own: it may keep views of it. Use it, not the socket's 'data' event: a
+   * plain TCP connection is read with net's `onread` (see READ_BUFFER), which emits no 'data'.
+   * Flow control stays socket.pause() and socket.resume().
+   */
+  receive(receiver: Receiver | undefined): void;
 };
 
-function openSocket(o: Readonly<UpstreamOptions>): Promise<Socket> {
+/** Receiver takes one chunk of the server's bytes. */
+export type Receiver = (chunk: Buffer) => void;
+
+// READ_BUFFER is where every plain-TCP upstream connection is read (net's `onread` option):
+// no Buffer of 64 KiB allocated and shrunk per read, and no Readable stream machinery (push,
+// 'data' event, read-more tick) per chunk. The callback runs synchronously for one socket at a
+// time, so one buffer serves all of them; each chunk is copied out (a small copy comes from
+// Node's buffer pool) because the relay keeps views of it (a split message, a pending write,
+// the result digest). TLS connections are read as usual: TLS owns their socket's reads.
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+type ReceiverSlot = { current?: Receiver };
+
+function openSocket(o: Readonly<UpstreamOptions>, slot?: ReceiverSlot): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = netConnect({ host: o.host, port: o.port, noDelay: true });
+    const onread = slot
+      ? {
+          buffer: READ_BUFFER,
+          callback: (n: number): boolean => {
+            const chunk = Buffer.allocUnsafe(n);
+            READ_BUFFER.copy(chunk, 0, 0, n);
+            slot.current?.(chunk);
+            return true;
+          },
+        }
+      : undefined;
+    const s = netConnect({ host: o.host, port: o.port, noDelay: true, ...(onread ? { onread } : {}) });
     const t = setTimeout(() => s.destroy(new Error(`connect timeout after ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
     s.once('connect', () => {
       clearTimeout(t);
@@ -94,11 +125,12 @@ export async function connectUpstream(o: Readonly<UpstreamOptions>, clientParams
   let timer: NodeJS.Timeout | undefined;
   try {
     const work = (async () => {
-      const raw = await openSocket(o);
+      const slot: ReceiverSlot | undefined = o.tls ? undefined : {};
+      const raw = await openSocket(o, slot);
       sock = raw;
       const s: Socket | TLSSocket = o.tls ? await secure(raw, o) : raw;
       sock = s;
-      return login(s, o, clientParams);
+      return login(s, o, clientParams, slot ? (r) => (slot.current = r) : dataEventReceiver(s));
     })();
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`login did not finish within ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
@@ -113,7 +145,22 @@ export async function connectUpstream(o: Readonly<UpstreamOptions>, clientParams
   }
 }
 
-async function login(s: Socket | TLSSocket, o: Readonly<UpstreamOptions>, clientParams: Readonly<Record<string, string>>): Promise<UpstreamSession> {
+// dataEventReceiver is UpstreamSession.receive for a socket read through 'data' events (TLS).
+function dataEventReceiver(s: Socket | TLSSocket): (r: Receiver | undefined) => void {
+  let current: Receiver | undefined;
+  return (r) => {
+    if (current) s.off('data', current);
+    current = r;
+    if (r) s.on('data', r);
+  };
+}
+
+async function login(
+  s: Socket | TLSSocket,
+  o: Readonly<UpstreamOptions>,
+  clientParams: Readonly<Record<string, string>>,
+  receive: (r: Receiver | undefined) => void,
+): Promise<UpstreamSession> {
   const reader = new BackendReader();
   const queue: BackendFrame[] = [];
   let wake: (() => void) | undefined;
@@ -130,7 +177,7 @@ async function login(s: Socket | TLSSocket, o: Readonly<UpstreamOptions>, client
     failure ??= new Error('upstream closed the connection during login');
     wake?.();
   };
-  s.on('data', onData);
+  receive(onData);
   s.once('close', onClose);
   s.once('error', onClose);
   s.resume();
@@ -184,17 +231,17 @@ async function login(s: Socket | TLSSocket, o: Readonly<UpstreamOptions>, client
         case 'error':
           throw new Error(`upstream refused the login: ${String(m.code)} ${String(m.message)}`);
         case 'readyForQuery':
-          s.off('data', onData);
+          receive(undefined);
           s.off('close', onClose);
           s.off('error', onClose);
           s.pause();
-          return { socket: s, startupFrames, processId, secretKey };
+          return { socket: s, startupFrames, processId, secretKey, receive };
         default:
           throw new Error(`unexpected upstream message during login: ${m.name}`);
       }
     }
   } catch (e) {
-    s.off('data', onData);
+    receive(undefined);
     throw e;
   }
 }

@@ -177,3 +177,23 @@ test('the envelope is the recording’s own copy: changing the caller’s object
   assert.equal(b.actor!.email, base.actor!.email, 'a later change to the caller’s actor leaked into the audit record');
   assert.equal(b.source.address, base.source.address);
 });
+
+test('appendAcknowledged resolves only after the sink acknowledged; in sync mode an unwaited event rides along or goes out at the end of the turn', async () => {
+  const sink = new FakeSink();
+  const rec = new Recorder(sink, { mode: 'sync' }, deps);
+  const s = rec.openSession(envelope('s1'));
+  s.append({ type: 'SessionEnded', reason: 'first, unwaited', durationMicros: 1, commands: 0, errorCode: null });
+  assert.equal(sink.calls, 0, 'an unwaited event was published before the turn ended');
+  const acked = s.appendAcknowledged({ type: 'SessionEnded', reason: 'waited', durationMicros: 1, commands: 0, errorCode: null });
+  let done = false;
+  void acked.then(() => (done = true));
+  assert.equal(done, false);
+  await acked;
+  assert.equal(sink.calls, 1, 'the waited event took the earlier one along in one publish');
+  assert.deepEqual(sink.decoded().map((e) => (e.type === 'SessionEnded' ? e.reason : e.type)), ['first, unwaited', 'waited']);
+  s.append({ type: 'SessionEnded', reason: 'later, unwaited', durationMicros: 1, commands: 0, errorCode: null });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(sink.calls, 2, 'an unwaited event is published by the end of the loop turn');
+  assert.deepEqual(sink.decoded().map((e) => e.seq), [0, 1, 2]);
+  assert.equal(s.nextSeq, 3);
+});

@@ -126,7 +126,7 @@ export class Recorder {
 
   /** @internal build, encode and enqueue one event; returns it and, when `wait`, a promise of its acknowledgement. */
   enqueue(envelope: Envelope, seq: number, draft: EventDraft, wait: boolean, encodedEnvelope?: EncodedEnvelope): { event: SessionEvent; acked: Promise<void> } {
-    const item = this.#enqueue(envelope, seq, draft, encodedEnvelope);
+    const item = this.#enqueue(envelope, seq, draft, encodedEnvelope, !wait);
     let acked: Promise<void> = RESOLVED;
     if (wait) {
       acked = new Promise<void>((resolve, reject) => {
@@ -145,7 +145,7 @@ export class Recorder {
 
   /** @internal build, encode and enqueue one event without waiting for it (the async path: no promise). */
   append(envelope: Envelope, seq: number, draft: EventDraft, encodedEnvelope?: EncodedEnvelope): SessionEvent {
-    return this.#enqueue(envelope, seq, draft, encodedEnvelope).event;
+    return this.#enqueue(envelope, seq, draft, encodedEnvelope, true).event;
   }
 
   /** @internal validate and pre-encode a session's envelope (undefined when invalid: each event's encode then says why). */
@@ -153,7 +153,7 @@ export class Recorder {
     return this.#codec.encodeEnvelope(envelope);
   }
 
-  #enqueue(envelope: Envelope, seq: number, draft: EventDraft, encodedEnvelope: EncodedEnvelope | undefined): Pending {
+  #enqueue(envelope: Envelope, seq: number, draft: EventDraft, encodedEnvelope: EncodedEnvelope | undefined, kick: boolean): Pending {
     if (this.#closed) throw new RecorderClosedError();
     const held = this.#queue.length - this.#head;
     if (held >= this.options.maxBuffered) {
@@ -165,20 +165,21 @@ export class Recorder {
     const encoded: EncodedEvent = { key: envelope.sessionId, value: this.#codec.encodeWith(event, encodedEnvelope), headers: { type: event.type, eventId: event.eventId } };
     const item: Pending = { encoded, event };
     this.#queue.push(item);
-    this.#kick();
+    if (kick) this.#kick();
     return item;
   }
 
-  // Group commit. In async mode, events nobody waits for are published once per turn of the
-  // event loop (setImmediate): everything every session recorded while that turn's sockets were
-  // served goes out in one publish call. In sync mode, and for an event someone waits for
-  // (flush()), the publish runs as soon as the current task is done (a microtask), so a
-  // fail-closed command waits for no extra turn of the loop (measured: an extra turn per
-  // command cost more than the publish calls it saved). While a publish is in flight (a real
-  // broker), new events gather behind it into the next batch either way.
+  // Group commit. Events nobody waits for (async mode, and in sync mode a CommandCompleted or
+  // SessionEnded) are published once per turn of the event loop (setImmediate): everything
+  // every session recorded while that turn's sockets were served goes out in one publish call.
+  // An event someone waits for (a sync record, flush()) is published as soon as the current
+  // task is done (a microtask), taking every event queued before it along, so a fail-closed
+  // command waits for no extra turn of the loop (measured: an extra turn per command cost
+  // more than the publish calls it saved). While a publish is in flight (a real broker), new
+  // events gather behind it into the next batch either way.
   #kick(urgent = false): void {
     if (this.#flushing || this.#retryTimer !== undefined || this.#queue.length === this.#head) return;
-    if (urgent || this.options.mode === 'sync') {
+    if (urgent) {
       if (!this.#microtaskPending) {
         this.#microtaskPending = true;
         queueMicrotask(this.#flushFromMicrotask);
@@ -333,6 +334,19 @@ export class SessionRecording {
     const event = this.#recorder.append(this.#envelope, this.#seq, draft, this.#encodedEnvelope());
     this.#seq++;
     return event;
+  }
+
+  /**
+   * appendAcknowledged records one event and returns the promise of its acknowledgement by the
+   * bus (the sync-mode hot path: no async wrapper around it). Like append, it throws
+   * synchronously when the event cannot be queued (BackpressureError, RecorderClosedError, an
+   * invalid event), taking no seq; the promise rejects with RecordingUnavailableError when the
+   * bus fails. The event stays queued either way (see Recorder).
+   */
+  appendAcknowledged(draft: EventDraft): Promise<void> {
+    const { acked } = this.#recorder.enqueue(this.#envelope, this.#seq, draft, true, this.#encodedEnvelope());
+    this.#seq++;
+    return acked;
   }
 
   /** nextSeq is the seq the next event will get. */
