@@ -213,6 +213,10 @@ async function proxyTargets(pg: PostgresInstance): Promise<ProxyTargets> {
     for (const v of variants) {
       const bus = createMemoryBus();
       await bus.ensureTopic(TOPICS.sessionEvents, 3);
+      // A consumer that commits what it gets, standing in for the embedded ledger: the in-process
+      // broker frees records once every subscribed group has committed them (without one, it
+      // keeps a bounded backlog and logs what it drops).
+      const drain = await bus.subscribe({ group: 'bench-drain', topics: [TOPICS.sessionEvents], handler: async () => {} });
       const mode: RecordingMode = v.recording === 'off' ? 'async' : v.recording;
       const real = new access.Recorder(access.busEventSink(bus), { mode }, { clock: systemClock });
       const recorder = v.recording === 'off' ? discardingRecorder() : real;
@@ -237,6 +241,7 @@ async function proxyTargets(pg: PostgresInstance): Promise<ProxyTargets> {
       stops.push(async () => {
         await proxy.close();
         await real.close(5000).catch(() => {});
+        await drain.close();
         await bus.close();
       });
       targets.push({
