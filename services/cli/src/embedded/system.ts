@@ -23,7 +23,7 @@ import type { EventSink } from '@affidavit/access';
 import { createMemoryBus } from '@affidavit/bus';
 import { systemClock, uuidv7 } from '@affidavit/common';
 import type { Logger } from '@affidavit/common';
-import { Ledger, loadOrCreateSigningKey, openSqliteLedgerStore } from '@affidavit/ledger';
+import { Ledger, loadOrCreateSigningKey, openWorkerSqliteLedgerStore } from '@affidavit/ledger';
 import type { LedgerStore } from '@affidavit/ledger';
 import { createMaskingPort, createPostgresProxy } from '@affidavit/postgres-proxy';
 import { codec, encodeEvent, TOPICS } from '@affidavit/schemas';
@@ -116,7 +116,7 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     await bus.ensureTopic(TOPICS.checkpoints, 1);
     stops.push(['bus', () => bus.close()]);
 
-    const store = await openSqliteLedgerStore({ path: paths.ledgerFile });
+    const store = await openWorkerSqliteLedgerStore({ path: paths.ledgerFile });
     stops.push(['ledger store', () => store.close()]);
     const signer = loadOrCreateSigningKey(paths.ledgerSigningKey, paths.ledgerVerifierKey, config.ledger.origin);
     const ledger = new Ledger(

@@ -10,6 +10,7 @@ import { isAffidavitError } from '@affidavit/common';
 import type { Entry, NewEntry } from '../../ports/ledger-store.ts';
 import { ledgerStoreContract, testEntry, uniqueLogId } from '../ledger-store.contract.ts';
 import { openSqliteLedgerStore } from './sqlite-store.ts';
+import { openWorkerSqliteLedgerStore } from './worker-store.ts';
 import { rawInsertBaseline } from './raw-insert-baseline.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import { BUNDLE_WIDTH } from './entry-bundle.ts';
@@ -364,4 +365,9 @@ describe('sqlite ledger file', () => {
     assert.equal(Number(row.b), 1250 * 1 + 1250 * 2);
     assert.throws(() => rawInsertBaseline({ path: newPath(), blobs: [], count: 1, batchSize: 1 }), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_INPUT_INVALID'));
   });
+});
+
+ledgerStoreContract('sqlite (worker thread)', async () => {
+  const path = newPath();
+  return { open: () => openWorkerSqliteLedgerStore({ path }) };
 });

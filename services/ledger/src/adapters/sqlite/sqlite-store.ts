@@ -27,7 +27,8 @@ export type SqliteLedgerStoreOptions = {
   readPageSize?: number;
 };
 
-const optionsSchema = {
+/** SQLITE_OPTIONS_SCHEMA validates SqliteLedgerStoreOptions (the worker-backed store checks its options with it on the calling thread). */
+export const SQLITE_OPTIONS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   required: ['path'],
@@ -120,7 +121,7 @@ const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, 
  * that write transaction, so two processes appending to one log cannot both pass the check.
  */
 export async function openSqliteLedgerStore(options: SqliteLedgerStoreOptions): Promise<LedgerStore> {
-  const opts = validateOptions<Required<SqliteLedgerStoreOptions>>(optionsSchema, options, { name: 'sqlite ledger store options' });
+  const opts = validateOptions<Required<SqliteLedgerStoreOptions>>(SQLITE_OPTIONS_SCHEMA, options, { name: 'sqlite ledger store options' });
   let db: DatabaseSync;
   let st: Statements;
   try {
