@@ -19,7 +19,7 @@ import { parseArgs, promisify } from 'node:util';
 import { createKafkaBus, createMemoryBroker, createMemoryBus } from '@affidavit/bus';
 import type { Bus, OutgoingRecord } from '@affidavit/bus';
 import { uuidv7 } from '@affidavit/common';
-import { entriesWithRecordedLeaves, Ledger, openSqliteLedgerStore, rawInsertBaseline, verifyLog } from '@affidavit/ledger';
+import { entriesWithRecordedLeaves, Ledger, openSqliteLedgerStore, openWorkerSqliteLedgerStore, rawInsertBaseline, verifyLog } from '@affidavit/ledger';
 import type { NewEntry } from '@affidavit/ledger';
 import { encodeEvent, exampleEvent } from '@affidavit/schemas';
 import { ed25519NoteSigner, ed25519NoteVerifier, formatCheckpoint, generateEd25519NoteKey, hashLeaf, integrate, openNote, parseCheckpoint, signNote } from '@affidavit/tlog';
@@ -48,6 +48,8 @@ options:
   --runs N            repetitions of each measurement (default 3)
   --partitions N      partitions of the session-events topic (default 1: one log)
   --quick             small sizes for a smoke run (20000 events, 100000 verify entries, 1 run)
+  --store KIND        SQLite store of the embedded figure: worker (default: a worker thread
+                      owns the file, as in the embedded mode) or direct (same thread)
   --skip LIST         comma-separated parts to skip: embedded, kafka, verify
   --help              show this text`;
 
@@ -59,6 +61,7 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '1' },
     quick: { type: 'boolean', default: false },
     skip: { type: 'string', default: '' },
+    store: { type: 'string', default: 'worker' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -79,6 +82,11 @@ const events = int('events', quick ? 20_000 : 200_000, 1, 10_000_000);
 const verifyEntries = int('verify-entries', quick ? 100_000 : 1_000_000, 1, 20_000_000);
 const runs = int('runs', quick ? 1 : 3, 1, 20);
 const partitions = int('partitions', 1, 1, 64);
+const storeKind = values.store;
+if (storeKind !== 'worker' && storeKind !== 'direct') {
+  console.error(`--store must be worker or direct\n\n${usage}`);
+  process.exit(2);
+}
 const skip = new Set(values.skip.split(',').filter(Boolean));
 for (const s of skip) {
   if (!['embedded', 'kafka', 'verify'].includes(s)) {
@@ -127,14 +135,16 @@ const TOPICS = (tag: string) => ({ topic: `bench.${tag}.events`, dlqTopic: `benc
 
 /** embeddedRun pre-publishes the events to an in-process broker, then times the Ledger appending them all. */
 async function embeddedRun(recs: readonly OutgoingRecord[]): Promise<number> {
-  const broker = createMemoryBroker({ clock });
+  // The whole run is published before the ledger subscribes: keep all of it (the default
+  // retention caps a topic no group has subscribed to yet).
+  const broker = createMemoryBroker({ clock, retention: { maxRetainedBytes: 2 ** 40, maxRetainedRecords: 100_000_000 } });
   const bus = createMemoryBus({}, { broker, clock });
   const t = TOPICS('embedded');
   await bus.ensureTopic(t.topic, partitions);
   await bus.ensureTopic(t.dlqTopic, 1);
   await bus.ensureTopic(t.checkpointsTopic, 1);
   for (let i = 0; i < recs.length; i += 10_000) await bus.publish(t.topic, recs.slice(i, i + 10_000));
-  const store = await openSqliteLedgerStore({ path: newPath() });
+  const store = storeKind === 'worker' ? await openWorkerSqliteLedgerStore({ path: newPath() }) : await openSqliteLedgerStore({ path: newPath() });
   const ledger = new Ledger({ origin: 'bench.affidavit', group: 'ledger', ...t }, { bus, store, signer, clock });
   const t0 = performance.now();
   await ledger.start();
@@ -147,7 +157,7 @@ async function embeddedRun(recs: readonly OutgoingRecord[]): Promise<number> {
 }
 
 async function partEmbedded(): Promise<void> {
-  console.log(`\n1. embedded append: ${fmt(events)} events, ${partitions} partition(s), memory bus -> Ledger -> SQLite (synchronous=FULL)`);
+  console.log(`\n1. embedded append: ${fmt(events)} events, ${partitions} partition(s), memory bus -> Ledger -> SQLite (synchronous=FULL, ${storeKind} store)`);
   const recs = encodeEvents(events);
   const avg = recs.reduce((s, r) => s + r.value.length, 0) / recs.length;
   const blobs = recs.map((r) => r.value);
