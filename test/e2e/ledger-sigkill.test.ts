@@ -95,18 +95,23 @@ test(`ledger killed ${KILLS} times while ${EVENTS} events stream: exactly once, 
     }
     batches.push(batch);
   }
-  // Producer: paced so that the stream lasts as long as the kill loop (a start takes ~2 s), so
-  // every kill lands while events are still arriving and being appended.
-  const pauseMs = Math.max(20, (KILLS * 2_500) / batches.length);
+  // Producer: paced by the kill loop, not by the clock (a faster ledger would otherwise be done
+  // before the later kills): slice k of the stream is published while ledger start k runs,
+  // spread over about a second, so every kill lands while events are arriving and being appended.
+  let cycle = -1;
+  const perCycle = Math.ceil(batches.length / KILLS);
+  const pauseMs = Math.max(5, 1_000 / perCycle);
   const producing = (async () => {
-    for (const batch of batches) {
-      await bus.publish(topic, batch);
+    for (let i = 0; i < batches.length; i++) {
+      while (cycle < Math.floor(i / perCycle)) await new Promise((r) => setTimeout(r, 10));
+      await bus.publish(topic, batches[i]);
       await new Promise((r) => setTimeout(r, pauseMs));
     }
   })();
   const appendedAtKill: number[] = [];
   for (let k = 0; k < KILLS; k++) {
     const c = await startLedger();
+    cycle = k;
     // A random moment once it consumes: mid-batch, mid-checkpoint, between batches.
     await new Promise((r) => setTimeout(r, 100 + Math.random() * 1_200));
     c.kill('SIGKILL');
