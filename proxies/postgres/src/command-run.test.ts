@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { CommandRun } from './command-run.ts';
-import type { ResultMasker } from './masking-port.ts';
+import { createMaskingPort, type ResultMasker } from './masking-port.ts';
+import { staticKeyProvider } from '@affidavit/access';
 import { renderParameters } from './render-parameters.ts';
 import { commandComplete, dataRow, decodeDataRow, errorResponse, rowDescription } from './wire/index.ts';
 
@@ -86,4 +87,34 @@ test('commandComplete reads the tag in place; a tag without NUL inside the messa
   assert.ok(done.type === 'CommandCompleted' && done.tag === 'UPDATE 7' && done.rows === 7);
   const bad = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 7]), Buffer.from('ABC'), Buffer.from([0])]);
   assert.throws(() => new CommandRun(base).commandComplete(bad, 0, bad.length - 1), /NUL/);
+});
+
+test('maskedRows: runs across the sealing cap send, digest, count and seal as row by row does', async () => {
+  const port = createMaskingPort({ keys: staticKeyProvider([{ keyId: 'k', key: new Uint8Array(32).fill(3) }]), maxSealed: 7 });
+  const spec = { columns: ['email'], detectors: [] };
+  const rd = rowDescription([{ name: 'id', typeOid: 23 }, { name: 'email', typeOid: 25 }]);
+  const rows = Array.from({ length: 40 }, (_, i) => dataRow([String(i), i % 5 === 0 ? null : `u${i}@example.com`]));
+  const byRow = new CommandRun({ ...base, masker: await port.prepare('r', spec) });
+  byRow.rowDescription(rd);
+  const want = Buffer.concat(rows.map((r) => byRow.dataRow(r)));
+  const byRun = new CommandRun({ ...base, masker: await port.prepare('r', spec) });
+  assert.equal(byRun.masksRuns, true);
+  byRun.rowDescription(rd);
+  const sent: Buffer[] = [];
+  // Runs of 3, 4, 5... rows: the cap of 7 sealed values falls inside one of them.
+  for (let i = 0, k = 3; i < rows.length; i += k, k++) sent.push(byRun.maskedRows(Buffer.concat(rows.slice(i, i + k)), rows.slice(i, i + k).length));
+  const got = Buffer.concat(sent);
+  assert.deepEqual(got, want);
+  assert.ok(!got.includes('example.com'), 'no original reaches the client');
+  const [a, b] = [byRow.finish(0), byRun.finish(0)];
+  assert.deepEqual(b.map((d) => d.type), ['DataMasked', 'CommandCompleted']);
+  const [ma, mb, done] = [a[0], b[0], b[1]];
+  assert.ok(ma.type === 'DataMasked' && mb.type === 'DataMasked' && done.type === 'CommandCompleted');
+  assert.equal(mb.count, 32);
+  assert.equal(mb.count, ma.count);
+  assert.deepEqual(mb.masks.map((m) => m.row), ma.masks.map((m) => m.row));
+  assert.equal(mb.masks.length, 7);
+  assert.equal(done.rows, 40);
+  assert.equal(done.resultDigest, createHash('sha256').update(got).digest('hex'));
+  assert.throws(() => byRun.maskedRows(Buffer.concat([rows[1], rows[2].subarray(0, 9)]), 2), /DataRow/);
 });

@@ -45,6 +45,7 @@ export class CommandRun {
   #masked: MaskedValue[] = [];
   #maskedCount = 0;
   #captureLeft: number;
+  #at?: { sessionId: string; commandId: string; row: number };
   #capture?: { columns: string[]; rows: (string | null)[][]; truncated: boolean };
 
   constructor(init: CommandRunInit) {
@@ -77,6 +78,25 @@ export class CommandRun {
     this.#digest.update(raw);
   }
 
+  /** masksRuns tells whether rows may go through maskedRows (masking as bytes, no capture). */
+  get masksRuns(): boolean {
+    return this.#masker?.dataRows !== undefined && this.#capture === undefined;
+  }
+
+  /**
+   * maskedRows is dataRow for `count` consecutive DataRows given back to back in `raw`: it
+   * returns the bytes to send for all of them (`raw` itself when nothing changed) and hashes
+   * them. Only while `masksRuns`.
+   */
+  maskedRows(raw: Buffer, count: number): Buffer {
+    const at = (this.#at ??= { sessionId: this.#sessionId, commandId: this.id, row: 0 });
+    at.row = this.#dataRows;
+    const out = this.#masker!.dataRows!(raw, count, this.#columns, this.#formats, at);
+    this.#dataRows += count;
+    this.#digest.update(out);
+    return out;
+  }
+
   /** failed tells whether an ErrorResponse was seen. */
   get failed(): boolean {
     return this.#errorCode !== null;
@@ -98,7 +118,10 @@ export class CommandRun {
     if (this.#masker?.dataRow && !this.#capture) {
       // Masking without capture rewrites the DataRow as bytes (masking-port.ts): unmasked values
       // are copied, never decoded; the masker counts and seals, and finish() takes its tally.
-      out = this.#masker.dataRow(raw, this.#columns, this.#formats, { sessionId: this.#sessionId, commandId: this.id, row: rowIndex });
+      // One MaskedAt per command, its row updated: the masker reads it during the call only.
+      const at = (this.#at ??= { sessionId: this.#sessionId, commandId: this.id, row: 0 });
+      at.row = rowIndex;
+      out = this.#masker.dataRow(raw, this.#columns, this.#formats, at);
     } else if (this.#masker || this.#capture) {
       const values = decodeDataRow(raw);
       const fmt = this.#formats;

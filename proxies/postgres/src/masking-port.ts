@@ -3,6 +3,7 @@
 // once per command in `prepare`, so the per-row path stays synchronous.
 import {
   DEFAULT_MAX_MASKED_VALUES,
+  MaskDataRowMalformedError,
   compileMaskRules,
   createSealer,
   dataRowMasker,
@@ -43,9 +44,16 @@ export type ResultMasker = {
    * compiled once per pair). It MUST return `raw` itself when nothing is masked, throws rather
    * than pass on a row it cannot split exactly, counts the masked values and seals the
    * originals of the first maxSealed of them (bound to session, command, column and
-   * `at.row`); no clear original is kept after the call.
+   * `at.row`); no clear original is kept after the call. `at` is read during the call only
+   * (MUST NOT be kept): the caller reuses one object for all rows of a command.
    */
   dataRow?(raw: Buffer, columns: readonly ColumnDescription[], formats: readonly number[], at: MaskedAt): Buffer;
+  /**
+   * dataRows (optional, with dataRow) is dataRow for `count` consecutive DataRows given back to
+   * back in `raw` (`at.row` the first one's index): it returns the rows to send, back to back,
+   * `raw` itself when none changed. Same guarantees as dataRow.
+   */
+  dataRows?(raw: Buffer, count: number, columns: readonly ColumnDescription[], formats: readonly number[], at: MaskedAt): Buffer;
   /** tally returns what dataRow masked so far; present whenever dataRow is. */
   tally?(): MaskTally;
 };
@@ -87,22 +95,43 @@ export function createMaskingPort(deps: { keys: KeyProvider; hashKey?: Uint8Arra
       let earlier = 0; // values masked under previous shapes (a simple query with several results)
       const sealed: MaskedValue[] = [];
       const cells: MaskedCell[] = [];
+      const dataRow = (raw: Buffer, columns: readonly ColumnDescription[], formats: readonly number[], at: MaskedAt): Buffer => {
+        if (shape === undefined || shape.columns !== columns || shape.formats !== formats) {
+          earlier += shape?.masker.masked ?? 0;
+          shape = { columns, formats, masker: dataRowMasker(columns, formats, r) };
+        }
+        if (sealed.length >= maxSealed) return shape.masker.rewrite(raw);
+        try {
+          const out = shape.masker.rewrite(raw, cells);
+          if (cells.length > 0) for (const v of sealMaskedCells(cells.slice(0, maxSealed - sealed.length), at, s)) sealed.push(v);
+          return out;
+        } finally {
+          cells.length = 0; // the clear originals are dropped here, even when the row was refused
+        }
+      };
       return {
         mask: (row, columns) => maskRow(row, columns, r),
         seal: (c, at) => sealMaskedCells(c, at, s),
-        dataRow(raw, columns, formats, at) {
-          if (shape === undefined || shape.columns !== columns || shape.formats !== formats) {
-            earlier += shape?.masker.masked ?? 0;
-            shape = { columns, formats, masker: dataRowMasker(columns, formats, r) };
+        dataRow,
+        dataRows(raw, count, columns, formats, at) {
+          if (shape !== undefined && shape.columns === columns && shape.formats === formats && sealed.length >= maxSealed) return shape.masker.rewriteRun(raw, count);
+          // Originals still to seal (or a new shape): row by row, as dataRow.
+          const out: Buffer[] = [];
+          let changed = false;
+          let o = 0;
+          const first = at.row;
+          for (let k = 0; k < count; k++) {
+            if (raw.length - o < 5) throw new MaskDataRowMalformedError('a DataRow of the run is cut short');
+            const end = o + 1 + raw.readInt32BE(o + 1);
+            if (end <= o || end > raw.length) throw new MaskDataRowMalformedError('the DataRow length field does not match the message');
+            const row = raw.subarray(o, end);
+            const r = dataRow(row, columns, formats, { sessionId: at.sessionId, commandId: at.commandId, row: first + k });
+            if (r !== row) changed = true;
+            out.push(r);
+            o = end;
           }
-          if (sealed.length >= maxSealed) return shape.masker.rewrite(raw);
-          try {
-            const out = shape.masker.rewrite(raw, cells);
-            if (cells.length > 0) for (const v of sealMaskedCells(cells.slice(0, maxSealed - sealed.length), at, s)) sealed.push(v);
-            return out;
-          } finally {
-            cells.length = 0; // the clear originals are dropped here, even when the row was refused
-          }
+          if (o !== raw.length) throw new MaskDataRowMalformedError('bytes follow the last DataRow of the run');
+          return changed ? Buffer.concat(out) : raw;
         },
         tally: () => ({ count: earlier + (shape?.masker.masked ?? 0), sealed }),
       };

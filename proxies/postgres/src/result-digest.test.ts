@@ -15,3 +15,18 @@ test('ResultDigest: none, one and many pieces hash the concatenation; empty is r
     assert.equal(d.hex(), createHash('sha256').update(Buffer.concat(pieces.slice(0, n))).digest('hex'));
   }
 });
+
+test('ResultDigest: adjacent views of one buffer are hashed as one run, separate ones in order', () => {
+  const slab = Buffer.from('0123456789abcdef');
+  const other = Buffer.from('XYZ');
+  const d = new ResultDigest();
+  // 0-3 and 3-7 are adjacent (merged), then a foreign piece, then 7-10 (adjacent to 3-7 in
+  // memory but not in order after `other`), then 12-16 (a gap: not merged).
+  const pieces = [slab.subarray(0, 3), slab.subarray(3, 7), other, slab.subarray(7, 10), slab.subarray(12, 16)];
+  for (const p of pieces) d.update(p);
+  assert.equal(d.hex(), createHash('sha256').update(Buffer.concat(pieces)).digest('hex'));
+  const one = new ResultDigest();
+  one.update(slab.subarray(0, 5));
+  one.update(slab.subarray(5, 16));
+  assert.equal(one.hex(), createHash('sha256').update(slab).digest('hex'));
+});

@@ -9,9 +9,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { systemClock, uuidv7 } from '@affidavit/common';
-import { initSqlParser, parsePolicy, parsePostgres, Recorder, SqlClassifier, type EncodedEvent, type EventSink, type Identity, type RecordingMode } from '@affidavit/access';
+import { initSqlParser, parsePolicy, parsePostgres, Recorder, SqlClassifier, staticKeyProvider, type EncodedEvent, type EventSink, type Identity, type RecordingMode } from '@affidavit/access';
 import { decodeEvent, type SessionEvent } from '@affidavit/schemas';
 import { startPostgres, stopPostgres, type PostgresInstance } from '../../../test/services/postgres.ts';
+import { createMaskingPort } from './masking-port.ts';
 import { createPostgresProxy, type PostgresProxy } from './server.ts';
 import { BackendReader, type BackendFrame } from './wire/backend-reader.ts';
 import { encodeFrontendMessage, passwordMessage, query, startupMessage, sync, terminate } from './wire/frontend-writer.ts';
@@ -55,7 +56,19 @@ before(async () => {
 });
 after(() => stopPostgres());
 
-async function startProxy(mode: RecordingMode): Promise<{ proxy: PostgresProxy; port: number; sink: GatedSink; recorder: Recorder }> {
+const MASK_POLICY = parsePolicy(`version: 1
+description: session-recording.int.test.ts (masking)
+defaults: { action: deny, onUnparsable: deny, defaultSchema: public }
+rules:
+  - id: mask-v
+    reason: test
+    target: { kind: postgres }
+    match: { classes: [select] }
+    action: mask
+    mask: { columns: [v], detectors: [] }
+`);
+
+async function startProxy(mode: RecordingMode, masked = false): Promise<{ proxy: PostgresProxy; port: number; sink: GatedSink; recorder: Recorder }> {
   const sink = new GatedSink();
   const recorder = new Recorder(sink, { mode, retryInitialMs: 10, retryMaxMs: 20 }, { clock: systemClock });
   const proxy = createPostgresProxy(
@@ -68,7 +81,8 @@ async function startProxy(mode: RecordingMode): Promise<{ proxy: PostgresProxy; 
     {
       recorder,
       authenticate: async () => IDENTITY,
-      policy: () => POLICY,
+      policy: () => (masked ? MASK_POLICY : POLICY),
+      ...(masked ? { masking: createMaskingPort({ keys: staticKeyProvider([{ keyId: 'k1', key: new Uint8Array(32).fill(5) }]) }) } : {}),
       classifier: new SqlClassifier({ parse: parsePostgres }),
       clock: systemClock,
       newId: () => uuidv7(),
@@ -254,6 +268,41 @@ test('a large result split across many reads reaches the client intact and its d
     assert.equal(completed[0].resultDigest, want.digest('hex'));
     assert.equal(completed[1].resultDigest, null);
     assert.equal(completed[2].resultDigest, createHash('sha256').update(rows[20_000].raw).digest('hex'));
+  } finally {
+    await proxy.close();
+    await recorder.close(2000).catch(() => {});
+  }
+});
+
+test('a large masked result: no original reaches the client, the digest is of exactly the bytes sent, 1,000 originals sealed', async () => {
+  const { proxy, port, sink, recorder } = await startProxy('async', true);
+  try {
+    const c = await login(port);
+    const sql = `SELECT i, md5(i::text) AS v FROM generate_series(1, 30000) AS i`;
+    c.sock.write(query(sql));
+    await c.until((f) => count(f, 'Z') === 1, 'ReadyForQuery', 20_000);
+    const rows = c.frames.filter((f) => f.type === 'D');
+    assert.equal(rows.length, 30_000);
+    const fields = rows.map((f) => (f.message as unknown as { fields: (string | null)[] }).fields);
+    assert.deepEqual(fields.slice(0, 2).map((v) => v[0]), ['1', '2']);
+    const mask = fields[0][1];
+    assert.ok(mask !== null && !/^[0-9a-f]{32}$/.test(mask));
+    assert.ok(fields.every((v) => v[1] === mask), 'every value masked');
+    const { createHash } = await import('node:crypto');
+    const want = createHash('sha256');
+    for (const f of rows) want.update(f.raw);
+    c.sock.end(terminate());
+    await new Promise((r) => setTimeout(r, 50));
+    await recorder.flush(5000);
+    const sessionId = sink.events.find((e) => e.type === 'SessionStarted')!.sessionId;
+    const completed = commandEvents(sink.events, sessionId).filter((e) => e.type === 'CommandCompleted');
+    assert.deepEqual(completed.map((e) => [e.outcome, e.tag, e.rows]), [['ok', 'SELECT 30000', 30000]]);
+    assert.equal(completed[0].resultDigest, want.digest('hex'));
+    const masked = sink.events.filter((e) => e.sessionId === sessionId && e.type === 'DataMasked');
+    assert.equal(masked.length, 1);
+    const m = masked[0];
+    assert.ok(m.type === 'DataMasked' && m.count === 30_000 && m.masks.length === 1000 && m.truncated);
+    assert.deepEqual(m.masks.slice(0, 3).map((x) => x.row), [0, 1, 2]);
   } finally {
     await proxy.close();
     await recorder.close(2000).catch(() => {});

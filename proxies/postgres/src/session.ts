@@ -788,7 +788,7 @@ export class Session {
 
   #onUpstreamData = (chunk: Buffer): void => {
     if (this.#state !== 'ready') return;
-    let out: Buffer | undefined;
+    let out: Buffer | Buffer[] | undefined;
     try {
       out = this.#relay(chunk);
     } catch (e) {
@@ -796,7 +796,12 @@ export class Session {
       this.#deps.logger?.error({ err: e }, 'upstream protocol error');
       return this.#fatal('08P01', `Affidavit: the upstream server sent an invalid message: ${msg}`);
     }
-    if (out !== undefined && out.length > 0) this.#writeClient(out);
+    if (out === undefined || out.length === 0) return;
+    if (!Array.isArray(out)) return this.#writeClient(out);
+    // Several pieces (unchanged bytes, rewritten rows): one corked writev, not a copy into one buffer.
+    this.#client.cork();
+    for (const piece of out) this.#writeClient(piece);
+    this.#client.uncork();
   };
 
   // #relay frames one upstream chunk in place and returns what the client gets for it. Messages
@@ -806,7 +811,9 @@ export class Session {
   // nothing is dropped or replaced, the chunk itself is written, once. Only a message split
   // across reads goes through the framer's queue (its completion, then the rest in place);
   // the framer also makes the header checks (type, length, size limit) for any leftover.
-  #relay(chunk: Buffer): Buffer | undefined {
+  // Otherwise it returns the pieces in order (adjacent rewritten rows merged into one view),
+  // written corked rather than copied into one buffer.
+  #relay(chunk: Buffer): Buffer | Buffer[] | undefined {
     const framer = this.#framer;
     let at = 0;
     let parts: Buffer[] | undefined;
@@ -823,6 +830,40 @@ export class Session {
     let rows = -1; // start of a run of unchanged DataRows not yet digested
     let rowCount = 0;
     let rowsCmd: CommandRun | undefined;
+    // A run of adjacent replacements not yet in parts: tail's memory from its start to tailEnd.
+    let tail: Buffer | undefined;
+    let tailEnd = 0;
+    // replace sends r (null: nothing) instead of chunk[from, to).
+    const replace = (from: number, to: number, r: Buffer | null): void => {
+      if (from > run) {
+        if (tail !== undefined) {
+          (parts ??= []).push(runView(tail, tailEnd));
+          tail = undefined;
+        }
+        (parts ??= []).push(chunk.subarray(run, from));
+      }
+      if (r !== null) {
+        // Consecutive rewritten rows usually sit back to back in one slab: they only extend
+        // the run, which becomes one view when something else comes.
+        if (tail !== undefined && tail.buffer === r.buffer && tailEnd === r.byteOffset) tailEnd += r.length;
+        else {
+          if (tail !== undefined) (parts ??= []).push(runView(tail, tailEnd));
+          tail = r;
+          tailEnd = r.byteOffset + r.length;
+        }
+      }
+      run = to;
+    };
+    // endRows digests (or masks) the run of DataRows chunk[rows, at).
+    const endRows = (): void => {
+      const raw = chunk.subarray(rows, at);
+      if (rowsCmd!.rewrites) {
+        const out = rowsCmd!.maskedRows(raw, rowCount);
+        if (out !== raw) replace(rows, at, out);
+      } else rowsCmd!.dataRows(raw, rowCount);
+      rows = -1;
+      rowCount = 0;
+    };
     while (n - at >= 5) {
       const type = chunk[at];
       const len = chunk.readInt32BE(at + 1);
@@ -833,7 +874,8 @@ export class Session {
       if (type === 0x44) {
         const h = this.#expect[0];
         const cmd = h !== undefined && (h.kind === 'query' || h.kind === 'execute') ? h.cmd : undefined;
-        if (cmd === undefined || !cmd.rewrites) {
+        // Rows forwarded unchanged, or masked a run at a time, are taken as a run.
+        if (cmd === undefined || !cmd.rewrites || cmd.masksRuns) {
           if (cmd !== undefined) {
             if (rows < 0) {
               rows = at;
@@ -845,27 +887,20 @@ export class Session {
           continue;
         }
       }
-      if (rows >= 0) {
-        rowsCmd!.dataRows(chunk.subarray(rows, at), rowCount);
-        rows = -1;
-        rowCount = 0;
-      }
+      if (rows >= 0) endRows();
       const r = this.#route(type, chunk, at, end);
-      if (r !== undefined) {
-        if (at > run) (parts ??= []).push(chunk.subarray(run, at));
-        if (r !== null) (parts ??= []).push(r);
-        run = end;
-      }
+      if (r !== undefined) replace(at, end, r);
       at = end;
     }
-    if (rows >= 0) rowsCmd!.dataRows(chunk.subarray(rows, at), rowCount);
+    if (rows >= 0) endRows();
+    if (tail !== undefined) (parts ??= []).push(runView(tail, tailEnd));
     if (at < n) {
       framer.push(chunk.subarray(at));
       if (framer.next() !== undefined) throw new PgProtocolStateError('upstream framing out of step'); // unreachable: the scan stops only before an incomplete or invalid message
     }
     if (parts === undefined) return run === 0 && at === n ? chunk : at > run ? chunk.subarray(run, at) : undefined;
     if (at > run) parts.push(chunk.subarray(run, at));
-    return parts.length === 1 ? parts[0] : parts.length === 0 ? undefined : Buffer.concat(parts);
+    return parts.length === 1 ? parts[0] : parts.length === 0 ? undefined : parts;
   }
 
   #writeClient(data: Buffer): void {
@@ -1049,4 +1084,10 @@ function unverifiedClaims(token: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+// runView returns the bytes of `first`'s memory from its start to `end` (first itself when
+// nothing was appended): the caller checked that what lies there is exactly the run's pieces.
+function runView(first: Buffer, end: number): Buffer {
+  return end === first.byteOffset + first.length ? first : Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }

@@ -94,4 +94,30 @@ describe('dataRowMasker', () => {
       assert.equal(m.masked, 0, 'a refused row counts nothing');
     }
   });
+
+  test('rewriteRun sends the same bytes as rewrite on each row, and refuses what rewrite refuses', () => {
+    const rows = [encodeRow(['1', 'a@b.org', '4111111111111111', '2']), encodeRow(['22', null, null, null]), encodeRow([null, 'x', '', '3.5'])];
+    const detect = compileMaskRules([{ id: 'd', detectors: ['email'] }]);
+    for (const rules of [wholeRules, detect]) {
+      const one = dataRowMasker(cols, [0, 0, 0, 0], rules);
+      const run = dataRowMasker(cols, [0, 0, 0, 0], rules);
+      for (let k = 0; k < 3000; k++) {
+        const batch = rows.slice(k % 3).concat(rows.slice(0, k % 3));
+        const want = Buffer.concat(batch.map((r) => one.rewrite(r)));
+        assert.deepEqual(run.rewriteRun(Buffer.concat(batch), batch.length), want);
+      }
+      assert.equal(run.masked, one.masked);
+    }
+    const m = dataRowMasker(cols, [0, 0, 0, 0], wholeRules);
+    const untouched = Buffer.concat([encodeRow(['1', null, null, null]), encodeRow(['2', null, null, null])]);
+    assert.equal(m.rewriteRun(untouched, 2), untouched, 'nothing masked: the input itself');
+    const good = Buffer.concat(rows);
+    assert.throws(() => m.rewriteRun(good, 2), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'), 'bytes after the counted rows');
+    assert.throws(() => m.rewriteRun(good, 4), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'), 'fewer rows than counted');
+    assert.throws(() => m.rewriteRun(good.subarray(0, good.length - 1), 3), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'), 'last row cut');
+    const bad = Buffer.from(good);
+    bad.writeInt32BE(-2, rows[0].length + 7); // a value of the second row with an invalid length
+    assert.throws(() => m.rewriteRun(bad, 3), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'));
+    assert.throws(() => m.rewriteRun(Buffer.concat([rows[0], encodeRow(['1', 'x'])]), 2), isCode('AFF_E_MASK_ROW_SHAPE'));
+  });
 });

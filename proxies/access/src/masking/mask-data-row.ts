@@ -45,6 +45,12 @@ export const FORMAT_BINARY = 1;
 export type DataRowMasker = {
   readonly masked: number;
   rewrite(raw: Buffer, cells?: MaskedCell[]): Buffer;
+  /**
+   * rewriteRun is rewrite (without `cells`) for `count` consecutive DataRows given back to back
+   * in `raw`: it returns the rows to send back to back, `raw` itself when none changed, and
+   * throws as rewrite does for any row that cannot be split exactly (or bytes left over).
+   */
+  rewriteRun(raw: Buffer, count: number): Buffer;
 };
 
 /**
@@ -125,28 +131,90 @@ class ShapeMasker implements DataRowMasker {
     return cells === undefined && this.#constantOnly ? this.#rewriteConstant(raw) : this.#rewriteAny(raw, cells);
   }
 
+  /**
+   * rewriteRun masks `count` consecutive DataRows given back to back in `raw` and returns the
+   * rows to send, back to back (`raw` itself when none changed); without originals wanted.
+   * Same checks and same bytes as calling rewrite on each row (a test compares them); a run
+   * of constant-only rows costs no object per row.
+   */
+  rewriteRun(raw: Buffer, count: number): Buffer {
+    if (!this.#constantOnly) return this.#eachRow(raw, count);
+    const end = raw.length;
+    // Every row fits in its length + growth bytes (masked values only shrink or become a constant).
+    const room = end + count * this.#growth;
+    if (this.#off + room > this.#slab.length) {
+      this.#slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, room));
+      this.#off = 0;
+    }
+    const start = this.#off;
+    let o = start;
+    let at = 0;
+    const before = this.masked;
+    for (let k = 0; k < count; k++) {
+      if (end - at < HEADER_BYTES) throw new MaskDataRowMalformedError('not a DataRow message');
+      const rowEnd = at + 1 + int32At(raw, at + 1);
+      if (rowEnd <= at || rowEnd > end) throw new MaskDataRowMalformedError('the DataRow length field does not match the message');
+      o = this.#constantInto(raw, at, rowEnd, o);
+      at = rowEnd;
+    }
+    if (at !== end) throw new MaskDataRowMalformedError(`${end - at} bytes follow the last DataRow of the run`);
+    if (this.masked === before) return raw; // nothing masked: the slab space is reused
+    this.#off = o;
+    return this.#slab.subarray(start, o);
+  }
+
+  // #eachRow is rewriteRun for shapes that decode values: one rewrite per row.
+  #eachRow(raw: Buffer, count: number): Buffer {
+    const out: Buffer[] = [];
+    let changed = false;
+    let at = 0;
+    for (let k = 0; k < count; k++) {
+      if (raw.length - at < HEADER_BYTES) throw new MaskDataRowMalformedError('not a DataRow message');
+      const rowEnd = at + 1 + int32At(raw, at + 1);
+      if (rowEnd <= at || rowEnd > raw.length) throw new MaskDataRowMalformedError('the DataRow length field does not match the message');
+      const row = raw.subarray(at, rowEnd);
+      const r = this.#rewriteAny(row, undefined);
+      if (r !== row) changed = true;
+      out.push(r);
+      at = rowEnd;
+    }
+    if (at !== raw.length) throw new MaskDataRowMalformedError(`${raw.length - at} bytes follow the last DataRow of the run`);
+    return changed ? Buffer.concat(out) : raw;
+  }
+
   // The common case (whole columns masked to `********` or NULL, no originals wanted) in one
   // pass: runs of unchanged bytes and the constants go straight into the slab. Same checks
   // and same output as #rewriteAny (a property test compares them).
   #rewriteConstant(raw: Buffer): Buffer {
     const end = raw.length;
-    if (end < HEADER_BYTES || raw[0] !== DATA_ROW) throw new MaskDataRowMalformedError('not a DataRow message');
-    if (int32At(raw, 1) !== end - 1) throw new MaskDataRowMalformedError('the DataRow length field does not match the message');
-    const n = this.#n;
-    const count = (raw[5] << 8) | raw[6];
-    if (count !== n) throw new MaskRowShapeError(`the DataRow has ${count} values but ${n} columns are described`);
     // Masked values only shrink or become a constant, so the row fits in end + growth bytes.
     if (this.#off + end + this.#growth > this.#slab.length) {
       this.#slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, end + this.#growth));
       this.#off = 0;
     }
+    const before = this.masked;
+    const start = this.#off;
+    const o = this.#constantInto(raw, 0, end, start);
+    if (this.masked === before) return raw;
+    this.#off = o;
+    return this.#slab.subarray(start, o);
+  }
+
+  // #constantInto writes the DataRow raw[from, end) masked into the slab at `o` (which has
+  // room for end - from + growth bytes), counts its masked values and returns the offset
+  // after it. A row with nothing masked is copied as it is.
+  #constantInto(raw: Buffer, from: number, end: number, o: number): number {
+    if (end - from < HEADER_BYTES || raw[from] !== DATA_ROW) throw new MaskDataRowMalformedError('not a DataRow message');
+    if (int32At(raw, from + 1) !== end - from - 1) throw new MaskDataRowMalformedError('the DataRow length field does not match the message');
+    const n = this.#n;
+    const count = (raw[from + 5] << 8) | raw[from + 6];
+    if (count !== n) throw new MaskRowShapeError(`the DataRow has ${count} values but ${n} columns are described`);
     const slab = this.#slab;
     const action = this.#action;
     const cells = this.#cells;
-    const start = this.#off;
-    let o = start;
-    let pos = HEADER_BYTES;
-    let run = 0; // where the bytes not yet copied begin
+    const start = o;
+    let pos = from + HEADER_BYTES;
+    let run = from; // where the bytes not yet copied begin
     let masked = 0;
     for (let i = 0; i < n; i++) {
       if (pos + 4 > end) throw new MaskDataRowMalformedError(`value ${i} of the DataRow runs past its end`);
@@ -164,12 +232,10 @@ class ShapeMasker implements DataRowMasker {
       masked++;
     }
     if (pos !== end) throw new MaskDataRowMalformedError(`the DataRow has ${end - pos} bytes after its last value`);
-    if (masked === 0) return raw;
     o = copy(raw, run, end, slab, o);
-    putInt32(slab, start + 1, o - start - 1);
-    this.#off = o;
+    if (masked > 0) putInt32(slab, start + 1, o - start - 1);
     this.masked += masked;
-    return slab.subarray(start, o);
+    return o;
   }
 
   #rewriteAny(raw: Buffer, cells: MaskedCell[] | undefined): Buffer {
