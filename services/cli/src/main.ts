@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { commands } from './commands/index.ts';
+import { commandsFor } from './commands/index.ts';
 import { EXIT, UsageError } from './command.ts';
 import type { Command, Io } from './command.ts';
 import { isAffidavitError } from '@affidavit/common';
@@ -20,7 +20,8 @@ function overview(list: readonly Command[]): string {
 }
 
 /** runCli runs one command line and returns the exit code (main() below exits with it). */
-export async function runCli(argv: string[], io: Io, list: readonly Command[] = commands): Promise<number> {
+export async function runCli(argv: string[], io: Io, commands?: readonly Command[]): Promise<number> {
+  const list = commands ?? (await commandsFor(argv));
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout.write(`${overview(list)}\n`);
     return argv.length === 0 ? EXIT.USAGE : EXIT.OK;
