@@ -43,6 +43,9 @@ function toRecord(topic: string, partition: number, m: KafkaMessage): BusRecord 
  * partition are dropped (kafkajs marks them stale) and fetched again from the new offset,
  * so the handler never sees a record before the offset the hook named.
  */
+/** CLOSE_WAIT_MS bounds how long close() waits for kafkajs to leave the group. */
+const CLOSE_WAIT_MS = 10_000;
+
 export async function subscribeKafka(kafka: Kafka, sub: SubscribeOptions, opts: ResolvedKafkaBusOptions, log: Logger): Promise<Subscription> {
   const consumer: Consumer = kafka.consumer({
     groupId: sub.group,
@@ -140,10 +143,24 @@ export async function subscribeKafka(kafka: Kafka, sub: SubscribeOptions, opts: 
   return {
     // kafkajs's disconnect() stops the fetch loop, waits for the running eachBatch to
     // return, commits resolved offsets and leaves the group.
+    // A member asked to leave while it is still joining its group can wait in kafkajs for a
+    // rebalance that never finishes (seen on SIGTERM right after start). Leaving is a courtesy
+    // (the group drops a silent member after its session timeout, and the ledger resumes from
+    // its own log, not from committed offsets), so close waits a bounded time, then moves on.
     close: () =>
       (closed ??= (async () => {
         closing = true;
-        await consumer.disconnect();
+        let timer: NodeJS.Timeout | undefined;
+        const left = consumer.disconnect().then(() => true, (err: unknown) => {
+          log.warn({ err }, 'leaving the consumer group failed');
+          return true;
+        });
+        const gaveUp = new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS);
+        });
+        const done = await Promise.race([left, gaveUp]);
+        clearTimeout(timer);
+        if (!done) log.warn({ waitedMs: CLOSE_WAIT_MS }, 'the consumer did not leave its group in time; closing without it');
       })()),
   };
 }
