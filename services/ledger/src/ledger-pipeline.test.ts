@@ -37,28 +37,41 @@ async function until(cond: () => boolean, ms = 20_000) {
 /** Hooks let a test see or change every append of every log. */
 type Hooks = { before?: (batch: AppendBatch, n: number) => Promise<void> | void; sizes: number[] };
 
-function instrumented(store: LedgerStore, hooks: Hooks): LedgerStore {
+/** wrapAppends returns `store` with every log's append replaced by `append(log, batch, expectedSize)`; the rest passes through. */
+function wrapAppends(store: LedgerStore, append: (log: LogStore) => (batch: AppendBatch, expectedSize: number) => Promise<void>): LedgerStore {
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop !== 'openLog') return Reflect.get(target, prop, receiver);
       return async (id: string): Promise<LogStore> => {
         const log = await target.openLog(id);
-        let calls = 0;
+        const wrapped = append(log);
         return new Proxy(log, {
           get(l, p, r) {
-            if (p !== 'append') {
-              const v = Reflect.get(l, p, r);
-              return typeof v === 'function' ? v.bind(l) : v;
-            }
-            return async (batch: AppendBatch, expectedSize: number) => {
-              await hooks.before?.(batch, calls++);
-              await l.append(batch, expectedSize);
-              if (batch.entries.length > 0) hooks.sizes.push(batch.entries.length);
-            };
+            if (p === 'append') return wrapped;
+            const v = Reflect.get(l, p, r);
+            return typeof v === 'function' ? v.bind(l) : v;
           },
         });
       };
     },
+  });
+}
+
+function instrumented(store: LedgerStore, hooks: Hooks): LedgerStore {
+  return wrapAppends(store, (log) => {
+    let calls = 0;
+    // Appends pass the hook one at a time, in call order: the wrapped store orders appends
+    // (ordersAppends), and so must the wrapper, or a held first append is overtaken.
+    let chain: Promise<unknown> = Promise.resolve();
+    return (batch, expectedSize) => {
+      const run = chain.then(async () => {
+        await hooks.before?.(batch, calls++);
+        await log.append(batch, expectedSize);
+        if (batch.entries.length > 0) hooks.sizes.push(batch.entries.length);
+      });
+      chain = run.catch(() => {});
+      return run;
+    };
   });
 }
 
@@ -70,13 +83,13 @@ function recordingLogger() {
   return { lines, logger: logger as unknown as Logger };
 }
 
-async function setup(hooks: Hooks, options: Partial<LedgerOptions> = {}, maxBatchRecords = 50, logger?: Logger) {
+async function setup(hooks: Hooks, options: Partial<LedgerOptions> = {}, maxBatchRecords = 50, logger?: Logger, wrap = (s: LedgerStore) => s) {
   const dir = mkdtempSync(join(tmpdir(), 'aff-pipeline-'));
   const broker = createMemoryBroker({ clock });
   const bus = createMemoryBus({ maxBatchRecords, retryBackoffMs: 5 }, { broker, clock });
   for (const t of [TOPICS.sessionEvents, TOPICS.sessionEventsDlq, TOPICS.checkpoints]) await bus.ensureTopic(t, 1);
   const raw = await openSqliteLedgerStore({ path: join(dir, 'ledger.sqlite') });
-  const store = instrumented(raw, hooks);
+  const store = wrap(instrumented(raw, hooks));
   const ledger = new Ledger({ origin: 'pipeline.test', checkpointEveryEntries: 1_000, checkpointEveryMs: 60_000, retryBackoffMs: 5, ...options }, { bus, store, signer, clock, logger });
   return { bus, raw, ledger };
 }
@@ -261,5 +274,82 @@ test('pipelining: an eventId of the group in flight (not yet in the store) is a 
   assert.equal(ledger.stats().duplicates, 50);
   // Dropped before the append, not caught by the store's backstop (a failed append and a retry).
   assert.deepEqual(log.lines.filter((l) => l.level === 'error'), []);
+  await raw.close();
+});
+
+test('pipelining: a store that orders appends gets the next one before the previous resolved', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let issued = 0;
+  let resolved = 0;
+  let most = 0;
+  const hooks: Hooks = { sizes: [], before: (_b, n) => (n === 0 ? gate : undefined) };
+  // Count appends issued and not yet resolved, outside the ordering wrapper.
+  const counting = (store: LedgerStore) =>
+    wrapAppends(store, (log) => async (batch, size) => {
+      most = Math.max(most, ++issued - resolved);
+      try {
+        await log.append(batch, size);
+      } finally {
+        resolved++;
+      }
+    });
+  const { bus, raw, ledger } = await setup(hooks, { maxAppendEntries: 50, checkpointEveryMs: 60_000 }, 50, undefined, counting);
+  await ledger.start();
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 300 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(ledger.stats().appended, 0, 'nothing counts as appended while the first append is held');
+  release();
+  await until(() => ledger.stats().appended === 300);
+  await ledger.stop();
+  assert.equal(most, 2, 'two appends outstanding at most (PIPELINE_DEPTH)');
+  assert.deepEqual(await verifyAll(raw), consecutive(300));
+  await raw.close();
+});
+
+test('an event the log already holds, sent again at a later offset, is dropped on the store’s word: no retry pause, no error', async () => {
+  const hooks: Hooks = { sizes: [] };
+  const log = recordingLogger();
+  const { bus, raw, ledger } = await setup(hooks, { maxAppendEntries: 100, retryBackoffMs: 60_000 }, 50, log.logger);
+  const events = Array.from({ length: 200 }, (_, i) => ev(i));
+  await ledger.start();
+  await bus.publish(TOPICS.sessionEvents, events.slice(0, 100).map((value) => ({ key: 'p', value })));
+  await until(() => ledger.stats().appended === 100);
+  // A producer retry: 20 stored events again, among new ones (offsets 100..219).
+  const again = [...events.slice(100, 150), ...events.slice(10, 30), ...events.slice(150)];
+  await bus.publish(TOPICS.sessionEvents, again.map((value) => ({ key: 'p', value })));
+  // retryBackoffMs is a minute: this only finishes in time if duplicates cost no pause.
+  await until(() => ledger.stats().appended === 200 && ledger.stats().pending === 0, 10_000);
+  await ledger.stop();
+  assert.equal(ledger.stats().duplicates, 20);
+  const offsets = await verifyAll(raw);
+  assert.deepEqual(offsets, [...consecutive(150), ...consecutive(50).map((o) => o + 170n)]);
+  assert.deepEqual(log.lines.filter((l) => l.level === 'error'), []);
+  assert.ok(log.lines.some((l) => l.level === 'info' && /already holds/.test(l.msg)));
+  await raw.close();
+});
+
+test('an append reported failed that did land (outcome unknown) is found by the size fence; the writer re-reads the log, nothing twice', async () => {
+  let lied = 0;
+  // The second append commits, then the store reports it failed (a lost reply).
+  const lying = (store: LedgerStore) =>
+    wrapAppends(store, (log) => {
+      let n = 0;
+      return async (batch, size) => {
+        await log.append(batch, size);
+        if (n++ === 1) {
+          lied++;
+          throw new StoreUnavailableError('the reply was lost; the outcome is unknown');
+        }
+      };
+    });
+  const { bus, raw, ledger } = await setup({ sizes: [] }, { maxAppendEntries: 50, checkpointEveryEntries: 70 }, 50, undefined, lying);
+  await ledger.start();
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 400 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await until(() => ledger.stats().appended + ledger.stats().duplicates === 400 && ledger.stats().pending === 0);
+  await ledger.stop();
+  assert.equal(lied, 1);
+  // The landed group counts as duplicates on the retry: every offset once, tree and checkpoints verify.
+  assert.deepEqual(await verifyAll(raw), consecutive(400));
   await raw.close();
 });

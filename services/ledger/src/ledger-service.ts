@@ -10,7 +10,7 @@ import { checkpointDue } from './core/checkpoint-schedule.ts';
 import { admit, parseBatch } from './core/ingest.ts';
 import type { Parsed, SourceRecord } from './core/ingest.ts';
 import { sourceKey } from './ports/index.ts';
-import { BatchTooLargeError } from './store-errors.ts';
+import { BatchTooLargeError, DuplicateEventIdError, ExpectedSizeConflictError } from './store-errors.ts';
 import type { LedgerStore, LogStore, NewEntry } from './ports/index.ts';
 
 /** LedgerOptions configures the ledger service. */
@@ -108,8 +108,13 @@ type LogState = {
   root?: Hash;
   checkpointedSize: number;
   checkpointedAt: number;
-  /** Serializes writes to this log: the single writer. */
-  chain: Promise<unknown>;
+  /**
+   * eventIds the store reported as already logged when it refused an append of them
+   * (DuplicateEventIdError); the writer drops them from the group and appends it again.
+   */
+  knownDuplicates: Set<string>;
+  /** A checkpoint the writer writes once nothing is pending: 'due' when the schedule says so, 'force' whenever entries are unsigned. */
+  wantCheckpoint?: 'due' | 'force';
   /** The newest stored tile per tile level (the tree's right edge), so integrate() rarely reads the store. */
   edge: Map<number, Tile>;
   /** readTiles answers from `edge`, and from the store for anything else; what integrate() is given. */
@@ -128,19 +133,29 @@ type LogState = {
 
 /**
  * View is the log state a group is computed against: the durable state, or the state after the
- * group in flight (`inflightIds` its eventIds, `tiles` its tiles by `level/index`).
+ * groups in flight (`inflightIds` their eventIds, one set per group; `tiles` the newest tile per
+ * level they wrote: the tree's right edge, which is all integrate() reads).
  */
 type View = {
   size: number;
   root?: Hash;
   checkpointedSize: number;
   checkpointedAt: number;
-  inflightIds: Set<string> | undefined;
-  tiles: Map<string, Tile>;
+  inflightIds: readonly { size: number; ids: Set<string> }[];
+  tiles: Map<number, Tile>;
 };
 
-/** Ahead is a group taken from the queue, parsed, its eventId lookup sent to the store. */
-type Ahead = { group: SourceRecord[]; parsed: Parsed[]; known: Promise<Set<string>>; view: View };
+/** Inflight is a prepared group whose append was issued (or needs none: only duplicates), not yet settled. */
+type Inflight = { group: SourceRecord[]; prep: Prepared; append: Promise<void> };
+
+/**
+ * PIPELINE_DEPTH is how many appends a writer keeps issued to a store that orders them
+ * (LogStore.ordersAppends): the store starts group N+1 the moment N committed, without waiting
+ * for this thread to hear of it, while this thread prepares N+2.
+ */
+const PIPELINE_DEPTH = 2;
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Prepared is a group computed against its view, ready to append: the entries, tiles, checkpoint and the state after it. */
 type Prepared = {
@@ -280,7 +295,7 @@ export class Ledger {
           size: tail.size,
           checkpointedSize,
           checkpointedAt: this.#clock.now(),
-          chain: Promise.resolve(),
+          knownDuplicates: new Set(),
           edge,
           readTiles: edgeReader(store, edge),
           pending: [],
@@ -293,12 +308,6 @@ export class Ledger {
       p.catch(() => this.#logs.delete(id));
     }
     return p;
-  }
-
-  #serialized<T>(st: LogState, fn: () => Promise<T>): Promise<T> {
-    const run = st.chain.then(fn, fn);
-    st.chain = run.catch(() => {});
-    return run;
   }
 
   /**
@@ -362,101 +371,132 @@ export class Ledger {
 
   /**
    * #drain starts the log's writer unless it runs: it appends the pending records in offset
-   * order, as many per append as are queued (up to `appendLimit`), until none are left.
+   * order, as many per append as are queued (up to `appendLimit`), until none are left; then
+   * it writes the checkpoint asked for in `wantCheckpoint`, if any. The writer is the only code
+   * that appends to a log.
    *
-   * Pipelined, two stages: while group N's append is in flight (a worker-backed store fsyncs on
-   * another thread), group N+1 is parsed, deduplicated, hashed and integrated against the state
-   * AFTER N (#viewAfter). N+1's eventId lookup is sent to the store before N's append, so the
-   * store answers it first; N's ids, not yet in the store, are checked in memory. N+1's append is
-   * only issued once N's resolved, and state, counters and `appended()` waiters move only then.
-   * At most one group is in flight and one precomputed.
+   * Pipelined: group N+1 is parsed, deduplicated, hashed and integrated against the state AFTER
+   * the groups in flight (#viewAfter) while they are being written; their eventIds, not in the
+   * store yet, are checked in memory, stored ones by the store itself (DuplicateEventIdError,
+   * see #failed). A store that orders appends (LogStore.ordersAppends) gets up to PIPELINE_DEPTH
+   * of them issued at once, any other store one at a time. State, counters and `appended()`
+   * waiters move only as each append resolves, in order.
    *
-   * A failed append (or a failed precompute) puts back every group not yet durable, the
-   * precomputed one included (its state was derived from the failed one), and the writer retries
-   * from the last durable state after `retryBackoffMs` (the queue stays full, so the bus handler
-   * waits: fail-closed); after stop() began, a failure ends the writer instead, and the records
-   * it held are read from the bus again on the next start.
+   * A failure (of an append, or of preparing a group) puts back every group not yet durable, in
+   * order (later groups were derived from the failed one; a later append fails by its
+   * expectedSize without writing), and the writer goes on from the last durable state: at once
+   * after duplicates were identified, after `retryBackoffMs` otherwise (the queue stays full, so
+   * the bus handler waits: fail-closed). After stop() began, a failure ends the writer instead,
+   * and the records it held are read from the bus again on the next start.
    */
   #drain(st: LogState): void {
     if (st.writer) return;
     st.writer = (async () => {
-      let inflight: { group: SourceRecord[]; prep: Prepared; append: Promise<void> } | undefined;
-      let ahead: Ahead | undefined;
+      const depth = st.store.ordersAppends === true ? PIPELINE_DEPTH : 1;
+      const inflight: Inflight[] = [];
+      let ready: { group: SourceRecord[]; prep: Prepared } | undefined;
       for (;;) {
-        if (!ahead && st.pendingCount > 0) {
-          // One event-loop turn before a group that is not full yet: deliveries the bus has ready
-          // land first, so a backlog goes out in few large appends (measured on the embedded bench:
-          // 26 appends instead of 179 for 200k events, ~10% faster), at the cost of one turn of
-          // latency for a lone event.
-          if (st.pendingCount < st.appendLimit) await nextTurn();
-          ahead = this.#lookAhead(st, inflight ? this.#viewAfter(inflight.prep) : this.#durableView(st));
-        }
-        if (!ahead && !inflight) break;
-        let prep: Prepared | undefined;
-        let prepErr: unknown;
-        if (ahead) {
+        let failure: { err: unknown } | undefined;
+        if (!ready && st.pendingCount > 0) {
+          // One event-loop turn before a group that is not full yet, when nothing is being
+          // written: deliveries the bus has ready land first, so a backlog goes out in few large
+          // appends (measured on the embedded bench: 26 appends instead of 179 for 200k events,
+          // ~10% faster), at the cost of one turn of latency for a lone event.
+          if (inflight.length === 0 && st.pendingCount < st.appendLimit) await nextTurn();
+          const view = inflight.length > 0 ? this.#viewAfter(st, inflight[inflight.length - 1].prep) : this.#durableView(st);
+          const untilCheckpoint = this.#schedule.everyEntries - (view.size - view.checkpointedSize);
+          const group = this.#takeGroup(st, Math.max(1, Math.min(st.appendLimit, untilCheckpoint)));
           try {
-            prep = await this.#prepare(st, ahead);
+            ready = { group, prep: await this.#prepare(st, group, view) };
           } catch (err) {
-            prepErr = err;
+            this.#putBack(st, group);
+            failure = { err };
           }
         }
-        if (inflight) {
-          const done = inflight;
-          inflight = undefined;
-          try {
-            await done.append;
-          } catch (err) {
-            // Everything from the failed group on is recomputed from the last durable state.
-            if (ahead) this.#putBack(st, ahead.group);
-            ahead = undefined;
-            this.#putBack(st, done.group);
-            if (await this.#failed(st, err, done.group.length)) continue;
-            break;
-          }
-          this.#stats.pending -= done.group.length;
-          this.#wakeRoom(st);
-        }
-        if (!ahead) continue;
-        const group = ahead.group;
-        ahead = undefined;
-        if (prep === undefined) {
-          this.#putBack(st, group);
-          if (await this.#failed(st, prepErr, group.length)) continue;
-          break;
-        }
-        if (prep.entries.length === 0) {
-          // Only duplicates (of the log, or of the group that was in flight and is now durable).
-          this.#stats.duplicates += prep.duplicates;
-          this.#settle(prep.parsed);
-          this.#stats.pending -= group.length;
-          this.#wakeRoom(st);
+        if (!failure && ready && inflight.length < depth) {
+          const { group, prep } = ready;
+          ready = undefined;
+          inflight.push({ group, prep, append: prep.entries.length === 0 && !prep.checkpoint ? RESOLVED : this.#issue(st, prep) });
           continue;
         }
-        // The next group's lookup goes to the store before this append, so it is not queued behind the fsync.
-        if (st.pendingCount > 0) ahead = this.#lookAhead(st, this.#viewAfter(prep));
-        const p = prep;
-        const append = this.#serialized(st, async () => {
-          await st.store.append({ entries: p.entries, tiles: p.tiles, ...(p.checkpoint ? { checkpoint: p.checkpoint } : {}) }, p.view.size);
-          this.#applied(st, p);
-        });
-        append.catch(() => {}); // awaited on the next turn of the loop
-        inflight = { group, prep: p, append };
+        if (!failure && inflight.length === 0) {
+          // Nothing pending, nothing in flight: the checkpoint asked for, if still needed.
+          const prep = await this.#checkpointGroup(st).catch((err: unknown) => {
+            failure = { err };
+            return undefined;
+          });
+          if (prep) {
+            inflight.push({ group: [], prep, append: this.#issue(st, prep) });
+            continue;
+          }
+          if (!failure) break;
+        }
+        if (!failure) {
+          const done = inflight[0];
+          try {
+            await done.append;
+            inflight.shift();
+            this.#applied(st, done.prep, done.group.length);
+            continue;
+          } catch (err) {
+            failure = { err };
+          }
+        }
+        // Everything not durable goes back to the head of the queue, in order; the ready group
+        // was taken last, so it goes back first. Appends still in flight settle first: one
+        // issued before the failure may still have succeeded.
+        if (ready) this.#putBack(st, ready.group);
+        ready = undefined;
+        const back: Inflight[] = [];
+        for (const x of inflight.splice(0)) {
+          if (back.length === 0) {
+            const ok = await x.append.then(() => true, () => false);
+            if (ok) {
+              this.#applied(st, x.prep, x.group.length);
+              continue;
+            }
+          } else {
+            await x.append.catch(() => {});
+          }
+          back.push(x);
+        }
+        for (let i = back.length - 1; i >= 0; i--) this.#putBack(st, back[i].group);
+        if (await this.#failed(st, failure.err, back)) continue;
+        break;
       }
     })().finally(() => {
       st.writer = undefined;
       this.#wakeRoom(st);
-      // A record queued between the loop's last check and here.
-      if (st.pendingCount > 0 && !this.#stopping) this.#drain(st);
+      // A record (or a checkpoint request) that came between the loop's last check and here.
+      if ((st.pendingCount > 0 || st.wantCheckpoint) && !this.#stopping) this.#drain(st);
     });
   }
 
-  /** #failed handles a failed group: true to go on (retry or split), false to end the writer (stopping). */
-  async #failed(st: LogState, err: unknown, groupLength: number): Promise<boolean> {
-    if (err instanceof BatchTooLargeError && groupLength > 1) {
-      st.appendLimit = Math.ceil(groupLength / 2);
-      this.#log?.warn({ log: st.id, entries: groupLength, limit: st.appendLimit }, 'the store refused an append for its size; splitting it');
+  /** #issue hands a prepared group to the store. */
+  #issue(st: LogState, p: Prepared): Promise<void> {
+    return st.store.append({ entries: p.entries, tiles: p.tiles, ...(p.checkpoint ? { checkpoint: p.checkpoint } : {}) }, p.view.size);
+  }
+
+  /**
+   * #failed handles a failed group: true to go on (retry, split, or drop duplicates the store
+   * named), false to end the writer (stopping). `back` are the groups put back, oldest first.
+   */
+  async #failed(st: LogState, err: unknown, back: readonly Inflight[]): Promise<boolean> {
+    const first = back[0];
+    if (err instanceof BatchTooLargeError && first && first.group.length > 1) {
+      st.appendLimit = Math.ceil(first.group.length / 2);
+      this.#log?.warn({ log: st.id, entries: first.group.length, limit: st.appendLimit }, 'the store refused an append for its size; splitting it');
       return true;
+    }
+    if (err instanceof DuplicateEventIdError && first && !this.#stopping) {
+      // The store holds some of these ids (a producer retry, a redelivery): learn which, and
+      // append the group again without them. Rare, so the common path asks the store nothing.
+      const found = await st.store.hasEventIds(first.prep.parsed.map((p) => p.eventId)).catch(() => new Set<string>());
+      for (const id of found) st.knownDuplicates.add(id);
+      if (found.size > 0) {
+        this.#log?.info({ log: st.id, duplicates: found.size }, 'dropping events the log already holds');
+        return true;
+      }
     }
     this.#log?.error({ err, log: st.id, pending: st.pendingCount }, 'ledger append failed; the records will be retried');
     if (this.#stopping) {
@@ -464,10 +504,30 @@ export class Ledger {
       this.#stats.pending -= st.pendingCount;
       st.pending.length = 0;
       st.pendingCount = 0;
+      st.wantCheckpoint = undefined;
       return false;
     }
+    if (err instanceof ExpectedSizeConflictError) await this.#resync(st).catch((e: unknown) => this.#log?.error({ err: e, log: st.id }, 'could not re-read the log'));
     await sleep(this.options.retryBackoffMs);
     return true;
+  }
+
+  /**
+   * #resync re-reads the log's state from the store after it was found at another size than
+   * this writer thought (an append whose outcome was unknown did land, or, wrongly, a second
+   * writer appended): the retry is then computed against what is really stored, and events
+   * already there are dropped as duplicates by the store's check.
+   */
+  async #resync(st: LogState): Promise<void> {
+    const tail = await st.store.tail();
+    st.edge.clear();
+    const { root } = await integrate(st.readTiles, tail.size, []);
+    const latest = await st.store.latestCheckpoint();
+    this.#log?.warn({ log: st.id, thought: st.size, stored: tail.size }, 'the log is not at the size this writer expected; continuing from the stored state');
+    st.size = tail.size;
+    st.root = root;
+    st.checkpointedSize = latest ? Number(latest.split('\n')[1]) : 0;
+    this.#stats.logs[st.id] = st.size;
   }
 
   /** #flush resolves once the log's writer has nothing left (written, or dropped at stop). */
@@ -477,43 +537,40 @@ export class Ledger {
 
   /** #durableView is the log's state as of its last append that resolved. */
   #durableView(st: LogState): View {
-    return { size: st.size, root: st.root, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt, inflightIds: undefined, tiles: new Map() };
+    return { size: st.size, root: st.root, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt, inflightIds: [], tiles: new Map() };
   }
 
-  /** #viewAfter is the log's state once `prep`'s append resolves: what the group after it is computed against. */
-  #viewAfter(prep: Prepared): View {
-    const tiles = new Map<string, Tile>();
-    for (const t of prep.tiles) tiles.set(`${t.id.level}/${t.id.index}`, t);
+  /** #viewAfter is the log's state once `prep`'s append (and every one before it) resolves: what the next group is computed against. */
+  #viewAfter(st: LogState, prep: Prepared): View {
+    const tiles = new Map(prep.view.tiles);
+    for (const t of prep.tiles) {
+      const had = tiles.get(t.id.level);
+      if (!had || t.id.index > had.id.index || (t.id.index === had.id.index && t.id.width >= had.id.width)) tiles.set(t.id.level, t);
+    }
+    const ids = new Set<string>();
+    for (const e of prep.entries) ids.add(e.eventId);
     return {
       size: prep.size,
       root: prep.root,
       checkpointedSize: prep.checkpoint ? prep.size : prep.view.checkpointedSize,
       checkpointedAt: prep.checkpoint ? prep.now : prep.view.checkpointedAt,
-      inflightIds: new Set(prep.entries.map((e) => e.eventId)),
+      // Only groups not durable yet: the store's own check covers the others.
+      inflightIds: [...prep.view.inflightIds.filter((g) => g.size > st.size), ...(ids.size > 0 ? [{ size: prep.size, ids }] : [])],
       tiles,
     };
   }
 
-  /**
-   * #lookAhead takes the next group (ending where the next checkpoint is due, so a backlog still
-   * gets a checkpoint every `checkpointEveryEntries` entries), parses it, and sends its eventId
-   * lookup to the store at once.
-   */
-  #lookAhead(st: LogState, view: View): Ahead {
-    const untilCheckpoint = this.#schedule.everyEntries - (view.size - view.checkpointedSize);
-    const group = this.#takeGroup(st, Math.max(1, Math.min(st.appendLimit, untilCheckpoint)));
+  /** #prepare computes a group's append against its view: parse, dedupe, DLQ, leaves, tiles, checkpoint. Writes nothing to the store. */
+  async #prepare(st: LogState, group: SourceRecord[], view: View): Promise<Prepared> {
     const parsed = parseBatch(group, this.#codec);
-    const known = st.store.hasEventIds(parsed.map((p) => p.eventId));
-    known.catch(() => {}); // awaited by #prepare, or dropped with the group
-    return { group, parsed, known, view };
-  }
-
-  /** #prepare computes a group's append against its view: dedupe, DLQ, leaves, tiles, checkpoint. Writes nothing to the store. */
-  async #prepare(st: LogState, ahead: Ahead): Promise<Prepared> {
-    const { parsed, view } = ahead;
-    const known = await ahead.known;
-    // Ids of the group in flight are not in the store yet (or not visible to the lookup).
-    if (view.inflightIds) for (const p of parsed) if (view.inflightIds.has(p.eventId)) known.add(p.eventId);
+    // Ids of the groups in flight are not in the store yet; stored ones the store named earlier.
+    const known = new Set<string>();
+    if (view.inflightIds.length > 0 || st.knownDuplicates.size > 0) {
+      for (const p of parsed) {
+        const id = p.eventId;
+        if (st.knownDuplicates.has(id) || view.inflightIds.some((g) => g.ids.has(id))) known.add(id);
+      }
+    }
     const now = this.#clock.now();
     const { admitted, duplicates } = admit(parsed, this.#codec, known, now);
     const base = { view, parsed, duplicates, now, size: view.size, root: view.root };
@@ -533,13 +590,13 @@ export class Ledger {
       entries[i] = { eventId: a.eventId, kind: a.kind, bytes: a.bytes, source: a.source, appendedAt: now };
       leaves[i] = hashLeaf(a.bytes);
     }
-    // The in-flight group's tiles first: they are the tree's right edge after it, not yet in the store.
+    // The groups in flight wrote the tree's right edge; the store (and `edge`) do not have it yet.
     const reader: TileReader = view.tiles.size === 0 ? st.readTiles : async (ids) => {
       const out: (Uint8Array | undefined)[] = new Array(ids.length);
       const rest: number[] = [];
       ids.forEach((id, i) => {
-        const t = view.tiles.get(`${id.level}/${id.index}`);
-        if (t && t.id.width >= id.width) out[i] = t.data.subarray(0, id.width * 32);
+        const t = view.tiles.get(id.level);
+        if (t && t.id.index === id.index && t.id.width >= id.width) out[i] = t.data.subarray(0, id.width * 32);
         else rest.push(i);
       });
       if (rest.length > 0) {
@@ -554,8 +611,21 @@ export class Ledger {
     return { ...base, entries, tiles: result.tiles, rejected: rejected.length, size: result.size, root: result.root, ...(checkpoint ? { checkpoint } : {}) };
   }
 
-  /** #applied moves the log's state, counters and waiters once `p`'s append resolved (durable). */
-  #applied(st: LogState, p: Prepared): void {
+  /** #checkpointGroup is the entry-less append of the checkpoint `wantCheckpoint` asks for, or undefined when none is needed now. */
+  async #checkpointGroup(st: LogState): Promise<Prepared | undefined> {
+    const want = st.wantCheckpoint;
+    st.wantCheckpoint = undefined;
+    if (want === undefined) return undefined;
+    const now = this.#clock.now();
+    const state = { size: st.size, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt };
+    if (want === 'force' ? st.size <= st.checkpointedSize : !checkpointDue(state, now, this.#schedule)) return undefined;
+    const root = st.root ?? (await integrate(st.readTiles, st.size, [])).root;
+    const checkpoint = await this.#sign(st, st.size, root);
+    return { view: this.#durableView(st), parsed: [], duplicates: 0, rejected: 0, now, entries: [], tiles: [], size: st.size, root, checkpoint };
+  }
+
+  /** #applied moves the log's state, counters, queue room and waiters once `p`'s append resolved (durable); `taken` records left the queue with it. */
+  #applied(st: LogState, p: Prepared, taken: number): void {
     st.size = p.size;
     st.root = p.root;
     for (const t of p.tiles) st.edge.set(t.id.level, t);
@@ -564,6 +634,9 @@ export class Ledger {
     this.#stats.duplicates += p.duplicates;
     this.#stats.logs[st.id] = st.size;
     if (p.checkpoint) this.#checkpointed(st, p.checkpoint, p.now);
+    if (st.knownDuplicates.size > 0) for (const x of p.parsed) st.knownDuplicates.delete(x.eventId);
+    this.#stats.pending -= taken;
+    this.#wakeRoom(st);
     this.#settle(p.parsed);
   }
 
@@ -626,24 +699,34 @@ export class Ledger {
     }
   }
 
-  /** checkpointNow writes a checkpoint for every log with entries since its last one. */
+  /**
+   * checkpointNow has every log with entries since its last checkpoint write one (`force`), or
+   * only those the schedule says are due, and resolves once each log's writer is done. The writer
+   * writes it (it is the only code that appends), after what is queued.
+   */
   async checkpointNow(force = true): Promise<void> {
-    const now = this.#clock.now();
     for (const p of this.#logs.values()) {
-      const st = await p;
-      await this.#serialized(st, async () => {
-        const due = force ? st.size > st.checkpointedSize : checkpointDue({ size: st.size, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt }, now, this.#schedule);
-        if (!due) return;
-        const root = st.root ?? (await integrate(st.readTiles, st.size, [])).root;
-        const note = await this.#sign(st, st.size, root);
-        await st.store.append({ entries: [], checkpoint: note }, st.size);
-        this.#checkpointed(st, note, now);
-      });
+      const st = await p.catch(() => undefined);
+      if (!st) continue;
+      st.wantCheckpoint = force ? 'force' : (st.wantCheckpoint ?? 'due');
+      this.#drain(st);
+      await this.#flush(st);
     }
   }
 
+  /**
+   * #checkpointDueLogs (the timer) asks idle writers for the checkpoints the schedule says are
+   * due; a busy writer checkpoints on schedule as it prepares groups.
+   */
   async #checkpointDueLogs(): Promise<void> {
-    await this.checkpointNow(false);
+    const now = this.#clock.now();
+    for (const p of this.#logs.values()) {
+      const st = await p.catch(() => undefined);
+      if (!st || st.writer || this.#stopping) continue;
+      if (!checkpointDue({ size: st.size, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt }, now, this.#schedule)) continue;
+      st.wantCheckpoint ??= 'due';
+      this.#drain(st);
+    }
     await this.#publishCheckpoints();
   }
 

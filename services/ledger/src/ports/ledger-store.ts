@@ -85,6 +85,15 @@ export interface LogStore {
   readonly logId: string;
 
   /**
+   * ordersAppends, when true, promises that appends issued before earlier ones resolved are
+   * carried out in call order (one queue, as the SQLite stores do), so a writer may have several
+   * in flight: each names its `expectedSize`, and once one fails every later one fails with
+   * ExpectedSizeConflictError without writing. Absent or false: a writer issues the next append
+   * only after the previous one resolved.
+   */
+  readonly ordersAppends?: boolean;
+
+  /**
    * tail returns the log's size and the highest source offset per source partition.
    * It MUST reflect every append that resolved, including ones made before a restart or by
    * another process on the same store.
@@ -100,7 +109,9 @@ export interface LogStore {
    * - It MUST fail with ExpectedSizeConflictError (AFF_E_LEDGER_EXPECTED_SIZE) when the log does
    *   not hold exactly `expectedSize` entries, writing nothing.
    * - It MUST fail with DuplicateEventIdError when an eventId is already in the log or repeated
-   *   in the batch (the ledger drops duplicates first with `hasEventIds`; this is the backstop).
+   *   in the batch, writing nothing. The ledger relies on this check: it drops duplicates of
+   *   groups it has in flight itself, and learns of stored ones from this error (then asks
+   *   `hasEventIds` which, and appends the group again without them).
    * - A tile MUST only replace a stored tile of the same level and index when it is at least as
    *   wide and its first hashes equal the stored ones; otherwise TileConflictError. A tile write
    *   of the same width and bytes is a no-op.

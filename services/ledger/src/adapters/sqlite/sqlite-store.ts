@@ -378,6 +378,8 @@ function sqliteLogStore(db: DatabaseSync, st: Statements, topics: TopicCache, lo
 
   return {
     logId,
+    // Every call runs to completion synchronously inside: call order is execution order.
+    ordersAppends: true,
 
     async tail(): Promise<LogTail> {
       ensureOpen();

@@ -89,6 +89,8 @@ export async function openWorkerSqliteLedgerStore(options: SqliteLedgerStoreOpti
 
   const logStore = (logId: string): LogStore => ({
     logId,
+    // One worker, one queue, one request at a time: appends run in the order they were posted.
+    ordersAppends: true,
     tail: () => call<LogTail>('tail', logId, [], `reading the tail of log ${logId}`),
     async append(batch: AppendBatch, expectedSize: number): Promise<void> {
       // Checked here as well: packing would silently wrap an offset past 2^63 - 1.
