@@ -565,10 +565,13 @@ export class Ledger {
     const parsed = parseBatch(group, this.#codec);
     // Ids of the groups in flight are not in the store yet; stored ones the store named earlier.
     const known = new Set<string>();
-    if (view.inflightIds.length > 0 || st.knownDuplicates.size > 0) {
-      for (const p of parsed) {
-        const id = p.eventId;
-        if (st.knownDuplicates.has(id) || view.inflightIds.some((g) => g.ids.has(id))) known.add(id);
+    const groups = view.inflightIds;
+    if (groups.length > 0 || st.knownDuplicates.size > 0) {
+      for (let i = 0; i < parsed.length; i++) {
+        const id = parsed[i].eventId;
+        let dup = st.knownDuplicates.has(id);
+        for (let g = 0; g < groups.length && !dup; g++) dup = groups[g].ids.has(id);
+        if (dup) known.add(id);
       }
     }
     const now = this.#clock.now();
@@ -583,13 +586,10 @@ export class Ledger {
         rejected.map((a) => ({ key: a.eventId, value: a.raw!, headers: { reason: a.eventId, 'source-offset': String(a.source.offset) } })),
       );
     }
-    const entries: NewEntry[] = new Array(admitted.length);
+    // Admitted records are NewEntry-shaped (admit builds them so): no second object per entry.
+    const entries: NewEntry[] = admitted;
     const leaves: Hash[] = new Array(admitted.length);
-    for (let i = 0; i < admitted.length; i++) {
-      const a = admitted[i];
-      entries[i] = { eventId: a.eventId, kind: a.kind, bytes: a.bytes, source: a.source, appendedAt: now };
-      leaves[i] = hashLeaf(a.bytes);
-    }
+    for (let i = 0; i < admitted.length; i++) leaves[i] = hashLeaf(admitted[i].bytes);
     // The groups in flight wrote the tree's right edge; the store (and `edge`) do not have it yet.
     const reader: TileReader = view.tiles.size === 0 ? st.readTiles : async (ids) => {
       const out: (Uint8Array | undefined)[] = new Array(ids.length);

@@ -25,7 +25,7 @@ const BLOCK_HASHES = 256;
 let block = Buffer.allocUnsafeSlow(BLOCK_HASHES * 32);
 let blockAt = 0;
 function sha256(data: Uint8Array): Hash {
-  const digest = hash('sha256', data, 'latin1');
+  const digest = hash('sha256', data, 'binary'); // 'binary' is latin1
   if (blockAt === block.length) {
     block = Buffer.allocUnsafeSlow(BLOCK_HASHES * 32);
     blockAt = 0;

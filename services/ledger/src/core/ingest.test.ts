@@ -16,7 +16,9 @@ test('valid events are admitted with their exact bytes and source position', () 
   assert.equal(admitted[0].kind, 'event');
   assert.equal(admitted[0].eventId, 'e1');
   assert.ok(admitted[0].bytes.equals(bytes), 'bytes as received, not re-encoded');
-  assert.deepEqual(admitted[0].source, { topic: 'events', partition: 3, offset: 7n });
+  const { topic, partition, offset } = admitted[0].source;
+  assert.deepEqual({ topic, partition, offset }, { topic: 'events', partition: 3, offset: 7n });
+  assert.equal(admitted[0].appendedAt, 0, 'appendedAt is the admission time');
 });
 
 test('duplicates by eventId are dropped, within the batch and against the log', () => {
