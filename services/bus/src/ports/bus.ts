@@ -15,6 +15,9 @@ export type OutgoingRecord = {
  * BusRecord is one record delivered to a subscriber.
  * `offset` is a bigint: Kafka offsets are int64 and MUST NOT be rounded through a double.
  * `timestamp` is the broker's (or producer's) record time in Unix milliseconds.
+ * `value` and `headers` are read-only: the in-process bus hands every group views of its one
+ * stored copy, so a handler that wrote into them would change what other groups (and a
+ * redelivery) receive. Copy before modifying.
  */
 export type BusRecord = {
   readonly topic: string;

@@ -106,6 +106,8 @@ export type MemoryBroker = {
   read(topic: string, partition: number, from: bigint, max: number): readonly StoredRecord[];
   /** bounds returns what one partition retains (start/end offsets, records, accounted bytes). */
   bounds(topic: string, partition: number): PartitionBounds;
+  /** end is the offset after the partition's last record (0 for an unknown partition): a consumer is caught up at it. */
+  end(topic: string, partition: number): number;
   /**
    * assertRoom throws BackpressureError when `partition` of a topic that some group subscribed to
    * is at its retention bound (its slowest group has not consumed it). Publishers call it for
@@ -256,6 +258,9 @@ export function createMemoryBroker(opts: { clock: Clock; logger?: Logger; retent
       const l = topics.get(topic)?.[partition];
       return l ? l.read(Number(from < 0n ? 0n : from), max) : [];
     },
+    end(topic, partition) {
+      return topics.get(topic)?.[partition]?.end ?? 0;
+    },
     bounds(topic, partition) {
       const l = logOf(topic, partition);
       return { start: BigInt(l.start), end: BigInt(l.end), records: l.records, bytes: l.bytes };
@@ -305,7 +310,19 @@ export function createMemoryBroker(opts: { clock: Clock; logger?: Logger; retent
     async lock(group, topic, partition, fn) {
       const g = groupOf(group);
       const k = tp(topic, partition);
-      const prev = g.locks.get(k) ?? Promise.resolve();
+      const prev = g.locks.get(k);
+      if (prev === undefined) {
+        // Uncontended (the common case: one member per group): no chain to wait on.
+        let release!: () => void;
+        const held = new Promise<void>((r) => (release = r));
+        g.locks.set(k, held);
+        try {
+          return await fn();
+        } finally {
+          release();
+          if (g.locks.get(k) === held) g.locks.delete(k);
+        }
+      }
       let release!: () => void;
       const mine = new Promise<void>((r) => (release = r));
       const chained = prev.then(() => mine);

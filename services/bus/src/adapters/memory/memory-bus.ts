@@ -245,7 +245,9 @@ function subscribeMember(broker: MemoryBroker, sub: SubscribeOptions, opts: Read
       const batch: BusBatch = {
         topic: t,
         partition: p,
-        records: stored.map((r) => ({ topic: t, partition: p, offset: r.offset, key: r.key, value: Buffer.from(r.value), timestamp: r.timestamp, headers: r.headers })),
+        // Values (and headers) are the broker's own copies, shared by every group: read-only for
+        // handlers (Bus contract). A copy per record per group cost more than delivering it.
+        records: stored.map((r) => ({ topic: t, partition: p, offset: r.offset, key: r.key, value: r.value, timestamp: r.timestamp, headers: r.headers })),
       };
       for (;;) {
         try {
@@ -273,6 +275,10 @@ function subscribeMember(broker: MemoryBroker, sub: SubscribeOptions, opts: Read
       const gen = generation;
       for (const [t, p] of assignment) {
         if (closed || gen !== generation) break;
+        // Caught up on this partition: nothing to deliver, and no lock to take (most partitions
+        // on most wakes, since every publish wakes every member).
+        const pos = positions.get(key(t, p));
+        if (pos !== undefined && Number(pos) >= broker.end(t, p)) continue;
         const r = await deliverOnce(t, p, gen);
         worked ||= r === 'worked';
         failed ||= r === 'failed';
