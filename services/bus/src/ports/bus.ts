@@ -26,7 +26,8 @@ export type BusRecord = {
   readonly key: string;
   readonly value: Buffer;
   readonly timestamp: number;
-  readonly headers: Readonly<Record<string, Buffer>>;
+  /** Header values: Buffers from Kafka; the in-process bus keeps a string published as a string. `toString()` reads either. */
+  readonly headers: Readonly<Record<string, Buffer | string>>;
 };
 
 /** BusBatch is a run of consecutive records of ONE partition, in offset order. */

@@ -98,7 +98,7 @@ export type MemoryBroker = {
   setAvailable(up: boolean): void;
   createTopic(topic: string, partitions: number): void;
   partitions(topic: string): number | undefined;
-  append(topic: string, partition: number, records: ReadonlyArray<Omit<StoredRecord, 'offset' | 'timestamp'>>): void;
+  append(topic: string, partition: number, records: ReadonlyArray<Pick<StoredRecord, 'key' | 'value' | 'headers'>>): void;
   /**
    * read returns up to `max` records from offset `from`. A `from` below the partition's retained
    * start reads from the start (Kafka's auto.offset.reset=earliest): check the first offset.
@@ -242,7 +242,7 @@ export function createMemoryBroker(opts: { clock: Clock; logger?: Logger; retent
     },
     createTopic(topic, partitions) {
       if (topics.has(topic)) return;
-      topics.set(topic, Array.from({ length: partitions }, () => new PartitionLog()));
+      topics.set(topic, Array.from({ length: partitions }, (_, p) => new PartitionLog(topic, p)));
       // Members subscribed before the topic existed get its partitions now (Kafka: metadata refresh).
       for (const g of groups.values()) if ([...g.members.values()].some((m) => m.topics.includes(topic))) rebalance(g);
     },

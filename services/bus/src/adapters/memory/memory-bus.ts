@@ -69,15 +69,22 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
       if (!broker.available) throw new BusUnavailableError('the in-process broker is unavailable');
       const n = partitionsOrThrow(topic);
       knownTopics.add(topic);
-      // The broker keeps its own copy of every value and header (like Kafka, which never shares
-      // the producer's buffers): one slab per call, sliced, instead of one allocation each.
+      // The broker keeps its own copy of every value and Buffer header (like Kafka, which never
+      // shares the producer's buffers): one slab per call, sliced, instead of one allocation
+      // each. String headers are kept as they are: a string cannot change.
       const slab = new SlabWriter(records);
       // Group by partition keeping call order: per-key order follows from per-partition order.
-      const byPartition = new Map<number, Array<Omit<StoredRecord, 'offset' | 'timestamp'>>>();
+      const byPartition = new Map<number, Array<Pick<StoredRecord, 'key' | 'value' | 'headers'>>>();
       for (const r of records) {
         const p = partitions.of(r.key, n);
-        const headers: Record<string, Buffer> = {};
-        if (r.headers) for (const k of Object.keys(r.headers)) headers[k] = slab.copy(r.headers[k]);
+        let headers: Record<string, Buffer | string> = NO_HEADERS;
+        if (r.headers) {
+          headers = {};
+          for (const k of Object.keys(r.headers)) {
+            const v = r.headers[k];
+            headers[k] = typeof v === 'string' ? v : slab.copy(v);
+          }
+        }
         const stored = { key: r.key, value: slab.copy(r.value), headers };
         // Push in place: copying the list per record made a batch quadratic in its size.
         const list = byPartition.get(p);
@@ -156,6 +163,8 @@ export class PartitionCache {
   }
 }
 
+const NO_HEADERS: Readonly<Record<string, Buffer | string>> = Object.freeze({});
+
 /** SlabWriter copies the values and headers of one publish call into a single buffer, handing out views. */
 class SlabWriter {
   readonly #buf: Buffer;
@@ -167,16 +176,16 @@ class SlabWriter {
       size += r.value.length;
       if (r.headers) for (const k of Object.keys(r.headers)) {
         const v = r.headers[k];
-        size += typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+        if (typeof v !== 'string') size += v.length;
       }
     }
     this.#buf = Buffer.allocUnsafe(size);
   }
 
-  /** copy returns a copy of `v` (a Buffer, or a string as UTF-8) inside the slab. */
-  copy(v: Buffer | string): Buffer {
+  /** copy returns a copy of `v` inside the slab. */
+  copy(v: Buffer): Buffer {
     const start = this.#at;
-    this.#at += typeof v === 'string' ? this.#buf.write(v, start) : v.copy(this.#buf, start);
+    this.#at += v.copy(this.#buf, start);
     return this.#buf.subarray(start, this.#at);
   }
 }
@@ -245,9 +254,9 @@ function subscribeMember(broker: MemoryBroker, sub: SubscribeOptions, opts: Read
       const batch: BusBatch = {
         topic: t,
         partition: p,
-        // Values (and headers) are the broker's own copies, shared by every group: read-only for
-        // handlers (Bus contract). A copy per record per group cost more than delivering it.
-        records: stored.map((r) => ({ topic: t, partition: p, offset: r.offset, key: r.key, value: r.value, timestamp: r.timestamp, headers: r.headers })),
+        // The stored records themselves, shared by every group: read-only for handlers (Bus
+        // contract). A copy per record per group cost more than delivering it.
+        records: stored,
       };
       for (;;) {
         try {

@@ -2,13 +2,18 @@
 // that releasing the oldest records drops whole segments in O(1) amortised and never copies
 // the records that stay. Pure: no clock, no I/O.
 
-/** StoredRecord is a record as the memory broker keeps it. */
+/**
+ * StoredRecord is a record as the memory broker keeps it: already the BusRecord every group is
+ * handed (read-only, shared), so a delivery builds no object per record.
+ */
 export type StoredRecord = {
+  readonly topic: string;
+  readonly partition: number;
   readonly offset: bigint;
   readonly key: string;
   readonly value: Buffer;
   readonly timestamp: number;
-  readonly headers: Readonly<Record<string, Buffer>>;
+  readonly headers: Readonly<Record<string, Buffer | string>>;
 };
 
 /** SEGMENT_RECORDS seals a segment after this many records (the unit in which memory is released). */
@@ -29,7 +34,7 @@ type Segment = { readonly base: number; readonly records: StoredRecord[]; bytes:
 const RELEASED: Segment = Object.freeze({ base: -1, records: [], bytes: 0 }) as Segment;
 
 /** recordBytes is the accounted size of one record: key, value, header bytes and a fixed overhead. */
-export function recordBytes(r: { readonly key: string; readonly value: Buffer; readonly headers: Readonly<Record<string, Buffer>> }): number {
+export function recordBytes(r: { readonly key: string; readonly value: Buffer; readonly headers: Readonly<Record<string, Buffer | string>> }): number {
   let n = RECORD_OVERHEAD_BYTES + r.key.length + r.value.length;
   for (const k in r.headers) n += k.length + r.headers[k].length;
   return n;
@@ -41,12 +46,20 @@ export function recordBytes(r: { readonly key: string; readonly value: Buffer; r
  * the N-th record ever appended).
  */
 export class PartitionLog {
+  readonly #topic: string;
+  readonly #partition: number;
   /** #segs[#head..] are the live segments, oldest first; the last one takes appends. */
   #segs: Segment[] = [];
   #head = 0;
   #start = 0;
   #end = 0;
   #bytes = 0;
+
+  /** A log of `topic`'s partition `partition`: its records carry both (they are delivered as they are stored). */
+  constructor(topic = '', partition = 0) {
+    this.#topic = topic;
+    this.#partition = partition;
+  }
 
   /** start is the offset of the oldest retained record (= end when nothing is retained). */
   get start(): number {
@@ -74,13 +87,13 @@ export class PartitionLog {
   }
 
   /** append stores one record at offset `end`; `bytes` is its recordBytes(). */
-  append(key: string, value: Buffer, headers: Readonly<Record<string, Buffer>>, timestamp: number, bytes: number): void {
+  append(key: string, value: Buffer, headers: Readonly<Record<string, Buffer | string>>, timestamp: number, bytes: number): void {
     let seg = this.#segs.length > this.#head ? this.#segs[this.#segs.length - 1] : undefined;
     if (seg === undefined || seg.records.length >= SEGMENT_RECORDS || seg.bytes >= SEGMENT_BYTES) {
       seg = { base: this.#end, records: [], bytes: 0 };
       this.#segs.push(seg);
     }
-    seg.records.push({ key, value, headers, offset: BigInt(this.#end), timestamp });
+    seg.records.push({ topic: this.#topic, partition: this.#partition, offset: BigInt(this.#end), key, value, timestamp, headers });
     seg.bytes += bytes;
     this.#bytes += bytes;
     this.#end++;
