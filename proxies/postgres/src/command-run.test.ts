@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { CommandRun } from './command-run.ts';
 import { createMaskingPort, type ResultMasker } from './masking-port.ts';
 import { staticKeyProvider } from '@affidavit/access';
+import type { MaskedValue } from '@affidavit/schemas';
 import { renderParameters } from './render-parameters.ts';
 import { commandComplete, dataRow, decodeDataRow, errorResponse, rowDescription } from './wire/index.ts';
 
@@ -24,9 +25,13 @@ test('an unmasked run forwards rows unchanged and digests exactly those bytes', 
 });
 
 test('masking rewrites values with correct lengths, seals, captures and digests what was sent', () => {
+  const kept: MaskedValue[] = [];
   const masker: ResultMasker = {
     mask: (row) => (row[1] === null ? { row, masked: [] } : { row: [row[0], '****'], masked: [{ column: 1, columnName: 'email', ruleId: 'r', detector: null, original: row[1], masked: '****' }] }),
-    seal: (cells, at) => cells.map((c) => ({ column: c.columnName, row: at.row, ruleId: c.ruleId, detector: null, masked: c.masked ?? '\\N', original: null })),
+    collect: (cells, at) => {
+      for (const c of cells) kept.push({ column: c.columnName, row: at.row, ruleId: c.ruleId, detector: null, masked: c.masked ?? '\\N', original: null });
+    },
+    tally: () => ({ count: kept.length, sealed: kept, sealedOriginals: [] }),
   };
   const run = new CommandRun({ ...base, masker, captureBytes: 1000 });
   run.rowDescription(rowDescription([{ name: 'id', typeOid: 23 }, { name: 'email', typeOid: 25 }]));
@@ -114,6 +119,8 @@ test('maskedRows: runs across the sealing cap send, digest, count and seal as ro
   assert.equal(mb.count, ma.count);
   assert.deepEqual(mb.masks.map((m) => m.row), ma.masks.map((m) => m.row));
   assert.equal(mb.masks.length, 7);
+  assert.deepEqual(mb.sealedOriginals.map((c) => [c.first, c.count]), ma.sealedOriginals.map((c) => [c.first, c.count]));
+  assert.equal(mb.sealedOriginals.reduce((n, c) => n + c.count, 0), 7, 'the sealed chunks cover every kept value');
   assert.equal(done.rows, 40);
   assert.equal(done.resultDigest, createHash('sha256').update(got).digest('hex'));
   assert.throws(() => byRun.maskedRows(Buffer.concat([rows[1], rows[2].subarray(0, 9)]), 2), /DataRow/);

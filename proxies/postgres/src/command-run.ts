@@ -2,13 +2,13 @@
 // exactly as sent to the client, counts them, masks them when policy says so, keeps a capped
 // capture, and at the end yields the audit drafts (DataMasked, ResultCaptured, CommandCompleted).
 import type { ColumnDescription, EventDraft } from '@affidavit/access';
-import type { CommandChannel, MaskedValue } from '@affidavit/schemas';
+import type { CommandChannel } from '@affidavit/schemas';
 import { ResultDigest } from './result-digest.ts';
 import { parseCommandTagAt, parseErrorFields, parseRowDescription, tagRows } from './backend-messages.ts';
 import type { ResultMasker } from './masking-port.ts';
 import { dataRow, decodeDataRow } from './wire/index.ts';
 
-/** MAX_MASKED_VALUES_PER_COMMAND caps the sealed values one DataMasked event carries. */
+/** MAX_MASKED_VALUES_PER_COMMAND caps the sealed values one DataMasked event carries (the masker's maxSealed enforces it). */
 export const MAX_MASKED_VALUES_PER_COMMAND = 1000;
 
 const latin1 = (b: Buffer) => b.toString('latin1');
@@ -42,8 +42,6 @@ export class CommandRun {
   #tag: string | null = null;
   #errorCode: string | null = null;
   #errorMessage: string | null = null;
-  #masked: MaskedValue[] = [];
-  #maskedCount = 0;
   #captureLeft: number;
   #at?: { sessionId: string; commandId: string; row: number };
   #capture?: { columns: string[]; rows: (string | null)[][]; truncated: boolean };
@@ -136,11 +134,10 @@ export class CommandRun {
           // it is sent as SQL NULL: the client never receives the original.
           out = dataRow(values.map((v, i) => (!maskedAt.has(i) ? v : fmt[i] === 1 ? null : res.row[i])));
           sent = res.row.map((v, i) => (maskedAt.has(i) && fmt[i] === 1 ? null : v));
-          this.#maskedCount += res.masked.length;
-          if (this.#masked.length < MAX_MASKED_VALUES_PER_COMMAND) {
-            const room = MAX_MASKED_VALUES_PER_COMMAND - this.#masked.length;
-            this.#masked.push(...this.#masker.seal(res.masked.slice(0, room), { sessionId: this.#sessionId, commandId: this.id, row: rowIndex }));
-          }
+          // The masker counts them and seals the originals of the first ones a chunk at a time.
+          const at = (this.#at ??= { sessionId: this.#sessionId, commandId: this.id, row: 0 });
+          at.row = rowIndex;
+          this.#masker.collect(res.masked, at);
         }
       }
       if (this.#capture && !this.#capture.truncated) {
@@ -187,11 +184,17 @@ export class CommandRun {
   finish(now: number): EventDraft[] {
     const drafts: EventDraft[] = [];
     const digest = this.#digest.hex();
-    const tally = this.#masker?.tally?.();
+    // tally seals the last partial chunk: no clear original outlives the result.
+    const tally = this.#masker?.tally();
     if (tally && tally.count > 0) {
-      drafts.push({ type: 'DataMasked', commandId: this.id, count: tally.count, masks: [...tally.sealed], truncated: tally.count > tally.sealed.length });
-    } else if (this.#maskedCount > 0) {
-      drafts.push({ type: 'DataMasked', commandId: this.id, count: this.#maskedCount, masks: this.#masked, truncated: this.#maskedCount > this.#masked.length });
+      drafts.push({
+        type: 'DataMasked',
+        commandId: this.id,
+        count: tally.count,
+        masks: [...tally.sealed],
+        truncated: tally.count > tally.sealed.length,
+        sealedOriginals: [...tally.sealedOriginals],
+      });
     }
     if (this.#capture && (this.#capture.rows.length > 0 || this.#capture.columns.length > 0)) {
       drafts.push({ type: 'ResultCaptured', commandId: this.id, columns: this.#capture.columns, rows: this.#capture.rows, truncated: this.#capture.truncated, resultDigest: digest });

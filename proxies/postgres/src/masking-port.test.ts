@@ -23,12 +23,12 @@ const text = (b: Buffer) => decodeDataRow(b).map((v) => v?.toString('utf8') ?? n
 const reveal = (event: DataMasked, index: number) =>
   revealMaskedValue({ event, index, opener: { ...EXAMPLE_ACTOR, subject: 'auditor' }, reason: 'INC-1', keys, clock: { now: () => 0 } });
 
-function asEvent(d: { commandId: string; count: number; masks: DataMasked['masks'] }): DataMasked {
+function asEvent(d: { commandId: string; count: number; masks: DataMasked['masks']; sealedOriginals: DataMasked['sealedOriginals'] }): DataMasked {
   const e = exampleEvent('DataMasked');
-  return dataMaskedEvent({ eventId: e.eventId, occurredAt: e.occurredAt, sessionId: 's1', seq: 1, actor: e.actor, source: e.source, target: e.target, feeder: e.feeder }, d.commandId, d.masks, { count: d.count });
+  return dataMaskedEvent({ eventId: e.eventId, occurredAt: e.occurredAt, sessionId: 's1', seq: 1, actor: e.actor, source: e.source, target: e.target, feeder: e.feeder }, d.commandId, d.masks, { count: d.count, sealedOriginals: d.sealedOriginals });
 }
 
-test('a masked result is rewritten as bytes, counted in full, and its first originals sealed per cell', async () => {
+test('a masked result is rewritten as bytes, counted in full, and its first originals sealed a chunk at a time', async () => {
   const masker = await createMaskingPort({ keys }).prepare('mask-pii', spec);
   const run = new CommandRun({ ...base, masker });
   run.rowDescription(shape);
@@ -48,19 +48,58 @@ test('a masked result is rewritten as bytes, counted in full, and its first orig
   const done = drafts.at(-1);
   assert.ok(done?.type === 'CommandCompleted' && done.resultDigest === createHash('sha256').update(Buffer.concat(sent)).digest('hex'));
 
-  // One cell of the event opens on its own, bound to its column and row.
+  // The originals are sealed in chunks of DEFAULT_SEAL_CHUNK (one GCM operation each), covering every kept value.
+  assert.ok(dm.masks.every((m) => m.original === null));
+  assert.deepEqual(
+    dm.sealedOriginals.map((c) => [c.first, c.count]),
+    [[0, 256], [256, 256], [512, 256], [768, 232]],
+  );
   const event = asEvent(dm);
   assert.equal((await reveal(event, 4)).value, 'user2@example.com');
   assert.equal((await reveal(event, 999)).value, '4444444444444499');
-  // Moving a sealed original to another cell, or flipping a bit of it, fails to open.
+  assert.equal((await reveal(event, 256)).value, 'user128@example.com');
+  // A chunk moved to another place, a value moved to another cell, or a flipped bit fails to open.
   const moved = structuredClone(event);
-  moved.masks[4] = { ...moved.masks[4], original: moved.masks[6].original };
+  moved.sealedOriginals[0] = { ...moved.sealedOriginals[1], first: 0 };
   await assert.rejects(reveal(moved, 4), (e) => isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'));
+  const swappedCells = structuredClone(event);
+  [swappedCells.masks[4], swappedCells.masks[6]] = [swappedCells.masks[6], swappedCells.masks[4]];
+  await assert.rejects(reveal(swappedCells, 4), (e) => isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'));
   const flipped = structuredClone(event);
-  const ct = Buffer.from(flipped.masks[4].original!.ciphertext);
-  ct[0] ^= 1;
-  flipped.masks[4] = { ...flipped.masks[4], original: { ...flipped.masks[4].original!, ciphertext: ct } };
+  flipped.sealedOriginals[0].ciphertext[0] ^= 1;
   await assert.rejects(reveal(flipped, 4), (e) => isAffidavitError(e, 'AFF_E_MASK_TAMPERED'));
+});
+
+test('originals are sealed as each chunk fills and the last partial chunk at tally: one GCM operation per chunk', async () => {
+  const masker = await createMaskingPort({ keys, sealChunk: 3 }).prepare('mask-pii', spec);
+  const run = new CommandRun({ ...base, masker });
+  run.rowDescription(shape);
+  for (let i = 0; i < 4; i++) run.dataRow(row(i));
+  const [dm] = run.finish(0);
+  assert.ok(dm.type === 'DataMasked');
+  assert.equal(dm.count, 8);
+  assert.equal(dm.truncated, false);
+  assert.deepEqual(dm.sealedOriginals.map((c) => [c.first, c.count]), [[0, 3], [3, 3], [6, 2]]);
+  const event = asEvent(dm);
+  const opened = [];
+  for (let i = 0; i < 8; i++) opened.push((await reveal(event, i)).value);
+  assert.deepEqual(opened, [0, 1, 2, 3].flatMap((i) => [`user${i}@example.com`, String(i).padStart(16, '4')]));
+  assert.throws(() => createMaskingPort({ keys, sealChunk: 0 }), RangeError);
+});
+
+test('the decoding path (masking with capture) collects and seals chunks the same way', async () => {
+  const masker = await createMaskingPort({ keys, maxSealed: 5, sealChunk: 2 }).prepare('mask-pii', spec);
+  const run = new CommandRun({ ...base, masker, captureBytes: 10_000 });
+  run.rowDescription(shape);
+  for (let i = 0; i < 4; i++) run.dataRow(row(i));
+  const drafts = run.finish(0);
+  const dm = drafts[0];
+  assert.ok(dm.type === 'DataMasked');
+  assert.deepEqual([dm.count, dm.masks.length, dm.truncated], [8, 5, true]);
+  assert.deepEqual(dm.sealedOriginals.map((c) => [c.first, c.count]), [[0, 2], [2, 2], [4, 1]]);
+  assert.equal((await reveal(asEvent(dm), 4)).value, 'user2@example.com');
+  const cap = drafts[1];
+  assert.ok(cap.type === 'ResultCaptured' && !JSON.stringify(cap.rows).includes('example.com'));
 });
 
 test('results of several statements in one command are counted together; unmasked rows pass as the same buffer', async () => {

@@ -35,6 +35,21 @@ export type Feeder = {
   version: string;
 };
 
+/** SealedOriginals: A chunk of masked originals sealed together with one AES-256-GCM operation: the originals of masks[first .. first+count) in order, as a JSON array of strings; only a holder of key keyId can open it. */
+export type SealedOriginals = {
+  /** Index into the event's masks of the first value this chunk covers. */
+  first: number;
+  /** How many consecutive masks this chunk covers (at least 1). */
+  count: number;
+  keyId: string;
+  /** 96-bit GCM nonce, fresh from the CSPRNG per chunk. */
+  nonce: Buffer;
+  /** Ciphertext followed by the 16-byte GCM tag. */
+  ciphertext: Buffer;
+  /** Associated data the chunk is bound to: version, session, command, first, count and the SHA-256 of the covered (column, row) pairs. */
+  aad: string;
+};
+
 /** Source: Where the client connected from. */
 export type Source = {
   /** Client IP address as seen by the proxy. */
@@ -239,6 +254,7 @@ export type MaskedValue = {
   detector: null | string;
   /** The value as the client saw it. */
   masked: string;
+  /** The original sealed on its own (events written before sealedOriginals); null when a sealedOriginals chunk covers this value. */
   original: null | EncryptedValue;
 };
 
@@ -265,6 +281,8 @@ export type DataMasked = {
   masks: Array<MaskedValue>;
   /** True when more values were masked than the event carries (count says how many). */
   truncated: boolean;
+  /** The originals of masks, sealed a chunk at a time; each chunk covers masks[first .. first+count). */
+  sealedOriginals: Array<SealedOriginals>;
 };
 
 /** MaskedValueOpened: A key holder opened an encrypted original value. */

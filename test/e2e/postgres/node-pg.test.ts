@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { stopPostgres } from '../../services/postgres.ts';
 import { commandsOf, startRig, waitFor, type Rig } from './harness.ts';
-import { openOriginal, staticKeyProvider } from '@affidavit/access';
+import { revealMaskedValue, staticKeyProvider } from '@affidavit/access';
+import { isAffidavitError } from '@affidavit/common';
+import { EXAMPLE_ACTOR } from '@affidavit/schemas';
 
 let rig: Rig;
 before(async () => {
@@ -101,11 +103,23 @@ test('masked columns: the client sees masks, DataMasked holds the sealed origina
   const first = masked[0];
   assert.ok(first.type === 'DataMasked');
   assert.equal(first.count, 3);
-  const email = first.masks.find((x) => x.column === 'email' && x.row === 0)!;
-  assert.ok(email.original);
+  // The originals travel sealed a chunk at a time (sealedOriginals), none per value; the event
+  // here was decoded from the bytes the recorder published, as the ledger stores them.
+  assert.ok(first.masks.every((x) => x.original === null));
+  assert.equal(first.sealedOriginals.reduce((n, c) => n + c.count, 0), first.masks.length);
+  assert.ok(first.sealedOriginals.every((c) => c.keyId === 'e2e-1' && !c.ciphertext.includes(Buffer.from('ada@example.com'))));
   const keys = staticKeyProvider([{ keyId: 'e2e-1', key: new Uint8Array(32).fill(7) }]);
-  const opened = await openOriginal(email.original, keys, { sessionId: first.sessionId, commandId: first.commandId, column: 'email', row: 0 });
-  assert.equal(opened, 'ada@example.com');
+  const open = (event: typeof first, column: string, row: number) =>
+    revealMaskedValue({ event, index: event.masks.findIndex((x) => x.column === column && x.row === row), opener: { ...EXAMPLE_ACTOR, subject: 'auditor' }, reason: 'e2e check', keys, clock: { now: () => 0 } });
+  const opened = await open(first, 'email', 0);
+  assert.equal(opened.value, 'ada@example.com');
+  assert.deepEqual([opened.audit.column, opened.audit.row, opened.audit.keyId, opened.audit.commandId], ['email', 0, 'e2e-1', first.commandId]);
+  assert.equal((await open(first, 'card_number', 0)).value, '4111111111111111');
+  // The second statement's chunk opens in its own event, not moved into the first one's.
+  const second = masked[1];
+  assert.ok(second.type === 'DataMasked');
+  assert.equal((await open(second, 'email', 1)).value, 'bob@example.com');
+  await assert.rejects(open({ ...first, sealedOriginals: second.sealedOriginals }, 'email', 0), (e) => isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'));
   const captured = ev.find((e) => e.type === 'ResultCaptured');
   assert.ok(captured?.type === 'ResultCaptured');
   assert.deepEqual(captured.columns, ['id', 'name', 'email', 'card_number']);

@@ -1,6 +1,6 @@
 // Builders from maskRow's output to the DataMasked event of the contract (schemas/).
 // Pure: ids, clock and key come from the caller.
-import type { DataMasked, MaskedValue } from '@affidavit/schemas';
+import type { DataMasked, MaskedValue, SealedOriginals } from '@affidavit/schemas';
 import type { DataKey } from './key-provider.ts';
 import type { MaskedCell } from './mask-row.ts';
 import { createSealer, type Sealer } from './seal.ts';
@@ -16,8 +16,9 @@ export type MaskedAt = { readonly sessionId: string; readonly commandId: string;
 
 /**
  * sealMaskedCells turns one row's masked cells into the event's MaskedValue records, each
- * original sealed under `key` (or a Sealer made once per result) and bound to (session,
- * command, column name, row). The clear originals MUST NOT be kept by the caller after this.
+ * original sealed on its own under `key` (or a Sealer made once per result) and bound to
+ * (session, command, column name, row): the per-value form of events written before
+ * `sealedOriginals`. New writers use createMaskedValueCollector (one GCM operation per chunk). The clear originals MUST NOT be kept by the caller after this.
  * `nonce` is for tests only.
  */
 export function sealMaskedCells(cells: readonly MaskedCell[], at: MaskedAt, key: DataKey | Sealer, nonce?: () => Uint8Array): MaskedValue[] {
@@ -38,17 +39,20 @@ export type DataMaskedEnvelope = Pick<DataMasked, 'eventId' | 'occurredAt' | 'se
 /**
  * dataMaskedEvent builds the DataMasked event of one command. `count` (default
  * `values.length`) is how many values were masked in all; at most `maxValues` of them are
- * carried, and `truncated` says when some were left out.
+ * carried, and `truncated` says when some were left out. `sealedOriginals` are the chunks
+ * sealing the values' originals (a collector's); only chunks wholly inside the carried
+ * values are kept, since a chunk cut short would not open.
  */
 export function dataMaskedEvent(
   envelope: DataMaskedEnvelope,
   commandId: string,
   values: readonly MaskedValue[],
-  opts: { readonly count?: number; readonly maxValues?: number } = {},
+  opts: { readonly count?: number; readonly maxValues?: number; readonly sealedOriginals?: readonly SealedOriginals[] } = {},
 ): DataMasked {
   const max = opts.maxValues ?? DEFAULT_MAX_MASKED_VALUES;
   const count = Math.max(opts.count ?? values.length, values.length);
   const masks = values.slice(0, max);
+  const sealedOriginals = (opts.sealedOriginals ?? []).filter((c) => c.first + c.count <= masks.length);
   return {
     eventId: envelope.eventId,
     type: 'DataMasked',
@@ -63,5 +67,6 @@ export function dataMaskedEvent(
     count,
     masks,
     truncated: count > masks.length,
+    sealedOriginals,
   };
 }

@@ -9,7 +9,7 @@ export const MaskKeyUnknownError = defineError('AFF_E_MASK_KEY_UNKNOWN', 'no key
 /** MaskKeyInvalidError: a key file or key is unusable (bad format, not 32 bytes, too-open permissions, already exists). */
 export const MaskKeyInvalidError = defineError('AFF_E_MASK_KEY_INVALID', 'masking key or key file is invalid');
 
-/** MaskContextMismatchError: an encrypted original was opened for another session, command, column or row than it was sealed for. */
+/** MaskContextMismatchError: an encrypted original (or a chunk of them) was opened for another session, command, column, row or place in the event than it was sealed for. */
 export const MaskContextMismatchError = defineError('AFF_E_MASK_CONTEXT_MISMATCH', 'encrypted original belongs to another context');
 
 /** MaskTamperedError: AES-GCM authentication failed: the ciphertext, nonce, tag or associated data was altered, or the key is wrong. */
@@ -23,3 +23,6 @@ export const MaskRowShapeError = defineError('AFF_E_MASK_ROW_SHAPE', 'row does n
 
 /** MaskDataRowMalformedError: a PostgreSQL DataRow to mask is malformed (wrong type byte, a length field that disagrees with the message). */
 export const MaskDataRowMalformedError = defineError('AFF_E_MASK_DATA_ROW_MALFORMED', 'DataRow to mask is malformed');
+
+/** MaskSealedMalformedError: a chunk of sealed originals authenticated but does not hold exactly `count` strings, or covers masks its event does not have. */
+export const MaskSealedMalformedError = defineError('AFF_E_MASK_SEALED_MALFORMED', 'sealed originals are malformed');

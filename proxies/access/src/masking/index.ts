@@ -9,6 +9,7 @@ export {
   MaskRevealInvalidError,
   MaskRowShapeError,
   MaskDataRowMalformedError,
+  MaskSealedMalformedError,
 } from './errors.ts';
 export { MASK_STYLES } from './types.ts';
 export type { MaskStyle, Span, Detector, ColumnDescription, ResultRow } from './types.ts';
@@ -35,9 +36,24 @@ export { KEY_BYTES, KEY_ID_PATTERN, checkDataKey, staticKeyProvider } from './ke
 export type { DataKey, KeyProvider } from './key-provider.ts';
 export { loadKeyFile, parseKeyFile, generateKeyFile, rotateKeyFile } from './adapters/key-file.ts';
 export type { KeyFileOptions, KeyFileProvider, GenerateKeyFileOptions } from './adapters/key-file.ts';
-export { aadFor, createSealer, sealOriginal, openOriginal, AAD_VERSION, NONCE_BYTES, TAG_BYTES } from './seal.ts';
-export type { SealContext, EncryptedOriginal, Sealer } from './seal.ts';
+export {
+  aadFor,
+  createSealer,
+  sealOriginal,
+  openOriginal,
+  AAD_VERSION,
+  NONCE_BYTES,
+  TAG_BYTES,
+  chunkAadFor,
+  createChunkSealer,
+  openSealedOriginals,
+  CHUNK_AAD_VERSION,
+  MAX_CHUNK_VALUES,
+} from './seal.ts';
+export type { SealContext, EncryptedOriginal, Sealer, ChunkContext, ChunkSealer, MaskPosition } from './seal.ts';
 export { sealMaskedCells, dataMaskedEvent, NULL_TEXT, DEFAULT_MAX_MASKED_VALUES } from './data-masked-event.ts';
 export type { MaskedAt, DataMaskedEnvelope } from './data-masked-event.ts';
+export { createMaskedValueCollector, DEFAULT_SEAL_CHUNK } from './masked-value-collector.ts';
+export type { MaskedValueCollector } from './masked-value-collector.ts';
 export { revealMaskedValue, maskedValueOpenedEvent, MAX_REASON_LENGTH } from './reveal.ts';
 export type { RevealRequest, RevealAudit, RevealResult, MaskedValueOpenedEnvelope } from './reveal.ts';

@@ -19,7 +19,9 @@ import {
   luhnValid,
   maskRow,
   maskText,
+  createChunkSealer,
   openOriginal,
+  openSealedOriginals,
   sealOriginal,
   staticKeyProvider,
   type ColumnDescription,
@@ -130,6 +132,50 @@ test('flipping any bit of nonce, ciphertext or tag makes opening fail', async ()
       const target = inNonce ? nonce : ciphertext;
       target[at % target.length] ^= 1 << bit;
       await assert.rejects(openOriginal({ ...rec, nonce, ciphertext }, keys, ctx), (e) => isAffidavitError(e, 'AFF_E_MASK_TAMPERED'));
+    }),
+  );
+});
+
+// Originals as the proxy sees them: text (any code points, lone surrogates included),
+// binary-format values shown as latin1, and empty strings.
+const originalArb = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+  fc.string({ unit: 'binary', maxLength: 20 }),
+  fc.uint8Array({ maxLength: 24 }).map((b) => Buffer.from(b).toString('latin1')),
+  fc.constantFrom('', '\ud800 lone surrogate', 'é\u0000nul'),
+);
+
+test('chunk seal → open returns exactly the originals, in order, for any originals and positions', async () => {
+  const keys = staticKeyProvider([{ keyId: 'k', key: Buffer.alloc(32, 12) }]);
+  const sealer = createChunkSealer(await keys.current());
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(originalArb, fc.string({ maxLength: 12 }), fc.nat()), { minLength: 1, maxLength: 40 }),
+      ctxArb,
+      fc.nat({ max: 5000 }),
+      async (cells, ctx, first) => {
+        const originals = cells.map(([v]) => v);
+        const chunkCtx = { sessionId: ctx.sessionId, commandId: ctx.commandId, first, positions: cells.map(([, column, row]) => ({ column, row })) };
+        const rec = sealer.seal(originals, chunkCtx);
+        assert.equal(rec.count, originals.length);
+        assert.deepEqual(await openSealedOriginals(rec, keys, chunkCtx), originals);
+      },
+    ),
+  );
+});
+
+test('flipping any bit of a chunk nonce, ciphertext or tag makes opening fail', async () => {
+  const keys = staticKeyProvider([{ keyId: 'k', key: Buffer.alloc(32, 13) }]);
+  const sealer = createChunkSealer(await keys.current());
+  await fc.assert(
+    fc.asyncProperty(fc.array(originalArb, { minLength: 1, maxLength: 8 }), fc.nat(), fc.integer({ min: 0, max: 7 }), fc.boolean(), async (originals, at, bit, inNonce) => {
+      const chunkCtx = { sessionId: 's', commandId: 'c', first: 0, positions: originals.map((_, row) => ({ column: 'v', row })) };
+      const rec = sealer.seal(originals, chunkCtx);
+      const nonce = Buffer.from(rec.nonce);
+      const ciphertext = Buffer.from(rec.ciphertext);
+      const target = inNonce ? nonce : ciphertext;
+      target[at % target.length] ^= 1 << bit;
+      await assert.rejects(openSealedOriginals({ ...rec, nonce, ciphertext }, keys, chunkCtx), (e) => isAffidavitError(e, 'AFF_E_MASK_TAMPERED'));
     }),
   );
 });

@@ -1,7 +1,7 @@
 // AES-256-GCM sealing of original values, bound to where they were masked.
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto';
-import type { EncryptedValue } from '@affidavit/schemas';
-import { MaskContextMismatchError, MaskKeyUnknownError, MaskTamperedError } from './errors.ts';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import type { EncryptedValue, SealedOriginals } from '@affidavit/schemas';
+import { MaskContextMismatchError, MaskKeyUnknownError, MaskSealedMalformedError, MaskTamperedError } from './errors.ts';
 import { checkDataKey, type DataKey, type KeyProvider } from './key-provider.ts';
 
 /** NONCE_BYTES is the GCM nonce size. SPEC: NIST SP 800-38D §5.2.1.1 "For IVs, it is recommended that implementations restrict support to the length of 96 bits". */
@@ -114,4 +114,129 @@ export async function openOriginal(record: EncryptedOriginal, keys: KeyProvider,
   } catch (cause) {
     throw new MaskTamperedError('the encrypted original does not authenticate: it was altered or the key is wrong', { cause });
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Chunks: the originals of consecutive masked values sealed together, one GCM operation per
+// chunk instead of one per value (a cipher setup costs ~10 us; a chunk of 256 short values
+// costs about as much as one). Every security property of the single-value form is kept:
+// the aad binds the chunk to its session, command, place in the event (first, count) and
+// the (column, row) of each covered value, and each chunk gets a fresh CSPRNG nonce.
+
+/** CHUNK_AAD_VERSION prefixes a chunk's associated data; it differs from AAD_VERSION, so a chunk's aad can never equal a single value's. */
+export const CHUNK_AAD_VERSION = 'affidavit.masked-originals.v2';
+
+/** MAX_CHUNK_VALUES bounds the originals one chunk may cover (a DataMasked event carries at most a few thousand). */
+export const MAX_CHUNK_VALUES = 4096;
+
+/** MaskPosition is where one covered value was masked: its column name and row index. */
+export type MaskPosition = { readonly column: string; readonly row: number };
+
+/** ChunkContext is where a chunk's originals were masked; the chunk is bound to all of it. */
+export type ChunkContext = {
+  readonly sessionId: string;
+  readonly commandId: string;
+  /** first is the index, in the event's masks, of the first covered value. */
+  readonly first: number;
+  /** positions are the covered values' (column, row), in masks order; their count is the chunk's. */
+  readonly positions: readonly MaskPosition[];
+};
+
+/**
+ * chunkAadFor renders a chunk's context as associated data: a JSON array of the version tag,
+ * session, command, first, count and the SHA-256 (hex) of the canonical JSON of the covered
+ * [column, row] pairs. The digest keeps the aad small while binding every position; JSON
+ * keeps fields from running into each other.
+ */
+export function chunkAadFor(ctx: ChunkContext): string {
+  const n = ctx.positions.length;
+  const pairs: [string, number][] = new Array(n);
+  for (let i = 0; i < n; i++) pairs[i] = [ctx.positions[i].column, ctx.positions[i].row];
+  // One JSON.stringify and one hash update per chunk: per-position hash updates cost ~1 us each.
+  const digest = createHash('sha256').update(JSON.stringify(pairs), 'utf8').digest('hex');
+  return JSON.stringify([CHUNK_AAD_VERSION, ctx.sessionId, ctx.commandId, ctx.first, n, digest]);
+}
+
+/** ChunkSealer seals chunks of originals under one key (createChunkSealer). */
+export type ChunkSealer = {
+  readonly keyId: string;
+  /**
+   * seal encrypts `originals` (one per `ctx.positions` entry, in the same order, 1 to
+   * MAX_CHUNK_VALUES of them) as one JSON array of strings, with one AES-256-GCM operation,
+   * a fresh 96-bit CSPRNG nonce and `chunkAadFor(ctx)`. The caller SHOULD drop its clear
+   * originals right after.
+   */
+  seal(originals: readonly string[], ctx: ChunkContext): SealedOriginals;
+};
+
+/**
+ * createChunkSealer returns a ChunkSealer for `key` (checked and imported once here:
+ * MaskKeyInvalidError). Every chunk gets a fresh nonce from the CSPRNG (`nonce` is
+ * injectable for tests only; a nonce MUST NOT repeat under one key). Rotate keys well before
+ * 2^32 chunks per key (NIST SP 800-38D §8.3).
+ */
+export function createChunkSealer(key: DataKey, nonce?: () => Uint8Array): ChunkSealer {
+  checkDataKey(key);
+  const secret: KeyObject = createSecretKey(key.key);
+  const keyId = key.keyId;
+  return Object.freeze({
+    keyId,
+    seal(originals: readonly string[], ctx: ChunkContext): SealedOriginals {
+      const count = originals.length;
+      if (count === 0 || count > MAX_CHUNK_VALUES) throw new RangeError(`a chunk holds 1 to ${MAX_CHUNK_VALUES} originals, not ${count}`);
+      if (ctx.positions.length !== count) throw new RangeError(`${count} originals but ${ctx.positions.length} positions`);
+      if (!Number.isSafeInteger(ctx.first) || ctx.first < 0) throw new RangeError(`first must be an index, not ${ctx.first}`);
+      for (let i = 0; i < count; i++) if (typeof originals[i] !== 'string') throw new TypeError(`original ${i} is not a string`);
+      const iv = nonce ? nonce() : randomBytes(NONCE_BYTES);
+      if (iv.length !== NONCE_BYTES) throw new TypeError(`nonce must be ${NONCE_BYTES} bytes`);
+      const aad = chunkAadFor(ctx);
+      const c = createCipheriv('aes-256-gcm', secret, iv, { authTagLength: TAG_BYTES });
+      c.setAAD(Buffer.from(aad, 'utf8'));
+      // JSON.stringify escapes lone surrogates (well-formed JSON.stringify), so every JS string,
+      // binary-as-latin1 ones included, comes back exactly.
+      const body = Buffer.concat([c.update(JSON.stringify(originals), 'utf8'), c.final(), c.getAuthTag()]);
+      return { first: ctx.first, count, keyId, nonce: Buffer.from(iv), ciphertext: body, aad };
+    },
+  });
+}
+
+/**
+ * openSealedOriginals decrypts a chunk for a key holder and returns its originals in masks
+ * order. It MUST fail, and never return a guess, when:
+ * - the record says another context than `ctx` (another session, command, first, count or
+ *   position list: MaskContextMismatchError, checked first, so a chunk moved into another
+ *   event or place does not open there);
+ * - the provider does not hold `record.keyId` (MaskKeyUnknownError);
+ * - GCM authentication fails: a flipped bit in nonce, ciphertext or tag, a rewritten aad, or
+ *   a wrong key (MaskTamperedError);
+ * - the authenticated plaintext is not a JSON array of exactly `count` strings
+ *   (MaskSealedMalformedError).
+ */
+export async function openSealedOriginals(record: SealedOriginals, keys: KeyProvider, ctx: ChunkContext): Promise<string[]> {
+  const aad = chunkAadFor(ctx);
+  if (record.first !== ctx.first || record.count !== ctx.positions.length || record.aad !== aad) {
+    throw new MaskContextMismatchError(`chunk sealed for ${record.aad} (first ${record.first}, count ${record.count}), opened for ${aad}`);
+  }
+  const key = await keys.byId(record.keyId);
+  if (!key) throw new MaskKeyUnknownError(`no key with id ${JSON.stringify(record.keyId)}`);
+  if (record.nonce.length !== NONCE_BYTES || record.ciphertext.length < TAG_BYTES) throw new MaskTamperedError('nonce or ciphertext has the wrong length');
+  let clear: string;
+  try {
+    const d = createDecipheriv('aes-256-gcm', key.key, record.nonce, { authTagLength: TAG_BYTES });
+    d.setAAD(Buffer.from(aad, 'utf8'));
+    d.setAuthTag(record.ciphertext.subarray(record.ciphertext.length - TAG_BYTES));
+    clear = Buffer.concat([d.update(record.ciphertext.subarray(0, record.ciphertext.length - TAG_BYTES)), d.final()]).toString('utf8');
+  } catch (cause) {
+    throw new MaskTamperedError('the sealed originals do not authenticate: they were altered or the key is wrong', { cause });
+  }
+  let values: unknown;
+  try {
+    values = JSON.parse(clear);
+  } catch (cause) {
+    throw new MaskSealedMalformedError('the sealed originals are not JSON', { cause });
+  }
+  if (!Array.isArray(values) || values.length !== record.count || !values.every((v) => typeof v === 'string')) {
+    throw new MaskSealedMalformedError(`the sealed originals are not an array of exactly ${record.count} strings`);
+  }
+  return values as string[];
 }
