@@ -17,6 +17,7 @@
 import avro from 'avsc';
 import type { Type } from 'avsc';
 import { exactLongHook } from './exact-long.ts';
+import { compileRecordWriter, type RecordWriter } from './compiled-writer.ts';
 
 /** ENVELOPE_FIELDS are the per-session fields, in the order the event schemas declare them. */
 export const ENVELOPE_FIELDS = ['actor', 'source', 'target', 'feeder'] as const;
@@ -35,6 +36,8 @@ type Plan = {
   readonly declared: ReadonlySet<string>;
   /** longs are the top-level long fields written with avsc's native long (see NATIVE_LONG_MAX). */
   readonly longs: readonly string[];
+  /** Compiled writers of head and tail (compiled-writer.ts), when both pieces compile. */
+  readonly writers?: { readonly head: RecordWriter; readonly tail: RecordWriter };
 };
 type Pieces = { head: Type; tail: Type };
 
@@ -94,7 +97,11 @@ export class EnvelopeSplicer {
       const nat = native.pieces.get(name);
       const longs = nat && [topLongs(nat.head), topLongs(nat.tail)];
       const declared = exact.declared.get(name)!;
-      if (nat && longs && longs[0] && longs[1]) this.#plans.set(name, { ...nat, declared, longs: [...longs[0], ...longs[1]] });
+      if (nat && longs && longs[0] && longs[1]) {
+        const head = compileRecordWriter(nat.head);
+        const tail = compileRecordWriter(nat.tail);
+        this.#plans.set(name, { ...nat, declared, longs: [...longs[0], ...longs[1]], ...(head && tail ? { writers: { head, tail } } : {}) });
+      }
       else this.#plans.set(name, { ...ex, declared, longs: [] });
     }
   }
@@ -169,6 +176,17 @@ export class EnvelopeSplicer {
     for (const k of plan.longs) {
       const n = event[k];
       if (typeof n === 'number' && (n > NATIVE_LONG_MAX || n < -NATIVE_LONG_MAX)) return -1;
+    }
+    const w = plan.writers;
+    if (w) {
+      // One pass that checks and writes; -1 means "not handled exactly", never "invalid", so
+      // avsc's path below then decides (writing over whatever was written here).
+      let q = w.head(event, out, pos);
+      if (q >= 0 && q + env.bytes.length <= out.length) {
+        q += env.bytes.copy(out, q);
+        q = w.tail(event, out, q);
+        if (q >= 0) return q;
+      }
     }
     if (!plan.head.isValid(event) || !plan.tail.isValid(event)) return -1;
     let p = plan.head.encode(event, out, pos);
