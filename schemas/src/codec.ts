@@ -2,7 +2,7 @@ import avro from 'avsc';
 import type { Type } from 'avsc';
 import { boundedScan } from './bounded-scan.ts';
 import { crc64Avro } from './crc64-avro.ts';
-import { EnvelopeSplicer, type EncodedEnvelope, type SessionEnvelope } from './envelope-splice.ts';
+import { EnvelopeSplicer, type EncodedEnvelope, type EventHead, type SessionEnvelope } from './envelope-splice.ts';
 import { exactLongHook } from './exact-long.ts';
 import {
   AvroBadMagicError,
@@ -173,6 +173,25 @@ export class EventCodec {
    * event carries the very envelope objects of `env` it reuses env's bytes instead of
    * validating and encoding the envelope again (see envelope-splice.ts).
    */
+  /**
+   * encodeDraft returns exactly what encode({ ...draft, ...head, ...envelope }) returns, without
+   * building that object, or undefined when the fast path does not apply (then build the event
+   * and call encodeWith, which also reports why an event is invalid). `env` is
+   * encodeEnvelope(envelope).
+   */
+  encodeDraft(head: EventHead, draft: Record<string, unknown>, envelope: SessionEnvelope, env: EncodedEnvelope): Buffer | undefined {
+    const w = this.#currentWriter.get(head.type);
+    if (!w) return undefined;
+    const scratch = this.#scratch;
+    SINGLE_OBJECT_MARKER.copy(scratch, 0);
+    w.fingerprint.copy(scratch, 2);
+    const end = this.#splicer.encodeParts(head, draft, envelope, env, scratch, HEADER_SIZE);
+    if (end < 0 || end > this.maxEventBytes) return undefined;
+    const out = Buffer.allocUnsafe(end);
+    scratch.copy(out, 0, 0, end);
+    return out;
+  }
+
   encodeWith(event: LedgerRecord, env: EncodedEnvelope | undefined): Buffer {
     const w = env && typeof event?.type === 'string' ? this.#currentWriter.get(event.type) : undefined;
     if (w) {

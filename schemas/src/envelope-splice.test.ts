@@ -104,3 +104,48 @@ test('the fast path really applies to the command events (a plan, and bytes writ
   assert.ok(end > 10);
   assert.deepEqual(out.subarray(10, end), codec.encode(e).subarray(10));
 });
+
+test('encodeDraft writes the very bytes of encode({ ...draft, ...head, ...envelope }), or declines (property)', () => {
+  const base = exampleEvent('CommandIssued');
+  const envelope = { actor: base.actor, source: base.source, target: base.target, feeder: base.feeder };
+  const env = codec.encodeEnvelope(envelope)!;
+  fc.assert(
+    fc.property(
+      fc.string({ maxLength: 120 }),
+      fc.array(fc.option(fc.string({ maxLength: 20 }), { nil: null }), { maxLength: 4 }),
+      fc.integer({ min: 0, max: 2 ** 40 }),
+      fc.option(anyLong, { nil: null }),
+      anyLong,
+      (text, parameters, seq, rows, occurredAt) => {
+        for (const e of [exampleEvent('CommandIssued', { text, parameters }), exampleEvent('CommandCompleted', { rows })]) {
+          const r = e as unknown as Record<string, unknown>;
+          const draft: Record<string, unknown> = {};
+          for (const k of Object.keys(r)) if (!['eventId', 'occurredAt', 'sessionId', 'seq', 'actor', 'source', 'target', 'feeder'].includes(k)) draft[k] = r[k];
+          const head = { eventId: String(r.eventId), type: String(r.type), occurredAt, sessionId: String(r.sessionId), seq };
+          const full = codec.encode({ ...draft, ...head, ...envelope } as unknown as LedgerRecord);
+          const fast = codec.encodeDraft(head, draft, envelope, env);
+          if (Math.abs(occurredAt) > 2 ** 52 || (rows !== null && Math.abs(rows) > 2 ** 52)) assert.ok(fast === undefined || fast.equals(full));
+          else assert.deepEqual(fast, full, `${head.type} takes the fast path and writes the same bytes`);
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test('encodeDraft declines a draft it cannot write exactly: extra, head or envelope fields, another type, another envelope', () => {
+  const base = exampleEvent('CommandCompleted');
+  const envelope = { actor: base.actor, source: base.source, target: base.target, feeder: base.feeder };
+  const env = codec.encodeEnvelope(envelope)!;
+  const r = base as unknown as Record<string, unknown>;
+  const draft: Record<string, unknown> = {};
+  for (const k of ['type', 'commandId', 'outcome', 'tag', 'rows', 'durationMicros', 'errorCode', 'errorMessage', 'resultDigest']) draft[k] = r[k];
+  const head = { eventId: base.eventId, type: 'CommandCompleted', occurredAt: base.occurredAt, sessionId: base.sessionId, seq: base.seq };
+  assert.ok(codec.encodeDraft(head, draft, envelope, env), 'the plain draft is written');
+  assert.equal(codec.encodeDraft(head, { ...draft, extra: 1 }, envelope, env), undefined);
+  assert.equal(codec.encodeDraft(head, { ...draft, seq: 5 }, envelope, env), undefined);
+  assert.equal(codec.encodeDraft(head, { ...draft, actor: null }, envelope, env), undefined);
+  assert.equal(codec.encodeDraft({ ...head, type: 'CommandIssued' }, draft, envelope, env), undefined);
+  assert.equal(codec.encodeDraft(head, { ...draft, rows: 'many' }, envelope, env), undefined);
+  assert.equal(codec.encodeDraft(head, draft, { ...envelope, actor: structuredClone(envelope.actor) }, env), undefined, 'env must encode this very envelope');
+});

@@ -25,6 +25,12 @@ export const ENVELOPE_FIELDS = ['actor', 'source', 'target', 'feeder'] as const;
 /** SessionEnvelope is the values shared by every event of one session. */
 export type SessionEnvelope = { readonly actor: unknown; readonly source: unknown; readonly target: unknown; readonly feeder: unknown };
 
+/** EventHead is what the recorder adds to a draft besides the envelope: the fields before the envelope. */
+export type EventHead = { readonly eventId: string; readonly type: string; readonly occurredAt: number; readonly sessionId: string; readonly seq: number };
+
+/** HEAD_AND_ENVELOPE are the fields a draft does not carry (the recorder's and the session's). */
+const HEAD_AND_ENVELOPE: ReadonlySet<string> = new Set(['eventId', 'occurredAt', 'sessionId', 'seq', ...ENVELOPE_FIELDS]);
+
 /** EncodedEnvelope is a validated SessionEnvelope and its Avro bytes (the four fields, in order). */
 export type EncodedEnvelope = { readonly values: SessionEnvelope; readonly bytes: Buffer };
 
@@ -159,6 +165,28 @@ export class EnvelopeSplicer {
     const values = { actor: env.actor, source: env.source, target: env.target, feeder: env.feeder };
     if (!this.#envelope || !this.#envelope.isValid(values, VALID_OPTS)) return undefined;
     return Object.freeze({ values: Object.freeze(values), bytes: this.#envelope.toBuffer(values) });
+  }
+
+  /**
+   * encodeParts writes the body of the event that `{ ...draft, ...head, ...envelope }` would
+   * be, without building it: `head` through the compiled head writer, then `env.bytes`, then
+   * `draft` through the compiled tail writer. Returns the end position, or -1 when this path
+   * does not apply (no compiled writers for the type, `head.type` is not the draft's, the draft
+   * carries a head or envelope field or one its type does not declare, or a value the writers
+   * do not handle exactly); the caller then builds the event and takes `encode`.
+   */
+  encodeParts(head: EventHead, draft: Record<string, unknown>, envelope: SessionEnvelope, env: EncodedEnvelope, out: Buffer, pos: number): number {
+    const plan = this.#plans.get(head.type);
+    const w = plan?.writers;
+    if (!w || draft.type !== head.type) return -1;
+    // `env` MUST be the encoding of this very envelope (as encode checks on the event).
+    const v = env.values;
+    if (envelope.actor !== v.actor || envelope.source !== v.source || envelope.target !== v.target || envelope.feeder !== v.feeder) return -1;
+    for (const k in draft) if (HEAD_AND_ENVELOPE.has(k) || !plan!.declared.has(k)) return -1;
+    let q = w.head(head as unknown as Record<string, unknown>, out, pos);
+    if (q < 0 || q + env.bytes.length > out.length) return -1;
+    q += env.bytes.copy(out, q);
+    return w.tail(draft, out, q);
   }
 
   /**

@@ -26,14 +26,17 @@ export function assertRecords(records: unknown, maxValueBytes: number): asserts 
   for (let i = 0; i < records.length; i++) {
     const r = records[i] as Partial<OutgoingRecord> | null;
     if (r === null || typeof r !== 'object') throw new BusRecordInvalidError(`record ${i}: not an object`);
-    if (typeof r.key !== 'string' || r.key.length === 0 || Buffer.byteLength(r.key) > MAX_KEY_BYTES) {
+    // A string of n UTF-16 units is at most 3n UTF-8 bytes: only a long key needs counting.
+    if (typeof r.key !== 'string' || r.key.length === 0 || (r.key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(r.key) > MAX_KEY_BYTES)) {
       throw new BusRecordInvalidError(`record ${i}: key must be a non-empty string of at most ${MAX_KEY_BYTES} bytes`);
     }
     if (!Buffer.isBuffer(r.value)) throw new BusRecordInvalidError(`record ${i}: value must be a Buffer`);
     if (r.value.length > maxValueBytes) throw new BusRecordInvalidError(`record ${i}: value is ${r.value.length} bytes, more than the ${maxValueBytes}-byte limit`);
     if (r.headers !== undefined) {
       if (r.headers === null || typeof r.headers !== 'object') throw new BusRecordInvalidError(`record ${i}: headers must be an object`);
-      for (const [k, v] of Object.entries(r.headers)) {
+      const h = r.headers as Record<string, unknown>;
+      for (const k in h) {
+        const v = h[k];
         if (typeof v !== 'string' && !Buffer.isBuffer(v)) throw new BusRecordInvalidError(`record ${i}: header ${JSON.stringify(k)} must be a string or Buffer`);
       }
     }

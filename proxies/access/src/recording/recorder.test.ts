@@ -126,9 +126,11 @@ test('append (the async hot path) queues in order without a promise, and one loo
   const sink = new FakeSink();
   const rec = new Recorder(sink, { mode: 'async' }, deps);
   const sessions = Array.from({ length: 5 }, (_, i) => rec.openSession(envelope(`a${i}`)));
+  const ids: string[] = [];
   for (let i = 0; i < 40; i++) {
-    const ev = sessions[i % 5].append(issued(`q${i}`));
-    assert.equal(ev.seq, Math.floor(i / 5));
+    const s = sessions[i % 5];
+    assert.equal(s.nextSeq, Math.floor(i / 5));
+    ids.push(s.append(issued(`q${i}`)));
   }
   assert.equal(sink.calls, 0, 'nothing is published inside the task that recorded');
   await new Promise((r) => setImmediate(r));
@@ -136,6 +138,7 @@ test('append (the async hot path) queues in order without a promise, and one loo
   assert.equal(sink.calls, 1, 'group commit: one publish for the whole turn');
   const events = sink.decoded();
   assert.deepEqual(events.map((e) => (e as { text: string }).text), Array.from({ length: 40 }, (_, i) => `q${i}`));
+  assert.deepEqual(events.map((e) => e.eventId), ids, 'append returns the eventId each event was recorded with');
   for (const s of sessions) assert.deepEqual(events.filter((e) => e.sessionId === s.sessionId).map((e) => e.seq), [0, 1, 2, 3, 4, 5, 6, 7]);
 });
 

@@ -57,7 +57,8 @@ type EncodedEnvelope = NonNullable<ReturnType<EventCodec['encodeEnvelope']>>;
 
 type Pending = {
   encoded: EncodedEvent;
-  event: SessionEvent;
+  /** The event as an object: built only when a caller wants it back (record) or the encoder needs it. */
+  event: SessionEvent | undefined;
   settle?: { resolve: () => void; reject: (e: unknown) => void };
 };
 
@@ -124,9 +125,12 @@ export class Recorder {
     return { buffered: this.#queue.length - this.#head, published: this.#published, failedAttempts: this.#failedAttempts, busDown: this.#busDown };
   }
 
-  /** @internal build, encode and enqueue one event; returns it and, when `wait`, a promise of its acknowledgement. */
-  enqueue(envelope: Envelope, seq: number, draft: EventDraft, wait: boolean, encodedEnvelope?: EncodedEnvelope): { event: SessionEvent; acked: Promise<void> } {
-    const item = this.#enqueue(envelope, seq, draft, encodedEnvelope, !wait);
+  /**
+   * @internal build, encode and enqueue one event; returns it (when `wantEvent`) and, when
+   * `wait`, a promise of its acknowledgement.
+   */
+  enqueue(envelope: Envelope, seq: number, draft: EventDraft, wait: boolean, encodedEnvelope?: EncodedEnvelope, wantEvent = true): { event: SessionEvent | undefined; acked: Promise<void> } {
+    const item = this.#enqueue(envelope, seq, draft, encodedEnvelope, !wait, wantEvent);
     let acked: Promise<void> = RESOLVED;
     if (wait) {
       acked = new Promise<void>((resolve, reject) => {
@@ -143,9 +147,9 @@ export class Recorder {
     return { event: item.event, acked };
   }
 
-  /** @internal build, encode and enqueue one event without waiting for it (the async path: no promise). */
-  append(envelope: Envelope, seq: number, draft: EventDraft, encodedEnvelope?: EncodedEnvelope): SessionEvent {
-    return this.#enqueue(envelope, seq, draft, encodedEnvelope, true).event;
+  /** @internal encode and enqueue one event without waiting for it (the async path: no promise); returns its eventId. */
+  append(envelope: Envelope, seq: number, draft: EventDraft, encodedEnvelope?: EncodedEnvelope): string {
+    return this.#enqueue(envelope, seq, draft, encodedEnvelope, true, false).encoded.headers!.eventId;
   }
 
   /** @internal validate and pre-encode a session's envelope (undefined when invalid: each event's encode then says why). */
@@ -153,16 +157,25 @@ export class Recorder {
     return this.#codec.encodeEnvelope(envelope);
   }
 
-  #enqueue(envelope: Envelope, seq: number, draft: EventDraft, encodedEnvelope: EncodedEnvelope | undefined, kick: boolean): Pending {
+  #enqueue(envelope: Envelope, seq: number, draft: EventDraft, encodedEnvelope: EncodedEnvelope | undefined, kick: boolean, wantEvent: boolean): Pending {
     if (this.#closed) throw new RecorderClosedError();
     const held = this.#queue.length - this.#head;
     if (held >= this.options.maxBuffered) {
       throw new BackpressureError(`audit buffer holds ${held} events (maximum ${this.options.maxBuffered}); command refused`);
     }
     const ms = this.#clock.now();
-    const event = { ...draft, eventId: this.#newId(ms), occurredAt: ms * 1000, seq, ...envelope } as SessionEvent;
-    // Encoding validates: an invalid event throws here, to its caller, and never blocks the queue.
-    const encoded: EncodedEvent = { key: envelope.sessionId, value: this.#codec.encodeWith(event, encodedEnvelope), headers: { type: event.type, eventId: event.eventId } };
+    const eventId = this.#newId(ms);
+    const occurredAt = ms * 1000;
+    // The hot path writes the event from its parts (no merged object: measured ~1.5 us of object
+    // copying per command); anything it does not handle exactly takes the full encoder.
+    let value = !wantEvent && encodedEnvelope ? this.#codec.encodeDraft({ eventId, type: draft.type, occurredAt, sessionId: envelope.sessionId, seq }, draft as unknown as Record<string, unknown>, envelope, encodedEnvelope) : undefined;
+    let event: SessionEvent | undefined;
+    if (value === undefined) {
+      event = { ...draft, eventId, occurredAt, seq, ...envelope } as SessionEvent;
+      // Encoding validates: an invalid event throws here, to its caller, and never blocks the queue.
+      value = this.#codec.encodeWith(event, encodedEnvelope);
+    }
+    const encoded: EncodedEvent = { key: envelope.sessionId, value, headers: { type: draft.type, eventId } };
     const item: Pending = { encoded, event };
     this.#queue.push(item);
     if (kick) this.#kick();
@@ -321,19 +334,19 @@ export class SessionRecording {
     const { event, acked } = this.#recorder.enqueue(this.#envelope, this.#seq, draft, wait, this.#encodedEnvelope());
     this.#seq++;
     await acked;
-    return event;
+    return event!;
   }
 
   /**
    * append records one event without waiting for its acknowledgement and without a promise:
    * the async-mode hot path. It throws (synchronously) what record() would reject with:
    * BackpressureError when the buffer is full, RecorderClosedError, or an invalid event. The
-   * event is queued, in order, before append returns.
+   * event is queued, in order, before append returns; it returns the event's eventId.
    */
-  append(draft: EventDraft): SessionEvent {
-    const event = this.#recorder.append(this.#envelope, this.#seq, draft, this.#encodedEnvelope());
+  append(draft: EventDraft): string {
+    const eventId = this.#recorder.append(this.#envelope, this.#seq, draft, this.#encodedEnvelope());
     this.#seq++;
-    return event;
+    return eventId;
   }
 
   /**
@@ -344,7 +357,7 @@ export class SessionRecording {
    * bus fails. The event stays queued either way (see Recorder).
    */
   appendAcknowledged(draft: EventDraft): Promise<void> {
-    const { acked } = this.#recorder.enqueue(this.#envelope, this.#seq, draft, true, this.#encodedEnvelope());
+    const { acked } = this.#recorder.enqueue(this.#envelope, this.#seq, draft, true, this.#encodedEnvelope(), false);
     this.#seq++;
     return acked;
   }

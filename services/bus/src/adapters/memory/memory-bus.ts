@@ -7,7 +7,7 @@ import { DEFAULT_MAX_VALUE_BYTES, DEFAULT_RETRY_BACKOFF_MS, sleep } from '../../
 import { partitionForKey } from '../../partition.ts';
 import type { Bus, BusBatch, OutgoingRecord, SubscribeOptions, Subscription } from '../../ports/bus.ts';
 import { assertPartitions, assertRecords, assertTopicName } from '../../validate.ts';
-import { createMemoryBroker, type MemoryBroker, type MemoryRetentionOptions, type StoredRecord } from './memory-broker.ts';
+import { createMemoryBroker, tp, type MemoryBroker, type MemoryRetentionOptions, type StoredRecord } from './memory-broker.ts';
 
 /** MemoryBusOptions configures the in-process bus. */
 export type MemoryBusOptions = {
@@ -74,26 +74,21 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
       // each. String headers are kept as they are: a string cannot change.
       const slab = new SlabWriter(records);
       // Group by partition keeping call order: per-key order follows from per-partition order.
-      const byPartition = new Map<number, Array<Pick<StoredRecord, 'key' | 'value' | 'headers'>>>();
+      const byPartition: Array<Array<Pick<StoredRecord, 'key' | 'value' | 'headers'>> | undefined> = new Array(n);
       for (const r of records) {
         const p = partitions.of(r.key, n);
-        let headers: Record<string, Buffer | string> = NO_HEADERS;
-        if (r.headers) {
-          headers = {};
-          for (const k of Object.keys(r.headers)) {
-            const v = r.headers[k];
-            headers[k] = typeof v === 'string' ? v : slab.copy(v);
-          }
-        }
-        const stored = { key: r.key, value: slab.copy(r.value), headers };
+        const stored = { key: r.key, value: slab.copy(r.value), headers: r.headers ? copyHeaders(r.headers, slab) : NO_HEADERS };
         // Push in place: copying the list per record made a batch quadratic in its size.
-        const list = byPartition.get(p);
+        const list = byPartition[p];
         if (list) list.push(stored);
-        else byPartition.set(p, [stored]);
+        else byPartition[p] = [stored];
       }
       // Every partition is checked before any is written: a refused publish stored nothing.
-      for (const p of byPartition.keys()) broker.assertRoom(topic, p);
-      for (const [p, rs] of byPartition) broker.append(topic, p, rs);
+      for (let p = 0; p < n; p++) if (byPartition[p]) broker.assertRoom(topic, p);
+      for (let p = 0; p < n; p++) {
+        const rs = byPartition[p];
+        if (rs) broker.append(topic, p, rs);
+      }
     },
 
     async subscribe(sub: SubscribeOptions) {
@@ -133,7 +128,7 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
   };
 }
 
-const key = (t: string, p: number) => `${t}\u0000${p}`;
+const key = tp;
 
 /** PARTITION_CACHE_KEYS bounds PartitionCache: past it the cache starts over (keys are session ids). */
 export const PARTITION_CACHE_KEYS = 65_536;
@@ -164,6 +159,20 @@ export class PartitionCache {
 }
 
 const NO_HEADERS: Readonly<Record<string, Buffer | string>> = Object.freeze({});
+
+/** copyHeaders returns the broker's own copy of a record's headers: strings as they are (immutable), Buffers into the slab. */
+function copyHeaders(h: Readonly<Record<string, Buffer | string>>, slab: SlabWriter): Record<string, Buffer | string> {
+  let strings = true;
+  for (const k in h) if (typeof h[k] !== 'string') strings = false;
+  // All strings (the recorder's case): a shallow copy is a full one.
+  if (strings) return { ...h };
+  const out: Record<string, Buffer | string> = {};
+  for (const k in h) {
+    const v = h[k];
+    out[k] = typeof v === 'string' ? v : slab.copy(v);
+  }
+  return out;
+}
 
 /** SlabWriter copies the values and headers of one publish call into a single buffer, handing out views. */
 class SlabWriter {
