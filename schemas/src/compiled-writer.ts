@@ -33,8 +33,9 @@ const INT_MAX = 2 ** 31 - 1;
  * goes to the full encoder, which writes every safe integer exactly.
  */
 const LONG_MAX = 2 ** 52;
-// Up to this many UTF-16 units a string is tried as ASCII in a loop (a native write call costs more).
-const ASCII_LOOP_MAX = 63;
+// Up to this many UTF-16 units a string is tried as ASCII in a loop (a native write call costs
+// more; SQL texts and 64-digit hex digests are in range).
+const ASCII_LOOP_MAX = 255;
 // avsc writes strings longer than this many UTF-8 bytes with Buffer#utf8Write, shorter ones with its own loop.
 const AVSC_NATIVE_UTF8_MIN = 64;
 
@@ -53,9 +54,11 @@ const writeString: Writer = (v, out, pos) => {
   if (typeof v !== 'string') return -1;
   const n = v.length;
   if (n <= ASCII_LOOP_MAX) {
-    // A zig-zag length of at most 126 is one byte; bail out to the UTF-8 path at the first non-ASCII unit.
-    if (pos + 1 + n > out.length) return -1;
-    let p = pos + 1;
+    // An ASCII string's length is its UTF-8 byte count: its zig-zag varint is one byte below 64
+    // and two below 8192. Bail out to the UTF-8 path at the first non-ASCII unit.
+    const prefix = n < 64 ? 1 : 2;
+    if (pos + prefix + n > out.length) return -1;
+    let p = pos + prefix;
     let i = 0;
     for (; i < n; i++) {
       const c = v.charCodeAt(i);
@@ -63,7 +66,11 @@ const writeString: Writer = (v, out, pos) => {
       out[p++] = c;
     }
     if (i === n) {
-      out[pos] = n * 2;
+      if (prefix === 1) out[pos] = n * 2;
+      else {
+        out[pos] = ((n * 2) & 0x7f) | 0x80;
+        out[pos + 1] = (n * 2) >> 7;
+      }
       return p;
     }
   }
@@ -115,10 +122,20 @@ const writeNull: Writer = (v, _out, pos) => (v === null ? pos : -1);
 
 function enumWriter(symbols: readonly string[]): Writer {
   const index = new Map(symbols.map((s, i) => [s, i]));
+  // Few symbols: a scan of string comparisons beats hashing the value (the common case).
+  const small = symbols.length <= 8;
   return (v, out, pos) => {
-    const i = typeof v === 'string' ? index.get(v) : undefined;
-    if (i === undefined || pos + 5 > out.length) return -1;
-    return writeVarint(i, out, pos);
+    if (typeof v !== 'string' || pos + 5 > out.length) return -1;
+    let i = -1;
+    if (small) {
+      for (let k = 0; k < symbols.length; k++) {
+        if (symbols[k] === v) {
+          i = k;
+          break;
+        }
+      }
+    } else i = index.get(v) ?? -1;
+    return i < 0 ? -1 : writeVarint(i, out, pos);
   };
 }
 

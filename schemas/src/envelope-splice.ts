@@ -44,7 +44,37 @@ type Plan = {
   readonly longs: readonly string[];
   /** Compiled writers of head and tail (compiled-writer.ts), when both pieces compile. */
   readonly writers?: { readonly head: RecordWriter; readonly tail: RecordWriter };
+  /** The key order of the last draft that passed draftKeysOk (drafts come from a few object literals). */
+  lastKeys?: string[];
 };
+
+/**
+ * draftKeysOk tells whether every key of `draft` is a field of the plan's type and none is a
+ * head or envelope field. A draft with the very key order of the last one that passed is
+ * accepted by comparing keys one by one (property names are interned: pointer comparisons)
+ * instead of two set lookups per key.
+ */
+function draftKeysOk(plan: Plan, draft: Record<string, unknown>): boolean {
+  const last = plan.lastKeys;
+  if (last !== undefined) {
+    let i = 0;
+    let same = true;
+    for (const k in draft) {
+      if (k !== last[i++]) {
+        same = false;
+        break;
+      }
+    }
+    if (same && i === last.length) return true;
+  }
+  const keys: string[] = [];
+  for (const k in draft) {
+    if (HEAD_AND_ENVELOPE.has(k) || !plan.declared.has(k)) return false;
+    keys.push(k);
+  }
+  plan.lastKeys = keys;
+  return true;
+}
 type Pieces = { head: Type; tail: Type };
 
 /**
@@ -182,7 +212,7 @@ export class EnvelopeSplicer {
     // `env` MUST be the encoding of this very envelope (as encode checks on the event).
     const v = env.values;
     if (envelope.actor !== v.actor || envelope.source !== v.source || envelope.target !== v.target || envelope.feeder !== v.feeder) return -1;
-    for (const k in draft) if (HEAD_AND_ENVELOPE.has(k) || !plan!.declared.has(k)) return -1;
+    if (!draftKeysOk(plan!, draft)) return -1;
     let q = w.head(head as unknown as Record<string, unknown>, out, pos);
     if (q < 0 || q + env.bytes.length > out.length) return -1;
     q += env.bytes.copy(out, q);
