@@ -175,23 +175,34 @@ function nullableWriter(nullIndex: number, other: Writer): Writer {
   };
 }
 
+// SPEC: https://avro.apache.org/docs/1.11.1/specification/#names "[A-Za-z_][A-Za-z0-9_]*"
+const AVRO_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 // `strict`: a value with a field the record does not declare is not handled (the codec
 // validates with noUndeclaredFields); the top-level record leaves that check to its caller.
-function recordWriter(fields: readonly { name: string; write: Writer }[], strict: boolean): Writer {
+//
+// The writer is generated with each field read as a named property (`v.text`), so each read
+// site sees one shape of object and stays monomorphic; a loop over names (`v[names[i]]`) is a
+// keyed load that went megamorphic across event types and was the costliest step of a write.
+// Only Avro names, which the pattern above admits, are ever put into the generated source.
+function recordWriter(fields: readonly { name: string; write: Writer }[], strict: boolean): Writer | undefined {
   const names = fields.map((f) => f.name);
+  if (!names.every((n) => AVRO_NAME.test(n))) return undefined; // avsc never admits one; never put into source
   const declared = new Set(names);
   const writes = fields.map((f) => f.write);
-  const n = fields.length;
-  return (v, out, pos) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return -1;
-    const r = v as Record<string, unknown>;
-    if (strict) {
-      const keys = Object.keys(r);
-      for (let i = 0; i < keys.length; i++) if (!declared.has(keys[i])) return -1;
-    }
-    for (let i = 0; i < n && pos >= 0; i++) pos = writes[i](r[names[i]], out, pos);
-    return pos;
+  const keysOk = (r: Record<string, unknown>): boolean => {
+    const keys = Object.keys(r);
+    for (let i = 0; i < keys.length; i++) if (!declared.has(keys[i])) return false;
+    return true;
   };
+  const source = [
+    "if (v === null || typeof v !== 'object' || Array.isArray(v)) return -1;",
+    strict ? 'if (!keysOk(v)) return -1;' : '',
+    ...names.map((n, i) => `pos = w${i}(v.${n}, out, pos); if (pos < 0) return -1;`),
+    'return pos;',
+  ].join('\n');
+  const make = new Function('keysOk', ...names.map((_, i) => `w${i}`), `return function write(v, out, pos) {\n${source}\n};`);
+  return make(keysOk, ...writes) as Writer;
 }
 
 function compile(t: AnyType, depth: number): Writer | undefined {
