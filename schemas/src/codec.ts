@@ -56,6 +56,10 @@ export function parseSchemas(shared: unknown[], records: unknown[]): Map<string,
   return out;
 }
 
+/** SLAB_BYTES is the size of encodeDraft's output slabs; SLAB_MIN_ROOM the room below which a new one is started. */
+const SLAB_BYTES = 64 * 1024;
+const SLAB_MIN_ROOM = 4 * 1024;
+
 /**
  * EventCodec turns events into Avro single-object bytes and back.
  *
@@ -73,6 +77,9 @@ export class EventCodec {
   #lastWriter?: WriterSchema;
   readonly #shared: unknown[];
   readonly maxEventBytes: number;
+  /** The slab encodeDraft writes events into (see there). */
+  #slab = Buffer.alloc(0);
+  #slabAt = 0;
   /** #scratch is encode()'s reusable output buffer (grown on demand, up to maxEventBytes). */
   #scratch = Buffer.alloc(16 * 1024);
   readonly #splicer: EnvelopeSplicer;
@@ -181,7 +188,24 @@ export class EventCodec {
    */
   encodeDraft(head: EventHead, draft: Record<string, unknown>, envelope: SessionEnvelope, env: EncodedEnvelope): Buffer | undefined {
     const w = this.#currentWriter.get(head.type);
-    if (!w) return undefined;
+    if (!w || !this.#splicer.hasWriters(head.type)) return undefined;
+    // Written straight into a shared slab and handed out as a view of it: no buffer (and no
+    // ArrayBuffer, which the GC counts as external memory) per event. A view is never written
+    // again: #slabAt only grows, and a full slab is replaced, not reused.
+    let slab = this.#slab;
+    if (slab.length - this.#slabAt < SLAB_MIN_ROOM) {
+      slab = this.#slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.#slabAt = 0;
+    }
+    const at = this.#slabAt;
+    SINGLE_OBJECT_MARKER.copy(slab, at);
+    w.fingerprint.copy(slab, at + 2);
+    const slabEnd = this.#splicer.encodeParts(head, draft, envelope, env, slab, at + HEADER_SIZE);
+    if (slabEnd >= 0 && slabEnd - at <= this.maxEventBytes) {
+      this.#slabAt = slabEnd;
+      return slab.subarray(at, slabEnd);
+    }
+    // Not written (too big for the slab's room, or not handled exactly): the scratch buffer.
     const scratch = this.#scratch;
     SINGLE_OBJECT_MARKER.copy(scratch, 0);
     w.fingerprint.copy(scratch, 2);

@@ -149,3 +149,20 @@ test('encodeDraft declines a draft it cannot write exactly: extra, head or envel
   assert.equal(codec.encodeDraft(head, { ...draft, rows: 'many' }, envelope, env), undefined);
   assert.equal(codec.encodeDraft(head, draft, { ...envelope, actor: structuredClone(envelope.actor) }, env), undefined, 'env must encode this very envelope');
 });
+
+test('encodeDraft hands out views of a shared slab that later events never overwrite, big events included', () => {
+  const base = exampleEvent('CommandIssued');
+  const envelope = { actor: base.actor, source: base.source, target: base.target, feeder: base.feeder };
+  const env = codec.encodeEnvelope(envelope)!;
+  const made: { got: Buffer; want: Buffer }[] = [];
+  // Enough events to fill several 64 KiB slabs, with some of 20-30 KiB that do not fit the room left.
+  for (let i = 0; i < 1500; i++) {
+    const text = i % 97 === 0 ? `select '${'x'.repeat(20_000 + i)}'` : `select ${i}`;
+    const draft: Record<string, unknown> = { type: 'CommandIssued', commandId: `c${i}`, channel: 'simple', text, parameters: [], classes: ['select'], decision: 'allow', ruleId: null };
+    const head = { eventId: `e${i}`, type: 'CommandIssued', occurredAt: 1_700_000_000_000_000 + i, sessionId: base.sessionId, seq: i };
+    const got = codec.encodeDraft(head, draft, envelope, env);
+    assert.ok(got, `event ${i} takes the fast path`);
+    made.push({ got, want: codec.encode({ ...draft, ...head, ...envelope } as unknown as LedgerRecord) });
+  }
+  for (const [i, m] of made.entries()) assert.ok(m.got.equals(m.want), `event ${i} still holds its own bytes`);
+});

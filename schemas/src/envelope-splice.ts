@@ -185,6 +185,11 @@ export class EnvelopeSplicer {
     return { pieces, declared: declaredOf };
   }
 
+  /** hasWriters tells whether events of `type` have compiled writers (encodeParts can apply). */
+  hasWriters(type: string): boolean {
+    return this.#plans.get(type)?.writers !== undefined;
+  }
+
   /** hasPlan tells whether events of `type` can take the fast path. */
   hasPlan(type: string): boolean {
     return this.#plans.has(type);

@@ -1,5 +1,5 @@
 // @affidavit/bus: the message bus port and its two adapters (Kafka, in-process).
-export type { Bus, BusBatch, BusRecord, OutgoingRecord, RecordHeaders, StartOffsetsHook, SubscribeOptions, Subscription } from './ports/bus.ts';
+export type { Bus, BusBatch, BusRecord, OutgoingRecord, PublishOptions, RecordHeaders, StartOffsetsHook, SubscribeOptions, Subscription } from './ports/bus.ts';
 export { BusUnavailableError, BusTopicUnknownError, BusRecordInvalidError, BusRejectedError } from './errors.ts';
 export { partitionForKey, murmur2 } from './partition.ts';
 export { createMemoryBus, type MemoryBusOptions } from './adapters/memory/memory-bus.ts';

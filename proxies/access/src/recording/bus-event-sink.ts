@@ -8,5 +8,6 @@ import type { EventSink } from './event-sink.ts';
  * i.e. after the broker acknowledged (acks=all).
  */
 export function busEventSink(bus: Bus, topic: string = TOPICS.sessionEvents): EventSink {
-  return { publish: (events) => bus.publish(topic, events) };
+  // The recorder never touches an encoded event after handing it over: an in-process bus may keep it.
+  return { publish: (events) => bus.publish(topic, events, { transfer: true }) };
 }

@@ -70,6 +70,13 @@ export type Subscription = {
   close(): Promise<void>;
 };
 
+/**
+ * PublishOptions: `transfer` says the caller hands the records' value buffers over and never
+ * writes to them again, so an in-process bus may keep them instead of its own copies (a
+ * network bus serialises them anyway). Default false: the bus copies what it keeps.
+ */
+export type PublishOptions = { readonly transfer?: boolean };
+
 /** Bus is the port proxies (publish) and the ledger (subscribe) depend on. */
 export type Bus = {
   /**
@@ -78,7 +85,7 @@ export type Bus = {
    * that share a key. When the broker is unreachable it MUST reject with a retriable
    * BusUnavailableError (AFF_E_BUS_UNAVAILABLE) within the configured bound, never hang.
    */
-  publish(topic: string, records: readonly OutgoingRecord[]): Promise<void>;
+  publish(topic: string, records: readonly OutgoingRecord[], opts?: PublishOptions): Promise<void>;
   /** subscribe joins consumer group `group` and starts delivering batches to the handler. */
   subscribe(opts: SubscribeOptions): Promise<Subscription>;
   /** ensureTopic creates `topic` with `partitions` partitions if it does not exist (an existing topic is left as is). */

@@ -5,7 +5,7 @@ import { ConfigInvalidError, ShutdownError, systemClock, validateOptions, type C
 import { BusTopicUnknownError, BusUnavailableError } from '../../errors.ts';
 import { DEFAULT_MAX_VALUE_BYTES, DEFAULT_RETRY_BACKOFF_MS, sleep } from '../../options.ts';
 import { partitionForKey } from '../../partition.ts';
-import type { Bus, BusBatch, OutgoingRecord, SubscribeOptions, Subscription } from '../../ports/bus.ts';
+import type { Bus, BusBatch, OutgoingRecord, PublishOptions, SubscribeOptions, Subscription } from '../../ports/bus.ts';
 import { assertPartitions, assertRecords, assertTopicName } from '../../validate.ts';
 import { createMemoryBroker, tp, type MemoryBroker, type MemoryRetentionOptions, type StoredRecord } from './memory-broker.ts';
 
@@ -61,7 +61,7 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
   };
 
   return {
-    async publish(topic: string, records: readonly OutgoingRecord[]) {
+    async publish(topic: string, records: readonly OutgoingRecord[], popts?: PublishOptions) {
       open();
       // A topic name is checked once: only names of existing topics are remembered (bounded).
       if (!knownTopics.has(topic)) assertTopicName(topic);
@@ -72,12 +72,13 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
       // The broker keeps its own copy of every value and Buffer header (like Kafka, which never
       // shares the producer's buffers): one slab per call, sliced, instead of one allocation
       // each. String headers are kept as they are: a string cannot change.
-      const slab = new SlabWriter(records);
+      const transfer = popts?.transfer === true;
+      const slab = new SlabWriter(records, transfer);
       // Group by partition keeping call order: per-key order follows from per-partition order.
       const byPartition: Array<Array<Pick<StoredRecord, 'key' | 'value' | 'headers'>> | undefined> = new Array(n);
       for (const r of records) {
         const p = partitions.of(r.key, n);
-        const stored = { key: r.key, value: slab.copy(r.value), headers: r.headers ? copyHeaders(r.headers, slab) : NO_HEADERS };
+        const stored = { key: r.key, value: transfer ? r.value : slab.copy(r.value), headers: r.headers ? copyHeaders(r.headers, slab) : NO_HEADERS };
         // Push in place: copying the list per record made a batch quadratic in its size.
         const list = byPartition[p];
         if (list) list.push(stored);
@@ -179,10 +180,11 @@ class SlabWriter {
   readonly #buf: Buffer;
   #at = 0;
 
-  constructor(records: readonly OutgoingRecord[]) {
+  /** `transfer`: values are kept as given (PublishOptions), only Buffer headers are copied. */
+  constructor(records: readonly OutgoingRecord[], transfer: boolean) {
     let size = 0;
     for (const r of records) {
-      size += r.value.length;
+      if (!transfer) size += r.value.length;
       if (r.headers) for (const k of Object.keys(r.headers)) {
         const v = r.headers[k];
         if (typeof v !== 'string') size += v.length;

@@ -44,3 +44,17 @@ test('the memory bus stores its own copies: changing the published buffers after
   assert.deepEqual(stored.map((r) => r.offset), [0n, 1n]);
   await bus.close();
 });
+
+test('publish with transfer keeps the given value buffers (the caller promised never to write them); headers still copied', async () => {
+  const broker = createMemoryBroker({ clock: systemClock });
+  const bus = createMemoryBus({}, { broker });
+  await bus.ensureTopic('handed-over', 1);
+  const value = Buffer.from('encoded event');
+  const header = Buffer.from('raw');
+  await bus.publish('handed-over', [{ key: 'a', value, headers: { type: 'T', raw: header } }], { transfer: true });
+  header.fill(0);
+  const [stored] = broker.read('handed-over', 0, 0n, 1);
+  assert.equal(stored.value, value, 'the very buffer, no copy');
+  assert.equal(stored.headers.raw.toString(), 'raw', 'a Buffer header is copied even so');
+  await bus.close();
+});
