@@ -91,6 +91,25 @@ Exit codes: 0 stopped cleanly, 2 usage error, 3 could not start (broker, store o
     await bus.close();
     await store.close();
     logger.info({ stats: ledger.stats() }, 'ledger stopped');
+    exitDespiteLingeringClients(logger, EXIT.OK);
     return EXIT.OK;
   },
 };
+
+/** LINGER_MS is how long the process may stay up after a clean stop before it exits anyway. */
+const LINGER_MS = 3_000;
+
+/**
+ * exitDespiteLingeringClients makes the process exit with `code` if something still keeps it up
+ * LINGER_MS after a clean stop. Everything is durable by then (appends, final checkpoint, the
+ * store closed); what can linger is a Kafka client whose disconnect overran its bound: kafkajs
+ * then leaves its socket and a request-queue timer that re-arms itself every millisecond
+ * (kafkajs issues #1704 and #1751), and the process never exits after SIGTERM. Supervisors and
+ * scripts rely on that exit. The timer is unref'd: a process with nothing left exits at once.
+ */
+function exitDespiteLingeringClients(logger: { warn(obj: object, msg: string): void }, code: number): void {
+  setTimeout(() => {
+    logger.warn({ afterMs: LINGER_MS, resources: process.getActiveResourcesInfo() }, 'a Kafka client is still open after the clean stop; exiting anyway');
+    process.exit(code);
+  }, LINGER_MS).unref();
+}
