@@ -353,3 +353,31 @@ test('an append reported failed that did land (outcome unknown) is found by the 
   assert.deepEqual(await verifyAll(raw), consecutive(400));
   await raw.close();
 });
+
+test('a checkpoint-only append that fails is asked for again, and lands', async () => {
+  let refused = 0;
+  const hooks: Hooks = {
+    sizes: [],
+    before: (b) => {
+      if (b.entries.length === 0 && b.checkpoint !== undefined && refused === 0) {
+        refused++;
+        throw new StoreUnavailableError('the disk hiccuped');
+      }
+    },
+  };
+  // No checkpoint by entries or by time during the test: only the explicit request below.
+  const { bus, raw, ledger } = await setup(hooks, { checkpointEveryEntries: 1_000_000, checkpointEveryMs: 600_000 });
+  await ledger.start();
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 30 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await until(() => ledger.stats().appended === 30);
+  const log = await raw.openLog(logIdFor(TOPICS.sessionEvents, 0));
+  assert.equal(await log.latestCheckpoint(), undefined);
+  // The writer takes the request, its append is refused, and the retry writes it: checkpointNow
+  // resolves once the writer is done, so the checkpoint is there right after.
+  await ledger.checkpointNow(true);
+  assert.equal(refused, 1);
+  assert.equal(Number((await log.latestCheckpoint())?.split('\n')[1]), 30, 'the refused checkpoint was written on the retry');
+  await ledger.stop();
+  assert.deepEqual(await verifyAll(raw), consecutive(30));
+  await raw.close();
+});

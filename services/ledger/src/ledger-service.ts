@@ -460,7 +460,12 @@ export class Ledger {
           }
           back.push(x);
         }
-        for (let i = back.length - 1; i >= 0; i--) this.#putBack(st, back[i].group);
+        for (let i = back.length - 1; i >= 0; i--) {
+          const b = back[i];
+          if (b.group.length > 0) this.#putBack(st, b.group);
+          // A checkpoint-only append that did not land is asked for again.
+          else if (b.prep.checkpoint) st.wantCheckpoint ??= 'force';
+        }
         if (await this.#failed(st, failure.err, back)) continue;
         break;
       }
@@ -619,9 +624,14 @@ export class Ledger {
     const now = this.#clock.now();
     const state = { size: st.size, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt };
     if (want === 'force' ? st.size <= st.checkpointedSize : !checkpointDue(state, now, this.#schedule)) return undefined;
-    const root = st.root ?? (await integrate(st.readTiles, st.size, [])).root;
-    const checkpoint = await this.#sign(st, st.size, root);
-    return { view: this.#durableView(st), parsed: [], duplicates: 0, rejected: 0, now, entries: [], tiles: [], size: st.size, root, checkpoint };
+    try {
+      const root = st.root ?? (await integrate(st.readTiles, st.size, [])).root;
+      const checkpoint = await this.#sign(st, st.size, root);
+      return { view: this.#durableView(st), parsed: [], duplicates: 0, rejected: 0, now, entries: [], tiles: [], size: st.size, root, checkpoint };
+    } catch (err) {
+      st.wantCheckpoint ??= want; // asked again on the retry
+      throw err;
+    }
   }
 
   /** #applied moves the log's state, counters, queue room and waiters once `p`'s append resolved (durable); `taken` records left the queue with it. */
