@@ -172,13 +172,15 @@ type Prepared = {
 };
 
 /**
- * edgeReader serves tile reads from the tiles this ledger last wrote per level (only ever tiles of
- * appends that resolved), falling back to the store. Correct because a stored tile only ever
+ * edgeReader serves tile reads from `edge`, the newest tile per level, and asks `fallback` for
+ * the rest. As a log's reader, `edge` holds the tiles this ledger last wrote (only ever tiles of
+ * appends that resolved) and the fallback is the store; #prepare layers the tiles of the groups
+ * still in flight over that reader the same way. Correct because a stored tile only ever
  * grows with its prefix unchanged (the tile rule the store enforces): a cached tile at least as
  * wide as the id holds exactly the hashes the store would return. Saves the SQLite reads of the
  * right-edge tiles integrate() needs on every batch.
  */
-function edgeReader(store: LogStore, edge: Map<number, Tile>): TileReader {
+function edgeReader(fallback: TileReader, edge: ReadonlyMap<number, Tile>): TileReader {
   return async (ids) => {
     const out: (Uint8Array | undefined)[] = new Array(ids.length);
     const missing: number[] = [];
@@ -188,7 +190,7 @@ function edgeReader(store: LogStore, edge: Map<number, Tile>): TileReader {
       else missing.push(i);
     });
     if (missing.length > 0) {
-      const got = await store.readTiles(missing.map((i) => ids[i]));
+      const got = await fallback(missing.map((i) => ids[i]));
       missing.forEach((i, k) => (out[i] = got[k]));
     }
     return out;
@@ -297,7 +299,7 @@ export class Ledger {
           checkpointedAt: this.#clock.now(),
           knownDuplicates: new Set(),
           edge,
-          readTiles: edgeReader(store, edge),
+          readTiles: edgeReader((ids) => store.readTiles(ids), edge),
           pending: [],
           pendingCount: 0,
           appendLimit: this.options.maxAppendEntries,
@@ -596,20 +598,7 @@ export class Ledger {
     const leaves: Hash[] = new Array(admitted.length);
     for (let i = 0; i < admitted.length; i++) leaves[i] = hashLeaf(admitted[i].bytes);
     // The groups in flight wrote the tree's right edge; the store (and `edge`) do not have it yet.
-    const reader: TileReader = view.tiles.size === 0 ? st.readTiles : async (ids) => {
-      const out: (Uint8Array | undefined)[] = new Array(ids.length);
-      const rest: number[] = [];
-      ids.forEach((id, i) => {
-        const t = view.tiles.get(id.level);
-        if (t && t.id.index === id.index && t.id.width >= id.width) out[i] = t.data.subarray(0, id.width * 32);
-        else rest.push(i);
-      });
-      if (rest.length > 0) {
-        const got = await st.readTiles(rest.map((i) => ids[i]));
-        rest.forEach((i, k) => (out[i] = got[k]));
-      }
-      return out;
-    };
+    const reader: TileReader = view.tiles.size === 0 ? st.readTiles : edgeReader(st.readTiles, view.tiles);
     const result = await integrate(reader, view.size, leaves);
     const due = checkpointDue({ size: result.size, checkpointedSize: view.checkpointedSize, checkpointedAt: view.checkpointedAt }, now, this.#schedule);
     const checkpoint = due ? await this.#sign(st, result.size, result.root) : undefined;

@@ -1,20 +1,13 @@
 // One partition of the in-process broker: records kept in segments (Kafka's log segments), so
 // that releasing the oldest records drops whole segments in O(1) amortised and never copies
 // the records that stay. Pure: no clock, no I/O.
+import type { BusRecord } from '../../ports/bus.ts';
 
 /**
  * StoredRecord is a record as the memory broker keeps it: already the BusRecord every group is
  * handed (read-only, shared), so a delivery builds no object per record.
  */
-export type StoredRecord = {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: bigint;
-  readonly key: string;
-  readonly value: Buffer;
-  readonly timestamp: number;
-  readonly headers: Readonly<Record<string, Buffer | string>>;
-};
+export type StoredRecord = BusRecord;
 
 /**
  * SEGMENT_RECORDS seals a segment after this many records (the unit in which memory is
@@ -39,7 +32,7 @@ type Segment = { readonly base: number; readonly records: StoredRecord[]; bytes:
 const RELEASED: Segment = Object.freeze({ base: -1, records: [], bytes: 0 }) as Segment;
 
 /** recordBytes is the accounted size of one record: key, value, header bytes and a fixed overhead. */
-export function recordBytes(r: { readonly key: string; readonly value: Buffer; readonly headers: Readonly<Record<string, Buffer | string>> }): number {
+export function recordBytes(r: Pick<BusRecord, 'key' | 'value' | 'headers'>): number {
   let n = RECORD_OVERHEAD_BYTES + r.key.length + r.value.length;
   for (const k in r.headers) n += k.length + r.headers[k].length;
   return n;
@@ -92,7 +85,7 @@ export class PartitionLog {
   }
 
   /** append stores one record at offset `end`; `bytes` is its recordBytes(). */
-  append(key: string, value: Buffer, headers: Readonly<Record<string, Buffer | string>>, timestamp: number, bytes: number): void {
+  append(key: string, value: Buffer, headers: BusRecord['headers'], timestamp: number, bytes: number): void {
     let seg = this.#segs.length > this.#head ? this.#segs[this.#segs.length - 1] : undefined;
     if (seg === undefined || seg.records.length >= SEGMENT_RECORDS || seg.bytes >= SEGMENT_BYTES) {
       seg = { base: this.#end, records: [], bytes: 0 };
