@@ -206,10 +206,19 @@ export class EventCodec {
       return slab.subarray(at, slabEnd);
     }
     // Not written (too big for the slab's room, or not handled exactly): the scratch buffer.
+    return this.#viaScratch(w, (out, pos) => this.#splicer.encodeParts(head, draft, envelope, env, out, pos));
+  }
+
+  /**
+   * #viaScratch writes `w`'s single-object header and then the body `write` puts at HEADER_SIZE
+   * into the scratch buffer, and returns a copy of the bytes; undefined when `write` declined
+   * (-1) or the event is over maxEventBytes.
+   */
+  #viaScratch(w: WriterSchema, write: (out: Buffer, pos: number) => number): Buffer | undefined {
     const scratch = this.#scratch;
     SINGLE_OBJECT_MARKER.copy(scratch, 0);
     w.fingerprint.copy(scratch, 2);
-    const end = this.#splicer.encodeParts(head, draft, envelope, env, scratch, HEADER_SIZE);
+    const end = write(scratch, HEADER_SIZE);
     if (end < 0 || end > this.maxEventBytes) return undefined;
     const out = Buffer.allocUnsafe(end);
     scratch.copy(out, 0, 0, end);
@@ -218,18 +227,8 @@ export class EventCodec {
 
   encodeWith(event: LedgerRecord, env: EncodedEnvelope | undefined): Buffer {
     const w = env && typeof event?.type === 'string' ? this.#currentWriter.get(event.type) : undefined;
-    if (w) {
-      const scratch = this.#scratch;
-      SINGLE_OBJECT_MARKER.copy(scratch, 0);
-      w.fingerprint.copy(scratch, 2);
-      const end = this.#splicer.encode(event as unknown as Record<string, unknown>, env!, scratch, HEADER_SIZE);
-      if (end >= 0 && end <= this.maxEventBytes) {
-        const out = Buffer.allocUnsafe(end);
-        scratch.copy(out, 0, 0, end);
-        return out;
-      }
-    }
-    return this.encode(event);
+    const spliced = w && this.#viaScratch(w, (out, pos) => this.#splicer.encode(event as unknown as Record<string, unknown>, env!, out, pos));
+    return spliced ?? this.encode(event);
   }
 
   /** writerOf reads the header of single-object bytes and returns their writer schema. */
