@@ -192,43 +192,40 @@ export class EventCodec {
     // Written straight into a shared slab and handed out as a view of it: no buffer (and no
     // ArrayBuffer, which the GC counts as external memory) per event. A view is never written
     // again: #slabAt only grows, and a full slab is replaced, not reused.
-    let slab = this.#slab;
-    if (slab.length - this.#slabAt < SLAB_MIN_ROOM) {
-      slab = this.#slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-      this.#slabAt = 0;
+    // An event that does not fit the room left gets one more try in a fresh slab; one larger
+    // than a slab (or not handled exactly) is left to the full encoder.
+    for (let fresh = this.#slab.length - this.#slabAt < SLAB_MIN_ROOM; ; fresh = true) {
+      if (fresh) {
+        this.#slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+        this.#slabAt = 0;
+      }
+      const slab = this.#slab;
+      const at = this.#slabAt;
+      SINGLE_OBJECT_MARKER.copy(slab, at);
+      w.fingerprint.copy(slab, at + 2);
+      const end = this.#splicer.encodeParts(head, draft, envelope, env, slab, at + HEADER_SIZE);
+      if (end >= 0 && end - at <= this.maxEventBytes) {
+        this.#slabAt = end;
+        return slab.subarray(at, end);
+      }
+      if (fresh || end - at > this.maxEventBytes) return undefined;
     }
-    const at = this.#slabAt;
-    SINGLE_OBJECT_MARKER.copy(slab, at);
-    w.fingerprint.copy(slab, at + 2);
-    const slabEnd = this.#splicer.encodeParts(head, draft, envelope, env, slab, at + HEADER_SIZE);
-    if (slabEnd >= 0 && slabEnd - at <= this.maxEventBytes) {
-      this.#slabAt = slabEnd;
-      return slab.subarray(at, slabEnd);
-    }
-    // Not written (too big for the slab's room, or not handled exactly): the scratch buffer.
-    return this.#viaScratch(w, (out, pos) => this.#splicer.encodeParts(head, draft, envelope, env, out, pos));
-  }
-
-  /**
-   * #viaScratch writes `w`'s single-object header and then the body `write` puts at HEADER_SIZE
-   * into the scratch buffer, and returns a copy of the bytes; undefined when `write` declined
-   * (-1) or the event is over maxEventBytes.
-   */
-  #viaScratch(w: WriterSchema, write: (out: Buffer, pos: number) => number): Buffer | undefined {
-    const scratch = this.#scratch;
-    SINGLE_OBJECT_MARKER.copy(scratch, 0);
-    w.fingerprint.copy(scratch, 2);
-    const end = write(scratch, HEADER_SIZE);
-    if (end < 0 || end > this.maxEventBytes) return undefined;
-    const out = Buffer.allocUnsafe(end);
-    scratch.copy(out, 0, 0, end);
-    return out;
   }
 
   encodeWith(event: LedgerRecord, env: EncodedEnvelope | undefined): Buffer {
     const w = env && typeof event?.type === 'string' ? this.#currentWriter.get(event.type) : undefined;
-    const spliced = w && this.#viaScratch(w, (out, pos) => this.#splicer.encode(event as unknown as Record<string, unknown>, env!, out, pos));
-    return spliced ?? this.encode(event);
+    if (w) {
+      const scratch = this.#scratch;
+      SINGLE_OBJECT_MARKER.copy(scratch, 0);
+      w.fingerprint.copy(scratch, 2);
+      const end = this.#splicer.encode(event as unknown as Record<string, unknown>, env!, scratch, HEADER_SIZE);
+      if (end >= 0 && end <= this.maxEventBytes) {
+        const out = Buffer.allocUnsafe(end);
+        scratch.copy(out, 0, 0, end);
+        return out;
+      }
+    }
+    return this.encode(event);
   }
 
   /** writerOf reads the header of single-object bytes and returns their writer schema. */
