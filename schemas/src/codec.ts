@@ -192,8 +192,9 @@ export class EventCodec {
     // Written straight into a shared slab and handed out as a view of it: no buffer (and no
     // ArrayBuffer, which the GC counts as external memory) per event. A view is never written
     // again: #slabAt only grows, and a full slab is replaced, not reused.
-    // An event that does not fit the room left gets one more try in a fresh slab; one larger
-    // than a slab (or not handled exactly) is left to the full encoder.
+    // An event that does not fit the room left gets one more try in a fresh slab, and one
+    // that does not fit a slab (a DataMasked event with a thousand masks: ~70 KB) a last one
+    // in the scratch buffer, grown to the largest event allowed, then copied out.
     for (let fresh = this.#slab.length - this.#slabAt < SLAB_MIN_ROOM; ; fresh = true) {
       if (fresh) {
         this.#slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
@@ -208,8 +209,19 @@ export class EventCodec {
         this.#slabAt = end;
         return slab.subarray(at, end);
       }
-      if (fresh || end - at > this.maxEventBytes) return undefined;
+      if (end - at > this.maxEventBytes) return undefined;
+      if (fresh) break;
     }
+    if (this.#scratch.length < this.maxEventBytes) this.#scratch = Buffer.alloc(this.maxEventBytes);
+    const scratch = this.#scratch;
+    SINGLE_OBJECT_MARKER.copy(scratch, 0);
+    w.fingerprint.copy(scratch, 2);
+    // The scratch holds exactly maxEventBytes: an event that fits is not over the maximum.
+    const end = this.#splicer.encodeParts(head, draft, envelope, env, scratch, HEADER_SIZE);
+    if (end < 0) return undefined;
+    const out = Buffer.allocUnsafe(end);
+    scratch.copy(out, 0, 0, end);
+    return out;
   }
 
   encodeWith(event: LedgerRecord, env: EncodedEnvelope | undefined): Buffer {

@@ -36,6 +36,8 @@ const LONG_MAX = 2 ** 52;
 // Up to this many UTF-16 units a string is tried as ASCII in a loop (a native write call costs
 // more; SQL texts and 64-digit hex digests are in range).
 const ASCII_LOOP_MAX = 255;
+// Up to this many bytes a loop copies a bytes value (Buffer#copy's call costs more: nonces).
+const SMALL_COPY = 32;
 // avsc writes strings longer than this many UTF-8 bytes with Buffer#utf8Write, shorter ones with its own loop.
 const AVSC_NATIVE_UTF8_MIN = 64;
 
@@ -100,6 +102,18 @@ const writeString: Writer = (v, out, pos) => {
     }
   }
   return pos;
+};
+
+// SPEC: "bytes are encoded as a long followed by that many bytes of data." avsc takes only a
+// Buffer (Buffer.isBuffer), not any Uint8Array.
+const writeBytes: Writer = (v, out, pos) => {
+  if (!Buffer.isBuffer(v)) return -1;
+  const n = v.length;
+  if (pos + 8 + n > out.length) return -1;
+  pos = writeVarint(n, out, pos);
+  if (n <= SMALL_COPY) for (let i = 0; i < n; i++) out[pos + i] = v[i];
+  else v.copy(out, pos);
+  return pos + n;
 };
 
 const writeLong: Writer = (v, out, pos) => {
@@ -190,9 +204,19 @@ function recordWriter(fields: readonly { name: string; write: Writer }[], strict
   if (!names.every((n) => AVRO_NAME.test(n))) return undefined; // avsc never admits one; never put into source
   const declared = new Set(names);
   const writes = fields.map((f) => f.write);
+  // Array items (DataMasked's masks) come from one object literal: an item with the very key
+  // order of the last one that passed is accepted by comparing keys one by one (interned
+  // property names: pointer comparisons) instead of a set lookup per key.
+  let last: string[] | undefined;
   const keysOk = (r: Record<string, unknown>): boolean => {
     const keys = Object.keys(r);
+    if (last !== undefined && keys.length === last.length) {
+      let i = 0;
+      while (i < keys.length && keys[i] === last[i]) i++;
+      if (i === keys.length) return true;
+    }
     for (let i = 0; i < keys.length; i++) if (!declared.has(keys[i])) return false;
+    last = keys;
     return true;
   };
   const source = [
@@ -212,6 +236,8 @@ function compile(t: AnyType, depth: number): Writer | undefined {
       return writeString;
     case 'long':
       return writeLong;
+    case 'bytes':
+      return writeBytes;
     case 'int':
       return writeInt;
     case 'boolean':
@@ -242,7 +268,7 @@ function compile(t: AnyType, depth: number): Writer | undefined {
       return recordWriter(fields, depth > 0);
     }
     default:
-      // bytes, fixed, map, float, double, wrapped or wider unions, logical and abstract types: avsc's path.
+      // fixed, map, float, double, wrapped or wider unions, logical and abstract types: avsc's path.
       return undefined;
   }
 }

@@ -133,12 +133,14 @@ export class EnvelopeSplicer {
       const nat = native.pieces.get(name);
       const longs = nat && [topLongs(nat.head), topLongs(nat.tail)];
       const declared = exact.declared.get(name)!;
-      if (nat && longs && longs[0] && longs[1]) {
-        const head = compileRecordWriter(nat.head);
-        const tail = compileRecordWriter(nat.tail);
-        this.#plans.set(name, { ...nat, declared, longs: [...longs[0], ...longs[1]], ...(head && tail ? { writers: { head, tail } } : {}) });
-      }
-      else this.#plans.set(name, { ...ex, declared, longs: [] });
+      // Compiled from the native pieces: the writers check every long they write, however deep
+      // (|n| <= 2^52, where native and exact bytes agree), and decline the others.
+      const head = nat && compileRecordWriter(nat.head);
+      const tail = nat && compileRecordWriter(nat.tail);
+      const writers = head && tail ? { writers: { head, tail } } : {};
+      if (nat && longs && longs[0] && longs[1]) this.#plans.set(name, { ...nat, declared, longs: [...longs[0], ...longs[1]], ...writers });
+      // A long below the top level (DataMasked's masks[].row): avsc's path keeps the exact pieces.
+      else this.#plans.set(name, { ...ex, declared, longs: [], ...writers });
     }
   }
 
