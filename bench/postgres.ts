@@ -51,6 +51,8 @@ options:
                    fetch), masking (the masked vs unmasked SELECT)
   --only LIST      comma-separated words: run only the paths whose "target mode" contains
                    one of them (e.g. --only pgbouncer,async for a focused profile)
+  --linger-ms N    the proxies' Recorder lingerMs (default: the Recorder's default, 2); 0
+                   publishes once per event-loop turn, for comparison
   --json FILE      also write all results as JSON to FILE
   --help           show this text`;
 
@@ -65,6 +67,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     quick: { type: 'boolean', default: false },
     json: { type: 'string' },
+    'linger-ms': { type: 'string' },
     skip: { type: 'string', default: '' },
     only: { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
@@ -99,6 +102,7 @@ const scale = int('scale', values.scale, quick ? 1 : 10, 1, 1000);
 const rows = int('rows', values.rows, 100_000, 1, 100_000_000);
 const rounds = int('rounds', values.rounds, 1, 1, 100);
 const selectRuns = int('select-runs', values['select-runs'], quick ? 2 : 5, 1, 100);
+const lingerMs = values['linger-ms'] === undefined ? undefined : int('linger-ms', values['linger-ms'], 0, 0, 1000);
 if (jobs > clients) {
   console.error('--jobs must not exceed --clients (pgbench refuses it)');
   process.exit(2);
@@ -219,7 +223,7 @@ async function proxyTargets(pg: PostgresInstance): Promise<ProxyTargets> {
       // keeps a bounded backlog and logs what it drops).
       const drain = await bus.subscribe({ group: 'bench-drain', topics: [TOPICS.sessionEvents], handler: async () => {} });
       const mode: RecordingMode = v.recording === 'off' ? 'async' : v.recording;
-      const real = new access.Recorder(access.busEventSink(bus), { mode }, { clock: systemClock });
+      const real = new access.Recorder(access.busEventSink(bus), { mode, ...(lingerMs !== undefined ? { lingerMs } : {}) }, { clock: systemClock });
       const recorder = v.recording === 'off' ? discardingRecorder() : real;
       const proxy = createPostgresProxy(
         {
@@ -480,6 +484,7 @@ async function main(): Promise<void> {
     const cpu = cpus();
     console.log(`\nPostgreSQL ${pg.version}, PgBouncer ${tx.version}, ${cpu.length} CPU (${cpu[0]?.model ?? '?'})`);
     console.log(`pgbench ${pgbenchArgs('simple', duration).join(' ').replace('-M simple', '-M <query>')} -l, scale ${scale}, sslmode=disable on ${LOOPBACK}, ${rounds} round(s)`);
+    console.log(`proxy Recorder lingerMs: ${lingerMs ?? 'the Recorder default'}`);
     console.log('TPS excludes connection time; p50/p99 from pgbench per-transaction logs.');
     console.log('proxy CPU us/tx: CPU time of this process (the in-process proxy) while pgbench ran, per transaction.\n');
     if (rowsOut.length > 0) {

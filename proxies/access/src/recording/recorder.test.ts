@@ -122,9 +122,9 @@ test('options are validated and frozen', () => {
   assert.equal(rec.options.mode, 'sync');
 });
 
-test('append (the async hot path) queues in order without a promise, and one loop turn is one publish call', async () => {
+test('append (the async hot path) queues in order without a promise, and one loop turn is one publish call (lingerMs 0)', async () => {
   const sink = new FakeSink();
-  const rec = new Recorder(sink, { mode: 'async' }, deps);
+  const rec = new Recorder(sink, { mode: 'async', lingerMs: 0 }, deps);
   const sessions = Array.from({ length: 5 }, (_, i) => rec.openSession(envelope(`a${i}`)));
   const ids: string[] = [];
   for (let i = 0; i < 40; i++) {
@@ -134,12 +134,32 @@ test('append (the async hot path) queues in order without a promise, and one loo
   }
   assert.equal(sink.calls, 0, 'nothing is published inside the task that recorded');
   await new Promise((r) => setImmediate(r));
+  assert.equal(sink.calls, 1, 'group commit: one publish for the whole turn, at its end');
   await rec.flush();
-  assert.equal(sink.calls, 1, 'group commit: one publish for the whole turn');
+  assert.equal(sink.calls, 1);
   const events = sink.decoded();
   assert.deepEqual(events.map((e) => (e as { text: string }).text), Array.from({ length: 40 }, (_, i) => `q${i}`));
   assert.deepEqual(events.map((e) => e.eventId), ids, 'append returns the eventId each event was recorded with');
   for (const s of sessions) assert.deepEqual(events.filter((e) => e.sessionId === s.sessionId).map((e) => e.seq), [0, 1, 2, 3, 4, 5, 6, 7]);
+});
+
+test('unwaited events linger lingerMs (default 2) to share one publish; a waited-for one takes them along at once', async () => {
+  const sink = new FakeSink();
+  const rec = new Recorder(sink, { mode: 'async' }, deps);
+  assert.equal(rec.options.lingerMs, 2);
+  const s = rec.openSession(envelope('linger'));
+  s.append(issued('a'));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(sink.calls, 0, 'still lingering after the loop turn');
+  s.append(issued('b'));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(sink.calls, 1, 'both went out in one publish once the linger was over');
+  s.append(issued('c'));
+  await s.record(issued('d'), { wait: true });
+  assert.equal(sink.calls, 2, 'the waited-for event did not linger, and took the queued one along');
+  assert.deepEqual(sink.decoded().map((e) => (e as { text: string }).text), ['a', 'b', 'c', 'd']);
+  assert.throws(() => new Recorder(sink, { lingerMs: -1 }, deps), { code: 'AFF_E_CONFIG_INVALID' });
+  await rec.close();
 });
 
 test('append throws synchronously what record() would reject with (backpressure), taking no seq', () => {
@@ -181,9 +201,9 @@ test('the envelope is the recording’s own copy: changing the caller’s object
   assert.equal(b.source.address, base.source.address);
 });
 
-test('appendAcknowledged resolves only after the sink acknowledged; in sync mode an unwaited event rides along or goes out at the end of the turn', async () => {
+test('appendAcknowledged resolves only after the sink acknowledged; in sync mode an unwaited event rides along or goes out at the end of the turn (lingerMs 0)', async () => {
   const sink = new FakeSink();
-  const rec = new Recorder(sink, { mode: 'sync' }, deps);
+  const rec = new Recorder(sink, { mode: 'sync', lingerMs: 0 }, deps);
   const s = rec.openSession(envelope('s1'));
   s.append({ type: 'SessionEnded', reason: 'first, unwaited', durationMicros: 1, commands: 0, errorCode: null });
   assert.equal(sink.calls, 0, 'an unwaited event was published before the turn ended');

@@ -19,6 +19,15 @@ export type RecorderOptions = {
   /** First and largest pause between attempts while the bus is failing. */
   retryInitialMs: number;
   retryMaxMs: number;
+  /**
+   * lingerMs: how long an event nobody waits for may wait to join others in one publish call
+   * (Kafka's linger.ms). 0 publishes once per turn of the event loop. An event someone waits
+   * for (sync mode's CommandIssued, flush(), close()) never lingers, and takes every queued
+   * event along. Default 2: on the in-process bus a publish (and the consumer's delivery and
+   * commit of it per partition) cost about as much as recording a command; once per loop turn
+   * that was every ~3 commands of a pgbench run, and a 2 ms linger gained 5-20 % TPS.
+   */
+  lingerMs: number;
 };
 
 /** DEFAULT_RECORDER_OPTIONS are the defaults documented in the README. */
@@ -28,6 +37,7 @@ export const DEFAULT_RECORDER_OPTIONS: RecorderOptions = Object.freeze({
   maxBatch: 1_000,
   retryInitialMs: 50,
   retryMaxMs: 2_000,
+  lingerMs: 2,
 });
 
 const OPTIONS_SCHEMA = {
@@ -39,8 +49,9 @@ const OPTIONS_SCHEMA = {
     maxBatch: { type: 'integer', minimum: 1, maximum: 100_000 },
     retryInitialMs: { type: 'integer', minimum: 1 },
     retryMaxMs: { type: 'integer', minimum: 1 },
+    lingerMs: { type: 'integer', minimum: 0, maximum: 1_000 },
   },
-  required: ['mode', 'maxBuffered', 'maxBatch', 'retryInitialMs', 'retryMaxMs'],
+  required: ['mode', 'maxBuffered', 'maxBatch', 'retryInitialMs', 'retryMaxMs', 'lingerMs'],
 };
 
 /** Envelope is what every event of one session shares. */
@@ -183,8 +194,9 @@ export class Recorder {
   }
 
   // Group commit. Events nobody waits for (async mode, and in sync mode a CommandCompleted or
-  // SessionEnded) are published once per turn of the event loop (setImmediate): everything
-  // every session recorded while that turn's sockets were served goes out in one publish call.
+  // SessionEnded) are published lingerMs after the first of them (a timer), or once per turn of
+  // the event loop with lingerMs 0 (setImmediate): everything every session recorded meanwhile
+  // goes out in one publish call.
   // An event someone waits for (a sync record, flush()) is published as soon as the current
   // task is done (a microtask), taking every event queued before it along, so a fail-closed
   // command waits for no extra turn of the loop (measured: an extra turn per command cost
@@ -199,7 +211,8 @@ export class Recorder {
       }
     } else if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(this.#flushFromImmediate);
+      if (this.options.lingerMs > 0) setTimeout(this.#flushFromImmediate, this.options.lingerMs);
+      else setImmediate(this.#flushFromImmediate);
     }
   }
 
