@@ -166,6 +166,24 @@ export function commandsOf(events: readonly SessionEvent[]): { text: string; dec
   return out;
 }
 
+/**
+ * sessionsEnded tells whether at least `atLeast` sessions started among `events` and every one
+ * of them has ended. A client with several connections (pgbench opens one more than -c) ends
+ * them one after the other: waiting for "some" SessionEnded let the last one's land in the
+ * next test's window.
+ */
+export function sessionsEnded(events: readonly SessionEvent[], atLeast: number): boolean {
+  const started = new Set<string>();
+  const ended = new Set<string>();
+  for (const e of events) {
+    if (e.type === 'SessionStarted') started.add(e.sessionId);
+    else if (e.type === 'SessionEnded') ended.add(e.sessionId);
+  }
+  if (started.size < atLeast) return false;
+  for (const id of started) if (!ended.has(id)) return false;
+  return true;
+}
+
 /** waitFor polls until `pred` holds (events are recorded asynchronously after results). */
 export async function waitFor<T>(fn: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

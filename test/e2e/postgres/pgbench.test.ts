@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stopPostgres } from '../../services/postgres.ts';
-import { commandsOf, startRig, waitFor, type Rig } from './harness.ts';
+import { commandsOf, sessionsEnded, startRig, waitFor, type Rig } from './harness.ts';
 
 let rig: Rig;
 before(async () => {
@@ -19,7 +19,7 @@ test('pgbench -i through the proxy', async () => {
   const m = rig.mark();
   const r = await rig.pgbench(['-i', '-s', '1', '-q']);
   assert.equal(r.code, 0, r.stderr);
-  await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
+  await waitFor(() => sessionsEnded(rig.since(m), 1) || undefined, 'every session ended');
   const cmds = commandsOf(rig.since(m));
   assert.ok(cmds.length >= 4, JSON.stringify(cmds.map((c) => c.text)));
   assert.ok(cmds.every((c) => c.outcome === 'ok'), JSON.stringify(cmds.filter((c) => c.outcome !== 'ok')));
@@ -33,7 +33,7 @@ for (const mode of ['simple', 'extended', 'prepared'] as const) {
     const r = await rig.pgbench(['-n', '-M', mode, '-c', '2', '-t', '25']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /number of transactions actually processed: 50\/50/);
-    await waitFor(() => (rig.since(m).filter((e) => e.type === 'SessionEnded').length >= 2 ? true : undefined), 'both sessions ended');
+    await waitFor(() => sessionsEnded(rig.since(m), 2) || undefined, 'every session ended (pgbench opens -c 2 and one more)');
     const ev = rig.since(m);
     const cmds = commandsOf(ev);
     const updates = cmds.filter((c) => c.text.startsWith('UPDATE pgbench_accounts'));
