@@ -308,3 +308,36 @@ test('a large masked result: no original reaches the client, the digest is of ex
     await recorder.close(2000).catch(() => {});
   }
 });
+
+test('a client that leaves in the middle of a masked result: the masks sent so far are recorded, their originals sealed', async () => {
+  const { proxy, port, sink, recorder } = await startProxy('async', true);
+  try {
+    const c = await login(port);
+    // The server sends the first rows (its 8 KiB output buffer fills) and then sleeps: the
+    // client leaves while the result is still open.
+    c.sock.write(query(`SELECT i, md5(i::text) AS v, pg_sleep(CASE WHEN i = 400 THEN 20 ELSE 0 END) AS s FROM generate_series(1, 500) AS i`));
+    await c.until((f) => count(f, 'D') >= 100, 'the first rows', 10_000);
+    const seen = count(c.frames, 'D');
+    c.sock.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    await recorder.flush(5000);
+    const sessionId = sink.events.find((e) => e.type === 'SessionStarted')!.sessionId;
+    const ended = sink.events.find((e) => e.sessionId === sessionId && e.type === 'SessionEnded');
+    assert.ok(ended, 'the session end is recorded');
+    const masked = sink.events.filter((e) => e.sessionId === sessionId && e.type === 'DataMasked');
+    assert.equal(masked.length, 1, 'the command still open when the client left has its DataMasked event');
+    const m = masked[0];
+    assert.ok(m.type === 'DataMasked');
+    assert.ok(m.count >= seen && m.count < 400, `masked ${m.count} values; the client saw ${seen} rows before leaving`);
+    assert.equal(m.masks.length, m.count);
+    // Every kept mask is covered by a sealed chunk, the last (partial) one included.
+    const covered = m.sealedOriginals.reduce((n, s) => n + s.count, 0);
+    assert.equal(covered, m.masks.length, 'no original was left unsealed when the session ended');
+    assert.deepEqual(m.sealedOriginals.map((s) => s.first), m.sealedOriginals.map((_, i) => i * 256));
+    const completed = commandEvents(sink.events, sessionId).filter((e) => e.type === 'CommandCompleted');
+    assert.equal(completed.length, 1, 'and its CommandCompleted');
+  } finally {
+    await proxy.close();
+    await recorder.close(2000).catch(() => {});
+  }
+});
