@@ -84,12 +84,13 @@ export class CommandRun {
   /**
    * maskedRows is dataRow for `count` consecutive DataRows given back to back in `raw`: it
    * returns the bytes to send for all of them (`raw` itself when nothing changed) and hashes
-   * them. Only while `masksRuns`.
+   * them. Only while `masksRuns`. With `inPlace` the caller gives `raw` up: the masked rows
+   * may be written over it (the session passes the rows of a read it owns).
    */
-  maskedRows(raw: Buffer, count: number): Buffer {
+  maskedRows(raw: Buffer, count: number, inPlace = false): Buffer {
     const at = (this.#at ??= { sessionId: this.#sessionId, commandId: this.id, row: 0 });
     at.row = this.#dataRows;
-    const out = this.#masker!.dataRows!(raw, count, this.#columns, this.#formats, at);
+    const out = this.#masker!.dataRows!(raw, count, this.#columns, this.#formats, at, inPlace);
     this.#dataRows += count;
     this.#digest.update(out);
     return out;

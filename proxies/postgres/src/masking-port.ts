@@ -60,9 +60,10 @@ export type ResultMasker = {
   /**
    * dataRows (optional, with dataRow) is dataRow for `count` consecutive DataRows given back to
    * back in `raw` (`at.row` the first one's index): it returns the rows to send, back to back,
-   * `raw` itself when none changed. Same guarantees as dataRow.
+   * `raw` itself when none changed. Same guarantees as dataRow. With `inPlace` the caller
+   * gives `raw` up: the masked rows may be written over it (DataRowMasker.rewriteRun).
    */
-  dataRows?(raw: Buffer, count: number, columns: readonly ColumnDescription[], formats: readonly number[], at: MaskedAt): Buffer;
+  dataRows?(raw: Buffer, count: number, columns: readonly ColumnDescription[], formats: readonly number[], at: MaskedAt, inPlace?: boolean): Buffer;
   /**
    * tally returns what dataRow and collect masked so far. It first seals the partial chunk, so
    * no clear original is held after it: call it when the command's result ends.
@@ -130,8 +131,8 @@ export function createMaskingPort(deps: { keys: KeyProvider; hashKey?: Uint8Arra
           kept.add(c, at);
         },
         dataRow,
-        dataRows(raw, count, columns, formats, at) {
-          if (shape !== undefined && shape.columns === columns && shape.formats === formats && kept.full) return shape.masker.rewriteRun(raw, count);
+        dataRows(raw, count, columns, formats, at, inPlace) {
+          if (shape !== undefined && shape.columns === columns && shape.formats === formats && kept.full) return shape.masker.rewriteRun(raw, count, inPlace);
           // Originals still to seal (or a new shape): row by row, as dataRow.
           const out: Buffer[] = [];
           let changed = false;

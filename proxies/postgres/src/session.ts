@@ -854,11 +854,12 @@ export class Session {
       }
       run = to;
     };
-    // endRows digests (or masks) the run of DataRows chunk[rows, at).
+    // endRows digests (or masks) the run of DataRows chunk[rows, at). The chunk is this read's
+    // own copy (upstream.ts) and nothing else holds its rows: they are masked in place.
     const endRows = (): void => {
       const raw = chunk.subarray(rows, at);
       if (rowsCmd!.rewrites) {
-        const out = rowsCmd!.maskedRows(raw, rowCount);
+        const out = rowsCmd!.maskedRows(raw, rowCount, true);
         if (out !== raw) replace(rows, at, out);
       } else rowsCmd!.dataRows(raw, rowCount);
       rows = -1;

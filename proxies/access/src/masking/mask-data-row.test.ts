@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { isAffidavitError } from '@affidavit/common';
 import { decodeDataRow as decodeRow, encodeDataRow as encodeRow } from './test-support.ts';
 import { FULL_MASK, FORMAT_BINARY, PG_OID, compileMaskRules, dataRowMasker, type ColumnDescription, type MaskedCell } from './index.ts';
@@ -119,5 +120,55 @@ describe('dataRowMasker', () => {
     bad.writeInt32BE(-2, rows[0].length + 7); // a value of the second row with an invalid length
     assert.throws(() => m.rewriteRun(bad, 3), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'));
     assert.throws(() => m.rewriteRun(Buffer.concat([rows[0], encodeRow(['1', 'x'])]), 2), isCode('AFF_E_MASK_ROW_SHAPE'));
+  });
+
+  test('rewriteRun in place sends the very bytes of the slab path, also when masks outgrow the values (property)', () => {
+    // Values from empty to longer than the 8-byte mask, NULLs, and a column no rule touches:
+    // a run mixes rows that shrink (masked in place) with rows whose mask would overtake the
+    // bytes still to read (the output moves to a slab from there).
+    const value = fc.oneof(fc.constant(null), fc.string({ maxLength: 3 }), fc.string({ minLength: 9, maxLength: 40 }));
+    const row = fc.tuple(fc.option(fc.integer().map(String), { nil: null }), value, value, value);
+    fc.assert(
+      fc.property(fc.array(row, { minLength: 1, maxLength: 60 }), fc.integer({ min: 0, max: 3 }), (rows, noise) => {
+        const bytes = Buffer.concat(rows.map((r) => encodeRow(r)));
+        const slabPath = dataRowMasker(cols, [0, 0, 0, 0], wholeRules);
+        const inPlace = dataRowMasker(cols, [0, 0, 0, 0], wholeRules);
+        const sent: Buffer[] = [];
+        // Three reads of the same rows: a later move to the slab lands after what earlier runs left there.
+        for (let read = 0; read < 3; read++) {
+          // The run sits inside a larger buffer, as the rows of a read do: bytes around it stay.
+          const chunk = Buffer.concat([Buffer.alloc(noise, 0xaa), bytes, Buffer.alloc(noise, 0xbb)]);
+          const want = slabPath.rewriteRun(Buffer.from(bytes), rows.length);
+          const got = inPlace.rewriteRun(chunk.subarray(noise, noise + bytes.length), rows.length, true);
+          assert.deepEqual(got, want);
+          assert.ok(chunk.subarray(0, noise).every((b) => b === 0xaa) && chunk.subarray(noise + bytes.length).every((b) => b === 0xbb), 'nothing written outside the run');
+          assert.deepEqual(decodeRow(got.subarray(0, got.readInt32BE(1) + 1))[0], rows[0][0], 'the unmasked id of the first row survives');
+          sent.push(got, Buffer.from(want));
+        }
+        assert.equal(inPlace.masked, slabPath.masked);
+        for (let k = 0; k < sent.length; k += 2) assert.deepEqual(sent[k], sent[k + 1], 'a result handed out earlier is not overwritten by a later run');
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  test('rewriteRun in place refuses what the slab path refuses, and returns the input itself when nothing is masked', () => {
+    const m = dataRowMasker(cols, [0, 0, 0, 0], wholeRules);
+    const untouched = Buffer.concat([encodeRow(['1', null, null, null]), encodeRow(['2', null, null, null])]);
+    const copy = Buffer.from(untouched);
+    assert.equal(m.rewriteRun(untouched, 2, true), untouched);
+    assert.deepEqual(untouched, copy, 'rows with nothing masked are left as they were');
+    const rows = [encodeRow(['1', 'a@b.org', '4111111111111111', '2']), encodeRow(['22', null, null, null]), encodeRow([null, 'x', '', '3.5'])];
+    const good = () => Buffer.concat(rows);
+    assert.throws(() => m.rewriteRun(good(), 2, true), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'), 'bytes after the counted rows');
+    assert.throws(() => m.rewriteRun(good(), 4, true), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'), 'fewer rows than counted');
+    assert.throws(() => m.rewriteRun(good().subarray(0, good().length - 1), 3, true), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'), 'last row cut');
+    const bad = good();
+    bad.writeInt32BE(-2, rows[0].length + 7);
+    assert.throws(() => m.rewriteRun(bad, 3, true), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'));
+    const overrun = good();
+    overrun.writeInt32BE(1000, rows[0].length + rows[1].length + 7); // a value of the third row claims bytes past its row
+    assert.throws(() => m.rewriteRun(overrun, 3, true), isCode('AFF_E_MASK_DATA_ROW_MALFORMED'));
+    assert.throws(() => m.rewriteRun(Buffer.concat([rows[0], encodeRow(['1', 'x'])]), 2, true), isCode('AFF_E_MASK_ROW_SHAPE'));
   });
 });

@@ -49,8 +49,14 @@ export type DataRowMasker = {
    * rewriteRun is rewrite (without `cells`) for `count` consecutive DataRows given back to back
    * in `raw`: it returns the rows to send back to back, `raw` itself when none changed, and
    * throws as rewrite does for any row that cannot be split exactly (or bytes left over).
+   *
+   * With `inPlace`, the caller gives `raw` up (it MUST own those bytes, and MUST NOT read them
+   * again except through the result): the masked rows are written over it, front to back,
+   * and the result is a view of it, as long as no write would overtake the bytes still to
+   * be read (masks shorter than the values they replace, the common case); from the first row
+   * where one would, the rest goes to a fresh buffer. After a throw, `raw` holds garbage.
    */
-  rewriteRun(raw: Buffer, count: number): Buffer;
+  rewriteRun(raw: Buffer, count: number, inPlace?: boolean): Buffer;
 };
 
 /**
@@ -143,8 +149,9 @@ class ShapeMasker implements DataRowMasker {
    * Same checks and same bytes as calling rewrite on each row (a test compares them); a run
    * of constant-only rows costs no object per row.
    */
-  rewriteRun(raw: Buffer, count: number): Buffer {
+  rewriteRun(raw: Buffer, count: number, inPlace = false): Buffer {
     if (!this.#constantOnly) return this.#eachRow(raw, count);
+    if (inPlace) return this.#runInPlace(raw, count);
     const end = raw.length;
     // Every row fits in its length + growth bytes (masked values only shrink or become a constant).
     const room = end + count * this.#growth;
@@ -165,6 +172,76 @@ class ShapeMasker implements DataRowMasker {
     if (this.masked === before) return raw; // nothing masked: the slab space is reused
     this.#off = o;
     return this.#slab.subarray(start, o);
+  }
+
+  // #runInPlace is rewriteRun's constant-only path writing over `raw` itself: no slab (an
+  // ArrayBuffer per 64 KiB read, which the GC counts as external memory, and fresh pages to
+  // fault in). Writes go front to back and stay behind the reads: `o` (the next byte written)
+  // never passes `run` (the first byte not yet copied), because a constant is written only
+  // where it ends at or before the end of the value it replaces. The first constant that
+  // would not fit moves what was written so far to a slab, and the run continues there.
+  // Same checks and same bytes as the slab path (a property test compares them).
+  #runInPlace(raw: Buffer, count: number): Buffer {
+    const end = raw.length;
+    const view = viewOf(raw);
+    const n = this.#n;
+    const action = this.#action;
+    const cells = this.#cellViews;
+    const cellLengths = this.#cellLengths;
+    let dst = raw;
+    let out = view;
+    let base = 0; // where the output starts in dst (0 in raw; a slab offset after a move)
+    let o = 0;
+    let at = 0;
+    const before = this.masked;
+    for (let k = 0; k < count; k++) {
+      if (end - at < HEADER_BYTES || raw[at] !== DATA_ROW) throw new MaskDataRowMalformedError('not a DataRow message');
+      const rowEnd = at + 1 + view.getInt32(at + 1);
+      if (rowEnd <= at || rowEnd > end) throw new MaskDataRowMalformedError('the DataRow length field does not match the message');
+      const cols = view.getUint16(at + 5);
+      if (cols !== n) throw new MaskRowShapeError(`the DataRow has ${cols} values but ${n} columns are described`);
+      let start = o;
+      let pos = at + HEADER_BYTES;
+      let run = at;
+      let masked = 0;
+      for (let i = 0; i < n; i++) {
+        if (pos + 4 > rowEnd) throw new MaskDataRowMalformedError(`value ${i} of the DataRow runs past its end`);
+        const cell = pos;
+        const len = view.getInt32(pos);
+        pos += 4;
+        if (len === -1) continue; // NULL is never masked
+        if (len < 0 || len > rowEnd - pos) throw new MaskDataRowMalformedError(`value ${i} of the DataRow has an invalid length ${len}`);
+        pos += len;
+        if (action[i] === KEEP) continue;
+        o = copyView(raw, view, run, cell, dst, out, o);
+        const size = cellLengths[i];
+        if (dst === raw && o + size > pos) {
+          // This constant would overwrite bytes not read yet: the output so far (this row's
+          // first part included) moves to a slab with room for everything still to come.
+          const room = o + (end - cell) + (count - k) * this.#growth;
+          if (this.#off + room > this.#slab.length) this.#newSlab(room);
+          base = this.#off;
+          raw.copy(this.#slab, base, 0, o);
+          dst = this.#slab;
+          out = this.#slabView;
+          start += base;
+          o += base;
+        }
+        o = copyWords(cells[i], 0, size, out, o);
+        run = pos;
+        masked++;
+      }
+      if (pos !== rowEnd) throw new MaskDataRowMalformedError(`the DataRow has ${rowEnd - pos} bytes after its last value`);
+      o = copyView(raw, view, run, rowEnd, dst, out, o);
+      if (masked > 0) out.setInt32(start + 1, o - start - 1);
+      this.masked += masked;
+      at = rowEnd;
+    }
+    if (at !== end) throw new MaskDataRowMalformedError(`${end - at} bytes follow the last DataRow of the run`);
+    if (this.masked === before) return raw; // nothing masked: every row was copied onto itself
+    if (dst === raw) return raw.subarray(0, o);
+    this.#off = o;
+    return this.#slab.subarray(base, o);
   }
 
   // #eachRow is rewriteRun for shapes that decode values: one rewrite per row.
