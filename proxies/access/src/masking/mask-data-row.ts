@@ -140,7 +140,7 @@ class ShapeMasker implements DataRowMasker {
   }
 
   rewrite(raw: Buffer, cells?: MaskedCell[]): Buffer {
-    return cells === undefined && this.#constantOnly ? this.#rewriteConstant(raw) : this.#rewriteAny(raw, cells);
+    return cells === undefined && this.#constantOnly ? this.#constantRun(raw, 1, false) : this.#rewriteAny(raw, cells);
   }
 
   /**
@@ -150,38 +150,22 @@ class ShapeMasker implements DataRowMasker {
    * of constant-only rows costs no object per row.
    */
   rewriteRun(raw: Buffer, count: number, inPlace = false): Buffer {
-    if (!this.#constantOnly) return this.#eachRow(raw, count);
-    if (inPlace) return this.#runInPlace(raw, count);
-    const end = raw.length;
-    // Every row fits in its length + growth bytes (masked values only shrink or become a constant).
-    const room = end + count * this.#growth;
-    if (this.#off + room > this.#slab.length) this.#newSlab(room);
-    const start = this.#off;
-    let o = start;
-    let at = 0;
-    const before = this.masked;
-    const view = viewOf(raw);
-    for (let k = 0; k < count; k++) {
-      if (end - at < HEADER_BYTES) throw new MaskDataRowMalformedError('not a DataRow message');
-      const rowEnd = at + 1 + view.getInt32(at + 1);
-      if (rowEnd <= at || rowEnd > end) throw new MaskDataRowMalformedError('the DataRow length field does not match the message');
-      o = this.#constantInto(raw, view, at, rowEnd, o);
-      at = rowEnd;
-    }
-    if (at !== end) throw new MaskDataRowMalformedError(`${end - at} bytes follow the last DataRow of the run`);
-    if (this.masked === before) return raw; // nothing masked: the slab space is reused
-    this.#off = o;
-    return this.#slab.subarray(start, o);
+    return this.#constantOnly ? this.#constantRun(raw, count, inPlace) : this.#eachRow(raw, count);
   }
 
-  // #runInPlace is rewriteRun's constant-only path writing over `raw` itself: no slab (an
-  // ArrayBuffer per 64 KiB read, which the GC counts as external memory, and fresh pages to
-  // fault in). Writes go front to back and stay behind the reads: `o` (the next byte written)
-  // never passes `run` (the first byte not yet copied), because a constant is written only
-  // where it ends at or before the end of the value it replaces. The first constant that
-  // would not fit moves what was written so far to a slab, and the run continues there.
-  // Same checks and same bytes as the slab path (a property test compares them).
-  #runInPlace(raw: Buffer, count: number): Buffer {
+  // #constantRun is the common case (whole columns masked to `********` or NULL, no originals
+  // wanted) for `count` rows back to back, in one pass: runs of unchanged bytes and the
+  // constants are copied to the output, lengths read and bytes copied four at a time through
+  // DataViews (byte loops over two Buffers cost about a third more per row). Same checks and
+  // same bytes as #rewriteAny (a property test compares them).
+  //
+  // The output is a slab, or with `inPlace` `raw` itself: no slab then (an ArrayBuffer per
+  // 64 KiB read, which the GC counts as external memory, and fresh pages to fault in). Writes
+  // go front to back and stay behind the reads: `o` (the next byte written) never passes `run`
+  // (the first byte not yet copied), because a constant is written over `raw` only where it
+  // ends at or before the end of the value it replaces. The first constant that would not fit
+  // moves what was written so far to a slab, and the run continues there.
+  #constantRun(raw: Buffer, count: number, inPlace: boolean): Buffer {
     const end = raw.length;
     const view = viewOf(raw);
     const n = this.#n;
@@ -190,8 +174,16 @@ class ShapeMasker implements DataRowMasker {
     const cellLengths = this.#cellLengths;
     let dst = raw;
     let out = view;
-    let base = 0; // where the output starts in dst (0 in raw; a slab offset after a move)
-    let o = 0;
+    let base = 0; // where the output starts in dst
+    if (!inPlace) {
+      // Every row fits in its length + growth bytes (masked values only shrink or become a constant).
+      const room = end + count * this.#growth;
+      if (this.#off + room > this.#slab.length) this.#newSlab(room);
+      dst = this.#slab;
+      out = this.#slabView;
+      base = this.#off;
+    }
+    let o = base;
     let at = 0;
     const before = this.masked;
     for (let k = 0; k < count; k++) {
@@ -237,8 +229,9 @@ class ShapeMasker implements DataRowMasker {
       this.masked += masked;
       at = rowEnd;
     }
-    if (at !== end) throw new MaskDataRowMalformedError(`${end - at} bytes follow the last DataRow of the run`);
-    if (this.masked === before) return raw; // nothing masked: every row was copied onto itself
+    if (at !== end) throw new MaskDataRowMalformedError(`${end - at} bytes follow the last DataRow`);
+    // Nothing masked: `raw` is as it was (each row was copied onto itself), and slab space is reused.
+    if (this.masked === before) return raw;
     if (dst === raw) return raw.subarray(0, o);
     this.#off = o;
     return this.#slab.subarray(base, o);
@@ -263,66 +256,10 @@ class ShapeMasker implements DataRowMasker {
     return changed ? Buffer.concat(out) : raw;
   }
 
-  // The common case (whole columns masked to `********` or NULL, no originals wanted) in one
-  // pass: runs of unchanged bytes and the constants go straight into the slab. Same checks
-  // and same output as #rewriteAny (a property test compares them).
-  #rewriteConstant(raw: Buffer): Buffer {
-    const end = raw.length;
-    // Masked values only shrink or become a constant, so the row fits in end + growth bytes.
-    if (this.#off + end + this.#growth > this.#slab.length) this.#newSlab(end + this.#growth);
-    const before = this.masked;
-    const start = this.#off;
-    const o = this.#constantInto(raw, viewOf(raw), 0, end, start);
-    if (this.masked === before) return raw;
-    this.#off = o;
-    return this.#slab.subarray(start, o);
-  }
-
   #newSlab(room: number): void {
     this.#slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, room));
     this.#slabView = viewOf(this.#slab);
     this.#off = 0;
-  }
-
-  // #constantInto writes the DataRow raw[from, end) masked into the slab at `o` (which has
-  // room for end - from + growth bytes), counts its masked values and returns the offset
-  // after it. A row with nothing masked is copied as it is. `view` is a DataView of `raw`:
-  // lengths are read, and bytes copied, four at a time through it (byte loops over the two
-  // Buffers cost about a third more per row).
-  #constantInto(raw: Buffer, view: DataView, from: number, end: number, o: number): number {
-    if (end - from < HEADER_BYTES || raw[from] !== DATA_ROW) throw new MaskDataRowMalformedError('not a DataRow message');
-    if (view.getInt32(from + 1) !== end - from - 1) throw new MaskDataRowMalformedError('the DataRow length field does not match the message');
-    const n = this.#n;
-    const count = view.getUint16(from + 5);
-    if (count !== n) throw new MaskRowShapeError(`the DataRow has ${count} values but ${n} columns are described`);
-    const slab = this.#slab;
-    const out = this.#slabView;
-    const action = this.#action;
-    const cells = this.#cellViews;
-    const cellLengths = this.#cellLengths;
-    const start = o;
-    let pos = from + HEADER_BYTES;
-    let run = from; // where the bytes not yet copied begin
-    let masked = 0;
-    for (let i = 0; i < n; i++) {
-      if (pos + 4 > end) throw new MaskDataRowMalformedError(`value ${i} of the DataRow runs past its end`);
-      const cell = pos;
-      const len = view.getInt32(pos);
-      pos += 4;
-      if (len === -1) continue; // NULL is never masked
-      if (len < 0 || len > end - pos) throw new MaskDataRowMalformedError(`value ${i} of the DataRow has an invalid length ${len}`);
-      pos += len;
-      if (action[i] === KEEP) continue;
-      o = copyView(raw, view, run, cell, slab, out, o);
-      o = copyWords(cells[i], 0, cellLengths[i], out, o);
-      run = pos;
-      masked++;
-    }
-    if (pos !== end) throw new MaskDataRowMalformedError(`the DataRow has ${end - pos} bytes after its last value`);
-    o = copyView(raw, view, run, end, slab, out, o);
-    if (masked > 0) out.setInt32(start + 1, o - start - 1);
-    this.masked += masked;
-    return o;
   }
 
   #rewriteAny(raw: Buffer, cells: MaskedCell[] | undefined): Buffer {
