@@ -121,6 +121,9 @@ function namespaceOf(r: RecordSchema): string | undefined {
 
 const shortName = (r: RecordSchema) => r.name.slice(r.name.lastIndexOf('.') + 1);
 
+/** PartsWriter writes an event's body from its parts (EnvelopeSplicer.partsWriter). */
+export type PartsWriter = (head: EventHead, draft: Record<string, unknown>, envelope: SessionEnvelope, env: EncodedEnvelope, out: Buffer, pos: number) => number;
+
 /** EnvelopeSplicer holds, per event type, the schema split around the envelope fields. */
 export class EnvelopeSplicer {
   readonly #plans = new Map<string, Plan>();
@@ -187,11 +190,6 @@ export class EnvelopeSplicer {
     return { pieces, declared: declaredOf };
   }
 
-  /** hasWriters tells whether events of `type` have compiled writers (encodeParts can apply). */
-  hasWriters(type: string): boolean {
-    return this.#plans.get(type)?.writers !== undefined;
-  }
-
   /** hasPlan tells whether events of `type` can take the fast path. */
   hasPlan(type: string): boolean {
     return this.#plans.has(type);
@@ -205,25 +203,30 @@ export class EnvelopeSplicer {
   }
 
   /**
-   * encodeParts writes the body of the event that `{ ...draft, ...head, ...envelope }` would
-   * be, without building it: `head` through the compiled head writer, then `env.bytes`, then
-   * `draft` through the compiled tail writer. Returns the end position, or -1 when this path
-   * does not apply (no compiled writers for the type, `head.type` is not the draft's, the draft
-   * carries a head or envelope field or one its type does not declare, or a value the writers
-   * do not handle exactly); the caller then builds the event and takes `encode`.
+   * partsWriter returns the writer of events of `type` from their parts, or undefined when the
+   * type has no compiled writers. It writes the body of the event that
+   * `{ ...draft, ...head, ...envelope }` would be, without building it: `head` through the
+   * compiled head writer, then `env.bytes`, then `draft` through the compiled tail writer. It
+   * returns the end position, or -1 when this path does not apply (`head.type` is not the
+   * draft's, the draft carries a head or envelope field or one its type does not declare, or a
+   * value the writers do not handle exactly); the caller then builds the event and takes
+   * `encode`. Bound to the type once, so a caller that keeps it looks nothing up per event.
    */
-  encodeParts(head: EventHead, draft: Record<string, unknown>, envelope: SessionEnvelope, env: EncodedEnvelope, out: Buffer, pos: number): number {
-    const plan = this.#plans.get(head.type);
+  partsWriter(type: string): PartsWriter | undefined {
+    const plan = this.#plans.get(type);
     const w = plan?.writers;
-    if (!w || draft.type !== head.type) return -1;
-    // `env` MUST be the encoding of this very envelope (as encode checks on the event).
-    const v = env.values;
-    if (envelope.actor !== v.actor || envelope.source !== v.source || envelope.target !== v.target || envelope.feeder !== v.feeder) return -1;
-    if (!draftKeysOk(plan!, draft)) return -1;
-    let q = w.head(head as unknown as Record<string, unknown>, out, pos);
-    if (q < 0 || q + env.bytes.length > out.length) return -1;
-    q += env.bytes.copy(out, q);
-    return w.tail(draft, out, q);
+    if (!plan || !w) return undefined;
+    return (head, draft, envelope, env, out, pos) => {
+      if (draft.type !== head.type || head.type !== type) return -1;
+      // `env` MUST be the encoding of this very envelope (as encode checks on the event).
+      const v = env.values;
+      if (envelope.actor !== v.actor || envelope.source !== v.source || envelope.target !== v.target || envelope.feeder !== v.feeder) return -1;
+      if (!draftKeysOk(plan, draft)) return -1;
+      let q = w.head(head as unknown as Record<string, unknown>, out, pos);
+      if (q < 0 || q + env.bytes.length > out.length) return -1;
+      q += env.bytes.copy(out, q);
+      return w.tail(draft, out, q);
+    };
   }
 
   /**
