@@ -83,9 +83,10 @@ class ShapeMasker implements DataRowMasker {
   readonly #binary: Uint8Array;
   /** constants[i] is the encoded constant mask of column i (null = SQL NULL). */
   readonly #constants: (Buffer | null)[];
-  /** cells[i] is constants[i] as a whole DataRow value: its Int32 length (-1: NULL), then its bytes. */
-  readonly #cells: Buffer[];
-  /** cellViews[i] is a DataView of cells[i], cellLengths[i] its length (DataView#byteLength is a call). */
+  /**
+   * cellViews[i] views constants[i] as a whole DataRow value: its Int32 length (-1: NULL), then
+   * its bytes; cellLengths[i] is that value's length (DataView#byteLength is a call).
+   */
   readonly #cellViews: DataView[];
   readonly #cellLengths: Int32Array;
   // Scratch space reused by every row: where each value's length field starts, what replaces
@@ -129,14 +130,14 @@ class ShapeMasker implements DataRowMasker {
     }
     this.#constantOnly = !this.#action.includes(COMPUTE);
     this.#growth = this.#constants.reduce((g, c) => g + (c?.length ?? 0), 0);
-    this.#cells = this.#constants.map((c) => {
+    const cells = this.#constants.map((c) => {
       const cell = Buffer.alloc(4 + (c?.length ?? 0));
       cell.writeInt32BE(c === null ? -1 : c.length, 0);
       c?.copy(cell, 4);
       return cell;
     });
-    this.#cellViews = this.#cells.map(viewOf);
-    this.#cellLengths = Int32Array.from(this.#cells, (c) => c.length);
+    this.#cellViews = cells.map(viewOf);
+    this.#cellLengths = Int32Array.from(cells, (c) => c.length);
   }
 
   rewrite(raw: Buffer, cells?: MaskedCell[]): Buffer {
