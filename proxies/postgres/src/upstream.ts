@@ -28,8 +28,9 @@ export type UpstreamSession = {
   readonly secretKey: Buffer;
   /**
    * receive sets the one receiver of the server's bytes from now on (undefined: none). Each chunk
-   * is the receiver's own: it may keep views of it, and write over it (masking does). Use it, not the socket's 'data' event: a
-   * plain TCP connection is read with net's `onread` (see READ_BUFFER), which emits no 'data'.
+   * is the receiver's own: it may keep views of it, and write over it (masking does). Use it,
+   * not the socket's 'data' event: a plain TCP connection is read with net's `onread` (see
+   * READ_BUFFER), which emits no 'data'.
    * Flow control stays socket.pause() and socket.resume().
    */
   receive(receiver: Receiver | undefined): void;

@@ -211,12 +211,12 @@ export class Recorder {
       }
     } else if (!this.#scheduled) {
       this.#scheduled = true;
-      if (this.options.lingerMs > 0) setTimeout(this.#flushFromImmediate, this.options.lingerMs);
-      else setImmediate(this.#flushFromImmediate);
+      if (this.options.lingerMs > 0) setTimeout(this.#flushScheduled, this.options.lingerMs);
+      else setImmediate(this.#flushScheduled);
     }
   }
 
-  #flushFromImmediate = (): void => {
+  #flushScheduled = (): void => {
     this.#scheduled = false;
     if (!this.#flushing && this.#retryTimer === undefined) void this.#flush();
   };
