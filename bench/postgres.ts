@@ -12,6 +12,7 @@
 // not TLS. pgbench, PgBouncer, PostgreSQL and the proxy share the machine's cores: on a 2-core
 // machine an extra hop costs CPU the server would otherwise use, so ratios are machine-specific.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,10 +31,12 @@ prepared query mode against:
   pgbouncer         PgBouncer, pool_mode=transaction (test/services/pgbouncer.ts)
   pgbouncer/session PgBouncer, pool_mode=session: only when the installed PgBouncer is older
                     than 1.21 (no max_prepared_statements), as the baseline for -M prepared
+  node pipe         a byte pipe in this process (net.Socket#pipe both ways, no protocol, no
+                    policy, no recording): the floor of any Node.js proxy hop on this machine
   affidavit         the Affidavit proxy (token login, plaintext loopback): async and sync
                     recording over an in-process memory bus, and recording off (bench-only
                     discarding recorder; the proxy itself has no such mode)
-and prints TPS, ratio to PgBouncer and to direct, p50/p99 latency (pgbench -l logs) and the
+and prints TPS, ratio to PgBouncer, to direct and (proxy rows) to the node pipe, p50/p99 latency (pgbench -l logs) and the
 latency added over direct. Then times fetching a ROWS-row SELECT with psql through each path.
 
 options:
@@ -263,6 +266,39 @@ async function proxyTargets(pg: PostgresInstance): Promise<ProxyTargets> {
   }
 }
 
+/**
+ * startNodePipe is the floor any proxy written for Node.js pays on this machine: a server in this
+ * process that pipes bytes to and from the database and does nothing else (SCRAM runs end to
+ * end through it). Its TPS bounds what protocol handling, policy and recording can reach, so the
+ * table separates the cost of the runtime's hop from the cost of what Affidavit does.
+ */
+async function startNodePipe(pg: PostgresInstance): Promise<{ target: BenchTarget; stop(): Promise<void> }> {
+  const open = new Set<Socket>();
+  const server = createServer({ noDelay: true }, (client) => {
+    const upstream = createConnection({ host: pg.host, port: pg.port, noDelay: true });
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, LOOPBACK, resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    target: { name: 'node pipe', mode: 'no protocol (floor)', conn: { host: LOOPBACK, port, user: pg.user, password: pg.password, database: pg.database }, prepared: true },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of open) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Measurements
 // ---------------------------------------------------------------------------------------------
@@ -361,6 +397,7 @@ function pgbenchTable(rows: readonly Row[]): { text: string; footnotes: string[]
     rows.find((r) => r.target.name === name && r.target.mode === mode && r.query === query && r.result)?.result;
   const body = rows.map((r) => {
     const direct = find('direct', 'no pooler', r.query);
+    const pipe = find('node pipe', 'no protocol (floor)', r.query);
     let bouncer = find('pgbouncer', 'transaction', r.query);
     let mark = '';
     if (!bouncer) {
@@ -373,7 +410,7 @@ function pgbenchTable(rows: readonly Row[]): { text: string; footnotes: string[]
     }
     if (!r.result) {
       reasons.push(`(${reasons.length + 1}) ${r.target.name}/${r.target.mode}/${r.query} not measured: ${r.skipped}`);
-      return [r.target.name, r.target.mode, r.query, `n/a (${reasons.length})`, '-', '-', '-', '-', '-', '-', '-', '-'];
+      return [r.target.name, r.target.mode, r.query, `n/a (${reasons.length})`, '-', '-', '-', '-', '-', '-', '-', '-', '-'];
     }
     const s = r.result.summary;
     const l = r.result.latency;
@@ -385,14 +422,15 @@ function pgbenchTable(rows: readonly Row[]): { text: string; footnotes: string[]
       r.tpsRounds && r.tpsRounds.length > 1 ? `${fmt(Math.min(...r.tpsRounds), 0)}-${fmt(Math.max(...r.tpsRounds), 0)}` : '-',
       bouncer ? `${fmt(s.tps / bouncer.summary.tps, 2)}${mark}` : '-',
       direct ? fmt(s.tps / direct.summary.tps, 2) : '-',
+      r.target.name === 'affidavit' && pipe ? fmt(s.tps / pipe.summary.tps, 2) : '-',
       fmt(l?.p50Ms, 3),
       fmt(l?.p99Ms, 3),
       direct?.latency && l ? signed(l.p50Ms - direct.latency.p50Ms) : '-',
       direct?.latency && l ? signed(l.p99Ms - direct.latency.p99Ms) : '-',
-      r.target.name === 'affidavit' && s.transactions > 0 ? fmt(r.result.processCpuMicros / s.transactions, 0) : '-',
+      (r.target.name === 'affidavit' || r.target.name === 'node pipe') && s.transactions > 0 ? fmt(r.result.processCpuMicros / s.transactions, 0) : '-',
     ];
   });
-  const header = ['target', 'mode', 'query', 'TPS', 'TPS range', 'x PgBouncer', 'x direct', 'p50 ms', 'p99 ms', 'p50 +ms vs direct', 'p99 +ms vs direct', 'proxy CPU us/tx'];
+  const header = ['target', 'mode', 'query', 'TPS', 'TPS range', 'x PgBouncer', 'x direct', 'x node pipe', 'p50 ms', 'p99 ms', 'p50 +ms vs direct', 'p99 +ms vs direct', 'proxy CPU us/tx'];
   return { text: table(header, body), footnotes: [...footnotes, ...reasons] };
 }
 
@@ -433,6 +471,9 @@ async function main(): Promise<void> {
       targets.push(asTarget(session));
     }
 
+    const pipe = await startNodePipe(pg);
+    stops.unshift(() => pipe.stop());
+    targets.push(pipe.target);
     const proxies = await proxyTargets(pg);
     stops.unshift(() => proxies.stop());
     targets.push(...proxies.targets);
@@ -442,7 +483,7 @@ async function main(): Promise<void> {
     await runPgbench({ target: direct.conn, args: pgbenchArgs('simple', Math.min(5, duration)), transactionLog: false });
     // The proxies run in this process: without a warm-up the first one measured pays for the JIT
     // (session, codec, classifier) and looks slower than the variants after it.
-    for (const t of proxies.targets.filter(selected)) {
+    for (const t of [pipe.target, ...proxies.targets].filter(selected)) {
       for (const query of ['simple', 'prepared'] as const) {
         await runPgbench({ target: t.conn, args: pgbenchArgs(query, Math.min(2, duration)), transactionLog: false }).catch(() => {});
       }
@@ -486,7 +527,7 @@ async function main(): Promise<void> {
     console.log(`pgbench ${pgbenchArgs('simple', duration).join(' ').replace('-M simple', '-M <query>')} -l, scale ${scale}, sslmode=disable on ${LOOPBACK}, ${rounds} round(s)`);
     console.log(`proxy Recorder lingerMs: ${lingerMs ?? 'the Recorder default'}`);
     console.log('TPS excludes connection time; p50/p99 from pgbench per-transaction logs.');
-    console.log('proxy CPU us/tx: CPU time of this process (the in-process proxy) while pgbench ran, per transaction.\n');
+    console.log('proxy CPU us/tx: CPU time of this process (the in-process proxy or node pipe) while pgbench ran, per transaction.\n');
     if (rowsOut.length > 0) {
       const { text, footnotes } = pgbenchTable(rowsOut);
       console.log(text);
