@@ -14,7 +14,9 @@ const usage = `usage: node bench/recorder.ts [options]
 
 Measures events/s through the audit Recorder in async and sync mode, publishing to an
 in-process bus (createMemoryBus + busEventSink), and events/s of a baseline that only runs
-encodeEvent on the same events. Prints each rate and the ratio recorder / baseline.
+encodeEvent on the same events. In sync mode every session waits for its CommandIssued to be
+acknowledged, then records CommandCompleted and sends its next command from a later I/O
+callback, as the fail-closed proxy does. Prints each rate and the ratio recorder / baseline.
 Profile with: node --cpu-prof bench/recorder.ts
 
 options:
@@ -110,15 +112,27 @@ async function viaRecorder(mode: 'async' | 'sync'): Promise<Rate> {
     }
     await recorder.flush(600_000);
   } else {
-    // Every session awaits its acknowledgement before the next event, like a fail-closed proxy.
-    let next = 0;
+    // As a fail-closed proxy does: a command's CommandIssued is acknowledged before the command
+    // goes on, its CommandCompleted is not waited for, and the session's next command arrives
+    // in a later I/O callback (setImmediate), one session per callback. Awaiting in a loop
+    // instead would let every session's record share one publish, which no proxy sees.
+    let left = events;
     await Promise.all(
-      recs.map(async (r) => {
-        while (next < events) {
-          next++;
-          await r.record(drafts[next & 1]);
-        }
-      }),
+      recs.map(
+        (r) =>
+          new Promise<void>((done, fail) => {
+            const command = () => {
+              if (left <= 0) return done();
+              const completed = left >= 2;
+              left -= completed ? 2 : 1;
+              r.appendAcknowledged(drafts[0]).then(() => {
+                if (completed) r.append(drafts[1]);
+                setImmediate(command);
+              }, fail);
+            };
+            setImmediate(command);
+          }),
+      ),
     );
   }
   // Delivery to the stand-in consumer is part of the cost.

@@ -231,9 +231,20 @@ function subscribeMember(broker: MemoryBroker, sub: SubscribeOptions, opts: Read
   let closed = false;
   let dirty = false;
   let wake: () => void = () => {};
+  // A member wakes at most once per turn of the event loop, after the turn's I/O callbacks
+  // (setImmediate): publishes made meanwhile (a fail-closed proxy publishes per command) are
+  // delivered as one batch per partition instead of one delivery, handler call and commit each.
+  let wakePending = false;
+  const wakeNow = () => {
+    wakePending = false;
+    wake();
+  };
   const poke = () => {
     dirty = true;
-    wake();
+    if (!wakePending) {
+      wakePending = true;
+      setImmediate(wakeNow);
+    }
   };
 
   const stillMine = (t: string, p: number, gen: number) => !closed && gen === generation && assignment.some(([at, ap]) => at === t && ap === p);
