@@ -4,7 +4,8 @@
 //   answered in order and each is recorded, CommandIssued before its CommandCompleted, with a
 //   gap-free seq and the outcome of the right command;
 // - in sync mode nothing of a command reaches the client (and the command does not reach the
-//   server) until its CommandIssued is acknowledged, and a failing bus refuses it (fail closed).
+//   server) until its CommandIssued is acknowledged, and a failing bus refuses it (fail closed);
+//   the pipelined commands before a held one are still answered while it waits.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -29,10 +30,11 @@ rules:
 
 const IDENTITY: Identity = { issuer: 'https://issuer.test', subject: 'tester', email: 'tester@example.com', groups: ['dev'], amr: ['pwd'], mfa: false, expiresAt: Date.now() + 3_600_000 };
 
-/** GatedSink holds every publish until `open()`, or rejects while `failing`. */
+/** GatedSink holds every publish (or, with `holdOnly`, those carrying a matching event) until `open()`, or rejects while `failing`. */
 class GatedSink implements EventSink {
   readonly events: SessionEvent[] = [];
   failing = false;
+  holdOnly?: (e: SessionEvent) => boolean;
   #gate: Promise<void> = Promise.resolve();
   #open: () => void = () => {};
   close(): void {
@@ -43,7 +45,8 @@ class GatedSink implements EventSink {
     this.#gate = Promise.resolve();
   }
   async publish(batch: readonly EncodedEvent[]): Promise<void> {
-    await this.#gate;
+    const hold = this.holdOnly;
+    if (!hold || batch.some((e) => hold(decodeEvent(e.value) as SessionEvent))) await this.#gate;
     if (this.failing) throw new Error('bus down (test)');
     for (const e of batch) this.events.push(decodeEvent(e.value) as SessionEvent);
   }
@@ -206,6 +209,41 @@ test('sync mode: nothing of a command runs or answers until its CommandIssued is
     assert.equal(count(c.frames, 'D'), 1);
     const issued = commandEvents(sink.events, sessionId).find((e) => e.type === 'CommandIssued');
     assert.ok(issued, 'CommandIssued was published before the answer');
+    c.sock.end(terminate());
+  } finally {
+    sink.open();
+    await proxy.close();
+    await recorder.close(2000).catch(() => {});
+  }
+});
+
+test('sync mode: while a pipelined command waits for its acknowledgement, the commands before it are answered', async () => {
+  const { proxy, port, sink, recorder } = await startProxy('sync');
+  try {
+    const c = await login(port);
+    sink.holdOnly = (e) => e.type === 'CommandIssued' && e.text.includes('held');
+    sink.close();
+    // One write: a simple query, an extended one, then one of each whose CommandIssued is held.
+    c.sock.write(
+      Buffer.concat([
+        query('SELECT 1 AS first'),
+        encodeFrontendMessage({ type: 'Parse', name: '', query: 'SELECT 2 AS second', paramTypes: [] }),
+        encodeFrontendMessage({ type: 'Bind', portal: '', statement: '', paramFormats: [], params: [], resultFormats: [] }),
+        encodeFrontendMessage({ type: 'Execute', portal: '', maxRows: 0 }),
+        sync(),
+        encodeFrontendMessage({ type: 'Parse', name: '', query: 'SELECT 3 AS held', paramTypes: [] }),
+        encodeFrontendMessage({ type: 'Bind', portal: '', statement: '', paramFormats: [], params: [], resultFormats: [] }),
+        encodeFrontendMessage({ type: 'Execute', portal: '', maxRows: 0 }),
+        sync(),
+        query('SELECT 4 AS also_held'),
+      ]),
+    );
+    await c.until((f) => count(f, 'Z') === 2, 'the answers of the two commands before the held one');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(dataRows(c.frames), ['1', '2'], 'only the commands before the held one were answered');
+    sink.open();
+    await c.until((f) => count(f, 'Z') === 4, 'every answer after the acknowledgement');
+    assert.deepEqual(dataRows(c.frames), ['1', '2', '3', '4']);
     c.sock.end(terminate());
   } finally {
     sink.open();

@@ -153,6 +153,8 @@ export class Session {
   #corked = false;
   /** #outgoing is what #forward queued for the server and #flushUpstream has not sent yet. */
   #outgoing?: Buffer;
+  /** #outgoingAnswers: something queued since the last flush makes the server answer the client (see #run). */
+  #outgoingAnswers = false;
   #discardUntilSync = false;
   readonly #statements = new Map<string, Statement>();
   readonly #portals = new Map<string, Portal>();
@@ -544,8 +546,11 @@ export class Session {
     const issued: EventDraft = { type: 'CommandIssued', commandId: id, channel: p.channel, text: p.text, parameters: p.parameters, classes: classesOf(p.cls), decision: AVRO_ACTION[decision.action], ruleId: decision.ruleId };
     if (this.#o.recordingMode === 'sync') {
       // Fail closed: the command is forwarded only after its CommandIssued is acknowledged. Earlier
-      // pipelined commands are sent now, so their results flow while this one waits.
-      this.#flushUpstream();
+      // pipelined commands are sent now, so their results flow while this one waits. Only
+      // those: a Parse or Bind queued just before (this command's own, as every -M prepared
+      // pgbench transaction sends) gets no answer the client sees before the next Sync, and
+      // sending it alone cost a write here and a wake-up of the server per command.
+      if (this.#outgoingAnswers) this.#flushUpstream();
       let acked: Promise<void>;
       try {
         acked = rec.appendAcknowledged(issued);
@@ -748,6 +753,8 @@ export class Session {
     const s = this.#up?.socket;
     if (!s || this.#state !== 'ready') return;
     if (expect) this.#expect.push(expect);
+    // A Query, Execute or Sync is answered; Flush and COPY data go through unexpected.
+    if (expect === undefined || expect.kind === 'query' || expect.kind === 'execute' || expect.kind === 'sync') this.#outgoingAnswers = true;
     const held = this.#outgoing;
     if (held === undefined) {
       this.#outgoing = buf;
@@ -776,6 +783,7 @@ export class Session {
   #flushUpstream(): void {
     const held = this.#outgoing;
     this.#outgoing = undefined;
+    this.#outgoingAnswers = false;
     const s = this.#up?.socket;
     if (held && s && this.#state === 'ready') this.#writeUpstream(s, held);
     if (this.#corked) {
