@@ -10,8 +10,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { systemClock, uuidv7 } from '@affidavit/common';
-import { initSqlParser, parsePolicy, parsePostgres, Recorder, SqlClassifier, staticKeyProvider, type EncodedEvent, type EventSink, type Identity, type RecordingMode } from '@affidavit/access';
-import { decodeEvent, type SessionEvent } from '@affidavit/schemas';
+import { busEventSink, initSqlParser, parsePolicy, parsePostgres, Recorder, SqlClassifier, staticKeyProvider, type EncodedEvent, type EventSink, type Identity, type RecordingMode } from '@affidavit/access';
+import { createMemoryBroker, createMemoryBus } from '@affidavit/bus';
+import { decodeEvent, TOPICS, type SessionEvent } from '@affidavit/schemas';
 import { startPostgres, stopPostgres, type PostgresInstance } from '../../../test/services/postgres.ts';
 import { createMaskingPort } from './masking-port.ts';
 import { createPostgresProxy, type PostgresProxy } from './server.ts';
@@ -71,9 +72,9 @@ rules:
     mask: { columns: [v], detectors: [] }
 `);
 
-async function startProxy(mode: RecordingMode, masked = false): Promise<{ proxy: PostgresProxy; port: number; sink: GatedSink; recorder: Recorder }> {
+async function startProxy(mode: RecordingMode, masked = false, busSink?: EventSink): Promise<{ proxy: PostgresProxy; port: number; sink: GatedSink; recorder: Recorder }> {
   const sink = new GatedSink();
-  const recorder = new Recorder(sink, { mode, retryInitialMs: 10, retryMaxMs: 20 }, { clock: systemClock });
+  const recorder = new Recorder(busSink ?? sink, { mode, retryInitialMs: 10, retryMaxMs: 20 }, { clock: systemClock });
   const proxy = createPostgresProxy(
     {
       listen: { host: '127.0.0.1', port: 0 },
@@ -279,6 +280,54 @@ test('sync mode fails closed: with the bus down the statement is refused and nev
   } finally {
     await proxy.close();
     await recorder.close(2000).catch(() => {});
+    await pg.psql(['-c', `DROP TABLE IF EXISTS ${table}`]);
+  }
+});
+
+test('sync mode over the in-process bus (acknowledged within the call): answered once recorded, refused and never run while the broker is down', async () => {
+  const table = `h3_inproc_${process.pid}`;
+  const made = await pg.psql(['-c', `DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} (v int)`]);
+  assert.equal(made.code, 0, made.stderr);
+  const broker = createMemoryBroker({ clock: systemClock });
+  const bus = createMemoryBus({}, { broker });
+  await bus.ensureTopic(TOPICS.sessionEvents, 2);
+  const events: SessionEvent[] = [];
+  const sub = await bus.subscribe({ group: 'test', topics: [TOPICS.sessionEvents], handler: async (b) => void events.push(...b.records.map((r) => decodeEvent(r.value) as SessionEvent)) });
+  const { proxy, port, recorder } = await startProxy('sync', false, busEventSink(bus));
+  try {
+    const c = await login(port);
+    c.sock.write(query(`INSERT INTO ${table} VALUES (1)`));
+    await c.until((f) => count(f, 'Z') === 1, 'the INSERT');
+    assert.equal(count(c.frames, 'E'), 0);
+    broker.setAvailable(false);
+    c.frames.length = 0;
+    c.sock.write(query(`INSERT INTO ${table} VALUES (2)`));
+    await c.until((f) => count(f, 'Z') === 1, 'the refusal');
+    const err = c.frames.find((f) => f.type === 'E')!.message as unknown as { code: string; message: string };
+    assert.equal(err.code, '58000');
+    assert.match(err.message, /could not record this statement/);
+    broker.setAvailable(true);
+    await recorder.flush(5000);
+    c.frames.length = 0;
+    c.sock.write(query(`INSERT INTO ${table} VALUES (3)`));
+    await c.until((f) => count(f, 'Z') === 1, 'the INSERT after recovery');
+    assert.equal(count(c.frames, 'E'), 0);
+    const rows = await pg.psql(['-At', '-c', `SELECT array_agg(v ORDER BY v) FROM ${table}`]);
+    assert.equal(rows.stdout.trim(), '{1,3}', 'the refused INSERT ran');
+    // Every command was recorded, the refused one too (its event was kept and delivered late), in seq order.
+    await recorder.flush(5000);
+    for (let i = 0; i < 100 && events.filter((e) => e.type === 'CommandIssued').length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    const issued = events.filter((e) => e.type === 'CommandIssued').map((e) => (e as { text: string }).text);
+    assert.deepEqual(issued, [1, 2, 3].map((v) => `INSERT INTO ${table} VALUES (${v})`));
+    const seqs = events.filter((e) => e.sessionId === events[0].sessionId).map((e) => e.seq);
+    assert.deepEqual(seqs, seqs.map((_, i) => i), 'gap-free, in order');
+    c.sock.end(terminate());
+  } finally {
+    broker.setAvailable(true);
+    await proxy.close();
+    await recorder.close(2000).catch(() => {});
+    await sub.close();
+    await bus.close();
     await pg.psql(['-c', `DROP TABLE IF EXISTS ${table}`]);
   }
 });

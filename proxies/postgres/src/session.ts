@@ -17,6 +17,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { isAffidavitError, type Clock, type Logger } from '@affidavit/common';
 import {
+  ACKNOWLEDGED,
   actorFromIdentity,
   authenticationFailure,
   evaluate,
@@ -536,8 +537,9 @@ export class Session {
   }
 
   // #run decides and records one command, then forwards or refuses it. An allowed command in
-  // async mode takes a synchronous path (no promise, no microtask): the pump then goes straight
-  // on to the next message. Everything else (sync recording, deny, approval, mask) is async.
+  // async mode, or in sync mode over an in-process bus (acknowledged within the call), takes a
+  // synchronous path (no promise, no microtask): the pump then goes straight on to the next
+  // message. Everything else (sync recording over Kafka, deny, approval, mask) is async.
   #run(p: Pending): Promise<void> | void {
     const rec = this.#recording!;
     const decision = this.#decisionFor(p.cls);
@@ -557,7 +559,10 @@ export class Session {
       } catch (e) {
         return this.#recordingRefused(p, e);
       }
-      return this.#runAcknowledged(p, id, decision, acked);
+      // An in-process broker acknowledged already: go on without a promise, as async mode does.
+      if (acked !== ACKNOWLEDGED) return this.#runAcknowledged(p, id, decision, acked);
+      if (decision.action === 'allow') return this.#dispatch(p, id, decision, undefined);
+      return this.#decide(p, id, decision);
     }
     try {
       rec.append(issued);

@@ -8,4 +8,11 @@ export type EncodedEvent = { readonly key: string; readonly value: Buffer; reado
  * acks=all), MUST keep the order of events that share a key, and MUST reject (not hang)
  * within a bounded time when it cannot deliver.
  */
-export type EventSink = { publish(events: readonly EncodedEvent[]): Promise<void> };
+export type EventSink = {
+  publish(events: readonly EncodedEvent[]): Promise<void>;
+  /**
+   * publishNow, offered only by a sink over an in-process broker, is publish done before it
+   * returns: the events are acknowledged when it returns, and it throws what publish rejects with.
+   */
+  publishNow?(events: readonly EncodedEvent[]): void;
+};

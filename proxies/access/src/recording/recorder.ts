@@ -63,6 +63,13 @@ export type EventDraft = SessionEvent extends infer E ? (E extends SessionEvent 
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/**
+ * ACKNOWLEDGED is what appendAcknowledged returns when the event was acknowledged before it
+ * returned (a sink over an in-process broker, see EventSink.publishNow): a caller comparing
+ * with it may go on synchronously instead of awaiting. Awaiting it works too.
+ */
+export const ACKNOWLEDGED: Promise<void> = Promise.resolve();
+
 /** EncodedEnvelope is a session's envelope pre-encoded by the codec (see schemas' envelope-splice.ts). */
 type EncodedEnvelope = NonNullable<ReturnType<EventCodec['encodeEnvelope']>>;
 
@@ -144,6 +151,12 @@ export class Recorder {
     const item = this.#enqueue(envelope, seq, draft, encodedEnvelope, !wait, wantEvent);
     let acked: Promise<void> = RESOLVED;
     if (wait) {
+      // An in-process broker acknowledges within the call: publish now, taking every queued
+      // event along (their order kept), and let the caller go on without a promise. Not while
+      // a publish is in flight or being retried: this one MUST NOT overtake it.
+      if (this.#sink.publishNow && !this.#flushing && this.#retryTimer === undefined && !this.#busDown && this.#publishNow()) {
+        return { event: item.event, acked: ACKNOWLEDGED };
+      }
       acked = new Promise<void>((resolve, reject) => {
         item.settle = { resolve, reject };
       });
@@ -200,8 +213,10 @@ export class Recorder {
   // An event someone waits for (a sync record, flush()) is published as soon as the current
   // task is done (a microtask), taking every event queued before it along, so a fail-closed
   // command waits for no extra turn of the loop (measured: an extra turn per command cost
-  // more than the publish calls it saved). While a publish is in flight (a real broker), new
-  // events gather behind it into the next batch either way.
+  // more than the publish calls it saved); with a sink that acknowledges within the call (an
+  // in-process broker) it is published before enqueue returns, and the caller needs no promise.
+  // While a publish is in flight (a real broker), new events gather behind it into the next
+  // batch either way.
   #kick(urgent = false): void {
     if (this.#flushing || this.#retryTimer !== undefined || this.#queue.length === this.#head) return;
     if (urgent) {
@@ -230,45 +245,76 @@ export class Recorder {
     this.#flushing = true;
     try {
       while (this.#queue.length > this.#head) {
-        const batch = this.#queue.slice(this.#head, this.#head + this.options.maxBatch);
-        const encoded = new Array<EncodedEvent>(batch.length);
-        for (let i = 0; i < batch.length; i++) encoded[i] = batch[i].encoded;
+        const batch = this.#nextBatch();
         try {
-          await this.#sink.publish(encoded);
+          await this.#sink.publish(batch.encoded);
         } catch (e) {
-          this.#failedAttempts++;
-          if (!this.#busDown) this.#log?.error({ err: e }, 'audit bus publish failed; refusing sync commands until it recovers');
-          this.#busDown = true;
-          for (const p of batch) {
-            p.settle?.reject(new RecordingUnavailableError(undefined, { cause: e }));
-            p.settle = undefined;
-          }
-          this.#retryTimer = setTimeout(() => {
-            this.#retryTimer = undefined;
-            this.#kick(true);
-          }, this.#retryDelay);
-          this.#retryTimer.unref();
-          this.#retryDelay = Math.min(this.#retryDelay * 2, this.options.retryMaxMs);
-          return;
+          return this.#publishFailed(batch.items, e);
         }
-        if (this.#busDown) this.#log?.info({ pending: this.#queue.length }, 'audit bus recovered');
-        this.#busDown = false;
-        this.#retryDelay = this.options.retryInitialMs;
-        this.#head += batch.length;
-        if (this.#head === this.#queue.length) {
-          this.#queue = [];
-          this.#head = 0;
-        } else if (this.#head >= 1024) {
-          this.#queue = this.#queue.slice(this.#head);
-          this.#head = 0;
-        }
-        this.#published += batch.length;
-        for (const p of batch) p.settle?.resolve();
+        this.#acknowledged(batch.items);
       }
       for (const w of this.#drainWaiters.splice(0)) w();
     } finally {
       this.#flushing = false;
     }
+  }
+
+  /** #publishNow publishes every queued event through the sink's publishNow; false when that failed (see #publishFailed). */
+  #publishNow(): boolean {
+    const sink = this.#sink;
+    while (this.#queue.length > this.#head) {
+      const batch = this.#nextBatch();
+      try {
+        sink.publishNow!(batch.encoded);
+      } catch (e) {
+        this.#publishFailed(batch.items, e);
+        return false;
+      }
+      this.#acknowledged(batch.items);
+    }
+    for (const w of this.#drainWaiters.splice(0)) w();
+    return true;
+  }
+
+  #nextBatch(): { items: Pending[]; encoded: EncodedEvent[] } {
+    const items = this.#queue.slice(this.#head, this.#head + this.options.maxBatch);
+    const encoded = new Array<EncodedEvent>(items.length);
+    for (let i = 0; i < items.length; i++) encoded[i] = items[i].encoded;
+    return { items, encoded };
+  }
+
+  // A failed publish keeps its events queued, in order, for the retry; whoever waits for one of
+  // them is refused now (fail closed).
+  #publishFailed(batch: readonly Pending[], e: unknown): void {
+    this.#failedAttempts++;
+    if (!this.#busDown) this.#log?.error({ err: e }, 'audit bus publish failed; refusing sync commands until it recovers');
+    this.#busDown = true;
+    for (const p of batch) {
+      p.settle?.reject(new RecordingUnavailableError(undefined, { cause: e }));
+      p.settle = undefined;
+    }
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#kick(true);
+    }, this.#retryDelay);
+    this.#retryTimer.unref();
+    this.#retryDelay = Math.min(this.#retryDelay * 2, this.options.retryMaxMs);
+  }
+
+  #acknowledged(batch: readonly Pending[]): void {
+    if (this.#busDown) this.#log?.info({ pending: this.#queue.length }, 'audit bus recovered');
+    this.#busDown = false;
+    this.#retryDelay = this.options.retryInitialMs;
+    this.#head += batch.length;
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#published += batch.length;
+    for (const p of batch) p.settle?.resolve();
   }
 
   /** flush resolves when every buffered event is acknowledged, or rejects after `timeoutMs`. */
@@ -367,7 +413,8 @@ export class SessionRecording {
    * bus (the sync-mode hot path: no async wrapper around it). Like append, it throws
    * synchronously when the event cannot be queued (BackpressureError, RecorderClosedError, an
    * invalid event), taking no seq; the promise rejects with RecordingUnavailableError when the
-   * bus fails. The event stays queued either way (see Recorder).
+   * bus fails. The event stays queued either way (see Recorder). It returns ACKNOWLEDGED when
+   * the event was acknowledged before the call returned (an in-process broker).
    */
   appendAcknowledged(draft: EventDraft): Promise<void> {
     const { acked } = this.#recorder.enqueue(this.#envelope, this.#seq, draft, true, this.#encodedEnvelope(), false);

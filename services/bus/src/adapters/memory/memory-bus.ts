@@ -60,37 +60,43 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
     return n;
   };
 
+  const publishNow = (topic: string, records: readonly OutgoingRecord[], popts?: PublishOptions): void => {
+    open();
+    // A topic name is checked once: only names of existing topics are remembered (bounded).
+    if (!knownTopics.has(topic)) assertTopicName(topic);
+    assertRecords(records, opts.maxValueBytes);
+    if (!broker.available) throw new BusUnavailableError('the in-process broker is unavailable');
+    const n = partitionsOrThrow(topic);
+    knownTopics.add(topic);
+    // The broker keeps its own copy of every value and Buffer header (like Kafka, which never
+    // shares the producer's buffers): one slab per call, sliced, instead of one allocation
+    // each. String headers are kept as they are: a string cannot change.
+    const transfer = popts?.transfer === true;
+    const slab = new SlabWriter(records, transfer);
+    // Group by partition keeping call order: per-key order follows from per-partition order.
+    const byPartition: Array<Array<Pick<StoredRecord, 'key' | 'value' | 'headers'>> | undefined> = new Array(n);
+    for (const r of records) {
+      const p = partitions.of(r.key, n);
+      const stored = { key: r.key, value: transfer ? r.value : slab.copy(r.value), headers: r.headers ? copyHeaders(r.headers, slab) : NO_HEADERS };
+      // Push in place: copying the list per record made a batch quadratic in its size.
+      const list = byPartition[p];
+      if (list) list.push(stored);
+      else byPartition[p] = [stored];
+    }
+    // Every partition is checked before any is written: a refused publish stored nothing.
+    for (let p = 0; p < n; p++) if (byPartition[p]) broker.assertRoom(topic, p);
+    for (let p = 0; p < n; p++) {
+      const rs = byPartition[p];
+      if (rs) broker.append(topic, p, rs);
+    }
+  };
+
   return {
     async publish(topic: string, records: readonly OutgoingRecord[], popts?: PublishOptions) {
-      open();
-      // A topic name is checked once: only names of existing topics are remembered (bounded).
-      if (!knownTopics.has(topic)) assertTopicName(topic);
-      assertRecords(records, opts.maxValueBytes);
-      if (!broker.available) throw new BusUnavailableError('the in-process broker is unavailable');
-      const n = partitionsOrThrow(topic);
-      knownTopics.add(topic);
-      // The broker keeps its own copy of every value and Buffer header (like Kafka, which never
-      // shares the producer's buffers): one slab per call, sliced, instead of one allocation
-      // each. String headers are kept as they are: a string cannot change.
-      const transfer = popts?.transfer === true;
-      const slab = new SlabWriter(records, transfer);
-      // Group by partition keeping call order: per-key order follows from per-partition order.
-      const byPartition: Array<Array<Pick<StoredRecord, 'key' | 'value' | 'headers'>> | undefined> = new Array(n);
-      for (const r of records) {
-        const p = partitions.of(r.key, n);
-        const stored = { key: r.key, value: transfer ? r.value : slab.copy(r.value), headers: r.headers ? copyHeaders(r.headers, slab) : NO_HEADERS };
-        // Push in place: copying the list per record made a batch quadratic in its size.
-        const list = byPartition[p];
-        if (list) list.push(stored);
-        else byPartition[p] = [stored];
-      }
-      // Every partition is checked before any is written: a refused publish stored nothing.
-      for (let p = 0; p < n; p++) if (byPartition[p]) broker.assertRoom(topic, p);
-      for (let p = 0; p < n; p++) {
-        const rs = byPartition[p];
-        if (rs) broker.append(topic, p, rs);
-      }
+      publishNow(topic, records, popts);
     },
+
+    publishNow,
 
     async subscribe(sub: SubscribeOptions) {
       open();
