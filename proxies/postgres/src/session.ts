@@ -561,16 +561,14 @@ export class Session {
       }
       // An in-process broker acknowledged already: go on without a promise, as async mode does.
       if (acked !== ACKNOWLEDGED) return this.#runAcknowledged(p, id, decision, acked);
-      if (decision.action === 'allow') return this.#dispatch(p, id, decision, undefined);
-      return this.#decide(p, id, decision);
+    } else {
+      try {
+        rec.append(issued);
+      } catch (e) {
+        return this.#recordingRefused(p, e);
+      }
     }
-    try {
-      rec.append(issued);
-    } catch (e) {
-      return this.#recordingRefused(p, e);
-    }
-    if (decision.action === 'allow') return this.#dispatch(p, id, decision, undefined);
-    return this.#decide(p, id, decision);
+    return this.#carryOut(p, id, decision);
   }
 
   async #runAcknowledged(p: Pending, id: string, decision: PolicyDecision, acked: Promise<void>): Promise<void> {
@@ -580,6 +578,11 @@ export class Session {
       return this.#recordingRefused(p, e);
     }
     if (this.#state !== 'ready') return;
+    return this.#carryOut(p, id, decision);
+  }
+
+  /** #carryOut acts on a recorded decision: a plain allow is dispatched at once (no promise), anything else goes through #decide. */
+  #carryOut(p: Pending, id: string, decision: PolicyDecision): Promise<void> | void {
     if (decision.action === 'allow') return this.#dispatch(p, id, decision, undefined);
     return this.#decide(p, id, decision);
   }
