@@ -728,7 +728,8 @@ export class Session {
     const by = outcome.approver ? ` by ${outcome.approver.email ?? outcome.approver.subject}` : '';
     const why = outcome.justification ? `: ${outcome.justification}` : '';
     await this.#blocked(id, p, decision.ruleId, `approval request ${outcome.requestId} ${outcome.decision}${by}${why}`);
-    this.#refuse(p.protocol, { severity: 'ERROR', code: '42501', message: `Affidavit approval request ${outcome.requestId} was ${outcome.decision}${by}${why} (policy rule "${decision.ruleId}", ${err.code})` });
+    const verdict = outcome.decision === 'expired' ? 'expired' : `was ${outcome.decision}${by}`;
+    this.#refuse(p.protocol, { severity: 'ERROR', code: '42501', message: `Affidavit approval request ${outcome.requestId} ${verdict}${why} (policy rule "${decision.ruleId}", ${err.code})` });
     return false;
   }
 

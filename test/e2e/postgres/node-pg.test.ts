@@ -128,6 +128,34 @@ test('masked columns: the client sees masks, DataMasked holds the sealed origina
   assert.ok(issued.every((e) => e.type === 'CommandIssued' && e.decision === 'mask'));
 });
 
+test('masked results asked for in binary format are refused with 0A000; text results and unmasked binary ones work', async () => {
+  const m = rig.mark();
+  const c = await client();
+  try {
+    // node-postgres asks for every result column in binary format with `binary: true` (a
+    // runtime option its type declarations leave out).
+    const inBinary = (text: string, values: unknown[]): pg.QueryConfig & { binary: true } => ({ text, values, binary: true });
+    await assert.rejects(c.query(inBinary('SELECT id, email FROM customers WHERE id = $1', [1])), (e: Error & { code?: string }) => {
+      assert.equal(e.code, '0A000');
+      assert.match(e.message, /rule "mask-customer-pii" masks these results, and masked values can only be sent in text format/);
+      assert.match(e.message, /AFF_E_PG_MASK_BINARY/);
+      return true;
+    });
+    const text = await c.query({ text: 'SELECT id, email FROM customers WHERE id = $1', values: [1] });
+    assert.equal(text.rows.length, 1);
+    assert.ok(!text.rows[0].email.includes('ada@example.com'), text.rows[0].email);
+    const binary = await c.query(inBinary('SELECT $1::int4 * 6 AS answer', [7]));
+    assert.equal(binary.rows[0].answer, 42);
+  } finally {
+    await c.end();
+  }
+  await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
+  const cmds = commandsOf(rig.since(m));
+  assert.deepEqual(cmds.map((x) => [x.decision, x.outcome]), [['mask', 'blocked'], ['mask', 'ok'], ['allow', 'ok']]);
+  const blocked = cmds[0].event;
+  assert.ok(blocked?.type === 'CommandBlocked' && blocked.ruleId === 'mask-customer-pii' && /binary format/.test(blocked.reason), JSON.stringify(blocked));
+});
+
 test('approval: the statement waits, a NOTICE names the request, the decision releases it', async () => {
   const m = rig.mark();
   const c = await client();
