@@ -1,7 +1,11 @@
-// psql cancel (SIGINT → CancelRequest routed to the upstream backend) and refused logins.
+// psql cancel (SIGINT → CancelRequest routed to the upstream backend), refused logins, and the
+// GSSENCRequest fallback.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { findPostgresBinaries, stopPostgres } from '../../services/postgres.ts';
@@ -76,4 +80,35 @@ test('without TLS the token is not even asked for: 28000', async () => {
   assert.match(r.stderr, /AFF_E_PG_TLS_REQUIRED/);
   const failed = await waitFor(() => rig.since(m).find((e) => e.type === 'AuthenticationFailed'), 'AuthenticationFailed');
   assert.ok(failed.type === 'AuthenticationFailed' && failed.code === 'AFF_E_PG_TLS_REQUIRED');
+});
+
+test('a GSSENCRequest is declined with N, and the client falls back to TLS and logs in on the same connection', async () => {
+  const m = rig.mark();
+  const socket = connect({ host: '127.0.0.1', port: rig.port });
+  await once(socket, 'connect');
+  // What libpq sends first when it holds Kerberos credentials: length 8, code 80877104.
+  const gssenc = Buffer.alloc(8);
+  gssenc.writeInt32BE(8, 0);
+  gssenc.writeInt32BE(80877104, 4);
+  socket.write(gssenc);
+  const [answer] = (await once(socket, 'data')) as [Buffer];
+  assert.equal(answer.toString('latin1'), 'N');
+  // node-postgres takes over the open connection as libpq does after an N: SSLRequest, then
+  // the startup packet inside TLS. Its `connect` is made a no-op, as the socket is connected.
+  socket.connect = (() => {
+    process.nextTick(() => socket.emit('connect'));
+    return socket;
+  }) as typeof socket.connect;
+  const c = new pg.Client({ stream: () => socket, user: 'alice', database: 'app', password: await rig.token(), ssl: { ca: readFileSync(rig.caFile, 'utf8') } });
+  await c.connect();
+  try {
+    const r = await c.query('SELECT 6 * 7 AS answer');
+    assert.equal(r.rows[0].answer, 42);
+  } finally {
+    await c.end();
+  }
+  await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
+  const started = rig.since(m).find((e) => e.type === 'SessionStarted');
+  assert.ok(started?.type === 'SessionStarted' && started.tls === true && started.actor?.subject === 'alice');
+  assert.deepEqual(commandsOf(rig.since(m)).map((x) => [x.text, x.outcome]), [['SELECT 6 * 7 AS answer', 'ok']]);
 });
