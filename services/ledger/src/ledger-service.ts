@@ -5,7 +5,7 @@ import type { Clock, Logger } from '@affidavit/common';
 import { codec as defaultCodec, TOPICS } from '@affidavit/schemas';
 import type { EventCodec } from '@affidavit/schemas';
 import { formatCheckpoint, hashLeaf, integrate, signNote } from '@affidavit/tlog';
-import type { Hash, NoteSigner, Tile, TileReader } from '@affidavit/tlog';
+import type { CompactRange, Hash, NoteSigner, Tile, TileReader } from '@affidavit/tlog';
 import { checkpointDue } from './core/checkpoint-schedule.ts';
 import { admit, parseBatch } from './core/ingest.ts';
 import type { Parsed, SourceRecord } from './core/ingest.ts';
@@ -106,6 +106,8 @@ type LogState = {
   store: LogStore;
   size: number;
   root?: Hash;
+  /** The tree's compact range at `size` (from the first integrate on): new roots come from it, not from tiles. */
+  range?: CompactRange;
   checkpointedSize: number;
   checkpointedAt: number;
   /**
@@ -139,6 +141,7 @@ type LogState = {
 type View = {
   size: number;
   root?: Hash;
+  range?: CompactRange;
   checkpointedSize: number;
   checkpointedAt: number;
   inflightIds: readonly { size: number; ids: Set<string> }[];
@@ -168,6 +171,7 @@ type Prepared = {
   tiles: readonly Tile[];
   size: number;
   root?: Hash;
+  range?: CompactRange;
   checkpoint?: string;
 };
 
@@ -528,11 +532,12 @@ export class Ledger {
   async #resync(st: LogState): Promise<void> {
     const tail = await st.store.tail();
     st.edge.clear();
-    const { root } = await integrate(st.readTiles, tail.size, []);
+    const { root, range } = await integrate(st.readTiles, tail.size, []);
     const latest = await st.store.latestCheckpoint();
     this.#log?.warn({ log: st.id, thought: st.size, stored: tail.size }, 'the log is not at the size this writer expected; continuing from the stored state');
     st.size = tail.size;
     st.root = root;
+    st.range = range;
     st.checkpointedSize = latest ? Number(latest.split('\n')[1]) : 0;
     this.#stats.logs[st.id] = st.size;
   }
@@ -544,7 +549,7 @@ export class Ledger {
 
   /** #durableView is the log's state as of its last append that resolved. */
   #durableView(st: LogState): View {
-    return { size: st.size, root: st.root, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt, inflightIds: [], tiles: new Map() };
+    return { size: st.size, root: st.root, range: st.range, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt, inflightIds: [], tiles: new Map() };
   }
 
   /** #viewAfter is the log's state once `prep`'s append (and every one before it) resolves: what the next group is computed against. */
@@ -559,6 +564,7 @@ export class Ledger {
     return {
       size: prep.size,
       root: prep.root,
+      range: prep.range,
       checkpointedSize: prep.checkpoint ? prep.size : prep.view.checkpointedSize,
       checkpointedAt: prep.checkpoint ? prep.now : prep.view.checkpointedAt,
       // Only groups not durable yet: the store's own check covers the others.
@@ -583,7 +589,7 @@ export class Ledger {
     }
     const now = this.#clock.now();
     const { admitted, duplicates } = admit(parsed, this.#codec, known, now);
-    const base = { view, parsed, duplicates, now, size: view.size, root: view.root };
+    const base = { view, parsed, duplicates, now, size: view.size, root: view.root, range: view.range };
     if (admitted.length === 0) return { ...base, entries: [], tiles: [], rejected: 0 };
     const rejected = admitted.filter((a) => a.kind === 'rejected');
     if (rejected.length > 0) {
@@ -599,10 +605,10 @@ export class Ledger {
     for (let i = 0; i < admitted.length; i++) leaves[i] = hashLeaf(admitted[i].bytes);
     // The groups in flight wrote the tree's right edge; the store (and `edge`) do not have it yet.
     const reader: TileReader = view.tiles.size === 0 ? st.readTiles : edgeReader(st.readTiles, view.tiles);
-    const result = await integrate(reader, view.size, leaves);
+    const result = await integrate(reader, view.size, leaves, view.range);
     const due = checkpointDue({ size: result.size, checkpointedSize: view.checkpointedSize, checkpointedAt: view.checkpointedAt }, now, this.#schedule);
     const checkpoint = due ? await this.#sign(st, result.size, result.root) : undefined;
-    return { ...base, entries, tiles: result.tiles, rejected: rejected.length, size: result.size, root: result.root, ...(checkpoint ? { checkpoint } : {}) };
+    return { ...base, entries, tiles: result.tiles, rejected: rejected.length, size: result.size, root: result.root, range: result.range, ...(checkpoint ? { checkpoint } : {}) };
   }
 
   /** #checkpointGroup is the entry-less append of the checkpoint `wantCheckpoint` asks for, or undefined when none is needed now. */
@@ -614,9 +620,9 @@ export class Ledger {
     const state = { size: st.size, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt };
     if (want === 'force' ? st.size <= st.checkpointedSize : !checkpointDue(state, now, this.#schedule)) return undefined;
     try {
-      const root = st.root ?? (await integrate(st.readTiles, st.size, [])).root;
+      const { root, range } = st.root && st.range ? { root: st.root, range: st.range } : await integrate(st.readTiles, st.size, []);
       const checkpoint = await this.#sign(st, st.size, root);
-      return { view: this.#durableView(st), parsed: [], duplicates: 0, rejected: 0, now, entries: [], tiles: [], size: st.size, root, checkpoint };
+      return { view: this.#durableView(st), parsed: [], duplicates: 0, rejected: 0, now, entries: [], tiles: [], size: st.size, root, range, checkpoint };
     } catch (err) {
       st.wantCheckpoint ??= want; // asked again on the retry
       throw err;
@@ -627,6 +633,7 @@ export class Ledger {
   #applied(st: LogState, p: Prepared, taken: number): void {
     st.size = p.size;
     st.root = p.root;
+    st.range = p.range;
     for (const t of p.tiles) st.edge.set(t.id.level, t);
     this.#stats.appended += p.entries.length;
     this.#stats.rejected += p.rejected;

@@ -13,6 +13,8 @@ export { TILE_HEIGHT, TILE_WIDTH, tilePath, parseTilePath, tileIdFor, tileHashes
 export { tileNodeReader } from './tile-node-reader.ts';
 export type { IntegrateResult } from './integrate.ts';
 export { integrate } from './integrate.ts';
+export type { CompactRange } from './compact-range.ts';
+export { EMPTY_RANGE, extendRange, rangeRoot, readCompactRange } from './compact-range.ts';
 export type { MemoryTileStore } from './memory-tile-store.ts';
 export { createMemoryTileStore } from './memory-tile-store.ts';
 export type { Checkpoint } from './checkpoint.ts';

@@ -1,9 +1,10 @@
 import type { Hash } from './hash.ts';
-import { EMPTY_ROOT, HASH_SIZE, assertHash, perfectRoot } from './hash.ts';
+import { HASH_SIZE, assertHash, perfectRoot } from './hash.ts';
 import type { Tile, TileId, TileReader } from './tile-id.ts';
 import { TILE_WIDTH, tileEntryCount, tileHashes, tilePath } from './tile-id.ts';
 import { tileNodeReader } from './tile-node-reader.ts';
-import { rootHash } from './proof-generate.ts';
+import type { CompactRange } from './compact-range.ts';
+import { extendRange, rangeRoot, readCompactRange } from './compact-range.ts';
 import { TlogInputInvalidError, TlogTileMissingError } from './errors.ts';
 import { MAX_TREE_SIZE, assertSize } from './tree-math.ts';
 
@@ -13,6 +14,8 @@ export type IntegrateResult = {
   readonly root: Hash;
   /** Every tile whose contents changed, full and partial, at most one per (level, index). */
   readonly tiles: readonly Tile[];
+  /** The compact range of the new tree: give it to the next integrate() call of this tree. */
+  readonly range: CompactRange;
 };
 
 function concat(hashes: readonly Hash[]): Uint8Array {
@@ -26,12 +29,17 @@ function concat(hashes: readonly Hash[]): Uint8Array {
  * it reads, through `readTiles`, only the right-edge partial tiles of the old tree (at most one per
  * tile level, in one batch), and returns the new size, the new root and the tiles to write.
  *
+ * Given `from`, the compact range of the old tree (what the previous call returned), it computes
+ * the new root from that range (about one hash per leaf) instead of reading the right edge's
+ * subtrees back from tiles (up to 127 hashes per subtree inside a tile).
+ *
  * It is pure: it MUST NOT be given a `readTiles` that sees tiles of a different tree, and the caller
  * MUST persist every returned tile before publishing a checkpoint for the new size. Full tiles are
  * immutable; the returned partial tiles replace none (their path carries their width).
  */
-export async function integrate(readTiles: TileReader, fromSize: number, leafHashes: readonly Hash[]): Promise<IntegrateResult> {
+export async function integrate(readTiles: TileReader, fromSize: number, leafHashes: readonly Hash[], from?: CompactRange): Promise<IntegrateResult> {
   assertSize(fromSize, 'fromSize');
+  if (from !== undefined && from.size !== fromSize) throw new TlogInputInvalidError(`the compact range given is of a tree of ${from.size}, not ${fromSize}`);
   if (!Array.isArray(leafHashes)) throw new TlogInputInvalidError('leafHashes must be an array of hashes');
   leafHashes.forEach((h, i) => assertHash(h, `leafHashes[${i}]`));
   const newSize = fromSize + leafHashes.length;
@@ -73,13 +81,18 @@ export async function integrate(readTiles: TileReader, fromSize: number, leafHas
     incoming = completed;
   }
 
-  // The new root needs only right-edge tiles of the new tree: each was just written or was read above.
+  if (from !== undefined) {
+    const range = extendRange(from, leafHashes);
+    return { size: newSize, root: rangeRoot(range), tiles: written, range };
+  }
+  // Without the old range, the new one is read from right-edge tiles of the new tree: each was
+  // just written or was read above.
   const overlay: TileReader = async (ids) => {
     const missing = ids.filter((id) => !known.has(tilePath(id)));
     const fetched = missing.length === 0 ? [] : await readTiles(missing);
     missing.forEach((id, i) => fetched[i] !== undefined && known.set(tilePath(id), fetched[i]!));
     return ids.map((id) => known.get(tilePath(id)));
   };
-  const root = newSize === 0 ? EMPTY_ROOT.slice() : await rootHash(tileNodeReader(overlay, newSize), newSize);
-  return { size: newSize, root, tiles: written };
+  const range = await readCompactRange(tileNodeReader(overlay, newSize), newSize);
+  return { size: newSize, root: rangeRoot(range), tiles: written, range };
 }

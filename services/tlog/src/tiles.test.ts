@@ -17,7 +17,8 @@ import {
   tilePath,
   toHex,
 } from './index.ts';
-import type { Hash, Tile } from './index.ts';
+import { EMPTY_RANGE } from './index.ts';
+import type { CompactRange, Hash, Tile } from './index.ts';
 import { refMth } from './testing/reference-tree.ts';
 
 function leavesOf(n: number, salt = ''): Hash[] {
@@ -79,15 +80,18 @@ test('integrate of 70,000 leaves writes exactly the tiles the spec lists, and th
 });
 
 type Run = { size: number; root: string; tiles: Map<string, string> };
-async function runBatches(leaves: Hash[], cuts: number[]): Promise<Run & { roots: string[] }> {
+/** runBatches integrates `leaves` cut at `cuts`; with `carryRange` each call gets the range the previous one returned. */
+async function runBatches(leaves: Hash[], cuts: number[], carryRange = false): Promise<Run & { roots: string[] }> {
   const store = createMemoryTileStore();
   const tiles = new Map<string, string>();
   let size = 0;
   let root = '';
+  let range: CompactRange | undefined = carryRange ? EMPTY_RANGE : undefined;
   const roots: string[] = [];
   const bounds = [...new Set([0, ...cuts.map((c) => c % (leaves.length + 1)), leaves.length])].sort((a, b) => a - b);
   for (let i = 1; i < bounds.length; i++) {
-    const r = await integrate(store.read, size, leaves.slice(bounds[i - 1], bounds[i]));
+    const r = await integrate(store.read, size, leaves.slice(bounds[i - 1], bounds[i]), range);
+    if (carryRange) range = r.range;
     store.write(r.tiles);
     r.tiles.forEach((t: Tile) => tiles.set(tilePath(t.id), Buffer.from(t.data).toString('hex')));
     size = r.size;
@@ -103,8 +107,11 @@ test('property: integrating in random batches gives the same root and tiles as o
       const leaves = leavesOf(n);
       const one = await runBatches(leaves, []);
       const many = await runBatches(leaves, cuts);
+      const carried = await runBatches(leaves, cuts, true);
       assert.equal(many.size, n);
       assert.equal(many.root, one.root);
+      assert.deepEqual(carried.roots, many.roots);
+      assert.deepEqual(carried.tiles, many.tiles);
       assert.equal(one.root, toHex(refMth(leaves)));
       // Every tile of the final tree (full, and the last partial per level) is identical.
       for (const [p, data] of one.tiles) assert.equal(many.tiles.get(p), data, p);
