@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // bench/postgres.ts: read-only pgbench throughput and latency of the paths a PostgreSQL client
 // can take to our test cluster, all in one run on the same machine: (a) direct, (b) PgBouncer in
-// transaction pooling, and (c) the Affidavit proxy with async and sync audit recording over an
-// embedded in-process bus, plus recording off (a bench-only stand-in) for the audit cost. Each path runs `pgbench -S` in simple and prepared query
-// mode; the table gives TPS, its ratio to PgBouncer and to direct, and p50/p99 latency from
+// transaction pooling, and (c) the Affidavit proxy with async and sync audit recording into the
+// embedded mode's in-process bus and ledger (as `affidavit start` runs them), plus recording off
+// (a bench-only stand-in) for the audit cost. Each path runs `pgbench -S` in simple and prepared
+// query mode; the table gives TPS, its ratio to PgBouncer and to direct, and p50/p99 latency from
 // pgbench's per-transaction log. A second measurement times fetching a 100k-row SELECT with psql
 // through each path, and the same rows through the proxy from a table with two masked columns
 // versus an identical unmasked one.
@@ -16,7 +17,7 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Recorder, RecordingMode } from '@affidavit/access';
+import type { EventSink, Recorder, RecordingMode } from '@affidavit/access';
 import { LOOPBACK } from '../test/services/free-port.ts';
 import { findPostgresBinaries, startPostgres, type PostgresInstance } from '../test/services/postgres.ts';
 import { startPgBouncer, type PgBouncerInstance } from '../test/services/pgbouncer.ts';
@@ -34,8 +35,8 @@ prepared query mode against:
   node pipe         a byte pipe in this process (net.Socket#pipe both ways, no protocol, no
                     policy, no recording): the floor of any Node.js proxy hop on this machine
   affidavit         the Affidavit proxy (token login, plaintext loopback): async and sync
-                    recording over an in-process memory bus, and recording off (bench-only
-                    discarding recorder; the proxy itself has no such mode)
+                    recording into the embedded ledger (see --ledger), and recording off
+                    (bench-only discarding recorder; the proxy itself has no such mode)
 and prints TPS, ratio to PgBouncer, to direct and (proxy rows) to the node pipe, p50/p99 latency (pgbench -l logs) and the
 latency added over direct. Then times fetching a ROWS-row SELECT with psql through each path.
 
@@ -55,6 +56,11 @@ options:
                    fetch), masking (the masked vs unmasked SELECT)
   --only LIST      comma-separated words: run only the paths whose "target mode" contains
                    one of them (e.g. --only pgbouncer,async for a focused profile)
+  --ledger KIND     where the proxies' events go: embedded (default: what \`affidavit start\`
+                   runs: in-process bus, the ledger appending to SQLite from a worker thread,
+                   sync acknowledged once the ledger holds the event durably) or none (the
+                   in-process bus's own acknowledgement and a consumer that drops the events:
+                   the ledger's cost left out)
   --linger-ms N    the proxies' Recorder lingerMs (default: the Recorder's default, 2); 0
                    publishes once per event-loop turn, for comparison
   --json FILE      also write all results as JSON to FILE
@@ -72,6 +78,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     json: { type: 'string' },
     'linger-ms': { type: 'string' },
+    ledger: { type: 'string', default: 'embedded' },
     skip: { type: 'string', default: '' },
     only: { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
@@ -106,6 +113,11 @@ const scale = int('scale', values.scale, quick ? 1 : 10, 1, 1000);
 const rows = int('rows', values.rows, 100_000, 1, 100_000_000);
 const rounds = int('rounds', values.rounds, 1, 1, 100);
 const selectRuns = int('select-runs', values['select-runs'], quick ? 2 : 5, 1, 100);
+if (values.ledger !== 'embedded' && values.ledger !== 'none') {
+  console.error(`--ledger must be embedded or none, got ${values.ledger}\n\n${usage}`);
+  process.exit(2);
+}
+const ledgerKind: 'embedded' | 'none' = values.ledger;
 const lingerMs = values['linger-ms'] === undefined ? undefined : int('linger-ms', values['linger-ms'], 0, 0, 1000);
 if (jobs > clients) {
   console.error('--jobs must not exceed --clients (pgbench refuses it)');
@@ -184,19 +196,20 @@ type ProxyVariant = { readonly mode: string; readonly recording: 'off' | Recordi
 
 /**
  * proxyTargets starts the Affidavit PostgreSQL proxy in front of `pg` once per variant: async
- * and sync recording through a Recorder over an embedded in-process bus (createMemoryBus +
- * busEventSink), and recording off (discardingRecorder, for the audit-cost ratio). Clients log
+ * and sync recording through a Recorder into the embedded recording path (startEmbeddedRecording:
+ * its own bus, ledger and SQLite file per variant; or the bare bus with --ledger none), and recording off (discardingRecorder, for the audit-cost ratio). Clients log
  * in with a dev-issuer token as password; every path is plaintext loopback
  * (allowCleartextOnLoopback) like the baselines. A failure is reported as a note, never as numbers.
  */
 async function proxyTargets(pg: PostgresInstance): Promise<ProxyTargets> {
   const none = (note: string): ProxyTargets => ({ targets: [], note, stop: async () => {} });
-  const [{ createPostgresProxy, createMaskingPort }, access, { createMemoryBus }, { systemClock, uuidv7 }, { TOPICS }] = await Promise.all([
+  const [{ createPostgresProxy, createMaskingPort }, access, { createMemoryBus }, { systemClock, uuidv7 }, { TOPICS }, cli] = await Promise.all([
     import('@affidavit/postgres-proxy'),
     import('@affidavit/access'),
     import('@affidavit/bus'),
     import('@affidavit/common'),
     import('@affidavit/schemas'),
+    import('@affidavit/cli'),
   ]);
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
@@ -222,14 +235,40 @@ async function proxyTargets(pg: PostgresInstance): Promise<ProxyTargets> {
     ];
     const targets: BenchTarget[] = [];
     for (const v of variants) {
-      const bus = createMemoryBus();
-      await bus.ensureTopic(TOPICS.sessionEvents, 3);
-      // A consumer that commits what it gets, standing in for the embedded ledger: the in-process
-      // broker frees records once every subscribed group has committed them (without one, it
-      // keeps a bounded backlog and logs what it drops).
-      const drain = await bus.subscribe({ group: 'bench-drain', topics: [TOPICS.sessionEvents], handler: async () => {} });
       const mode: RecordingMode = v.recording === 'off' ? 'async' : v.recording;
-      const real = new access.Recorder(access.busEventSink(bus), { mode, ...(lingerMs !== undefined ? { lingerMs } : {}) }, { clock: systemClock });
+      let sink: EventSink;
+      let closeSink: () => Promise<void>;
+      if (v.recording === 'off') {
+        sink = { publish: async () => {} }; // never called: the discarding recorder stands in
+        closeSink = async () => {};
+      } else if (ledgerKind === 'embedded') {
+        // What `affidavit start` runs: the in-process bus, the ledger writing its SQLite file from
+        // a worker thread, and a sink that acknowledges once the ledger holds the event durably.
+        const rec = await cli.startEmbeddedRecording({
+          ledgerFile: join(dir, `ledger-${v.recording}.sqlite`),
+          signingKeyFile: join(dir, `ledger-${v.recording}.key`),
+          verifierKeyFile: join(dir, `ledger-${v.recording}.vkey`),
+          origin: 'bench.example/ledger',
+          checkpointEveryEntries: 1000,
+          checkpointEveryMs: 5000,
+        });
+        sink = rec.sink;
+        closeSink = async () => {
+          for (const [, stopPart] of rec.stops.reverse()) await stopPart().catch(() => {});
+        };
+      } else {
+        // --ledger none: the bus's own acknowledgement (in memory) and a consumer that commits
+        // what it gets, so the in-process broker frees records; the ledger's cost left out.
+        const bus = createMemoryBus();
+        await bus.ensureTopic(TOPICS.sessionEvents, 1);
+        const drain = await bus.subscribe({ group: 'bench-drain', topics: [TOPICS.sessionEvents], handler: async () => {} });
+        sink = access.busEventSink(bus);
+        closeSink = async () => {
+          await drain.close();
+          await bus.close();
+        };
+      }
+      const real = new access.Recorder(sink, { mode, ...(lingerMs !== undefined ? { lingerMs } : {}) }, { clock: systemClock });
       const recorder = v.recording === 'off' ? discardingRecorder() : real;
       const proxy = createPostgresProxy(
         {
@@ -252,8 +291,7 @@ async function proxyTargets(pg: PostgresInstance): Promise<ProxyTargets> {
       stops.push(async () => {
         await proxy.close();
         await real.close(5000).catch(() => {});
-        await drain.close();
-        await bus.close();
+        await closeSink();
       });
       targets.push({
         name: 'affidavit',
@@ -529,7 +567,7 @@ async function main(): Promise<void> {
     const cpu = cpus();
     console.log(`\nPostgreSQL ${pg.version}, PgBouncer ${tx.version}, ${cpu.length} CPU (${cpu[0]?.model ?? '?'})`);
     console.log(`pgbench ${pgbenchArgs('simple', duration).join(' ').replace('-M simple', '-M <query>')} -l, scale ${scale}, sslmode=disable on ${LOOPBACK}, ${rounds} round(s)`);
-    console.log(`proxy Recorder lingerMs: ${lingerMs ?? 'the Recorder default'}`);
+    console.log(`proxy Recorder lingerMs: ${lingerMs ?? 'the Recorder default'}; events go to: ${ledgerKind === 'embedded' ? 'the embedded ledger (SQLite, worker thread; sync acknowledged once durable)' : 'the in-process bus only (--ledger none)'}`);
     console.log('TPS excludes connection time; p50/p99 from pgbench per-transaction logs.');
     console.log('proxy CPU us/tx: CPU time of this process (the in-process proxy or node pipe) while pgbench ran, per transaction.\n');
     if (rowsOut.length > 0) {

@@ -8,7 +8,6 @@ import {
   SqlClassifier,
   actorFromIdentity,
   busDecisionSource,
-  busEventSink,
   createTokenVerifier,
   generateKeyFile,
   initSqlParser,
@@ -19,16 +18,14 @@ import {
   maskedValueOpenedEvent,
   MaskRevealInvalidError,
 } from '@affidavit/access';
-import type { EventSink } from '@affidavit/access';
-import { createMemoryBus } from '@affidavit/bus';
 import { systemClock, uuidv7 } from '@affidavit/common';
 import type { Logger } from '@affidavit/common';
-import { Ledger, loadOrCreateSigningKey, openWorkerSqliteLedgerStore } from '@affidavit/ledger';
 import type { LedgerStore } from '@affidavit/ledger';
 import { createMaskingPort, createPostgresProxy } from '@affidavit/postgres-proxy';
 import { codec, encodeEvent, TOPICS } from '@affidavit/schemas';
 import type { ApprovalDecided, DataMasked, LedgerRecord } from '@affidavit/schemas';
 import { ApprovalBook } from './approval-book.ts';
+import { startEmbeddedRecording } from './embedded-recording.ts';
 import { issuerUrl } from './config.ts';
 import type { ResolvedConfig } from './config.ts';
 import { startControlServer } from './control-server.ts';
@@ -107,24 +104,17 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     const policy = await PolicyWatcher.start({ path: config.policyFile, logger });
     stops.push(['policy watcher', async () => policy.close()]);
 
-    // Bounded by the broker's default retention: records go once every group (ledger, approvals)
-    // committed them; a partition whose consumers fall 64 MiB behind refuses publishes (the
-    // recorder then fails closed) rather than dropping audit records.
-    const bus = createMemoryBus({}, { logger: logger.child({ component: 'bus' }) });
-    await bus.ensureTopic(TOPICS.sessionEvents, 3);
-    await bus.ensureTopic(TOPICS.sessionEventsDlq, 1);
-    await bus.ensureTopic(TOPICS.checkpoints, 1);
-    stops.push(['bus', () => bus.close()]);
-
-    const store = await openWorkerSqliteLedgerStore({ path: paths.ledgerFile });
-    stops.push(['ledger store', () => store.close()]);
-    const signer = loadOrCreateSigningKey(paths.ledgerSigningKey, paths.ledgerVerifierKey, config.ledger.origin);
-    const ledger = new Ledger(
-      { origin: config.ledger.origin, checkpointEveryEntries: config.ledger.checkpointEveryEntries, checkpointEveryMs: config.ledger.checkpointEveryMs, ephemeralBus: true },
-      { bus, store, signer, clock: systemClock, logger: logger.child({ component: 'ledger' }) },
-    );
-    await ledger.start();
-    stops.push(['ledger', () => ledger.stop()]);
+    const recording = await startEmbeddedRecording({
+      ledgerFile: paths.ledgerFile,
+      signingKeyFile: paths.ledgerSigningKey,
+      verifierKeyFile: paths.ledgerVerifierKey,
+      origin: config.ledger.origin,
+      checkpointEveryEntries: config.ledger.checkpointEveryEntries,
+      checkpointEveryMs: config.ledger.checkpointEveryMs,
+      logger,
+    });
+    stops.push(...recording.stops);
+    const { bus, ledger, store } = recording;
 
     const issuer = await startDevIssuer(
       { audience: config.issuer.audience, users: config.issuer.users, keyFile: paths.issuerKey, port: config.issuer.port, tokenTtlSeconds: config.issuer.tokenTtlSeconds },
@@ -146,18 +136,7 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     if (!existsSync(paths.maskingKeys)) await generateKeyFile(paths.maskingKeys);
     const maskingKeys = await loadKeyFile(paths.maskingKeys);
 
-    // The in-process bus is memory: an event counts as acknowledged only once the ledger holds it
-    // in its SQLite file, so sync mode stays fail-closed across a crash of this process.
-    const toBus = busEventSink(bus);
-    const durableSink: EventSink = {
-      async publish(events) {
-        const done = ledger.appended(events.map((e) => e.headers?.eventId ?? ''));
-        done.catch(() => {});
-        await toBus.publish(events);
-        await done;
-      },
-    };
-    const recorder = new Recorder(durableSink, { mode: config.recording.mode }, { clock: systemClock, logger: logger.child({ component: 'recorder' }) });
+    const recorder = new Recorder(recording.sink, { mode: config.recording.mode }, { clock: systemClock, logger: logger.child({ component: 'recorder' }) });
     stops.push(['recorder', () => recorder.close()]);
     const decisions = await busDecisionSource(bus, { instanceId: `embedded-${process.pid}` });
     stops.push(['approval decisions', () => decisions.close()]);
@@ -243,7 +222,7 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
           feeder: { id: 'embedded-control', version: VERSION },
         });
         // Fail closed: the value is handed out only once its opening is durably in the ledger.
-        await durableSink.publish([{ key: opened.sessionId, value: encodeEvent(opened), headers: { type: opened.type, eventId: opened.eventId } }]);
+        await recording.sink.publish([{ key: opened.sessionId, value: encodeEvent(opened), headers: { type: opened.type, eventId: opened.eventId } }]);
         logger.info({ maskedEventId, index, opener: opener.subject, keyId: audit.keyId }, 'masked value opened');
         return { value, column: audit.column, row: audit.row, recordedAs: opened.eventId };
       },
