@@ -151,7 +151,7 @@ test('truncate and re-append different entries (a rollback, signed with the real
   const all = [...kept, ...forged];
   const built = await integrate(async () => [], 0, all.map((b) => hashLeaf(b)));
   const note = await signNote(formatCheckpoint({ origin: `${ORIGIN}/${LOG}`, size: all.length, root: built.root, extensions: [] }), [signer]);
-  raw(p, 'DELETE FROM bundles; DELETE FROM event_ids; DELETE FROM checkpoints; DELETE FROM tiles; DELETE FROM sources;');
+  raw(p, 'DELETE FROM bundles; DELETE FROM bundle_tail; DELETE FROM event_ids; DELETE FROM checkpoints; DELETE FROM tiles; DELETE FROM sources;');
   const store = await openSqliteLedgerStore({ path: p });
   const log = await store.openLog(LOG);
   await log.append({ entries: all.map((bytes, i) => ({ eventId: uuidv7(), kind: 'event' as const, bytes, source: { topic: TOPICS.sessionEvents, partition: 0, offset: BigInt(i) }, appendedAt: Date.now() })), tiles: built.tiles, checkpoint: note }, 0);

@@ -55,24 +55,39 @@ const bundleRows = (path: string, log = 1) => {
   }
 };
 
+const fragmentRows = (path: string, log = 1) => {
+  const db = raw(path);
+  try {
+    return db
+      .prepare('SELECT idx, first, count, data FROM bundle_tail WHERE log = ? ORDER BY idx, first')
+      .all(log)
+      .map((r) => ({ idx: Number(r.idx), first: Number(r.first), count: Number(r.count), data: Buffer.from(r.data as Uint8Array) }));
+  } finally {
+    db.close();
+  }
+};
+
 describe('sqlite entry bundles', () => {
-  test('entries are stored 256 to a bundle; appends grow the last one; reads start mid-bundle', async () => {
+  test('entries are stored 256 to a bundle, the partial one as one fragment per append; reads start mid-bundle', async () => {
     const path = newPath();
     const store = await openSqliteLedgerStore({ path, readPageSize: 300 });
     const log = await store.openLog('p0');
     const all = Array.from({ length: 700 }, (_, i) => testEntry(i, i % 7 === 0 ? { source: null } : {}));
     let size = 0;
-    const grown: Buffer[] = [];
+    const partial: Buffer[] = [];
     for (const n of [1, 254, 1, 1, 300, 143]) {
       await log.append({ entries: all.slice(size, size + n) }, size);
       size += n;
-      grown.push(bundleRows(path).at(-1)!.data);
+      partial.push(Buffer.concat(fragmentRows(path).map((f) => f.data)));
     }
     assert.equal(size, 700);
     const rows = bundleRows(path);
-    assert.deepEqual(rows.map((r) => [r.idx, r.count]), [[0, 256], [1, 256], [2, 188]]);
-    // Bundle 0 grew 1 -> 255 -> 256: each version is a byte prefix of the next.
-    assert.ok(grown[1].subarray(0, grown[0].length).equals(grown[0]) && rows[0].data.subarray(0, grown[1].length).equals(grown[1]));
+    assert.deepEqual(rows.map((r) => [r.idx, r.count]), [[0, 256], [1, 256]]);
+    // Bundle 2 is the fragments of the two appends that reached it, each with only its own records.
+    assert.deepEqual(fragmentRows(path).map((f) => [f.idx, f.first, f.count]), [[2, 0, 45], [2, 45, 143]]);
+    // Bundle 0 was fragments of 1 and 254 records, then written whole: they are its byte prefix.
+    assert.ok(partial[1].subarray(0, partial[0].length).equals(partial[0]) && rows[0].data.subarray(0, partial[1].length).equals(partial[1]));
+    assert.equal(partial[2].length, 0, 'the append that completed bundle 0 deleted its fragments');
     assert.deepEqual((await collect(log.readEntries(0, 700))).map(strip), all.map(stored));
     for (const [from, to] of [[255, 257], [300, 301], [511, 700], [600, 10_000], [256, 512], [699, 699], [700, 800]]) {
       const got = await collect(log.readEntries(from, to));
@@ -105,26 +120,29 @@ describe('sqlite entry bundles', () => {
     await store.close();
   });
 
-  test('bundles_grow_only: a partial bundle only grows with its bytes as a prefix; a full bundle never changes', async () => {
+  test('a whole bundle never changes; fragments only extend the partial bundle at its end and go only once it is whole', async () => {
     const path = newPath();
     const store = await openSqliteLedgerStore({ path });
     const log = await store.openLog('p0');
     await log.append({ entries: Array.from({ length: 260 }, (_, i) => testEntry(i)) }, 0);
+    await log.append({ entries: [testEntry(260), testEntry(261)] }, 260);
     await store.close();
-    const [full, partial] = bundleRows(path);
+    const [full] = bundleRows(path);
+    const frags = fragmentRows(path);
+    assert.deepEqual(frags.map((f) => [f.idx, f.first, f.count]), [[1, 0, 4], [1, 4, 2]]);
     const db = raw(path);
     try {
-      const grow = db.prepare('UPDATE bundles SET count = ?, data = ? WHERE idx = ?');
-      const extra = Buffer.from(partial.data.subarray(0, 50)); // any bytes: the trigger checks the prefix, not the framing
-      throwsCode(() => grow.run(256, Buffer.concat([full.data, extra]), 0), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
-      const changed = Buffer.from(partial.data);
-      changed[10] ^= 1;
-      throwsCode(() => grow.run(5, Buffer.concat([changed, extra]), 1), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
-      throwsCode(() => grow.run(4, Buffer.concat([partial.data, extra]), 1), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
-      throwsCode(() => grow.run(3, partial.data.subarray(0, 20), 1), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
-      throwsCode(() => db.prepare('UPDATE bundles SET idx = 5 WHERE idx = 1').run(), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
-      // The one allowed change: wider, same prefix.
-      assert.equal(Number(grow.run(5, Buffer.concat([partial.data, extra]), 1).changes), 1);
+      throwsCode(() => db.prepare('UPDATE bundles SET data = ? WHERE idx = 0').run(Buffer.concat([full.data, Buffer.alloc(3)])), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
+      throwsCode(() => db.prepare('UPDATE bundle_tail SET data = ? WHERE first = 0').run(Buffer.alloc(3)), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
+      throwsCode(() => db.exec('DELETE FROM bundle_tail'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
+      const add = db.prepare('INSERT INTO bundle_tail (log, idx, first, count, data) VALUES (1, ?, ?, ?, ?)');
+      const grows = /only grow at its end/;
+      throwsCode(() => add.run(1, 4, 1, frags[1].data), 'AFF_E_LEDGER_IMMUTABLE', grows); // over the second fragment
+      throwsCode(() => add.run(1, 7, 1, frags[1].data), 'AFF_E_LEDGER_IMMUTABLE', grows); // a gap
+      throwsCode(() => add.run(2, 0, 1, frags[1].data), 'AFF_E_LEDGER_IMMUTABLE', grows); // a bundle after the partial one
+      throwsCode(() => add.run(0, 0, 1, frags[1].data), 'AFF_E_LEDGER_IMMUTABLE', grows); // into a whole bundle
+      // The one allowed change: a fragment right at the end.
+      assert.equal(Number(add.run(1, 6, 1, frags[1].data).changes), 1);
     } finally {
       db.close();
     }
@@ -141,7 +159,7 @@ describe('sqlite entry bundles', () => {
       expected.push(...entries);
     };
     await append([e(0), e(1), e(2)]);
-    // Fails after its bundle UPDATE ran (the tile conflicts): the rollback undoes the bundle, the cache must not keep it.
+    // Fails after its fragment INSERT ran (the tile conflicts): the rollback undoes the fragment, the cache must not keep it.
     await assert.rejects(log.append({ entries: [e(3), e(4)], tiles: [{ id: { level: 0, index: 0, width: 1 }, data: Buffer.alloc(32, 9) }] }, 3), (x: unknown) => isAffidavitError(x, 'AFF_E_LEDGER_TILE_CONFLICT'));
     // Fails on a duplicate: nothing written.
     await assert.rejects(log.append({ entries: [e(5), e(0)] }, 3), (x: unknown) => isAffidavitError(x, 'AFF_E_LEDGER_DUPLICATE_EVENT'));
@@ -162,7 +180,8 @@ describe('sqlite entry bundles', () => {
     const reopened = await openSqliteLedgerStore({ path, readOnly: true });
     const got = await collect((await reopened.openLog('p0')).readEntries(0, 1000));
     assert.deepEqual(got.map(strip), expected.map(stored));
-    assert.deepEqual(bundleRows(path).map((r) => r.count), [256, expected.length - 256]);
+    assert.deepEqual(bundleRows(path).map((r) => r.count), [256]);
+    assert.equal(fragmentRows(path).reduce((n, f) => n + f.count, 0), expected.length - 256);
     await reopened.close();
   });
 
@@ -210,8 +229,9 @@ describe('sqlite entry bundles', () => {
     await log.append({ entries: Array.from({ length: 300 }, (_, i) => testEntry(i)) }, 0);
     const db = raw(path);
     db.exec('DROP TRIGGER bundles_grow_only');
-    const last = db.prepare('SELECT data FROM bundles WHERE idx = 1').get()!.data as Uint8Array;
-    db.prepare('UPDATE bundles SET data = ? WHERE idx = 1').run(Buffer.concat([last, Buffer.alloc(3)])); // trailing bytes, same count
+    db.exec('DROP TRIGGER bundle_tail_no_update');
+    const last = db.prepare('SELECT data FROM bundle_tail WHERE idx = 1').get()!.data as Uint8Array;
+    db.prepare('UPDATE bundle_tail SET data = ? WHERE idx = 1').run(Buffer.concat([last, Buffer.alloc(3)])); // trailing bytes, same count
     db.prepare("UPDATE bundles SET data = 'text' WHERE idx = 0").run(); // not even a BLOB
     db.close();
     const malformed = (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /log p0 entry bundle 1 \(entries from 256\) is malformed: 3 bytes follow/.test((e as Error).message);
@@ -231,8 +251,8 @@ describe('sqlite ledger file', () => {
     await log.append({ entries: [testEntry(0), testEntry(1)], tiles: [{ id: { level: 0, index: 0, width: 2 }, data: Buffer.alloc(64, 1) }], checkpoint: 'cp\n' }, 0);
     const db = raw(path);
     try {
-      throwsCode(() => db.exec("UPDATE bundles SET data = x'00' WHERE idx = 0"), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
-      throwsCode(() => db.exec('DELETE FROM bundles WHERE idx = 0'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
+      throwsCode(() => db.exec("UPDATE bundle_tail SET data = x'00' WHERE idx = 0"), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
+      throwsCode(() => db.exec('DELETE FROM bundle_tail WHERE idx = 0'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
       throwsCode(() => db.exec("UPDATE event_ids SET idx = 5"), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
       throwsCode(() => db.exec('DELETE FROM event_ids'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
       throwsCode(() => db.exec("UPDATE checkpoints SET note = 'forged'"), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
@@ -244,9 +264,9 @@ describe('sqlite ledger file', () => {
       db.prepare('UPDATE tiles SET width = 3, hashes = ? WHERE idx = 0').run(Buffer.concat([Buffer.alloc(64, 1), Buffer.alloc(32, 2)]));
       throwsCode(() => db.prepare('UPDATE tiles SET width = 3, hashes = ?').run(Buffer.alloc(96, 9)), 'AFF_E_LEDGER_TILE_CONFLICT', /wider/);
       throwsCode(() => db.prepare('UPDATE tiles SET width = 1, hashes = ?').run(Buffer.alloc(32, 1)), 'AFF_E_LEDGER_TILE_CONFLICT', /wider/);
-      // An INSERT that reuses a bundle index is refused by the unique key, one that skips a bundle by a trigger.
-      throwsCode(() => db.prepare("INSERT INTO bundles (log, idx, count, data) VALUES (1, 0, 1, x'00')").run(), 'AFF_E_LEDGER_IMMUTABLE', /UNIQUE/);
-      throwsCode(() => db.prepare("INSERT INTO bundles (log, idx, count, data) VALUES (1, 1, 1, x'00')").run(), 'AFF_E_LEDGER_IMMUTABLE', /follow a full bundle/);
+      // A bundle row is whole, and follows a whole bundle.
+      throwsCode(() => db.prepare("INSERT INTO bundles (log, idx, count, data) VALUES (1, 0, 1, x'00')").run(), 'AFF_E_LEDGER_IMMUTABLE', /only whole bundles/);
+      throwsCode(() => db.prepare("INSERT INTO bundles (log, idx, count, data) VALUES (1, 1, 256, x'00')").run(), 'AFF_E_LEDGER_IMMUTABLE', /follow a full bundle/);
       // A second row for a stored eventId is a duplicate.
       throwsCode(() => db.prepare('INSERT INTO event_ids (log, event_id, idx) SELECT log, event_id, 9 FROM event_ids LIMIT 1').run(), 'AFF_E_LEDGER_DUPLICATE_EVENT', /UNIQUE/);
     } finally {
@@ -323,17 +343,54 @@ describe('sqlite ledger file', () => {
     for (const readOnly of [false, true]) {
       await assert.rejects(
         openSqliteLedgerStore({ path: old, readOnly }),
-        (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /schema version 2\b.*version 3 only/.test((e as Error).message),
+        (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /schema version 2\b.*version 4 only/.test((e as Error).message),
       );
     }
     const after = raw(old);
     assert.equal(Number(after.prepare('SELECT version FROM affidavit_schema').get()!.version), 2, 'the version was not rewritten');
-    assert.equal(Number(after.prepare('SELECT count(*) AS n FROM bundles').get()!.n), 1, 'the entries are untouched');
+    assert.equal(Number(after.prepare('SELECT count(*) AS n FROM bundle_tail').get()!.n), 1, 'the entries are untouched');
     after.close();
     // Read-only on a file with no ledger in it is refused too, not answered with empty logs.
     const empty = newPath();
     raw(empty).close();
     await assert.rejects(openSqliteLedgerStore({ path: empty, readOnly: true }), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE'));
+  });
+
+  test('a version 3 file (the partial bundle as one bundles row) is refused read-only, and upgraded by a writable open without losing a byte', async () => {
+    const path = newPath();
+    const s = await openSqliteLedgerStore({ path });
+    const entries = Array.from({ length: 350 }, (_, i) => testEntry(i));
+    const log = await s.openLog('p0');
+    await log.append({ entries: entries.slice(0, 276) }, 0);
+    await log.append({ entries: entries.slice(276, 300) }, 276);
+    await s.close();
+    // Rewrite the file into the version 3 layout: bundle 1 as a row of 44 entries, no bundle_tail.
+    const partial = Buffer.concat(fragmentRows(path).map((f) => f.data));
+    const db = raw(path);
+    db.exec('DROP TABLE bundle_tail');
+    db.exec('DROP TRIGGER bundles_whole_only');
+    db.prepare('INSERT INTO bundles (log, idx, count, data) VALUES (1, 1, 44, ?)').run(partial);
+    db.exec('UPDATE affidavit_schema SET version = 3');
+    db.close();
+    await assert.rejects(openSqliteLedgerStore({ path, readOnly: true }), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /schema version 3; it is upgraded to 4 the first time it is opened for writing/.test((e as Error).message));
+    const upgraded = await openSqliteLedgerStore({ path });
+    const again = await upgraded.openLog('p0');
+    assert.deepEqual(bundleRows(path).map((r) => [r.idx, r.count]), [[0, 256]]);
+    assert.deepEqual(fragmentRows(path).map((f) => [f.idx, f.first, f.count]), [[1, 0, 44]]);
+    assert.ok(fragmentRows(path)[0].data.equals(partial), 'the partial bundle moved byte for byte');
+    assert.equal((await again.tail()).size, 300);
+    await again.append({ entries: entries.slice(300) }, 300);
+    assert.deepEqual((await collect(again.readEntries(0, 400))).map(strip), entries.map(stored));
+    await upgraded.close();
+    const after = raw(path);
+    try {
+      assert.equal(Number(after.prepare('SELECT version FROM affidavit_schema').get()!.version), 4);
+      // The triggers the upgrade dropped for the move are back.
+      throwsCode(() => after.exec('DELETE FROM bundles'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
+      throwsCode(() => after.exec('DELETE FROM bundle_tail'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
+    } finally {
+      after.close();
+    }
   });
 
   test('an append waiting on another connection\'s write lock fails retriably after the busy timeout', async () => {

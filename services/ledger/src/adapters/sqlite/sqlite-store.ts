@@ -56,12 +56,16 @@ function prepare(db: DatabaseSync) {
     listLogs: db.prepare('SELECT log_id FROM logs ORDER BY log'),
     // The log's size in one index seek: the last bundle's index and count. length() of a blob is
     // read from its header, without loading the bundle's overflow pages.
-    lastBundle: db.prepare('SELECT idx, count, length(data) AS len FROM bundles WHERE log = ? ORDER BY idx DESC LIMIT 1'),
-    selectBundle: db.prepare('SELECT count, data FROM bundles WHERE log = ? AND idx = ?'),
+    lastBundle: db.prepare('SELECT idx, count FROM bundles WHERE log = ? ORDER BY idx DESC LIMIT 1'),
     selectBundles: db.prepare('SELECT idx, count, data FROM bundles WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
     insertBundle: db.prepare('INSERT INTO bundles (log, idx, count, data) VALUES (?, ?, ?, ?)'),
-    // Fires bundles_grow_only: refused unless the new data has the stored data as a prefix.
-    growBundle: db.prepare('UPDATE bundles SET count = ?, data = ? WHERE log = ? AND idx = ?'),
+    // The partial bundle's fragments (schema version 4): its size and byte length in one seek.
+    tailSummary: db.prepare('SELECT idx, max(first + count) AS count, sum(length(data)) AS len FROM bundle_tail WHERE log = ? GROUP BY idx ORDER BY idx DESC LIMIT 1'),
+    selectFragments: db.prepare('SELECT first, count, data FROM bundle_tail WHERE log = ? AND idx = ? ORDER BY first'),
+    // Fires bundle_tail_contiguous: refused unless it starts where the partial bundle ends.
+    insertFragment: db.prepare('INSERT INTO bundle_tail (log, idx, first, count, data) VALUES (?, ?, ?, ?, ?)'),
+    // Fires bundle_tail_no_delete: refused unless the bundle is stored whole.
+    deleteFragments: db.prepare('DELETE FROM bundle_tail WHERE log = ? AND idx = ?'),
     // eventIds go in ID_CHUNKS rows per statement: node:sqlite's cost per run() (bind, step, reset,
     // result object) is most of a small row's insert cost, so one statement per entry would cost
     // more than the rest of the append together (measured: ~2.2 us vs ~0.8 us per row).
@@ -226,23 +230,47 @@ const EMPTY = Buffer.alloc(0);
 function sqliteLogStore(db: DatabaseSync, st: Statements, topics: TopicCache, logId: string, log: number, bundlePage: number, ensureOpen: () => void): LogStore {
   const where = (idx: number) => `log ${logId} entry bundle ${idx} (entries from ${idx * BUNDLE_WIDTH})`;
 
-  /** fence reads the stored tail in one index seek (no bundle data): the log's size and the partial bundle's index, count and byte length. */
+  /**
+   * fence reads the stored tail in two index seeks (no bundle data): the log's size and the
+   * partial bundle's index, count and byte length (the sum over its fragments).
+   */
   const fence = (): { size: number; idx: number; count: number; len: number } => {
+    const t = st.tailSummary.get(log);
+    if (t !== undefined) {
+      const idx = Number(t.idx);
+      const count = Number(t.count);
+      return { size: idx * BUNDLE_WIDTH + count, idx, count, len: Number(t.len) };
+    }
     const row = st.lastBundle.get(log);
     if (row === undefined) return { size: 0, idx: 0, count: 0, len: 0 };
-    const idx = Number(row.idx);
-    const count = Number(row.count);
-    const size = idx * BUNDLE_WIDTH + count;
-    return count >= BUNDLE_WIDTH ? { size, idx: idx + 1, count: 0, len: 0 } : { size, idx, count, len: Number(row.len) };
+    const idx = Number(row.idx) + 1;
+    return { size: (idx - 1) * BUNDLE_WIDTH + Number(row.count), idx, count: 0, len: 0 };
+  };
+
+  /**
+   * partialData reads bundle idx's fragments, checked to be contiguous from record 0 and to hold
+   * `count` records in all (when given), and returns their bytes back to back: the bundle's data.
+   */
+  const partialData = (idx: number, count?: number): { data: Buffer; count: number } => {
+    const rows = st.selectFragments.all(log, idx);
+    const parts: Buffer[] = [];
+    let n = 0;
+    for (const r of rows) {
+      if (Number(r.first) !== n || !(r.data instanceof Uint8Array)) throw new StoreUnreadableError(`${where(idx)} is malformed: its fragments do not follow each other (the ledger file was altered or is corrupt)`);
+      n += Number(r.count);
+      parts.push(toBuffer(r.data));
+    }
+    if (count !== undefined && n !== count) throw new StoreUnreadableError(`${where(idx)} changed while it was being read`);
+    return { data: parts.length === 1 ? parts[0] : Buffer.concat(parts), count: n };
   };
 
   /** loadTail reads the partial bundle from the file, strictly parsed, so an append never extends a malformed bundle. */
   const loadTail = (idx: number, count: number): TailBundle => {
     if (count === 0) return { size: idx * BUNDLE_WIDTH, idx, count, data: EMPTY };
-    const row = st.selectBundle.get(log, idx);
-    if (row === undefined || Number(row.count) !== count) throw new StoreUnreadableError(`${where(idx)} changed while it was being read`);
-    parseBundle(row.data, count, where(idx), topics.name);
-    return { size: idx * BUNDLE_WIDTH + count, idx, count, data: toBuffer(row.data as Uint8Array) };
+    const { data } = partialData(idx, count);
+    parseBundle(data, count, where(idx), topics.name);
+    // Copied: node:sqlite's blob may be a view the next query reuses, and the handle keeps this.
+    return { size: idx * BUNDLE_WIDTH + count, idx, count, data: Buffer.from(data) };
   };
 
   // The tail as of this handle's last commit (or load). Single writer per log: it saves reading
@@ -314,32 +342,34 @@ function sqliteLogStore(db: DatabaseSync, st: Statements, topics: TopicCache, lo
       const framed = frameEntries(entries, topics.ref, tail.data, scratch);
       // eventIds first: a duplicate fails the batch before any bundle is written.
       insertEventIds(framed, entries, expectedSize);
-      // Grow the partial bundle, then write whole bundles, then start a new partial one.
+      // Each bundle the batch completes is written whole (its fragments, if any, deleted); what
+      // is left after the last one becomes a fragment holding only this batch's records.
       let idx = tail.idx;
       let count = tail.count;
       let start = 0; // first entry of the batch not yet written
-      let chunk: Buffer = framed.data;
+      let bundleFrom = 0; // where, in framed.data, the bundle being written begins
+      let to = 0;
       while (start < n) {
         const take = Math.min(n - start, BUNDLE_WIDTH - count);
-        chunk = framed.data.subarray(start === 0 ? 0 : framed.ends[start - 1], framed.ends[start + take - 1]);
-        if (count > 0) {
-          const r = st.growBundle.run(take + count, chunk, log, idx);
-          if (Number(r.changes) !== 1) throw new StoreUnreadableError(`${where(idx)} is missing from the file`);
-        } else {
-          st.insertBundle.run(log, idx, take, chunk);
-        }
-        count += take;
-        start += take;
-        if (count === BUNDLE_WIDTH && start < n) {
+        const partFrom = start === 0 ? tail.data.length : framed.ends[start - 1];
+        bundleFrom = start === 0 ? 0 : partFrom;
+        to = framed.ends[start + take - 1];
+        if (count + take === BUNDLE_WIDTH) {
+          st.insertBundle.run(log, idx, BUNDLE_WIDTH, framed.data.subarray(bundleFrom, to));
+          if (count > 0) st.deleteFragments.run(log, idx);
           idx++;
           count = 0;
+        } else {
+          st.insertFragment.run(log, idx, count, take, framed.data.subarray(partFrom, to));
+          count += take;
         }
+        start += take;
       }
       // The scratch buffer is reused by the next append: the cache keeps its own copy.
       next =
-        count === BUNDLE_WIDTH
-          ? { size: (idx + 1) * BUNDLE_WIDTH, idx: idx + 1, count: 0, data: EMPTY }
-          : { size: idx * BUNDLE_WIDTH + count, idx, count, data: Buffer.from(chunk) };
+        count === 0
+          ? { size: idx * BUNDLE_WIDTH, idx, count: 0, data: EMPTY }
+          : { size: idx * BUNDLE_WIDTH + count, idx, count, data: Buffer.from(framed.data.subarray(bundleFrom, to)) };
     }
     // The highest offset per source partition; consecutive entries mostly share one partition.
     const maxOffsets = new Map<string, { topic: string; partition: number; offset: bigint }>();
@@ -430,19 +460,25 @@ function sqliteLogStore(db: DatabaseSync, st: Statements, topics: TopicCache, lo
       const end = Math.ceil(to / BUNDLE_WIDTH); // bundles [next, end) hold the range
       while (next < end) {
         ensureOpen();
-        let rows: Record<string, unknown>[];
+        let rows: { idx: number; count: number; data: unknown }[];
         try {
           // A fresh query per page of bundles, fully read: no statement stays open across the
           // yields below, so appends on this connection are never blocked by a slow reader.
-          rows = st.selectBundles.all(log, next, end, bundlePage);
+          rows = st.selectBundles.all(log, next, end, bundlePage).map((r) => ({ idx: Number(r.idx), count: Number(r.count), data: r.data }));
+          // The last page also takes the partial bundle from its fragments, in the same step: an
+          // append between the two reads could otherwise complete it unseen.
+          if (rows.length < bundlePage) {
+            const t = st.tailSummary.get(log);
+            const idx = t === undefined ? -1 : Number(t.idx);
+            if (idx >= next && idx < end && (rows.length === 0 || idx > rows[rows.length - 1].idx)) rows.push({ idx, ...partialData(idx) });
+          }
         } catch (e) {
           throw translateSqliteError(e, `reading log ${logId}`);
         }
         if (rows.length === 0) return;
         for (const r of rows) {
-          const idx = Number(r.idx);
-          const base = idx * BUNDLE_WIDTH;
-          const records = parseBundle(r.data, Number(r.count), where(idx), topics.name);
+          const base = r.idx * BUNDLE_WIDTH;
+          const records = parseBundle(r.data, r.count, where(r.idx), topics.name);
           // Entries are numbered by their place in the bundle: a bundle short of 256 before the
           // last one shows as a gap in the indexes (and fails verify), never as silent renumbering.
           for (let i = Math.max(0, from - base); i < records.length && base + i < to; i++) {
@@ -450,8 +486,8 @@ function sqliteLogStore(db: DatabaseSync, st: Statements, topics: TopicCache, lo
             yield { index: base + i, eventId: x.eventId, kind: x.kind, bytes: x.bytes, source: x.source, appendedAt: x.appendedAt };
           }
         }
-        next = Number(rows[rows.length - 1].idx) + 1;
         if (rows.length < bundlePage) return;
+        next = rows[rows.length - 1].idx + 1;
       }
     },
 
