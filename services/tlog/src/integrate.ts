@@ -5,7 +5,7 @@ import { TILE_WIDTH, tileEntryCount, tileHashes, tilePath } from './tile-id.ts';
 import { tileNodeReader } from './tile-node-reader.ts';
 import type { CompactRange } from './compact-range.ts';
 import { extendRange, rangeRoot, readCompactRange } from './compact-range.ts';
-import { TlogInputInvalidError, TlogTileMissingError } from './errors.ts';
+import { TlogInputInvalidError, TlogTileInvalidError, TlogTileMissingError } from './errors.ts';
 import { MAX_TREE_SIZE, assertSize } from './tree-math.ts';
 
 /** IntegrateResult is what integrate() computed: the new tree size and root, and the tiles to persist. */
@@ -17,12 +17,6 @@ export type IntegrateResult = {
   /** The compact range of the new tree: give it to the next integrate() call of this tree. */
   readonly range: CompactRange;
 };
-
-function concat(hashes: readonly Hash[]): Uint8Array {
-  const out = new Uint8Array(hashes.length * HASH_SIZE);
-  hashes.forEach((h, i) => out.set(h, i * HASH_SIZE));
-  return out;
-}
 
 /**
  * integrate appends `leafHashes` to the tree of `fromSize` leaves (tessera's storage.Integrate idea):
@@ -53,29 +47,39 @@ export async function integrate(readTiles: TileReader, fromSize: number, leafHas
   }
   const edgeData = edge.length === 0 ? [] : await readTiles(edge);
   const known = new Map<string, Uint8Array>();
-  const edgeHashes = new Map<number, Hash[]>();
+  const edgeBytes = new Map<number, Uint8Array>();
   edge.forEach((id, i) => {
     const data = edgeData[i];
     if (data === undefined) throw new TlogTileMissingError(`tile ${tilePath(id)} of the tree of ${fromSize} is missing`);
-    edgeHashes.set(id.level, tileHashes(id, data));
+    if (data.length !== id.width * HASH_SIZE) throw new TlogTileInvalidError(`tile ${tilePath(id)} has ${data.length} bytes, want ${id.width * HASH_SIZE}`);
+    edgeBytes.set(id.level, data);
     known.set(tilePath(id), data);
   });
 
+  // Each level's new tiles are the old partial tile's bytes followed by the incoming hashes, cut
+  // every TILE_WIDTH: copied as bytes (a partial tile is not split into hashes, which cost an
+  // object per hash on every small append); only a completed tile is hashed, for the level above.
   const written: Tile[] = [];
-  let incoming: Hash[] = leafHashes.slice();
+  let incoming: readonly Hash[] = leafHashes;
   for (let level = 0; incoming.length > 0; level++) {
     const oldCount = tileEntryCount(level, fromSize);
     let index = Math.floor(oldCount / TILE_WIDTH);
-    const pending = [...(edgeHashes.get(level) ?? []), ...incoming];
+    const old = edgeBytes.get(level);
+    const oldWidth = old === undefined ? 0 : old.length / HASH_SIZE;
+    const total = oldWidth + incoming.length;
     const completed: Hash[] = [];
-    for (let at = 0; at < pending.length; at += TILE_WIDTH) {
-      const chunk = pending.slice(at, at + TILE_WIDTH);
-      const id: TileId = { level, index, width: chunk.length };
-      const data = concat(chunk);
+    for (let at = 0; at < total; at += TILE_WIDTH) {
+      const width = Math.min(TILE_WIDTH, total - at);
+      const data = new Uint8Array(width * HASH_SIZE);
+      // Only the first tile of a level starts with old hashes (at = 0).
+      const fromOld = at < oldWidth ? oldWidth - at : 0;
+      if (fromOld > 0) data.set(old!.subarray(at * HASH_SIZE, oldWidth * HASH_SIZE), 0);
+      for (let j = fromOld; j < width; j++) data.set(incoming[at + j - oldWidth], j * HASH_SIZE);
+      const id: TileId = { level, index, width };
       written.push({ id, data });
       known.set(tilePath(id), data);
       // SPEC: https://c2sp.org/tlog-tiles "A partial tile ... MUST NOT be hashed into a tile at the level above."
-      if (chunk.length === TILE_WIDTH) completed.push(perfectRoot(chunk));
+      if (width === TILE_WIDTH) completed.push(perfectRoot(tileHashes(id, data)));
       index++;
     }
     incoming = completed;

@@ -143,6 +143,9 @@ test('integrate reads only the right-edge partial tiles, at most one per level, 
 test('integrate names a missing tile', async () => {
   const store = createMemoryTileStore();
   await assert.rejects(integrate(store.read, 300, leavesOf(1)), (e: unknown) => e instanceof TlogTileMissingError && /tile\/0\/001\.p\/44/.test((e as Error).message));
+  // A stored edge tile of the wrong length is refused, not copied into the next tile.
+  const short = async (ids: readonly { width: number }[]) => ids.map((id) => new Uint8Array(id.width * 32 - 1));
+  await assert.rejects(integrate(short, 300, leavesOf(1)), (e: unknown) => e instanceof TlogTileInvalidError && /tile\/0\/001\.p\/44 has 1407 bytes, want 1408/.test((e as Error).message));
 });
 
 test('property: proofs from tiles equal proofs from the leaf list, with O(log n) tile reads', async () => {
