@@ -54,12 +54,12 @@ function prepare(db: DatabaseSync) {
     insertLog: db.prepare('INSERT INTO logs (log_id) VALUES (?) ON CONFLICT (log_id) DO NOTHING'),
     selectLog: db.prepare('SELECT log FROM logs WHERE log_id = ?'),
     listLogs: db.prepare('SELECT log_id FROM logs ORDER BY log'),
-    // The log's size in one index seek: the last bundle's index and count. length() of a blob is
-    // read from its header, without loading the bundle's overflow pages.
+    // The last whole bundle: the log's size when it has no partial bundle.
     lastBundle: db.prepare('SELECT idx, count FROM bundles WHERE log = ? ORDER BY idx DESC LIMIT 1'),
     selectBundles: db.prepare('SELECT idx, count, data FROM bundles WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
     insertBundle: db.prepare('INSERT INTO bundles (log, idx, count, data) VALUES (?, ?, ?, ?)'),
-    // The partial bundle's fragments (schema version 4): its size and byte length in one seek.
+    // The partial bundle's fragments (schema version 4): its index, entry count and byte length,
+    // from the (log, idx, first) index and each blob's header, without loading overflow pages.
     tailSummary: db.prepare('SELECT idx, max(first + count) AS count, sum(length(data)) AS len FROM bundle_tail WHERE log = ? GROUP BY idx ORDER BY idx DESC LIMIT 1'),
     selectFragments: db.prepare('SELECT first, count, data FROM bundle_tail WHERE log = ? AND idx = ? ORDER BY first'),
     // Fires bundle_tail_contiguous: refused unless it starts where the partial bundle ends.
@@ -113,12 +113,14 @@ const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, 
 
 /**
  * openSqliteLedgerStore opens (creating when missing) the embedded ledger file: WAL journal,
- * `synchronous=FULL`, schema checked or created. Every log lives in this one file, its entries
- * 256 to a row as entry bundles (entry-bundle.ts; layout in sqlite-schema.ts).
+ * `synchronous=FULL`, schema checked or created (a version 3 file upgraded). Every log lives in
+ * this one file, its entries 256 to a row as entry bundles, the last partial bundle as one
+ * fragment per append (entry-bundle.ts; layout in sqlite-schema.ts).
  *
- * Cost per appended entry: its share of one bundle row, plus one small `event_ids` row inserted
- * in multi-row statements; the log's size is one index seek, and the partial bundle being grown
- * is kept in memory per log handle (checked against the file inside every write transaction).
+ * Cost per appended entry: its share of one bundle row (written once, as a fragment, and once
+ * more in its whole bundle), plus one small `event_ids` row inserted in multi-row statements;
+ * the log's size is two index seeks, and the partial bundle is kept in memory per log handle
+ * (checked against the file inside every write transaction).
  *
  * Durability: each `append` is one `BEGIN IMMEDIATE … COMMIT` transaction and resolves after the
  * commit, which with synchronous=FULL has fsynced the WAL. Fencing: the log's size is read inside
