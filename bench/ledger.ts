@@ -35,7 +35,11 @@ Measures, in one run, and prints each figure beside its baseline and the ratio:
      and >= 0.5 x raw);
   2. Kafka -> ledger end to end on a real broker (target >= 30k events/s);
   3. verify of a ledger file of --verify-entries entries, in process and through the
-     'affidavit verify' CLI, beside a raw SHA-256 pass over the same bytes (target < 10 s).
+     'affidavit verify' CLI, beside a raw SHA-256 pass over the same bytes (target < 10 s);
+  4. acknowledged appends, the pattern of sync recording in the embedded mode: --writers
+     writers each publish one event and wait for ledger.appended() before the next, for
+     --ack-seconds; events/s, entries per commit and CPU per event, beside a raw INSERT that
+     commits as many rows per transaction as the ledger's commits held on average.
 Events are CommandIssued records (~300 bytes, Avro single-object encoding), encoded before timing.
 Each figure is measured --runs times; the median is reported.
 
@@ -50,7 +54,9 @@ options:
   --quick             small sizes for a smoke run (20000 events, 100000 verify entries, 1 run)
   --store KIND        SQLite store of the embedded figure: worker (default: a worker thread
                       owns the file, as in the embedded mode) or direct (same thread)
-  --skip LIST         comma-separated parts to skip: embedded, kafka, verify
+  --writers N         writers of the acknowledged-appends figure (default 8, as pgbench -c 8)
+  --ack-seconds S     duration of the acknowledged-appends figure (default 10; --quick: 3)
+  --skip LIST         comma-separated parts to skip: embedded, kafka, verify, acked
   --help              show this text`;
 
 const { values } = parseArgs({
@@ -62,6 +68,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     skip: { type: 'string', default: '' },
     store: { type: 'string', default: 'worker' },
+    writers: { type: 'string' },
+    'ack-seconds': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -69,7 +77,7 @@ if (values.help) {
   console.log(usage);
   process.exit(0);
 }
-const int = (name: 'events' | 'verify-entries' | 'runs' | 'partitions', fallback: number, min: number, max: number): number => {
+const int = (name: 'events' | 'verify-entries' | 'runs' | 'partitions' | 'writers' | 'ack-seconds', fallback: number, min: number, max: number): number => {
   const n = Number(values[name] ?? fallback);
   if (!Number.isInteger(n) || n < min || n > max) {
     console.error(`--${name} must be an integer from ${min} to ${max}\n\n${usage}`);
@@ -82,6 +90,8 @@ const events = int('events', quick ? 20_000 : 200_000, 1, 10_000_000);
 const verifyEntries = int('verify-entries', quick ? 100_000 : 1_000_000, 1, 20_000_000);
 const runs = int('runs', quick ? 1 : 3, 1, 20);
 const partitions = int('partitions', 1, 1, 64);
+const writers = int('writers', 8, 1, 1000);
+const ackSeconds = int('ack-seconds', quick ? 3 : 10, 1, 3600);
 const storeKind = values.store;
 if (storeKind !== 'worker' && storeKind !== 'direct') {
   console.error(`--store must be worker or direct\n\n${usage}`);
@@ -89,7 +99,7 @@ if (storeKind !== 'worker' && storeKind !== 'direct') {
 }
 const skip = new Set(values.skip.split(',').filter(Boolean));
 for (const s of skip) {
-  if (!['embedded', 'kafka', 'verify'].includes(s)) {
+  if (!['embedded', 'kafka', 'verify', 'acked'].includes(s)) {
     console.error(`--skip: unknown part ${s}\n\n${usage}`);
     process.exit(2);
   }
@@ -300,7 +310,67 @@ async function partVerify(): Promise<void> {
 }
 
 console.log(`bench/ledger.ts: node ${process.version}, ${runs} run(s) per figure, medians reported`);
+/**
+ * partAcked measures the ledger as sync recording drives it: each writer publishes one event and
+ * waits until the ledger holds it durably (Ledger#appended, what the embedded mode's sink awaits)
+ * before publishing the next. Commits then hold about one event per writer, so the figure is
+ * the ledger's cost per commit; the baseline is a raw INSERT committing as many rows per
+ * transaction as the ledger's commits held on average.
+ */
+async function partAcked(): Promise<void> {
+  console.log(`\n4. acknowledged appends: ${writers} writers, each waits for its event to be durable before the next; ${ackSeconds} s, ${storeKind} store`);
+  const broker = createMemoryBroker({ clock });
+  const bus = createMemoryBus({}, { broker, clock });
+  const t = TOPICS('acked');
+  await bus.ensureTopic(t.topic, partitions);
+  await bus.ensureTopic(t.dlqTopic, 1);
+  await bus.ensureTopic(t.checkpointsTopic, 1);
+  const store = storeKind === 'worker' ? await openWorkerSqliteLedgerStore({ path: newPath() }) : await openSqliteLedgerStore({ path: newPath() });
+  let commits = 0;
+  const counted = {
+    ...store,
+    openLog: async (id: string) => {
+      const log = await store.openLog(id);
+      return { ...log, append: (batch: Parameters<typeof log.append>[0], expected: number) => (commits++, log.append(batch, expected)) };
+    },
+  };
+  const ledger = new Ledger({ origin: 'bench.affidavit', group: 'ledger', ...t }, { bus, store: counted, signer, clock });
+  await ledger.start();
+  let acked = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const deadline = t0 + ackSeconds * 1000;
+  await Promise.all(
+    Array.from({ length: writers }, async () => {
+      const sessionId = uuidv7();
+      for (let seq = 0; performance.now() < deadline; seq++) {
+        const eventId = uuidv7();
+        const value = encodeEvent(exampleEvent('CommandIssued', { eventId, sessionId, seq, text: 'SELECT abalance FROM pgbench_accounts WHERE aid = $1', commandId: `c${seq}` }));
+        const durable = ledger.appended([eventId]);
+        await bus.publish(t.topic, [{ key: sessionId, value, headers: { eventId } }]);
+        await durable;
+        acked++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  await ledger.stop();
+  await bus.close();
+  await store.close();
+  const perCommit = acked / Math.max(1, commits);
+  const rate = acked / seconds;
+  const blobs = encodeEvents(2_000).map((r) => r.value);
+  const rawBatch = Math.max(1, Math.round(perCommit));
+  const rawMs = rawInsertBaseline({ path: newPath(), blobs, count: 20_000, batchSize: rawBatch });
+  const rawRate = 20_000 / (rawMs / 1000);
+  console.log(`   ledger: ${fmt(rate)} events/s acknowledged, ${perCommit.toFixed(1)} entries per commit, ${((cpu.user + cpu.system) / acked).toFixed(0)} us CPU per event (this process, every thread)`);
+  console.log(`   raw INSERT, ${rawBatch} rows per commit: ${fmt(rawRate)} rows/s`);
+  console.log(`   ratio ledger/raw: ${(rate / rawRate).toFixed(2)}`);
+}
+
 if (!skip.has('embedded')) await partEmbedded();
 if (!skip.has('kafka')) await partKafka();
 if (!skip.has('verify')) await partVerify();
+if (!skip.has('acked')) await partAcked();
 process.exit(0);
