@@ -658,9 +658,10 @@ export class Ledger {
   }
 
   /**
-   * appended resolves once every given event id is durably in the ledger (appended now or
-   * earlier). The embedded mode acknowledges a command's event with it: an in-process bus is
-   * not durable, the ledger's SQLite file is. Rejects after `timeoutMs`.
+   * appended resolves once every given event id has been durably appended by this ledger AFTER
+   * the call: call it before publishing the events (an id appended earlier never resolves it).
+   * The embedded mode acknowledges a command's event with it: an in-process bus is not durable,
+   * the ledger's SQLite file is. Rejects after `timeoutMs`.
    */
   appended(eventIds: readonly string[], timeoutMs = 10_000): Promise<void> {
     return new Promise<void>((resolve, reject) => {
