@@ -46,14 +46,12 @@ export async function integrate(readTiles: TileReader, fromSize: number, leafHas
     if (count % TILE_WIDTH !== 0) edge.push({ level, index: Math.floor(count / TILE_WIDTH), width: count % TILE_WIDTH });
   }
   const edgeData = edge.length === 0 ? [] : await readTiles(edge);
-  const known = new Map<string, Uint8Array>();
   const edgeBytes = new Map<number, Uint8Array>();
   edge.forEach((id, i) => {
     const data = edgeData[i];
     if (data === undefined) throw new TlogTileMissingError(`tile ${tilePath(id)} of the tree of ${fromSize} is missing`);
     if (data.length !== id.width * HASH_SIZE) throw new TlogTileInvalidError(`tile ${tilePath(id)} has ${data.length} bytes, want ${id.width * HASH_SIZE}`);
     edgeBytes.set(id.level, data);
-    known.set(tilePath(id), data);
   });
 
   // Each level's new tiles are the old partial tile's bytes followed by the incoming hashes, cut
@@ -77,7 +75,6 @@ export async function integrate(readTiles: TileReader, fromSize: number, leafHas
       for (let j = fromOld; j < width; j++) data.set(incoming[at + j - oldWidth], j * HASH_SIZE);
       const id: TileId = { level, index, width };
       written.push({ id, data });
-      known.set(tilePath(id), data);
       // SPEC: https://c2sp.org/tlog-tiles "A partial tile ... MUST NOT be hashed into a tile at the level above."
       if (width === TILE_WIDTH) completed.push(perfectRoot(tileHashes(id, data)));
       index++;
@@ -90,7 +87,10 @@ export async function integrate(readTiles: TileReader, fromSize: number, leafHas
     return { size: newSize, root: rangeRoot(range), tiles: written, range };
   }
   // Without the old range, the new one is read from right-edge tiles of the new tree: each was
-  // just written or was read above.
+  // just written or was read above (only this path needs them by path).
+  const known = new Map<string, Uint8Array>();
+  edge.forEach((id, i) => known.set(tilePath(id), edgeData[i]!));
+  for (const t of written) known.set(tilePath(t.id), t.data);
   const overlay: TileReader = async (ids) => {
     const missing = ids.filter((id) => !known.has(tilePath(id)));
     const fetched = missing.length === 0 ? [] : await readTiles(missing);
