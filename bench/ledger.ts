@@ -145,18 +145,26 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
 
 const TOPICS = (tag: string) => ({ topic: `bench.${tag}.events`, dlqTopic: `bench.${tag}.dlq`, checkpointsTopic: `bench.${tag}.checkpoints` });
 
+/** embeddedBus is an in-process bus over `broker` with the ledger's three topics (tagged `tag`). */
+async function embeddedBus(tag: string, broker: ReturnType<typeof createMemoryBroker>) {
+  const bus = createMemoryBus({}, { broker, clock });
+  const t = TOPICS(tag);
+  await bus.ensureTopic(t.topic, partitions);
+  await bus.ensureTopic(t.dlqTopic, 1);
+  await bus.ensureTopic(t.checkpointsTopic, 1);
+  return { bus, t };
+}
+
+/** openEmbeddedStore opens a new ledger file with the store --store names. */
+const openEmbeddedStore = () => (storeKind === 'worker' ? openWorkerSqliteLedgerStore({ path: newPath() }) : openSqliteLedgerStore({ path: newPath() }));
+
 /** embeddedRun pre-publishes the events to an in-process broker, then times the Ledger appending them all. */
 async function embeddedRun(recs: readonly OutgoingRecord[]): Promise<number> {
   // The whole run is published before the ledger subscribes: keep all of it (the default
   // retention caps a topic no group has subscribed to yet).
-  const broker = createMemoryBroker({ clock, retention: { maxRetainedBytes: 2 ** 40, maxRetainedRecords: 100_000_000 } });
-  const bus = createMemoryBus({}, { broker, clock });
-  const t = TOPICS('embedded');
-  await bus.ensureTopic(t.topic, partitions);
-  await bus.ensureTopic(t.dlqTopic, 1);
-  await bus.ensureTopic(t.checkpointsTopic, 1);
+  const { bus, t } = await embeddedBus('embedded', createMemoryBroker({ clock, retention: { maxRetainedBytes: 2 ** 40, maxRetainedRecords: 100_000_000 } }));
   for (let i = 0; i < recs.length; i += 10_000) await bus.publish(t.topic, recs.slice(i, i + 10_000));
-  const store = storeKind === 'worker' ? await openWorkerSqliteLedgerStore({ path: newPath() }) : await openSqliteLedgerStore({ path: newPath() });
+  const store = await openEmbeddedStore();
   const ledger = new Ledger({ origin: 'bench.affidavit', group: 'ledger', ...t }, { bus, store, signer, clock });
   const t0 = performance.now();
   await ledger.start();
@@ -321,13 +329,8 @@ console.log(`bench/ledger.ts: node ${process.version}, ${runs} run(s) per figure
  */
 async function partAcked(): Promise<void> {
   console.log(`\n2. acknowledged appends: ${writers} writers, each waits for its event to be durable before the next; ${ackSeconds} s, ${storeKind} store`);
-  const broker = createMemoryBroker({ clock });
-  const bus = createMemoryBus({}, { broker, clock });
-  const t = TOPICS('acked');
-  await bus.ensureTopic(t.topic, partitions);
-  await bus.ensureTopic(t.dlqTopic, 1);
-  await bus.ensureTopic(t.checkpointsTopic, 1);
-  const store = storeKind === 'worker' ? await openWorkerSqliteLedgerStore({ path: newPath() }) : await openSqliteLedgerStore({ path: newPath() });
+  const { bus, t } = await embeddedBus('acked', createMemoryBroker({ clock }));
+  const store = await openEmbeddedStore();
   let commits = 0;
   const counted = {
     ...store,
