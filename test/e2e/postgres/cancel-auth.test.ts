@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { findPostgresBinaries, stopPostgres } from '../../services/postgres.ts';
-import { commandsOf, startRig, waitFor, type Rig } from './harness.ts';
+import { clientEnv, commandsOf, startRig, waitFor, type Rig } from './harness.ts';
 
 let rig: Rig;
 before(async () => {
@@ -22,9 +22,8 @@ after(async () => {
 
 test('psql cancel: SIGINT cancels a running pg_sleep quickly', async () => {
   const m = rig.mark();
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PG')));
   const child = spawn(join(findPostgresBinaries().binDir, 'psql'), ['-X', '-c', 'SELECT pg_sleep(10)'], {
-    env: { ...env, PGHOST: '127.0.0.1', PGPORT: String(rig.port), PGUSER: 'alice', PGDATABASE: 'app', PGPASSWORD: await rig.token(), PGSSLMODE: 'verify-full', PGSSLROOTCERT: rig.caFile },
+    env: clientEnv(rig, await rig.token()),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

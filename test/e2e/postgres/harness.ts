@@ -150,6 +150,15 @@ export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {
   };
 }
 
+/**
+ * clientEnv is the environment of a libpq client (psql) started by the test itself, logging in
+ * to the proxy as alice with `token`: the test's own PG* variables are dropped so only these apply.
+ */
+export function clientEnv(rig: Rig, token: string): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PG')));
+  return { ...env, PGHOST: '127.0.0.1', PGPORT: String(rig.port), PGUSER: 'alice', PGDATABASE: 'app', PGPASSWORD: token, PGSSLMODE: 'verify-full', PGSSLROOTCERT: rig.caFile };
+}
+
 /** commandsOf pairs each CommandIssued with its outcome event (CommandCompleted or CommandBlocked). */
 export function commandsOf(events: readonly SessionEvent[]): { text: string; decision: string; outcome: string; event?: SessionEvent }[] {
   const out: { text: string; decision: string; outcome: string; event?: SessionEvent }[] = [];

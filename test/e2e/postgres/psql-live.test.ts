@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { findPostgresBinaries, stopPostgres } from '../../services/postgres.ts';
-import { commandsOf, startRig, waitFor, type Rig } from './harness.ts';
+import { clientEnv, commandsOf, startRig, waitFor, type Rig } from './harness.ts';
 
 let rig: Rig;
 before(async () => {
@@ -42,20 +42,9 @@ type PtyPsql = {
 
 async function livePsql(r: Rig, token: string): Promise<PtyPsql> {
   const psql = join(findPostgresBinaries().binDir, 'psql');
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PG')));
   // `script -e` exits with psql's status; -f flushes every write so the test sees output at once.
   const child: ChildProcessWithoutNullStreams = spawn('script', ['-qfec', `${psql} -X -P pager=off`, '/dev/null'], {
-    env: {
-      ...env,
-      TERM: 'dumb',
-      PGHOST: '127.0.0.1',
-      PGPORT: String(r.port),
-      PGUSER: 'alice',
-      PGDATABASE: 'app',
-      PGPASSWORD: token,
-      PGSSLMODE: 'verify-full',
-      PGSSLROOTCERT: r.caFile,
-    },
+    env: { ...clientEnv(r, token), TERM: 'dumb' },
     stdio: 'pipe',
   });
   let screen = '';
