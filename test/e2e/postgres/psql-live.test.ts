@@ -43,8 +43,11 @@ type PtyPsql = {
 async function livePsql(r: Rig, token: string): Promise<PtyPsql> {
   const psql = join(findPostgresBinaries().binDir, 'psql');
   // `script -e` exits with psql's status; -f flushes every write so the test sees output at once.
-  const child: ChildProcessWithoutNullStreams = spawn('script', ['-qfec', `${psql} -X -P pager=off`, '/dev/null'], {
-    env: { ...clientEnv(r, token), TERM: 'dumb' },
+  // script runs the command through $SHELL -c; `exec` makes psql replace that shell, because a
+  // shell left waiting in the terminal's foreground group (dash does not exec the last command)
+  // also receives the Ctrl-C and then dies of it once psql has exited, so script reports 130.
+  const child: ChildProcessWithoutNullStreams = spawn('script', ['-qfec', `exec ${psql} -X -P pager=off`, '/dev/null'], {
+    env: { ...clientEnv(r, token), TERM: 'dumb', SHELL: '/bin/sh' },
     stdio: 'pipe',
   });
   let screen = '';
