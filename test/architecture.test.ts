@@ -1,5 +1,7 @@
-// Architecture rules (STYLE rule 9, tessera's TestForbiddenFunction): pure code stays pure and
-// drivers stay inside their adapters. A rule names a folder and what its files MUST NOT import.
+// Architecture rules (STYLE rule 9, tessera's TestForbiddenFunction): pure code stays pure,
+// drivers stay inside their adapters, and the layers of the README's layout table hold:
+// packages/ (libraries) < proxies/ (feeders) < services/ (deployable services and the CLI, the
+// composition root). A rule names a folder and what its files MUST NOT import.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -23,16 +25,29 @@ function imports(file: string): string[] {
   return [...src.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2]);
 }
 
+/** LAYERS lists every workspace package by layer; a package imports only from lower layers. */
+const LAYERS: Readonly<Record<string, readonly string[]>> = {
+  library: ['@affidavit/common', '@affidavit/bus', '@affidavit/tlog', '@affidavit/schemas'],
+  feeder: ['@affidavit/access', '@affidavit/postgres-proxy'],
+  service: ['@affidavit/ledger', '@affidavit/cli'],
+};
+const pkgOf = (spec: string) => spec.split('/').slice(0, 2).join('/');
+const inLayer = (layer: keyof typeof LAYERS) => (spec: string) => LAYERS[layer].includes(pkgOf(spec));
+
 const IO = ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:child_process', 'node:sqlite', 'kafkajs', '@eventstore/db-client'];
 
 type Rule = { name: string; folder: string; forbidden: (spec: string, file: string) => boolean };
 const rules: Rule[] = [
-  { name: 'services/tlog is pure (no I/O, no drivers)', folder: 'services/tlog/src', forbidden: (s) => IO.includes(s) },
+  { name: 'packages/tlog is pure (no I/O, no drivers)', folder: 'packages/tlog/src', forbidden: (s) => IO.includes(s) },
+  { name: 'libraries (packages/) import no feeder or service', folder: 'packages', forbidden: (s) => inLayer('feeder')(s) || inLayer('service')(s) },
+  { name: 'the event contract (schemas/) imports no feeder or service', folder: 'schemas', forbidden: (s) => inLayer('feeder')(s) || inLayer('service')(s) },
+  { name: 'feeders (proxies/) import no service', folder: 'proxies', forbidden: inLayer('service') },
+  { name: 'masking detectors are pure', folder: 'proxies/access/src/masking/detectors', forbidden: (s) => IO.includes(s) },
   { name: 'ledger core is pure', folder: 'services/ledger/src/core', forbidden: (s) => IO.includes(s) },
   {
     name: 'kafkajs only in the bus Kafka adapter',
     folder: '.',
-    forbidden: (s, f) => s === 'kafkajs' && !relative(root, f).startsWith('services/bus/src/adapters/kafka') && !relative(root, f).startsWith('test/') && !relative(root, f).startsWith('bench/'),
+    forbidden: (s, f) => s === 'kafkajs' && !relative(root, f).startsWith('packages/bus/src/adapters/kafka') && !relative(root, f).startsWith('test/') && !relative(root, f).startsWith('bench/'),
   },
   {
     name: 'node:sqlite only in the ledger SQLite adapter',
@@ -45,12 +60,12 @@ const rules: Rule[] = [
     forbidden: (s, f) => s === '@eventstore/db-client' && !relative(root, f).startsWith('services/ledger/src/adapters/eventstoredb'),
   },
   { name: 'proxies do not import ledger internals', folder: 'proxies', forbidden: (s) => s.startsWith('@affidavit/ledger') || s.includes('services/ledger') },
-  { name: 'workspaces import each other only through their package name', folder: '.', forbidden: (s) => /^(\.\.\/)+(services|proxies|schemas)\//.test(s) },
+  { name: 'workspaces import each other only through their package name', folder: '.', forbidden: (s) => /^(\.\.\/)+(packages|services|proxies|schemas)\//.test(s) },
 ];
 
 for (const rule of rules) {
   test(rule.name, () => {
-    const dirs = rule.folder === '.' ? ['schemas', 'services', 'proxies'].map((d) => join(root, d)) : [join(root, rule.folder)];
+    const dirs = rule.folder === '.' ? ['schemas', 'packages', 'services', 'proxies'].map((d) => join(root, d)) : [join(root, rule.folder)];
     const violations = dirs.flatMap((d) => files(d)).flatMap((f) => imports(f).filter((s) => rule.forbidden(s, f)).map((s) => `${relative(root, f)} imports ${s}`));
     assert.deepEqual(violations, []);
   });
@@ -59,4 +74,16 @@ for (const rule of rules) {
 test('the import scanner sees imports (guards the guard)', () => {
   const seen = imports(join(root, 'schemas', 'src', 'codec.ts'));
   assert.ok(seen.includes('avsc'), `scanner found ${seen.join(', ')}`);
+});
+
+test('every workspace package is placed in a layer (guards the layer rules)', () => {
+  const names = ['packages', 'services', 'proxies'].flatMap((d) =>
+    readdirSync(join(root, d)).flatMap((w) => {
+      const pj = join(root, d, w, 'package.json');
+      return existsSync(pj) ? [JSON.parse(readFileSync(pj, 'utf8')).name as string] : [];
+    }),
+  );
+  const placed = Object.values(LAYERS).flat();
+  assert.deepEqual(names.filter((n) => !placed.includes(n)), []);
+  for (const n of readdirSync(join(root, 'packages'))) assert.ok(inLayer('library')(`@affidavit/${n}`), `packages/${n} is a library`);
 });

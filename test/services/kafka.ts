@@ -5,7 +5,7 @@
 // classic protocol versions. 4.x was chosen only after checking kafkajs 2.2.4 against it end
 // to end: idempotent produce with acks=all, fetch, and consumer groups (join, sync,
 // heartbeat, leave, rebalance when a member joins or leaves, offset commit, seek) all work:
-// the whole bus contract (services/bus/src/adapters/kafka/kafka-bus.int.test.ts) passes
+// the whole bus contract (packages/bus/src/adapters/kafka/kafka-bus.int.test.ts) passes
 // against it. The newest broker is what a new deployment runs, so that is what tests should
 // meet. If a kafkajs or Kafka upgrade breaks that, fall back to 3.9.2 (the pom and the
 // StorageTool/kafka.Kafka class names are the same; 3.9 also pulls reload4j).

@@ -1,4 +1,4 @@
-// Command tlogcheck cross-checks Affidavit's TypeScript transparency-log code (services/tlog)
+// Command tlogcheck cross-checks Affidavit's TypeScript transparency-log code (packages/tlog)
 // against the reference Go implementations: github.com/transparency-dev/merkle for RFC 9162
 // proofs and golang.org/x/mod/sumdb/note for signed notes.
 //

@@ -7,7 +7,7 @@ import { verifyLog } from './verify-log.ts';
 import type { OpenedCheckpoint, VerifyEntry } from './verify-log.ts';
 
 // A stand-in for signed notes: the checkpoint text is JSON, "signed" when it says so. The real
-// note verification is tested in services/tlog and end to end through the CLI.
+// note verification is tested in packages/tlog and end to end through the CLI.
 const note = (c: { origin?: string; size: number; root: Uint8Array; bad?: boolean }) => JSON.stringify({ origin: c.origin ?? 'log', size: c.size, root: toHex(c.root), bad: c.bad ?? false });
 const open = (n: string): OpenedCheckpoint => {
   const j = JSON.parse(n);
