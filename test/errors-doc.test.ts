@@ -20,7 +20,7 @@ function sources(dir: string, out: string[] = []): string[] {
 // Codes are found where they are defined, `defineError('AFF_E_…'`, across every workspace,
 // so a module that is never imported by a test still cannot define an undocumented code.
 const defined = new Map<string, string>();
-for (const dir of ['schemas', 'services', 'proxies', 'test']) {
+for (const dir of ['schemas', 'packages', 'services', 'proxies', 'test']) {
   for (const file of sources(join(root, dir))) {
     for (const m of readFileSync(file, 'utf8').matchAll(/defineError\(\s*['"](AFF_E_[A-Z0-9_]+)['"]/g)) {
       assert.ok(!defined.has(m[1]), `${m[1]} defined in both ${defined.get(m[1])} and ${file}`);
