@@ -83,6 +83,13 @@ export class ApprovalBook {
       if (d.decision !== 'expired') {
         const signed = req ? signedDecisionOf(d, commandDigest(req.text)) : null;
         if (!signed || !verifyDecisionSignature(signed, d.signature, this.#keys).ok) return;
+        // Signed is not enough: a correctly signed self-approval replayed onto the bus breaks the
+        // rules too, and the gate refuses it. The book folds only what the gate would accept.
+        try {
+          decide({ type: 'DecideApproval', requestId: d.requestId, approver: d.approver!, decision: d.decision, justification: d.justification, now: d.occurredAt }, this.#states.get(d.requestId) ?? initialState());
+        } catch {
+          return;
+        }
       }
       this.#fold(d.requestId, { type: 'ApprovalDecided', requestId: d.requestId, decision: d.decision, approver: d.approver, justification: d.justification });
     }

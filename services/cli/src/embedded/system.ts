@@ -22,6 +22,7 @@ import {
 import { systemClock, uuidv7 } from '@affidavit/common';
 import { ed25519NoteVerifier } from '@affidavit/tlog';
 import type { Logger } from '@affidavit/common';
+import type { Bus } from '@affidavit/bus';
 import { loadOrCreateSigningKey } from '@affidavit/ledger';
 import type { LedgerStore } from '@affidavit/ledger';
 import { createMaskingPort, createPostgresProxy } from '@affidavit/postgres-proxy';
@@ -59,6 +60,8 @@ export type EmbeddedSystem = {
   readonly verifierKeyFile: string;
   /** decisionKeyFile is the public key approval decisions are signed with (`affidavit verify --decision-key`). */
   readonly decisionKeyFile: string;
+  /** bus is the in-process bus (for in-process tools and tests: e.g. publishing forged decisions). */
+  readonly bus: Bus;
   stop(): Promise<void>;
 };
 
@@ -234,7 +237,7 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     });
     stops.push(['control endpoint', () => control.close()]);
 
-    return { proxyPort: addr.port, issuer: issuer.issuer, verifierKeyFile: paths.ledgerVerifierKey, decisionKeyFile: paths.decisionVerifierKey, stop };
+    return { proxyPort: addr.port, issuer: issuer.issuer, verifierKeyFile: paths.ledgerVerifierKey, decisionKeyFile: paths.decisionVerifierKey, bus, stop };
   } catch (e) {
     await stop();
     throw e;
