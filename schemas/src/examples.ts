@@ -28,7 +28,7 @@ const bodies = (): { [T in LedgerRecord['type']]: Body<T> } => ({
   CommandCompleted: { commandId: 'c1', outcome: 'ok', tag: 'SELECT 1', rows: 1, durationMicros: 250, errorCode: null, errorMessage: null, resultDigest: null },
   CommandBlocked: { commandId: 'c2', text: 'drop table customers', ruleId: 'no-ddl', reason: 'DDL is not allowed' },
   ApprovalRequested: { requestId: 'r1', commandId: 'c3', text: 'delete from customers', ruleId: 'hold-writes', reason: 'writes need approval', approverGroups: ['approvers'], expiresAt: T0 + 300_000_000 },
-  ApprovalDecided: { requestId: 'r1', decision: 'approved', approver: { ...EXAMPLE_ACTOR, subject: 'bob', groups: ['approvers'] }, justification: 'ticket 42', signature: null },
+  ApprovalDecided: { requestId: 'r1', decision: 'approved', approver: { ...EXAMPLE_ACTOR, subject: 'bob', groups: ['approvers'] }, justification: 'ticket 42', signature: null, commandDigest: null },
   ApprovalRefused: { requestId: 'r1', refusedEventId: ID, attemptedDecision: 'approved', claimedApprover: EXAMPLE_ACTOR, code: 'AFF_E_APPROVAL_SELF', reason: 'alice requested r1 and cannot decide it', refusedBy: 'gate' },
   DataMasked: { commandId: 'c4', count: 1, masks: [], truncated: false, sealedOriginals: [] },
   ResultCaptured: { commandId: 'c4', columns: ['id', 'email'], rows: [['1', 'a***@example.com']], truncated: false, resultDigest: 'ab' },

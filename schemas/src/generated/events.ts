@@ -101,6 +101,8 @@ export type ApprovalDecided = {
   justification: string;
   /** The accepting service's signature: a 4-byte key id (big-endian, as in signed notes) then the 64-byte Ed25519 signature over the canonical decision (proxies/access/src/approvals/decision-signature.ts). Null only for an expiry, which the proxy holding the request records itself. */
   signature: null | Buffer;
+  /** Lowercase hex SHA-256 of the ApprovalRequested text the approver decided on (what was shown is what runs); covered by the signature. Null for an expiry, and in decisions written before this field existed. */
+  commandDigest: null | string;
 };
 
 /** ApprovalRefused: An attempt to decide a held command was refused (not signed by a trusted key, self-approval, wrong group, unknown request, second decision, expired) and released nothing. */

@@ -71,8 +71,9 @@ function testDecisions(signer: DecisionSigner, approver: () => Promise<Actor>, r
       const who = d.approver ?? (await approver());
       const occurredAt = Date.now() * 1000;
       const text = requestText(requestId) ?? '';
-      const signature = d.decision === 'expired' ? null : await signDecision({ requestId, commandDigest: commandDigest(text), decision: d.decision, approver: who, justification: d.justification, decidedAt: occurredAt }, signer);
-      emit({ requestId, eventId: uuidv7(), occurredAt, ...d, approver: who, signature });
+      const digest = commandDigest(text);
+      const signature = d.decision === 'expired' ? null : await signDecision({ requestId, commandDigest: digest, decision: d.decision, approver: who, justification: d.justification, decidedAt: occurredAt }, signer);
+      emit({ requestId, eventId: uuidv7(), occurredAt, ...d, approver: who, signature, commandDigest: digest });
     },
   };
 }

@@ -33,7 +33,7 @@ let eventNo = 0;
 /** decision builds a decision as the accepting service would sign it (or as a forger would). */
 async function decision(requestId: string, o: { approver?: Actor | null; decision?: 'approved' | 'denied'; text?: string; signer?: DecisionSigner | null; justification?: string; at?: number } = {}): Promise<ReceivedDecision> {
   const approver = o.approver === undefined ? bob : o.approver;
-  const d = { requestId, eventId: `ev-${++eventNo}`, occurredAt: o.at ?? Date.now() * 1000, decision: o.decision ?? 'approved', approver, justification: o.justification ?? 'ticket 42', signature: null as Uint8Array | null };
+  const d = { requestId, eventId: `ev-${++eventNo}`, occurredAt: o.at ?? Date.now() * 1000, decision: o.decision ?? 'approved', approver, justification: o.justification ?? 'ticket 42', signature: null as Uint8Array | null, commandDigest: commandDigest(o.text ?? hold.text) as string | null };
   const signer = o.signer === undefined ? service.signer : o.signer;
   if (signer && approver) {
     d.signature = await signDecision({ requestId, commandDigest: commandDigest(o.text ?? hold.text), decision: d.decision, approver, justification: d.justification, decidedAt: d.occurredAt }, signer);
@@ -100,6 +100,8 @@ test('forged and rule-breaking decisions are ignored, each recorded as refused; 
     ['self-approval, correctly signed', await decision(id, { approver: { ...alice, groups: ['approvers'], email: 'other@example.com' } }), 'AFF_E_APPROVAL_SELF'],
     ['wrong group, correctly signed', await decision(id, { approver: carol }), 'AFF_E_APPROVAL_NOT_APPROVER'],
     ['empty justification, correctly signed', await decision(id, { justification: ' ' }), 'AFF_E_APPROVAL_JUSTIFICATION'],
+    ['naming another statement, correctly signed for this one', { ...(await decision(id)), commandDigest: commandDigest('delete from orders') }, 'AFF_E_APPROVAL_COMMAND_MISMATCH'],
+    ['naming no statement, correctly signed for this one', { ...(await decision(id)), commandDigest: null }, 'AFF_E_APPROVAL_COMMAND_MISMATCH'],
     ['a forged expiry', { ...(await decision(id, { signer: null })), decision: 'expired', approver: null }, 'AFF_E_APPROVAL_SIGNATURE'],
     ['no approver at all', { ...(await decision(id)), approver: null }, 'AFF_E_APPROVAL_SIGNATURE'],
   ];
@@ -154,7 +156,7 @@ test('a decision after expiry is refused and recorded; the gate records its own 
   const last = events().at(-1)!;
   assert.equal(last.type, 'ApprovalDecided');
   assert.equal((last as { decision: string }).decision, 'expired');
-  decisions.emit({ requestId: id, eventId: last.eventId, occurredAt: last.occurredAt, decision: 'expired', approver: null, justification: 'no decision before the deadline', signature: null });
+  decisions.emit({ requestId: id, eventId: last.eventId, occurredAt: last.occurredAt, decision: 'expired', approver: null, justification: 'no decision before the deadline', signature: null, commandDigest: null });
   decisions.emit(late);
   await gate.settled();
   assert.deepEqual(refusals.map((r) => [r.code, r.refusedEventId]), [['AFF_E_APPROVAL_EXPIRED', late.eventId]], 'the echo is not a refusal; the late decision is');

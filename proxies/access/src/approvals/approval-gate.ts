@@ -16,7 +16,7 @@ export type Decision = { decision: 'approved' | 'denied' | 'expired'; approver: 
  * ReceivedDecision is an ApprovalDecided event as a DecisionSource delivers it: claims, not yet
  * trusted. `eventId` is null only for a decision that never was an event (tests).
  */
-export type ReceivedDecision = Decision & { requestId: string; eventId: string | null; occurredAt: number; signature: Uint8Array | null };
+export type ReceivedDecision = Decision & { requestId: string; eventId: string | null; occurredAt: number; signature: Uint8Array | null; commandDigest: string | null };
 
 /**
  * DecisionSource delivers ApprovalDecided events seen on the bus (whoever published them).
@@ -64,7 +64,7 @@ const anonymous: Actor = { issuer: '', subject: '(unknown)', email: null, groups
  * signature by one of `verifierKeys` over the canonical decision of this request id and this
  * request's command digest, and (2) passes the approval decider against the request as this
  * gate recorded it: approver ≠ requester (issuer+subject), approver in the rule's groups, not
- * expired, decided once, justified. Any other decision MUST be ignored (the statement stays
+ * expired, decided once, naming this statement's digest, justified. Any other decision MUST be ignored (the statement stays
  * held) and recorded as ApprovalRefused naming the rule it broke. When the timeout passes first
  * it MUST record ApprovalDecided(expired) and resolve `expired`.
  */
@@ -103,8 +103,9 @@ export class ApprovalGate {
       approverGroups: [...req.approverGroups],
       requestedAt: nowMs * 1000,
       expiresAt: expiresAtMs * 1000,
+      commandDigest: commandDigest(req.text),
     };
-    const entry: Entry = { state: fold(initialState(), decide({ type: 'RequestApproval', request }, initialState())), digest: commandDigest(req.text), target: envelope.target };
+    const entry: Entry = { state: fold(initialState(), decide({ type: 'RequestApproval', request }, initialState())), digest: request.commandDigest!, target: envelope.target };
     const released = new Promise<void>((resolve) => (entry.release = resolve));
     this.#entries.set(requestId, entry);
     let timer: NodeJS.Timeout | undefined;
@@ -127,7 +128,7 @@ export class ApprovalGate {
       const st = entry.state;
       if (st.status === 'approved' || st.status === 'denied') return { requestId, decision: st.status, approver: st.approver, justification: st.justification };
       const justification = st.status === 'expired' ? st.justification : 'no decision before the deadline';
-      await session.record({ type: 'ApprovalDecided', requestId, decision: 'expired', approver: null, justification, signature: null }, { wait: false });
+      await session.record({ type: 'ApprovalDecided', requestId, decision: 'expired', approver: null, justification, signature: null, commandDigest: null }, { wait: false });
       return { requestId, decision: 'expired', approver: null, justification };
     } finally {
       clearTimeout(timer);
@@ -174,7 +175,7 @@ export class ApprovalGate {
     }
     let facts: ApprovalFact[];
     try {
-      facts = decide({ type: 'DecideApproval', requestId: d.requestId, approver: d.approver!, decision: d.decision, justification: d.justification, now: this.#deps.now() * 1000 }, entry.state);
+      facts = decide({ type: 'DecideApproval', requestId: d.requestId, approver: d.approver!, decision: d.decision, justification: d.justification, now: this.#deps.now() * 1000, commandDigest: d.commandDigest }, entry.state);
     } catch (e) {
       if (!isAffidavitError(e)) throw e;
       this.#refuse(d, entry, e.code, e.message);

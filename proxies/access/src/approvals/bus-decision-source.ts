@@ -13,7 +13,7 @@ export function decisionsIn(batch: BusBatch, codec: EventCodec): ReceivedDecisio
       const e = codec.decode(r.value);
       if (e.type !== 'ApprovalDecided') continue;
       const d = e as ApprovalDecided;
-      out.push({ requestId: d.requestId, eventId: d.eventId, occurredAt: d.occurredAt, decision: d.decision, approver: d.approver, justification: d.justification, signature: d.signature });
+      out.push({ requestId: d.requestId, eventId: d.eventId, occurredAt: d.occurredAt, decision: d.decision, approver: d.approver, justification: d.justification, signature: d.signature, commandDigest: d.commandDigest });
     } catch {
       // Not ours to judge: the ledger records undecodable input; a proxy only waits for decisions.
     }

@@ -16,5 +16,6 @@ export {
   UnknownApprovalError,
   ApprovalJustificationError,
   DecisionSignatureError,
+  ApprovalCommandMismatchError,
 } from './errors.ts';
 export { busDecisionSource, decisionsIn } from './bus-decision-source.ts';

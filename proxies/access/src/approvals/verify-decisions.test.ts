@@ -15,7 +15,7 @@ let n = 0;
 async function decided(id: string, o: { approver?: Actor; signer?: typeof key.signer | null; at?: number; decision?: 'approved' | 'denied'; forRequest?: string } = {}): Promise<ApprovalDecided> {
   const approver = o.approver ?? bob;
   const at = o.at ?? T0 + 1_000_000;
-  const e = exampleEvent('ApprovalDecided', { eventId: `dec-${++n}`, requestId: id, occurredAt: at, approver, decision: o.decision ?? 'approved', justification: 'ticket 42' });
+  const e = exampleEvent('ApprovalDecided', { eventId: `dec-${++n}`, requestId: id, occurredAt: at, approver, decision: o.decision ?? 'approved', justification: 'ticket 42', commandDigest: commandDigest(requested(id).text) });
   const signer = o.signer === undefined ? key.signer : o.signer;
   if (signer) e.signature = Buffer.from(await signDecision({ requestId: o.forRequest ?? id, commandDigest: commandDigest(requested(id).text), decision: e.decision as 'approved', approver, justification: e.justification, decidedAt: at }, signer));
   return e;
@@ -42,6 +42,7 @@ test('every decision that is not signed, or breaks a rule, and was not refused i
     ['after expiry', [requested('g'), await decided('g', { at: T0 + 60_000_000 })], /AFF_E_APPROVAL_EXPIRED/],
     ['second decision', [requested('h'), await decided('h'), await decided('h', { decision: 'denied' })], /AFF_E_APPROVAL_DECIDED/],
     ['unknown request', [await decided('i')], /no ApprovalRequested/],
+    ['naming another statement', [requested('k'), { ...(await decided('k')), commandDigest: commandDigest('drop table customers') }], /AFF_E_APPROVAL_COMMAND_MISMATCH/],
   ];
   for (const [why, records, pattern] of cases) {
     const r = verifyApprovalDecisions(records, [key.verifier]);

@@ -72,7 +72,7 @@ export function verifyApprovalDecisions(records: Iterable<LedgerRecord>, keys: r
       continue;
     }
     try {
-      const facts = decide({ type: 'DecideApproval', requestId: d.requestId, approver: d.approver!, decision: d.decision, justification: d.justification, now: d.occurredAt }, state);
+      const facts = decide({ type: 'DecideApproval', requestId: d.requestId, approver: d.approver!, decision: d.decision, justification: d.justification, now: d.occurredAt, commandDigest: d.commandDigest }, state);
       states.set(d.requestId, facts.reduce(evolve, state));
       report.valid++;
     } catch (e) {
@@ -96,5 +96,6 @@ function requestOf(r: ApprovalRequested) {
     approverGroups: r.approverGroups,
     requestedAt: r.occurredAt,
     expiresAt: r.expiresAt,
+    commandDigest: commandDigest(r.text),
   };
 }

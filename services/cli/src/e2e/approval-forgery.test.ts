@@ -130,7 +130,7 @@ async function forge(req: ApprovalRequested, o: { approver: Actor; signer?: Deci
   const e: ApprovalDecided = {
     eventId: uuidv7(), type: 'ApprovalDecided', occurredAt, sessionId: requestId, seq: 0, actor: o.approver,
     source: { address: '127.0.0.1', port: null, application: 'forger' }, target: req.target, feeder: { id: 'forger', version: '0' },
-    requestId, decision: 'approved', approver: o.approver, justification: 'forged', signature,
+    requestId, decision: 'approved', approver: o.approver, justification: 'forged', signature, commandDigest: commandDigest(req.text),
   };
   await publish(e);
   return e;

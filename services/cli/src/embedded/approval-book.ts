@@ -75,6 +75,7 @@ export class ApprovalBook {
           approverGroups: req.approverGroups,
           requestedAt: req.occurredAt,
           expiresAt: req.expiresAt,
+          commandDigest: commandDigest(req.text),
         },
       });
     } else if (e.type === 'ApprovalDecided') {
@@ -86,7 +87,7 @@ export class ApprovalBook {
         // Signed is not enough: a correctly signed self-approval replayed onto the bus breaks the
         // rules too, and the gate refuses it. The book folds only what the gate would accept.
         try {
-          decide({ type: 'DecideApproval', requestId: d.requestId, approver: d.approver!, decision: d.decision, justification: d.justification, now: d.occurredAt }, this.#states.get(d.requestId) ?? initialState());
+          decide({ type: 'DecideApproval', requestId: d.requestId, approver: d.approver!, decision: d.decision, justification: d.justification, now: d.occurredAt, commandDigest: d.commandDigest }, this.#states.get(d.requestId) ?? initialState());
         } catch {
           return;
         }
@@ -129,7 +130,9 @@ export class ApprovalBook {
    * typed refusal (AFF_E_APPROVAL_SELF, _NOT_APPROVER, _DECIDED, _EXPIRED, _UNKNOWN, _JUSTIFICATION).
    */
   check(requestId: string, approver: Actor, decision: 'approved' | 'denied', justification: string, nowMs: number): ApprovalFact {
-    const [fact] = decide({ type: 'DecideApproval', requestId, approver, decision, justification, now: nowMs * 1000 }, this.#states.get(requestId) ?? initialState());
+    const req = this.#requests.get(requestId);
+    const digest = req ? commandDigest(req.text) : null;
+    const [fact] = decide({ type: 'DecideApproval', requestId, approver, decision, justification, now: nowMs * 1000, commandDigest: digest }, this.#states.get(requestId) ?? initialState());
     return fact;
   }
 

@@ -42,7 +42,8 @@ export function approvalDecisions(deps: {
     }
     const req = deps.book.request(requestId)!;
     const occurredAt = nowMs * 1000;
-    const signature = await signDecision({ requestId, commandDigest: commandDigest(req.text), decision, approver, justification, decidedAt: occurredAt }, deps.signer);
+    const digest = commandDigest(req.text);
+    const signature = await signDecision({ requestId, commandDigest: digest, decision, approver, justification, decidedAt: occurredAt }, deps.signer);
     const event: ApprovalDecided = {
       eventId: deps.newId(),
       type: 'ApprovalDecided',
@@ -59,6 +60,7 @@ export function approvalDecisions(deps: {
       approver,
       justification,
       signature: Buffer.from(signature),
+      commandDigest: digest,
     };
     await deps.publish(event);
     deps.book.apply(event);
