@@ -42,6 +42,7 @@ export async function verifyDecisionsIn(target: string, opts: { isDir: boolean; 
   }
   const report = verifyApprovalDecisions(records, keys);
   const counts = `${report.decisions} decisions: ${report.valid} signed and valid, ${report.refused} refused attempts, ${report.expiries} expiries`;
-  const line = report.ok ? `approval decisions: ok: ${counts}` : `approval decisions: FAILED (${counts}): ${report.problems.map((p) => `${p.eventId} (request ${p.requestId}): ${p.problem}`).join('; ')}`;
+  const hint = keys.length === 0 ? ' (no decision key: pass --decision-key FILE)' : '';
+  const line = report.ok ? `approval decisions: ok: ${counts}` : `approval decisions: FAILED${hint} (${counts}): ${report.problems.map((p) => `${p.eventId} (request ${p.requestId}): ${p.problem}`).join('; ')}`;
   return { ok: report.ok, line, report };
 }
