@@ -7,6 +7,7 @@ import { isAffidavitError } from '@affidavit/common';
 import { FIXTURES_DIR } from './fixtures.ts';
 import { analysePolicy, parsePolicy } from './load-policy.ts';
 import { loadPolicyFile, policyCheck } from './policy-check.ts';
+import { BUILTIN_DETECTORS, DETECTOR_GROUPS, expandDetectorNames } from '../masking/detectors/registry.ts';
 
 const codes = (text: string) => analysePolicy(text).findings.map((f) => `${f.code}@${f.line}`);
 
@@ -55,7 +56,7 @@ test('duplicate ids, unknown lists and unknown detectors are errors; shadowed ru
     codes(`version: 1
 rules:
   - { id: a, reason: r, action: deny, match: { functions: ['@nope'] } }
-  - { id: a, reason: r, action: mask, match: { classes: [select] }, mask: { detectors: [iban] } }
+  - { id: a, reason: r, action: mask, match: { classes: [select] }, mask: { detectors: [swift-code] } }
   - { id: everything, reason: r, action: deny }
   - { id: late, reason: r, action: allow, match: { classes: [select] } }
 `),
@@ -69,8 +70,25 @@ rules:
 });
 
 test('custom detector names can be supplied', () => {
-  const text = 'version: 1\nrules:\n  - { id: m, reason: r, action: mask, mask: { detectors: [iban] } }\n';
-  assert.ok(analysePolicy(text, { detectors: ['iban'] }).policy);
+  const text = 'version: 1\nrules:\n  - { id: m, reason: r, action: mask, mask: { detectors: [swift-code] } }\n';
+  assert.ok(analysePolicy(text, { detectors: ['swift-code'] }).policy);
+  assert.equal(analysePolicy(text).policy, undefined);
+});
+
+test('every masking detector and group can be selected by a policy, and selects what it names', () => {
+  // One source of truth: the names a policy may use are the masking registry's own.
+  const names = [...BUILTIN_DETECTORS.keys(), ...Object.keys(DETECTOR_GROUPS)];
+  assert.ok(BUILTIN_DETECTORS.has('iban'), 'the registry still has the detector this test was written for');
+  for (const name of names) {
+    const p = parsePolicy(`version: 1\nrules:\n  - { id: m, reason: r, action: mask, mask: { detectors: [${name}] } }\n`);
+    const { names: selected, unknown } = expandDetectorNames(p.rules[0].mask!.detectors);
+    assert.deepEqual(unknown, [], name);
+    assert.ok(selected.length > 0, name);
+    if (BUILTIN_DETECTORS.has(name)) assert.deepEqual(selected, [name]);
+  }
+  // Every detector is reachable, IBAN included.
+  const reachable = new Set(names.flatMap((n) => expandDetectorNames([n]).names));
+  assert.deepEqual([...reachable].sort(), [...BUILTIN_DETECTORS.keys()].sort());
 });
 
 test('YAML syntax errors carry a line', () => {
