@@ -218,6 +218,15 @@ function display(q: QualifiedName): string {
 
 /** decideOperation applies the rules to one operation (first-match-wins per resolution, strictest across resolutions). */
 export function decideOperation(policy: Policy, req: PolicyRequest, op: Operation): PolicyDecision {
+  // The allow-list first: its refusal names the function, clearer than "cannot tell".
+  const fn = functionRefusal(policy, req, op);
+  if (fn !== undefined) {
+    return {
+      action: 'deny',
+      ruleId: '(function-allow-list)',
+      reason: `function ${display(fn)}() is not on this target's function allow-list`,
+    };
+  }
   if (op.unresolved || op.dynamic) {
     const what = op.dynamic ? 'a program name computed at run time' : (op.unresolvedReason ?? `${op.class} of a statement this session never prepared`);
     return {
@@ -233,14 +242,6 @@ export function decideOperation(policy: Policy, req: PolicyRequest, op: Operatio
       action: 'deny',
       ruleId: '(cross-database)',
       reason: `${display(r.name)} names database "${r.otherDatabase}", not this session's database "${ctx.database}"`,
-    };
-  }
-  const fn = functionRefusal(policy, req, op);
-  if (fn !== undefined) {
-    return {
-      action: 'deny',
-      ruleId: '(function-allow-list)',
-      reason: `function ${display(fn)}() is not on this target's function allow-list`,
     };
   }
   let best: { rule: PolicyRule; tri: Tri } | undefined;

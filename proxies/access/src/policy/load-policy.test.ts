@@ -105,3 +105,23 @@ test('parsePolicy and loadPolicyFile throw AFF_E_POLICY_INVALID; policyCheck rep
   const r = await policyCheck(join(dir, 'missing.yaml'));
   assert.deepEqual([r.ok, r.findings[0].code], [false, 'io']);
 });
+
+test('functions: an allow-list is compiled with @lists expanded; bad sections name the field', () => {
+  const p = parsePolicy("version: 1\nlists: { safe: [count, lower] }\nfunctions: { mode: allow-list, allow: ['@safe', 'app.*'], target: { kind: postgres } }\nrules: []\n");
+  assert.deepEqual(p.functions, { mode: 'allow-list', allow: ['count', 'lower', 'app.*'], target: { kind: 'postgres' } });
+  assert.ok(Object.isFrozen(p.functions) && Object.isFrozen(p.functions!.allow));
+  assert.equal(parsePolicy('version: 1\nfunctions: { mode: any }\nrules: []\n').functions, undefined);
+  const msgs = (text: string) => analysePolicy(text).findings.map((f) => `${f.line}: ${f.message}`);
+  assert.deepEqual(msgs('version: 1\nfunctions: { mode: allow-list }\nrules: []\n'), ['2: functions.allow: is required']);
+  assert.deepEqual(msgs('version: 1\nfunctions: { mode: any, allow: [x] }\nrules: []\n'), ['2: functions.allow: is only for mode "allow-list"']);
+  assert.ok(msgs('version: 1\nfunctions: { mode: deny-list, allow: [x] }\nrules: []\n').some((m) => m.includes('functions.mode: must be one of allow-list, any')));
+  assert.deepEqual(msgs('version: 1\nfunctions: { mode: allow-list, allow: [x], alow: [y] }\nrules: []\n'), ['2: functions.alow: unknown field "alow"']);
+  assert.deepEqual(msgs("version: 1\nfunctions: { mode: allow-list, allow: ['@nope'] }\nrules: []\n"), ['2: functions.allow: list "nope" is not defined under lists']);
+});
+
+test('the new classes are classes of their own: a policy naming only old classes does not match them', () => {
+  const p = parsePolicy('version: 1\nrules:\n  - { id: w, reason: r, match: { classes: [insert, update, delete, copy-from, copy-to] }, action: allow }\n');
+  assert.ok(!p.rules[0].match.classes!.includes('catalog-write'));
+  assert.ok(!p.rules[0].match.classes!.includes('copy-file'));
+  assert.ok(analysePolicy('version: 1\nrules:\n  - { id: w, reason: r, match: { classes: [catalog-write, copy-file] }, action: deny }\n').policy);
+});
