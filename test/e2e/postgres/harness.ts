@@ -80,8 +80,11 @@ export type Rig = {
   close(): Promise<void>;
 };
 
-/** startRig starts (or reuses) PostgreSQL, then a dev issuer, the recorder and the proxy. */
-export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {}): Promise<Rig> {
+/**
+ * startRig starts (or reuses) PostgreSQL, then a dev issuer, the recorder and the proxy, with the
+ * e2e policy unless `opts.policyFile` names another.
+ */
+export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {}, opts: { policyFile?: string } = {}): Promise<Rig> {
   const pg = await startPostgres();
   await initSqlParser();
   const dir = mkdtempSync(join(tmpdir(), 'affidavit-pgproxy-e2e-'));
@@ -99,7 +102,7 @@ export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {
   const verifier = createTokenVerifier({ issuer: issuer.issuer, audience: issuer.audience }, { clock: systemClock });
   const sink = memorySink();
   const recorder = new Recorder(sink, { mode: overrides.recordingMode ?? 'sync', retryInitialMs: 10, retryMaxMs: 50 }, { clock: systemClock });
-  const policy = await loadPolicyFile(join(import.meta.dirname, 'fixtures', 'e2e.policy.yaml'));
+  const policy = await loadPolicyFile(opts.policyFile ?? join(import.meta.dirname, 'fixtures', 'e2e.policy.yaml'));
   const decisions = testDecisions();
   const proxy = createPostgresProxy(
     {
