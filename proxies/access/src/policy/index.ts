@@ -31,6 +31,10 @@ export {
 } from './resolve-names.ts';
 export type { Candidate, ResolvedName } from './resolve-names.ts';
 export { splitIdentifierList } from './identifier-list.ts';
+export { prefetchCatalog, mayChangeResolution, resolutionFromRow, RESOLUTION_QUERY, MAX_VIEW_DEPTH } from './catalog-port.ts';
+export type { RelationCatalog, RelationKey } from './catalog-port.ts';
+export { pgCatalog } from './adapters/pg-catalog.ts';
+export type { SqlQueryFn } from './adapters/pg-catalog.ts';
 export { RELATION_FUNCTIONS } from './relation-functions.ts';
 export type { RelationFunctionKind } from './relation-functions.ts';
 export { evaluate, decideOperation, ruleMatches } from './evaluate.ts';
