@@ -197,3 +197,12 @@ test('COPY with a server file is copy-file, apart from STDIN/STDOUT and PROGRAM'
   assert.deepEqual(cls("copy customers to program 'cat'"), ['copy-program']);
   assert.deepEqual(ops("copy customers to '/tmp/x'")[0].reads, [{ name: 'customers' }]);
 });
+
+test('statistics views hold sampled values of every table: an unresolved read', () => {
+  for (const sql of ["select most_common_vals from pg_stats where tablename = 'customers'", 'select * from pg_catalog.pg_stats_ext', 'select * from pg_statistic', 'select stxdmcv from pg_statistic_ext_data']) {
+    assert.ok(ops(sql).some((o) => o.unresolved), sql);
+  }
+  // The metadata psql's \d reads is not statistics data.
+  assert.ok(!ops('select stxname from pg_catalog.pg_statistic_ext')[0].unresolved);
+  assert.ok(!ops('select * from public.pg_stats')[0].unresolved, 'a user table of that name in another schema');
+});

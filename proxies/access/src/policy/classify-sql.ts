@@ -1,6 +1,6 @@
 import { splitIdentifierList } from './identifier-list.ts';
 import { LruCache } from './lru-cache.ts';
-import { RELATION_FUNCTIONS } from './relation-functions.ts';
+import { RELATION_FUNCTIONS, STATISTICS_RELATIONS } from './relation-functions.ts';
 import { mayBeCatalogRelation } from './resolve-names.ts';
 import type { SqlParseFn } from './sql-parser.ts';
 import type { Classification, Operation, OperationClass, QualifiedName, StatementInfo } from './types.ts';
@@ -358,7 +358,11 @@ class StatementWalker {
       }
       const obj = n as Node;
       if (typeof obj.relname === 'string' && !this.#targets.has(obj)) {
-        (c.cls === 'ddl' ? c.writes : c.reads).push(rangeVarName(obj));
+        const rel = rangeVarName(obj);
+        (c.cls === 'ddl' ? c.writes : c.reads).push(rel);
+        if (STATISTICS_RELATIONS.has(rel.name) && (rel.schema === undefined || rel.schema === 'pg_catalog')) {
+          unresolve(c, `${rel.name} holds values sampled from every analysed table`);
+        }
       }
       // An unwrapped FuncCall (CallStmt.funccall) carries funcformat; CREATE FUNCTION's funcname does not.
       if (Array.isArray(obj.funcname) && obj.funcformat !== undefined && !this.#seen.has(obj)) {

@@ -70,6 +70,7 @@ const cases: Array<[string, string, string?]> = [
   ['select count(*), max(total), lower(name) from orders', 'allow', 'allow-reads'],
   ["select date_trunc('day', now()), coalesce(null, 1), length('x')", 'allow', 'allow-reads'],
   ['select * from pg_settings', 'allow', 'allow-reads'],
+  ["select most_common_vals from pg_stats where tablename = 'customers'", 'deny', '(unresolved)'],
 ];
 
 for (const [name, s] of Object.entries(sessions)) {

@@ -38,3 +38,13 @@ export const RELATION_FUNCTIONS: ReadonlyMap<string, RelationFunctionKind> = new
 
 /** RelationFunctionKind says how a RELATION_FUNCTIONS entry names what it reads. */
 export type RelationFunctionKind = 'relation' | 'query' | 'cursor' | 'schema' | 'database';
+
+/**
+ * STATISTICS_RELATIONS are the catalog relations that hold VALUES sampled from other tables
+ * (most common values, histogram bounds, MCV lists of extended statistics): reading them reads
+ * every analysed table a little, so the classifier counts it as a read it cannot name (DESIGN:
+ * "Statistics views (pg_stats) of masked tables are reads of those tables").
+ * SPEC: https://www.postgresql.org/docs/current/view-pg-stats.html ("most_common_vals anyarray:
+ * A list of the most common values in the column"), view-pg-stats-ext.html, catalog-pg-statistic.html.
+ */
+export const STATISTICS_RELATIONS: ReadonlySet<string> = new Set(['pg_stats', 'pg_stats_ext', 'pg_stats_ext_exprs', 'pg_statistic', 'pg_statistic_ext_data']);
