@@ -174,6 +174,8 @@ test('writes to catalog relations are catalog-write, qualified or not', () => {
     assert.ok(cls(sql).includes('catalog-write'), `${sql}: ${cls(sql)}`);
     assert.ok(!cls(sql).some((c) => ['insert', 'update', 'delete', 'truncate', 'merge', 'copy-from'].includes(c)), sql);
   }
+  assert.deepEqual(cls('lock pg_catalog.pg_class; lock pg_attribute in access exclusive mode'), ['catalog-write', 'catalog-write']);
+  assert.deepEqual(cls('lock customers'), ['lock']);
   assert.deepEqual(cls('update customers set email = 1'), ['update']);
   assert.deepEqual(cls('select * from pg_class'), ['select']);
 });

@@ -394,7 +394,9 @@ function byteSlice(buf: Buffer, start: number, len: number | undefined): string 
 
 function freezeOp(c: Ctx): Operation {
   // Writing the server's own catalogs is DDL (or set_config) in disguise, whatever the verb.
-  const cls: OperationClass = WRITE_CLASSES.has(c.cls) && c.writes.some(mayBeCatalogRelation) ? 'catalog-write' : c.cls;
+  // LOCK of a catalog (LOCK pg_class) stalls every session's planning: as much a catalog change.
+  const cls: OperationClass =
+    (WRITE_CLASSES.has(c.cls) && c.writes.some(mayBeCatalogRelation)) || (c.cls === 'lock' && c.reads.some(mayBeCatalogRelation)) ? 'catalog-write' : c.cls;
   return Object.freeze({
     class: cls,
     reads: Object.freeze(c.reads),

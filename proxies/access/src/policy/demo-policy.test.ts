@@ -70,6 +70,8 @@ const cases: Array<[string, string, string?]> = [
   ['select count(*), max(total), lower(name) from orders', 'allow', 'allow-reads'],
   ["select date_trunc('day', now()), coalesce(null, 1), length('x')", 'allow', 'allow-reads'],
   ['select * from pg_settings', 'allow', 'allow-reads'],
+  ['lock table pg_class in access exclusive mode', 'deny', 'deny-unsafe-statements'],
+  ["select now() at time zone 'utc', 'a' similar to 'b', 'a' like 'b' escape 'c'", 'allow', 'allow-reads'],
   ["select most_common_vals from pg_stats where tablename = 'customers'", 'deny', '(unresolved)'],
 ];
 

@@ -151,8 +151,8 @@ function resolveOperation(op: Operation, ctx: ResolutionContext): Resolved | { r
       }
     }
   }
-  const catalogWrite = op.class !== 'ddl' && writes.some((item) => item.some(isCatalogCandidate));
-  return { cls: catalogWrite && WRITE_LIKE.has(op.class) ? 'catalog-write' : op.class, reads, writes };
+  const catalogWrite = (WRITE_LIKE.has(op.class) && writes.some((item) => item.some(isCatalogCandidate))) || (op.class === 'lock' && reads.some((item) => item.some(isCatalogCandidate)));
+  return { cls: catalogWrite ? 'catalog-write' : op.class, reads, writes };
 }
 
 const WRITE_LIKE: ReadonlySet<OperationClass> = new Set<OperationClass>(['insert', 'update', 'delete', 'merge', 'truncate', 'copy-from']);
