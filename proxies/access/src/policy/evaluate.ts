@@ -204,12 +204,25 @@ function functionRefusal(policy: Policy, req: PolicyRequest, op: Operation): Qua
   if (f === undefined || f.mode !== 'allow-list') return undefined;
   if (f.target?.kind !== undefined && f.target.kind !== req.target.kind) return undefined;
   if (f.target?.resource !== undefined && !globMatch(f.target.resource, req.target.resource)) return undefined;
+  const plain = plainNames(f);
   const allowed = (q: QualifiedName): boolean =>
+    ((q.schema === undefined || q.schema === 'pg_catalog') && plain.has(q.name)) ||
     f.allow.some((p) => {
       if (p.includes('.')) return q.schema !== undefined && functionMatches(p, q);
       return (q.schema === undefined || q.schema === 'pg_catalog') && globMatch(p, q.name);
     });
   return op.functions.find((q) => !allowed(q));
+}
+
+// The unqualified, wildcard-free entries of an allow-list, as a set (a demo list has ~150).
+const plainCache = new WeakMap<object, ReadonlySet<string>>();
+function plainNames(f: NonNullable<Policy['functions']>): ReadonlySet<string> {
+  let set = plainCache.get(f);
+  if (!set) {
+    set = new Set(f.allow.filter((p) => !p.includes('.') && !p.includes('*') && !p.includes('?')));
+    plainCache.set(f, set);
+  }
+  return set;
 }
 
 function display(q: QualifiedName): string {
