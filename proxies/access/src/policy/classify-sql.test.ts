@@ -208,3 +208,11 @@ test('statistics views hold sampled values of every table: an unresolved read', 
   assert.ok(!ops('select stxname from pg_catalog.pg_statistic_ext')[0].unresolved);
   assert.ok(!ops('select * from public.pg_stats')[0].unresolved, 'a user table of that name in another schema');
 });
+
+test('the arguments of EXECUTE are an operation of their own, apart from the unresolved execute', () => {
+  const all = ops("execute p(table_to_xml('customers', true, false, ''), (select email from customers limit 1))");
+  assert.deepEqual(all.map((o) => [o.class, o.unresolved === true]), [['execute', true], ['select', false]]);
+  assert.deepEqual(all[1].functions.map(q), ['table_to_xml']);
+  assert.deepEqual(all[1].reads.map(q).sort(), ['customers', 'customers']);
+  assert.deepEqual(ops('execute p').map((o) => o.class), ['execute']);
+});

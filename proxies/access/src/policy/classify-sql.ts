@@ -449,8 +449,12 @@ export function classifyStatementNode(stmt: Record<string, unknown>, text: strin
     classifyInner(body.query);
     extra = { ...extra, defines: { kind: 'cursor', name: str(body.portalname) ?? '' } };
   } else if (type === 'ExecuteStmt') {
-    const c = w.run(body.params, 'execute', true);
+    const c = w.run({}, 'execute', false);
     c.unresolved = true;
+    // The argument expressions run in THIS statement whatever the prepared one does
+    // (EXECUTE p(table_to_xml('customers', ...))): an operation of their own, which resolving
+    // the name to the prepared statement's operations MUST keep.
+    if (Array.isArray(body.params) && body.params.length > 0) w.run(body.params, 'select', true);
     extra = { refers: { kind: 'prepared', name: str(body.name) ?? '' } };
   } else if (type === 'FetchStmt') {
     const c = w.run({}, 'cursor', false);
