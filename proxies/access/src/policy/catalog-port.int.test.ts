@@ -89,10 +89,12 @@ rules:
   assert.equal(evaluate(policy, { target: { kind: 'postgres', resource: 'x' }, groups: [], classification: c, resolution: base }).action, 'allow');
 });
 
-test('mayChangeResolution: after SET, ROLLBACK, DISCARD or set_config the session reads the path again', () => {
+test('mayChangeResolution: after SET, DISCARD, set_config or UPDATE pg_settings the session reads the path again', () => {
   const classifier = new SqlClassifier({ parse: parsePostgres });
-  for (const sql of ['set search_path = x', 'rollback', 'discard all', "select set_config('search_path', 'x', false)", 'reset all', 'set role x']) {
+  for (const sql of ['set search_path = x', 'set local search_path = x', 'discard all', "select set_config('search_path', 'x', false)", 'reset all', 'set role x', "update pg_settings set setting = 'x' where name = 'search_path'", 'do $$ begin end $$', 'select from']) {
     assert.equal(mayChangeResolution(classifier.classify(sql)), true, sql);
   }
-  assert.equal(mayChangeResolution(classifier.classify('select * from t')), false);
+  for (const sql of ['select * from t', 'begin', 'commit', 'update pgbench_accounts set abalance = 1 where aid = 2']) {
+    assert.equal(mayChangeResolution(classifier.classify(sql)), false, sql);
+  }
 });

@@ -87,15 +87,18 @@ export function resolutionFromRow(row: { readonly search_path: string; readonly 
 }
 
 // Classes after which the session's search_path, role or database view may differ: SET/RESET,
-// DISCARD ALL, ROLLBACK of a SET, role switches, UPDATE pg_settings, and anything that runs
-// code (DO, CALL) or statements the proxy could not read.
-const CHANGES_RESOLUTION = new Set(['set', 'set-role', 'session-authorization', 'discard', 'transaction', 'catalog-write', 'do', 'call', 'execute', 'utility']);
+// DISCARD ALL, role switches, UPDATE pg_settings, and anything that runs code (DO, CALL).
+const CHANGES_RESOLUTION = new Set(['set', 'set-role', 'session-authorization', 'discard', 'catalog-write', 'do', 'call', 'utility']);
 
 /**
  * mayChangeResolution tells whether, after `classification` ran, the session MUST read
  * RESOLUTION_QUERY again before evaluating the next statement: it set, reset or discarded a
- * setting, ended a transaction (ROLLBACK undoes SET), switched role, wrote pg_settings, ran
- * code, or called set_config(). Reading again when unsure is always safe.
+ * setting, switched role, wrote pg_settings, ran code, called set_config(), or could not be
+ * read. Because ROLLBACK (also to a savepoint) undoes a SET, the session MUST also read again
+ * when a transaction in which such a statement ran ends. Plain COMMIT/BEGIN of transactions
+ * without one need no round trip (pgbench's hot path). A user-defined function calling
+ * set_config() internally is not seen here; a function allow-list (as the demo policy has)
+ * keeps such functions out.
  */
 export function mayChangeResolution(classification: Classification): boolean {
   if (classification.unparsable) return true;
