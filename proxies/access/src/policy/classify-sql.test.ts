@@ -127,6 +127,10 @@ test('functions that read a table named by an argument count as reads of it', ()
   assert.deepEqual(reads("select pg_catalog.table_to_xmlschema('\"Public\".\"Customers\"'::pg_catalog.regclass, true, false, '')"), ['Public.Customers']);
   assert.deepEqual(reads("select table_to_xml_and_xmlschema(text 'demo.public.CUSTOMERS', true, false, '')"), ['demo.public.customers']);
   assert.deepEqual(reads("select table_to_xml(tbl => 'customers', nulls => true, tableforest => false, targetns => '')"), ['customers']);
+  // Every way of writing the constant is the constant the server sees.
+  for (const arg of ["$$customers$$", "E'cust\\x6fmers'", "U&'\\0063ustomers'", "regclass 'customers'", "'customers'::text::regclass", "(('customers'))", "tbl := 'customers'"]) {
+    assert.deepEqual(reads(`select table_to_xml(${arg}, true, false, '')`), ['customers'], arg);
+  }
   assert.deepEqual(reads("select * from orders where exists (select table_to_xml('customers', true, false, ''))").sort(), ['customers', 'orders']);
   // SQL text a function runs is classified like a statement.
   assert.deepEqual(reads("select query_to_xml('select email from public.customers', true, false, '')"), ['public.customers']);
