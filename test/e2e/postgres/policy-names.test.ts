@@ -103,6 +103,15 @@ test('UPDATE pg_settings is a catalog write: refused, and search_path stays as i
   assert.deepEqual(pgClass.cmds.map((c) => c.outcome), ['blocked', 'blocked']);
 });
 
+test('statistics of customers and a LOCK of a catalog are refused', async () => {
+  await rig.pg.psql(['-c', 'ANALYZE customers']);
+  const r = await run("SELECT most_common_vals::text FROM pg_stats WHERE tablename = 'customers'", 'BEGIN', 'LOCK TABLE pg_class IN ACCESS SHARE MODE', 'ROLLBACK');
+  assert.ok(!r.stdout.includes(CLEAR_EMAIL), r.stdout);
+  assert.match(r.stderr, /pg_stats holds values sampled from every analysed table/);
+  assert.match(r.stderr, /deny-unsafe-statements/);
+  assert.deepEqual(r.cmds.map((c) => c.outcome), ['blocked', 'ok', 'blocked', 'ok']);
+});
+
 test('COPY to or from a server file is refused; COPY TO STDOUT of masked data never comes out clear', async () => {
   const file = `/tmp/affidavit-e2e-copy-${process.pid}`;
   const r = await run(`COPY customers TO '${file}'`, `COPY customers FROM '${file}'`);
