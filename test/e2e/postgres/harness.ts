@@ -103,8 +103,11 @@ export type Rig = {
   close(): Promise<void>;
 };
 
-/** startRig starts (or reuses) PostgreSQL, then a dev issuer, the recorder and the proxy. */
-export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {}): Promise<Rig> {
+/**
+ * startRig starts (or reuses) PostgreSQL, then a dev issuer, the recorder and the proxy, with the
+ * e2e policy unless `opts.policyFile` names another.
+ */
+export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {}, opts: { policyFile?: string } = {}): Promise<Rig> {
   const pg = await startPostgres();
   await initSqlParser();
   const dir = mkdtempSync(join(tmpdir(), 'affidavit-pgproxy-e2e-'));
@@ -122,7 +125,7 @@ export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {
   const verifier = createTokenVerifier({ issuer: issuer.issuer, audience: issuer.audience }, { clock: systemClock });
   const sink = memorySink();
   const recorder = new Recorder(sink, { mode: overrides.recordingMode ?? 'sync', retryInitialMs: 10, retryMaxMs: 50 }, { clock: systemClock });
-  const policy = await loadPolicyFile(join(import.meta.dirname, 'fixtures', 'e2e.policy.yaml'));
+  const policy = await loadPolicyFile(opts.policyFile ?? join(import.meta.dirname, 'fixtures', 'e2e.policy.yaml'));
   const decisionKey = generateEd25519NoteKey('e2e-decisions', (n) => randomBytes(n));
   const decisionSigner = ed25519NoteSigner(decisionKey.signerKey);
   const bob = async () => actorFromIdentity(await verifier.verify(await issuer.mint('bob')));
