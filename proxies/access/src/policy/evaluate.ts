@@ -107,6 +107,8 @@ export function evaluate(policy: Policy, req: PolicyRequest): PolicyDecision {
   }
   let best: PolicyDecision | undefined;
   const masks = { columns: new Set<string>(), detectors: new Set<string>() };
+  // A column glob may be used in predicates only when every rule masking it allows that.
+  const predicates = { allow: new Set<string>(), deny: new Set<string>() };
   let capture = false;
   c.statements.forEach((s, i) => {
     for (const op of s.operations) {
@@ -114,6 +116,8 @@ export function evaluate(policy: Policy, req: PolicyRequest): PolicyDecision {
       if (d.masks) {
         for (const col of d.masks.columns) masks.columns.add(col);
         for (const det of d.masks.detectors) masks.detectors.add(det);
+        const allowed = new Set(d.masks.allowPredicates ?? []);
+        for (const col of d.masks.columns) (allowed.has(col) ? predicates.allow : predicates.deny).add(col);
       }
       capture ||= d.capture === true;
       if (!best || ACTION_STRICTNESS[d.action] > ACTION_STRICTNESS[best.action]) best = d;
@@ -122,7 +126,8 @@ export function evaluate(policy: Policy, req: PolicyRequest): PolicyDecision {
   if (!best) return { action: 'allow', ruleId: '(empty)', reason: 'the command holds no statement' };
   const final: PolicyDecision = best;
   if (final.action === 'mask') {
-    return { ...final, masks: { columns: [...masks.columns], detectors: [...masks.detectors] }, ...(capture ? { capture } : {}) };
+    const allowPredicates = [...predicates.allow].filter((c) => !predicates.deny.has(c));
+    return { ...final, masks: { columns: [...masks.columns], detectors: [...masks.detectors], ...(allowPredicates.length > 0 ? { allowPredicates } : {}) }, ...(capture ? { capture } : {}) };
   }
   if (final.action === 'allow' && capture) return { ...final, capture };
   return final;
