@@ -96,6 +96,16 @@ export class CommandRun {
     return out;
   }
 
+  /**
+   * message returns what the client gets for an ErrorResponse or NoticeResponse of this
+   * command (type byte included): its texts withheld when the masker says the statement reads
+   * masked columns, else `raw` itself. Call it before error(), so the record holds what the
+   * client saw.
+   */
+  message(raw: Buffer): Buffer {
+    return this.#masker?.message?.(raw) ?? raw;
+  }
+
   /** failed tells whether an ErrorResponse was seen. */
   get failed(): boolean {
     return this.#errorCode !== null;
