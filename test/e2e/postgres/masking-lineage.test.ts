@@ -123,6 +123,15 @@ test('psql: the demo reads still work (plain masking, clear columns, count(*))',
   assert.equal(mixed.stdout.trim(), '1|ADA|********');
 });
 
+test('psql: column aliases over * (renamed columns) are masked by position, not by name', async () => {
+  for (const sql of ['SELECT * FROM customers AS c(a, b, x, y) ORDER BY 1', 'SELECT x FROM customers AS c(a, b, x)', 'WITH t(a, b, x, y) AS (SELECT * FROM customers) SELECT * FROM t']) {
+    const r = await rig.psql(['-X', '-A', '-t', '-c', sql]);
+    assertNoLeak(r.stdout + r.stderr, sql);
+    if (r.code === 0) assert.match(r.stdout, /\*{8}/, sql);
+    else assert.match(r.stderr, /AFF_E_PG_MASK_LINEAGE/, sql);
+  }
+});
+
 test('psql: a predicate on a column whose rule allows predicates runs, its values still masked', async () => {
   const r = await rig.psql(['-X', '-A', '-t', '-c', "SELECT id, email FROM leads WHERE email LIKE 'a%' ORDER BY email"]);
   assert.equal(r.code, 0, r.stderr);

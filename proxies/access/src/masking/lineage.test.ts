@@ -86,6 +86,13 @@ const OUTPUTS: [string, string][] = [
   ['select u from customers c cross join lateral unnest(array[c.email]) as u(u)', 'd'],
   ['select * from customers c, lateral unnest(array[c.email]) u', '*p *dn'],
   ['select 1 from customers', 'c'],
+  ['table customers', '*p'],
+  // column aliases over `*` rename columns: names no longer tell, so positions do
+  ['select * from customers as c(a, b, x)', '*dn'],
+  ['select x from customers as c(a, b, x)', 'd'],
+  ['select * from (select * from customers) s(a, b, x)', '*dn'],
+  ['with t(a, b, x) as (select * from customers) select * from t', '*dn'],
+  ['select * from (select id, email from customers) s(a, b)', 'c p'],
   ['values (1), (2)', 'c'],
   // RETURNING is an output like any other
   ["update customers set name = 'x' where id = 1 returning id, email", 'c p'],

@@ -356,7 +356,7 @@ class Analyser {
       if (!cte) continue;
       const name = String(cte.ctename);
       const names = list(cte.aliascolnames).map(sval);
-      const rename = (slots: Slot[]): Slot[] => slots.map((s, i) => (s.kind === 'column' && names[i] ? { ...s, name: names[i]! } : s));
+      const rename = (slots: Slot[]): Slot[] => this.#renamed(slots, names);
       if (wc.recursive) {
         // Iterate to a fixpoint: levels only grow, and there are three of them.
         let slots: Slot[] = names.map((nm) => ({ kind: 'column', name: nm ?? '?column?', val: CLEAR }));
@@ -463,13 +463,16 @@ class Analyser {
       const al = b.alias as Node | undefined;
       return { name: al?.aliasname !== undefined ? String(al.aliasname) : undefined, cols: list(al?.colnames).map(sval) };
     };
-    const renamed = (slots: Slot[], cols: (string | undefined)[]): Slot[] => slots.map((s, i) => (s.kind === 'column' && cols[i] ? { ...s, name: cols[i]! } : s));
+    const renamed = (slots: Slot[], cols: (string | undefined)[]): Slot[] => this.#renamed(slots, cols);
     switch (type) {
       case 'RangeVar': {
         const cte = b.schemaname ? undefined : this.#cte(String(b.relname), scope);
-        if (cte) {
-          const al = aliasOf();
-          into.push({ kind: 'derived', alias: al.name ?? String(b.relname), slots: renamed(cte, al.cols) });
+        const al = aliasOf();
+        if (cte) into.push({ kind: 'derived', alias: al.name ?? String(b.relname), slots: renamed(cte, al.cols) });
+        else if (al.cols.length > 0) {
+          // `customers AS c(a, b, x)` renames columns: names no longer say which is masked.
+          const base = this.#baseRel(b);
+          into.push({ kind: 'derived', alias: base.alias, slots: renamed(this.#relSlots(base), al.cols) });
         } else into.push(this.#baseRel(b));
         return;
       }
@@ -511,7 +514,7 @@ class Analyser {
         }
         if (b.quals) this.#checkPredicate(this.#expr(b.quals, joined), 'JOIN ... ON');
         const al = (b.alias as Node | undefined)?.aliasname;
-        if (al !== undefined) into.push({ kind: 'derived', alias: String(al), slots: mine.flatMap((r) => this.#relSlots(r)) });
+        if (al !== undefined) into.push({ kind: 'derived', alias: String(al), slots: this.#renamed(mine.flatMap((r) => this.#relSlots(r)), list((b.alias as Node).colnames).map(sval)) });
         else into.push(...mine);
         return;
       }
@@ -519,6 +522,18 @@ class Analyser {
         if (this.#mentionsMasked(b)) throw new Refusal(`a ${type} in FROM that reads masked columns cannot be masked`);
         into.push({ kind: 'derived', alias: undefined, slots: [{ kind: 'expansion', relation: type, val: CLEAR, byName: false }] });
     }
+  }
+
+  // #renamed applies column aliases (`AS s(a, b)`, `WITH t(a, b)`). Behind an expansion of
+  // unknown width the positions they rename are unknown, so its columns no longer keep their
+  // names: every expansion is then masked by position as what it may hold (derived).
+  #renamed(slots: readonly Slot[], cols: readonly (string | undefined)[]): Slot[] {
+    if (cols.length === 0) return [...slots];
+    const blind = slots.some((s) => s.kind === 'expansion');
+    return slots.map((s, i): Slot => {
+      if (s.kind === 'expansion') return blind ? { kind: 'expansion', relation: s.relation, val: derive(this.#slotVal(s)), byName: false } : s;
+      return !blind && cols[i] ? { ...s, name: cols[i]! } : s;
+    });
   }
 
   #cte(name: string, scope: Scope | undefined): Slot[] | undefined {
