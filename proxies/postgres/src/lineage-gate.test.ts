@@ -24,6 +24,8 @@ test('derived columns are forced by position; names alone suffice for plain ones
   const g = lineageGate(sql, classifier.classify(sql), 'r', SPEC);
   assert.ok(g.kind === 'mask' && g.lineage.forced);
   assert.deepEqual([...g.lineage.forced(cols(3))], [[1, 'derived'], [2, 'plain']]);
+  // The same plain column under its masked name is left to the name-based plan.
+  assert.deepEqual([...g.lineage.forced([...cols(2), { name: 'email', typeOid: 25 }])], [[1, 'derived']]);
   assert.equal(g.lineage.masksMessages, true);
   const star = lineageGate('select * from customers', classifier.classify('select * from customers'), 'r', SPEC);
   assert.ok(star.kind === 'mask' && star.lineage.forced === undefined && star.lineage.masksMessages);

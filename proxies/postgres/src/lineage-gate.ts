@@ -78,7 +78,13 @@ export function lineageGate(text: string, cls: Classification, ruleId: string, s
   if (needs.length === 0) return { kind: 'mask', lineage: { masksMessages: touches } };
   if (rows.length > 1) return refuse(ruleId, 'several statements of this query string return rows, and one returns columns derived from masked ones; send them one at a time');
   const slots = needs[0].slots;
-  const forced = slots === undefined ? ALL_DERIVED : (columns: readonly ColumnDescription[]) => new Map(forcedColumns(slots, columns.length).map((f) => [f.position, f.lineage] as const));
+  // A plain column the result still names as masked is left to the name-based plan (same
+  // mask, and DataMasked keeps naming the `#columns` rule).
+  const named = (c: ColumnDescription | undefined): boolean => c !== undefined && spec.columns.some((g) => columnMatches(g, c));
+  const forced =
+    slots === undefined
+      ? ALL_DERIVED
+      : (columns: readonly ColumnDescription[]) => new Map(forcedColumns(slots, columns.length).filter((f) => f.lineage === 'derived' || !named(columns[f.position])).map((f) => [f.position, f.lineage] as const));
   return { kind: 'mask', lineage: { forced, masksMessages: true } };
 }
 
