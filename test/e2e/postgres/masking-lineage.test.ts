@@ -174,6 +174,29 @@ test('node-postgres: an error that quotes a masked value keeps its SQLSTATE and 
   assertNoLeak(done.errorMessage ?? '', 'the recorded error');
 });
 
+test('psql: notices and errors a function raises with a masked value are withheld, SQLSTATE kept', async () => {
+  // A function the server runs (an unknown function: derived from all its inputs) that talks.
+  const fn = await rig.pg.psql([
+    '-X',
+    '-c',
+    "CREATE OR REPLACE FUNCTION noisy(t text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'saw %', t; RETURN t; END $$",
+    '-c',
+    "CREATE OR REPLACE FUNCTION angry(t text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'bad ' || t, DETAIL = t, HINT = t; END $$",
+  ]);
+  assert.equal(fn.code, 0, fn.stderr);
+  const n = await rig.psql(['-X', '-A', '-t', '-c', 'SELECT noisy(email) FROM customers']);
+  assert.equal(n.code, 0, n.stderr);
+  assertNoLeak(n.stdout + n.stderr, 'noisy()');
+  assert.match(n.stderr, /NOTICE: .*notice text was withheld .*AFF_E_PG_MASKED_MESSAGE/);
+  const e = await rig.psql(['-X', '-A', '-t', '-v', 'VERBOSITY=verbose', '-c', 'SELECT angry(email) FROM customers']);
+  assert.notEqual(e.code, 0);
+  assertNoLeak(e.stdout + e.stderr, 'angry()');
+  assert.match(e.stderr, /ERROR: {2}P0001: .*error text was withheld/);
+  // A function over clear columns keeps its texts.
+  const clear = await rig.psql(['-X', '-A', '-t', '-c', 'SELECT noisy(name) FROM customers WHERE id = 1']);
+  assert.match(clear.stderr, /NOTICE: {2}saw Ada/);
+});
+
 test('node-postgres: derived columns of the extended protocol are masked; predicates refused', async () => {
   const c = await client();
   try {
