@@ -7,6 +7,14 @@
 // Without a catalog the analysis is conservative: a base table may own any column, so an
 // unqualified `email` is masked when ANY relation in scope could own it, and `*` over a base
 // table is left to the name-based masking of the result (RowDescription keeps column names).
+//
+// Residual inference channels, accepted and documented (SQL Server's dynamic data masking
+// names the same ones): whether a statement over masked columns FAILS, and with which
+// SQLSTATE (`1/(length(email)-15)` divides by zero for one length; the text is withheld, the
+// code is not); its duration (`repeat('x', length(email) * 1e6)`); how many rows DISTINCT or
+// an aggregate returns; NULLness of a plain masked column (as before lineage); side effects
+// of user-defined functions, which are only "derived" here (policy should allow-list
+// functions); predicates on columns whose rule says `predicates: allow`.
 import { globMatch } from '../policy/glob.ts';
 import type { SqlParseTree } from '../policy/sql-parser.ts';
 import type { QualifiedName } from '../policy/types.ts';
