@@ -101,6 +101,18 @@ export const SIDE_CHANNEL_FUNCTIONS: ReadonlySet<string> = new Set([
   'pg_stat_statements_reset',
 ]);
 
+/**
+ * SET_RETURNING_FUNCTIONS return zero, one or many rows per call: given a masked value, how
+ * many rows come back (`regexp_matches(email, '^a')` drops the row when it does not match) is
+ * a predicate on it.
+ */
+export const SET_RETURNING_FUNCTIONS: ReadonlySet<string> = new Set([
+  'unnest', 'generate_series', 'generate_subscripts', 'regexp_matches', 'regexp_split_to_table', 'string_to_table',
+  'json_array_elements', 'json_array_elements_text', 'jsonb_array_elements', 'jsonb_array_elements_text', 'json_each', 'json_each_text',
+  'jsonb_each', 'jsonb_each_text', 'json_object_keys', 'jsonb_object_keys', 'json_to_recordset', 'jsonb_to_recordset',
+  'json_populate_recordset', 'jsonb_populate_recordset', 'jsonb_path_query', 'ts_stat', 'ts_parse', 'ts_debug', 'xpath_table',
+]);
+
 /** SAFE_CAST_TYPES never fail on a text value, so a cast to them cannot quote it in an error. */
 export const SAFE_CAST_TYPES: ReadonlySet<string> = new Set(['text', 'varchar', 'bpchar', 'char', 'name', 'character varying', 'character']);
 
@@ -213,7 +225,7 @@ class Analyser {
     return { level: 1, sources: [{ relation: rel.name.name, column: col }] };
   }
 
-  /** mayOwnMasked tells whether a base relation may have a masked column (its whole row is then derived). */
+  /** wholeBase is the lineage of a base relation's whole row: derived when it may own a masked column. */
   #wholeBase(rel: BaseRel): Val {
     if (rel.columns !== undefined) return derive(join(...rel.columns.map((c) => this.#baseColumn(rel, c))));
     const globs = this.#globs.filter((g) => {
@@ -397,7 +409,10 @@ class Analyser {
     if (body.havingClause) this.#checkPredicate(this.#expr(body.havingClause, scope), 'HAVING');
     for (const g of list(body.groupClause)) this.#checkPredicate(this.#byOutput(g, slots, scope), 'GROUP BY');
     for (const s of list(body.sortClause)) this.#checkPredicate(this.#byOutput(unwrap(s)?.[1]?.node, slots, scope), 'ORDER BY');
-    for (const d of list(body.distinctClause)) this.#checkPredicate(this.#byOutput(d, slots, scope), 'DISTINCT ON');
+    const distinct = list(body.distinctClause);
+    for (const d of distinct) this.#checkPredicate(this.#byOutput(d, slots, scope), 'DISTINCT ON');
+    // Plain DISTINCT (`[{}]`) compares whole output rows, as GROUP BY would.
+    if (distinct.length > 0 && distinct.every((d) => !unwrap(d))) for (const s of slots) this.#checkPredicate(this.#slotVal(s), 'SELECT DISTINCT');
     if (body.limitCount) this.#checkPredicate(this.#expr(body.limitCount, scope), 'LIMIT');
     if (body.limitOffset) this.#checkPredicate(this.#expr(body.limitOffset, scope), 'OFFSET');
     for (const w of list(body.windowClause)) this.#window(unwrap(w)?.[1], scope);
@@ -498,6 +513,8 @@ class Analyser {
         let v = CLEAR;
         const calls = list(b.functions).map((f) => list(unwrap(f)?.[1]?.items)[0]);
         for (const c of calls) v = join(v, this.#expr(c, lat));
+        // Any function in FROM may return no row, or many, depending on its arguments.
+        this.#checkPredicate(v, `a function in FROM (how many rows it returns depends on the value)`);
         v = derive(v);
         const al = aliasOf();
         const cols = [...al.cols, ...list(b.coldeflist).map((c) => String(unwrap(c)?.[1]?.colname ?? ''))].filter((c): c is string => !!c);
@@ -735,6 +752,7 @@ class Analyser {
         if (inputs.level > 0 && SIDE_CHANNEL_FUNCTIONS.has(name)) {
           throw new Refusal(`the masked column ${describe(inputs.sources[0])} is passed to ${name}(), whose effect is visible outside the result (a side channel)`);
         }
+        if (SET_RETURNING_FUNCTIONS.has(name)) this.#checkPredicate(inputs, `the set-returning function ${name}() (how many rows it returns depends on the value)`);
         if (inputs.level > 0 && CAST_FUNCTIONS.has(name)) {
           throw new Refusal(`the masked column ${describe(inputs.sources[0])} is passed to ${name}(), which can fail and quote the value in its error`);
         }
