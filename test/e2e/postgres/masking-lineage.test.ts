@@ -89,6 +89,11 @@ const REFUSED: [string, RegExp][] = [
   ['SELECT 1 FROM customers WHERE email = $$ada@example.com$$', /email is used in WHERE/],
   ['SELECT id FROM customers ORDER BY email', /email is used in ORDER BY/],
   ['SELECT count(*) FROM customers GROUP BY email', /email is used in GROUP BY/],
+  ["SELECT id, regexp_matches(email, '^a') FROM customers", /email is used in the set-returning function regexp_matches/],
+  ['SELECT DISTINCT email FROM customers', /email is used in SELECT DISTINCT/],
+  ["SELECT id, CASE WHEN email LIKE 'a%' THEN 1 END FROM customers", /email is used in a CASE WHEN condition/],
+  // leads.email alone allows predicates, but the same glob masks customers.email, which does not.
+  ["SELECT id FROM customers c JOIN leads l ON l.email = c.email", /(customers|leads)\.email is used in JOIN ... ON/],
 ];
 
 for (const [sql, reason] of REFUSED) {
