@@ -84,6 +84,7 @@ const OUTPUTS: [string, string][] = [
   ['select email from orders', 'p'], // without a catalog, orders may have an email column
   ['select x.u from customers c, lateral (select upper(c.email) as u) x', 'd'],
   ['select 1 from customers', 'c'],
+  ['select id, * from customers order by 1', 'c *p'],
   ['table customers', '*p'],
   // column aliases over `*` rename columns: names no longer tell, so positions do
   ['select * from customers as c(a, b, x)', '*dn'],
@@ -115,6 +116,7 @@ const REFUSALS: [string, RegExp][] = [
   ['select id from customers order by email', /email is used in ORDER BY/],
   ['select email from customers order by 1', /email is used in ORDER BY/],
   ['select email as e from customers order by e', /email is used in ORDER BY/],
+  ['select * from customers order by 1', /email is used in ORDER BY/], // which column is 1 is unknown without the catalog
   ['select count(*) from customers group by email', /email is used in GROUP BY/],
   ['select count(*) from customers group by rollup (email)', /email is used in GROUP BY/],
   ["select count(*) from customers having max(email) > 'm'", /email is used in HAVING/],

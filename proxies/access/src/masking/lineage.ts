@@ -426,7 +426,9 @@ class Analyser {
     if (!u) return CLEAR;
     if (u[0] === 'A_Const' && u[1].ival !== undefined) {
       const k = Number((u[1].ival as Node).ival ?? 0) - 1;
-      if (slots.every((s) => s.kind === 'column')) return slots[k]?.val ?? CLEAR;
+      // Exact up to the first expansion of unknown width; past it, any column may be meant.
+      const firstExp = slots.findIndex((s) => s.kind === 'expansion');
+      if (firstExp < 0 || k < firstExp) return slots[k]?.val ?? CLEAR;
       return join(...slots.map((s) => this.#slotVal(s)));
     }
     let v = CLEAR;
