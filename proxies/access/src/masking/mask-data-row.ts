@@ -34,8 +34,9 @@ export const FORMAT_BINARY = 1;
  * - MUST throw (MaskDataRowMalformedError, MaskRowShapeError) rather than pass on a row it
  *   cannot split exactly: a mis-split row could carry an unmasked value to the client;
  * - never masks SQL NULL, except in a derived column (plan `nulls`), where it becomes the
- *   column's constant mask (no MaskedCell: nothing to seal); a masked value of a binary-format column becomes NULL (its type's
- *   binary encoding cannot carry a mask), so the client never receives the original;
+ *   column's constant mask (counted in `masked`, but no MaskedCell: nothing to seal);
+ * - a masked value of a binary-format column becomes NULL (its type's binary encoding
+ *   cannot carry a mask), so the client never receives the original;
  * - when `cells` is given, appends one MaskedCell per masked value, with the clear original
  *   (decoded as UTF-8, binary-format values as latin1, as the text path does): the caller
  *   MUST seal it and MUST NOT keep it. Without `cells`, constant-masked values are never
