@@ -93,7 +93,12 @@ function verdictFor(text: string, specKey: string, spec: MaskSpec): LineageVerdi
   let v = verdicts.get(key);
   if (v) return v;
   const parsed = parsePostgres(text);
-  v = parsed.ok ? analyseLineage(parsed.tree, { columns: spec.columns, allowPredicates: spec.allowPredicates ?? [] }) : { kind: 'refuse', reason: `the statement could not be parsed for masking (${parsed.message})` };
+  try {
+    v = parsed.ok ? analyseLineage(parsed.tree, { columns: spec.columns, allowPredicates: spec.allowPredicates ?? [] }) : { kind: 'refuse', reason: `the statement could not be parsed for masking (${parsed.message})` };
+  } catch (e) {
+    // A tree the analysis does not expect: refuse the statement, not the session.
+    v = { kind: 'refuse', reason: `the statement's column lineage could not be analysed (${(e as Error).message})` };
+  }
   if (verdicts.size >= CACHE_LIMIT) verdicts.delete(verdicts.keys().next().value as string);
   verdicts.set(key, v);
   return v;

@@ -246,3 +246,22 @@ test('forcedColumns places slots on the RowDescription, masking everything when 
   assert.equal(forcedColumns([col('clear'), col('derived')], 3).length, 3);
   assert.deepEqual(forcedColumns([exp('plain', true)], 4), []);
 });
+
+test('the analysis never throws on the SQL corpus (every statement: an answer, not a crash)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { parse } = await import('yaml');
+  const { FIXTURES_DIR } = await import('../policy/fixtures.ts');
+  const corpus = parse(readFileSync(join(FIXTURES_DIR, 'sql-corpus.yaml'), 'utf8')) as { cases: { sql: string }[] };
+  let analysed = 0;
+  for (const { sql } of corpus.cases) {
+    const p = parsePostgres(sql);
+    if (!p.ok) continue;
+    for (const spec of [SPEC, { columns: ['*'] }, { columns: ['public.customers.*'], allowPredicates: ['public.customers.*'] }]) {
+      const v = analyseLineage(p.tree, spec);
+      assert.ok(v.kind === 'ok' || (v.kind === 'refuse' && v.reason.length > 0), sql);
+      analysed++;
+    }
+  }
+  assert.ok(analysed >= 600, `only ${analysed}`);
+});
