@@ -96,6 +96,16 @@ export class CommandRun {
     return out;
   }
 
+  /**
+   * message returns what the client gets for an ErrorResponse or NoticeResponse of this
+   * command (type byte included): its texts withheld when the masker says the statement reads
+   * masked columns, else `raw` itself. Call it before error(), so the record holds what the
+   * client saw.
+   */
+  message(raw: Buffer): Buffer {
+    return this.#masker?.message?.(raw) ?? raw;
+  }
+
   /** failed tells whether an ErrorResponse was seen. */
   get failed(): boolean {
     return this.#errorCode !== null;
@@ -129,16 +139,20 @@ export class CommandRun {
       let sent: (string | null)[] = text;
       if (this.#masker && values.length === this.#columns.length) {
         const res = this.#masker.mask(text, this.#columns);
-        if (res.masked.length > 0) {
+        // A derived column's NULL is masked too, with no cell to collect (nothing to seal).
+        if (res.masked.length > 0 || res.row !== text) {
           const maskedAt = new Set(res.masked.map((c) => c.column));
+          for (let i = 0; i < text.length; i++) if (text[i] === null && res.row[i] !== null) maskedAt.add(i);
           // A masked binary-format value cannot be rewritten in its type's binary encoding, so
           // it is sent as SQL NULL: the client never receives the original.
           out = dataRow(values.map((v, i) => (!maskedAt.has(i) ? v : fmt[i] === 1 ? null : res.row[i])));
           sent = res.row.map((v, i) => (maskedAt.has(i) && fmt[i] === 1 ? null : v));
-          // The masker counts them and seals the originals of the first ones a chunk at a time.
-          const at = (this.#at ??= { sessionId: this.#sessionId, commandId: this.id, row: 0 });
-          at.row = rowIndex;
-          this.#masker.collect(res.masked, at);
+          if (res.masked.length > 0) {
+            // The masker counts them and seals the originals of the first ones a chunk at a time.
+            const at = (this.#at ??= { sessionId: this.#sessionId, commandId: this.id, row: 0 });
+            at.row = rowIndex;
+            this.#masker.collect(res.masked, at);
+          }
         }
       }
       if (this.#capture && !this.#capture.truncated) {

@@ -23,3 +23,7 @@ export const PgStatementTimeoutError = defineError('AFF_E_PG_STATEMENT_TIMEOUT',
 export const PgClientTooSlowError = defineError('AFF_E_PG_CLIENT_TOO_SLOW', 'the client stopped reading results');
 /** PgProtocolStateError: a message that is valid on the wire arrived when the session cannot take it. */
 export const PgProtocolStateError = defineError('AFF_E_PG_PROTOCOL_STATE', 'a PostgreSQL message arrived out of sequence');
+/** PgMaskLineageError: policy masks columns the statement uses where no result masking can hide them (a predicate, a side channel, a failing cast, a copy elsewhere). */
+export const PgMaskLineageError = defineError('AFF_E_PG_MASK_LINEAGE', 'the statement uses masked columns in a way that cannot be masked');
+/** PgMaskedMessageError: the server's error or notice text of a statement reading masked columns was withheld (it may quote their values). */
+export const PgMaskedMessageError = defineError('AFF_E_PG_MASKED_MESSAGE', "the server's message was withheld because it may quote masked values");

@@ -6,7 +6,7 @@ import { dataMaskedEvent, revealMaskedValue, staticKeyProvider } from '@affidavi
 import { EXAMPLE_ACTOR, exampleEvent, type DataMasked } from '@affidavit/schemas';
 import { CommandRun, MAX_MASKED_VALUES_PER_COMMAND } from './command-run.ts';
 import { createMaskingPort } from './masking-port.ts';
-import { dataRow, decodeDataRow, rowDescription } from './wire/index.ts';
+import { dataRow, decodeDataRow, errorResponse, rowDescription } from './wire/index.ts';
 
 const keys = staticKeyProvider([{ keyId: 'k1', key: Buffer.alloc(32, 3) }]);
 const spec = { columns: ['email', 'card_number'], detectors: [] };
@@ -126,4 +126,27 @@ test('a DataRow that does not match its RowDescription is refused, not passed on
   const bad = Buffer.from(row(1));
   bad.writeInt32BE(500, 7);
   assert.throws(() => run.dataRow(bad), (e) => isAffidavitError(e, 'AFF_E_MASK_DATA_ROW_MALFORMED'));
+});
+
+test('lineage: forced positions are masked whatever their names, and error texts are withheld', async () => {
+  const forced = () => new Map([[1, 'derived' as const]]);
+  const masker = await createMaskingPort({ keys }).prepare('mask-pii', spec, { forced, masksMessages: true });
+  const run = new CommandRun({ ...base, masker });
+  run.rowDescription(rowDescription([
+    { name: 'id', typeOid: 23 },
+    { name: 'reversed', typeOid: 25 },
+  ]));
+  assert.deepEqual(text(run.dataRow(dataRow(['1', 'moc.elpmaxe@ecila']))), ['1', '********']);
+  assert.deepEqual(text(run.dataRow(dataRow(['2', null]))), ['2', '********']);
+  const err = errorResponse({ severity: 'ERROR', code: '22P02', message: 'invalid input syntax for type integer: "alice@example.com"' });
+  const shown = run.message(err);
+  assert.equal(shown.includes('alice'), false);
+  run.error(shown);
+  const done = run.finish(0).at(-1);
+  assert.ok(done?.type === 'CommandCompleted');
+  assert.equal(done.errorCode, '22P02');
+  assert.equal(done.errorMessage?.includes('alice'), false);
+  // Without lineage (the statement reads no masked column) texts pass unchanged.
+  const plain = new CommandRun({ ...base, masker: await createMaskingPort({ keys }).prepare('mask-pii', spec) });
+  assert.equal(plain.message(err), err);
 });

@@ -12,6 +12,7 @@ import {
   dataRowMasker,
   maskRow,
   maskRulesFromPolicy,
+  withForcedColumns,
   type ChunkSealer,
   type ColumnDescription,
   type DataKey,
@@ -24,6 +25,7 @@ import {
   type ResultRow,
 } from '@affidavit/access';
 import type { MaskedValue, SealedOriginals } from '@affidavit/schemas';
+import { withheldMessage, type MaskLineage } from './lineage-gate.ts';
 
 /** MaskTally is what ResultMasker masked so far. */
 export type MaskTally = {
@@ -69,10 +71,19 @@ export type ResultMasker = {
    * no clear original is held after it: call it when the command's result ends.
    */
   tally(): MaskTally;
+  /**
+   * message returns what the client gets for an ErrorResponse or NoticeResponse of this
+   * command: `raw` itself, or, when the statement reads masked columns, the message with its
+   * texts withheld (SQLSTATE kept), since the server quotes values in them.
+   */
+  message?(raw: Buffer): Buffer;
 };
 
-/** MaskingPort builds a ResultMasker for a policy decision's mask spec. */
-export type MaskingPort = { prepare(ruleId: string, spec: MaskSpec): Promise<ResultMasker> };
+/**
+ * MaskingPort builds a ResultMasker for a policy decision's mask spec; `lineage` (from the
+ * lineage gate) adds result positions masked whole whatever their names, and withheld texts.
+ */
+export type MaskingPort = { prepare(ruleId: string, spec: MaskSpec, lineage?: MaskLineage): Promise<ResultMasker> };
 
 /**
  * createMaskingPort adapts the access masking module: compiled rules are cached per (rule, spec)
@@ -89,7 +100,7 @@ export function createMaskingPort(deps: { keys: KeyProvider; hashKey?: Uint8Arra
   const chunk = deps.sealChunk;
   if (chunk !== undefined && (!Number.isSafeInteger(chunk) || chunk < 1 || chunk > MAX_CHUNK_VALUES)) throw new RangeError(`sealChunk must be 1 to ${MAX_CHUNK_VALUES}, not ${chunk}`);
   return {
-    async prepare(ruleId, spec) {
+    async prepare(ruleId, spec, lineage) {
       const cacheKey = JSON.stringify([ruleId, spec.columns, spec.detectors]);
       let rules = compiled.get(cacheKey);
       if (!rules) {
@@ -103,7 +114,9 @@ export function createMaskingPort(deps: { keys: KeyProvider; hashKey?: Uint8Arra
         sealer = createChunkSealer(key);
         sealers.set(key, sealer);
       }
-      const r = rules;
+      // Positions forced by lineage are masked `full` when derived, in the column style when plain.
+      const r = lineage?.forced ? withForcedColumns(rules, lineage.forced, ruleId) : rules;
+      const masksMessages = lineage?.masksMessages === true;
       // This command's state: the compiled DataRow shape, counts, and the kept values.
       let shape: { columns: readonly ColumnDescription[]; formats: readonly number[]; masker: DataRowMasker } | undefined;
       let earlier = 0; // values masked under previous shapes (a simple query with several results)
@@ -151,6 +164,7 @@ export function createMaskingPort(deps: { keys: KeyProvider; hashKey?: Uint8Arra
           if (o !== raw.length) throw new MaskDataRowMalformedError('bytes follow the last DataRow of the run');
           return changed ? Buffer.concat(out) : raw;
         },
+        message: (raw) => (masksMessages ? withheldMessage(raw, ruleId) : raw),
         tally() {
           kept.flush();
           return { count: earlier + (shape?.masker.masked ?? 0) + collected, sealed: kept.masks, sealedOriginals: kept.sealedOriginals };

@@ -48,6 +48,7 @@ import {
   PgTlsRequiredError,
 } from './errors.ts';
 import type { MaskingPort, ResultMasker } from './masking-port.ts';
+import { lineageGate, messageOf } from './lineage-gate.ts';
 import type { PostgresProxyOptions } from './options.ts';
 import { renderParameters } from './render-parameters.ts';
 import { connectUpstream, sendUpstreamCancel, type UpstreamSession } from './upstream.ts';
@@ -643,7 +644,14 @@ export class Session {
           await this.#blocked(id, p, decision.ruleId, 'masking is required but not configured');
           return this.#refuse(p.protocol, { severity: 'ERROR', code: '42501', message: `Affidavit policy rule "${decision.ruleId}" requires masking, which this proxy is not configured for (${new PgCommandDeniedError().code})` });
         }
-        masker = await this.#deps.masking.prepare(decision.ruleId, decision.masks ?? { columns: [], detectors: [] });
+        // Lineage (lineage-gate.ts): refuse what masking cannot hide, force derived columns.
+        const spec = decision.masks ?? { columns: [], detectors: [] };
+        const gate = lineageGate(p.text, p.cls, decision.ruleId, spec);
+        if (gate.kind === 'refuse') {
+          await this.#blocked(id, p, decision.ruleId, gate.reason);
+          return this.#refuse(p.protocol, gate.error);
+        }
+        masker = await this.#deps.masking.prepare(decision.ruleId, spec, gate.lineage);
         if (this.#state !== 'ready') return;
         break;
       }
@@ -995,7 +1003,13 @@ export class Session {
       case 0x45: {
         // E ErrorResponse
         const raw = buf.subarray(at, end);
-        const out = this.#routeError(raw, h);
+        const out = this.#routeError(messageOf(h, raw), h);
+        return out === raw ? undefined : out;
+      }
+      case 0x4e: {
+        // N NoticeResponse: withheld like errors while a statement reading masked columns runs.
+        const raw = buf.subarray(at, end);
+        const out = messageOf(h, raw);
         return out === raw ? undefined : out;
       }
       case 0x64: // d CopyData (COPY TO STDOUT)

@@ -33,8 +33,10 @@ export const FORMAT_BINARY = 1;
  *   (the message's and each value's) recomputed;
  * - MUST throw (MaskDataRowMalformedError, MaskRowShapeError) rather than pass on a row it
  *   cannot split exactly: a mis-split row could carry an unmasked value to the client;
- * - never masks SQL NULL; a masked value of a binary-format column becomes NULL (its type's
- *   binary encoding cannot carry a mask), so the client never receives the original;
+ * - never masks SQL NULL, except in a derived column (plan `nulls`), where it becomes the
+ *   column's constant mask (counted in `masked`, but no MaskedCell: nothing to seal);
+ * - a masked value of a binary-format column becomes NULL (its type's binary encoding
+ *   cannot carry a mask), so the client never receives the original;
  * - when `cells` is given, appends one MaskedCell per masked value, with the clear original
  *   (decoded as UTF-8, binary-format values as latin1, as the text path does): the caller
  *   MUST seal it and MUST NOT keep it. Without `cells`, constant-masked values are never
@@ -81,6 +83,8 @@ class ShapeMasker implements DataRowMasker {
   readonly #n: number;
   readonly #action: Uint8Array;
   readonly #binary: Uint8Array;
+  /** nulls[i] = 1: column i's NULLs are masked to its constant too (a derived column). */
+  readonly #nulls: Uint8Array;
   /** constants[i] is the encoded constant mask of column i (null = SQL NULL). */
   readonly #constants: (Buffer | null)[];
   /**
@@ -112,6 +116,7 @@ class ShapeMasker implements DataRowMasker {
     this.#n = n;
     this.#action = new Uint8Array(n);
     this.#binary = new Uint8Array(n);
+    this.#nulls = new Uint8Array(n);
     this.#constants = new Array<Buffer | null>(n).fill(null);
     this.#at = new Int32Array(n + 1);
     this.#changed = new Uint8Array(n);
@@ -126,6 +131,7 @@ class ShapeMasker implements DataRowMasker {
         this.#action[i] = CONSTANT;
         const v = this.#binary[i] === 1 || plan.constant === undefined ? null : plan.constant.value;
         this.#constants[i] = v === null ? null : Buffer.from(v, 'utf8');
+        if (v !== null && plan.nulls === true) this.#nulls[i] = 1;
       } else this.#action[i] = COMPUTE;
     }
     this.#constantOnly = !this.#action.includes(COMPUTE);
@@ -173,6 +179,7 @@ class ShapeMasker implements DataRowMasker {
     const action = this.#action;
     const cells = this.#cellViews;
     const cellLengths = this.#cellLengths;
+    const nulls = this.#nulls;
     let dst = raw;
     let out = view;
     let base = 0; // where the output starts in dst
@@ -202,10 +209,13 @@ class ShapeMasker implements DataRowMasker {
         const cell = pos;
         const len = view.getInt32(pos);
         pos += 4;
-        if (len === -1) continue; // NULL is never masked
-        if (len < 0 || len > rowEnd - pos) throw new MaskDataRowMalformedError(`value ${i} of the DataRow has an invalid length ${len}`);
-        pos += len;
-        if (action[i] === KEEP) continue;
+        if (len === -1) {
+          if (nulls[i] === 0) continue; // NULL is masked only in derived columns
+        } else {
+          if (len < 0 || len > rowEnd - pos) throw new MaskDataRowMalformedError(`value ${i} of the DataRow has an invalid length ${len}`);
+          pos += len;
+          if (action[i] === KEEP) continue;
+        }
         o = copyView(raw, view, run, cell, dst, out, o);
         const size = cellLengths[i];
         if (dst === raw && o + size > pos) {
@@ -282,7 +292,16 @@ class ShapeMasker implements DataRowMasker {
       const len = int32At(raw, pos);
       pos += 4;
       changed[i] = 0;
-      if (len === -1) continue; // NULL is never masked
+      if (len === -1) {
+        // NULL is masked only in derived columns (to their constant); no original to collect.
+        if (this.#nulls[i] === 0) continue;
+        changed[i] = 1;
+        any++;
+        const c = this.#constants[i];
+        this.#replacement[i] = c;
+        size += c === null ? 0 : c.length;
+        continue;
+      }
       if (len < 0 || len > end - pos) throw new MaskDataRowMalformedError(`value ${i} of the DataRow has an invalid length ${len}`);
       const start = pos;
       pos += len;

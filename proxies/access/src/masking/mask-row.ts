@@ -58,7 +58,8 @@ export function maskCell(plan: ColumnPlan, value: string, column: ColumnDescript
 /**
  * maskRow masks one result row. It is pure and MUST NOT change its inputs: when nothing is
  * masked it returns the very `row` it was given (no copy) and an empty list; otherwise a
- * new row where only masked values differ. NULLs are never masked. Throws
+ * new row where only masked values differ. NULLs are masked only in columns whose plan says
+ * `nulls` (derived columns), and are then not listed in `masked` (nothing to seal). Throws
  * MaskRowShapeError when `row` and `columns` differ in length.
  */
 export function maskRow(row: ResultRow, columns: readonly ColumnDescription[], rules: CompiledMaskRules): MaskRowResult {
@@ -68,7 +69,15 @@ export function maskRow(row: ResultRow, columns: readonly ColumnDescription[], r
   let cells: MaskedCell[] | undefined;
   for (let i = 0; i < row.length; i++) {
     const v = row[i];
-    if (v === null) continue;
+    if (v === null) {
+      // A derived column's NULL is masked too (rules.ts `nulls`); it has no original to seal.
+      const p = plans[i];
+      if (p.kind === 'whole' && p.nulls === true && p.constant !== undefined && p.constant.value !== null) {
+        out ??= row.slice();
+        out[i] = p.constant.value;
+      }
+      continue;
+    }
     const m = maskCell(plans[i], v, columns[i], rules.hasher);
     if (m === undefined) continue;
     out ??= row.slice();

@@ -46,6 +46,12 @@ export type ColumnPlan =
        * rewriter need not decode the value; undefined when the result depends on the value.
        */
       readonly constant: { readonly value: string | null } | undefined;
+      /**
+       * nulls is set for columns derived from masked ones: their NULLs are masked too, since a
+       * derived expression (`nullif(email, 'a@x')`, `regexp_match(...)`) can turn any
+       * condition on the value into NULL or not. Only with a non-NULL constant.
+       */
+      readonly nulls?: boolean;
     }
   | {
       readonly kind: 'scan';
@@ -198,4 +204,49 @@ export function maskRulesFromPolicy(ruleId: string, spec: MaskSpec, columnStyle:
   if (spec.columns.length > 0) out.push({ id: `${ruleId}#columns`, columns: spec.columns, style: columnStyle });
   if (spec.detectors.length > 0) out.push({ id: `${ruleId}#detectors`, detectors: spec.detectors });
   return out;
+}
+
+/** ForcedLineage says why a result position is masked whole regardless of its name. */
+export type ForcedLineage = 'plain' | 'derived';
+
+/**
+ * withForcedColumns returns `rules` with extra whole-column masks by result position, for
+ * columns the lineage analysis found to depend on masked columns under any name. `forced`
+ * gives, per result shape (called once per columns array), the positions and their lineage.
+ * A plain reference (an aliased masked column) is masked with `style` (the rule's column
+ * style, default `full`), as a named column would be; a derived one is always masked `full`
+ * (its value is no longer what a style such as `keep-last-4` was meant for), type-aware as
+ * constantMask says (text `********`, numbers NULL), and its NULLs too.
+ */
+export function withForcedColumns(
+  rules: CompiledMaskRules,
+  forced: (columns: readonly ColumnDescription[]) => ReadonlyMap<number, ForcedLineage>,
+  ruleId: string,
+  style: MaskStyle = 'full',
+): CompiledMaskRules {
+  const plans = new WeakMap<readonly ColumnDescription[], readonly ColumnPlan[]>();
+  return Object.freeze({
+    rules: rules.rules,
+    hasher: rules.hasher,
+    planFor(columns: readonly ColumnDescription[]): readonly ColumnPlan[] {
+      let p = plans.get(columns);
+      if (!p) {
+        const base = rules.planFor(columns);
+        const force = forced(columns);
+        p = Object.freeze(
+          columns.map((c, i): ColumnPlan => {
+            const why = force.get(i);
+            if (why === undefined) return base[i];
+            const st: MaskStyle = why === 'derived' ? 'full' : style === 'hash' && rules.hasher === undefined ? 'full' : style;
+            const cls = typeClassOf(c.typeOid);
+            const constant = constantMask(st, cls, c.typeOid);
+            const nulls = why === 'derived' && constant !== undefined && constant.value !== null;
+            return Object.freeze({ kind: 'whole', ruleId: `${ruleId}#lineage`, style: st, cls, constant, ...(nulls ? { nulls: true } : {}) });
+          }),
+        );
+        plans.set(columns, p);
+      }
+      return p;
+    },
+  });
 }

@@ -251,3 +251,41 @@ test('with a catalog, a view reads the tables under it', () => {
   const d = evaluate(names, { ...sel({ name: 'v_people' }), resolution: { database: 'demo', searchPath: ['public'], catalog } });
   assert.deepEqual([d.action, d.ruleId], ['mask', 'mask-customers']);
 });
+
+test('predicates on masked columns: allowed only where every rule masking the column allows them', () => {
+  const p = parsePolicy(`
+version: 1
+rules:
+  - id: mask-a
+    reason: a
+    match: { reads: [a] }
+    action: mask
+    mask: { columns: [email, name], predicates: allow }
+  - id: mask-b
+    reason: b
+    match: { reads: [b] }
+    action: mask
+    mask: { columns: [name] }
+  - id: mask-c
+    reason: c
+    match: { reads: [c] }
+    action: mask
+    mask: { columns: [phone], predicates: deny }
+`);
+  assert.deepEqual(p.rules[0].mask?.allowPredicates, ['email', 'name']);
+  assert.equal(p.rules[2].mask?.allowPredicates, undefined);
+  const a = evaluate(p, req([[op({ class: 'select', reads: [{ name: 'a' }] })]]));
+  assert.deepEqual(a.masks?.allowPredicates, ['email', 'name']);
+  const ab = evaluate(p, req([[op({ class: 'select', reads: [{ name: 'a' }] })], [op({ class: 'select', reads: [{ name: 'b' }] })]]));
+  assert.deepEqual(ab.masks?.allowPredicates, ['email']);
+  const c = evaluate(p, req([[op({ class: 'select', reads: [{ name: 'c' }] })]]));
+  assert.equal(c.masks?.allowPredicates, undefined);
+  assert.throws(() => parsePolicy(`
+version: 1
+rules:
+  - id: m
+    reason: m
+    action: mask
+    mask: { columns: [x], predicates: sometimes }
+`), /predicates: must be one of allow, deny/);
+});

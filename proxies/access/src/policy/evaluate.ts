@@ -3,7 +3,7 @@ import type { Policy, PolicyRule } from './load-policy.ts';
 import { effectiveSearchPath, fallbackResolution, isCatalogCandidate, resolveRelation, TEMP_SCHEMA } from './resolve-names.ts';
 import type { Candidate } from './resolve-names.ts';
 import { ACTION_STRICTNESS } from './types.ts';
-import type { PolicyDecision, Operation, OperationClass, PolicyRequest, QualifiedName, ResolutionContext } from './types.ts';
+import type { MaskSpec, PolicyDecision, Operation, OperationClass, PolicyRequest, QualifiedName, ResolutionContext } from './types.ts';
 
 /**
  * Pure policy evaluation. For every operation of every statement the FIRST matching
@@ -259,6 +259,8 @@ export function decideOperation(policy: Policy, req: PolicyRequest, op: Operatio
   }
   let best: { rule: PolicyRule; tri: Tri } | undefined;
   const masks = { columns: new Set<string>(), detectors: new Set<string>() };
+  // A column glob may be used in predicates only when every rule masking it allows that.
+  const predicates = { allow: new Set<string>(), deny: new Set<string>() };
   let capture = false;
   let decided = false;
   for (const rule of policy.rules) {
@@ -267,6 +269,8 @@ export function decideOperation(policy: Policy, req: PolicyRequest, op: Operatio
     if (rule.mask) {
       for (const c of rule.mask.columns) masks.columns.add(c);
       for (const d of rule.mask.detectors) masks.detectors.add(d);
+      const allowed = new Set(rule.mask.allowPredicates ?? []);
+      for (const c of rule.mask.columns) (allowed.has(c) ? predicates.allow : predicates.deny).add(c);
       capture ||= rule.capture === true;
     }
     if (!best || ACTION_STRICTNESS[rule.action] > ACTION_STRICTNESS[best.rule.action]) best = { rule, tri: t };
@@ -289,10 +293,16 @@ export function decideOperation(policy: Policy, req: PolicyRequest, op: Operatio
     action: rule.action,
     ruleId: rule.id,
     reason: best!.tri === YES ? rule.reason : `${rule.reason} (${describe(r)} may resolve to a relation this rule covers)`,
-    ...(rule.action === 'mask' ? { masks: { columns: [...masks.columns], detectors: [...masks.detectors] } } : {}),
+    ...(rule.action === 'mask' ? { masks: maskSpec(masks, predicates) } : {}),
     ...(rule.capture || (rule.action === 'mask' && capture) ? { capture: true } : {}),
     ...(rule.approvers ? { approvers: rule.approvers } : {}),
   };
+}
+
+/** maskSpec builds a decision's MaskSpec; `allowPredicates` holds the globs no masking rule denies predicates on. */
+function maskSpec(masks: { columns: Set<string>; detectors: Set<string> }, predicates: { allow: Set<string>; deny: Set<string> }): MaskSpec {
+  const allowPredicates = [...predicates.allow].filter((c) => !predicates.deny.has(c));
+  return { columns: [...masks.columns], detectors: [...masks.detectors], ...(allowPredicates.length > 0 ? { allowPredicates } : {}) };
 }
 
 function describe(r: Resolved): string {
@@ -316,6 +326,8 @@ export function evaluate(policy: Policy, req: PolicyRequest): PolicyDecision {
   }
   let best: PolicyDecision | undefined;
   const masks = { columns: new Set<string>(), detectors: new Set<string>() };
+  // A column glob may be used in predicates only when every rule masking it allows that.
+  const predicates = { allow: new Set<string>(), deny: new Set<string>() };
   let capture = false;
   c.statements.forEach((s, i) => {
     for (const op of s.operations) {
@@ -323,6 +335,8 @@ export function evaluate(policy: Policy, req: PolicyRequest): PolicyDecision {
       if (d.masks) {
         for (const col of d.masks.columns) masks.columns.add(col);
         for (const det of d.masks.detectors) masks.detectors.add(det);
+        const allowed = new Set(d.masks.allowPredicates ?? []);
+        for (const col of d.masks.columns) (allowed.has(col) ? predicates.allow : predicates.deny).add(col);
       }
       capture ||= d.capture === true;
       if (!best || ACTION_STRICTNESS[d.action] > ACTION_STRICTNESS[best.action]) best = d;
@@ -331,7 +345,7 @@ export function evaluate(policy: Policy, req: PolicyRequest): PolicyDecision {
   if (!best) return { action: 'allow', ruleId: '(empty)', reason: 'the command holds no statement' };
   const final: PolicyDecision = best;
   if (final.action === 'mask') {
-    return { ...final, masks: { columns: [...masks.columns], detectors: [...masks.detectors] }, ...(capture ? { capture } : {}) };
+    return { ...final, masks: maskSpec(masks, predicates), ...(capture ? { capture } : {}) };
   }
   if (final.action === 'allow' && capture) return { ...final, capture };
   return final;

@@ -43,7 +43,8 @@ export type PolicyRule = {
   };
   readonly action: Action;
   readonly approvers?: readonly string[];
-  readonly mask?: { readonly columns: readonly string[]; readonly detectors: readonly string[] };
+  /** mask: `allowPredicates` holds this rule's columns when it says `predicates: allow`. */
+  readonly mask?: { readonly columns: readonly string[]; readonly detectors: readonly string[]; readonly allowPredicates?: readonly string[] };
   readonly capture?: boolean;
   /** line is the rule's 1-based line in the source file, for messages. */
   readonly line?: number;
@@ -96,7 +97,7 @@ type RawRule = {
   match?: Record<string, string[]>;
   action: Action;
   approvers?: string[];
-  mask?: { columns?: string[]; detectors?: string[] };
+  mask?: { columns?: string[]; detectors?: string[]; predicates?: 'allow' | 'deny' };
   capture?: boolean;
 };
 type RawPolicy = {
@@ -205,7 +206,15 @@ export function analysePolicy(text: string, opts: AnalyseOptions = {}): PolicyAn
       match: Object.freeze(match),
       action: r.action,
       ...(r.approvers ? { approvers: Object.freeze([...r.approvers]) } : {}),
-      ...(r.mask ? { mask: Object.freeze({ columns: Object.freeze(r.mask.columns ?? []), detectors: Object.freeze(r.mask.detectors ?? []) }) } : {}),
+      ...(r.mask
+        ? {
+            mask: Object.freeze({
+              columns: Object.freeze(r.mask.columns ?? []),
+              detectors: Object.freeze(r.mask.detectors ?? []),
+              ...(r.mask.predicates === 'allow' ? { allowPredicates: Object.freeze([...(r.mask.columns ?? [])]) } : {}),
+            }),
+          }
+        : {}),
       ...(r.capture !== undefined ? { capture: r.capture } : {}),
       ...(pos.line !== undefined ? { line: pos.line } : {}),
     };

@@ -23,7 +23,8 @@ import { SHELL_CLASSES, SQL_CLASSES } from './types.ts';
  *         paths: [path glob, * within a segment, ** across]
  *       action: allow | deny | require-approval | mask
  *       approvers: [group]                    # required for require-approval
- *       mask: { columns: [...], detectors: [...] }   # required for (only for) mask
+ *       mask: { columns: [...], detectors: [...], predicates: deny }   # required for (only for) mask;
+ *                                     # predicates: allow lets WHERE/JOIN/ORDER BY use the columns
  *       capture: true                         # also record the result rows
  *
  * Semantics: per operation the FIRST matching rule decides, else defaults.action; across
@@ -131,6 +132,9 @@ export const POLICY_SCHEMA = {
             properties: {
               columns: { type: 'array', items: { type: 'string', minLength: 1 } },
               detectors: { type: 'array', items: { type: 'string', minLength: 1 } },
+              // Whether predicates (WHERE, JOIN, ORDER BY, GROUP BY ...) may use the masked
+              // columns: each one is an oracle on the values, so the default is deny.
+              predicates: { enum: ['allow', 'deny'] },
             },
           },
           capture: { type: 'boolean' },

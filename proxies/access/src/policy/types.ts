@@ -206,8 +206,12 @@ export type PolicyRequest = {
   readonly resolution?: ResolutionContext;
 };
 
-/** MaskSpec names what the masking module must rewrite in the results. */
-export type MaskSpec = { readonly columns: readonly string[]; readonly detectors: readonly string[] };
+/**
+ * MaskSpec names what the masking module must rewrite in the results. `allowPredicates` are
+ * the column globs whose rules say `predicates: allow` (WHERE, JOIN, ORDER BY ... may use
+ * them); absent or empty: no masked column may be used in a predicate.
+ */
+export type MaskSpec = { readonly columns: readonly string[]; readonly detectors: readonly string[]; readonly allowPredicates?: readonly string[] };
 
 /** PolicyDecision is the output of `evaluate`: the action and the rule that decided it. */
 export type PolicyDecision = {
