@@ -27,3 +27,5 @@ export {
   ApiRateLimitedError,
   ReadModelUnreadableError,
 } from './errors.ts';
+export { eventSinkAuthFailureRecorder } from './auth/auth-failure-recorder.ts';
+export type { AuthFailureRecorderOptions } from './auth/auth-failure-recorder.ts';
