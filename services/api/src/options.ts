@@ -31,7 +31,7 @@ export const DEFAULT_API_OPTIONS: Readonly<ApiOptions> = Object.freeze({
   bodyLimit: DEFAULT_BODY_LIMIT,
   rateLimit: Object.freeze({ max: 600, windowMs: 60_000 }),
   maxDepth: 8,
-  maxCost: 5000,
+  maxCost: 50_000,
   maxAliases: 15,
   maxDirectives: 20,
   maxTokens: 2000,
