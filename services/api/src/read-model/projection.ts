@@ -4,6 +4,13 @@
 import type { LedgerRecord } from '@affidavit/schemas';
 import type { Position, ReadModelMutation } from './rows.ts';
 
+/**
+ * UNPROJECTED_TYPES feed no read model. The projector skips their entries by the writer schema
+ * in the header, without decoding them (result rows and terminal output are the largest events).
+ * `project` returns no mutation for them (tested), so skipping changes nothing but the cost.
+ */
+export const UNPROJECTED_TYPES: ReadonlySet<string> = new Set(['ResultCaptured', 'TerminalOutput', 'MaskedValueOpened', 'InputRejected'] satisfies LedgerRecord['type'][]);
+
 const uniq = (xs: readonly string[]) => [...new Set(xs)].sort();
 
 /**

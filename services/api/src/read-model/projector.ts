@@ -4,8 +4,8 @@
 // ledger file read-only and may run in another process than the ledger's writer.
 import type { Logger } from '@affidavit/common';
 import type { LedgerStore, LogStore } from '@affidavit/ledger';
-import { decodeEvent, type LedgerRecord } from '@affidavit/schemas';
-import { project } from './projection.ts';
+import { codec as defaultCodec, type EventCodec, type LedgerRecord } from '@affidavit/schemas';
+import { project, UNPROJECTED_TYPES } from './projection.ts';
 import type { ReadModelStore } from './read-model-store.ts';
 import type { ReadModelMutation } from './rows.ts';
 
@@ -20,7 +20,7 @@ export const DEFAULT_POLL_MS = 250;
 export type ProjectorDeps = {
   readonly ledger: LedgerStore;
   readonly store: ReadModelStore;
-  readonly decode?: (bytes: Uint8Array) => LedgerRecord;
+  readonly codec?: EventCodec;
   readonly batchEntries?: number;
   readonly logger?: Logger;
 };
@@ -33,7 +33,7 @@ export type ProjectorDeps = {
 export class ReadModelProjector {
   readonly #ledger: LedgerStore;
   readonly #store: ReadModelStore;
-  readonly #decode: (bytes: Uint8Array) => LedgerRecord;
+  readonly #codec: EventCodec;
   readonly #batch: number;
   readonly #log: Logger | undefined;
   readonly #logs = new Map<string, LogStore>();
@@ -44,7 +44,7 @@ export class ReadModelProjector {
   constructor(deps: ProjectorDeps) {
     this.#ledger = deps.ledger;
     this.#store = deps.store;
-    this.#decode = deps.decode ?? decodeEvent;
+    this.#codec = deps.codec ?? defaultCodec();
     this.#batch = deps.batchEntries ?? DEFAULT_BATCH_ENTRIES;
     this.#log = deps.logger;
   }
@@ -113,7 +113,8 @@ export class ReadModelProjector {
           index = entry.index;
           let record: LedgerRecord;
           try {
-            record = this.#decode(entry.bytes);
+            if (UNPROJECTED_TYPES.has(this.#codec.writerOf(entry.bytes).name)) continue;
+            record = this.#codec.decode(entry.bytes);
           } catch (e) {
             // The ledger holds it (its bytes are in the tree) but no read model can show it.
             this.#log?.warn({ log: id, index: entry.index, err: e }, 'ledger entry not decodable; left out of the read models');
