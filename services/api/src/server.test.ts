@@ -16,7 +16,9 @@ import { createProofService } from './proofs.ts';
 import { ReadModelProjector } from './read-model/projector.ts';
 import type { ReadModelStore } from './read-model/read-model-store.ts';
 import { buildServer } from './server.ts';
+import { rolesOf } from './auth/roles.ts';
 import { identity, story, TEST_LOG, testNoteVerifier, writeLedger } from './test-support.ts';
+import { exampleEvent } from '@affidavit/schemas';
 
 const USERS: Record<string, ReturnType<typeof identity>> = {
   'tok-auditor': identity('olivia', ['compliance']),
@@ -50,6 +52,7 @@ let dir: string;
 let ledger: LedgerStore;
 let store: ReadModelStore;
 let app: FastifyInstance;
+let projector: ReadModelProjector;
 const decided: DecideRequest[] = [];
 const decisions: DecisionService = {
   async decide(r) {
@@ -66,7 +69,7 @@ before(async () => {
   await writeLedger(join(dir, 'ledger.sqlite'), records, { batch: 10, lastUnsigned: true });
   ledger = await openSqliteLedgerStore({ path: join(dir, 'ledger.sqlite'), readOnly: true });
   store = openSqliteReadModel({ path: ':memory:' });
-  const projector = new ReadModelProjector({ ledger, store });
+  projector = new ReadModelProjector({ ledger, store });
   assert.equal(await projector.catchUp(), records.length);
   app = await buildServer(
     { roleGroups, rateLimit: { max: 1000, windowMs: 60_000 } },
@@ -286,5 +289,48 @@ describe('hardening', () => {
     } finally {
       await small.close();
     }
+  });
+});
+
+describe('subscriptions (SSE, fed by the projection)', () => {
+  const sse = (tok: string, query: string) =>
+    app.yoga.fetch(
+      'http://api.test/graphql',
+      { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query }) },
+      { req: { identity: USERS[tok], roles: rolesOf(USERS[tok], roleGroups) } },
+    );
+  async function until(reader: ReadableStreamDefaultReader<Uint8Array>, needle: string): Promise<string> {
+    let text = '';
+    const deadline = Date.now() + 5_000;
+    while (!text.includes(needle) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+    }
+    return text;
+  }
+
+  test('pendingApprovals pushes a request as soon as the projection reaches it, then its decision', async () => {
+    const res = await sse('tok-approver', 'subscription { pendingApprovals { requestId status requester } }');
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const reader = res.body!.getReader();
+    const S = '0190a5d0-0000-7000-8000-000000000077';
+    await writeLedger(join(dir, 'ledger.sqlite'), [exampleEvent('ApprovalRequested', { eventId: '0190a5d0-0000-7000-9000-000000000777', sessionId: S, requestId: 'r77', occurredAt: 1_770_000_000_000_000 })]);
+    await projector.catchUp();
+    const first = await until(reader, 'r77');
+    assert.match(first, /"requestId":"r77","status":"pending","requester":"alice"/);
+    await writeLedger(join(dir, 'ledger.sqlite'), [
+      exampleEvent('ApprovalDecided', { eventId: '0190a5d0-0000-7000-9000-000000000778', sessionId: S, seq: 1, requestId: 'r77', decision: 'denied', approver: { ...exampleEvent('SessionStarted').actor!, subject: 'bob' }, justification: 'no' }),
+    ]);
+    await projector.catchUp();
+    const second = await until(reader, 'denied');
+    assert.match(second, /"requestId":"r77","status":"denied"/);
+    await reader.cancel();
+  });
+
+  test('subscriptions check roles too', async () => {
+    const res = await sse('tok-nobody', 'subscription { liveSessions { sessionId } }');
+    const text = await until(res.body!.getReader(), 'AFF_E_API_FORBIDDEN');
+    assert.match(text, /AFF_E_API_FORBIDDEN/);
   });
 });

@@ -1,0 +1,93 @@
+// Given/when/then specs of the pure projection, and of the SQLite read model applying it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { exampleEvent, LEDGER_RECORD_TYPES, type LedgerRecord } from '@affidavit/schemas';
+import { openSqliteReadModel } from '../adapters/sqlite/sqlite-read-model.ts';
+import { project, UNPROJECTED_TYPES } from './projection.ts';
+import type { ReadModelMutation } from './rows.ts';
+
+const at = { log: 'l:0', index: 7 };
+
+test('every record type is projected or knowingly skipped (no type falls through)', () => {
+  for (const type of LEDGER_RECORD_TYPES) {
+    const m = project(exampleEvent(type), at);
+    if (UNPROJECTED_TYPES.has(type)) assert.deepEqual(m, [], `${type} is skipped by the projector, so it MUST project nothing`);
+    else assert.ok(m.length > 0, `${type} projects something`);
+  }
+});
+
+test('given SessionStarted by a verified actor, then a session row at its position and an identity sighting', () => {
+  const m = project(exampleEvent('SessionStarted'), at);
+  assert.equal(m.length, 2);
+  const [s, i] = m as [Extract<ReadModelMutation, { kind: 'session-started' }>, Extract<ReadModelMutation, { kind: 'identity-seen' }>];
+  assert.equal(s.kind, 'session-started');
+  assert.deepEqual(s.row.position, at);
+  assert.equal(s.row.subject, 'alice');
+  assert.equal(s.row.endedAt, null);
+  assert.equal(i.kind, 'identity-seen');
+  assert.deepEqual(i.groups, ['analysts']);
+});
+
+test('given a session without actor (before authentication), then no identity sighting', () => {
+  const m = project(exampleEvent('SessionStarted', { actor: null }), at);
+  assert.deepEqual(m.map((x) => x.kind), ['session-started']);
+});
+
+test('given ApprovalDecided, then the decision, who decided and whether it carries a signature', () => {
+  const [m] = project(exampleEvent('ApprovalDecided', { signature: null }), at);
+  assert.equal(m.kind, 'approval-decided');
+  if (m.kind !== 'approval-decided') return;
+  assert.equal(m.hasSignature, false);
+  assert.deepEqual(m.position, at);
+});
+
+test('given DataMasked, then the masked columns and rules, never the values or sealed originals', () => {
+  const e = exampleEvent('DataMasked');
+  const [m] = project(e, at);
+  assert.equal(m.kind, 'data-masked');
+  if (m.kind !== 'data-masked') return;
+  assert.deepEqual(Object.keys(m.row).sort(), ['columns', 'commandId', 'count', 'eventId', 'occurredAt', 'position', 'rules', 'sessionId', 'subject', 'truncated']);
+  assert.deepEqual(m.row.columns, [...new Set(e.masks.map((x) => x.column))].sort());
+});
+
+const S = '0190a5d0-0000-7000-8000-000000000001';
+function apply(events: LedgerRecord[]) {
+  const store = openSqliteReadModel({ path: ':memory:' });
+  store.apply('l:0', events.length, events.flatMap((e, i) => project(e, { log: 'l:0', index: i })));
+  return store;
+}
+
+test('the first decision of a request is kept; a later one (replay, forgery) does not overwrite it', () => {
+  const store = apply([
+    exampleEvent('ApprovalRequested', { sessionId: S, requestId: 'r1' }),
+    exampleEvent('ApprovalDecided', { sessionId: S, eventId: '0190a5d0-0000-7000-9000-000000000002', requestId: 'r1', decision: 'denied', justification: 'no' }),
+    exampleEvent('ApprovalDecided', { sessionId: S, eventId: '0190a5d0-0000-7000-9000-000000000003', requestId: 'r1', decision: 'approved', justification: 'forged' }),
+  ]);
+  const a = store.approval('r1')!;
+  assert.equal(a.status, 'denied');
+  assert.equal(a.justification, 'no');
+  assert.deepEqual(a.decisionPosition, { log: 'l:0', index: 1 });
+  store.close();
+});
+
+test('identities: first and last seen over sightings in any order, groups from the latest', () => {
+  const actor = (groups: string[]) => ({ ...exampleEvent('SessionStarted').actor!, groups });
+  const store = apply([
+    exampleEvent('SessionStarted', { sessionId: S, occurredAt: 200, actor: actor(['b']) }),
+    exampleEvent('SessionStarted', { sessionId: S.replace(/1$/, '2'), occurredAt: 100, actor: actor(['a']) }),
+  ]);
+  const [i] = store.identities({ first: 10 }).rows;
+  assert.deepEqual([i.firstSeen, i.lastSeen, i.sessions, i.groups], [100, 200, 2, ['b']]);
+  assert.deepEqual(store.positions(), { 'l:0': 2 });
+  store.close();
+});
+
+test('apply is atomic: a failing mutation leaves neither rows nor position', () => {
+  const store = openSqliteReadModel({ path: ':memory:' });
+  const good = project(exampleEvent('SessionStarted', { sessionId: S }), { log: 'l:0', index: 0 });
+  const bad = { kind: 'no-such-kind' } as unknown as ReadModelMutation;
+  assert.throws(() => store.apply('l:0', 2, [...good, bad]));
+  assert.deepEqual(store.positions(), {});
+  assert.equal(store.session(S), undefined);
+  store.close();
+});
