@@ -334,3 +334,20 @@ describe('subscriptions (SSE, fed by the projection)', () => {
     assert.match(text, /AFF_E_API_FORBIDDEN/);
   });
 });
+
+describe('development mode', () => {
+  test('GraphiQL is served (the page only, without a token) in development; queries still need one', async () => {
+    const dev = await buildServer({ roleGroups, development: true }, { verify, store });
+    try {
+      const page = await dev.inject({ method: 'GET', url: '/graphql', headers: { accept: 'text/html' } });
+      assert.equal(page.statusCode, 200);
+      assert.match(page.body, /graphiql/i);
+      const q = await dev.inject({ method: 'GET', url: '/graphql?query=%7Bme%7Bsubject%7D%7D', headers: { accept: 'text/html' } });
+      assert.equal(q.statusCode, 401);
+      const prod = await app.inject({ method: 'GET', url: '/graphql', headers: { accept: 'text/html' } });
+      assert.equal(prod.statusCode, 401);
+    } finally {
+      await dev.close();
+    }
+  });
+});

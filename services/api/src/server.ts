@@ -12,7 +12,7 @@ import { apiOptions, type ApiOptions } from './options.ts';
 import type { AuthFailureRecorder } from './ports.ts';
 
 /** ServerDeps are the server's injected collaborators. */
-export type ServerDeps = ResolverDeps & {
+export type ServerDeps = Omit<ResolverDeps, 'clock'> & {
   /** verify is the access core's TokenVerifier.verify (created WITHOUT onRejected: the API records failures itself). */
   readonly verify: (token: string) => Promise<Identity>;
   readonly recorder?: AuthFailureRecorder;
@@ -35,10 +35,10 @@ declare module 'fastify' {
 export async function buildServer(input: Partial<ApiOptions>, deps: ServerDeps): Promise<FastifyInstance> {
   const o = apiOptions(input);
   const app = Fastify({ bodyLimit: o.bodyLimit, logger: false, trustProxy: false });
-  const yoga = createApiYoga(o, deps, deps.logger);
+  const yoga = createApiYoga(o, { ...deps, clock: deps.clock ?? systemClock }, deps.logger);
   app.decorate('yoga', yoga);
   app.get('/healthz', { config: { public: true } }, async () => ({ ok: true }));
-  await app.register(authPlugin, { verify: deps.verify, roleGroups: o.roleGroups, clock: deps.clock ?? systemClock, ...(deps.recorder ? { recorder: deps.recorder } : {}), ...(deps.logger ? { logger: deps.logger } : {}) });
+  await app.register(authPlugin, { verify: deps.verify, roleGroups: o.roleGroups, clock: deps.clock ?? systemClock, graphiql: o.development, ...(deps.recorder ? { recorder: deps.recorder } : {}), ...(deps.logger ? { logger: deps.logger } : {}) });
   // preHandler: after authentication, so the key is the verified identity, not a spoofable header.
   await app.register(rateLimit, {
     max: o.rateLimit.max,

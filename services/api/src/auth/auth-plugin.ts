@@ -30,8 +30,36 @@ export type AuthPluginOptions = {
   readonly roleGroups: RoleGroups;
   readonly clock: Clock;
   readonly recorder?: AuthFailureRecorder;
+  /** recordPerMinute bounds recorded failures per source address, so a flood of bad tokens cannot flood the ledger. */
+  readonly recordPerMinute?: number;
+  /** graphiql lets a browser GET the GraphiQL page (HTML only, no query) without a token: development mode only. */
+  readonly graphiql?: boolean;
   readonly logger?: Logger;
 };
+
+/** DEFAULT_RECORD_PER_MINUTE is how many refused tokens per source address are recorded each minute; the rest are counted in the log. */
+export const DEFAULT_RECORD_PER_MINUTE = 30;
+// The budget map is bounded: beyond this many addresses in one minute, failures are only logged.
+const MAX_TRACKED_ADDRESSES = 10_000;
+
+/** failureBudget answers whether one more failure from `address` may be recorded in the current minute. */
+function failureBudget(perMinute: number, clock: Clock) {
+  let minute = -1;
+  const used = new Map<string, number>();
+  return (address: string): boolean => {
+    const m = Math.floor(clock.now() / 60_000);
+    if (m !== minute) {
+      minute = m;
+      used.clear();
+    }
+    const n = used.get(address) ?? 0;
+    if (n >= perMinute || (n === 0 && used.size >= MAX_TRACKED_ADDRESSES)) return false;
+    used.set(address, n + 1);
+    return true;
+  };
+}
+
+const isGraphiQLPage = (r: FastifyRequest) => r.method === 'GET' && (r.headers.accept ?? '').includes('text/html') && !/[?&]query=/.test(r.url);
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
@@ -61,8 +89,11 @@ export const authPlugin = fp<AuthPluginOptions>(
   async (app, o) => {
     app.decorateRequest('identity', null);
     app.decorateRequest('roles', null as unknown as ReadonlySet<Role>);
+    const mayRecord = failureBudget(o.recordPerMinute ?? DEFAULT_RECORD_PER_MINUTE, o.clock);
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       if (request.routeOptions.config?.public) return;
+      // The page itself is static; every query it then sends carries the token typed into its headers.
+      if (o.graphiql && isGraphiQLPage(request)) return;
       const header = request.headers.authorization;
       const m = typeof header === 'string' ? BEARER.exec(header) : null;
       // No token at all is not an attack on a token: answered 401, not recorded (a scanner
@@ -77,7 +108,9 @@ export const authPlugin = fp<AuthPluginOptions>(
         const code = isAffidavitError(e) ? e.code : ApiUnauthenticatedError.code;
         const message = isAffidavitError(e) ? e.message : new ApiUnauthenticatedError().message;
         if (!isAffidavitError(e)) o.logger?.error({ err: e }, 'token verifier failed unexpectedly');
-        if (o.recorder) {
+        if (o.recorder && !mayRecord(request.ip)) {
+          o.logger?.warn({ address: request.ip, code }, 'API authentication failure not recorded: over the per-address budget');
+        } else if (o.recorder) {
           const failure = authenticationFailure(code, message, o.clock.now(), unverifiedClaims(token));
           try {
             await o.recorder(failure, { address: request.ip, port: request.socket?.remotePort ?? null, userAgent: request.headers['user-agent']?.slice(0, 200) ?? null });

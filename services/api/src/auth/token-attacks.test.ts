@@ -4,12 +4,13 @@ import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { createTokenVerifier, type EventSink } from '@affidavit/access';
+import { createTokenVerifier, TokenExpiredError, type EventSink } from '@affidavit/access';
 import { decodeEvent, type AuthenticationFailed } from '@affidavit/schemas';
 import { fakeClock, fakeIssuer, hmacWithPublicKey, makeKey, sign, unsignedToken, type TestKey } from '../../../../proxies/access/src/identity/test-support.ts';
 import { openSqliteReadModel } from '../adapters/sqlite/sqlite-read-model.ts';
 import { buildServer } from '../server.ts';
 import { eventSinkAuthFailureRecorder } from './auth-failure-recorder.ts';
+import { DEFAULT_RECORD_PER_MINUTE } from './auth-plugin.ts';
 
 const ISS = 'https://idp.example.test';
 const AUD = 'affidavit-api';
@@ -88,4 +89,24 @@ test('a request with no token is 401 but records nothing (not an attack on a tok
   const res = await app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json' }, payload: '{"query":"{ me { subject } }"}' });
   assert.equal(res.statusCode, 401);
   assert.equal(published.length, before);
+});
+
+test('a flood of bad tokens from one address is refused every time but recorded only up to the per-minute budget', async () => {
+  const clock = fakeClock(T0);
+  const seen: string[] = [];
+  const flood = await buildServer({}, { verify: async () => { throw new TokenExpiredError(); }, store, clock, recorder: (f) => void seen.push(f.code) });
+  // recordPerMinute is the auth plugin's; buildServer uses the default budget.
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < DEFAULT_RECORD_PER_MINUTE + 5; i++) {
+      statuses.push((await flood.inject({ method: 'POST', url: '/graphql', headers: { authorization: 'Bearer x.y.z' }, payload: {} })).statusCode);
+    }
+    assert.ok(statuses.every((c) => c === 401));
+    assert.equal(seen.length, DEFAULT_RECORD_PER_MINUTE);
+    clock.advance(60_000);
+    await flood.inject({ method: 'POST', url: '/graphql', headers: { authorization: 'Bearer x.y.z' }, payload: {} });
+    assert.equal(seen.length, DEFAULT_RECORD_PER_MINUTE + 1, 'a new minute, a new budget');
+  } finally {
+    await flood.close();
+  }
 });

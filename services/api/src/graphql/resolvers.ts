@@ -3,6 +3,7 @@
 // and hides anything else.
 import { Repeater } from 'graphql-yoga';
 import type { Identity } from '@affidavit/access';
+import type { Clock } from '@affidavit/common';
 import type { ApprovalDecided, ApprovalRequested } from '@affidavit/schemas';
 import { ApiForbiddenError, ApiInputInvalidError, ApiUnavailableError } from '../errors.ts';
 import type { Role } from '../auth/roles.ts';
@@ -25,6 +26,8 @@ export type ResolverDeps = {
   readonly signatures?: DecisionSignatureVerifier;
   /** changes feeds subscriptions (the projector's onChange). */
   readonly changes?: (listener: (c: Changes) => void) => () => void;
+  /** clock ends a subscription when the token that opened it expires. */
+  readonly clock: Clock;
 };
 
 /** MAX_JUSTIFICATION bounds a decision's justification (it is signed and stored forever). */
@@ -71,7 +74,7 @@ export function buildResolvers(deps: ResolverDeps) {
     return { requestId: r.requestId, decision: r.decision, decidedAt: isoFromMicros(r.decidedAt * 1000) };
   }
 
-  function changes<T>(pick: (c: Changes) => Iterable<string>, load: (id: string) => T | undefined, initial: () => readonly T[]) {
+  function changes<T>(ctx: ApiContext, pick: (c: Changes) => Iterable<string>, load: (id: string) => T | undefined, initial: () => readonly T[]) {
     const subscribe = deps.changes;
     if (!subscribe) throw new ApiUnavailableError('this API instance does not follow the ledger live');
     return new Repeater<T>(async (push, stop) => {
@@ -88,6 +91,8 @@ export function buildResolvers(deps: ResolverDeps) {
           }
         }
       });
+      // A stream outlives no token: it ends when the token that opened it expires.
+      const expiry = setTimeout(() => stop(), Math.min(2 ** 31 - 1, Math.max(0, ctx.identity.expiresAt - deps.clock.now())));
       try {
         for (const row of initial()) await push(row);
         ready = true;
@@ -97,6 +102,7 @@ export function buildResolvers(deps: ResolverDeps) {
         }
         await stop;
       } finally {
+        clearTimeout(expiry);
         off();
       }
     });
@@ -181,6 +187,7 @@ export function buildResolvers(deps: ResolverDeps) {
         subscribe: (_: unknown, __: unknown, ctx: ApiContext) => {
           need(ctx, APPROVALS_READ, 'pendingApprovals');
           return changes(
+            ctx,
             (c) => c.approvals,
             (id) => store.approval(id),
             () => store.approvals({ status: 'pending' }, { first: MAX_PAGE }).rows,
@@ -192,6 +199,7 @@ export function buildResolvers(deps: ResolverDeps) {
         subscribe: (_: unknown, __: unknown, ctx: ApiContext) => {
           need(ctx, READ, 'liveSessions');
           return changes<SessionRow>(
+            ctx,
             (c) => c.sessions,
             (id) => store.session(id),
             () => [],
