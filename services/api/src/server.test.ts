@@ -351,3 +351,14 @@ describe('development mode', () => {
     }
   });
 });
+
+test('the interpreter (jit: false) gives the same answers as the compiled queries', async () => {
+  const plain = await buildServer({ roleGroups, jit: false }, { verify, store, proofs: createProofService(ledger) });
+  try {
+    const q = '{ sessions(first: 4) { nodes { sessionId startedAt proof { reason proof { hashes } } } pageInfo { endCursor } } approvals { nodes { requestId status } } }';
+    assert.deepEqual(await gql(plain, 'tok-auditor', q), await gql(app, 'tok-auditor', q));
+    assert.equal((await gql(plain, 'tok-approver', '{ sessions { nodes { sessionId } } }')).errors?.[0].extensions?.code, 'AFF_E_API_FORBIDDEN');
+  } finally {
+    await plain.close();
+  }
+});
