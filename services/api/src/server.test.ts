@@ -174,6 +174,12 @@ describe('queries and keyset pagination', () => {
     ]);
     assert.deepEqual(r.data!.authenticationFailures.nodes, [{ code: 'AFF_E_AUTH_BAD_SIGNATURE', claimedSubject: 'mallory' }]);
   });
+  test('approvals list every decision of a request with its own signature check', async () => {
+    const r = await gql(app, 'tok-approver', '{ approval(requestId: "r1") { status decisions { decision approver signatureValid position { index } proof { reason } } } }');
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    assert.equal(r.data!.approval.status, 'approved');
+    assert.deepEqual(r.data!.approval.decisions.map((d: { decision: string; approver: string; signatureValid: boolean }) => [d.decision, d.approver, d.signatureValid]), [['approved', 'bob', true]]);
+  });
   test('a cursor the API did not issue is refused with AFF_E_API_CURSOR_INVALID; first is bounded', async () => {
     const bad = await gql(app, 'tok-auditor', '{ sessions(after: "WyJ4Il0") { nodes { sessionId } } }');
     assert.equal(bad.errors?.[0].extensions?.code, 'AFF_E_API_CURSOR_INVALID');

@@ -11,7 +11,7 @@ import type { DecisionService, DecisionSignatureVerifier } from '../ports.ts';
 import type { ProofService } from '../proofs.ts';
 import type { Changes } from '../read-model/projector.ts';
 import type { Page, ReadModelStore } from '../read-model/read-model-store.ts';
-import type { ApprovalRow, ApprovalStatus, Position, SessionRow } from '../read-model/rows.ts';
+import type { ApprovalRow, ApprovalStatus, DecisionRow, Position, SessionRow } from '../read-model/rows.ts';
 import { MAX_PAGE } from '../adapters/sqlite/keyset.ts';
 import { isoFromMicros, microsFromIso } from './time.ts';
 
@@ -56,13 +56,14 @@ export function buildResolvers(deps: ResolverDeps) {
     return { position: row.position, ...(await deps.proofs.inclusion(row.position.log, row.position.index)) };
   };
 
-  async function signatureValid(a: ApprovalRow): Promise<boolean | null> {
-    if (!deps.signatures || !deps.proofs || a.decisionPosition === null) return null;
-    const decided = await deps.proofs.record(a.decisionPosition.log, a.decisionPosition.index);
+  async function verifyDecisionAt(decision: Position | null, request: Position | null): Promise<boolean | null> {
+    if (!deps.signatures || !deps.proofs || decision === null) return null;
+    const decided = await deps.proofs.record(decision.log, decision.index);
     if (decided?.type !== 'ApprovalDecided') return false;
-    const requested = await deps.proofs.record(a.position.log, a.position.index);
+    const requested = request ? await deps.proofs.record(request.log, request.index) : undefined;
     return deps.signatures.verify(decided as ApprovalDecided, requested?.type === 'ApprovalRequested' ? (requested as ApprovalRequested) : undefined);
   }
+  const signatureValid = (a: ApprovalRow) => verifyDecisionAt(a.decisionPosition, a.position);
 
   async function decide(ctx: ApiContext, id: string, justification: string, decision: 'approved' | 'denied') {
     need(ctx, DECIDE, decision === 'approved' ? 'approve' : 'deny');
@@ -220,6 +221,12 @@ export function buildResolvers(deps: ResolverDeps) {
       expiresAt: (r: ApprovalRow) => isoFromMicros(r.expiresAt),
       decidedAt: (r: ApprovalRow) => at(r.decidedAt),
       signatureValid,
+      decisions: (a: ApprovalRow) => store.decisions(a.requestId).map((d) => ({ ...d, request: a.position })),
+      proof: evidence,
+    },
+    ApprovalDecision: {
+      decidedAt: (d: DecisionRow) => isoFromMicros(d.decidedAt),
+      signatureValid: (d: DecisionRow & { request: Position }) => verifyDecisionAt(d.position, d.request),
       proof: evidence,
     },
     MaskedData: { occurredAt: (r: { occurredAt: number }) => isoFromMicros(r.occurredAt), proof: evidence },

@@ -138,6 +138,18 @@ export const typeDefs = /* GraphQL */ `
     signatureValid: Boolean
     position: Position!
     decisionPosition: Position
+    "Every decision recorded for the request, in ledger order: the first sets status; later ones are replays or forgeries."
+    decisions: [ApprovalDecision!]!
+    proof: Evidence!
+  }
+
+  type ApprovalDecision {
+    decision: ApprovalStatus!
+    approver: String
+    justification: String!
+    decidedAt: String!
+    signatureValid: Boolean
+    position: Position!
     proof: Evidence!
   }
   type ApprovalConnection {

@@ -67,6 +67,11 @@ test('the first decision of a request is kept; a later one (replay, forgery) doe
   assert.equal(a.status, 'denied');
   assert.equal(a.justification, 'no');
   assert.deepEqual(a.decisionPosition, { log: 'l:0', index: 1 });
+  // Both decisions stay visible, each at its own position, for the reader to judge (signatureValid).
+  assert.deepEqual(store.decisions('r1').map((d) => [d.decision, d.justification, d.position.index]), [
+    ['denied', 'no', 1],
+    ['approved', 'forged', 2],
+  ]);
   store.close();
 });
 

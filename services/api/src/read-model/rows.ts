@@ -88,6 +88,17 @@ export type ApprovalRow = {
   readonly decisionPosition: Position | null;
 };
 
+/** DecisionRow is one ApprovalDecided event of a request (the first, or a later replay or forgery). */
+export type DecisionRow = {
+  readonly requestId: string;
+  readonly decision: Exclude<ApprovalStatus, 'pending'>;
+  readonly approver: string | null;
+  readonly justification: string;
+  readonly decidedAt: number;
+  readonly hasSignature: boolean;
+  readonly position: Position;
+};
+
 /** MaskedRow is one DataMasked event: how many values of which columns, by which rules. */
 export type MaskedRow = {
   readonly eventId: string;

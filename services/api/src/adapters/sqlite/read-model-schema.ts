@@ -1,6 +1,6 @@
 // The read-model file's schema. It is a cache of the ledger: a file of another version is not
 // migrated, it is dropped and rebuilt (the ledger is the source of truth).
-export const READ_MODEL_VERSION = 1;
+export const READ_MODEL_VERSION = 2;
 
 /** PRAGMAS: WAL so queries never block the projector; synchronous=NORMAL is enough for a file
  * that is rebuilt from the ledger (WAL keeps it consistent; a power cut may lose the last
@@ -43,6 +43,13 @@ CREATE TABLE IF NOT EXISTS approvals (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS approvals_by_time ON approvals (requested_at, request_id);
 CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, requested_at, request_id);
+-- Every decision of a request (the first one also sets approvals.status): a replayed or forged
+-- decision is listed beside the real one, each with its own signature check.
+CREATE TABLE IF NOT EXISTS approval_decisions (
+  request_id TEXT NOT NULL, log TEXT NOT NULL, idx INTEGER NOT NULL, decision TEXT NOT NULL, approver TEXT, justification TEXT NOT NULL,
+  decided_at INTEGER NOT NULL, has_signature INTEGER NOT NULL,
+  PRIMARY KEY (request_id, log, idx)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS masked (
   event_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, command_id TEXT NOT NULL, subject TEXT, count INTEGER NOT NULL,
   truncated INTEGER NOT NULL, columns TEXT NOT NULL, rules TEXT NOT NULL, occurred_at INTEGER NOT NULL, log TEXT NOT NULL, idx INTEGER NOT NULL
@@ -61,4 +68,4 @@ CREATE INDEX IF NOT EXISTS auth_failures_by_time ON auth_failures (occurred_at, 
 `;
 
 /** TABLES are dropped by reset (rebuild from the ledger). */
-export const TABLES = ['rm_positions', 'sessions', 'commands', 'blocked', 'approvals', 'masked', 'identities', 'auth_failures'] as const;
+export const TABLES = ['rm_positions', 'sessions', 'commands', 'blocked', 'approvals', 'approval_decisions', 'masked', 'identities', 'auth_failures'] as const;

@@ -12,7 +12,7 @@ import type {
   ReadModelStore,
   SessionFilter,
 } from '../../read-model/read-model-store.ts';
-import type { ApprovalRow, ApprovalStatus, AuthFailureRow, BlockedRow, CommandRow, IdentityRow, MaskedRow, ReadModelMutation, SessionRow } from '../../read-model/rows.ts';
+import type { ApprovalRow, ApprovalStatus, AuthFailureRow, BlockedRow, CommandRow, DecisionRow, IdentityRow, MaskedRow, ReadModelMutation, SessionRow } from '../../read-model/rows.ts';
 import { checkFirst, decodeCursor, encodeCursor, type KeyValue } from './keyset.ts';
 import { DDL, PRAGMAS, READ_MODEL_VERSION, TABLES } from './read-model-schema.ts';
 
@@ -97,6 +97,17 @@ const toApproval = (r: Row): ApprovalRow => ({
   position: { log: str(r.log), index: num(r.idx) },
   decisionPosition: r.decision_log === null ? null : { log: str(r.decision_log), index: num(r.decision_idx) },
 });
+const toDecision = (r: Row): DecisionRow => ({
+  requestId: str(r.request_id),
+  decision: str(r.decision) as DecisionRow['decision'],
+  approver: strOrNull(r.approver),
+  justification: str(r.justification),
+  decidedAt: num(r.decided_at),
+  hasSignature: bool(r.has_signature),
+  position: { log: str(r.log), index: num(r.idx) },
+});
+/** MAX_DECISIONS bounds the decisions listed per request (a flood of forgeries cannot make one answer huge). */
+export const MAX_DECISIONS = 100;
 const toMasked = (r: Row): MaskedRow => ({
   eventId: str(r.event_id),
   sessionId: str(r.session_id),
@@ -200,6 +211,11 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
       `UPDATE approvals SET status = ?, approver = ?, justification = ?, decided_at = ?, has_signature = ?, decision_log = ?, decision_idx = ?
        WHERE request_id = ? AND status = 'pending'`,
     ),
+    insertDecision: db.prepare(
+      `INSERT INTO approval_decisions (request_id, log, idx, decision, approver, justification, decided_at, has_signature)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    ),
+    decisions: db.prepare(`SELECT * FROM approval_decisions WHERE request_id = ? ORDER BY log, idx LIMIT ${MAX_DECISIONS}`),
     insertMasked: db.prepare(
       `INSERT INTO masked (event_id, session_id, command_id, subject, count, truncated, columns, rules, occurred_at, log, idx)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
@@ -259,6 +275,7 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
       }
       case 'approval-decided':
         s.decideApproval.run(m.status, m.approver, m.justification, m.decidedAt, m.hasSignature ? 1 : 0, m.position.log, m.position.index, m.requestId);
+        s.insertDecision.run(m.requestId, m.position.log, m.position.index, m.status, m.approver, m.justification, m.decidedAt, m.hasSignature ? 1 : 0);
         return;
       case 'data-masked': {
         const r = m.row;
@@ -365,6 +382,7 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
       const r = s.approval.get(id) as Row | undefined;
       return r && toApproval(r);
     },
+    decisions: (id) => (s.decisions.all(id) as Row[]).map(toDecision),
     maskedData(f: MaskedFilter, req) {
       const where = [...eq('subject', f.subject), ...eq('session_id', f.sessionId)];
       return page({ table: 'masked', where, key: TIME_DESC('occurred_at', 'event_id'), desc: true }, req, toMasked);
