@@ -1,5 +1,9 @@
 // Given/when/then specs of the pure projection, and of the SQLite read model applying it.
 import { test } from 'node:test';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import assert from 'node:assert/strict';
 import { exampleEvent, LEDGER_RECORD_TYPES, type LedgerRecord } from '@affidavit/schemas';
 import { openSqliteReadModel } from '../adapters/sqlite/sqlite-read-model.ts';
@@ -95,4 +99,24 @@ test('apply is atomic: a failing mutation leaves neither rows nor position', () 
   assert.deepEqual(store.positions(), {});
   assert.equal(store.session(S), undefined);
   store.close();
+});
+
+test('the read-model file is created owner-only; a foreign database is refused, not overwritten', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'affidavit-rm-'));
+  try {
+    const store = openSqliteReadModel({ path: join(dir, 'rm.sqlite') });
+    store.apply('l:0', 1, project(exampleEvent('SessionStarted', { sessionId: S }), { log: 'l:0', index: 0 }));
+    store.close();
+    assert.equal(statSync(join(dir, 'rm.sqlite')).mode & 0o777, 0o600);
+    const reopened = openSqliteReadModel({ path: join(dir, 'rm.sqlite') });
+    assert.deepEqual(reopened.positions(), { 'l:0': 1 });
+    reopened.close();
+    writeFileSync(join(dir, 'other.sqlite'), '');
+    const other = new DatabaseSync(join(dir, 'other.sqlite'));
+    other.exec('CREATE TABLE customers (id INTEGER)');
+    other.close();
+    assert.throws(() => openSqliteReadModel({ path: join(dir, 'other.sqlite') }), { code: 'AFF_E_API_READ_MODEL_UNREADABLE' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,5 +1,6 @@
 // The read models in their own SQLite file (never the ledger's): rows per model plus, per ledger
 // log, the next index to project, written in the same transaction as the rows.
+import { closeSync, openSync } from 'node:fs';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { ReadModelUnreadableError } from '../../errors.ts';
 import type {
@@ -165,6 +166,9 @@ export type SqliteReadModelOptions = { readonly path: string };
  * is not a read-model file at all is refused (ReadModelUnreadableError), never overwritten.
  */
 export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
+  // The read models hold who ran which statement: the file is created owner-only (SQLite gives
+  // its -wal and -shm files the same mode), never world-readable under a permissive umask.
+  if (o.path !== ':memory:') closeSync(openSync(o.path, 'a', 0o600));
   const db = new DatabaseSync(o.path);
   for (const p of PRAGMAS) db.exec(p);
   const hasSchema = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'rm_schema'").get();
