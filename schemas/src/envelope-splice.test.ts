@@ -7,7 +7,7 @@ import type { LedgerRecord } from './generated/events.ts';
 
 const codec = createDefaultCodec();
 const TYPES: LedgerRecord['type'][] = [
-  'ApprovalDecided', 'ApprovalRequested', 'AuthenticationFailed', 'CommandBlocked', 'CommandCompleted', 'CommandIssued',
+  'ApprovalDecided', 'ApprovalRefused', 'ApprovalRequested', 'AuthenticationFailed', 'CommandBlocked', 'CommandCompleted', 'CommandIssued',
   'DataMasked', 'MaskedValueOpened', 'ResultCaptured', 'SessionEnded', 'SessionStarted', 'TerminalOutput', 'InputRejected',
 ];
 

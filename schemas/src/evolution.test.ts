@@ -159,3 +159,24 @@ test('DataMasked: a per-value event from before sealedOriginals reads with [] an
   // And the current codec round-trips the chunk exactly.
   assert.deepEqual(toPlain(reader.decode(newBytes)), toPlain(e));
 });
+
+test('ApprovalDecided from before commandDigest reads with null; an old reader drops the digest', () => {
+  const oldSchema = withoutField('ApprovalDecided', 'commandDigest');
+  const reader = codecWith();
+  const { commandDigest: _, ...old } = exampleEvent('ApprovalDecided', { signature: Buffer.alloc(68, 1) });
+  const oldBytes = codecWith(oldSchema).encode(old as unknown as LedgerRecord);
+  reader.registerWriterSchema(oldSchema);
+  assert.deepEqual(toPlain(reader.decode(oldBytes)), toPlain({ ...old, commandDigest: null }));
+
+  const e = exampleEvent('ApprovalDecided', { commandDigest: 'ab'.repeat(32), signature: Buffer.alloc(68, 2) });
+  const oldReader = codecWith(oldSchema);
+  oldReader.registerWriterSchema(schemaOf('ApprovalDecided'));
+  const { commandDigest: __, ...expected } = e;
+  assert.deepEqual(toPlain(oldReader.decode(reader.encode(e))), toPlain(expected));
+});
+
+test('ApprovalRefused is unknown to a reader from before it: a typed error, not a crash', () => {
+  const before = new EventCodec({ shared, records: current.filter((s) => s.name !== 'ApprovalRefused') });
+  const bytes = codecWith().encode(exampleEvent('ApprovalRefused'));
+  assert.equal(code(() => before.decode(bytes)), 'AFF_E_AVRO_UNKNOWN_FINGERPRINT');
+});

@@ -27,6 +27,7 @@ const SESSION_TYPES = [
   'CommandBlocked',
   'ApprovalRequested',
   'ApprovalDecided',
+  'ApprovalRefused',
   'DataMasked',
   'ResultCaptured',
   'TerminalOutput',

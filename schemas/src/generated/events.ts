@@ -99,8 +99,43 @@ export type ApprovalDecided = {
   /** Null when the request expired. */
   approver: null | Actor;
   justification: string;
-  /** Approver's signature over the decision, when the approver signs. */
+  /** The accepting service's signature: a 4-byte key id (big-endian, as in signed notes) then the 64-byte Ed25519 signature over the canonical decision (proxies/access/src/approvals/decision-signature.ts). Null only for an expiry, which the proxy holding the request records itself. */
   signature: null | Buffer;
+  /** Lowercase hex SHA-256 of the ApprovalRequested text the approver decided on (what was shown is what runs); covered by the signature. Null for an expiry, and in decisions written before this field existed. */
+  commandDigest: null | string;
+};
+
+/** ApprovalRefused: An attempt to decide a held command was refused (not signed by a trusted key, self-approval, wrong group, unknown request, second decision, expired) and released nothing. */
+export type ApprovalRefused = {
+  /** UUIDv7, unique per event; the ledger drops duplicates by it. */
+  eventId: string;
+  /** The event type name, equal to the record name. */
+  type: 'ApprovalRefused';
+  /** When the proxy observed it, UTC microseconds. */
+  occurredAt: number;
+  /** UUIDv7 of the session; the Kafka key. */
+  sessionId: string;
+  /** Per-session sequence number, gap-free from 0. */
+  seq: number;
+  /** The authenticated identity that attempted the decision, when the accepting service verified its token; null when the attempt arrived unauthenticated (straight from the bus). */
+  actor: null | Actor;
+  source: Source;
+  target: Target;
+  feeder: Feeder;
+  /** The approval request the attempt named. */
+  requestId: string;
+  /** eventId of the ApprovalDecided event that was refused, when it reached the bus (and so the ledger); null when refused before it was published. */
+  refusedEventId: null | string;
+  /** The decision the attempt asked for: approved, denied or expired. */
+  attemptedDecision: string;
+  /** The approver the attempt named (as claimed, unverified unless actor is set). */
+  claimedApprover: null | Actor;
+  /** The AFF_E_APPROVAL_* code of the rule the attempt broke. */
+  code: string;
+  /** Why it was refused, in words. */
+  reason: string;
+  /** Where the rule was enforced: gate (the proxy holding the statement) or service (the component accepting decisions). */
+  refusedBy: string;
 };
 
 /** ApprovalRequested: A command is held until an approver decides. */
@@ -434,13 +469,13 @@ export type InputRejected = {
 };
 
 /** SessionEvent is every event a feeder emits, discriminated by `type`. */
-export type SessionEvent = ApprovalDecided | ApprovalRequested | AuthenticationFailed | CommandBlocked | CommandCompleted | CommandIssued | DataMasked | MaskedValueOpened | ResultCaptured | SessionEnded | SessionStarted | TerminalOutput;
+export type SessionEvent = ApprovalDecided | ApprovalRefused | ApprovalRequested | AuthenticationFailed | CommandBlocked | CommandCompleted | CommandIssued | DataMasked | MaskedValueOpened | ResultCaptured | SessionEnded | SessionStarted | TerminalOutput;
 
 /** LedgerRecord is anything the ledger appends: a session event or its own entry kinds. */
 export type LedgerRecord = SessionEvent | InputRejected;
 
 /** SESSION_EVENT_TYPES lists the session event type names. */
-export const SESSION_EVENT_TYPES = ['ApprovalDecided', 'ApprovalRequested', 'AuthenticationFailed', 'CommandBlocked', 'CommandCompleted', 'CommandIssued', 'DataMasked', 'MaskedValueOpened', 'ResultCaptured', 'SessionEnded', 'SessionStarted', 'TerminalOutput'] as const;
+export const SESSION_EVENT_TYPES = ['ApprovalDecided', 'ApprovalRefused', 'ApprovalRequested', 'AuthenticationFailed', 'CommandBlocked', 'CommandCompleted', 'CommandIssued', 'DataMasked', 'MaskedValueOpened', 'ResultCaptured', 'SessionEnded', 'SessionStarted', 'TerminalOutput'] as const;
 
 /** LEDGER_RECORD_TYPES lists every record type name the ledger stores. */
 export const LEDGER_RECORD_TYPES = [...SESSION_EVENT_TYPES, 'InputRejected'] as const;

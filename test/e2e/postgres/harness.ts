@@ -1,6 +1,7 @@
 // Shared setup of the PostgreSQL proxy end-to-end tests: a real PostgreSQL cluster (SCRAM + TLS),
 // a development token issuer, an in-memory event sink, and the proxy in front of the cluster.
 // Tests drive it with real clients (psql, pgbench, node-postgres) and read the recorded events.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,13 +17,20 @@ import {
   parsePostgres,
   startDevIssuer,
   staticKeyProvider,
+  actorFromIdentity,
+  commandDigest,
+  signDecision,
+  sinkRefusalRecorder,
+  type DecisionSigner,
   type DecisionSource,
+  type ReceivedDecision,
   type DevIssuer,
   type EventSink,
   type Decision,
 } from '@affidavit/access';
 import { createMaskingPort, createPostgresProxy, type PostgresProxy, type PostgresProxyOptionsInput } from '@affidavit/postgres-proxy';
-import { decodeEvent, type SessionEvent } from '@affidavit/schemas';
+import { decodeEvent, type Actor, type SessionEvent } from '@affidavit/schemas';
+import { ed25519NoteSigner, ed25519NoteVerifier, generateEd25519NoteKey } from '@affidavit/tlog';
 import { startPostgres, type ClientOptions, type PostgresInstance, type RunResult } from '../../services/postgres.ts';
 
 /** MemorySink keeps published events in memory; `failing` makes publish reject (bus down). */
@@ -41,18 +49,31 @@ export function memorySink(): MemorySink {
   return sink;
 }
 
-/** TestDecisions is a DecisionSource the test itself publishes decisions through. */
-export type TestDecisions = DecisionSource & { decide(requestId: string, d: Decision): void };
+/**
+ * TestDecisions is a DecisionSource the test itself publishes decisions through. `decide` signs
+ * the decision as the accepting service would (approver null: bob, a configured approver);
+ * `emit` delivers a decision exactly as given (a forgery straight onto the bus).
+ */
+export type TestDecisions = DecisionSource & { decide(requestId: string, d: Decision): Promise<void>; emit(d: ReceivedDecision): void };
 
-function testDecisions(): TestDecisions {
-  const listeners = new Set<(d: { requestId: string } & Decision) => void>();
+function testDecisions(signer: DecisionSigner, approver: () => Promise<Actor>, requestText: (requestId: string) => string | undefined): TestDecisions {
+  const listeners = new Set<(d: ReceivedDecision) => void>();
+  const emit = (d: ReceivedDecision) => {
+    for (const l of listeners) l(d);
+  };
   return {
     subscribe(l) {
       listeners.add(l);
       return () => listeners.delete(l);
     },
-    decide(requestId, d) {
-      for (const l of listeners) l({ requestId, ...d });
+    emit,
+    async decide(requestId, d) {
+      const who = d.approver ?? (await approver());
+      const occurredAt = Date.now() * 1000;
+      const text = requestText(requestId) ?? '';
+      const digest = commandDigest(text);
+      const signature = d.decision === 'expired' ? null : await signDecision({ requestId, commandDigest: digest, decision: d.decision, approver: who, justification: d.justification, decidedAt: occurredAt }, signer);
+      emit({ requestId, eventId: uuidv7(), occurredAt, ...d, approver: who, signature, commandDigest: digest });
     },
   };
 }
@@ -66,6 +87,8 @@ export type Rig = {
   readonly recorder: Recorder;
   readonly issuer: DevIssuer;
   readonly decisions: TestDecisions;
+  /** decisionSigner is the key the gate trusts (the accepting service's decision key). */
+  readonly decisionSigner: DecisionSigner;
   readonly caFile: string;
   /** token mints an access token for a configured user (alice: dev; bob: approvers). */
   token(user?: string): Promise<string>;
@@ -80,8 +103,11 @@ export type Rig = {
   close(): Promise<void>;
 };
 
-/** startRig starts (or reuses) PostgreSQL, then a dev issuer, the recorder and the proxy. */
-export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {}): Promise<Rig> {
+/**
+ * startRig starts (or reuses) PostgreSQL, then a dev issuer, the recorder and the proxy, with the
+ * e2e policy unless `opts.policyFile` names another.
+ */
+export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {}, opts: { policyFile?: string } = {}): Promise<Rig> {
   const pg = await startPostgres();
   await initSqlParser();
   const dir = mkdtempSync(join(tmpdir(), 'affidavit-pgproxy-e2e-'));
@@ -99,8 +125,15 @@ export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {
   const verifier = createTokenVerifier({ issuer: issuer.issuer, audience: issuer.audience }, { clock: systemClock });
   const sink = memorySink();
   const recorder = new Recorder(sink, { mode: overrides.recordingMode ?? 'sync', retryInitialMs: 10, retryMaxMs: 50 }, { clock: systemClock });
-  const policy = await loadPolicyFile(join(import.meta.dirname, 'fixtures', 'e2e.policy.yaml'));
-  const decisions = testDecisions();
+  const policy = await loadPolicyFile(opts.policyFile ?? join(import.meta.dirname, 'fixtures', 'e2e.policy.yaml'));
+  const decisionKey = generateEd25519NoteKey('e2e-decisions', (n) => randomBytes(n));
+  const decisionSigner = ed25519NoteSigner(decisionKey.signerKey);
+  const bob = async () => actorFromIdentity(await verifier.verify(await issuer.mint('bob')));
+  const requestText = (id: string) => {
+    for (const e of sink.events) if (e.type === 'ApprovalRequested' && e.requestId === id) return e.text;
+    return undefined;
+  };
+  const decisions = testDecisions(decisionSigner, bob, requestText);
   const proxy = createPostgresProxy(
     {
       listen: { host: '127.0.0.1', port: 0 },
@@ -114,7 +147,13 @@ export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {
       authenticate: (t) => verifier.verify(t),
       policy: () => policy,
       classifier: new SqlClassifier({ parse: parsePostgres }),
-      approvals: new ApprovalGate(decisions, { newId: () => uuidv7(), now: () => Date.now() }),
+      approvals: new ApprovalGate(decisions, {
+        newId: () => uuidv7(),
+        now: () => Date.now(),
+        verifierKeys: [ed25519NoteVerifier(decisionKey.verifierKey)],
+        recordRefusal: sinkRefusalRecorder(sink, { newId: () => uuidv7(), nowMicros: () => Date.now() * 1000, source: { address: '127.0.0.1', port: null, application: 'e2e' }, feeder: { id: 'e2e-gate', version: '0' } }),
+        recordUnknownRequests: true,
+      }),
       masking: createMaskingPort({ keys: staticKeyProvider([{ keyId: 'e2e-1', key: new Uint8Array(32).fill(7) }]) }),
       clock: systemClock,
       newId: () => uuidv7(),
@@ -135,6 +174,7 @@ export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {
     recorder,
     issuer,
     decisions,
+    decisionSigner,
     caFile: certs.caFile,
     token: (u = 'alice') => issuer.mint(u),
     psql: async (args, o) => pg.psql(args, await viaProxy(o)),

@@ -118,7 +118,7 @@ test('interactive psql on a terminal: notices, notifications and approvals appro
     term.type('INSERT INTO payments (amount) VALUES (70702);\n');
     denied = (await term.expect(REQUEST, at, 'the second approval NOTICE'))[1];
     rig.decisions.decide(denied, { decision: 'denied', approver: null, justification: 'not this one' });
-    const deniedError = await term.expect(/ERROR: {2}Affidavit approval request (\S+) was denied: not this one \(policy rule "payments-need-approval", AFF_E_PG_APPROVAL_REFUSED\)/, at, 'the denial');
+    const deniedError = await term.expect(/ERROR: {2}Affidavit approval request (\S+) was denied by bob@example\.com: not this one \(policy rule "payments-need-approval", AFF_E_PG_APPROVAL_REFUSED\)/, at, 'the denial');
     assert.equal(deniedError[1], denied);
 
     // Held, then withdrawn by the user with Ctrl-C: psql's CancelRequest ends the wait.
@@ -158,7 +158,7 @@ test('interactive psql on a terminal: notices, notifications and approvals appro
   const requests = mine.filter((e) => e.type === 'ApprovalRequested').map((e) => (e.type === 'ApprovalRequested' ? e.requestId : ''));
   assert.deepEqual(requests, [approved, denied, withdrawn]);
   const reasons = cmds.map((c) => (c.event?.type === 'CommandBlocked' ? c.event.reason : null)).filter((r) => r !== null);
-  assert.match(reasons[0] ?? '', new RegExp(`approval request ${denied} denied: not this one`));
+  assert.match(reasons[0] ?? '', new RegExp(`approval request ${denied} denied by bob@example\\.com: not this one`));
   assert.match(reasons[1] ?? '', new RegExp(`approval request ${withdrawn} cancelled by the client`));
 });
 

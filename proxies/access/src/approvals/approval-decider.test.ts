@@ -29,6 +29,12 @@ test('a decision needs a justification', () => spec([requested], approve(bob, 10
 test('no decision at or after expiry', () => spec([requested], approve(bob, 1_000)).thenThrows('AFF_E_APPROVAL_EXPIRED'));
 test('a request is decided once', () =>
   spec([requested, { type: 'ApprovalDecided', requestId: 'r1', decision: 'denied', approver: bob, justification: 'no' }], approve()).thenThrows('AFF_E_APPROVAL_DECIDED'));
+test('given a request with its command digest, a decision naming another statement (or none) is refused', () => {
+  const held: ApprovalFact = { type: 'ApprovalRequested', request: { ...request, commandDigest: 'aa'.repeat(32) } };
+  spec([held], { ...approve(), commandDigest: 'bb'.repeat(32) } as ApprovalCommand).thenThrows('AFF_E_APPROVAL_COMMAND_MISMATCH');
+  spec([held], approve()).thenThrows('AFF_E_APPROVAL_COMMAND_MISMATCH');
+  spec([held], { ...approve(), commandDigest: 'aa'.repeat(32) } as ApprovalCommand).then([{ type: 'ApprovalDecided', requestId: 'r1', decision: 'approved', approver: bob, justification: 'ticket 42' }]);
+});
 test('an unknown request cannot be decided', () => spec([], approve()).thenThrows('AFF_E_APPROVAL_UNKNOWN'));
 test('expiry before the deadline does nothing; after it, expired', () => {
   spec([requested], { type: 'ExpireApproval', requestId: 'r1', now: 999 }).then([]);

@@ -1,6 +1,7 @@
 import type { Actor } from '@affidavit/schemas';
 import {
   ApprovalAlreadyDecidedError,
+  ApprovalCommandMismatchError,
   ApprovalExpiredError,
   ApprovalJustificationError,
   NotAnApproverError,
@@ -20,6 +21,8 @@ export type ApprovalRequest = {
   approverGroups: string[];
   requestedAt: number;
   expiresAt: number;
+  /** commandDigest is commandDigest(text); when set, a decision MUST name the same digest. */
+  commandDigest?: string;
 };
 
 /** ApprovalState is the folded state of one request. */
@@ -31,7 +34,7 @@ export type ApprovalState =
 /** ApprovalCommand is what someone asks of a request (imperative names). */
 export type ApprovalCommand =
   | { type: 'RequestApproval'; request: ApprovalRequest }
-  | { type: 'DecideApproval'; requestId: string; approver: Actor; decision: 'approved' | 'denied'; justification: string; now: number }
+  | { type: 'DecideApproval'; requestId: string; approver: Actor; decision: 'approved' | 'denied'; justification: string; now: number; commandDigest?: string | null }
   | { type: 'ExpireApproval'; requestId: string; now: number };
 
 /** ApprovalFact is what happened (past tense), mirroring ApprovalRequested / ApprovalDecided. */
@@ -47,7 +50,8 @@ const sameIdentity = (a: Actor, b: Actor) => a.issuer === b.issuer && a.subject 
 /**
  * decide is the pure rule book of approvals (emmett Decider). It MUST refuse: deciding one's own
  * request (separation of duties), a decider outside the request's approver groups, a second
- * decision, a decision at or after expiry, and a decision without justification.
+ * decision, a decision at or after expiry, a decision naming another statement than the one
+ * held (when the request has a digest), and a decision without justification.
  */
 export function decide(command: ApprovalCommand, state: ApprovalState): ApprovalFact[] {
   switch (command.type) {
@@ -65,6 +69,9 @@ export function decide(command: ApprovalCommand, state: ApprovalState): Approval
       const allowed = state.request.approverGroups;
       if (!command.approver.groups.some((g) => allowed.includes(g))) {
         throw new NotAnApproverError(`${command.approver.subject} is in none of the approver groups ${allowed.join(', ')} of request ${command.requestId}`);
+      }
+      if (state.request.commandDigest !== undefined && command.commandDigest !== state.request.commandDigest) {
+        throw new ApprovalCommandMismatchError(`the decision for ${command.requestId} names statement ${command.commandDigest ?? '(none)'}, but ${state.request.commandDigest} is held`);
       }
       if (command.justification.trim() === '') throw new ApprovalJustificationError();
       return [{ type: 'ApprovalDecided', requestId: command.requestId, decision: command.decision, approver: command.approver, justification: command.justification }];

@@ -1,11 +1,11 @@
 import type { Bus, BusBatch, Subscription } from '@affidavit/bus';
 import { codec as defaultCodec, TOPICS } from '@affidavit/schemas';
 import type { ApprovalDecided, EventCodec } from '@affidavit/schemas';
-import type { Decision, DecisionSource } from './approval-gate.ts';
+import type { DecisionSource, ReceivedDecision } from './approval-gate.ts';
 
 /** decisionsIn picks the ApprovalDecided events out of a batch; other events are skipped by header without decoding. */
-export function decisionsIn(batch: BusBatch, codec: EventCodec): Array<{ requestId: string } & Decision> {
-  const out: Array<{ requestId: string } & Decision> = [];
+export function decisionsIn(batch: BusBatch, codec: EventCodec): ReceivedDecision[] {
+  const out: ReceivedDecision[] = [];
   for (const r of batch.records) {
     const type = r.headers.type?.toString();
     if (type !== undefined && type !== 'ApprovalDecided') continue;
@@ -13,7 +13,7 @@ export function decisionsIn(batch: BusBatch, codec: EventCodec): Array<{ request
       const e = codec.decode(r.value);
       if (e.type !== 'ApprovalDecided') continue;
       const d = e as ApprovalDecided;
-      out.push({ requestId: d.requestId, decision: d.decision, approver: d.approver, justification: d.justification });
+      out.push({ requestId: d.requestId, eventId: d.eventId, occurredAt: d.occurredAt, decision: d.decision, approver: d.approver, justification: d.justification, signature: d.signature, commandDigest: d.commandDigest });
     } catch {
       // Not ours to judge: the ledger records undecodable input; a proxy only waits for decisions.
     }
@@ -27,7 +27,7 @@ export function decisionsIn(batch: BusBatch, codec: EventCodec): Array<{ request
  * (a decision for a request it holds is always published after it subscribed).
  */
 export async function busDecisionSource(bus: Bus, opts: { instanceId: string; topic?: string; codec?: EventCodec }): Promise<DecisionSource & { close(): Promise<void> }> {
-  const listeners = new Set<(d: { requestId: string } & Decision) => void>();
+  const listeners = new Set<(d: ReceivedDecision) => void>();
   const codec = opts.codec ?? defaultCodec();
   const sub: Subscription = await bus.subscribe({
     group: `affidavit-approvals-${opts.instanceId}`,

@@ -12,3 +12,7 @@ export const ApprovalExpiredError = defineError('AFF_E_APPROVAL_EXPIRED', 'this 
 export const UnknownApprovalError = defineError('AFF_E_APPROVAL_UNKNOWN', 'no approval request with this id');
 /** ApprovalJustificationError: a decision needs a justification for the audit trail. */
 export const ApprovalJustificationError = defineError('AFF_E_APPROVAL_JUSTIFICATION', 'a decision needs a justification');
+/** DecisionSignatureError: a decision is not signed by a trusted decision key over this request and command (forged, altered or replayed). */
+export const DecisionSignatureError = defineError('AFF_E_APPROVAL_SIGNATURE', 'the decision is not signed by a trusted decision key for this request');
+/** ApprovalCommandMismatchError: the decision names another statement (command digest) than the one held. */
+export const ApprovalCommandMismatchError = defineError('AFF_E_APPROVAL_COMMAND_MISMATCH', 'the decision names another statement than the one held');

@@ -1,4 +1,7 @@
+import { splitIdentifierList } from './identifier-list.ts';
 import { LruCache } from './lru-cache.ts';
+import { RELATION_FUNCTIONS, STATISTICS_RELATIONS } from './relation-functions.ts';
+import { mayBeCatalogRelation } from './resolve-names.ts';
 import type { SqlParseFn } from './sql-parser.ts';
 import type { Classification, Operation, OperationClass, QualifiedName, StatementInfo } from './types.ts';
 
@@ -11,7 +14,11 @@ import type { Classification, Operation, OperationClass, QualifiedName, Statemen
  * tree (subqueries, CTEs, casts, DEFAULT expressions, FROM-clause functions), so no
  * syntax variant of a call hides it. Identifiers come out of the parser already folded
  * (unquoted → lower case) and de-escaped (U&"\0063ustomers" → customers), so case games
- * and quoting cannot slip past a name match.
+ * and quoting cannot slip past a name match. A database qualifier (`db.schema.t`) is kept
+ * apart in `catalog` for evaluate to check against the session's database. Functions that
+ * read a table named by an argument (`table_to_xml('customers', ...)`, see
+ * relation-functions.ts) count as reads of it; writes to the server's own catalogs are
+ * `catalog-write` and COPY to or from a server file is `copy-file`.
  */
 
 type Node = Record<string, unknown>;
@@ -87,7 +94,22 @@ type Ctx = {
   columns: string[];
   settings: string[];
   unresolved?: boolean;
+  unresolvedReason?: string;
 };
+
+/** MAX_QUERY_TEXT_DEPTH bounds how deep SQL text handed to query_to_xml(...) is classified. */
+const MAX_QUERY_TEXT_DEPTH = 4;
+
+/** WRITE_CLASSES are the classes whose writes to a catalog relation make them `catalog-write`. */
+const WRITE_CLASSES: ReadonlySet<OperationClass> = new Set<OperationClass>(['insert', 'update', 'delete', 'merge', 'truncate', 'copy-from']);
+
+// Types a literal may be cast to and still name a relation the way regclass input reads it.
+const NAME_TYPES = new Set(['regclass', 'text', 'varchar', 'name', 'bpchar', 'unknown']);
+
+function unresolve(c: Ctx, reason: string): void {
+  c.unresolved = true;
+  c.unresolvedReason ??= reason;
+}
 
 function newCtx(cls: OperationClass): Ctx {
   return { cls, reads: [], writes: [], functions: [], columns: [], settings: [] };
@@ -109,11 +131,11 @@ function unwrap(n: unknown): [string, Node] | undefined {
 function rangeVarName(rv: Node): QualifiedName {
   const name = str(rv.relname) ?? '';
   const schema = str(rv.schemaname);
-  // A catalog name (db.schema.table) is kept in front of the schema so a pattern cannot
-  // confuse it with a plain schema-qualified name.
-  const cat = str(rv.catalogname);
-  if (schema !== undefined) return { schema: cat ? `${cat}.${schema}` : schema, name };
-  return { name };
+  const catalog = str(rv.catalogname);
+  // CREATE TEMP TABLE t: the relation lives in the session's temporary schema.
+  if (schema === undefined && rv.relpersistence === 't') return { schema: 'pg_temp', name };
+  if (schema === undefined) return { name };
+  return catalog ? { catalog, schema, name } : { schema, name };
 }
 
 function nameList(list: unknown): string[] {
@@ -123,7 +145,68 @@ function nameList(list: unknown): string[] {
 
 function qualifiedFrom(parts: string[]): QualifiedName {
   if (parts.length <= 1) return { name: parts[0] ?? '' };
-  return { schema: parts.slice(0, -1).join('.'), name: parts[parts.length - 1] };
+  if (parts.length === 2) return { schema: parts[0], name: parts[1] };
+  return { catalog: parts.slice(0, -2).join('.'), schema: parts[parts.length - 2], name: parts[parts.length - 1] };
+}
+
+/**
+ * literalText returns the string a constant argument holds (`'customers'`,
+ * `'customers'::regclass`, `text 'customers'`), or undefined for anything computed.
+ */
+function literalText(n: unknown): string | undefined {
+  const w = unwrap(n);
+  if (!w) return undefined;
+  if (w[0] === 'A_Const') return str((w[1].sval as Node | undefined)?.sval);
+  if (w[0] === 'TypeCast') {
+    const names = nameList((w[1].typeName as Node | undefined)?.names);
+    if (!NAME_TYPES.has(names[names.length - 1] ?? '')) return undefined;
+    return literalText(w[1].arg);
+  }
+  return undefined;
+}
+
+/**
+ * settingsUpdated returns the parameter names an UPDATE of pg_settings can change: the
+ * literals of `name = '...'` / `name IN (...)` when the WHERE clause is such a test (or an AND
+ * holding one), plus `*` (any setting) when it is not.
+ */
+function settingsUpdated(where: unknown): string[] {
+  const names: string[] = [];
+  const test = (n: unknown): boolean => {
+    const w = unwrap(n);
+    if (!w) return false;
+    if (w[0] === 'BoolExpr' && w[1].boolop === 'AND_EXPR' && Array.isArray(w[1].args)) {
+      let any = false;
+      for (const a of w[1].args) any = test(a) || any;
+      return any;
+    }
+    if (w[0] !== 'A_Expr') return false;
+    const col = unwrap(w[1].lexpr);
+    const fields = col && col[0] === 'ColumnRef' && Array.isArray(col[1].fields) ? col[1].fields : [];
+    if (str(unwrap(fields[fields.length - 1])?.[1].sval) !== 'name') return false;
+    const op = nameList(w[1].name).join('.');
+    if (w[1].kind === 'AEXPR_OP' && op === '=') {
+      const v = literalText(w[1].rexpr);
+      if (v === undefined) return false;
+      names.push(v);
+      return true;
+    }
+    if (w[1].kind === 'AEXPR_IN' && op === '=') {
+      const list = unwrap(w[1].rexpr);
+      const items = list && list[0] === 'List' && Array.isArray(list[1].items) ? list[1].items : [];
+      const vals = items.map(literalText);
+      if (vals.length === 0 || vals.some((v) => v === undefined)) return false;
+      names.push(...(vals as string[]));
+      return true;
+    }
+    return false;
+  };
+  if (!test(where)) names.push('*');
+  return names;
+}
+
+function isPgSettings(q: QualifiedName): boolean {
+  return q.name === 'pg_settings' && (q.schema === undefined || q.schema === 'pg_catalog');
 }
 
 function isExplainAnalyze(options: unknown): boolean {
@@ -150,6 +233,13 @@ class StatementWalker {
   readonly ops: Ctx[] = [];
   readonly #targets = new Set<object>();
   readonly #seen = new Set<object>();
+  readonly #parse: SqlParseFn | undefined;
+  readonly #depth: number;
+
+  constructor(parse?: SqlParseFn, depth = 0) {
+    this.#parse = parse;
+    this.#depth = depth;
+  }
 
   /** run walks `node` under a fresh operation of class `cls`; `split` opens new operations for nested DML. */
   run(node: unknown, cls: OperationClass, split: boolean): Ctx {
@@ -190,7 +280,50 @@ class StatementWalker {
       }
     }
     for (const [k, v] of Object.entries(body)) if (k !== 'relation') this.#walk(v, ctx, split);
+    // UPDATE pg_settings SET setting = ... is set_config() in disguise: name what it sets.
+    if (ctx.writes.some(isPgSettings)) ctx.settings.push(...settingsUpdated(body.whereClause));
     return ctx;
+  }
+
+  /**
+   * #relationFunction records what a RELATION_FUNCTIONS call reads: the table its literal
+   * argument names, the operations of the SQL text it runs, or, when the argument is computed,
+   * an unresolved read (the policy treats it like unparsable SQL).
+   */
+  #relationFunction(fn: QualifiedName, body: Node, c: Ctx): void {
+    const kind = RELATION_FUNCTIONS.get(fn.name);
+    if (kind === undefined) return;
+    const call = `${fn.name}()`;
+    if (kind === 'database') return unresolve(c, `${call} reads every table of the database`);
+    if (kind === 'cursor') return unresolve(c, `${call} reads the rows of a cursor by name`);
+    const args = Array.isArray(body.args) ? body.args : [];
+    // Named notation (tbl => 'x') may put the argument anywhere; only a first argument we can read counts.
+    let first: unknown = args[0];
+    const named = unwrap(first);
+    if (named && named[0] === 'NamedArgExpr') first = ['tbl', 'query', 'schema', 'sqlquery'].includes(str(named[1].name) ?? '') ? named[1].arg : undefined;
+    const text = literalText(first);
+    if (text === undefined) return unresolve(c, `${call} reads a relation named by an expression, not a constant`);
+    if (kind === 'schema') return unresolve(c, `${call} reads every table of schema "${text}"`);
+    if (kind === 'relation') {
+      const parts = splitIdentifierList(text, '.');
+      // regclass input also takes a bare OID; which relation that is needs the catalog.
+      if (!parts || parts.length === 0 || parts.length > 3 || /^\d+$/.test(text.trim())) return unresolve(c, `${call} reads relation ${JSON.stringify(text)}, which is not a name the proxy can resolve`);
+      c.reads.push(qualifiedFrom(parts));
+      return;
+    }
+    const parsed = this.#parse && this.#depth < MAX_QUERY_TEXT_DEPTH ? this.#parse(text) : undefined;
+    if (!parsed || !parsed.ok) return unresolve(c, `${call} runs SQL text the proxy cannot classify`);
+    for (const s of parsed.tree.stmts ?? []) {
+      const nested = classifyStatementNode(s.stmt, text, this.#parse, this.#depth + 1);
+      for (const op of nested.operations) {
+        // Reads of the inner query are reads of this operation; anything else stands on its own.
+        if (op.class === 'select' && !op.unresolved) {
+          c.reads.push(...op.reads);
+          c.functions.push(...op.functions);
+          c.columns.push(...op.columns);
+        } else this.ops.push(ctxFromOp(op));
+      }
+    }
   }
 
   #walk(root: unknown, ctx: Ctx, split: boolean): void {
@@ -212,7 +345,9 @@ class StatementWalker {
         }
         if (type === 'FuncCall' && !this.#seen.has(body)) {
           this.#seen.add(body);
-          c.functions.push(qualifiedFrom(nameList(body.funcname)));
+          const fn = qualifiedFrom(nameList(body.funcname));
+          c.functions.push(fn);
+          this.#relationFunction(fn, body, c);
         }
         if (type === 'ColumnRef') {
           const fields = Array.isArray(body.fields) ? body.fields : [];
@@ -223,7 +358,11 @@ class StatementWalker {
       }
       const obj = n as Node;
       if (typeof obj.relname === 'string' && !this.#targets.has(obj)) {
-        (c.cls === 'ddl' ? c.writes : c.reads).push(rangeVarName(obj));
+        const rel = rangeVarName(obj);
+        (c.cls === 'ddl' ? c.writes : c.reads).push(rel);
+        if (STATISTICS_RELATIONS.has(rel.name) && (rel.schema === undefined || rel.schema === 'pg_catalog')) {
+          unresolve(c, `${rel.name} holds values sampled from every analysed table`);
+        }
       }
       // An unwrapped FuncCall (CallStmt.funccall) carries funcformat; CREATE FUNCTION's funcname does not.
       if (Array.isArray(obj.funcname) && obj.funcformat !== undefined && !this.#seen.has(obj)) {
@@ -244,6 +383,7 @@ function ctxFromOp(op: Operation): Ctx {
     columns: [...op.columns],
     settings: [...op.settings],
     ...(op.unresolved ? { unresolved: true } : {}),
+    ...(op.unresolvedReason !== undefined ? { unresolvedReason: op.unresolvedReason } : {}),
   };
 }
 
@@ -253,8 +393,12 @@ function byteSlice(buf: Buffer, start: number, len: number | undefined): string 
 }
 
 function freezeOp(c: Ctx): Operation {
+  // Writing the server's own catalogs is DDL (or set_config) in disguise, whatever the verb.
+  // LOCK of a catalog (LOCK pg_class) stalls every session's planning: as much a catalog change.
+  const cls: OperationClass =
+    (WRITE_CLASSES.has(c.cls) && c.writes.some(mayBeCatalogRelation)) || (c.cls === 'lock' && c.reads.some(mayBeCatalogRelation)) ? 'catalog-write' : c.cls;
   return Object.freeze({
-    class: c.cls,
+    class: cls,
     reads: Object.freeze(c.reads),
     writes: Object.freeze(c.writes),
     functions: Object.freeze(c.functions),
@@ -263,13 +407,18 @@ function freezeOp(c: Ctx): Operation {
     args: Object.freeze([]),
     paths: Object.freeze([]),
     ...(c.unresolved ? { unresolved: true } : {}),
+    ...(c.unresolvedReason !== undefined ? { unresolvedReason: c.unresolvedReason } : {}),
   }) as Operation;
 }
 
-/** classifyStatementNode classifies one `{ Type: body }` statement node from libpg_query. */
-export function classifyStatementNode(stmt: Record<string, unknown>, text: string): StatementInfo {
+/**
+ * classifyStatementNode classifies one `{ Type: body }` statement node from libpg_query. With
+ * `parse`, SQL text handed to functions that run it (query_to_xml) is classified too; without,
+ * such a call is an unresolved read.
+ */
+export function classifyStatementNode(stmt: Record<string, unknown>, text: string, parse?: SqlParseFn, depth = 0): StatementInfo {
   const [type, body] = unwrap(stmt) ?? ['Unknown', {}];
-  const w = new StatementWalker();
+  const w = new StatementWalker(parse, depth);
   let extra: Pick<StatementInfo, 'defines' | 'refers' | 'forgets'> = {};
 
   const classifyInner = (q: unknown): void => {
@@ -279,7 +428,7 @@ export function classifyStatementNode(stmt: Record<string, unknown>, text: strin
     else if (inner[0] === 'SelectStmt') w.runSelect(inner[1]);
     else {
       // EXPLAIN ANALYZE of CREATE TABLE AS, EXECUTE, DECLARE ...: classify as a statement of its own.
-      const nested = classifyStatementNode(q as Node, text);
+      const nested = classifyStatementNode(q as Node, text, parse, depth);
       for (const op of nested.operations) w.ops.push(ctxFromOp(op));
       if (nested.refers) extra = { ...extra, refers: nested.refers };
       if (nested.defines) extra = { ...extra, defines: nested.defines };
@@ -300,8 +449,12 @@ export function classifyStatementNode(stmt: Record<string, unknown>, text: strin
     classifyInner(body.query);
     extra = { ...extra, defines: { kind: 'cursor', name: str(body.portalname) ?? '' } };
   } else if (type === 'ExecuteStmt') {
-    const c = w.run(body.params, 'execute', true);
+    const c = w.run({}, 'execute', false);
     c.unresolved = true;
+    // The argument expressions run in THIS statement whatever the prepared one does
+    // (EXECUTE p(table_to_xml('customers', ...))): an operation of their own, which resolving
+    // the name to the prepared statement's operations MUST keep.
+    if (Array.isArray(body.params) && body.params.length > 0) w.run(body.params, 'select', true);
     extra = { refers: { kind: 'prepared', name: str(body.name) ?? '' } };
   } else if (type === 'FetchStmt') {
     const c = w.run({}, 'cursor', false);
@@ -317,18 +470,27 @@ export function classifyStatementNode(stmt: Record<string, unknown>, text: strin
     w.run({}, 'discard', false);
     if (body.target === 'DISCARD_ALL') extra = { forgets: { kind: 'all', name: '*' } };
   } else if (type === 'CopyStmt') {
-    const cls: OperationClass = body.is_program ? 'copy-program' : body.is_from ? 'copy-from' : 'copy-to';
+    // A filename without PROGRAM is a file on the server, not the client's STDIN/STDOUT.
+    const cls: OperationClass = body.is_program ? 'copy-program' : typeof body.filename === 'string' ? 'copy-file' : body.is_from ? 'copy-from' : 'copy-to';
     const c = newCtx(cls);
     w.ops.push(c);
     if (body.relation && typeof body.relation === 'object') {
-      (body.is_from ? c.writes : c.reads).push(rangeVarName(body.relation as Node));
+      const rel = rangeVarName(body.relation as Node);
+      (body.is_from ? c.writes : c.reads).push(rel);
+      // COPY pg_class FROM 'file' also writes a catalog: let a catalog-write rule see it.
+      if (body.is_from && cls !== 'copy-from' && mayBeCatalogRelation(rel)) {
+        const cw = newCtx('catalog-write');
+        cw.writes.push(rel);
+        w.ops.push(cw);
+      }
     }
     const { relation: _r, ...rest } = body;
-    const sub = new StatementWalker();
+    const sub = new StatementWalker(parse, depth);
     const inner = sub.run(rest, cls, true);
     c.reads.push(...inner.reads);
     c.functions.push(...inner.functions);
     c.columns.push(...inner.columns);
+    if (inner.unresolved) unresolve(c, inner.unresolvedReason ?? 'COPY reads what the proxy cannot resolve');
     w.ops.push(...sub.ops.slice(1));
   } else if (type === 'VariableSetStmt') {
     const name = str(body.name) ?? (body.kind === 'VAR_RESET_ALL' ? 'all' : '');
@@ -388,7 +550,7 @@ export function classifySqlWith(parse: SqlParseFn, sql: string, maxLength = DEFA
   const buf = Buffer.from(sql, 'utf8');
   // libpg_query locations are byte offsets into the UTF-8 text.
   const statements = (out.tree.stmts ?? []).map((s) =>
-    classifyStatementNode(s.stmt, byteSlice(buf, s.stmt_location ?? 0, s.stmt_len)),
+    classifyStatementNode(s.stmt, byteSlice(buf, s.stmt_location ?? 0, s.stmt_len), parse),
   );
   return Object.freeze({ kind: 'sql', text: sql, statements: Object.freeze(statements) });
 }

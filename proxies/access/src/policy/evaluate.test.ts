@@ -123,3 +123,131 @@ test('evaluate is pure: same input, same output, input untouched', () => {
   assert.deepEqual(evaluate(policy, r), evaluate(policy, r));
   assert.equal(JSON.stringify(r), before);
 });
+
+const names = parsePolicy(`
+version: 1
+rules:
+  - { id: deny-hr, reason: hr is closed, match: { reads: [hr.customers] }, action: deny }
+  - { id: mask-customers, reason: pii, match: { reads: [public.customers] }, action: mask, mask: { columns: [email] } }
+  - { id: approve-writes, reason: writes, match: { classes: [update], writes: [public.customers] }, action: require-approval, approvers: [leads] }
+  - { id: reads-public, reason: public is open, match: { classes: [select], reads: ['public.*'] }, action: allow }
+  - { id: updates, reason: updates are open, match: { classes: [update] }, action: allow }
+`);
+const sel = (...reads: Operation['reads']) => req([[op({ class: 'select', reads: [...reads] })]]);
+
+test('a database-qualified name resolves to the same relation in the session database, else is refused', () => {
+  const db = { target: { kind: 'postgres' as const, resource: 'prod-1', database: 'demo' } };
+  const mine = { ...sel({ catalog: 'demo', schema: 'public', name: 'customers' }), ...db };
+  assert.deepEqual([evaluate(names, mine).action, evaluate(names, mine).ruleId], ['mask', 'mask-customers']);
+  const other = { ...sel({ catalog: 'other', schema: 'public', name: 'orders' }), ...db };
+  assert.deepEqual([evaluate(names, other).action, evaluate(names, other).ruleId], ['deny', '(cross-database)']);
+  assert.match(evaluate(names, other).reason, /other\.public\.orders names database "other", not this session's database "demo"/);
+  // Database unknown (no target database, no resolution): the strict reading is the same relation.
+  assert.equal(evaluate(names, sel({ catalog: 'whatever', schema: 'public', name: 'customers' })).action, 'mask');
+  const upd = req([[op({ class: 'update', writes: [{ catalog: 'demo', schema: 'public', name: 'customers' }] })]]);
+  assert.equal(evaluate(names, upd).action, 'require-approval');
+  const resolution = { database: 'demo', searchPath: ['public'] };
+  assert.equal(evaluate(names, { ...sel({ catalog: 'x', schema: 'public', name: 'orders' }), resolution }).ruleId, '(cross-database)');
+  const fn = req([[op({ class: 'select', functions: [{ catalog: 'other', schema: 'pg_catalog', name: 'lower' }] })]], db);
+  assert.equal(evaluate(names, fn).ruleId, '(cross-database)');
+});
+
+test('unqualified names follow the session search_path: the strictest candidate wins', () => {
+  const path = (...searchPath: string[]) => ({ resolution: { database: 'demo', searchPath, user: 'app' } });
+  const customers = sel({ name: 'customers' });
+  // [hr, public]: hr.customers (deny) or public.customers (mask): deny, though mask comes first.
+  const d = evaluate(names, { ...customers, ...path('hr', 'public') });
+  assert.deepEqual([d.action, d.ruleId], ['deny', 'deny-hr']);
+  assert.match(d.reason, /may resolve to a relation this rule covers/);
+  assert.equal(evaluate(names, { ...customers, ...path('public') }).action, 'mask');
+  // An allow rule must hold for every candidate: app.orders is not public.*.
+  assert.deepEqual([evaluate(names, { ...sel({ name: 'orders' }), ...path('$user', 'public') }).action], ['deny']);
+  assert.equal(evaluate(names, { ...sel({ name: 'orders' }), ...path('public') }).action, 'allow');
+  // Without a resolution, the policy's defaultSchema is the path.
+  assert.equal(evaluate(names, sel({ name: 'orders' })).action, 'allow');
+  // A write to customers is held whichever candidate the server picks.
+  const upd = req([[op({ class: 'update', writes: [{ name: 'customers' }] })]], path('$user', 'public'));
+  assert.deepEqual([evaluate(names, upd).action, evaluate(names, upd).ruleId], ['require-approval', 'approve-writes']);
+});
+
+test('a temp table shadowing customers never lifts the rules of the real one', () => {
+  // CREATE TEMP TABLE customers, then UPDATE customers: the temp schema is searched first, but
+  // public.customers stays a candidate, so the write is still held and reads still masked.
+  const resolution = { database: 'demo', searchPath: ['pg_temp', 'public'] };
+  const upd = req([[op({ class: 'update', writes: [{ name: 'customers' }] })]], { resolution });
+  assert.equal(evaluate(names, upd).action, 'require-approval');
+  assert.equal(evaluate(names, { ...sel({ name: 'customers' }), resolution }).action, 'mask');
+  // Naming the temp schema explicitly is the temp table only.
+  assert.equal(evaluate(names, { ...sel({ schema: 'pg_temp', name: 'customers' }), resolution }).ruleId, '(default)');
+});
+
+test('a write that may land in a catalog schema is catalog-write, which rules allowing update do not match', () => {
+  const upd = (w: Operation['writes'][number], searchPath = ['public']) =>
+    evaluate(names, req([[op({ class: 'update', writes: [w] })]], { resolution: { database: 'demo', searchPath } }));
+  assert.deepEqual([upd({ name: 'orders' }).action], ['allow']);
+  // Unqualified pg_* may be pg_catalog's (searched first): default deny, not the `updates` allow.
+  assert.deepEqual([upd({ name: 'pg_settings' }).action, upd({ name: 'pg_settings' }).ruleId], ['deny', '(default)']);
+  // information_schema on the path turns an unqualified write into a possible catalog write.
+  assert.equal(upd({ name: 'tables' }, ['information_schema', 'public']).action, 'deny');
+  const cw = parsePolicy('version: 1\nrules:\n  - { id: no-catalog, reason: r, match: { classes: [catalog-write] }, action: deny }\n  - { id: rest, reason: r, action: allow }\n');
+  assert.equal(evaluate(cw, req([[op({ class: 'update', writes: [{ name: 'tables' }] })]], { resolution: { searchPath: ['information_schema'] } })).ruleId, 'no-catalog');
+});
+
+test('a setting the classifier could not name matches every restricting settings rule, no allow rule', () => {
+  const p = parsePolicy(`
+version: 1
+rules:
+  - { id: no-path, reason: r, match: { classes: [catalog-write], settings: [search_path] }, action: deny }
+  - { id: cw-work-mem, reason: r, match: { classes: [catalog-write], settings: [work_mem] }, action: allow }
+`);
+  const cw = (settings: string[]) => evaluate(p, req([[op({ class: 'catalog-write', writes: [{ name: 'pg_settings' }], settings })]]));
+  assert.equal(cw(['*']).ruleId, 'no-path');
+  assert.equal(cw(['work_mem']).ruleId, 'cw-work-mem');
+  assert.equal(cw(['search_path']).ruleId, 'no-path');
+});
+
+test('function allow-list: only listed functions may be called, named in the refusal', () => {
+  const p = parsePolicy(`
+version: 1
+lists: { safe: [count, lower, 'app.*'] }
+functions: { mode: allow-list, allow: ['@safe', now], target: { resource: 'prod-*' } }
+rules:
+  - { id: all, reason: r, action: allow }
+`);
+  const call = (...functions: Operation['functions']) => req([[op({ class: 'select', functions: [...functions] })]]);
+  assert.equal(evaluate(p, call({ name: 'count' }, { schema: 'pg_catalog', name: 'lower' }, { name: 'now' }, { schema: 'app', name: 'f' })).action, 'allow');
+  const d = evaluate(p, call({ name: 'count' }, { name: 'table_to_xml' }));
+  assert.deepEqual([d.action, d.ruleId], ['deny', '(function-allow-list)']);
+  assert.match(d.reason, /function table_to_xml\(\) is not on this target's function allow-list/);
+  // An unqualified entry is the built-in: another schema's function of that name is not allowed.
+  assert.match(evaluate(p, call({ schema: 'evil', name: 'lower' })).reason, /evil\.lower\(\)/);
+  // Other targets are not governed by this list.
+  assert.equal(evaluate(p, call({ name: 'table_to_xml' }), ).action, 'deny');
+  assert.equal(evaluate(p, { ...call({ name: 'table_to_xml' }), target: { kind: 'postgres', resource: 'staging' } }).action, 'allow');
+  assert.equal(evaluate(p, call()).action, 'allow');
+});
+
+test('a qualified function pattern matches an unqualified call that resolves to it', () => {
+  const p = parsePolicy('version: 1\ndefaults: { action: allow }\nrules:\n  - { id: kill, reason: r, match: { functions: [pg_catalog.pg_terminate_backend] }, action: deny }\n  - { id: app, reason: r, match: { functions: [app.f] }, action: deny }\n');
+  const call = (f: Operation['functions'][number], searchPath = ['public']) =>
+    evaluate(p, req([[op({ class: 'select', functions: [f] })]], { resolution: { searchPath } })).ruleId;
+  assert.equal(call({ name: 'pg_terminate_backend' }), 'kill');
+  assert.equal(call({ name: 'f' }), '(default)');
+  assert.equal(call({ name: 'f' }, ['app', 'public']), 'app');
+});
+
+test('a read of a relation the classifier could not name follows onUnparsable with its reason', () => {
+  const d = evaluate(names, req([[op({ class: 'select', unresolved: true, unresolvedReason: 'table_to_xml() reads a relation named by an expression, not a constant' })]]));
+  assert.deepEqual([d.action, d.ruleId], ['deny', '(unresolved)']);
+  assert.match(d.reason, /table_to_xml\(\) reads a relation named by an expression/);
+});
+
+test('with a catalog, a view reads the tables under it', () => {
+  const catalog = {
+    known: () => true,
+    lookup: (s: string, n: string) =>
+      s === 'public' && n === 'v_people' ? { oid: 9, schema: 'public', name: 'v_people', kind: 'view' as const, reads: [{ schema: 'public', name: 'customers' }] } : s === 'public' && n === 'customers' ? { oid: 8, schema: 'public', name: 'customers', kind: 'table' as const } : undefined,
+  };
+  const d = evaluate(names, { ...sel({ name: 'v_people' }), resolution: { database: 'demo', searchPath: ['public'], catalog } });
+  assert.deepEqual([d.action, d.ruleId], ['mask', 'mask-customers']);
+});

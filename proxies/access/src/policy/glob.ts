@@ -35,6 +35,8 @@ export function globToRegExp(glob: string, pathMode = false): RegExp {
 /** globMatch tells whether `value` matches `glob`. */
 export function globMatch(glob: string, value: string, pathMode = false): boolean {
   if (glob === '*' || glob === '**') return true;
+  // Most patterns are plain names: compare them without a regular expression.
+  if (!glob.includes('*') && !glob.includes('?')) return glob === value;
   return globToRegExp(glob, pathMode).test(value);
 }
 

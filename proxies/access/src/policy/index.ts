@@ -10,6 +10,10 @@ export type {
   OperationClass,
   PolicyRequest,
   QualifiedName,
+  ResolutionContext,
+  CatalogSnapshot,
+  CatalogRelation,
+  CatalogRelationKind,
   StatementInfo,
   Target,
   TargetKind,
@@ -17,7 +21,22 @@ export type {
 } from './types.ts';
 export { POLICY_SCHEMA } from './policy-schema.ts';
 export { analysePolicy, parsePolicy, formatFindings, DEFAULT_DETECTORS } from './load-policy.ts';
-export type { Policy, PolicyRule, PolicyFinding, PolicyAnalysis, AnalyseOptions } from './load-policy.ts';
+export type { Policy, PolicyRule, PolicyFinding, PolicyAnalysis, AnalyseOptions, FunctionPolicy } from './load-policy.ts';
+export {
+  CATALOG_SCHEMAS,
+  effectiveSearchPath,
+  fallbackResolution,
+  parseSearchPath,
+  resolveRelation,
+} from './resolve-names.ts';
+export type { Candidate, ResolvedName } from './resolve-names.ts';
+export { splitIdentifierList } from './identifier-list.ts';
+export { prefetchCatalog, mayChangeResolution, resolutionFromRow, RESOLUTION_QUERY, MAX_VIEW_DEPTH } from './catalog-port.ts';
+export type { RelationCatalog, RelationKey } from './catalog-port.ts';
+export { pgCatalog } from './adapters/pg-catalog.ts';
+export type { SqlQueryFn } from './adapters/pg-catalog.ts';
+export { RELATION_FUNCTIONS } from './relation-functions.ts';
+export type { RelationFunctionKind } from './relation-functions.ts';
 export { evaluate, decideOperation, ruleMatches } from './evaluate.ts';
 export { initSqlParser, isSqlParserReady, parsePostgres } from './sql-parser.ts';
 export type { SqlParseFn, SqlParseOutcome, SqlParseTree } from './sql-parser.ts';

@@ -7,6 +7,7 @@ import { isAffidavitError } from '@affidavit/common';
 import { FIXTURES_DIR } from './fixtures.ts';
 import { analysePolicy, parsePolicy } from './load-policy.ts';
 import { loadPolicyFile, policyCheck } from './policy-check.ts';
+import { BUILTIN_DETECTORS, DETECTOR_GROUPS, expandDetectorNames } from '../masking/detectors/registry.ts';
 
 const codes = (text: string) => analysePolicy(text).findings.map((f) => `${f.code}@${f.line}`);
 
@@ -55,7 +56,7 @@ test('duplicate ids, unknown lists and unknown detectors are errors; shadowed ru
     codes(`version: 1
 rules:
   - { id: a, reason: r, action: deny, match: { functions: ['@nope'] } }
-  - { id: a, reason: r, action: mask, match: { classes: [select] }, mask: { detectors: [iban] } }
+  - { id: a, reason: r, action: mask, match: { classes: [select] }, mask: { detectors: [swift-code] } }
   - { id: everything, reason: r, action: deny }
   - { id: late, reason: r, action: allow, match: { classes: [select] } }
 `),
@@ -69,8 +70,25 @@ rules:
 });
 
 test('custom detector names can be supplied', () => {
-  const text = 'version: 1\nrules:\n  - { id: m, reason: r, action: mask, mask: { detectors: [iban] } }\n';
-  assert.ok(analysePolicy(text, { detectors: ['iban'] }).policy);
+  const text = 'version: 1\nrules:\n  - { id: m, reason: r, action: mask, mask: { detectors: [swift-code] } }\n';
+  assert.ok(analysePolicy(text, { detectors: ['swift-code'] }).policy);
+  assert.equal(analysePolicy(text).policy, undefined);
+});
+
+test('every masking detector and group can be selected by a policy, and selects what it names', () => {
+  // One source of truth: the names a policy may use are the masking registry's own.
+  const names = [...BUILTIN_DETECTORS.keys(), ...Object.keys(DETECTOR_GROUPS)];
+  assert.ok(BUILTIN_DETECTORS.has('iban'), 'the registry still has the detector this test was written for');
+  for (const name of names) {
+    const p = parsePolicy(`version: 1\nrules:\n  - { id: m, reason: r, action: mask, mask: { detectors: [${name}] } }\n`);
+    const { names: selected, unknown } = expandDetectorNames(p.rules[0].mask!.detectors);
+    assert.deepEqual(unknown, [], name);
+    assert.ok(selected.length > 0, name);
+    if (BUILTIN_DETECTORS.has(name)) assert.deepEqual(selected, [name]);
+  }
+  // Every detector is reachable, IBAN included.
+  const reachable = new Set(names.flatMap((n) => expandDetectorNames([n]).names));
+  assert.deepEqual([...reachable].sort(), [...BUILTIN_DETECTORS.keys()].sort());
 });
 
 test('YAML syntax errors carry a line', () => {
@@ -86,4 +104,24 @@ test('parsePolicy and loadPolicyFile throw AFF_E_POLICY_INVALID; policyCheck rep
   await assert.rejects(loadPolicyFile(join(dir, 'p.yaml')), (e) => isAffidavitError(e, 'AFF_E_POLICY_INVALID') && /line 2: rules.0.bogus/.test((e as Error).message));
   const r = await policyCheck(join(dir, 'missing.yaml'));
   assert.deepEqual([r.ok, r.findings[0].code], [false, 'io']);
+});
+
+test('functions: an allow-list is compiled with @lists expanded; bad sections name the field', () => {
+  const p = parsePolicy("version: 1\nlists: { safe: [count, lower] }\nfunctions: { mode: allow-list, allow: ['@safe', 'app.*'], target: { kind: postgres } }\nrules: []\n");
+  assert.deepEqual(p.functions, { mode: 'allow-list', allow: ['count', 'lower', 'app.*'], target: { kind: 'postgres' } });
+  assert.ok(Object.isFrozen(p.functions) && Object.isFrozen(p.functions!.allow));
+  assert.equal(parsePolicy('version: 1\nfunctions: { mode: any }\nrules: []\n').functions, undefined);
+  const msgs = (text: string) => analysePolicy(text).findings.map((f) => `${f.line}: ${f.message}`);
+  assert.deepEqual(msgs('version: 1\nfunctions: { mode: allow-list }\nrules: []\n'), ['2: functions.allow: is required']);
+  assert.deepEqual(msgs('version: 1\nfunctions: { mode: any, allow: [x] }\nrules: []\n'), ['2: functions.allow: is only for mode "allow-list"']);
+  assert.ok(msgs('version: 1\nfunctions: { mode: deny-list, allow: [x] }\nrules: []\n').some((m) => m.includes('functions.mode: must be one of allow-list, any')));
+  assert.deepEqual(msgs('version: 1\nfunctions: { mode: allow-list, allow: [x], alow: [y] }\nrules: []\n'), ['2: functions.alow: unknown field "alow"']);
+  assert.deepEqual(msgs("version: 1\nfunctions: { mode: allow-list, allow: ['@nope'] }\nrules: []\n"), ['2: functions.allow: list "nope" is not defined under lists']);
+});
+
+test('the new classes are classes of their own: a policy naming only old classes does not match them', () => {
+  const p = parsePolicy('version: 1\nrules:\n  - { id: w, reason: r, match: { classes: [insert, update, delete, copy-from, copy-to] }, action: allow }\n');
+  assert.ok(!p.rules[0].match.classes!.includes('catalog-write'));
+  assert.ok(!p.rules[0].match.classes!.includes('copy-file'));
+  assert.ok(analysePolicy('version: 1\nrules:\n  - { id: w, reason: r, match: { classes: [catalog-write, copy-file] }, action: deny }\n').policy);
 });

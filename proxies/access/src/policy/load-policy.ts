@@ -2,17 +2,27 @@ import { Ajv } from 'ajv';
 import type { ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isScalar } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
+import { BUILTIN_DETECTORS, DETECTOR_GROUPS } from '../masking/detectors/registry.ts';
 import { PolicyInvalidError } from './errors.ts';
 import { isCatchAllGlob } from './glob.ts';
 import { POLICY_SCHEMA } from './policy-schema.ts';
 import type { Action, OperationClass, TargetKind } from './types.ts';
 
 /**
- * DEFAULT_DETECTORS names the value detectors the masking module provides (DESIGN.md:
- * card numbers with Luhn, national IDs, e-mail, secrets). A mask rule naming another
- * detector is an error, because a detector that does not exist masks nothing.
+ * DEFAULT_DETECTORS names what a mask rule may select: every built-in detector of the masking
+ * module and every group of them (`national-id`, `secret`, `all`), read from the masking
+ * registry itself so the two can never disagree. A mask rule naming anything else is an
+ * error, because a detector that does not exist masks nothing.
  */
-export const DEFAULT_DETECTORS: readonly string[] = Object.freeze(['email', 'card-number', 'national-id', 'secret']);
+export const DEFAULT_DETECTORS: readonly string[] = Object.freeze([...BUILTIN_DETECTORS.keys(), ...Object.keys(DETECTOR_GROUPS)]);
+
+/** FunctionPolicy restricts which functions may be called on the targets it names. */
+export type FunctionPolicy = {
+  readonly mode: 'allow-list';
+  /** allow are function globs (`lower`, `pg_catalog.pg_get_*`, `app.f`), `@list` references expanded. */
+  readonly allow: readonly string[];
+  readonly target?: { readonly kind?: TargetKind; readonly resource?: string };
+};
 
 /** PolicyRule is one compiled rule; `@list` references are already expanded. */
 export type PolicyRule = {
@@ -49,6 +59,8 @@ export type Policy = {
     readonly defaultSchema: string;
   };
   readonly rules: readonly PolicyRule[];
+  /** functions is the function allow-list, absent when every function may be called (mode `any`). */
+  readonly functions?: FunctionPolicy;
   /** source names where the policy came from (a path), for logs. */
   readonly source?: string;
 };
@@ -92,6 +104,7 @@ type RawPolicy = {
   description?: string;
   defaults?: { action?: 'allow' | 'deny'; onUnparsable?: 'allow' | 'deny'; defaultSchema?: string };
   lists?: Record<string, string[]>;
+  functions?: { mode: 'allow-list' | 'any'; allow?: string[]; target?: { kind?: TargetKind; resource?: string } };
   rules: RawRule[];
 };
 
@@ -139,6 +152,9 @@ export function analysePolicy(text: string, opts: AnalyseOptions = {}): PolicyAn
         message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map(String).join(', ')}`;
       } else if (e.keyword === 'not' && segs[0] === 'rules') {
         message = 'has a "mask" section but its action is not "mask"';
+      } else if (e.keyword === 'not' && segs[0] === 'functions') {
+        field = 'functions.allow';
+        message = 'is only for mode "allow-list"';
       }
       findings.push({ severity: 'error', code: 'schema', message: `${field}: ${message}`, path: field, ...at(segs, key) });
     }
@@ -200,6 +216,22 @@ export function analysePolicy(text: string, opts: AnalyseOptions = {}): PolicyAn
     rules.push(Object.freeze(rule));
   });
 
+  let functions: FunctionPolicy | undefined;
+  if (p.functions?.mode === 'allow-list') {
+    const allow: string[] = [];
+    for (const v of p.functions.allow ?? []) {
+      if (!v.startsWith('@')) allow.push(v);
+      else if (lists[v.slice(1)] === undefined) {
+        findings.push({ severity: 'error', code: 'unknown-list', message: `functions.allow: list "${v.slice(1)}" is not defined under lists`, path: 'functions.allow', ...at(['functions', 'allow']) });
+      } else allow.push(...lists[v.slice(1)]);
+    }
+    functions = Object.freeze({
+      mode: 'allow-list',
+      allow: Object.freeze(allow),
+      ...(p.functions.target ? { target: Object.freeze({ ...p.functions.target }) } : {}),
+    });
+  }
+
   if (findings.some((f) => f.severity === 'error')) return { findings };
   const policy: Policy = Object.freeze({
     version: 1,
@@ -210,6 +242,7 @@ export function analysePolicy(text: string, opts: AnalyseOptions = {}): PolicyAn
       defaultSchema: p.defaults?.defaultSchema ?? 'public',
     }),
     rules: Object.freeze(rules),
+    ...(functions ? { functions } : {}),
     ...(opts.source !== undefined ? { source: opts.source } : {}),
   });
   return { policy, findings };

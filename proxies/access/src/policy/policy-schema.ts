@@ -6,6 +6,10 @@ import { SHELL_CLASSES, SQL_CLASSES } from './types.ts';
  *   version: 1
  *   defaults: { action: deny, onUnparsable: deny, defaultSchema: public }
  *   lists: { NAME: [pattern, ...] }           # reused in any match list as '@NAME'
+ *   functions:                                # optional; default mode: any
+ *     mode: allow-list | any                  # allow-list: ONLY the listed functions may be called
+ *     allow: [fn glob | schema.fn glob | '@NAME']   # required for (only for) allow-list
+ *     target: { kind: postgres, resource: glob }    # optional: the targets the list governs
  *   rules:
  *     - id: unique-id                         # named in refusals and in the ledger
  *       reason: human sentence
@@ -25,8 +29,15 @@ import { SHELL_CLASSES, SQL_CLASSES } from './types.ts';
  * Semantics: per operation the FIRST matching rule decides, else defaults.action; across
  * the operations of a command the strictest wins (deny > require-approval > mask > allow).
  * Within a list a restricting rule matches when ANY item matches; an allow rule only when
- * EVERY item matches. Unqualified relation names take defaults.defaultSchema. Unparsable
- * input, EXECUTE of an unknown name and run-time program names get defaults.onUnparsable.
+ * EVERY item matches. Relation names resolve as the server resolves them: the session's
+ * search_path (defaults.defaultSchema when the session gives none) with pg_catalog first; a
+ * name that may resolve to several relations takes the strictest outcome among them; a
+ * database qualifier other than the session's database is refused. Unparsable input, EXECUTE
+ * of an unknown name, a relation named by a computed expression and run-time program names
+ * get defaults.onUnparsable. With `functions.mode: allow-list`, a call of any function the
+ * list does not name is refused before any rule is looked at; an unqualified entry (`lower`)
+ * allows the built-in (an unqualified or pg_catalog-qualified call), a qualified one
+ * (`app.f`) exactly that schema. Only function calls count, not operators or casts.
  */
 
 // A non-empty list of glob patterns.
@@ -53,6 +64,26 @@ export const POLICY_SCHEMA = {
         onUnparsable: { enum: ['allow', 'deny'] },
         defaultSchema: { type: 'string', minLength: 1 },
       },
+    },
+    functions: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mode'],
+      properties: {
+        mode: { enum: ['allow-list', 'any'] },
+        allow: { type: 'array', items: { type: 'string', minLength: 1 } },
+        target: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            kind: { enum: ['postgres', 'ssh'] },
+            resource: { type: 'string', minLength: 1 },
+          },
+        },
+      },
+      if: { properties: { mode: { const: 'allow-list' } } },
+      then: { required: ['allow'] },
+      else: { not: { required: ['allow'] } },
     },
     lists: {
       type: 'object',

@@ -33,6 +33,8 @@ export const SQL_CLASSES = [
   'copy-to',
   'copy-from',
   'copy-program',
+  // COPY ... TO/FROM 'file' reads or writes the server's file system, unlike COPY with STDOUT/STDIN.
+  'copy-file',
   'set',
   'show',
   'set-role',
@@ -51,6 +53,10 @@ export const SQL_CLASSES = [
   'maintenance',
   'cursor',
   'utility',
+  // A write to a pg_catalog or information_schema relation is DDL in disguise (UPDATE pg_class,
+  // DELETE FROM pg_constraint) or a setting change (UPDATE pg_settings): a class of its own, so
+  // an old rule allowing `insert` or `update` never allows it.
+  'catalog-write',
 ] as const;
 
 /** SHELL_CLASSES lists the classes the SSH classifiers produce (exec lines, shells, sftp). */
@@ -74,8 +80,11 @@ export const SHELL_CLASSES = [
 /** OperationClass is one statement or command class. */
 export type OperationClass = (typeof SQL_CLASSES)[number] | (typeof SHELL_CLASSES)[number];
 
-/** QualifiedName is a relation or function name as written; `schema` is absent when unqualified. */
-export type QualifiedName = { readonly schema?: string; readonly name: string };
+/**
+ * QualifiedName is a relation or function name as written; `schema` is absent when unqualified,
+ * `catalog` (the database of `db.schema.table`) only when the statement named one.
+ */
+export type QualifiedName = { readonly catalog?: string; readonly schema?: string; readonly name: string };
 
 /**
  * Operation is one thing a command really does. One SQL statement can hold several
@@ -102,8 +111,13 @@ export type Operation = {
   readonly paths: readonly string[];
   /** dynamic is true when the program name is computed at run time (`$CMD`, `$(...)`). */
   readonly dynamic?: boolean;
-  /** unresolved is true for EXECUTE/FETCH of a name the session registry does not know. */
+  /**
+   * unresolved is true for EXECUTE/FETCH of a name the session registry does not know, and for
+   * a read of a relation the classifier cannot name (`table_to_xml($1, ...)`).
+   */
   readonly unresolved?: boolean;
+  /** unresolvedReason says why `unresolved` is set, for the refusal message; absent for EXECUTE/FETCH. */
+  readonly unresolvedReason?: string;
 };
 
 /**
@@ -139,14 +153,57 @@ export type Classification = {
   readonly unparsable?: Unparsable;
 };
 
-/** Target is the resource a session reaches. */
-export type Target = { readonly kind: TargetKind; readonly resource: string };
+/**
+ * Target is the resource a session reaches; `database` is the PostgreSQL database the session
+ * is connected to upstream, so a `db.schema.table` naming another database can be refused.
+ */
+export type Target = { readonly kind: TargetKind; readonly resource: string; readonly database?: string };
+
+/**
+ * ResolutionContext is what the server uses to resolve a relation name, as the session knows it:
+ * the connected `database`, the session's `search_path` as a list of schema names (quotes
+ * removed, `$user` and `pg_temp` kept as written), and the upstream login `user` that `$user`
+ * stands for. Without one, evaluate resolves unqualified names in the policy's defaultSchema.
+ */
+export type ResolutionContext = {
+  readonly database?: string;
+  readonly searchPath: readonly string[];
+  readonly user?: string;
+  /** catalog, when given, tells which candidate relations exist and what views read (see catalog-port.ts). */
+  readonly catalog?: CatalogSnapshot;
+};
+
+/** CatalogRelationKind is pg_class.relkind in words. */
+export type CatalogRelationKind = 'table' | 'view' | 'materialized-view' | 'foreign-table' | 'partitioned-table' | 'sequence' | 'other';
+
+/** CatalogRelation is one relation as the upstream catalog describes it. */
+export type CatalogRelation = {
+  readonly oid: number;
+  readonly schema: string;
+  readonly name: string;
+  readonly kind: CatalogRelationKind;
+  /** reads are the relations a view or materialized view reads (pg_depend via pg_rewrite), schema-qualified. */
+  readonly reads?: readonly { readonly schema: string; readonly name: string }[];
+};
+
+/**
+ * CatalogSnapshot answers, synchronously, whether a relation exists in a schema. A snapshot MUST
+ * answer `undefined` for "not known" only when the relation does not exist; a snapshot that was
+ * not asked about a name MUST say so with `known(schema, name) === false` so the resolver keeps
+ * every candidate (strict) instead of taking a missing entry for a missing relation.
+ */
+export type CatalogSnapshot = {
+  known(schema: string, name: string): boolean;
+  lookup(schema: string, name: string): CatalogRelation | undefined;
+};
 
 /** PolicyRequest is the input of `evaluate`. */
 export type PolicyRequest = {
   readonly target: Target;
   readonly groups: readonly string[];
   readonly classification: Classification;
+  /** resolution is the session's name-resolution context; see ResolutionContext. */
+  readonly resolution?: ResolutionContext;
 };
 
 /** MaskSpec names what the masking module must rewrite in the results. */

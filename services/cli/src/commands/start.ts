@@ -25,8 +25,8 @@ Affidavit is running (embedded mode). Ctrl-C stops it cleanly.
         delete from customers where id = 1; -- held until an approver decides:
     npx affidavit approvals list
     npx affidavit approve <request-id> --as bob --reason "ticket 42"
-  Verify the ledger (offline, with only the public key):
-    npx affidavit verify ${rel(c.dataDir)} --key ${rel(paths.ledgerVerifierKey)}
+  Verify the ledger and every approval decision (offline, with only the public keys):
+    npx affidavit verify ${rel(c.dataDir)} --key ${rel(paths.ledgerVerifierKey)} --decision-key ${rel(paths.decisionVerifierKey)}
 
   Data:   ${rel(c.dataDir)}  (ledger ${rel(paths.ledgerFile)}, keys ${rel(paths.keysDir)})
   Policy: ${rel(c.policyFile)}  (reloaded on change; check with: npx affidavit policy check ${rel(c.policyFile)})

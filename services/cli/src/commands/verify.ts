@@ -7,6 +7,7 @@ import { openNote, parseCheckpoint } from '@affidavit/tlog';
 import type { NoteVerifier } from '@affidavit/tlog';
 import { EXIT, UsageError } from '../command.ts';
 import type { Command, Io } from '../command.ts';
+import { DECISION_KEY_HELP, verifyDecisionsIn } from './verify-decisions.ts';
 
 function opener(verifier: NoteVerifier) {
   return (note: string) => {
@@ -44,11 +45,12 @@ system (--checkpoint, e.g. copied from the checkpoints topic) also catches a rol
   --key FILE      the verifier key (name+hash+base64), as written next to the signing key
   --checkpoint F  a signed checkpoint held elsewhere (repeatable)
   --json          print the report as JSON
+${DECISION_KEY_HELP}
 
 Progress goes to stderr. Exit codes: 0 everything holds, 1 a check failed (the first bad entry or
 checkpoint is named), 2 usage error, 3 the input could not be read.`,
   async run(args, io) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { key: { type: 'string' }, checkpoint: { type: 'string', multiple: true }, json: { type: 'boolean' } } });
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { key: { type: 'string' }, checkpoint: { type: 'string', multiple: true }, json: { type: 'boolean' }, 'decision-key': { type: 'string' } } });
     if (positionals.length !== 1) throw new UsageError('expected exactly one BUNDLE, LEDGER.sqlite or DATA_DIR');
     const target = resolve(io.cwd, positionals[0]);
     if (!existsSync(target)) throw new UsageError(`${target} does not exist`);
@@ -82,11 +84,13 @@ checkpoint is named), 2 usage error, 3 the input could not be read.`,
         await store.close();
       }
     }
-    const ok = reports.every((r) => r.report.ok);
+    const decisions = await verifyDecisionsIn(target, { isDir, isSqlite, cwd: io.cwd, ...(values['decision-key'] ? { keyFile: values['decision-key'] } : {}) });
+    const ok = reports.every((r) => r.report.ok) && decisions.ok;
     if (values.json) {
-      io.stdout.write(`${JSON.stringify({ ok, logs: reports }, null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify({ ok, logs: reports, approvalDecisions: decisions.report }, null, 2)}\n`);
     } else {
       for (const r of reports) io.stdout.write(`${r.log}: ${describe(r.report)}\n`);
+      io.stdout.write(`${decisions.line}\n`);
     }
     return ok ? EXIT.OK : EXIT.FAILED;
   },

@@ -1,6 +1,6 @@
 import type { Bus, Subscription } from '@affidavit/bus';
-import { decide, evolve, initialState } from '@affidavit/access';
-import type { ApprovalFact, ApprovalState } from '@affidavit/access';
+import { commandDigest, decide, evolve, initialState, signedDecisionOf, verifyDecisionSignature } from '@affidavit/access';
+import type { ApprovalFact, ApprovalState, DecisionVerifier } from '@affidavit/access';
 import { codec, TOPICS } from '@affidavit/schemas';
 import type { Actor, ApprovalDecided, ApprovalRequested, SessionEvent } from '@affidavit/schemas';
 
@@ -19,10 +19,20 @@ export type PendingApproval = {
 /**
  * ApprovalBook folds the ApprovalRequested / ApprovalDecided events seen on the bus into the
  * state of each request (the approvals Decider), so a decision can be checked — separation of
- * duties, approver groups, expiry, once only — before it is published.
+ * duties, approver groups, expiry, once only — before it is signed and published. It folds
+ * only approvals and denials signed by a trusted decision key: a forged ApprovalDecided on the
+ * bus must not make a genuine approver's decision look like a second one. (Expiries are unsigned:
+ * a forged one can hide a request from this book, never release it; the gate holding the
+ * statement keeps its own state.)
  */
 export class ApprovalBook {
   readonly #states = new Map<string, ApprovalState>();
+  readonly #keys: readonly DecisionVerifier[];
+
+  constructor(opts: { verifierKeys: readonly DecisionVerifier[] }) {
+    this.#keys = opts.verifierKeys;
+  }
+
   readonly #requests = new Map<string, ApprovalRequested>();
   #sub?: Subscription;
 
@@ -65,10 +75,23 @@ export class ApprovalBook {
           approverGroups: req.approverGroups,
           requestedAt: req.occurredAt,
           expiresAt: req.expiresAt,
+          commandDigest: commandDigest(req.text),
         },
       });
     } else if (e.type === 'ApprovalDecided') {
       const d = e as ApprovalDecided;
+      const req = this.#requests.get(d.requestId);
+      if (d.decision !== 'expired') {
+        const signed = req ? signedDecisionOf(d, commandDigest(req.text)) : null;
+        if (!signed || !verifyDecisionSignature(signed, d.signature, this.#keys).ok) return;
+        // Signed is not enough: a correctly signed self-approval replayed onto the bus breaks the
+        // rules too, and the gate refuses it. The book folds only what the gate would accept.
+        try {
+          decide({ type: 'DecideApproval', requestId: d.requestId, approver: d.approver!, decision: d.decision, justification: d.justification, now: d.occurredAt, commandDigest: d.commandDigest }, this.#states.get(d.requestId) ?? initialState());
+        } catch {
+          return;
+        }
+      }
       this.#fold(d.requestId, { type: 'ApprovalDecided', requestId: d.requestId, decision: d.decision, approver: d.approver, justification: d.justification });
     }
   }
@@ -107,7 +130,9 @@ export class ApprovalBook {
    * typed refusal (AFF_E_APPROVAL_SELF, _NOT_APPROVER, _DECIDED, _EXPIRED, _UNKNOWN, _JUSTIFICATION).
    */
   check(requestId: string, approver: Actor, decision: 'approved' | 'denied', justification: string, nowMs: number): ApprovalFact {
-    const [fact] = decide({ type: 'DecideApproval', requestId, approver, decision, justification, now: nowMs * 1000 }, this.#states.get(requestId) ?? initialState());
+    const req = this.#requests.get(requestId);
+    const digest = req ? commandDigest(req.text) : null;
+    const [fact] = decide({ type: 'DecideApproval', requestId, approver, decision, justification, now: nowMs * 1000, commandDigest: digest }, this.#states.get(requestId) ?? initialState());
     return fact;
   }
 

@@ -9,6 +9,9 @@ export function dataPaths(c: Pick<EmbeddedConfig, 'dataDir'>) {
     issuerKey: join(keys, 'token-issuer.key'),
     ledgerSigningKey: join(keys, 'ledger-signing.key'),
     ledgerVerifierKey: join(keys, 'ledger.pub'),
+    // The approval decision key: separate from the ledger's, so neither can stand in for the other.
+    decisionSigningKey: join(keys, 'decision-signing.key'),
+    decisionVerifierKey: join(keys, 'decisions.pub'),
     maskingKeys: join(keys, 'masking.keys'),
     tlsDir: join(keys, 'tls'),
     ledgerFile: join(c.dataDir, 'ledger.sqlite'),

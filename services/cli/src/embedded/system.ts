@@ -17,14 +17,19 @@ import {
   revealMaskedValue,
   maskedValueOpenedEvent,
   MaskRevealInvalidError,
+  sinkRefusalRecorder,
 } from '@affidavit/access';
 import { systemClock, uuidv7 } from '@affidavit/common';
+import { ed25519NoteVerifier } from '@affidavit/tlog';
 import type { Logger } from '@affidavit/common';
+import type { Bus } from '@affidavit/bus';
+import { loadOrCreateSigningKey } from '@affidavit/ledger';
 import type { LedgerStore } from '@affidavit/ledger';
 import { createMaskingPort, createPostgresProxy } from '@affidavit/postgres-proxy';
 import { codec, encodeEvent, TOPICS } from '@affidavit/schemas';
-import type { ApprovalDecided, DataMasked, LedgerRecord } from '@affidavit/schemas';
+import type { DataMasked, LedgerRecord } from '@affidavit/schemas';
 import { ApprovalBook } from './approval-book.ts';
+import { approvalDecisions } from './approval-decisions.ts';
 import { startEmbeddedRecording } from './embedded-recording.ts';
 import { issuerUrl } from './config.ts';
 import type { ResolvedConfig } from './config.ts';
@@ -53,6 +58,10 @@ export type EmbeddedSystem = {
   readonly proxyPort: number;
   readonly issuer: string;
   readonly verifierKeyFile: string;
+  /** decisionKeyFile is the public key approval decisions are signed with (`affidavit verify --decision-key`). */
+  readonly decisionKeyFile: string;
+  /** bus is the in-process bus (for in-process tools and tests: e.g. publishing forged decisions). */
+  readonly bus: Bus;
   stop(): Promise<void>;
 };
 
@@ -138,10 +147,22 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
 
     const recorder = new Recorder(recording.sink, { mode: config.recording.mode }, { clock: systemClock, logger: logger.child({ component: 'recorder' }) });
     stops.push(['recorder', () => recorder.close()]);
+    // Decisions are signed by this key (the accepting service's, here the control endpoint's) and
+    // verified by the gate with its public half, published beside the ledger's as decisions.pub.
+    const decisionSigner = loadOrCreateSigningKey(paths.decisionSigningKey, paths.decisionVerifierKey, 'affidavit-decisions');
+    const decisionVerifier = ed25519NoteVerifier(decisionSigner.verifierKey);
+    logger.info({ decisionKey: decisionSigner.verifierKey, file: paths.decisionVerifierKey }, 'approval decisions are signed with this key');
+    const recordRefusal = sinkRefusalRecorder(recording.sink, {
+      newId: () => uuidv7(),
+      nowMicros: () => Date.now() * 1000,
+      source: { address: '127.0.0.1', port: null, application: 'affidavit-approvals' },
+      feeder: { id: 'embedded-postgres', version: VERSION },
+    });
     const decisions = await busDecisionSource(bus, { instanceId: `embedded-${process.pid}` });
     stops.push(['approval decisions', () => decisions.close()]);
-    const gate = new ApprovalGate(decisions, { newId: () => uuidv7(), now: () => Date.now() });
-    stops.push(['approval gate', async () => gate.close()]);
+    // One gate sees every request in the embedded mode, so decisions for unknown ids are recorded too.
+    const gate = new ApprovalGate(decisions, { newId: () => uuidv7(), now: () => Date.now(), verifierKeys: [decisionVerifier], recordRefusal, recordUnknownRequests: true, logger: logger.child({ component: 'approval-gate' }) });
+    stops.push(['approval gate', async () => (gate.close(), gate.settled())]);
 
     const tls = await tlsMaterial(paths.tlsDir);
     const proxy = createPostgresProxy(
@@ -171,39 +192,26 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     const addr = await proxy.listen();
     stops.push(['postgres proxy', () => proxy.close()]);
 
-    // Approvals from the CLI until the API exists: the decision is checked against the
-    // approval rules and travels as an ApprovalDecided event like any other.
-    const book = new ApprovalBook();
+    // Approvals from the CLI until the API exists: the decision is checked against the approval
+    // rules, signed with the decision key and travels as an ApprovalDecided event like any other.
+    const book = new ApprovalBook({ verifierKeys: [decisionVerifier] });
     await book.follow(bus, `embedded-approvals-book-${process.pid}`);
     stops.push(['approval book', () => book.close()]);
+    const decide = approvalDecisions({
+      book,
+      verifyToken: async (t) => actorFromIdentity(await verifier.verify(t)),
+      signer: decisionSigner,
+      // Acknowledged once the ledger holds it: the approver is told only what is on the record.
+      publish: (e) => recording.sink.publish([{ key: e.requestId, value: encodeEvent(e), headers: { type: e.type, eventId: e.eventId } }]),
+      recordRefusal,
+      newId: () => uuidv7(),
+      now: () => Date.now(),
+      feeder: { id: 'embedded-control', version: VERSION },
+      logger: logger.child({ component: 'approvals' }),
+    });
     const control = await startControlServer(join(config.dataDir, 'control.json'), {
       listApprovals: () => book.pending(Date.now()),
-      decide: async ({ requestId, decision, justification, token }) => {
-        const approver = actorFromIdentity(await verifier.verify(token));
-        const fact = book.check(requestId, approver, decision, justification, Date.now());
-        const req = book.request(requestId)!;
-        const event: ApprovalDecided = {
-          eventId: uuidv7(),
-          type: 'ApprovalDecided',
-          occurredAt: Date.now() * 1000,
-          // The decision is the approver's own act: its own stream (the request id), not a seq in the requester's session.
-          sessionId: requestId,
-          seq: 0,
-          actor: approver,
-          source: { address: '127.0.0.1', port: null, application: 'affidavit-cli' },
-          target: req.target,
-          feeder: { id: 'embedded-control', version: VERSION },
-          requestId,
-          decision: fact.type === 'ApprovalDecided' ? (fact.decision as 'approved' | 'denied') : decision,
-          approver,
-          justification,
-          signature: null,
-        };
-        await bus.publish(TOPICS.sessionEvents, [{ key: requestId, value: encodeEvent(event), headers: { type: 'ApprovalDecided' } }]);
-        book.apply(event);
-        logger.info({ requestId, decision, approver: approver.subject }, 'approval decided');
-        return { requestId, decision, approver: approver.subject };
-      },
+      decide,
       reveal: async ({ maskedEventId, index, reason, token }) => {
         const opener = actorFromIdentity(await verifier.verify(token));
         if (!opener.groups.some((g) => REVEAL_GROUPS.includes(g))) {
@@ -229,7 +237,7 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     });
     stops.push(['control endpoint', () => control.close()]);
 
-    return { proxyPort: addr.port, issuer: issuer.issuer, verifierKeyFile: paths.ledgerVerifierKey, stop };
+    return { proxyPort: addr.port, issuer: issuer.issuer, verifierKeyFile: paths.ledgerVerifierKey, decisionKeyFile: paths.decisionVerifierKey, bus, stop };
   } catch (e) {
     await stop();
     throw e;

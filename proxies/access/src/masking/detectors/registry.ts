@@ -25,8 +25,9 @@ export const BUILTIN_DETECTORS: ReadonlyMap<string, Detector> = new Map(
 );
 
 /**
- * DETECTOR_GROUPS maps the group names a policy file uses (policy's DEFAULT_DETECTORS:
- * `card-number`, `email`, `national-id`, `secret`) and `all` to built-in detector names.
+ * DETECTOR_GROUPS maps group names (`national-id`, `secret`, `all`) to built-in detector names.
+ * A policy file may name any group or any detector of BUILTIN_DETECTORS: the policy loader
+ * reads both from here (its DEFAULT_DETECTORS), so there is one list of names.
  */
 export const DETECTOR_GROUPS: Readonly<Record<string, readonly string[]>> = Object.freeze({
   'national-id': Object.freeze(['us-ssn']),
