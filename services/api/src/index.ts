@@ -8,6 +8,7 @@ export type { ApiOptions } from './options.ts';
 export { rolesOf, DEFAULT_ROLE_GROUPS } from './auth/roles.ts';
 export type { Role, RoleGroups } from './auth/roles.ts';
 export type { DecisionService, DecideRequest, DecideResult, DecisionSignatureVerifier, AuthFailureRecorder, RequestOrigin } from './ports.ts';
+export { decisionSignatureVerifier } from './decision-signature-verifier.ts';
 export { project } from './read-model/projection.ts';
 export type * from './read-model/rows.ts';
 export type { ReadModelStore, Page, PageRequest } from './read-model/read-model-store.ts';

@@ -14,6 +14,8 @@ export type DecideRequest = {
   readonly approver: Identity;
   /** tokenId is the `jti` of the approver's access token, when it has one. */
   readonly tokenId: string | null;
+  /** token is the bearer token the approver presented, for a decision service that verifies it again itself. */
+  readonly token: string;
 };
 
 /** DecideResult is what the decision service accepted; `decidedAt` is Unix milliseconds. */

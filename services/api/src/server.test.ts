@@ -231,10 +231,10 @@ describe('mutations', () => {
     const d = await gql(app, 'tok-approver', 'mutation { deny(id: "r10", justification: "no") { decision } }');
     assert.equal(d.data!.deny.decision, 'denied');
     assert.deepEqual(
-      decided.map((x) => [x.requestId, x.decision, x.justification, x.approver.subject, x.tokenId]),
+      decided.map((x) => [x.requestId, x.decision, x.justification, x.approver.subject, x.tokenId, x.token]),
       [
-        ['r9', 'approved', 'ticket 7', 'bob', 'jti-bob'],
-        ['r10', 'denied', 'no', 'bob', 'jti-bob'],
+        ['r9', 'approved', 'ticket 7', 'bob', 'jti-bob', 'tok-approver'],
+        ['r10', 'denied', 'no', 'bob', 'jti-bob', 'tok-approver'],
       ],
     );
   });

@@ -16,6 +16,8 @@ declare module 'fastify' {
     identity: Identity | null;
     /** roles are what the caller's groups grant. */
     roles: ReadonlySet<Role>;
+    /** bearerToken is the verified token itself (passed on to a decision service that checks it again). */
+    bearerToken: string | null;
   }
   interface FastifyContextConfig {
     /** public routes need no token (health checks). */
@@ -89,6 +91,7 @@ export const authPlugin = fp<AuthPluginOptions>(
   async (app, o) => {
     app.decorateRequest('identity', null);
     app.decorateRequest('roles', null as unknown as ReadonlySet<Role>);
+    app.decorateRequest('bearerToken', null);
     const mayRecord = failureBudget(o.recordPerMinute ?? DEFAULT_RECORD_PER_MINUTE, o.clock);
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       if (request.routeOptions.config?.public) return;
@@ -104,6 +107,7 @@ export const authPlugin = fp<AuthPluginOptions>(
         const identity = await o.verify(token);
         request.identity = identity;
         request.roles = rolesOf(identity, o.roleGroups);
+        request.bearerToken = token;
       } catch (e) {
         const code = isAffidavitError(e) ? e.code : ApiUnauthenticatedError.code;
         const message = isAffidavitError(e) ? e.message : new ApiUnauthenticatedError().message;

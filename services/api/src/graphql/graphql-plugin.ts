@@ -16,7 +16,7 @@ import { buildResolvers, type ApiContext, type ResolverDeps } from './resolvers.
 import { typeDefs } from './type-defs.ts';
 
 /** ServerContext is what fastify hands yoga per request (tests using yoga.fetch pass `req` alone). */
-export type ServerContext = { req: Pick<FastifyRequest, 'identity' | 'roles'>; reply?: FastifyReply };
+export type ServerContext = { req: Pick<FastifyRequest, 'identity' | 'roles'> & Partial<Pick<FastifyRequest, 'bearerToken'>>; reply?: FastifyReply };
 
 /** ApiYoga is the yoga instance the plugin serves, exposed for tests of subscriptions. */
 export type ApiYoga = YogaServerInstance<ServerContext, ApiContext>;
@@ -36,7 +36,7 @@ export function createApiYoga(o: Readonly<ApiOptions>, deps: ResolverDeps, logge
     logging: logger ? { debug: () => {}, info: () => {}, warn: (...a) => logger.warn({ yoga: a }, 'graphql'), error: (...a) => logger.error({ yoga: a }, 'graphql') } : false,
     context: ({ req }) => {
       if (!req.identity) throw new Error('GraphQL reached without an authenticated identity');
-      return { identity: req.identity, roles: req.roles };
+      return { identity: req.identity, roles: req.roles, token: req.bearerToken ?? null };
     },
     maskedErrors: {
       maskError(error, message, isDev) {

@@ -16,7 +16,7 @@ import { MAX_PAGE } from '../adapters/sqlite/keyset.ts';
 import { isoFromMicros, microsFromIso } from './time.ts';
 
 /** ApiContext is what every resolver sees: the verified caller and their roles. */
-export type ApiContext = { readonly identity: Identity; readonly roles: ReadonlySet<Role> };
+export type ApiContext = { readonly identity: Identity; readonly roles: ReadonlySet<Role>; readonly token: string | null };
 
 /** ResolverDeps are the resolvers' collaborators; optional ones make their fields answer AFF_E_API_UNAVAILABLE (or null). */
 export type ResolverDeps = {
@@ -70,7 +70,8 @@ export function buildResolvers(deps: ResolverDeps) {
     if (!deps.decisions) throw new ApiUnavailableError('this API instance has no decision service');
     const j = justification.trim();
     if (j.length === 0 || j.length > MAX_JUSTIFICATION) throw new ApiInputInvalidError(`a justification of 1 to ${MAX_JUSTIFICATION} characters is required`);
-    const r = await deps.decisions.decide({ requestId: id, decision, justification: j, approver: ctx.identity, tokenId: ctx.identity.tokenId ?? null });
+    if (ctx.token === null) throw new ApiUnavailableError('the request carries no bearer token to pass to the decision service');
+    const r = await deps.decisions.decide({ requestId: id, decision, justification: j, approver: ctx.identity, tokenId: ctx.identity.tokenId ?? null, token: ctx.token });
     if ('error' in r) throw r.error;
     return { requestId: r.requestId, decision: r.decision, decidedAt: isoFromMicros(r.decidedAt * 1000) };
   }
@@ -222,8 +223,10 @@ export function buildResolvers(deps: ResolverDeps) {
       decidedAt: (r: ApprovalRow) => at(r.decidedAt),
       signatureValid,
       decisions: (a: ApprovalRow) => store.decisions(a.requestId).map((d) => ({ ...d, request: a.position })),
+      refusals: (a: ApprovalRow) => store.refusals(a.requestId),
       proof: evidence,
     },
+    ApprovalRefusal: { occurredAt: (r: { occurredAt: number }) => isoFromMicros(r.occurredAt), proof: evidence },
     ApprovalDecision: {
       decidedAt: (d: DecisionRow) => isoFromMicros(d.decidedAt),
       signatureValid: (d: DecisionRow & { request: Position }) => verifyDecisionAt(d.position, d.request),

@@ -140,10 +140,31 @@ export const typeDefs = /* GraphQL */ `
     decisionPosition: Position
     "Every decision recorded for the request, in ledger order: the first sets status; later ones are replays or forgeries."
     decisions: [ApprovalDecision!]!
+    "Decision attempts the gate or the decision service refused (self-approval, wrong group, expired, forged, replayed)."
+    refusals: [ApprovalRefusal!]!
+    proof: Evidence!
+  }
+
+  type ApprovalRefusal {
+    eventId: ID!
+    "eventId of the refused ApprovalDecided, when it reached the ledger"
+    refusedEventId: ID
+    attemptedDecision: String!
+    "the approver the attempt named (unverified unless actor is set)"
+    claimedApprover: String
+    actor: String
+    code: String!
+    reason: String!
+    refusedBy: String!
+    occurredAt: String!
+    position: Position!
     proof: Evidence!
   }
 
   type ApprovalDecision {
+    eventId: ID!
+    "true once an ApprovalRefused names this decision: it did not release the statement"
+    refused: Boolean!
     decision: ApprovalStatus!
     approver: String
     justification: String!

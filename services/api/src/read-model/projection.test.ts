@@ -120,3 +120,31 @@ test('the read-model file is created owner-only; a foreign database is refused, 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a decision the gate refused (ApprovalRefused names it) is taken back; the next standing one is shown', () => {
+  const forged = '0190a5d0-0000-7000-9000-00000000f001';
+  const real = '0190a5d0-0000-7000-9000-00000000f002';
+  const refusal = exampleEvent('ApprovalRefused', { sessionId: S, eventId: '0190a5d0-0000-7000-9000-00000000f003', requestId: 'r1', refusedEventId: forged, code: 'AFF_E_APPROVAL_SELF' });
+  const events = [
+    exampleEvent('ApprovalRequested', { sessionId: S, requestId: 'r1' }),
+    exampleEvent('ApprovalDecided', { sessionId: S, eventId: forged, requestId: 'r1', decision: 'approved', justification: 'me myself' }),
+  ];
+  const store = apply(events);
+  assert.equal(store.approval('r1')!.status, 'approved');
+  store.apply('l:0', 3, project(refusal, { log: 'l:0', index: 2 }));
+  assert.equal(store.approval('r1')!.status, 'pending', 'the refused decision no longer stands');
+  store.apply('l:0', 4, project(exampleEvent('ApprovalDecided', { sessionId: S, eventId: real, requestId: 'r1', decision: 'denied', justification: 'no' }), { log: 'l:0', index: 3 }));
+  const a = store.approval('r1')!;
+  assert.deepEqual([a.status, a.justification, a.decisionPosition?.index], ['denied', 'no', 3]);
+  assert.deepEqual(store.decisions('r1').map((d) => [d.eventId, d.refused]), [
+    [forged, true],
+    [real, false],
+  ]);
+  assert.deepEqual(store.refusals('r1').map((r) => [r.refusedEventId, r.code]), [[forged, 'AFF_E_APPROVAL_SELF']]);
+  store.close();
+  // Ledger order may put the refusal first (another log): the decision is then born refused.
+  const early = openSqliteReadModel({ path: ':memory:' });
+  early.apply('l:0', 3, [events[0], refusal, events[1]].flatMap((e, i) => project(e, { log: 'l:0', index: i })));
+  assert.equal(early.approval('r1')!.status, 'pending');
+  early.close();
+});

@@ -138,6 +138,7 @@ export function project(e: LedgerRecord, position: Position): ReadModelMutation[
       return [
         {
           kind: 'approval-decided',
+          eventId: e.eventId,
           requestId: e.requestId,
           status: e.decision,
           approver: e.approver?.subject ?? null,
@@ -145,6 +146,25 @@ export function project(e: LedgerRecord, position: Position): ReadModelMutation[
           decidedAt: e.occurredAt,
           hasSignature: e.signature !== null,
           position,
+        },
+      ];
+    case 'ApprovalRefused':
+      return [
+        {
+          kind: 'approval-refused',
+          row: {
+            eventId: e.eventId,
+            requestId: e.requestId,
+            refusedEventId: e.refusedEventId,
+            attemptedDecision: e.attemptedDecision,
+            claimedApprover: e.claimedApprover?.subject ?? null,
+            actor: e.actor?.subject ?? null,
+            code: e.code,
+            reason: e.reason,
+            refusedBy: e.refusedBy,
+            occurredAt: e.occurredAt,
+            position,
+          },
         },
       ];
     case 'DataMasked':

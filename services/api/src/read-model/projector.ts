@@ -141,6 +141,7 @@ export class ReadModelProjector {
       else if (m.kind === 'session-ended') sessions.add(m.sessionId);
       else if (m.kind === 'approval-requested') approvals.add(m.row.requestId);
       else if (m.kind === 'approval-decided') approvals.add(m.requestId);
+      else if (m.kind === 'approval-refused') approvals.add(m.row.requestId);
     }
     if (sessions.size === 0 && approvals.size === 0) return;
     for (const l of this.#listeners) {

@@ -2,7 +2,7 @@
 // together with the ledger position they reach, and answers the API's queries with keyset
 // pagination. node:sqlite is synchronous, so is this port: an adapter over a remote database
 // would be a different port (and would need an async projector).
-import type { ApprovalRow, ApprovalStatus, AuthFailureRow, BlockedRow, CommandRow, DecisionRow, IdentityRow, MaskedRow, ReadModelMutation, SessionRow } from './rows.ts';
+import type { ApprovalRow, ApprovalStatus, AuthFailureRow, BlockedRow, CommandRow, DecisionRow, IdentityRow, MaskedRow, ReadModelMutation, RefusalRow, SessionRow } from './rows.ts';
 
 /** Page is one page of rows; `next` is the cursor of the page after it, null on the last page. */
 export type Page<T> = { readonly rows: readonly T[]; readonly next: string | null };
@@ -45,6 +45,8 @@ export interface ReadModelStore {
   approval(requestId: string): ApprovalRow | undefined;
   /** decisions lists every decision recorded for a request in ledger order (at most MAX_DECISIONS). */
   decisions(requestId: string): readonly DecisionRow[];
+  /** refusals lists the refused decision attempts on a request in ledger order (at most MAX_DECISIONS). */
+  refusals(requestId: string): readonly RefusalRow[];
   maskedData(filter: MaskedFilter, page: PageRequest): Page<MaskedRow>;
   identities(page: PageRequest): Page<IdentityRow>;
   authenticationFailures(filter: AuthFailureFilter, page: PageRequest): Page<AuthFailureRow>;

@@ -88,14 +88,32 @@ export type ApprovalRow = {
   readonly decisionPosition: Position | null;
 };
 
-/** DecisionRow is one ApprovalDecided event of a request (the first, or a later replay or forgery). */
+/** DecisionRow is one ApprovalDecided event of a request; `refused` once an ApprovalRefused names it. */
 export type DecisionRow = {
+  readonly eventId: string;
   readonly requestId: string;
+  readonly refused: boolean;
   readonly decision: Exclude<ApprovalStatus, 'pending'>;
   readonly approver: string | null;
   readonly justification: string;
   readonly decidedAt: number;
   readonly hasSignature: boolean;
+  readonly position: Position;
+};
+
+/** RefusalRow is one ApprovalRefused event: a decision attempt the gate or the service refused. */
+export type RefusalRow = {
+  readonly eventId: string;
+  readonly requestId: string;
+  readonly refusedEventId: string | null;
+  readonly attemptedDecision: string;
+  /** claimedApprover is the approver the attempt named (unverified unless `actor` is set). */
+  readonly claimedApprover: string | null;
+  readonly actor: string | null;
+  readonly code: string;
+  readonly reason: string;
+  readonly refusedBy: string;
+  readonly occurredAt: number;
   readonly position: Position;
 };
 
@@ -169,6 +187,7 @@ export type ReadModelMutation =
   | { readonly kind: 'approval-requested'; readonly row: ApprovalRow }
   | {
       readonly kind: 'approval-decided';
+      readonly eventId: string;
       readonly requestId: string;
       readonly status: Exclude<ApprovalStatus, 'pending'>;
       readonly approver: string | null;
@@ -177,6 +196,7 @@ export type ReadModelMutation =
       readonly hasSignature: boolean;
       readonly position: Position;
     }
+  | { readonly kind: 'approval-refused'; readonly row: RefusalRow }
   | { readonly kind: 'data-masked'; readonly row: MaskedRow }
   | {
       readonly kind: 'identity-seen';

@@ -1,6 +1,6 @@
 // The read-model file's schema. It is a cache of the ledger: a file of another version is not
 // migrated, it is dropped and rebuilt (the ledger is the source of truth).
-export const READ_MODEL_VERSION = 2;
+export const READ_MODEL_VERSION = 3;
 
 /** PRAGMAS: WAL so queries never block the projector; synchronous=NORMAL is enough for a file
  * that is rebuilt from the ledger (WAL keeps it consistent; a power cut may lose the last
@@ -43,13 +43,21 @@ CREATE TABLE IF NOT EXISTS approvals (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS approvals_by_time ON approvals (requested_at, request_id);
 CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, requested_at, request_id);
--- Every decision of a request (the first one also sets approvals.status): a replayed or forged
--- decision is listed beside the real one, each with its own signature check.
+-- Every decision of a request: the first one no ApprovalRefused names sets approvals.status; a
+-- replayed or forged decision is listed beside the real one, with its refusal and signature check.
 CREATE TABLE IF NOT EXISTS approval_decisions (
-  request_id TEXT NOT NULL, log TEXT NOT NULL, idx INTEGER NOT NULL, decision TEXT NOT NULL, approver TEXT, justification TEXT NOT NULL,
-  decided_at INTEGER NOT NULL, has_signature INTEGER NOT NULL,
+  request_id TEXT NOT NULL, log TEXT NOT NULL, idx INTEGER NOT NULL, event_id TEXT NOT NULL, decision TEXT NOT NULL, approver TEXT,
+  justification TEXT NOT NULL, decided_at INTEGER NOT NULL, has_signature INTEGER NOT NULL, refused INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (request_id, log, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS approval_refusals (
+  event_id TEXT PRIMARY KEY, request_id TEXT NOT NULL, refused_event_id TEXT, attempted_decision TEXT NOT NULL, claimed_approver TEXT,
+  actor TEXT, code TEXT NOT NULL, reason TEXT NOT NULL, refused_by TEXT NOT NULL, occurred_at INTEGER NOT NULL, log TEXT NOT NULL, idx INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS approval_refusals_by_request ON approval_refusals (request_id, log, idx);
+CREATE INDEX IF NOT EXISTS approval_refusals_by_refused ON approval_refusals (refused_event_id);
+-- Refusals can name a decision of any request id (a replay): looked up by the refused event id.
+CREATE INDEX IF NOT EXISTS approval_decisions_by_event ON approval_decisions (event_id);
 CREATE TABLE IF NOT EXISTS masked (
   event_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, command_id TEXT NOT NULL, subject TEXT, count INTEGER NOT NULL,
   truncated INTEGER NOT NULL, columns TEXT NOT NULL, rules TEXT NOT NULL, occurred_at INTEGER NOT NULL, log TEXT NOT NULL, idx INTEGER NOT NULL
@@ -68,4 +76,4 @@ CREATE INDEX IF NOT EXISTS auth_failures_by_time ON auth_failures (occurred_at, 
 `;
 
 /** TABLES are dropped by reset (rebuild from the ledger). */
-export const TABLES = ['rm_positions', 'sessions', 'commands', 'blocked', 'approvals', 'approval_decisions', 'masked', 'identities', 'auth_failures'] as const;
+export const TABLES = ['rm_positions', 'sessions', 'commands', 'blocked', 'approvals', 'approval_decisions', 'approval_refusals', 'masked', 'identities', 'auth_failures'] as const;

@@ -13,7 +13,7 @@ import type {
   ReadModelStore,
   SessionFilter,
 } from '../../read-model/read-model-store.ts';
-import type { ApprovalRow, ApprovalStatus, AuthFailureRow, BlockedRow, CommandRow, DecisionRow, IdentityRow, MaskedRow, ReadModelMutation, SessionRow } from '../../read-model/rows.ts';
+import type { ApprovalRow, ApprovalStatus, AuthFailureRow, BlockedRow, CommandRow, DecisionRow, IdentityRow, MaskedRow, ReadModelMutation, RefusalRow, SessionRow } from '../../read-model/rows.ts';
 import { checkFirst, decodeCursor, encodeCursor, type KeyValue } from './keyset.ts';
 import { DDL, PRAGMAS, READ_MODEL_VERSION, TABLES } from './read-model-schema.ts';
 
@@ -99,12 +99,27 @@ const toApproval = (r: Row): ApprovalRow => ({
   decisionPosition: r.decision_log === null ? null : { log: str(r.decision_log), index: num(r.decision_idx) },
 });
 const toDecision = (r: Row): DecisionRow => ({
+  eventId: str(r.event_id),
   requestId: str(r.request_id),
+  refused: bool(r.refused),
   decision: str(r.decision) as DecisionRow['decision'],
   approver: strOrNull(r.approver),
   justification: str(r.justification),
   decidedAt: num(r.decided_at),
   hasSignature: bool(r.has_signature),
+  position: { log: str(r.log), index: num(r.idx) },
+});
+const toRefusal = (r: Row): RefusalRow => ({
+  eventId: str(r.event_id),
+  requestId: str(r.request_id),
+  refusedEventId: strOrNull(r.refused_event_id),
+  attemptedDecision: str(r.attempted_decision),
+  claimedApprover: strOrNull(r.claimed_approver),
+  actor: strOrNull(r.actor),
+  code: str(r.code),
+  reason: str(r.reason),
+  refusedBy: str(r.refused_by),
+  occurredAt: num(r.occurred_at),
   position: { log: str(r.log), index: num(r.idx) },
 });
 /** MAX_DECISIONS bounds the decisions listed per request (a flood of forgeries cannot make one answer huge). */
@@ -209,15 +224,28 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
       `INSERT INTO approvals (request_id, session_id, command_id, requester, text, rule_id, reason, approver_groups, requested_at, expires_at,
         status, has_signature, log, idx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (request_id) DO NOTHING`,
     ),
-    // The first decision of a request is the one shown; later ones (a replay, a forgery the gate
-    // refused) do not overwrite it. signatureValid tells the reader whether that decision is signed.
+    // The decision shown is the first one no ApprovalRefused names; later ones (a replay, a
+    // forgery) do not overwrite it, and a refused one is taken back. signatureValid tells the
+    // reader whether the shown decision is signed.
     decideApproval: db.prepare(
       `UPDATE approvals SET status = ?, approver = ?, justification = ?, decided_at = ?, has_signature = ?, decision_log = ?, decision_idx = ?
-       WHERE request_id = ? AND status = 'pending'`,
+       WHERE request_id = ?`,
     ),
+    undecideApproval: db.prepare(
+      `UPDATE approvals SET status = 'pending', approver = NULL, justification = NULL, decided_at = NULL, has_signature = 0, decision_log = NULL, decision_idx = NULL
+       WHERE request_id = ?`,
+    ),
+    firstStanding: db.prepare('SELECT * FROM approval_decisions WHERE request_id = ? AND refused = 0 ORDER BY log, idx LIMIT 1'),
+    refuseDecision: db.prepare('UPDATE approval_decisions SET refused = 1 WHERE event_id = ? RETURNING request_id'),
+    insertRefusal: db.prepare(
+      `INSERT INTO approval_refusals (event_id, request_id, refused_event_id, attempted_decision, claimed_approver, actor, code, reason, refused_by, occurred_at, log, idx)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+    ),
+    refusals: db.prepare(`SELECT * FROM approval_refusals WHERE request_id = ? ORDER BY log, idx LIMIT ${MAX_DECISIONS}`),
     insertDecision: db.prepare(
-      `INSERT INTO approval_decisions (request_id, log, idx, decision, approver, justification, decided_at, has_signature)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      // A refusal may reach the ledger before the decision it names (another log): born refused then.
+      `INSERT INTO approval_decisions (request_id, log, idx, event_id, decision, approver, justification, decided_at, has_signature, refused)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, EXISTS (SELECT 1 FROM approval_refusals WHERE refused_event_id = ?4)) ON CONFLICT DO NOTHING`,
     ),
     decisions: db.prepare(`SELECT * FROM approval_decisions WHERE request_id = ? ORDER BY log, idx LIMIT ${MAX_DECISIONS}`),
     insertMasked: db.prepare(
@@ -242,6 +270,13 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
     session: db.prepare('SELECT * FROM sessions WHERE session_id = ?'),
     approval: db.prepare('SELECT * FROM approvals WHERE request_id = ?'),
   };
+
+  /** settle sets a request's shown decision to its first standing (unrefused) one, or back to pending. */
+  function settle(requestId: string): void {
+    const d = s.firstStanding.get(requestId) as Row | undefined;
+    if (!d) s.undecideApproval.run(requestId);
+    else s.decideApproval.run(d.decision, d.approver, d.justification, d.decided_at, d.has_signature, d.log, d.idx, requestId);
+  }
 
   function applyOne(m: ReadModelMutation): void {
     switch (m.kind) {
@@ -278,9 +313,17 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
         return;
       }
       case 'approval-decided':
-        s.decideApproval.run(m.status, m.approver, m.justification, m.decidedAt, m.hasSignature ? 1 : 0, m.position.log, m.position.index, m.requestId);
-        s.insertDecision.run(m.requestId, m.position.log, m.position.index, m.status, m.approver, m.justification, m.decidedAt, m.hasSignature ? 1 : 0);
+        s.insertDecision.run(m.requestId, m.position.log, m.position.index, m.eventId, m.status, m.approver, m.justification, m.decidedAt, m.hasSignature ? 1 : 0);
+        settle(m.requestId);
         return;
+      case 'approval-refused': {
+        const r = m.row;
+        s.insertRefusal.run(r.eventId, r.requestId, r.refusedEventId, r.attemptedDecision, r.claimedApprover, r.actor, r.code, r.reason, r.refusedBy, r.occurredAt, r.position.log, r.position.index);
+        if (r.refusedEventId !== null) {
+          for (const row of s.refuseDecision.all(r.refusedEventId) as Row[]) settle(str(row.request_id));
+        }
+        return;
+      }
       case 'data-masked': {
         const r = m.row;
         s.insertMasked.run(r.eventId, r.sessionId, r.commandId, r.subject, r.count, r.truncated ? 1 : 0, JSON.stringify(r.columns), JSON.stringify(r.rules), r.occurredAt, r.position.log, r.position.index);
@@ -387,6 +430,7 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
       return r && toApproval(r);
     },
     decisions: (id) => (s.decisions.all(id) as Row[]).map(toDecision),
+    refusals: (id) => (s.refusals.all(id) as Row[]).map(toRefusal),
     maskedData(f: MaskedFilter, req) {
       const where = [...eq('subject', f.subject), ...eq('session_id', f.sessionId)];
       return page({ table: 'masked', where, key: TIME_DESC('occurred_at', 'event_id'), desc: true }, req, toMasked);
