@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import assert from 'node:assert/strict';
 import { exampleEvent, LEDGER_RECORD_TYPES, type LedgerRecord } from '@affidavit/schemas';
+import { openSqliteLedgerStore } from '@affidavit/ledger';
 import { openSqliteReadModel } from '../adapters/sqlite/sqlite-read-model.ts';
+import { story, writeLedger } from '../test-support.ts';
+import { ReadModelProjector } from './projector.ts';
 import { project, UNPROJECTED_TYPES } from './projection.ts';
 import type { ReadModelMutation } from './rows.ts';
 
@@ -147,4 +150,26 @@ test('a decision the gate refused (ApprovalRefused names it) is taken back; the 
   early.apply('l:0', 3, [events[0], refusal, events[1]].flatMap((e, i) => project(e, { log: 'l:0', index: i })));
   assert.equal(early.approval('r1')!.status, 'pending');
   early.close();
+});
+
+test('read models ahead of the ledger (built from another ledger file) are rebuilt from the ledger', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'affidavit-rm-foreign-'));
+  try {
+    const long = story(4, 2);
+    const short = story(1, 1);
+    await writeLedger(join(dir, 'a.sqlite'), long);
+    await writeLedger(join(dir, 'b.sqlite'), short);
+    const store = openSqliteReadModel({ path: join(dir, 'rm.sqlite') });
+    const a = await openSqliteLedgerStore({ path: join(dir, 'a.sqlite'), readOnly: true });
+    await new ReadModelProjector({ ledger: a, store }).catchUp();
+    await a.close();
+    assert.equal(store.sessions({}, { first: 50 }).rows.length, 4);
+    const b = await openSqliteLedgerStore({ path: join(dir, 'b.sqlite'), readOnly: true });
+    assert.equal(await new ReadModelProjector({ ledger: b, store }).catchUp(), short.length);
+    await b.close();
+    assert.equal(store.sessions({}, { first: 50 }).rows.length, 1);
+    store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

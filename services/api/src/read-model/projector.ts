@@ -100,10 +100,21 @@ export class ReadModelProjector {
 
   async #catchUp(): Promise<number> {
     let total = 0;
-    const positions = this.#store.positions();
-    for (const id of await this.#ledger.listLogs()) {
+    let positions = this.#store.positions();
+    const logs = await this.#ledger.listLogs();
+    const sizes = new Map<string, number>();
+    for (const id of logs) sizes.set(id, (await (await this.#logStore(id)).tail()).size);
+    // Read models ahead of the ledger (or of a log it does not hold) were built from another
+    // ledger file: a log never shrinks. The ledger is the truth, so they are rebuilt from it.
+    const foreign = Object.entries(positions).find(([id, next]) => next > (sizes.get(id) ?? 0));
+    if (foreign) {
+      this.#log?.warn({ log: foreign[0], position: foreign[1], size: sizes.get(foreign[0]) ?? 0 }, 'read models are ahead of the ledger (another ledger file?); rebuilding them');
+      this.#store.reset();
+      positions = {};
+    }
+    for (const id of logs) {
       const log = await this.#logStore(id);
-      const { size } = await log.tail();
+      const size = sizes.get(id) ?? 0;
       let from = positions[id] ?? 0;
       while (from < size) {
         const to = Math.min(size, from + this.#batch);
