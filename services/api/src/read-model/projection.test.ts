@@ -168,6 +168,13 @@ test('read models ahead of the ledger (built from another ledger file) are rebui
     assert.equal(await new ReadModelProjector({ ledger: b, store }).catchUp(), short.length);
     await b.close();
     assert.equal(store.sessions({}, { first: 50 }).rows.length, 1);
+    // Behind, not ahead: a longer ledger whose entries differ is recognised by the last projected eventId.
+    const other = story(6, 1);
+    await writeLedger(join(dir, 'c.sqlite'), other);
+    const c = await openSqliteLedgerStore({ path: join(dir, 'c.sqlite'), readOnly: true });
+    assert.equal(await new ReadModelProjector({ ledger: c, store }).catchUp(), other.length, 'rebuilt from 0, not continued');
+    await c.close();
+    assert.equal(store.sessions({}, { first: 50 }).rows.length, 6);
     store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -106,9 +106,15 @@ export class ReadModelProjector {
     for (const id of logs) sizes.set(id, (await (await this.#logStore(id)).tail()).size);
     // Read models ahead of the ledger (or of a log it does not hold) were built from another
     // ledger file: a log never shrinks. The ledger is the truth, so they are rebuilt from it.
-    const foreign = Object.entries(positions).find(([id, next]) => next > (sizes.get(id) ?? 0));
+    // A log behind them is recognised by the eventId of the last entry they projected.
+    const anchors = this.#store.anchors();
+    let foreign = Object.entries(positions).find(([id, next]) => next > (sizes.get(id) ?? 0));
+    for (const [id, next] of Object.entries(positions)) {
+      if (foreign || anchors[id] === undefined || next === 0) continue;
+      for await (const e of (await this.#logStore(id)).readEntries(next - 1, next)) if (e.eventId !== anchors[id]) foreign = [id, next];
+    }
     if (foreign) {
-      this.#log?.warn({ log: foreign[0], position: foreign[1], size: sizes.get(foreign[0]) ?? 0 }, 'read models are ahead of the ledger (another ledger file?); rebuilding them');
+      this.#log?.warn({ log: foreign[0], position: foreign[1], size: sizes.get(foreign[0]) ?? 0 }, 'read models were built from another ledger file; rebuilding them from this one');
       this.#store.reset();
       positions = {};
     }
@@ -120,8 +126,10 @@ export class ReadModelProjector {
         const to = Math.min(size, from + this.#batch);
         const mutations: ReadModelMutation[] = [];
         let index = from;
+        let lastEventId = '';
         for await (const entry of log.readEntries(from, to)) {
           index = entry.index;
+          lastEventId = entry.eventId;
           let record: LedgerRecord;
           try {
             if (UNPROJECTED_TYPES.has(this.#codec.writerOf(entry.bytes).name)) continue;
@@ -134,7 +142,7 @@ export class ReadModelProjector {
           for (const m of project(record, { log: id, index: entry.index })) mutations.push(m);
         }
         if (index !== to - 1) throw new Error(`ledger log ${id} returned entries up to ${index}, expected ${to - 1}`);
-        this.#store.apply(id, to, mutations);
+        this.#store.apply(id, to, mutations, lastEventId);
         total += to - from;
         from = to;
         this.#notify(mutations);

@@ -35,7 +35,9 @@ export type AuthFailureFilter = { readonly code?: string | null; readonly claime
  */
 export interface ReadModelStore {
   positions(): Record<string, number>;
-  apply(log: string, nextIndex: number, mutations: readonly ReadModelMutation[]): void;
+  /** anchors returns, per log, the eventId of the last entry projected (to recognise the same ledger on the next start). */
+  anchors(): Record<string, string>;
+  apply(log: string, nextIndex: number, mutations: readonly ReadModelMutation[], lastEventId?: string): void;
   reset(): void;
   sessions(filter: SessionFilter, page: PageRequest): Page<SessionRow>;
   session(sessionId: string): SessionRow | undefined;

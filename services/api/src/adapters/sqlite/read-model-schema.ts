@@ -1,6 +1,6 @@
 // The read-model file's schema. It is a cache of the ledger: a file of another version is not
 // migrated, it is dropped and rebuilt (the ledger is the source of truth).
-export const READ_MODEL_VERSION = 3;
+export const READ_MODEL_VERSION = 4;
 
 /** PRAGMAS: WAL so queries never block the projector; synchronous=NORMAL is enough for a file
  * that is rebuilt from the ledger (WAL keeps it consistent; a power cut may lose the last
@@ -10,7 +10,7 @@ export const PRAGMAS = ['PRAGMA journal_mode = WAL', 'PRAGMA synchronous = NORMA
 // Every list is read by keyset over a unique sort key; each index below serves one (filter, order).
 export const DDL = `
 CREATE TABLE IF NOT EXISTS rm_schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS rm_positions (log TEXT PRIMARY KEY, next_index INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rm_positions (log TEXT PRIMARY KEY, next_index INTEGER NOT NULL, last_event_id TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sessions (
   session_id TEXT PRIMARY KEY, issuer TEXT, subject TEXT, email TEXT, mfa INTEGER,
   source_address TEXT NOT NULL, source_port INTEGER, application TEXT,

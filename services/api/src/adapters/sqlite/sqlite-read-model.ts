@@ -203,8 +203,10 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
   db.prepare('INSERT INTO rm_schema (id, version) VALUES (1, ?) ON CONFLICT (id) DO NOTHING').run(READ_MODEL_VERSION);
 
   const s = {
-    positions: db.prepare('SELECT log, next_index FROM rm_positions'),
-    setPosition: db.prepare('INSERT INTO rm_positions (log, next_index) VALUES (?, ?) ON CONFLICT (log) DO UPDATE SET next_index = excluded.next_index'),
+    positions: db.prepare('SELECT log, next_index, last_event_id FROM rm_positions'),
+    setPosition: db.prepare(
+      'INSERT INTO rm_positions (log, next_index, last_event_id) VALUES (?, ?, ?) ON CONFLICT (log) DO UPDATE SET next_index = excluded.next_index, last_event_id = excluded.last_event_id',
+    ),
     insertSession: db.prepare(
       `INSERT INTO sessions (session_id, issuer, subject, email, mfa, source_address, source_port, application, target_kind, target_resource,
         target_host, target_database, target_login, protocol, tls, started_at, ended_at, end_reason, end_error_code, command_count, log, idx)
@@ -382,11 +384,16 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
       for (const r of s.positions.all()) out[String(r.log)] = Number(r.next_index);
       return out;
     },
-    apply(log, nextIndex, mutations) {
+    anchors() {
+      const out: Record<string, string> = {};
+      for (const r of s.positions.all()) if (r.last_event_id !== null) out[String(r.log)] = String(r.last_event_id);
+      return out;
+    },
+    apply(log, nextIndex, mutations, lastEventId) {
       db.exec('BEGIN');
       try {
         for (const m of mutations) applyOne(m);
-        s.setPosition.run(log, nextIndex);
+        s.setPosition.run(log, nextIndex, lastEventId ?? null);
         db.exec('COMMIT');
       } catch (e) {
         if (db.isTransaction) db.exec('ROLLBACK');
