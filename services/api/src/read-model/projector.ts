@@ -40,6 +40,8 @@ export class ReadModelProjector {
   readonly #listeners = new Set<(c: Changes) => void>();
   #running: Promise<number> = Promise.resolve(0);
   #timer: NodeJS.Timeout | undefined;
+  /** anchored: the stored positions were checked against this ledger once (this projector writes them since). */
+  #anchored = false;
 
   constructor(deps: ProjectorDeps) {
     this.#ledger = deps.ledger;
@@ -110,7 +112,7 @@ export class ReadModelProjector {
     const anchors = this.#store.anchors();
     let foreign = Object.entries(positions).find(([id, next]) => next > (sizes.get(id) ?? 0));
     for (const [id, next] of Object.entries(positions)) {
-      if (foreign || anchors[id] === undefined || next === 0) continue;
+      if (this.#anchored || foreign || anchors[id] === undefined || next === 0) continue;
       for await (const e of (await this.#logStore(id)).readEntries(next - 1, next)) if (e.eventId !== anchors[id]) foreign = [id, next];
     }
     if (foreign) {
@@ -118,6 +120,7 @@ export class ReadModelProjector {
       this.#store.reset();
       positions = {};
     }
+    this.#anchored = true;
     for (const id of logs) {
       const log = await this.#logStore(id);
       const size = sizes.get(id) ?? 0;
