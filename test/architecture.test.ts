@@ -29,7 +29,7 @@ function imports(file: string): string[] {
 const LAYERS: Readonly<Record<string, readonly string[]>> = {
   library: ['@affidavit/common', '@affidavit/bus', '@affidavit/tlog', '@affidavit/schemas'],
   feeder: ['@affidavit/access', '@affidavit/postgres-proxy'],
-  service: ['@affidavit/ledger', '@affidavit/cli'],
+  service: ['@affidavit/ledger', '@affidavit/api', '@affidavit/cli'],
 };
 const pkgOf = (spec: string) => spec.split('/').slice(0, 2).join('/');
 const inLayer = (layer: keyof typeof LAYERS) => (spec: string) => LAYERS[layer].includes(pkgOf(spec));
@@ -50,9 +50,11 @@ const rules: Rule[] = [
     forbidden: (s, f) => s === 'kafkajs' && !relative(root, f).startsWith('packages/bus/src/adapters/kafka') && !relative(root, f).startsWith('test/') && !relative(root, f).startsWith('bench/'),
   },
   {
-    name: 'node:sqlite only in the ledger SQLite adapter',
+    name: 'node:sqlite only in the ledger and read-model SQLite adapters',
     folder: '.',
-    forbidden: (s, f) => s === 'node:sqlite' && !relative(root, f).startsWith('services/ledger/src/adapters/sqlite') && !relative(root, f).startsWith('bench/') && !relative(root, f).startsWith('test/'),
+    forbidden: (s, f) =>
+      s === 'node:sqlite' &&
+      !['services/ledger/src/adapters/sqlite', 'services/api/src/adapters/sqlite', 'bench/', 'test/'].some((p) => relative(root, f).startsWith(p)),
   },
   {
     name: '@eventstore/db-client only in the ledger EventStoreDB adapter',

@@ -1,0 +1,239 @@
+// Resolvers: role checks, then the read models, the proof service and the decision port.
+// Resolvers throw AffidavitErrors; the server's maskError shows their code in extensions.code
+// and hides anything else.
+import { Repeater } from 'graphql-yoga';
+import type { Identity } from '@affidavit/access';
+import type { Clock } from '@affidavit/common';
+import type { ApprovalDecided, ApprovalRequested } from '@affidavit/schemas';
+import { ApiForbiddenError, ApiInputInvalidError, ApiUnavailableError } from '../errors.ts';
+import type { Role } from '../auth/roles.ts';
+import type { DecisionService, DecisionSignatureVerifier } from '../ports.ts';
+import type { ProofService } from '../proofs.ts';
+import type { Changes } from '../read-model/projector.ts';
+import type { Page, ReadModelStore } from '../read-model/read-model-store.ts';
+import type { ApprovalRow, ApprovalStatus, DecisionRow, Position, SessionRow } from '../read-model/rows.ts';
+import { MAX_PAGE } from '../adapters/sqlite/keyset.ts';
+import { isoFromMicros, microsFromIso } from './time.ts';
+
+/** ApiContext is what every resolver sees: the verified caller and their roles. */
+export type ApiContext = { readonly identity: Identity; readonly roles: ReadonlySet<Role>; readonly token: string | null };
+
+/** ResolverDeps are the resolvers' collaborators; optional ones make their fields answer AFF_E_API_UNAVAILABLE (or null). */
+export type ResolverDeps = {
+  readonly store: ReadModelStore;
+  readonly proofs?: ProofService;
+  readonly decisions?: DecisionService;
+  readonly signatures?: DecisionSignatureVerifier;
+  /** changes feeds subscriptions (the projector's onChange). */
+  readonly changes?: (listener: (c: Changes) => void) => () => void;
+  /** clock ends a subscription when the token that opened it expires. */
+  readonly clock: Clock;
+};
+
+/** MAX_JUSTIFICATION bounds a decision's justification (it is signed and stored forever). */
+export const MAX_JUSTIFICATION = 2000;
+
+const READ: readonly Role[] = ['auditor', 'admin'];
+const APPROVALS_READ: readonly Role[] = ['auditor', 'approver', 'admin'];
+const DECIDE: readonly Role[] = ['approver', 'admin'];
+
+function need(ctx: ApiContext, roles: readonly Role[], what: string): void {
+  if (!roles.some((r) => ctx.roles.has(r))) {
+    throw new ApiForbiddenError(`${what} needs one of the roles ${roles.join(', ')}; your groups grant ${[...ctx.roles].join(', ') || 'none'}`);
+  }
+}
+
+const connection = <T>(p: Page<T>) => ({ nodes: p.rows, pageInfo: { hasNextPage: p.next !== null, endCursor: p.next } });
+const at = (us: number | null) => (us === null ? null : isoFromMicros(us));
+const str = (v: unknown) => (typeof v === 'string' ? v : null);
+
+/** buildResolvers wires the schema's fields to `deps`. */
+export function buildResolvers(deps: ResolverDeps) {
+  const { store } = deps;
+
+  const evidence = async (row: { position: Position }) => {
+    if (!deps.proofs) return { position: row.position, proof: null, reason: 'this API instance serves no proofs (no ledger store configured)' };
+    return { position: row.position, ...(await deps.proofs.inclusion(row.position.log, row.position.index)) };
+  };
+
+  async function verifyDecisionAt(decision: Position | null, request: Position | null): Promise<boolean | null> {
+    if (!deps.signatures || !deps.proofs || decision === null) return null;
+    const decided = await deps.proofs.record(decision.log, decision.index);
+    if (decided?.type !== 'ApprovalDecided') return false;
+    const requested = request ? await deps.proofs.record(request.log, request.index) : undefined;
+    return deps.signatures.verify(decided as ApprovalDecided, requested?.type === 'ApprovalRequested' ? (requested as ApprovalRequested) : undefined);
+  }
+  const signatureValid = (a: ApprovalRow) => verifyDecisionAt(a.decisionPosition, a.position);
+
+  async function decide(ctx: ApiContext, id: string, justification: string, decision: 'approved' | 'denied') {
+    need(ctx, DECIDE, decision === 'approved' ? 'approve' : 'deny');
+    if (!deps.decisions) throw new ApiUnavailableError('this API instance has no decision service');
+    const j = justification.trim();
+    if (j.length === 0 || j.length > MAX_JUSTIFICATION) throw new ApiInputInvalidError(`a justification of 1 to ${MAX_JUSTIFICATION} characters is required`);
+    if (ctx.token === null) throw new ApiUnavailableError('the request carries no bearer token to pass to the decision service');
+    const r = await deps.decisions.decide({ requestId: id, decision, justification: j, approver: ctx.identity, tokenId: ctx.identity.tokenId ?? null, token: ctx.token });
+    if ('error' in r) throw r.error;
+    return { requestId: r.requestId, decision: r.decision, decidedAt: isoFromMicros(r.decidedAt * 1000) };
+  }
+
+  function changes<T>(ctx: ApiContext, pick: (c: Changes) => Iterable<string>, load: (id: string) => T | undefined, initial: () => readonly T[]) {
+    const subscribe = deps.changes;
+    if (!subscribe) throw new ApiUnavailableError('this API instance does not follow the ledger live');
+    return new Repeater<T>(async (push, stop) => {
+      // Subscribe before reading the current rows, so nothing that changes in between is lost
+      // (a row may then be sent twice, never missed).
+      const queue: string[] = [];
+      let ready = false;
+      const off = subscribe((c) => {
+        for (const id of pick(c)) {
+          if (!ready) queue.push(id);
+          else {
+            const row = load(id);
+            if (row !== undefined) void push(row);
+          }
+        }
+      });
+      // A stream outlives no token: it ends when the token that opened it expires.
+      const expiry = setTimeout(() => stop(), Math.min(2 ** 31 - 1, Math.max(0, ctx.identity.expiresAt - deps.clock.now())));
+      try {
+        for (const row of initial()) await push(row);
+        ready = true;
+        for (const id of queue.splice(0)) {
+          const row = load(id);
+          if (row !== undefined) await push(row);
+        }
+        await stop;
+      } finally {
+        clearTimeout(expiry);
+        off();
+      }
+    });
+  }
+
+  const page = (args: { first?: number | null; after?: string | null }) => ({ first: args.first ?? 50, after: args.after ?? null });
+  const filterTime = (v: string | null | undefined, what: string) => (v == null ? null : microsFromIso(v, what));
+
+  return {
+    Query: {
+      me: (_: unknown, __: unknown, ctx: ApiContext) => ({ issuer: ctx.identity.issuer, subject: ctx.identity.subject, roles: [...ctx.roles].sort() }),
+      sessions: (_: unknown, a: { filter?: Record<string, unknown> | null; first?: number; after?: string | null }, ctx: ApiContext) => {
+        need(ctx, READ, 'sessions');
+        const f = a.filter ?? {};
+        return connection(
+          store.sessions(
+            {
+              subject: str(f.subject),
+              targetResource: str(f.targetResource),
+              sourceAddress: str(f.sourceAddress),
+              active: typeof f.active === 'boolean' ? f.active : null,
+              since: filterTime(f.since as string | null, 'filter.since'),
+              until: filterTime(f.until as string | null, 'filter.until'),
+            },
+            page(a),
+          ),
+        );
+      },
+      session: (_: unknown, a: { sessionId: string }, ctx: ApiContext) => {
+        need(ctx, READ, 'session');
+        return store.session(a.sessionId) ?? null;
+      },
+      commands: (_: unknown, a: { sessionId: string; first?: number; after?: string | null }, ctx: ApiContext) => {
+        need(ctx, READ, 'commands');
+        return connection(store.commands(a.sessionId, page(a)));
+      },
+      blockedCommands: (_: unknown, a: { filter?: Record<string, string | null> | null; first?: number; after?: string | null }, ctx: ApiContext) => {
+        need(ctx, READ, 'blockedCommands');
+        const f = a.filter ?? {};
+        return connection(store.blockedCommands({ subject: f.subject ?? null, sessionId: f.sessionId ?? null, ruleId: f.ruleId ?? null }, page(a)));
+      },
+      approvals: (_: unknown, a: { filter?: { status?: ApprovalStatus | null; requester?: string | null } | null; first?: number; after?: string | null }, ctx: ApiContext) => {
+        need(ctx, APPROVALS_READ, 'approvals');
+        const f = a.filter ?? {};
+        return connection(store.approvals({ status: f.status ?? null, requester: f.requester ?? null }, page(a)));
+      },
+      approval: (_: unknown, a: { requestId: string }, ctx: ApiContext) => {
+        need(ctx, APPROVALS_READ, 'approval');
+        return store.approval(a.requestId) ?? null;
+      },
+      maskedData: (_: unknown, a: { filter?: Record<string, string | null> | null; first?: number; after?: string | null }, ctx: ApiContext) => {
+        need(ctx, READ, 'maskedData');
+        const f = a.filter ?? {};
+        return connection(store.maskedData({ subject: f.subject ?? null, sessionId: f.sessionId ?? null }, page(a)));
+      },
+      identities: (_: unknown, a: { first?: number; after?: string | null }, ctx: ApiContext) => {
+        need(ctx, READ, 'identities');
+        return connection(store.identities(page(a)));
+      },
+      authenticationFailures: (_: unknown, a: { filter?: Record<string, string | null> | null; first?: number; after?: string | null }, ctx: ApiContext) => {
+        need(ctx, READ, 'authenticationFailures');
+        const f = a.filter ?? {};
+        return connection(store.authenticationFailures({ code: f.code ?? null, claimedSubject: f.claimedSubject ?? null }, page(a)));
+      },
+      checkpoints: async (_: unknown, a: { log: string }, ctx: ApiContext) => {
+        need(ctx, READ, 'checkpoints');
+        if (!deps.proofs) throw new ApiUnavailableError('this API instance serves no proofs');
+        return deps.proofs.checkpoints(a.log);
+      },
+      consistencyProof: async (_: unknown, a: { log: string; from: number; to: number }, ctx: ApiContext) => {
+        need(ctx, READ, 'consistencyProof');
+        if (!deps.proofs) throw new ApiUnavailableError('this API instance serves no proofs');
+        return deps.proofs.consistency(a.log, a.from, a.to);
+      },
+    },
+    Mutation: {
+      approve: (_: unknown, a: { id: string; justification: string }, ctx: ApiContext) => decide(ctx, a.id, a.justification, 'approved'),
+      deny: (_: unknown, a: { id: string; justification: string }, ctx: ApiContext) => decide(ctx, a.id, a.justification, 'denied'),
+    },
+    Subscription: {
+      pendingApprovals: {
+        subscribe: (_: unknown, __: unknown, ctx: ApiContext) => {
+          need(ctx, APPROVALS_READ, 'pendingApprovals');
+          return changes(
+            ctx,
+            (c) => c.approvals,
+            (id) => store.approval(id),
+            () => store.approvals({ status: 'pending' }, { first: MAX_PAGE }).rows,
+          );
+        },
+        resolve: (row: ApprovalRow) => row,
+      },
+      liveSessions: {
+        subscribe: (_: unknown, __: unknown, ctx: ApiContext) => {
+          need(ctx, READ, 'liveSessions');
+          return changes<SessionRow>(
+            ctx,
+            (c) => c.sessions,
+            (id) => store.session(id),
+            () => [],
+          );
+        },
+        resolve: (row: SessionRow) => row,
+      },
+    },
+    Session: {
+      startedAt: (r: SessionRow) => isoFromMicros(r.startedAt),
+      endedAt: (r: SessionRow) => at(r.endedAt),
+      proof: evidence,
+    },
+    Command: { issuedAt: (r: { issuedAt: number }) => isoFromMicros(r.issuedAt), proof: evidence },
+    BlockedCommand: { occurredAt: (r: { occurredAt: number }) => isoFromMicros(r.occurredAt), proof: evidence },
+    Approval: {
+      requestedAt: (r: ApprovalRow) => isoFromMicros(r.requestedAt),
+      expiresAt: (r: ApprovalRow) => isoFromMicros(r.expiresAt),
+      decidedAt: (r: ApprovalRow) => at(r.decidedAt),
+      signatureValid,
+      decisions: (a: ApprovalRow) => store.decisions(a.requestId).map((d) => ({ ...d, request: a.position })),
+      refusals: (a: ApprovalRow) => store.refusals(a.requestId),
+      proof: evidence,
+    },
+    ApprovalRefusal: { occurredAt: (r: { occurredAt: number }) => isoFromMicros(r.occurredAt), proof: evidence },
+    ApprovalDecision: {
+      decidedAt: (d: DecisionRow) => isoFromMicros(d.decidedAt),
+      signatureValid: (d: DecisionRow & { request: Position }) => verifyDecisionAt(d.position, d.request),
+      proof: evidence,
+    },
+    MaskedData: { occurredAt: (r: { occurredAt: number }) => isoFromMicros(r.occurredAt), proof: evidence },
+    IdentitySeen: { firstSeen: (r: { firstSeen: number }) => isoFromMicros(r.firstSeen), lastSeen: (r: { lastSeen: number }) => isoFromMicros(r.lastSeen) },
+    AuthenticationFailure: { occurredAt: (r: { occurredAt: number }) => isoFromMicros(r.occurredAt), proof: evidence },
+  };
+}
