@@ -67,7 +67,8 @@ export async function readCheckpointFile(path: string): Promise<LabeledNote> {
     if (s.size > MAX_CHECKPOINT_BYTES) throw new VerifyInputUnreadableError(`checkpoint ${path} is ${s.size} bytes; a checkpoint is at most ${MAX_CHECKPOINT_BYTES}`);
     const fh = await open(path, 'r');
     try {
-      return { label: `--checkpoint ${path}`, note: (await fh.readFile()).toString('utf8') };
+      // A note ends with exactly one newline; files often carry one more (echo, kcat '%s\n').
+      return { label: `--checkpoint ${path}`, note: (await fh.readFile()).toString('utf8').replace(/\n+$/, '\n') };
     } finally {
       await fh.close();
     }
