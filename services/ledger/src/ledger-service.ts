@@ -42,6 +42,11 @@ export type LedgerOptions = {
    * past it the bus handler waits (backpressure), so memory stays bounded.
    */
   maxPendingEntries: number;
+  /**
+   * maxPendingBytes bounds the value bytes of those records, per log: a burst of large records
+   * (up to 1 MiB each) waits for room long before maxPendingEntries of them are queued.
+   */
+  maxPendingBytes: number;
   /** retryBackoffMs is the pause before a failed append is tried again. */
   retryBackoffMs: number;
 };
@@ -49,7 +54,7 @@ export type LedgerOptions = {
 const SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['origin', 'topic', 'group', 'dlqTopic', 'checkpointsTopic', 'checkpointEveryEntries', 'checkpointEveryMs', 'ephemeralBus', 'maxAppendEntries', 'maxPendingEntries', 'retryBackoffMs'],
+  required: ['origin', 'topic', 'group', 'dlqTopic', 'checkpointsTopic', 'checkpointEveryEntries', 'checkpointEveryMs', 'ephemeralBus', 'maxAppendEntries', 'maxPendingEntries', 'maxPendingBytes', 'retryBackoffMs'],
   properties: {
     origin: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\s+]+$' },
     topic: { type: 'string', minLength: 1 },
@@ -61,6 +66,7 @@ const SCHEMA = {
     ephemeralBus: { type: 'boolean' },
     maxAppendEntries: { type: 'integer', minimum: 1, maximum: 1_000_000 },
     maxPendingEntries: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+    maxPendingBytes: { type: 'integer', minimum: 1, maximum: 2 ** 40 },
     retryBackoffMs: { type: 'integer', minimum: 0, maximum: 60_000 },
   },
 };
@@ -76,6 +82,7 @@ export const DEFAULT_LEDGER_OPTIONS: Omit<LedgerOptions, 'origin'> = Object.free
   ephemeralBus: false,
   maxAppendEntries: 4_096,
   maxPendingEntries: 32_768,
+  maxPendingBytes: 64 * 1024 * 1024,
   retryBackoffMs: 200,
 });
 
@@ -136,6 +143,8 @@ type LogState = {
   pending: SourceRecord[][];
   /** Records in `pending`. */
   pendingCount: number;
+  /** Bytes of the values of the records in `pending`. */
+  pendingBytes: number;
   /** Entries of one append; halved when the store refuses a batch for its size. */
   appendLimit: number;
   /** The running writer loop, if any (see #drain). */
@@ -170,6 +179,19 @@ type Inflight = { group: SourceRecord[]; prep: Prepared; append: Promise<void> }
 const PIPELINE_DEPTH = 2;
 
 const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * MAX_GROUP_BYTES bounds the value bytes of one append (at least one record): with
+ * maxPendingBytes and PIPELINE_DEPTH it bounds the ledger's memory in bytes, whatever the
+ * records' sizes.
+ */
+const MAX_GROUP_BYTES = 16 * 1024 * 1024;
+
+const valueBytes = (records: readonly { value: Buffer }[]): number => {
+  let n = 0;
+  for (let i = 0; i < records.length; i++) n += records[i].value.length;
+  return n;
+};
 
 /** MAX_TRACKED_SESSIONS bounds the per-log map of the highest seq per session (memory stays bounded under many sessions). */
 const MAX_TRACKED_SESSIONS = 65_536;
@@ -324,6 +346,7 @@ export class Ledger {
           readTiles: edgeReader((ids) => store.readTiles(ids), edge),
           pending: [],
           pendingCount: 0,
+          pendingBytes: 0,
           appendLimit: this.options.maxAppendEntries,
           room: [],
         };
@@ -351,7 +374,7 @@ export class Ledger {
     if (this.#stopping) throw new ShutdownError('ledger is stopping');
     const st = await this.#open(batch.topic, batch.partition);
     const deadline = this.#clock.now() + ROOM_WAIT_MS;
-    while (st.pendingCount >= this.options.maxPendingEntries) {
+    while (st.pendingCount >= this.options.maxPendingEntries || st.pendingBytes >= this.options.maxPendingBytes) {
       const left = deadline - this.#clock.now();
       if (left <= 0) throw new BackpressureError(`log ${st.id} holds ${st.pendingCount} records not yet appended`);
       await waitForRoom(st, left);
@@ -361,24 +384,47 @@ export class Ledger {
     // A BusRecord is a SourceRecord (topic, partition, offset, key, value): no copy per record.
     st.pending.push(batch.records as readonly SourceRecord[] as SourceRecord[]);
     st.pendingCount += batch.records.length;
+    st.pendingBytes += valueBytes(batch.records);
     this.#stats.pending += batch.records.length;
     this.#drain(st);
   }
 
-  /** #takeGroup removes up to `limit` of the oldest pending records (whole runs where they fit). */
+  /**
+   * #takeGroup removes up to `limit` of the oldest pending records, and at most MAX_GROUP_BYTES
+   * of values (at least one record), whole runs where they fit: a burst of large records is
+   * appended in several groups, so what is in flight stays bounded in bytes too.
+   */
   #takeGroup(st: LogState, limit: number): SourceRecord[] {
-    const first = st.pending[0];
-    if (first.length > limit) {
-      st.pending[0] = first.slice(limit);
-      st.pendingCount -= limit;
-      return first.slice(0, limit);
-    }
     let n = 0;
+    let bytes = 0;
     let runs = 0;
-    while (runs < st.pending.length && n + st.pending[runs].length <= limit) n += st.pending[runs++].length;
-    const group = runs === 1 ? st.pending[0] : st.pending.slice(0, runs).flat();
-    st.pending.splice(0, runs);
+    let cut = 0;
+    scan: for (; runs < st.pending.length; runs++) {
+      const run = st.pending[runs];
+      for (let i = 0; i < run.length; i++) {
+        const size = run[i].value.length;
+        if (n > 0 && (n >= limit || bytes + size > MAX_GROUP_BYTES)) {
+          cut = i;
+          break scan;
+        }
+        n++;
+        bytes += size;
+      }
+    }
+    let group: SourceRecord[];
+    if (runs === 0) {
+      group = st.pending[0].slice(0, cut);
+      st.pending[0] = st.pending[0].slice(cut);
+    } else {
+      const whole = st.pending.splice(0, runs);
+      if (cut > 0) {
+        whole.push(st.pending[0].slice(0, cut));
+        st.pending[0] = st.pending[0].slice(cut);
+      }
+      group = whole.length === 1 ? whole[0] : whole.flat();
+    }
     st.pendingCount -= n;
+    st.pendingBytes -= bytes;
     return group;
   }
 
@@ -386,10 +432,11 @@ export class Ledger {
   #putBack(st: LogState, group: SourceRecord[]): void {
     st.pending.unshift(group);
     st.pendingCount += group.length;
+    st.pendingBytes += valueBytes(group);
   }
 
   #wakeRoom(st: LogState): void {
-    if (st.pendingCount >= this.options.maxPendingEntries && !this.#closing) return;
+    if ((st.pendingCount >= this.options.maxPendingEntries || st.pendingBytes >= this.options.maxPendingBytes) && !this.#closing) return;
     for (const w of st.room.splice(0)) w();
   }
 
@@ -549,6 +596,7 @@ export class Ledger {
       this.#stats.pending -= st.pendingCount;
       st.pending.length = 0;
       st.pendingCount = 0;
+      st.pendingBytes = 0;
       st.wantCheckpoint = undefined;
       return false;
     }
