@@ -72,7 +72,8 @@ function print(io: Io, v: LedgerVerdict, json: boolean): void {
   for (const p of v.problems) io.stdout.write(`FAILED: ${p}\n`);
   for (const n of v.notes) io.stderr.write(`note: ${n}\n`);
   const unproven = v.logs.reduce((n, l) => n + l.unsigned, 0);
-  io.stdout.write(v.ok ? `verified: ${v.logs.length} logs proven${unproven > 0 ? ` (${unproven} entries past their last checkpoint accepted UNPROVEN)` : ''}\n` : `NOT VERIFIED: ${v.logs.filter((l) => !l.ok).length} of ${v.logs.length} logs failed${v.problems.length > 0 ? `, ${v.problems.length} other problems` : ''}\n`);
+  // The verdict line goes to stderr with progress: stdout keeps one line per log (and per problem) for scripts.
+  io.stderr.write(v.ok ? `verified: ${v.logs.length} logs proven${unproven > 0 ? ` (${unproven} entries past their last checkpoint accepted UNPROVEN)` : ''}\n` : `NOT VERIFIED: ${v.logs.filter((l) => !l.ok).length} of ${v.logs.length} logs failed${v.problems.length > 0 ? `, ${v.problems.length} other problems` : ''}\n`);
 }
 
 /** verifyCommand checks a bundle, a ledger file or a data directory offline with the ledger's public key: it proves, or it fails. */

@@ -103,7 +103,7 @@ const writeLines = (name: string, lines: string[]) => {
 const fails = (r: ReturnType<typeof cli>, why: RegExp) => {
   assert.equal(r.status, 1, `exit 1 expected\n${r.stdout}${r.stderr}`);
   assert.match(r.stdout, why);
-  assert.match(r.stdout, /NOT VERIFIED/);
+  assert.match(r.stderr, /NOT VERIFIED/);
   assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at .*\(.*:\d+:\d+\)/, 'no stack trace');
 };
 const good = exportBundle(ledgerFile, LOGS[0]);
@@ -123,7 +123,7 @@ test('the untouched ledger file, data directory and bundles are proven (exit 0),
     const r = verify(target, '--checkpoints-from', published);
     assert.equal(r.status, 0, r.stdout + r.stderr);
     for (const l of LOGS) assert.match(r.stdout, new RegExp(`${l}: ok: \\d+ entries, \\d+ checkpoints verified, root`));
-    assert.match(r.stdout, /verified: 2 logs proven/);
+    assert.match(r.stderr, /verified: 2 logs proven/);
   }
   const d = cli('verify', dataDir);
   assert.equal(d.status, 0, `the data directory's own key is the default\n${d.stdout}${d.stderr}`);
