@@ -336,3 +336,15 @@ test('files over 2 GiB are read through a file handle: a sparse 2.1 GiB bundle i
   const s = verify(p);
   assert.equal(s.status, 0, s.stdout + s.stderr);
 });
+
+test('bundle and data directory: a rollback (cut to an earlier checkpoint) and a fork are caught by the published checkpoints', async () => {
+  const cps = notes(ledgerFile, LOGS[0]);
+  // A bundle cut back to the first checkpoint: internally consistent and fully signed.
+  const cut = writeLines('rolledback.bundle', exportBundle(ledgerFile, LOGS[0], '--to', String(sizeOf(cps[0]))));
+  assert.equal(verify(cut).status, 0, 'alone it proves what it holds');
+  fails(verify(cut, '--checkpoints-from', published), /entries were removed \(truncation or rollback\)/);
+  const forked = await signNote(formatCheckpoint({ origin: originOf(LOGS[0]), size: sizeOf(cps[1]), root: hashLeaf(Buffer.from('another history')), extensions: [] }), [signer]);
+  const f = feed('forked2.notes', [forked]);
+  fails(verify(writeLines('good3.bundle', good), '--checkpoints-from', f), /disagrees with .* on the root of the same size: the log was forked or rolled back/);
+  fails(cli('verify', dataDir, '--checkpoints-from', f), /disagrees with .* on the root of the same size/);
+});
