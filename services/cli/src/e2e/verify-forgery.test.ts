@@ -182,7 +182,7 @@ test('bundle: entries past the last checkpoint are unproven: exit 1, or accepted
   fails(verify(partial), new RegExp(`7 entries after the last checkpoint \\(size ${cps[0]}\\) are unproven`));
   const ok = verify(partial, '--allow-unsigned-tail');
   assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-  assert.match(ok.stdout, /7 entries after it UNPROVEN \(accepted by --allow-unsigned-tail\)/);
+  assert.match(ok.stdout, /7 entries after them UNPROVEN \(accepted by --allow-unsigned-tail\)/);
 });
 
 test('bundle: --checkpoint of a log not in the bundle → "no log with origin X here"', () => {

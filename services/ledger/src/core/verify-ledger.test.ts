@@ -27,7 +27,7 @@ test('proven logs pass; an unsigned tail fails unless accepted, and is counted e
   assert.match(tail.logs[0].message, /2 entries after the last checkpoint \(size 10\) are unproven/);
   const accepted = await run([await log('a', 12, [5, 10])], { allowUnsignedTail: true });
   assert.equal(accepted.ok, true);
-  assert.match(accepted.logs[0].message, /2 entries after it UNPROVEN/);
+  assert.match(accepted.logs[0].message, /2 entries after them UNPROVEN/);
 });
 
 test('nothing signed fails even with --allow-unsigned-tail; an empty log with nothing signed passes; no logs at all fails', async () => {

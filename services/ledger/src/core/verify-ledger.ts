@@ -146,13 +146,13 @@ export async function verifyLedger(input: LedgerVerifyInput): Promise<LedgerVerd
       verdicts.push({ ...base, ok: false, message: `FAILED: nothing signed covers its ${report.entries} entries (no checkpoint: removed, or never written)${input.unsignedHint ? `; ${input.unsignedHint}` : ''}` });
       continue;
     }
-    const proven = `${report.signed} entries proven by ${report.checkpoints} checkpoints, root ${report.root}`;
+    const proven = `${report.signed} entries proven by ${report.checkpoints} checkpoints`;
     if (base.unsigned > 0 && !input.allowUnsignedTail) {
       verdicts.push({ ...base, ok: false, message: `FAILED: ${base.unsigned} entries after the last checkpoint (size ${report.signed}) are unproven: no signature covers them (${proven})${input.unsignedHint ? `; ${input.unsignedHint}` : ''}` });
       continue;
     }
-    const tail = base.unsigned > 0 ? `; ${base.unsigned} entries after it UNPROVEN (accepted by --allow-unsigned-tail)` : '';
-    verdicts.push({ ...base, ok: true, message: `ok: ${report.entries} entries, ${report.checkpoints} checkpoints verified${base.unsigned > 0 ? `, ${report.signed} entries proven` : ''}, root ${report.root}${tail}` });
+    const tail = base.unsigned > 0 ? `; ${base.unsigned} entries after them UNPROVEN (accepted by --allow-unsigned-tail)` : '';
+    verdicts.push({ ...base, ok: true, message: `ok: ${report.entries} entries, ${report.checkpoints} checkpoints verified${base.unsigned > 0 ? `, ${report.signed} entries proven${tail}, root over all entries` : ', root'} ${report.root}` });
   }
   let skipped = 0;
   for (const [origin, list] of byOrigin) {
