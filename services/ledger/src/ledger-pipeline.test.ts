@@ -485,3 +485,20 @@ test('a seq anomaly is flagged through the pipeline, also against groups still i
   assert.deepEqual(flags, ['41:AFF_E_LEDGER_SEQ_ANOMALY', '43:AFF_E_LEDGER_SEQ_ANOMALY']);
   await raw.close();
 });
+
+test('queued records are bounded in bytes: a burst of large records waits for room (maxPendingBytes) and is all appended', async () => {
+  const groups: number[] = [];
+  const hooks: Hooks = { sizes: [], before: (b) => void groups.push(b.entries.reduce((n, e) => n + e.bytes.length, 0)) };
+  const { bus, raw, ledger } = await setup(hooks, { maxPendingBytes: 1024 * 1024 }, 4);
+  await ledger.start();
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, ledger.stats().pending)), 1);
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 30 }, () => ({ key: 'p', value: randomBytes(300_000) })));
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 10 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await until(() => ledger.stats().appended === 40 && ledger.stats().pending === 0);
+  clearInterval(sampler);
+  await ledger.stop();
+  assert.ok(peak <= 12, `at most ~1 MiB of 300 KB records queued plus a delivery (${peak})`);
+  assert.deepEqual(await verifyAll(raw), consecutive(40));
+  await raw.close();
+});
