@@ -1,9 +1,10 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { defineError } from '@affidavit/common';
 import { decodeBase64Strict, encodeBase64, HASH_SIZE, TILE_WIDTH } from '@affidavit/tlog';
 import type { LogStore } from './ports/index.ts';
 import type { VerifyEntry } from './core/verify-log.ts';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from './core/json-depth.ts';
+import { LineTooLong, readBoundedLines } from './bounded-lines.ts';
+import { MAX_ENTRY_BYTES } from './ports/validate-append.ts';
 
 /** BundleMalformedError: a bundle file is not in the affidavit-bundle/1 format. */
 export const BundleMalformedError = defineError('AFF_E_LEDGER_BUNDLE_MALFORMED', 'the bundle file is malformed');
@@ -68,40 +69,67 @@ export async function* entriesWithRecordedLeaves(log: LogStore, to = Number.MAX_
 /** OpenedBundle is a bundle being read: header and checkpoints up front, entries streamed. */
 export type OpenedBundle = { header: BundleHeader; checkpoints: string[]; entries: AsyncIterable<VerifyEntry> };
 
-/** readBundle parses a bundle file; malformed lines raise BundleMalformedError naming the line. */
-export async function readBundle(path: string): Promise<OpenedBundle> {
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity })[Symbol.asyncIterator]();
+/** MAX_BUNDLE_LINE_BYTES bounds one bundle line: an entry of MAX_ENTRY_BYTES (16 MiB) is about 22 MiB of base64. */
+export const MAX_BUNDLE_LINE_BYTES = 32 * 1024 * 1024;
+
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
+/**
+ * readBundle parses a bundle file as a stream: memory stays bounded whatever its size. A line
+ * over MAX_BUNDLE_LINE_BYTES, nesting deeper than MAX_JSON_DEPTH (refused before JSON.parse),
+ * a line that is not a JSON object, a header whose fields are not of their types, and entries
+ * without {i, b} raise BundleMalformedError naming the line. Whether the header's claims agree
+ * with the content is the verifier's question (verifyLedger), not the parser's.
+ */
+export async function readBundle(path: string, maxLineBytes = MAX_BUNDLE_LINE_BYTES): Promise<OpenedBundle> {
+  const lines = readBoundedLines(path, maxLineBytes)[Symbol.asyncIterator]();
   let lineNo = 0;
-  const parse = (text: string): Record<string, unknown> => {
+  const next = async (): Promise<IteratorResult<Buffer>> => {
     try {
-      const v = JSON.parse(text);
-      if (typeof v !== 'object' || v === null) throw new Error('not an object');
-      return v;
+      const n = await lines.next();
+      if (!n.done) lineNo++;
+      return n;
     } catch (e) {
-      throw new BundleMalformedError(`${path}:${lineNo}: not a JSON object (${(e as Error).message})`);
+      if (e instanceof LineTooLong) throw new BundleMalformedError(`${path}:${e.lineNo}: line longer than ${e.max} bytes (a bundle line holds one entry of at most ${MAX_ENTRY_BYTES} bytes)`);
+      throw e;
     }
   };
-  const first = await lines.next();
-  lineNo = 1;
+  const parse = (line: Buffer): Record<string, unknown> => {
+    if (jsonDepthExceeds(line)) throw new BundleMalformedError(`${path}:${lineNo}: JSON nested deeper than ${MAX_JSON_DEPTH} levels (a bundle line is a flat object)`);
+    try {
+      const v = JSON.parse(line.toString('utf8'));
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+      return v;
+    } catch (e) {
+      throw new BundleMalformedError(`${path}:${lineNo}: not a JSON object (${(e as Error).message.slice(0, 200)})`);
+    }
+  };
+  const first = await next();
   if (first.done) throw new BundleMalformedError(`${path} is empty`);
-  const header = parse(first.value) as BundleHeader;
-  if (header.format !== BUNDLE_FORMAT) throw new BundleMalformedError(`${path}: not an ${BUNDLE_FORMAT} bundle`);
+  const h = parse(first.value);
+  if (h.format !== BUNDLE_FORMAT) throw new BundleMalformedError(`${path}: not an ${BUNDLE_FORMAT} bundle`);
+  if (typeof h.log !== 'string' || typeof h.origin !== 'string' || h.origin === '' || !isCount(h.size) || !isCount(h.from) || !isCount(h.to)) {
+    throw new BundleMalformedError(`${path}:1: the header needs log and origin (strings) and size, from, to (whole numbers >= 0)`);
+  }
+  const header: BundleHeader = { format: BUNDLE_FORMAT, log: h.log, origin: h.origin, size: h.size, from: h.from, to: h.to };
   const checkpoints: string[] = [];
   let pending: Record<string, unknown> | undefined;
+  let pendingLine = 0;
   for (;;) {
-    const n = await lines.next();
+    const n = await next();
     if (n.done) break;
-    lineNo++;
+    if (n.value.length === 0) continue;
     const v = parse(n.value);
     if (typeof v.checkpoint === 'string') {
       checkpoints.push(v.checkpoint);
       continue;
     }
     pending = v;
+    pendingLine = lineNo;
     break;
   }
   const decode = (v: Record<string, unknown>, at: number): VerifyEntry => {
-    if (typeof v.i !== 'number' || typeof v.b !== 'string') throw new BundleMalformedError(`${path}:${at}: expected an entry {i, b, l?}`);
+    if (!isCount(v.i) || typeof v.b !== 'string') throw new BundleMalformedError(`${path}:${at}: expected an entry {i, b, l?}`);
     // Strict base64: Node's decoder skips junk, which would let an edited line pass as the original.
     const bytes = decodeBase64Strict(v.b);
     const leaf = typeof v.l === 'string' ? decodeBase64Strict(v.l) : undefined;
@@ -109,13 +137,14 @@ export async function readBundle(path: string): Promise<OpenedBundle> {
     return { index: v.i, bytes, ...(leaf ? { recordedLeaf: leaf } : {}) };
   };
   async function* entries(): AsyncIterable<VerifyEntry> {
-    if (pending) yield decode(pending, lineNo);
+    if (pending) yield decode(pending, pendingLine);
     for (;;) {
-      const n = await lines.next();
+      const n = await next();
       if (n.done) return;
-      lineNo++;
-      if (n.value.trim() === '') continue;
-      yield decode(parse(n.value), lineNo);
+      if (n.value.length === 0) continue;
+      const v = parse(n.value);
+      if (typeof v.checkpoint === 'string') throw new BundleMalformedError(`${path}:${lineNo}: a checkpoint after the first entry (checkpoints come before entries)`);
+      yield decode(v, lineNo);
     }
   }
   return { header, checkpoints, entries: entries() };

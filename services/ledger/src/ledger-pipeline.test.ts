@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { createMemoryBroker, createMemoryBus } from '@affidavit/bus';
+import { createHash, randomBytes } from 'node:crypto';
+import { BusRejectedError, createMemoryBroker, createMemoryBus } from '@affidavit/bus';
+import type { OutgoingRecord } from '@affidavit/bus';
 import { uuidv7 } from '@affidavit/common';
 import type { Logger } from '@affidavit/common';
-import { encodeEvent, exampleEvent, TOPICS } from '@affidavit/schemas';
+import { codec, encodeEvent, exampleEvent, TOPICS } from '@affidavit/schemas';
+import type { InputRejected } from '@affidavit/schemas';
 import { ed25519NoteSigner, ed25519NoteVerifier, generateEd25519NoteKey, openNote, parseCheckpoint } from '@affidavit/tlog';
 import { openSqliteLedgerStore } from './adapters/index.ts';
 import { Ledger, logIdFor } from './ledger-service.ts';
@@ -18,7 +20,8 @@ import type { LedgerOptions } from './ledger-service.ts';
 import { entriesWithRecordedLeaves } from './bundle.ts';
 import { verifyLog } from './core/verify-log.ts';
 import type { AppendBatch, LedgerStore, LogStore } from './ports/index.ts';
-import { BatchTooLargeError, StoreUnavailableError } from './store-errors.ts';
+import { BatchTooLargeError, LedgerInputInvalidError, StoreUnavailableError } from './store-errors.ts';
+import { DLQ_MAX_CALL_BYTES, DLQ_MAX_VALUE_BYTES, DLQ_PREFIX_BYTES } from './dead-letters.ts';
 
 const clock = { now: () => Date.now() };
 const key = generateEd25519NoteKey('pipeline.test', (n) => randomBytes(n));
@@ -379,5 +382,123 @@ test('a checkpoint-only append that fails is asked for again, and lands', async 
   assert.equal(Number((await log.latestCheckpoint())?.split('\n')[1]), 30, 'the refused checkpoint was written on the retry');
   await ledger.stop();
   assert.deepEqual(await verifyAll(raw), consecutive(30));
+  await raw.close();
+});
+
+// Poison records: a failure that repeats for the same input MUST NOT stall the partition.
+
+test('an entry the store refuses as invalid is narrowed down and appended as InputRejected; every other record is appended', async () => {
+  const events = Array.from({ length: 100 }, (_, i) => ev(i));
+  const poison = codec().inspect(events[37]).eventId;
+  let refusals = 0;
+  const hooks: Hooks = {
+    sizes: [],
+    before: (b) => {
+      if (b.entries.some((e) => e.eventId === poison)) {
+        refusals++;
+        throw new LedgerInputInvalidError('entries[0] refused by a stricter store (test)');
+      }
+    },
+  };
+  const { bus, raw, ledger } = await setup(hooks, { maxAppendEntries: 64 });
+  await ledger.start();
+  await bus.publish(TOPICS.sessionEvents, events.map((value) => ({ key: 'p', value })));
+  await until(() => ledger.stats().appended === 100 && ledger.stats().pending === 0);
+  await ledger.stop();
+  assert.ok(refusals >= 2 && refusals <= 10, `narrowed down in a few steps, not retried forever (${refusals})`);
+  assert.deepEqual(await verifyAll(raw), consecutive(100));
+  const log = await raw.openLog(logIdFor(TOPICS.sessionEvents, 0));
+  const kinds: string[] = [];
+  for await (const e of log.readEntries(0, 100)) kinds.push(e.kind);
+  assert.equal(kinds[37], 'rejected');
+  assert.equal(kinds.filter((k) => k === 'rejected').length, 1);
+  let entry37: InputRejected | undefined;
+  for await (const e of log.readEntries(37, 38)) entry37 = codec().decode(e.bytes) as InputRejected;
+  assert.equal(entry37?.code, 'AFF_E_LEDGER_ENTRY_REFUSED');
+  await raw.close();
+});
+
+test('a DLQ that refuses records for good gets digest + prefix instead, once; the partition moves on', async () => {
+  const dlq: OutgoingRecord[][] = [];
+  let refused = 0;
+  const { bus, raw, ledger } = await setup({ sizes: [] }, {}, 50, undefined);
+  const publish = bus.publish.bind(bus);
+  bus.publish = async (topic, records, opts) => {
+    if (topic === TOPICS.sessionEventsDlq) {
+      if (records.some((r) => r.headers?.truncated !== 'true')) {
+        refused++;
+        throw new BusRejectedError('MESSAGE_TOO_LARGE (test)');
+      }
+      dlq.push([...records]);
+    }
+    return publish(topic, records, opts);
+  };
+  await ledger.start();
+  // A burst of 250 KB garbage records, one of 300 KB (over the DLQ bound), then valid events.
+  const garbage = [...Array.from({ length: 6 }, (_, i) => randomBytes(250_000 + i)), randomBytes(300_000)];
+  await bus.publish(TOPICS.sessionEvents, garbage.map((value) => ({ key: 'p', value })));
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 20 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await until(() => ledger.stats().appended === 27 && ledger.stats().pending === 0);
+  await ledger.stop();
+  assert.equal(ledger.stats().rejected, 7);
+  assert.ok(refused >= 1 && refused <= 7, `each refused call tried once (${refused})`);
+  const sent = dlq.flat();
+  assert.equal(sent.length, 7, 'every rejected record reached the DLQ, as digest + prefix');
+  for (const [i, r] of sent.entries()) {
+    assert.equal(r.value.length, DLQ_PREFIX_BYTES);
+    assert.equal(r.headers?.['raw-size'], String(garbage[i].length));
+    assert.equal(r.headers?.['raw-sha256'], createHash('sha256').update(garbage[i]).digest('hex'));
+  }
+  assert.deepEqual(await verifyAll(raw), consecutive(27));
+  await raw.close();
+});
+
+test('DLQ calls stay small: a burst of large rejected records is split, an oversized one sent as a prefix', async () => {
+  const calls: number[] = [];
+  const { bus, raw, ledger } = await setup({ sizes: [] });
+  const publish = bus.publish.bind(bus);
+  bus.publish = async (topic, records, opts) => {
+    if (topic === TOPICS.sessionEventsDlq) calls.push(records.reduce((n, r) => n + r.value.length, 0));
+    return publish(topic, records, opts);
+  };
+  await ledger.start();
+  await bus.publish(TOPICS.sessionEvents, [...Array.from({ length: 8 }, () => ({ key: 'p', value: randomBytes(250_000) })), { key: 'p', value: randomBytes(DLQ_MAX_VALUE_BYTES + 1) }]);
+  await until(() => ledger.stats().appended === 9 && ledger.stats().pending === 0);
+  await ledger.stop();
+  assert.ok(calls.length >= 4, `split into several calls (${calls.join(', ')})`);
+  assert.ok(calls.every((n) => n <= DLQ_MAX_CALL_BYTES), `each call at most ${DLQ_MAX_CALL_BYTES} bytes (${calls.join(', ')})`);
+  assert.equal(calls.reduce((a, b) => a + b, 0), 8 * 250_000 + DLQ_PREFIX_BYTES);
+  await raw.close();
+});
+
+test('a seq anomaly is flagged through the pipeline, also against groups still in flight', async () => {
+  const { bus, raw, ledger } = await setup({ sizes: [] }, { maxAppendEntries: 8 });
+  await ledger.start();
+  const seqs = [...Array.from({ length: 40 }, (_, i) => i), 10, 39, 40];
+  await bus.publish(TOPICS.sessionEvents, seqs.map((s) => ({ key: 'p', value: ev(s) })));
+  await until(() => ledger.stats().appended === 45 && ledger.stats().pending === 0);
+  await ledger.stop();
+  assert.equal(ledger.stats().anomalies, 2);
+  const log = await raw.openLog(logIdFor(TOPICS.sessionEvents, 0));
+  const flags: string[] = [];
+  for await (const e of log.readEntries(0, 45)) if (e.kind === 'rejected') flags.push(`${e.index}:${(codec().decode(e.bytes) as InputRejected).code}`);
+  assert.deepEqual(flags, ['41:AFF_E_LEDGER_SEQ_ANOMALY', '43:AFF_E_LEDGER_SEQ_ANOMALY']);
+  await raw.close();
+});
+
+test('queued records are bounded in bytes: a burst of large records waits for room (maxPendingBytes) and is all appended', async () => {
+  const groups: number[] = [];
+  const hooks: Hooks = { sizes: [], before: (b) => void groups.push(b.entries.reduce((n, e) => n + e.bytes.length, 0)) };
+  const { bus, raw, ledger } = await setup(hooks, { maxPendingBytes: 1024 * 1024 }, 4);
+  await ledger.start();
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, ledger.stats().pending)), 1);
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 30 }, () => ({ key: 'p', value: randomBytes(300_000) })));
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 10 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await until(() => ledger.stats().appended === 40 && ledger.stats().pending === 0);
+  clearInterval(sampler);
+  await ledger.stop();
+  assert.ok(peak <= 12, `at most ~1 MiB of 300 KB records queued plus a delivery (${peak})`);
+  assert.deepEqual(await verifyAll(raw), consecutive(40));
   await raw.close();
 });

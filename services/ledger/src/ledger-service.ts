@@ -7,10 +7,11 @@ import type { EventCodec } from '@affidavit/schemas';
 import { formatCheckpoint, hashLeaf, integrate, signNote } from '@affidavit/tlog';
 import type { CompactRange, Hash, NoteSigner, Tile, TileReader } from '@affidavit/tlog';
 import { checkpointDue } from './core/checkpoint-schedule.ts';
-import { admit, parseBatch } from './core/ingest.ts';
+import { admit, parseBatch, rejectedId } from './core/ingest.ts';
 import type { Parsed, SourceRecord } from './core/ingest.ts';
 import { sourceKey } from './ports/index.ts';
-import { BatchTooLargeError, DuplicateEventIdError, ExpectedSizeConflictError } from './store-errors.ts';
+import { BatchTooLargeError, DuplicateEventIdError, ExpectedSizeConflictError, LedgerInputInvalidError } from './store-errors.ts';
+import { publishDeadLetters } from './dead-letters.ts';
 import type { LedgerStore, LogStore, NewEntry } from './ports/index.ts';
 
 /** LedgerOptions configures the ledger service. */
@@ -41,6 +42,11 @@ export type LedgerOptions = {
    * past it the bus handler waits (backpressure), so memory stays bounded.
    */
   maxPendingEntries: number;
+  /**
+   * maxPendingBytes bounds the value bytes of those records, per log: a burst of large records
+   * (up to 1 MiB each) waits for room long before maxPendingEntries of them are queued.
+   */
+  maxPendingBytes: number;
   /** retryBackoffMs is the pause before a failed append is tried again. */
   retryBackoffMs: number;
 };
@@ -48,7 +54,7 @@ export type LedgerOptions = {
 const SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['origin', 'topic', 'group', 'dlqTopic', 'checkpointsTopic', 'checkpointEveryEntries', 'checkpointEveryMs', 'ephemeralBus', 'maxAppendEntries', 'maxPendingEntries', 'retryBackoffMs'],
+  required: ['origin', 'topic', 'group', 'dlqTopic', 'checkpointsTopic', 'checkpointEveryEntries', 'checkpointEveryMs', 'ephemeralBus', 'maxAppendEntries', 'maxPendingEntries', 'maxPendingBytes', 'retryBackoffMs'],
   properties: {
     origin: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\s+]+$' },
     topic: { type: 'string', minLength: 1 },
@@ -60,6 +66,7 @@ const SCHEMA = {
     ephemeralBus: { type: 'boolean' },
     maxAppendEntries: { type: 'integer', minimum: 1, maximum: 1_000_000 },
     maxPendingEntries: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+    maxPendingBytes: { type: 'integer', minimum: 1, maximum: 2 ** 40 },
     retryBackoffMs: { type: 'integer', minimum: 0, maximum: 60_000 },
   },
 };
@@ -75,6 +82,7 @@ export const DEFAULT_LEDGER_OPTIONS: Omit<LedgerOptions, 'origin'> = Object.free
   ephemeralBus: false,
   maxAppendEntries: 4_096,
   maxPendingEntries: 32_768,
+  maxPendingBytes: 64 * 1024 * 1024,
   retryBackoffMs: 200,
 });
 
@@ -115,6 +123,16 @@ type LogState = {
    * (DuplicateEventIdError); the writer drops them from the group and appends it again.
    */
   knownDuplicates: Set<string>;
+  /**
+   * The highest seq appended per session (durable appends only), at most MAX_TRACKED_SESSIONS,
+   * least recently seen dropped first: what a seq anomaly is judged against (see admit).
+   */
+  seqs: Map<string, number>;
+  /**
+   * Offsets of records the store refused as invalid when appended alone (a check parseBatch
+   * missed): the next attempt appends them as InputRejected instead of retrying forever.
+   */
+  refused: Map<bigint, string>;
   /** A checkpoint the writer writes once nothing is pending: 'due' when the schedule says so, 'force' whenever entries are unsigned. */
   wantCheckpoint?: 'due' | 'force';
   /** The newest stored tile per tile level (the tree's right edge), so integrate() rarely reads the store. */
@@ -125,6 +143,8 @@ type LogState = {
   pending: SourceRecord[][];
   /** Records in `pending`. */
   pendingCount: number;
+  /** Bytes of the values of the records in `pending`. */
+  pendingBytes: number;
   /** Entries of one append; halved when the store refuses a batch for its size. */
   appendLimit: number;
   /** The running writer loop, if any (see #drain). */
@@ -144,7 +164,7 @@ type View = {
   range?: CompactRange;
   checkpointedSize: number;
   checkpointedAt: number;
-  inflightIds: readonly { size: number; ids: Set<string> }[];
+  inflightIds: readonly { size: number; ids: Set<string>; seqs: Map<string, number> }[];
   tiles: Map<number, Tile>;
 };
 
@@ -160,12 +180,30 @@ const PIPELINE_DEPTH = 2;
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/**
+ * MAX_GROUP_BYTES bounds the value bytes of one append (at least one record): with
+ * maxPendingBytes and PIPELINE_DEPTH it bounds the ledger's memory in bytes, whatever the
+ * records' sizes.
+ */
+const MAX_GROUP_BYTES = 16 * 1024 * 1024;
+
+const valueBytes = (records: readonly { value: Buffer }[]): number => {
+  let n = 0;
+  for (let i = 0; i < records.length; i++) n += records[i].value.length;
+  return n;
+};
+
+/** MAX_TRACKED_SESSIONS bounds the per-log map of the highest seq per session (memory stays bounded under many sessions). */
+const MAX_TRACKED_SESSIONS = 65_536;
+
 /** Prepared is a group computed against its view, ready to append: the entries, tiles, checkpoint and the state after it. */
 type Prepared = {
   view: View;
   parsed: Parsed[];
   duplicates: number;
   rejected: number;
+  anomalies: number;
+  seqs: Map<string, number>;
   now: number;
   entries: NewEntry[];
   tiles: readonly Tile[];
@@ -205,7 +243,7 @@ function edgeReader(fallback: TileReader, edge: ReadonlyMap<number, Tile>): Tile
  * LedgerStats is a snapshot for metrics, tests and benchmarks. `pending` counts records the bus
  * handed over that are not yet durable (queued or being appended).
  */
-export type LedgerStats = { appended: number; duplicates: number; rejected: number; checkpoints: number; pending: number; logs: Record<string, number> };
+export type LedgerStats = { appended: number; duplicates: number; rejected: number; anomalies: number; checkpoints: number; pending: number; logs: Record<string, number> };
 
 /**
  * Ledger consumes session events from the bus and appends them, exactly once, to one log per
@@ -234,7 +272,7 @@ export class Ledger {
   #closing = false;
   /** Set once the subscription is closed: the handler refuses batches and a failing writer gives up. */
   #stopping = false;
-  readonly #stats: LedgerStats = { appended: 0, duplicates: 0, rejected: 0, checkpoints: 0, pending: 0, logs: {} };
+  readonly #stats: LedgerStats = { appended: 0, duplicates: 0, rejected: 0, anomalies: 0, checkpoints: 0, pending: 0, logs: {} };
   readonly #unpublished: Array<{ key: string; note: string }> = [];
   readonly #waiters = new Map<string, () => void>();
 
@@ -302,10 +340,13 @@ export class Ledger {
           checkpointedSize,
           checkpointedAt: this.#clock.now(),
           knownDuplicates: new Set(),
+          seqs: new Map(),
+          refused: new Map(),
           edge,
           readTiles: edgeReader((ids) => store.readTiles(ids), edge),
           pending: [],
           pendingCount: 0,
+          pendingBytes: 0,
           appendLimit: this.options.maxAppendEntries,
           room: [],
         };
@@ -333,34 +374,57 @@ export class Ledger {
     if (this.#stopping) throw new ShutdownError('ledger is stopping');
     const st = await this.#open(batch.topic, batch.partition);
     const deadline = this.#clock.now() + ROOM_WAIT_MS;
-    while (st.pendingCount >= this.options.maxPendingEntries) {
+    while (st.pendingCount >= this.options.maxPendingEntries || st.pendingBytes >= this.options.maxPendingBytes) {
       const left = deadline - this.#clock.now();
       if (left <= 0) throw new BackpressureError(`log ${st.id} holds ${st.pendingCount} records not yet appended`);
       await waitForRoom(st, left);
       if (this.#closing) throw new ShutdownError('ledger is stopping');
     }
     if (batch.records.length === 0) return;
-    // A BusRecord is a SourceRecord (topic, partition, offset, value): no copy per record.
+    // A BusRecord is a SourceRecord (topic, partition, offset, key, value): no copy per record.
     st.pending.push(batch.records as readonly SourceRecord[] as SourceRecord[]);
     st.pendingCount += batch.records.length;
+    st.pendingBytes += valueBytes(batch.records);
     this.#stats.pending += batch.records.length;
     this.#drain(st);
   }
 
-  /** #takeGroup removes up to `limit` of the oldest pending records (whole runs where they fit). */
+  /**
+   * #takeGroup removes up to `limit` of the oldest pending records, and at most MAX_GROUP_BYTES
+   * of values (at least one record), whole runs where they fit: a burst of large records is
+   * appended in several groups, so what is in flight stays bounded in bytes too.
+   */
   #takeGroup(st: LogState, limit: number): SourceRecord[] {
-    const first = st.pending[0];
-    if (first.length > limit) {
-      st.pending[0] = first.slice(limit);
-      st.pendingCount -= limit;
-      return first.slice(0, limit);
-    }
     let n = 0;
+    let bytes = 0;
     let runs = 0;
-    while (runs < st.pending.length && n + st.pending[runs].length <= limit) n += st.pending[runs++].length;
-    const group = runs === 1 ? st.pending[0] : st.pending.slice(0, runs).flat();
-    st.pending.splice(0, runs);
+    let cut = 0;
+    scan: for (; runs < st.pending.length; runs++) {
+      const run = st.pending[runs];
+      for (let i = 0; i < run.length; i++) {
+        const size = run[i].value.length;
+        if (n > 0 && (n >= limit || bytes + size > MAX_GROUP_BYTES)) {
+          cut = i;
+          break scan;
+        }
+        n++;
+        bytes += size;
+      }
+    }
+    let group: SourceRecord[];
+    if (runs === 0) {
+      group = st.pending[0].slice(0, cut);
+      st.pending[0] = st.pending[0].slice(cut);
+    } else {
+      const whole = st.pending.splice(0, runs);
+      if (cut > 0) {
+        whole.push(st.pending[0].slice(0, cut));
+        st.pending[0] = st.pending[0].slice(cut);
+      }
+      group = whole.length === 1 ? whole[0] : whole.flat();
+    }
     st.pendingCount -= n;
+    st.pendingBytes -= bytes;
     return group;
   }
 
@@ -368,10 +432,11 @@ export class Ledger {
   #putBack(st: LogState, group: SourceRecord[]): void {
     st.pending.unshift(group);
     st.pendingCount += group.length;
+    st.pendingBytes += valueBytes(group);
   }
 
   #wakeRoom(st: LogState): void {
-    if (st.pendingCount >= this.options.maxPendingEntries && !this.#closing) return;
+    if ((st.pendingCount >= this.options.maxPendingEntries || st.pendingBytes >= this.options.maxPendingBytes) && !this.#closing) return;
     for (const w of st.room.splice(0)) w();
   }
 
@@ -499,6 +564,22 @@ export class Ledger {
       this.#log?.warn({ log: st.id, entries: first.group.length, limit: st.appendLimit }, 'the store refused an append for its size; splitting it');
       return true;
     }
+    if (err instanceof LedgerInputInvalidError && first && !this.#stopping) {
+      // Deterministic: the same group fails the same way forever. Narrow it down to the record
+      // (halving), then append that record as InputRejected: a record never stalls a partition.
+      if (first.group.length > 1) {
+        st.appendLimit = Math.ceil(first.group.length / 2);
+        this.#log?.warn({ err, log: st.id, entries: first.group.length, limit: st.appendLimit }, 'the store refused an append as invalid; narrowing it down');
+        return true;
+      }
+      const r = first.group[0];
+      if (r && !st.refused.has(r.offset) && first.prep.entries.some((e) => e.kind === 'event')) {
+        st.refused.set(r.offset, (err as Error).message);
+        st.appendLimit = this.options.maxAppendEntries;
+        this.#log?.warn({ err, log: st.id, offset: String(r.offset) }, 'the store refused the entry of this record; appending it as InputRejected');
+        return true;
+      }
+    }
     if (err instanceof DuplicateEventIdError && first && !this.#stopping) {
       // The store holds some of these ids (a producer retry, a redelivery): learn which, and
       // append the group again without them. Rare, so the common path asks the store nothing.
@@ -515,6 +596,7 @@ export class Ledger {
       this.#stats.pending -= st.pendingCount;
       st.pending.length = 0;
       st.pendingCount = 0;
+      st.pendingBytes = 0;
       st.wantCheckpoint = undefined;
       return false;
     }
@@ -561,6 +643,7 @@ export class Ledger {
     }
     const ids = new Set<string>();
     for (const e of prep.entries) ids.add(e.eventId);
+    const seqs = prep.seqs;
     return {
       size: prep.size,
       root: prep.root,
@@ -568,7 +651,7 @@ export class Ledger {
       checkpointedSize: prep.checkpoint ? prep.size : prep.view.checkpointedSize,
       checkpointedAt: prep.checkpoint ? prep.now : prep.view.checkpointedAt,
       // Only groups not durable yet: the store's own check covers the others.
-      inflightIds: [...prep.view.inflightIds.filter((g) => g.size > st.size), ...(ids.size > 0 ? [{ size: prep.size, ids }] : [])],
+      inflightIds: [...prep.view.inflightIds.filter((g) => g.size > st.size), ...(ids.size > 0 ? [{ size: prep.size, ids, seqs }] : [])],
       tiles,
     };
   }
@@ -576,6 +659,12 @@ export class Ledger {
   /** #prepare computes a group's append against its view: parse, dedupe, DLQ, leaves, tiles, checkpoint. Writes nothing to the store. */
   async #prepare(st: LogState, group: SourceRecord[], view: View): Promise<Prepared> {
     const parsed = parseBatch(group, this.#codec);
+    if (st.refused.size > 0) {
+      for (let i = 0; i < parsed.length; i++) {
+        const why = st.refused.get(parsed[i].record.offset);
+        if (why !== undefined) parsed[i] = { record: parsed[i].record, eventId: rejectedId(parsed[i].record), failure: { code: 'AFF_E_LEDGER_ENTRY_REFUSED', reason: why } };
+      }
+    }
     // Ids of the groups in flight are not in the store yet; stored ones the store named earlier.
     const known = new Set<string>();
     const groups = view.inflightIds;
@@ -588,16 +677,22 @@ export class Ledger {
       }
     }
     const now = this.#clock.now();
-    const { admitted, duplicates } = admit(parsed, this.#codec, known, now);
-    const base = { view, parsed, duplicates, now, size: view.size, root: view.root, range: view.range };
+    // The highest seq per session: the groups in flight (newest first), then what is durable.
+    const lastSeq = (session: string): number | undefined => {
+      for (let g = groups.length - 1; g >= 0; g--) {
+        const v = groups[g].seqs.get(session);
+        if (v !== undefined) return v;
+      }
+      return st.seqs.get(session);
+    };
+    const { admitted, duplicates, anomalies, seqs } = admit(parsed, this.#codec, known, now, lastSeq);
+    const base = { view, parsed, duplicates, anomalies, seqs, now, size: view.size, root: view.root, range: view.range };
     if (admitted.length === 0) return { ...base, entries: [], tiles: [], rejected: 0 };
-    const rejected = admitted.filter((a) => a.kind === 'rejected');
+    const rejected = admitted.filter((a) => a.raw !== undefined);
     if (rejected.length > 0) {
-      // Raw bytes reach the DLQ before the entry that names them is written; a retry may publish twice, never zero times.
-      await this.#bus.publish(
-        this.options.dlqTopic,
-        rejected.map((a) => ({ key: a.eventId, value: a.raw!, headers: { reason: a.eventId, 'source-offset': String(a.source.offset) } })),
-      );
+      // Raw bytes (or, when the DLQ cannot take them, their digest and a prefix) reach the DLQ
+      // before the entry that names them is written; a retry may publish twice, never zero times.
+      await publishDeadLetters(this.#bus, this.options.dlqTopic, rejected, this.#log);
     }
     // Admitted records are NewEntry-shaped (admit builds them so): no second object per entry.
     const entries: NewEntry[] = admitted;
@@ -622,7 +717,7 @@ export class Ledger {
     try {
       const { root, range } = st.root && st.range ? { root: st.root, range: st.range } : await integrate(st.readTiles, st.size, []);
       const checkpoint = await this.#sign(st, st.size, root);
-      return { view: this.#durableView(st), parsed: [], duplicates: 0, rejected: 0, now, entries: [], tiles: [], size: st.size, root, range, checkpoint };
+      return { view: this.#durableView(st), parsed: [], duplicates: 0, rejected: 0, anomalies: 0, seqs: new Map(), now, entries: [], tiles: [], size: st.size, root, range, checkpoint };
     } catch (err) {
       st.wantCheckpoint ??= want; // asked again on the retry
       throw err;
@@ -638,6 +733,13 @@ export class Ledger {
     this.#stats.appended += p.entries.length;
     this.#stats.rejected += p.rejected;
     this.#stats.duplicates += p.duplicates;
+    this.#stats.anomalies += p.anomalies;
+    for (const [session, seq] of p.seqs) {
+      st.seqs.delete(session);
+      st.seqs.set(session, seq);
+      if (st.seqs.size > MAX_TRACKED_SESSIONS) st.seqs.delete(st.seqs.keys().next().value!);
+    }
+    if (st.refused.size > 0) for (const r of p.parsed) st.refused.delete(r.record.offset);
     this.#stats.logs[st.id] = st.size;
     if (p.checkpoint) this.#checkpointed(st, p.checkpoint, p.now);
     if (st.knownDuplicates.size > 0) for (const x of p.parsed) st.knownDuplicates.delete(x.eventId);

@@ -14,7 +14,11 @@ export const ledgerRunCommand: Command = {
 
 Consumes ${TOPICS.sessionEvents}, appends every event exactly once to one log per partition in
 the SQLite file FILE, and writes signed checkpoints (also published to ${TOPICS.checkpoints}).
-Malformed input is recorded as an InputRejected entry; its raw bytes go to ${TOPICS.sessionEventsDlq}.
+Every record becomes one entry; none can stall a partition. A record that is not a valid event,
+whose eventId is not a canonical UUIDv7, or whose key is not its sessionId is recorded as an
+InputRejected entry; its raw bytes go to ${TOPICS.sessionEventsDlq} (over 256 KiB: its SHA-256 and
+first 4 KiB). An event whose per-session seq repeats or goes backwards is appended and flagged
+by an entry coded AFF_E_LEDGER_SEQ_ANOMALY.
 On SIGTERM or SIGINT it finishes the batch in flight, writes a final checkpoint and exits 0.
 
 Options:

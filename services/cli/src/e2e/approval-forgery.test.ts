@@ -225,7 +225,7 @@ test('forged decisions never release a held UPDATE and are recorded; bob through
   assert.equal(inLedger.filter((r) => r.refusedBy === 'service').length, 5);
   const verify = await cli('verify', dataDir);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
-  assert.match(verify.stdout, /approval decisions: ok: \d+ decisions: 2 signed and valid, 1[0-9] refused attempts, 1 expiries/);
+  assert.match(verify.stderr, /approval decisions: ok: \d+ decisions: 2 signed and valid, 1[0-9] refused attempts, 1 expiries/);
   const wrongKey = join(dataDir, 'keys', 'ledger.pub');
   const bad = await cli('verify', dataDir, '--decision-key', wrongKey);
   assert.equal(bad.code, 1, 'with the wrong decision key the genuine decisions do not verify');

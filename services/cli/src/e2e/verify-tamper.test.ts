@@ -32,7 +32,7 @@ const signer = loadOrCreateSigningKey(keyFile, pubFile, ORIGIN);
   const store = await openSqliteLedgerStore({ path: ledgerFile });
   const ledger = new Ledger({ origin: ORIGIN, checkpointEveryEntries: 100, checkpointEveryMs: 60_000 }, { bus, store, signer, clock: { now: () => Date.now() } });
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: N }, (_, i) => ({ key: 's', value: encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), seq: i, text: `select 'marker-${String(i).padStart(4, '0')}'` })) })));
+  await bus.publish(TOPICS.sessionEvents, Array.from({ length: N }, (_, i) => ({ key: 's', value: encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), sessionId: 's', seq: i, text: `select 'marker-${String(i).padStart(4, '0')}'` })) })));
   const end = Date.now() + 20_000;
   while (ledger.stats().appended < N && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
   await ledger.stop();

@@ -14,8 +14,23 @@ export type VerifyProblem =
   | { kind: 'entry'; index: number; message: string }
   | { kind: 'range'; from: number; to: number; message: string };
 
-/** VerifyReport is what verify concludes. */
-export type VerifyReport = { ok: true; entries: number; checkpoints: number; root?: string } | { ok: false; entries: number; problem: VerifyProblem };
+/**
+ * VerifyReport is what verify concludes. `ok` means nothing contradicts the signatures;
+ * `signed` is the largest size a verified checkpoint covers, so entries [signed, entries) are
+ * consistent but PROVEN BY NOTHING (an unsigned tail): deciding whether that is acceptable is
+ * the caller's (see verifyLedger).
+ */
+export type VerifyReport = { ok: true; entries: number; checkpoints: number; signed: number; root?: string } | { ok: false; entries: number; problem: VerifyProblem };
+
+/** LabeledNote is a checkpoint held outside the system, with a label naming where it came from (e.g. `--checkpoint FILE`). */
+export type LabeledNote = { label: string; note: string };
+
+/**
+ * EntryCheck is an extra per-entry check run as entries stream past (for example an approval
+ * decision's signature): it returns a message when the entry fails it. It MUST NOT keep the
+ * entry's bytes (they may be a view into a reused page).
+ */
+export type EntryCheck = (e: VerifyEntry) => string | undefined;
 
 /** VerifyEntries is what verify reads: entries one by one, or pages of consecutive entries (cheaper: one async step per page). */
 export type VerifyEntries = AsyncIterable<VerifyEntry | readonly VerifyEntry[]>;
@@ -25,7 +40,9 @@ export type VerifyInput = {
   origin: string;
   checkpoints: readonly string[];
   /** external checkpoints: copies held outside the system (e.g. from the checkpoints topic), to catch a rollback. */
-  external?: readonly string[];
+  external?: readonly (string | LabeledNote)[];
+  /** entryChecks run on every entry whose bytes matched its recorded leaf, in index order. */
+  entryChecks?: readonly EntryCheck[];
   entries: VerifyEntries;
   open: (note: string) => OpenedCheckpoint;
   onProgress?: (entriesDone: number) => void;
@@ -45,19 +62,20 @@ const isPage = (x: VerifyEntry | readonly VerifyEntry[]): x is readonly VerifyEn
  */
 export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   const pending: Pending[] = [];
-  const label = (ext: boolean, i: number) => `${ext ? 'external checkpoint' : 'checkpoint'} #${i + 1}`;
+  const label = (ext: boolean, i: number, n: string | LabeledNote) => (typeof n !== 'string' ? n.label : `${ext ? 'external checkpoint' : 'checkpoint'} #${i + 1}`);
   for (const [ext, list] of [[false, input.checkpoints], [true, input.external ?? []]] as const) {
-    for (const [i, note] of list.entries()) {
+    for (const [i, item] of list.entries()) {
+      const note = typeof item === 'string' ? item : item.note;
       let c: OpenedCheckpoint;
       try {
         c = input.open(note);
       } catch (e) {
-        return { ok: false, entries: 0, problem: { kind: 'checkpoint', which: label(ext, i), message: `${(e as Error).message}${(e as { code?: string }).code ? ` [${(e as { code?: string }).code}]` : ''}` } };
+        return { ok: false, entries: 0, problem: { kind: 'checkpoint', which: label(ext, i, item), message: `${(e as Error).message}${(e as { code?: string }).code ? ` [${(e as { code?: string }).code}]` : ''}` } };
       }
       if (c.origin !== input.origin) {
-        return { ok: false, entries: 0, problem: { kind: 'checkpoint', which: label(ext, i), message: `origin ${JSON.stringify(c.origin)} is not this log's ${JSON.stringify(input.origin)}` } };
+        return { ok: false, entries: 0, problem: { kind: 'checkpoint', which: label(ext, i, item), message: `origin ${JSON.stringify(c.origin)} is not this log's ${JSON.stringify(input.origin)}` } };
       }
-      pending.push({ ...c, label: `${label(ext, i)} (size ${c.size})`, external: ext });
+      pending.push({ ...c, label: `${label(ext, i, item)} (size ${c.size})`, external: ext });
     }
   }
   pending.sort((a, b) => a.size - b.size);
@@ -84,6 +102,7 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   const early = pending.length > 0 && pending[0].size === 0 ? check() : undefined;
   if (early) return { ok: false, entries: 0, problem: early };
 
+  const checks = input.entryChecks && input.entryChecks.length > 0 ? input.entryChecks : undefined;
   const one = (e: VerifyEntry): VerifyReport | undefined => {
     if (e.index !== acc.size) {
       const message = e.index > acc.size ? `entry ${acc.size} is missing (next entry is ${e.index}): entries were removed` : `entry ${e.index} appears again or out of order after entry ${acc.size - 1}`;
@@ -92,6 +111,12 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
     const leaf = hashLeaf(e.bytes);
     if (e.recordedLeaf && !hashesEqual(leaf, e.recordedLeaf)) {
       return { ok: false, entries: acc.size, problem: { kind: 'entry', index: e.index, message: `entry ${e.index}: its bytes hash to ${toHex(leaf).slice(0, 16)}…, not the leaf ${toHex(e.recordedLeaf).slice(0, 16)}… recorded when it was appended: the entry was altered` } };
+    }
+    if (checks) {
+      for (const c of checks) {
+        const why = c(e);
+        if (why !== undefined) return { ok: false, entries: acc.size, problem: { kind: 'entry', index: e.index, message: `entry ${e.index}: ${why}` } };
+      }
     }
     acc.push(leaf);
     const p = next < pending.length ? check() : undefined;
@@ -115,5 +140,6 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
     return { ok: false, entries: acc.size, problem: { kind: 'checkpoint', which: c.label, message: `the log has ${acc.size} entries but ${c.label} covers ${c.size}: entries were removed (truncation or rollback)` } };
   }
   const root = acc.root();
-  return { ok: true, entries: acc.size, checkpoints: pending.length, ...(root ? { root: toHex(root) } : {}) };
+  const signed = pending.length > 0 ? pending[pending.length - 1].size : 0;
+  return { ok: true, entries: acc.size, checkpoints: pending.length, signed, ...(root ? { root: toHex(root) } : {}) };
 }
