@@ -6,6 +6,11 @@ import { DEFAULT_MAX_MESSAGE_SIZE } from './wire/index.ts';
 export type UpstreamOptions = {
   host: string;
   port: number;
+  /**
+   * socketPath, when set, reaches the server on this Unix socket (DIR/.s.PGSQL.PORT) instead of
+   * host:port, which then only name the target in events. No TLS on a local socket.
+   */
+  socketPath?: string;
   user: string;
   password: string;
   database: string;
@@ -86,6 +91,8 @@ const schema = {
       properties: {
         host: { ...str, default: '127.0.0.1' },
         port: { type: 'integer', minimum: 1, maximum: 65535, default: 5432 },
+        // 107 bytes: sun_path is 108 bytes with its terminating NUL on Linux.
+        socketPath: { type: 'string', minLength: 1, maxLength: 107 },
         user: { ...str, maxLength: 63 },
         password: { type: 'string', maxLength: 1024 },
         database: { ...str, maxLength: 63 },
@@ -126,6 +133,7 @@ export function postgresProxyOptions(input: PostgresProxyOptionsInput): Readonly
     name: 'postgresProxy',
     rules: [
       (o) => (o.tls === undefined && !o.allowCleartextOnLoopback ? 'postgresProxy.tls: is required unless allowCleartextOnLoopback is true (tokens never travel in clear)' : undefined),
+      (o) => (o.upstream.socketPath !== undefined && o.upstream.tls !== undefined ? 'postgresProxy.upstream.tls: cannot be used with upstream.socketPath (no TLS on a Unix socket)' : undefined),
     ],
   });
 }

@@ -123,11 +123,12 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     stops.push(['token issuer', () => issuer.close()]);
     const verifier = createTokenVerifier({ issuer: issuerUrl(config), audience: config.issuer.audience }, { clock: systemClock });
 
-    let upstream: { host: string; port: number; user: string; password: string; database: string; tls?: { ca?: string } };
+    let upstream: { host: string; port: number; socketPath?: string; user: string; password: string; database: string; tls?: { ca?: string } };
     if (config.postgres.upstream.kind === 'demo') {
       const demo = await startDemoDatabase({ dataDir: paths.demoDatabaseDir, logger: logger.child({ component: 'demo-db' }) });
       stops.push(['demo database', () => demo.stop()]);
-      upstream = { host: demo.host, port: demo.port, user: demo.user, password: demo.password, database: demo.database };
+      // host:port only name the target in events; the proxy reaches the demo database on its private socket.
+      upstream = { host: 'localhost', port: demo.port, socketPath: demo.socketPath, user: demo.user, password: demo.password, database: demo.database };
     } else {
       const u = config.postgres.upstream;
       upstream = { host: u.host, port: u.port, user: u.user, password: u.password, database: u.database, ...(u.caFile ? { tls: { ca: readFileSync(u.caFile, 'utf8') } } : {}) };
