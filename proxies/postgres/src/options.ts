@@ -30,8 +30,15 @@ export type PostgresProxyOptions = {
   /** resource is the target name policies match (`target.resource`); defaults to the upstream database. */
   resource: string;
   maxMessageSize: number;
-  /** idleTimeoutMs closes a session the client leaves silent that long (0 = never). */
+  /**
+   * idleTimeoutMs closes a session the client leaves silent that long while no statement runs,
+   * idle or idle in a transaction alike (0 = never).
+   */
   idleTimeoutMs: number;
+  /** maxConnections caps client connections of this listener; past it a connection gets FATAL 53300 before login. */
+  maxConnections: number;
+  /** maxConnectionsPerIdentity caps logged-in sessions per identity (issuer + subject); the next login gets FATAL 53300. */
+  maxConnectionsPerIdentity: number;
   /** statementTimeoutMs cancels a statement running that long (0 = never). */
   statementTimeoutMs: number;
   approvalTimeoutMs: number;
@@ -64,6 +71,16 @@ export const DEFAULT_APPROVAL_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_AUTH_TIMEOUT_MS = 60_000;
 /** DEFAULT_SLOW_CLIENT_TIMEOUT_MS is how long a client may leave its results unread. */
 export const DEFAULT_SLOW_CLIENT_TIMEOUT_MS = 60_000;
+/**
+ * DEFAULT_IDLE_TIMEOUT_MS closes a silent session after 30 minutes (AWS RDS Proxy's default
+ * idle client timeout): an abandoned psql, or one idle in a transaction, holds an upstream
+ * connection (and maybe locks) for nobody.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
+/** DEFAULT_MAX_CONNECTIONS caps a listener's client connections (PgBouncer's max_client_conn is 100; a proxy fronts more). */
+export const DEFAULT_MAX_CONNECTIONS = 1000;
+/** DEFAULT_MAX_CONNECTIONS_PER_IDENTITY: enough for a person's tools side by side, not for one user to take the upstream. */
+export const DEFAULT_MAX_CONNECTIONS_PER_IDENTITY = 20;
 /** DEFAULT_MAX_CAPTURE_BYTES caps a ResultCaptured event's rows (events are capped at 1 MiB). */
 export const DEFAULT_MAX_CAPTURE_BYTES = 256 * 1024;
 
@@ -106,7 +123,9 @@ const schema = {
     },
     resource: str,
     maxMessageSize: { type: 'integer', minimum: 1024, maximum: 0x3fffffff, default: DEFAULT_MAX_MESSAGE_SIZE },
-    idleTimeoutMs: ms(0),
+    idleTimeoutMs: ms(DEFAULT_IDLE_TIMEOUT_MS),
+    maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000, default: DEFAULT_MAX_CONNECTIONS },
+    maxConnectionsPerIdentity: { type: 'integer', minimum: 1, maximum: 1_000_000, default: DEFAULT_MAX_CONNECTIONS_PER_IDENTITY },
     statementTimeoutMs: ms(0),
     approvalTimeoutMs: ms(DEFAULT_APPROVAL_TIMEOUT_MS, 1),
     authTimeoutMs: ms(DEFAULT_AUTH_TIMEOUT_MS, 1),
@@ -133,6 +152,7 @@ export function postgresProxyOptions(input: PostgresProxyOptionsInput): Readonly
     name: 'postgresProxy',
     rules: [
       (o) => (o.tls === undefined && !o.allowCleartextOnLoopback ? 'postgresProxy.tls: is required unless allowCleartextOnLoopback is true (tokens never travel in clear)' : undefined),
+      (o) => (o.maxConnectionsPerIdentity > o.maxConnections ? `postgresProxy.maxConnectionsPerIdentity: ${o.maxConnectionsPerIdentity} is more than maxConnections (${o.maxConnections})` : undefined),
       (o) => (o.upstream.socketPath !== undefined && o.upstream.tls !== undefined ? 'postgresProxy.upstream.tls: cannot be used with upstream.socketPath (no TLS on a Unix socket)' : undefined),
     ],
   });
