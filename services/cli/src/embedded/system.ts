@@ -31,6 +31,7 @@ import type { ResolvedConfig } from './config.ts';
 import { startControlServer } from './control-server.ts';
 import { startDemoDatabase } from './demo-database.ts';
 import { dataPaths } from './paths.ts';
+import { privateDataDir, privateFiles } from './private-data.ts';
 
 /** REVEAL_GROUPS may open encrypted originals of masked values (every opening is recorded). */
 export const REVEAL_GROUPS = ['auditors', 'approvers'];
@@ -83,7 +84,9 @@ async function tlsMaterial(dir: string): Promise<{ cert: string; key: string }> 
  */
 export async function startEmbedded(config: ResolvedConfig, logger: Logger): Promise<EmbeddedSystem> {
   const paths = dataPaths(config);
-  mkdirSync(paths.keysDir, { recursive: true, mode: 0o700 });
+  // Before anything is created: the ledger and keys are private (0700 folders, 0600 files).
+  const privatePaths = { dataDir: config.dataDir, keysDir: paths.keysDir, ledgerFile: paths.ledgerFile };
+  privateDataDir(privatePaths, logger);
   const stops: Array<[string, () => Promise<unknown>]> = [];
   const stop = async () => {
     for (const [name, fn] of stops.reverse()) {
@@ -232,6 +235,8 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
       },
     });
     stops.push(['control endpoint', () => control.close()]);
+    // Again once every component wrote its files: a library that chose its own mode is caught too.
+    privateFiles(privatePaths, logger);
 
     return { proxyPort: addr.port, issuer: issuer.issuer, verifierKeyFile: paths.ledgerVerifierKey, stop };
   } catch (e) {
