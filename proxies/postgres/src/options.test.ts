@@ -35,6 +35,9 @@ test('connection limits and the idle timeout have named defaults a deployment ke
   assert.equal(o.maxConnections, DEFAULT_MAX_CONNECTIONS);
   assert.equal(o.maxConnectionsPerIdentity, DEFAULT_MAX_CONNECTIONS_PER_IDENTITY);
   assert.ok(DEFAULT_MAX_CONNECTIONS_PER_IDENTITY < DEFAULT_MAX_CONNECTIONS);
+  assert.deepEqual(o.preLogin, { windowMs: 60_000, recordsPerSource: 10 });
+  assert.ok(Object.isFrozen(o.preLogin));
+  assert.throws(() => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream, preLogin: { recordsPerSource: 0 } }), /preLogin\.recordsPerSource/);
   assert.throws(() => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream, maxConnectionsPerIdentity: 0 }), /maxConnectionsPerIdentity/);
   assert.throws(() => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream, maxConnections: 5, maxConnectionsPerIdentity: 6 }), /maxConnectionsPerIdentity: 6 is more than maxConnections \(5\)/);
 });

@@ -39,6 +39,11 @@ export type PostgresProxyOptions = {
   maxConnections: number;
   /** maxConnectionsPerIdentity caps logged-in sessions per identity (issuer + subject); the next login gets FATAL 53300. */
   maxConnectionsPerIdentity: number;
+  /**
+   * preLogin: rejections before login are recorded one by one for the first `recordsPerSource`
+   * per source address and window, then counted into one summary event per source and window.
+   */
+  preLogin: { windowMs: number; recordsPerSource: number };
   /** statementTimeoutMs cancels a statement running that long (0 = never). */
   statementTimeoutMs: number;
   approvalTimeoutMs: number;
@@ -55,8 +60,9 @@ export type PostgresProxyOptions = {
 };
 
 /** PostgresProxyOptionsInput is what callers pass; every field with a default may be left out. */
-export type PostgresProxyOptionsInput = Partial<Omit<PostgresProxyOptions, 'upstream' | 'listen' | 'feeder'>> & {
+export type PostgresProxyOptionsInput = Partial<Omit<PostgresProxyOptions, 'upstream' | 'listen' | 'feeder' | 'preLogin'>> & {
   listen?: Partial<PostgresProxyOptions['listen']>;
+  preLogin?: Partial<PostgresProxyOptions['preLogin']>;
   upstream: Omit<UpstreamOptions, 'tls' | 'connectTimeoutMs' | 'port' | 'host'> & Partial<Pick<UpstreamOptions, 'host' | 'port' | 'connectTimeoutMs'>> & {
     tls?: { ca?: string; servername?: string; rejectUnauthorized?: boolean };
   };
@@ -81,6 +87,10 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
 export const DEFAULT_MAX_CONNECTIONS = 1000;
 /** DEFAULT_MAX_CONNECTIONS_PER_IDENTITY: enough for a person's tools side by side, not for one user to take the upstream. */
 export const DEFAULT_MAX_CONNECTIONS_PER_IDENTITY = 20;
+/** DEFAULT_PRELOGIN_WINDOW_MS is the window pre-login rejections are aggregated in, per source address (1 minute). */
+export const DEFAULT_PRELOGIN_WINDOW_MS = 60_000;
+/** DEFAULT_PRELOGIN_RECORDS_PER_SOURCE: a few failed logins are each recorded in full; a flood is summarised. */
+export const DEFAULT_PRELOGIN_RECORDS_PER_SOURCE = 10;
 /** DEFAULT_MAX_CAPTURE_BYTES caps a ResultCaptured event's rows (events are capped at 1 MiB). */
 export const DEFAULT_MAX_CAPTURE_BYTES = 256 * 1024;
 
@@ -126,6 +136,15 @@ const schema = {
     idleTimeoutMs: ms(DEFAULT_IDLE_TIMEOUT_MS),
     maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000, default: DEFAULT_MAX_CONNECTIONS },
     maxConnectionsPerIdentity: { type: 'integer', minimum: 1, maximum: 1_000_000, default: DEFAULT_MAX_CONNECTIONS_PER_IDENTITY },
+    preLogin: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        windowMs: ms(DEFAULT_PRELOGIN_WINDOW_MS, 1000),
+        recordsPerSource: { type: 'integer', minimum: 1, maximum: 10_000, default: DEFAULT_PRELOGIN_RECORDS_PER_SOURCE },
+      },
+    },
     statementTimeoutMs: ms(0),
     approvalTimeoutMs: ms(DEFAULT_APPROVAL_TIMEOUT_MS, 1),
     authTimeoutMs: ms(DEFAULT_AUTH_TIMEOUT_MS, 1),

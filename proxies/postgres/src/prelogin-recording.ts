@@ -7,8 +7,6 @@ import type { Clock, Logger } from '@affidavit/common';
 import type { Feeder, Target } from '@affidavit/schemas';
 import { PRELOGIN_SUMMARY_CODE, PreloginAggregator, summaryReason, type PreloginAggregatorOptions, type RejectionSummary } from './prelogin-rejections.ts';
 
-/** DEFAULT_PRELOGIN_WINDOW_MS is the aggregation window per source address (1 minute). */
-export const DEFAULT_PRELOGIN_WINDOW_MS = 60_000;
 /** DEFAULT_PRELOGIN_MAX_SOURCES bounds the addresses tracked one by one. */
 export const DEFAULT_PRELOGIN_MAX_SOURCES = 10_000;
 /** DEFAULT_PRELOGIN_MAX_RECORDS bounds the rejections recorded one by one per window (all sources). */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OTHER_SOURCES, PreloginAggregator, summaryReason } from './prelogin-rejections.ts';
 
-const opts = { windowMs: 60_000, maxSources: 100, maxRecordsPerWindow: 1000 };
+const opts = { windowMs: 60_000, recordsPerSource: 1, maxSources: 100, maxRecordsPerWindow: 1000 };
 
 test('given a flood from one source, then the first is recorded, the rest counted into one summary when the window ends', () => {
   const a = new PreloginAggregator(opts);
@@ -63,4 +63,13 @@ test('given maxRecordsPerWindow, then new sources past it are counted, and the c
   assert.equal(a.note('e', 'X', '', 60_010), 'record');
   const s = a.flush(60_010);
   assert.deepEqual(s.map((x) => x.address).sort(), ['c', 'd']);
+});
+
+test('given recordsPerSource 3, then the first three from a source are recorded one by one, the rest counted', () => {
+  const a = new PreloginAggregator({ ...opts, recordsPerSource: 3 });
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((i) => a.note('a', 'AFF_E_AUTH_TOKEN_EXPIRED', `try ${i}`, i)),
+    ['record', 'record', 'record', 'counted', 'counted'],
+  );
+  assert.deepEqual(a.flush(60_000).map((s) => [s.address, s.count, s.lastReason]), [['a', 2, 'try 4']]);
 });

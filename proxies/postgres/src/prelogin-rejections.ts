@@ -2,9 +2,9 @@
 // required, login timeouts, bad tokens, connection limits) are evidence too: a scan or a
 // password spray is exactly what an auditor wants to see. But each one costs the attacker
 // one TCP connection and would cost the ledger one event, so they are aggregated per source
-// address: in each window, the FIRST rejection from a source is recorded at once (with its
-// own reason and claimed identity), later ones are counted and one summary per source is
-// recorded when the window ends. Memory and events per window are bounded: past maxSources
+// address: in each window, the first `recordsPerSource` rejections from a source are recorded
+// at once (each with its own reason and claimed identity, so a few failed logins stay fully
+// visible), later ones are counted and one summary per source is recorded when the window ends. Memory and events per window are bounded: past maxSources
 // tracked addresses the oldest is folded into one "other sources" bucket, and past
 // maxRecordsPerWindow immediate records every new source is counted instead.
 // Pure: the caller passes the time; the I/O is in prelogin-recording.ts.
@@ -28,7 +28,7 @@ export const PRELOGIN_LOGIN_TIMEOUT_CODE = 'AFF_E_PG_LOGIN_TIMEOUT';
 export const OTHER_SOURCES = '*';
 
 /** PreloginAggregatorOptions: window length and the two bounds (see the header). */
-export type PreloginAggregatorOptions = { readonly windowMs: number; readonly maxSources: number; readonly maxRecordsPerWindow: number };
+export type PreloginAggregatorOptions = { readonly windowMs: number; readonly recordsPerSource: number; readonly maxSources: number; readonly maxRecordsPerWindow: number };
 
 /** RejectionSummary is what one summary event says: rejections counted, not recorded one by one. */
 export type RejectionSummary = {
@@ -42,9 +42,9 @@ export type RejectionSummary = {
   readonly lastReason: string;
 };
 
-type SourceWindow = { windowStart: number; count: number; byCode: Record<string, number>; firstAt: number; lastAt: number; lastReason: string };
+type SourceWindow = { windowStart: number; recorded: number; count: number; byCode: Record<string, number>; firstAt: number; lastAt: number; lastReason: string };
 
-const emptyWindow = (now: number): SourceWindow => ({ windowStart: now, count: 0, byCode: {}, firstAt: now, lastAt: now, lastReason: '' });
+const emptyWindow = (now: number): SourceWindow => ({ windowStart: now, recorded: 0, count: 0, byCode: {}, firstAt: now, lastAt: now, lastReason: '' });
 
 /**
  * PreloginAggregator decides, per rejection, whether it is recorded now or counted. It MUST
@@ -83,10 +83,11 @@ export class PreloginAggregator {
       if (this.#sources.size >= this.#o.maxSources) this.#evictOldest(now);
       w = emptyWindow(now);
       this.#sources.set(address, w);
-      if (this.#recordedInWindow < this.#o.maxRecordsPerWindow) {
-        this.#recordedInWindow++;
-        return 'record';
-      }
+    }
+    if (w.recorded < this.#o.recordsPerSource && this.#recordedInWindow < this.#o.maxRecordsPerWindow) {
+      w.recorded++;
+      this.#recordedInWindow++;
+      return 'record';
     }
     count(w, code, reason, now);
     return 'counted';

@@ -9,7 +9,7 @@ import { createSecureContext } from 'node:tls';
 import { postgresProxyOptions, type PostgresProxyOptions, type PostgresProxyOptionsInput } from './options.ts';
 import { Session, type SessionDeps, type SessionRegistry } from './session.ts';
 import { ConnectionLimits, PgProxyFullError } from './connection-limits.ts';
-import { DEFAULT_PRELOGIN_MAX_RECORDS, DEFAULT_PRELOGIN_MAX_SOURCES, DEFAULT_PRELOGIN_WINDOW_MS, PreloginRecording } from './prelogin-recording.ts';
+import { DEFAULT_PRELOGIN_MAX_RECORDS, DEFAULT_PRELOGIN_MAX_SOURCES, PreloginRecording } from './prelogin-recording.ts';
 import { errorResponse } from './wire/index.ts';
 
 /** PostgresProxyDeps are the proxy's collaborators (see SessionDeps); options come separately. */
@@ -40,7 +40,7 @@ export function createPostgresProxy(input: PostgresProxyOptionsInput, deps: Post
   const limits = new ConnectionLimits(options);
   const u = options.upstream;
   const prelogin = new PreloginRecording(
-    { windowMs: DEFAULT_PRELOGIN_WINDOW_MS, maxSources: DEFAULT_PRELOGIN_MAX_SOURCES, maxRecordsPerWindow: DEFAULT_PRELOGIN_MAX_RECORDS },
+    { ...options.preLogin, maxSources: DEFAULT_PRELOGIN_MAX_SOURCES, maxRecordsPerWindow: DEFAULT_PRELOGIN_MAX_RECORDS },
     {
       recorder: deps.recorder,
       clock: deps.clock,

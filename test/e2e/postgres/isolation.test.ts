@@ -49,7 +49,7 @@ describe('connection limits per identity and in total', () => {
   let rig: Rig;
   let closed = false;
   before(async () => {
-    rig = await startRig({ allowCleartextOnLoopback: true, maxConnectionsPerIdentity: 2, maxConnections: 6, idleTimeoutMs: 1000 });
+    rig = await startRig({ allowCleartextOnLoopback: true, maxConnectionsPerIdentity: 2, maxConnections: 6, idleTimeoutMs: 1000, preLogin: { recordsPerSource: 1 } });
   });
   after(async () => {
     if (!closed) await rig?.close();
@@ -124,7 +124,7 @@ describe('connection limits per identity and in total', () => {
 describe('pre-login rejections are recorded, aggregated per source address', () => {
   let rig: Rig;
   before(async () => {
-    rig = await startRig({ authTimeoutMs: 400, maxMessageSize: 1 << 20 });
+    rig = await startRig({ authTimeoutMs: 400, maxMessageSize: 1 << 20, preLogin: { recordsPerSource: 1 } });
   });
 
   test('the first from a source is recorded at once; garbage, oversize, TLS-less, timeout and bad tokens are counted into one summary', async () => {
