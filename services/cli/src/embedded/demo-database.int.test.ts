@@ -358,6 +358,18 @@ describe('demo database (PGlite on a private Unix socket behind SCRAM)', { timeo
     }
   });
 
+  test('COPY FROM STDIN (which would stop PGlite for everyone) is refused before it reaches PGlite', async () => {
+    const c = await client(db);
+    await assert.rejects(c.query('/* sneaky */ COPY orders (product) FROM STDIN'), (e: Error & { code?: string }) => {
+      assert.equal(e.code, '0A000');
+      assert.match(e.message, /not supported by the demo database/);
+      return true;
+    });
+    await c.end().catch(() => undefined);
+    const { stdout } = await psql(db, 'select count(*) from orders');
+    assert.equal(stdout.trim(), String(SEEDED_ORDERS), 'the demo database still serves everyone');
+  });
+
   test('a PasswordMessage after login ends that connection only (it never reaches PGlite)', async () => {
     const raw = await rawLogin(db);
     raw.s.write(wire.passwordMessage('again'));

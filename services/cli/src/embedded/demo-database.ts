@@ -23,8 +23,8 @@
 // - TLS: an SSLRequest or GSSENCRequest is answered `N` (no TLS on a local socket).
 // - CancelRequest is read and dropped: a running statement is never cancelled.
 // - COPY FROM STDIN is not supported by PGlite 0.5.14 over the wire: it ends the PGlite
-//   program (exit(1)) and every later statement fails until a restart (TODO(#15): refuse it
-//   before it reaches PGlite).
+//   program (exit(1)) for everyone until a restart. So a Query or Parse holding one is
+//   refused before it reaches PGlite (demo-copy-guard.ts): FATAL 0A000, connection closed.
 // - A PasswordMessage after login ends the connection (FATAL 08P01); it never reaches
 //   PGlite, which loops allocating memory on one until the process dies.
 // - Over `maxConnections` (logged in or waiting), a new connection is closed by Node's
@@ -34,10 +34,12 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { initSqlParser, parsePostgres } from '@affidavit/access';
 import { validateOptions } from '@affidavit/common';
 import type { Logger } from '@affidavit/common';
 import { DemoDatabaseStartError } from './demo-errors.ts';
 import { serveDemoSessions, type DemoSessionServer } from './demo-session-server.ts';
+import { copyFromStdinGuard } from './demo-copy-guard.ts';
 
 /** DEMO_DB_SOCKET_PORT names the socket file, DIR/.s.PGSQL.5432, as libpq expects for port 5432. */
 export const DEMO_DB_SOCKET_PORT = 5432;
@@ -180,6 +182,7 @@ async function open(dataDir: string, opts: ValidatedOptions, logger: Logger): Pr
   let socketDir: string | undefined;
   try {
     const seeded = await seedOnFirstStart(db);
+    await initSqlParser();
     socketDir = privateSocketDir();
     const socketPath = join(socketDir, `.s.PGSQL.${DEMO_DB_SOCKET_PORT}`);
     // 32 random bytes: never written anywhere, gone with the process.
@@ -191,6 +194,7 @@ async function open(dataDir: string, opts: ValidatedOptions, logger: Logger): Pr
       maxConnections: opts.maxConnections,
       leaseWaitMs: opts.leaseWaitMs,
       scramIterations: DEMO_DB_SCRAM_ITERATIONS,
+      refuseSql: copyFromStdinGuard(parsePostgres),
       logger,
     });
     logger.info(

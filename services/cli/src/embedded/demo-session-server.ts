@@ -44,6 +44,11 @@ export type DemoSessionServerOptions = {
   leaseWaitMs: number;
   /** scramIterations is the PBKDF2 count of the password check (PostgreSQL's default is 4096). */
   scramIterations: number;
+  /**
+   * refuseSql returns why a statement must not reach PGlite (see demo-copy-guard.ts), else
+   * undefined; checked on every Query and Parse. A refusal ends that connection (FATAL 0A000).
+   */
+  refuseSql?: (sql: string) => string | undefined;
   logger: Logger;
 };
 
@@ -73,6 +78,14 @@ function frame(type: string, body: Buffer): Buffer {
   head.write(type, 0, 'latin1');
   head.writeInt32BE(body.length + 4, 1);
   return Buffer.concat([head, body]);
+}
+
+// sqlOf reads the SQL text of a Query (body: text NUL) or a Parse (body: name NUL text NUL ...).
+function sqlOf(m: Buffer): string {
+  let at = 5;
+  if (m[0] === 0x50) at = m.indexOf(0, at) + 1;
+  const end = m.indexOf(0, at);
+  return m.toString('utf8', at, end < 0 ? m.length : end);
 }
 
 function auth(code: number, data: Buffer = Buffer.alloc(0)): Buffer {
@@ -295,6 +308,13 @@ class DemoConnection {
         return;
       case 0x70 /* p */:
         return this.#fatal('08P01', 'unexpected password message after login');
+      case 0x51 /* Q Query */:
+      case 0x50 /* P Parse */: {
+        const why = this.#o.refuseSql?.(sqlOf(m));
+        if (why) return this.#fatal('0A000', why);
+        this.#run(Buffer.from(m));
+        return;
+      }
       default:
         this.#run(Buffer.from(m));
     }
