@@ -281,12 +281,13 @@ class DemoConnection {
       return this.#fatal('28P01', `password authentication failed (${why})`);
     }
     this.#phase = 'leasing';
+    // Logged in: from here the lease wait bounds how long it waits, not the login timeout.
+    clearTimeout(this.#authTimer);
     void this.#lease.acquire(this.#o.leaseWaitMs).then(
       (release) => {
         if (this.#phase === 'closed') return void release().catch(() => undefined);
         this.#release = release;
         this.#onServed();
-        clearTimeout(this.#authTimer);
         this.#phase = 'session';
         this.#run(this.#startup!);
         this.#onData(Buffer.alloc(0));
