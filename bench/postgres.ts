@@ -275,6 +275,8 @@ async function proxyTargets(pg: PostgresInstance): Promise<ProxyTargets> {
           listen: { host: LOOPBACK, port: 0 },
           allowCleartextOnLoopback: true,
           recordingMode: mode,
+          // Every pgbench client is the same user: the per-identity cap must not refuse the -c asked for (+1: pgbench's setup connection).
+          maxConnectionsPerIdentity: clients + 1,
           upstream: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database },
         },
         {

@@ -7,10 +7,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from '../services/free-port.ts';
+import { listeningTcpPorts } from '../services/listening-tcp.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'aff-newuser-'));
@@ -53,6 +54,55 @@ after(() => {
     } catch {}
   }
 });
+/** groupPids lists the processes of a process group (npm, the shell it runs, node). */
+function groupPids(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      // The fields after the command name, which is in parentheses and may hold spaces.
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid) pids.push(Number(d));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+const modeOf = (p: string) => statSync(p).mode & 0o777;
+
+/**
+ * privateAndClosed checks the class-6/7 promises of a running embedded system: no TCP port
+ * but the proxy, the issuer and the control endpoint (the demo database is on a private Unix
+ * socket behind a password), and a data directory only its user can read.
+ */
+function privateAndClosed(): string {
+  const control = JSON.parse(readFileSync(join(dataDir, 'control.json'), 'utf8')) as { url: string };
+  const expected = [pgPort, issuerPort, Number(new URL(control.url).port)].sort((a, b) => a - b);
+  const listening = [...new Set(groupPids(firstGroup).flatMap((pid) => listeningTcpPorts(pid)))].sort((a, b) => a - b);
+  assert.deepEqual(listening, expected, 'the embedded system listens on no other TCP port (none for the demo database)');
+
+  const socketDir = /"socketDir":"([^"]+)"/.exec(out)?.[1];
+  assert.ok(socketDir, 'the demo database logged its socket folder');
+  assert.equal(modeOf(socketDir), 0o700);
+  assert.ok(statSync(join(socketDir, '.s.PGSQL.5432')).isSocket());
+  // Straight to the demo database without the proxy's password: refused.
+  const direct = spawnSync('psql', [`host=${socketDir} port=5432 user=postgres dbname=postgres`, '-X', '-w', '-At', '-c', 'select 1'], { env: { ...env, PGPASSWORD: 'postgres' }, encoding: 'utf8' });
+  assert.notEqual(direct.status, 0);
+  assert.match(direct.stderr, /password authentication failed/);
+
+  assert.equal(modeOf(dataDir), 0o700, 'data directory');
+  assert.equal(modeOf(join(dataDir, 'keys')), 0o700, 'keys directory');
+  for (const f of ['ledger.sqlite', 'ledger.sqlite-wal', 'ledger.sqlite-shm']) {
+    if (f === 'ledger.sqlite' || existsSync(join(dataDir, f))) assert.equal(modeOf(join(dataDir, f)), 0o600, f);
+  }
+  for (const f of readdirSync(join(dataDir, 'keys'), { recursive: true, withFileTypes: true })) {
+    if (f.isFile() && !/\.(pub|crt)$/.test(f.name)) assert.equal(modeOf(join(f.parentPath, f.name)), 0o600, f.name);
+  }
+  return socketDir;
+}
+let firstGroup = 0;
+
 const entriesOf = (text: string) => [...text.matchAll(/ok: (\d+) entries/g)].reduce((n, m) => n + Number(m[1]), 0);
 
 async function until<T>(f: () => T | undefined, what: string, ms = 90_000): Promise<T> {
@@ -70,7 +120,9 @@ const psql = (sql: string, token: string) => spawnSync('psql', [conn, '-X', '-v'
 
 test('a new user: start, token, psql through the proxy, approve, stop, verify, restart, tamper', { timeout: 10 * 60_000 }, async () => {
   const first = npmStart();
+  firstGroup = first.server.pid!;
   await until(() => (out.includes('Affidavit is running') ? true : undefined), 'the start banner');
+  const socketDir = privateAndClosed();
   assert.match(out, /npx affidavit token alice/);
   assert.match(out, new RegExp(`port=${pgPort}`));
   assert.match(out, /npx affidavit verify/);
@@ -127,6 +179,7 @@ test('a new user: start, token, psql through the proxy, approve, stop, verify, r
   assert.equal(psql('select country from customers where id = 2', alice).stdout.trim(), 'XX');
 
   await ctrlC(first);
+  assert.equal(existsSync(socketDir), false, 'the demo database removed its socket folder on stop');
 
   const openings = cli('ledger', 'show', '--data', dataDir, '--type', 'MaskedValueOpened');
   assert.equal(openings.stdout.trim().split('\n').length, 1, 'exactly one opening recorded');

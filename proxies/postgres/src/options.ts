@@ -6,6 +6,11 @@ import { DEFAULT_MAX_MESSAGE_SIZE } from './wire/index.ts';
 export type UpstreamOptions = {
   host: string;
   port: number;
+  /**
+   * socketPath, when set, reaches the server on this Unix socket (DIR/.s.PGSQL.PORT) instead of
+   * host:port, which then only name the target in events. No TLS on a local socket.
+   */
+  socketPath?: string;
   user: string;
   password: string;
   database: string;
@@ -25,8 +30,20 @@ export type PostgresProxyOptions = {
   /** resource is the target name policies match (`target.resource`); defaults to the upstream database. */
   resource: string;
   maxMessageSize: number;
-  /** idleTimeoutMs closes a session the client leaves silent that long (0 = never). */
+  /**
+   * idleTimeoutMs closes a session the client leaves silent that long while no statement runs,
+   * idle or idle in a transaction alike (0 = never).
+   */
   idleTimeoutMs: number;
+  /** maxConnections caps client connections of this listener; past it a connection gets FATAL 53300 before login. */
+  maxConnections: number;
+  /** maxConnectionsPerIdentity caps logged-in sessions per identity (issuer + subject); the next login gets FATAL 53300. */
+  maxConnectionsPerIdentity: number;
+  /**
+   * preLogin: rejections before login are recorded one by one for the first `recordsPerSource`
+   * per source address and window, then counted into one summary event per source and window.
+   */
+  preLogin: { windowMs: number; recordsPerSource: number };
   /** statementTimeoutMs cancels a statement running that long (0 = never). */
   statementTimeoutMs: number;
   approvalTimeoutMs: number;
@@ -43,8 +60,9 @@ export type PostgresProxyOptions = {
 };
 
 /** PostgresProxyOptionsInput is what callers pass; every field with a default may be left out. */
-export type PostgresProxyOptionsInput = Partial<Omit<PostgresProxyOptions, 'upstream' | 'listen' | 'feeder'>> & {
+export type PostgresProxyOptionsInput = Partial<Omit<PostgresProxyOptions, 'upstream' | 'listen' | 'feeder' | 'preLogin'>> & {
   listen?: Partial<PostgresProxyOptions['listen']>;
+  preLogin?: Partial<PostgresProxyOptions['preLogin']>;
   upstream: Omit<UpstreamOptions, 'tls' | 'connectTimeoutMs' | 'port' | 'host'> & Partial<Pick<UpstreamOptions, 'host' | 'port' | 'connectTimeoutMs'>> & {
     tls?: { ca?: string; servername?: string; rejectUnauthorized?: boolean };
   };
@@ -59,6 +77,20 @@ export const DEFAULT_APPROVAL_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_AUTH_TIMEOUT_MS = 60_000;
 /** DEFAULT_SLOW_CLIENT_TIMEOUT_MS is how long a client may leave its results unread. */
 export const DEFAULT_SLOW_CLIENT_TIMEOUT_MS = 60_000;
+/**
+ * DEFAULT_IDLE_TIMEOUT_MS closes a silent session after 30 minutes (AWS RDS Proxy's default
+ * idle client timeout): an abandoned psql, or one idle in a transaction, holds an upstream
+ * connection (and maybe locks) for nobody.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
+/** DEFAULT_MAX_CONNECTIONS caps a listener's client connections (PgBouncer's max_client_conn is 100; a proxy fronts more). */
+export const DEFAULT_MAX_CONNECTIONS = 1000;
+/** DEFAULT_MAX_CONNECTIONS_PER_IDENTITY: enough for a person's tools side by side, not for one user to take the upstream. */
+export const DEFAULT_MAX_CONNECTIONS_PER_IDENTITY = 20;
+/** DEFAULT_PRELOGIN_WINDOW_MS is the window pre-login rejections are aggregated in, per source address (1 minute). */
+export const DEFAULT_PRELOGIN_WINDOW_MS = 60_000;
+/** DEFAULT_PRELOGIN_RECORDS_PER_SOURCE: a few failed logins are each recorded in full; a flood is summarised. */
+export const DEFAULT_PRELOGIN_RECORDS_PER_SOURCE = 10;
 /** DEFAULT_MAX_CAPTURE_BYTES caps a ResultCaptured event's rows (events are capped at 1 MiB). */
 export const DEFAULT_MAX_CAPTURE_BYTES = 256 * 1024;
 
@@ -86,6 +118,8 @@ const schema = {
       properties: {
         host: { ...str, default: '127.0.0.1' },
         port: { type: 'integer', minimum: 1, maximum: 65535, default: 5432 },
+        // 107 bytes: sun_path is 108 bytes with its terminating NUL on Linux.
+        socketPath: { type: 'string', minLength: 1, maxLength: 107 },
         user: { ...str, maxLength: 63 },
         password: { type: 'string', maxLength: 1024 },
         database: { ...str, maxLength: 63 },
@@ -99,7 +133,18 @@ const schema = {
     },
     resource: str,
     maxMessageSize: { type: 'integer', minimum: 1024, maximum: 0x3fffffff, default: DEFAULT_MAX_MESSAGE_SIZE },
-    idleTimeoutMs: ms(0),
+    idleTimeoutMs: ms(DEFAULT_IDLE_TIMEOUT_MS),
+    maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000, default: DEFAULT_MAX_CONNECTIONS },
+    maxConnectionsPerIdentity: { type: 'integer', minimum: 1, maximum: 1_000_000, default: DEFAULT_MAX_CONNECTIONS_PER_IDENTITY },
+    preLogin: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        windowMs: ms(DEFAULT_PRELOGIN_WINDOW_MS, 1000),
+        recordsPerSource: { type: 'integer', minimum: 1, maximum: 10_000, default: DEFAULT_PRELOGIN_RECORDS_PER_SOURCE },
+      },
+    },
     statementTimeoutMs: ms(0),
     approvalTimeoutMs: ms(DEFAULT_APPROVAL_TIMEOUT_MS, 1),
     authTimeoutMs: ms(DEFAULT_AUTH_TIMEOUT_MS, 1),
@@ -126,6 +171,8 @@ export function postgresProxyOptions(input: PostgresProxyOptionsInput): Readonly
     name: 'postgresProxy',
     rules: [
       (o) => (o.tls === undefined && !o.allowCleartextOnLoopback ? 'postgresProxy.tls: is required unless allowCleartextOnLoopback is true (tokens never travel in clear)' : undefined),
+      (o) => (o.maxConnectionsPerIdentity > o.maxConnections ? `postgresProxy.maxConnectionsPerIdentity: ${o.maxConnectionsPerIdentity} is more than maxConnections (${o.maxConnections})` : undefined),
+      (o) => (o.upstream.socketPath !== undefined && o.upstream.tls !== undefined ? 'postgresProxy.upstream.tls: cannot be used with upstream.socketPath (no TLS on a Unix socket)' : undefined),
     ],
   });
 }

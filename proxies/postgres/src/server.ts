@@ -1,11 +1,16 @@
 // createPostgresProxy: the TCP listener. Each accepted connection becomes a Session; the server
 // owns the map from the BackendKeyData it handed out to sessions, so a CancelRequest (which
-// arrives on a new connection) reaches the right upstream backend.
+// arrives on a new connection) reaches the right upstream backend. It also owns what sessions
+// share: the connection limits (in total, per identity) and the per-source aggregation of
+// pre-login rejections.
 import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { postgresProxyOptions, type PostgresProxyOptions, type PostgresProxyOptionsInput } from './options.ts';
 import { Session, type SessionDeps, type SessionRegistry } from './session.ts';
+import { ConnectionLimits, PgProxyFullError } from './connection-limits.ts';
+import { DEFAULT_PRELOGIN_MAX_RECORDS, DEFAULT_PRELOGIN_MAX_SOURCES, PreloginRecording } from './prelogin-recording.ts';
+import { errorResponse } from './wire/index.ts';
 
 /** PostgresProxyDeps are the proxy's collaborators (see SessionDeps); options come separately. */
 export type PostgresProxyDeps = Omit<SessionDeps, 'options' | 'secureContext'>;
@@ -32,6 +37,19 @@ export function createPostgresProxy(input: PostgresProxyOptionsInput, deps: Post
   const secureContext = options.tls ? createSecureContext({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }) : undefined;
   const sessionDeps: SessionDeps = { ...deps, options, ...(secureContext ? { secureContext } : {}) };
   const byProcessId = new Map<number, Session>();
+  const limits = new ConnectionLimits(options);
+  const u = options.upstream;
+  const prelogin = new PreloginRecording(
+    { ...options.preLogin, maxSources: DEFAULT_PRELOGIN_MAX_SOURCES, maxRecordsPerWindow: DEFAULT_PRELOGIN_MAX_RECORDS },
+    {
+      recorder: deps.recorder,
+      clock: deps.clock,
+      newId: deps.newId,
+      target: { kind: 'postgres', resource: options.resource, host: u.host, port: u.port, database: u.database, login: u.user },
+      feeder: { ...options.feeder },
+      ...(deps.logger ? { logger: deps.logger } : {}),
+    },
+  );
   const open = new Set<Session>();
   const registry: SessionRegistry = {
     register(session) {
@@ -49,14 +67,30 @@ export function createPostgresProxy(input: PostgresProxyOptionsInput, deps: Post
       // Like PostgreSQL: a wrong key is ignored silently, so a cancel cannot probe sessions.
       if (s && s.secretKeyMatches(secretKey)) s.cancel();
     },
+    admitIdentity: (identity) => limits.admitIdentity(identity),
+    preLoginRejected: (address, code, reason) => prelogin.note(address, code, reason),
   };
   let server: Server | undefined;
   let address: AddressInfo | undefined;
 
   const onConnection = (socket: Socket) => {
+    const slot = limits.openConnection();
+    if (!slot) {
+      // Like PostgreSQL's "sorry, too many clients already": answered before reading a byte.
+      const e = new PgProxyFullError();
+      const reason = `sorry, too many clients already: the proxy holds its maximum of ${options.maxConnections} connections (${e.code})`;
+      socket.on('error', () => undefined);
+      socket.end(errorResponse({ severity: 'FATAL', code: '53300', message: reason }));
+      setTimeout(() => socket.destroy(), 1000).unref();
+      prelogin.rejected(socket.remoteAddress ?? 'unknown', socket.remotePort ?? null, e.code, reason);
+      return;
+    }
     const session = new Session(socket, sessionDeps, registry);
     open.add(session);
-    socket.once('close', () => open.delete(session));
+    socket.once('close', () => {
+      open.delete(session);
+      slot();
+    });
     session.start();
   };
 
@@ -82,6 +116,7 @@ export function createPostgresProxy(input: PostgresProxyOptionsInput, deps: Post
     close() {
       return new Promise<void>((resolve) => {
         for (const s of open) s.close();
+        prelogin.close();
         if (!server) return resolve();
         server.close(() => resolve());
       });

@@ -51,6 +51,8 @@ import type { MaskingPort, ResultMasker } from './masking-port.ts';
 import { lineageGate, messageOf } from './lineage-gate.ts';
 import type { PostgresProxyOptions } from './options.ts';
 import { renderParameters } from './render-parameters.ts';
+import { PgTooManyConnectionsError } from './connection-limits.ts';
+import { PRELOGIN_LOGIN_TIMEOUT_CODE, PRELOGIN_PROTOCOL_CODE } from './prelogin-rejections.ts';
 import { connectUpstream, sendUpstreamCancel, type UpstreamSession } from './upstream.ts';
 import {
   authenticationCleartextPassword,
@@ -109,6 +111,10 @@ export type SessionRegistry = {
   register(session: Session): { processId: number; secretKey: Buffer };
   unregister(processId: number): void;
   cancel(processId: number, secretKey: Buffer): void;
+  /** admitIdentity takes a session slot of a verified identity; undefined past maxConnectionsPerIdentity (connection-limits.ts). */
+  admitIdentity(identity: { issuer: string; subject: string }): (() => void) | undefined;
+  /** preLoginRejected says whether the session records its pre-login rejection now, or it was counted (prelogin-rejections.ts). */
+  preLoginRejected(address: string, code: string, reason: string): 'record' | 'counted';
 };
 
 type Expect =
@@ -175,6 +181,8 @@ export class Session {
   #hold?: { abort: AbortController; cancelled: boolean };
   #target: Target;
   #source: Source;
+  #identitySlot?: () => void;
+  #rejectionNoted = false;
 
   constructor(socket: Socket, deps: SessionDeps, registry: SessionRegistry) {
     this.#deps = deps;
@@ -201,7 +209,7 @@ export class Session {
     s.on('data', this.#onClientData);
     s.on('error', (e) => this.#end(`client connection error: ${e.message}`));
     s.on('close', () => this.#end('client disconnected'));
-    this.#authTimer = setTimeout(() => this.#fatal('08P01', `authentication did not complete within ${this.#o.authTimeoutMs} ms`), this.#o.authTimeoutMs);
+    this.#authTimer = setTimeout(() => this.#fatal('08P01', `authentication did not complete within ${this.#o.authTimeoutMs} ms`, PRELOGIN_LOGIN_TIMEOUT_CODE), this.#o.authTimeoutMs);
   }
 
   /** secretKeyMatches compares a CancelRequest's key in constant time. */
@@ -320,8 +328,10 @@ export class Session {
     return this.#recording;
   }
 
-  async #refuseLogin(code: string, reason: string, token: string | undefined, sqlstate: '28000' | '28P01'): Promise<void> {
+  async #refuseLogin(code: string, reason: string, token: string | undefined, sqlstate: '28000' | '28P01' | '53300'): Promise<void> {
     const f = authenticationFailure(code, reason, this.#deps.clock.now(), token ? unverifiedClaims(token) : undefined);
+    this.#rejectionNoted = true;
+    if (this.#registry.preLoginRejected(this.#source.address, f.code, f.reason) === 'counted') return this.#fatal(sqlstate, `Affidavit: login refused: ${reason}`);
     try {
       await this.#openRecording().record(
         { type: 'AuthenticationFailed', code: f.code, reason: f.reason.slice(0, 1024), claimedIssuer: f.claimedIssuer ?? null, claimedSubject: f.claimedSubject ?? null, tokenId: f.tokenId ?? null },
@@ -343,6 +353,12 @@ export class Session {
       return this.#refuseLogin(code, `${msg} (${code})`, token, '28P01');
     }
     if (this.#isClosed()) return;
+    const slot = this.#registry.admitIdentity(identity);
+    if (!slot) {
+      const e = new PgTooManyConnectionsError();
+      return this.#refuseLogin(e.code, `too_many_connections: ${identity.subject} already has ${this.#o.maxConnectionsPerIdentity} sessions open through this proxy; close one and retry (${e.code})`, token, '53300');
+    }
+    this.#identitySlot = slot;
     this.#identity = identity;
     const rec = this.#openRecording();
     rec.setActor(actorFromIdentity(identity));
@@ -1073,12 +1089,24 @@ export class Session {
       // the socket may already be gone
     }
     this.#client.end();
-    this.#end(message, errorCode ?? (message.match(/\((AFF_E_[A-Z0-9_]+)\)/)?.[1] ?? null) ?? undefined);
+    const code = errorCode ?? (message.match(/\((AFF_E_[A-Z0-9_]+)\)/)?.[1] ?? null) ?? undefined;
+    if (!this.#started && !this.#rejectionNoted) this.#notePreLoginRejection(code ?? PRELOGIN_PROTOCOL_CODE, message);
+    this.#end(message, code);
+  }
+
+  // A refusal before the session started: recorded now or counted into a per-source summary.
+  #notePreLoginRejection(code: string, reason: string): void {
+    this.#rejectionNoted = true;
+    if (this.#registry.preLoginRejected(this.#source.address, code, reason) !== 'record') return;
+    this.#openRecording()
+      .record({ type: 'AuthenticationFailed', code, reason: reason.slice(0, 1024), claimedIssuer: null, claimedSubject: null, tokenId: null }, { wait: false })
+      .catch((e: unknown) => this.#deps.logger?.error({ err: e }, 'could not record a pre-login rejection'));
   }
 
   #end(reason: string, errorCode?: string): void {
     if (this.#isClosed()) return;
     this.#state = 'closed';
+    this.#identitySlot?.();
     for (const t of [this.#authTimer, this.#idleTimer, this.#slowTimer, this.#statementTimer]) clearTimeout(t);
     this.#hold?.abort.abort();
     if (this.#keys) this.#registry.unregister(this.#keys.processId);

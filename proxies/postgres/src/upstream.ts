@@ -62,7 +62,8 @@ function openSocket(o: Readonly<UpstreamOptions>, slot?: ReceiverSlot): Promise<
           },
         }
       : undefined;
-    const s = netConnect({ host: o.host, port: o.port, noDelay: true, ...(onread ? { onread } : {}) });
+    const where = o.socketPath !== undefined ? { path: o.socketPath } : { host: o.host, port: o.port, noDelay: true };
+    const s = netConnect({ ...where, ...(onread ? { onread } : {}) });
     const t = setTimeout(() => s.destroy(new Error(`connect timeout after ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
     s.once('connect', () => {
       clearTimeout(t);
@@ -116,6 +117,11 @@ async function secure(s: Socket, o: Readonly<UpstreamOptions>): Promise<TLSSocke
   });
 }
 
+/** upstreamAddress names where the upstream is reached, for messages. */
+export function upstreamAddress(o: Readonly<UpstreamOptions>): string {
+  return o.socketPath !== undefined ? `unix:${o.socketPath}` : `${o.host}:${o.port}`;
+}
+
 /**
  * connectUpstream opens and logs in an upstream connection. It MUST reject with
  * PgUpstreamUnavailableError (never hang past connectTimeoutMs for the whole login) and
@@ -140,7 +146,7 @@ export async function connectUpstream(o: Readonly<UpstreamOptions>, clientParams
   } catch (e) {
     sock?.destroy();
     const why = e instanceof Error ? e.message : String(e);
-    throw new PgUpstreamUnavailableError(`cannot reach the upstream PostgreSQL server ${o.host}:${o.port}: ${why}`, { cause: e });
+    throw new PgUpstreamUnavailableError(`cannot reach the upstream PostgreSQL server ${upstreamAddress(o)}: ${why}`, { cause: e });
   } finally {
     clearTimeout(timer);
   }
@@ -251,7 +257,7 @@ async function login(
 export function sendUpstreamCancel(o: Readonly<UpstreamOptions>, processId: number, secretKey: Buffer): Promise<void> {
   return new Promise((resolve) => {
     // PostgreSQL reads a CancelRequest before any authentication, on plain TCP as well.
-    const s = netConnect({ host: o.host, port: o.port });
+    const s = o.socketPath !== undefined ? netConnect({ path: o.socketPath }) : netConnect({ host: o.host, port: o.port });
     const done = () => {
       clearTimeout(t);
       s.destroy();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from './config.ts';
+import { loadConfig, EMBEDDED_IDLE_TIMEOUT_SECONDS, EMBEDDED_MAX_CONNECTIONS, EMBEDDED_MAX_CONNECTIONS_PER_IDENTITY } from './config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'aff-config-'));
 const write = (name: string, text: string) => {
@@ -42,4 +42,17 @@ test('errors name the bad field', () => {
   assert.throws(() => loadConfig({ cwd: dir, env: { AFFIDAVIT_PG_PORT: 'abc' } }), /AFFIDAVIT_PG_PORT=abc: must be an integer/);
   assert.throws(() => loadConfig({ file: join(dir, 'missing.yaml'), cwd: dir, env: {} }), /does not exist/);
   assert.throws(() => loadConfig({ file: write('e.yaml', 'a: [\n'), cwd: dir, env: {} }), /not valid YAML/);
+});
+
+test('the embedded proxy is safe by default: an idle timeout and connection limits, all configurable and checked', () => {
+  const c = loadConfig({ cwd: dir, env: {} });
+  assert.equal(c.postgres.idleTimeoutSeconds, EMBEDDED_IDLE_TIMEOUT_SECONDS);
+  assert.ok(c.postgres.idleTimeoutSeconds > 0);
+  assert.equal(c.postgres.maxConnections, EMBEDDED_MAX_CONNECTIONS);
+  assert.equal(c.postgres.maxConnectionsPerIdentity, EMBEDDED_MAX_CONNECTIONS_PER_IDENTITY);
+  const f = loadConfig({ file: write('limits.yaml', 'postgres:\n  idleTimeoutSeconds: 30\n  maxConnectionsPerIdentity: 2\n'), cwd: dir, env: {} });
+  assert.equal(f.postgres.idleTimeoutSeconds, 30);
+  assert.equal(f.postgres.maxConnectionsPerIdentity, 2);
+  assert.throws(() => loadConfig({ file: write('limits2.yaml', 'postgres:\n  maxConnections: 3\n  maxConnectionsPerIdentity: 4\n'), cwd: dir, env: {} }), /maxConnectionsPerIdentity: 4 is more than maxConnections \(3\)/);
+  assert.throws(() => loadConfig({ file: write('limits3.yaml', 'postgres:\n  idleTimeoutSeconds: -1\n'), cwd: dir, env: {} }), /config\.postgres\.idleTimeoutSeconds/);
 });

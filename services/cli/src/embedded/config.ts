@@ -23,12 +23,25 @@ export type EmbeddedConfig = {
     /** upstream: `demo` for the embedded PGlite database, or a real server. */
     upstream: { kind: 'demo' } | { kind: 'external'; host: string; port: number; user: string; password: string; database: string; caFile?: string };
     approvalTimeoutSeconds: number;
+    /** idleTimeoutSeconds closes a session silent that long, idle or idle in a transaction (0 = never). */
+    idleTimeoutSeconds: number;
+    /** maxConnections caps the proxy's client connections. */
+    maxConnections: number;
+    /** maxConnectionsPerIdentity caps one user's sessions at once. */
+    maxConnectionsPerIdentity: number;
   };
   /** policyFile: when missing, the built-in demo policy is written there on first start (default: <dataDir>/policy.yaml). */
   policyFile: string;
   recording: { mode: 'sync' | 'async' };
   ledger: { origin: string; checkpointEveryEntries: number; checkpointEveryMs: number };
 };
+
+/** EMBEDDED_IDLE_TIMEOUT_SECONDS is the embedded proxy's idle timeout (10 minutes). */
+export const EMBEDDED_IDLE_TIMEOUT_SECONDS = 600;
+/** EMBEDDED_MAX_CONNECTIONS caps the embedded proxy's client connections (one machine, a few people). */
+export const EMBEDDED_MAX_CONNECTIONS = 64;
+/** EMBEDDED_MAX_CONNECTIONS_PER_IDENTITY caps one user's sessions in embedded mode. */
+export const EMBEDDED_MAX_CONNECTIONS_PER_IDENTITY = 4;
 
 /** DEFAULT_CONFIG is the demo: alice reads, bob approves, both through the demo database. */
 export const DEFAULT_CONFIG: Omit<EmbeddedConfig, 'policyFile'> & { policyFile?: string } = Object.freeze({
@@ -44,7 +57,17 @@ export const DEFAULT_CONFIG: Omit<EmbeddedConfig, 'policyFile'> & { policyFile?:
       carol: { groups: ['dba'], email: 'carol@example.com', amr: ['pwd'] },
     },
   },
-  postgres: { host: '127.0.0.1', port: 6432, resource: 'demo', upstream: { kind: 'demo' }, approvalTimeoutSeconds: 300 },
+  postgres: {
+    host: '127.0.0.1',
+    port: 6432,
+    resource: 'demo',
+    upstream: { kind: 'demo' },
+    approvalTimeoutSeconds: 300,
+    // The demo database serves one session at a time: a forgotten psql frees it after 10 minutes.
+    idleTimeoutSeconds: EMBEDDED_IDLE_TIMEOUT_SECONDS,
+    maxConnections: EMBEDDED_MAX_CONNECTIONS,
+    maxConnectionsPerIdentity: EMBEDDED_MAX_CONNECTIONS_PER_IDENTITY,
+  },
   recording: { mode: 'sync' },
   ledger: { origin: 'affidavit.local/embedded', checkpointEveryEntries: 1000, checkpointEveryMs: 5000 },
 }) as Omit<EmbeddedConfig, 'policyFile'>;
@@ -84,12 +107,15 @@ const CONFIG_SCHEMA = {
     postgres: {
       type: 'object',
       additionalProperties: false,
-      required: ['host', 'port', 'resource', 'upstream', 'approvalTimeoutSeconds'],
+      required: ['host', 'port', 'resource', 'upstream', 'approvalTimeoutSeconds', 'idleTimeoutSeconds', 'maxConnections', 'maxConnectionsPerIdentity'],
       properties: {
         host: { type: 'string', enum: ['127.0.0.1', 'localhost', '::1', '0.0.0.0'] },
         port,
         resource: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9._-]+$' },
         approvalTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 86_400 },
+        idleTimeoutSeconds: { type: 'integer', minimum: 0, maximum: 86_400 },
+        maxConnections: { type: 'integer', minimum: 1, maximum: 100_000 },
+        maxConnectionsPerIdentity: { type: 'integer', minimum: 1, maximum: 100_000 },
         upstream: {
           oneOf: [
             { type: 'object', additionalProperties: false, required: ['kind'], properties: { kind: { const: 'demo' } } },
@@ -182,7 +208,15 @@ export function loadConfig(opts: { file?: string; cwd: string; env: NodeJS.Proce
     for (const p of o.path.slice(0, -1)) node = node[p] as Record<string, unknown>;
     node[o.path.at(-1)!] = value;
   }
-  const valid = validateOptions<EmbeddedConfig>(CONFIG_SCHEMA, merged, { name: 'config' });
+  const valid = validateOptions<EmbeddedConfig>(CONFIG_SCHEMA, merged, {
+    name: 'config',
+    rules: [
+      (c) =>
+        c.postgres.maxConnectionsPerIdentity > c.postgres.maxConnections
+          ? `config.postgres.maxConnectionsPerIdentity: ${c.postgres.maxConnectionsPerIdentity} is more than maxConnections (${c.postgres.maxConnections})`
+          : undefined,
+    ],
+  });
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const out = structuredClone(valid) as EmbeddedConfig;
   out.dataDir = abs(out.dataDir);

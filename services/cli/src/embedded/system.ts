@@ -36,6 +36,7 @@ import type { ResolvedConfig } from './config.ts';
 import { startControlServer } from './control-server.ts';
 import { startDemoDatabase } from './demo-database.ts';
 import { dataPaths } from './paths.ts';
+import { privateDataDir, privateFiles } from './private-data.ts';
 
 /** REVEAL_GROUPS may open encrypted originals of masked values (every opening is recorded). */
 export const REVEAL_GROUPS = ['auditors', 'approvers'];
@@ -92,7 +93,9 @@ async function tlsMaterial(dir: string): Promise<{ cert: string; key: string }> 
  */
 export async function startEmbedded(config: ResolvedConfig, logger: Logger): Promise<EmbeddedSystem> {
   const paths = dataPaths(config);
-  mkdirSync(paths.keysDir, { recursive: true, mode: 0o700 });
+  // Before anything is created: the ledger and keys are private (0700 folders, 0600 files).
+  const privatePaths = { dataDir: config.dataDir, keysDir: paths.keysDir, ledgerFile: paths.ledgerFile };
+  privateDataDir(privatePaths, logger);
   const stops: Array<[string, () => Promise<unknown>]> = [];
   const stop = async () => {
     for (const [name, fn] of stops.reverse()) {
@@ -132,11 +135,12 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     stops.push(['token issuer', () => issuer.close()]);
     const verifier = createTokenVerifier({ issuer: issuerUrl(config), audience: config.issuer.audience }, { clock: systemClock });
 
-    let upstream: { host: string; port: number; user: string; password: string; database: string; tls?: { ca?: string } };
+    let upstream: { host: string; port: number; socketPath?: string; user: string; password: string; database: string; tls?: { ca?: string } };
     if (config.postgres.upstream.kind === 'demo') {
       const demo = await startDemoDatabase({ dataDir: paths.demoDatabaseDir, logger: logger.child({ component: 'demo-db' }) });
       stops.push(['demo database', () => demo.stop()]);
-      upstream = { host: demo.host, port: demo.port, user: demo.user, password: demo.password, database: demo.database };
+      // host:port only name the target in events; the proxy reaches the demo database on its private socket.
+      upstream = { host: 'localhost', port: demo.port, socketPath: demo.socketPath, user: demo.user, password: demo.password, database: demo.database };
     } else {
       const u = config.postgres.upstream;
       upstream = { host: u.host, port: u.port, user: u.user, password: u.password, database: u.database, ...(u.caFile ? { tls: { ca: readFileSync(u.caFile, 'utf8') } } : {}) };
@@ -174,6 +178,9 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
         upstream,
         resource: config.postgres.resource,
         approvalTimeoutMs: config.postgres.approvalTimeoutSeconds * 1000,
+        idleTimeoutMs: config.postgres.idleTimeoutSeconds * 1000,
+        maxConnections: config.postgres.maxConnections,
+        maxConnectionsPerIdentity: config.postgres.maxConnectionsPerIdentity,
         recordingMode: config.recording.mode,
         feeder: { id: 'embedded-postgres', version: VERSION },
       },
@@ -236,6 +243,8 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
       },
     });
     stops.push(['control endpoint', () => control.close()]);
+    // Again once every component wrote its files: a library that chose its own mode is caught too.
+    privateFiles(privatePaths, logger);
 
     return { proxyPort: addr.port, issuer: issuer.issuer, verifierKeyFile: paths.ledgerVerifierKey, decisionKeyFile: paths.decisionVerifierKey, bus, stop };
   } catch (e) {
