@@ -9,7 +9,7 @@ import { startEmbedded } from '../embedded/system.ts';
 import type { ResolvedConfig } from '../embedded/config.ts';
 import { CONFIG_HELP, CONFIG_OPTION, configFrom } from './config-options.ts';
 
-function banner(c: ResolvedConfig, port: number, io: Io): string {
+function banner(c: ResolvedConfig, port: number, apiUrl: string | null, io: Io): string {
   const rel = (p: string) => relative(io.cwd, p) || '.';
   const paths = dataPaths(c);
   const users = Object.entries(c.issuer.users).map(([u, v]) => `${u} (${v.groups.join(', ')})`).join(', ');
@@ -27,7 +27,14 @@ Affidavit is running (embedded mode). Ctrl-C stops it cleanly.
     npx affidavit approve <request-id> --as bob --reason "ticket 42"
   Verify the ledger and every approval decision (offline, with only the public keys):
     npx affidavit verify ${rel(c.dataDir)} --key ${rel(paths.ledgerVerifierKey)} --decision-key ${rel(paths.decisionVerifierKey)}
-
+${
+  apiUrl
+    ? `  Query the ledger through the GraphQL API (GraphiQL in a browser; auditors read, approvers decide):
+    curl -s ${apiUrl}/graphql -H "authorization: Bearer $(npx affidavit token dave)" \\
+      -H 'content-type: application/json' -d '{"query":"{ sessions(first: 5) { nodes { sessionId subject } } }"}'
+`
+    : ''
+}
   Data:   ${rel(c.dataDir)}  (ledger ${rel(paths.ledgerFile)}, keys ${rel(paths.keysDir)})
   Policy: ${rel(c.policyFile)}  (reloaded on change; check with: npx affidavit policy check ${rel(c.policyFile)})
 `;
@@ -57,7 +64,7 @@ Exit codes: 0 stopped cleanly, 2 usage error, 3 could not start (the message say
     const logger = createLogger({ name: 'affidavit', level: config.logLevel, pretty: !values['json-logs'] && process.stderr.isTTY === true });
     logger.info({ config: { ...config, issuer: { ...config.issuer, users: Object.keys(config.issuer.users) } } }, 'starting');
     const system = await startEmbedded(config, logger);
-    io.stdout.write(banner(config, system.proxyPort, io));
+    io.stdout.write(banner(config, system.proxyPort, system.apiUrl, io));
     const stop = Promise.withResolvers<string>();
     process.once('SIGINT', () => stop.resolve('SIGINT'));
     process.once('SIGTERM', () => stop.resolve('SIGTERM'));

@@ -34,6 +34,8 @@ export type EmbeddedConfig = {
   policyFile: string;
   recording: { mode: 'sync' | 'async' };
   ledger: { origin: string; checkpointEveryEntries: number; checkpointEveryMs: number };
+  /** api: the GraphQL API on 127.0.0.1 (port 0 turns it off); roleGroups name the groups granting each role. */
+  api: { port: number; roleGroups: { auditor: string[]; approver: string[]; admin: string[] } };
 };
 
 /** EMBEDDED_IDLE_TIMEOUT_SECONDS is the embedded proxy's idle timeout (10 minutes). */
@@ -55,6 +57,7 @@ export const DEFAULT_CONFIG: Omit<EmbeddedConfig, 'policyFile'> & { policyFile?:
       alice: { groups: ['analysts'], email: 'alice@example.com', amr: ['pwd', 'otp', 'hwk'] },
       bob: { groups: ['approvers', 'analysts'], email: 'bob@example.com', amr: ['pwd', 'hwk'] },
       carol: { groups: ['dba'], email: 'carol@example.com', amr: ['pwd'] },
+      dave: { groups: ['auditors'], email: 'dave@example.com', amr: ['pwd', 'otp'] },
     },
   },
   postgres: {
@@ -70,13 +73,14 @@ export const DEFAULT_CONFIG: Omit<EmbeddedConfig, 'policyFile'> & { policyFile?:
   },
   recording: { mode: 'sync' },
   ledger: { origin: 'affidavit.local/embedded', checkpointEveryEntries: 1000, checkpointEveryMs: 5000 },
+  api: { port: 9480, roleGroups: { auditor: ['auditors'], approver: ['approvers'], admin: ['admins'] } },
 }) as Omit<EmbeddedConfig, 'policyFile'>;
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 };
 const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['dataDir', 'logLevel', 'issuer', 'postgres', 'recording', 'ledger'],
+  required: ['dataDir', 'logLevel', 'issuer', 'postgres', 'recording', 'ledger', 'api'],
   properties: {
     dataDir: { type: 'string', minLength: 1 },
     logLevel: { type: 'string', enum: ['trace', 'debug', 'info', 'warn', 'error'] },
@@ -149,6 +153,20 @@ const CONFIG_SCHEMA = {
         checkpointEveryMs: { type: 'integer', minimum: 10 },
       },
     },
+    api: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['port', 'roleGroups'],
+      properties: {
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        roleGroups: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['auditor', 'approver', 'admin'],
+          properties: Object.fromEntries(['auditor', 'approver', 'admin'].map((r) => [r, { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } }])),
+        },
+      },
+    },
   },
 };
 
@@ -158,6 +176,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: string[]; type: '
   { env: 'AFFIDAVIT_LOG_LEVEL', path: ['logLevel'], type: 'string' },
   { env: 'AFFIDAVIT_ISSUER_PORT', path: ['issuer', 'port'], type: 'integer' },
   { env: 'AFFIDAVIT_PG_PORT', path: ['postgres', 'port'], type: 'integer' },
+  { env: 'AFFIDAVIT_API_PORT', path: ['api', 'port'], type: 'integer' },
   { env: 'AFFIDAVIT_POLICY_FILE', path: ['policyFile'], type: 'string' },
   { env: 'AFFIDAVIT_RECORDING_MODE', path: ['recording', 'mode'], type: 'string' },
 ];

@@ -19,7 +19,8 @@ import {
   MaskRevealInvalidError,
   sinkRefusalRecorder,
 } from '@affidavit/access';
-import { systemClock, uuidv7 } from '@affidavit/common';
+import { isAffidavitError, systemClock, uuidv7 } from '@affidavit/common';
+import { decisionSignatureVerifier, eventSinkAuthFailureRecorder, startApi } from '@affidavit/api';
 import { ed25519NoteVerifier } from '@affidavit/tlog';
 import type { Logger } from '@affidavit/common';
 import type { Bus } from '@affidavit/bus';
@@ -63,6 +64,8 @@ export type EmbeddedSystem = {
   readonly decisionKeyFile: string;
   /** bus is the in-process bus (for in-process tools and tests: e.g. publishing forged decisions). */
   readonly bus: Bus;
+  /** apiUrl is where the GraphQL API listens (`<apiUrl>/graphql`), or null when it is off. */
+  readonly apiUrl: string | null;
   stop(): Promise<void>;
 };
 
@@ -243,10 +246,50 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
       },
     });
     stops.push(['control endpoint', () => control.close()]);
+
+    // The GraphQL API: read models of this ledger, and approve/deny through the same decision
+    // service as the CLI (rules checked, refusals recorded, decisions signed).
+    let apiUrl: string | null = null;
+    if (config.api.port !== 0) {
+      const api = await startApi(
+        {
+          ledgerFile: paths.ledgerFile,
+          readModelFile: join(config.dataDir, 'read-models.sqlite'),
+          host: '127.0.0.1',
+          port: config.api.port,
+          server: { development: true, roleGroups: config.api.roleGroups },
+        },
+        {
+          verify: (t) => verifier.verify(t),
+          recorder: eventSinkAuthFailureRecorder(recording.sink, {
+            feeder: { id: 'embedded-api', version: VERSION },
+            resource: 'api',
+            host: '127.0.0.1',
+            port: config.api.port,
+            clock: systemClock,
+          }),
+          decisions: {
+            async decide(r) {
+              try {
+                const d = await decide({ requestId: r.requestId, decision: r.decision, justification: r.justification, token: r.token });
+                return { requestId: d.requestId, decision: r.decision, decidedAt: Date.now() };
+              } catch (e) {
+                if (isAffidavitError(e)) return { error: e };
+                throw e;
+              }
+            },
+          },
+          signatures: decisionSignatureVerifier([decisionVerifier]),
+          logger: logger.child({ component: 'api' }),
+        },
+      );
+      stops.push(['api', () => api.stop()]);
+      apiUrl = api.url;
+    }
     // Again once every component wrote its files: a library that chose its own mode is caught too.
     privateFiles(privatePaths, logger);
 
-    return { proxyPort: addr.port, issuer: issuer.issuer, verifierKeyFile: paths.ledgerVerifierKey, decisionKeyFile: paths.decisionVerifierKey, bus, stop };
+    return { proxyPort: addr.port, issuer: issuer.issuer, verifierKeyFile: paths.ledgerVerifierKey, decisionKeyFile: paths.decisionVerifierKey, bus, apiUrl, stop };
   } catch (e) {
     await stop();
     throw e;
