@@ -22,9 +22,9 @@ if (process.env.AFFIDAVIT_E2E_USE_WORKTREE !== '1') {
   // The README's install step, offline from the npm cache the outer install filled.
   execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: root, stdio: 'inherit' });
 }
-const [pgPort, issuerPort] = await freePorts(2);
+const [pgPort, issuerPort, apiPort] = await freePorts(3);
 const dataDir = join(work, 'data');
-const env = { ...process.env, AFFIDAVIT_DATA_DIR: dataDir, AFFIDAVIT_PG_PORT: String(pgPort), AFFIDAVIT_ISSUER_PORT: String(issuerPort), AFFIDAVIT_LOG_LEVEL: 'info' };
+const env = { ...process.env, AFFIDAVIT_DATA_DIR: dataDir, AFFIDAVIT_PG_PORT: String(pgPort), AFFIDAVIT_ISSUER_PORT: String(issuerPort), AFFIDAVIT_API_PORT: String(apiPort), AFFIDAVIT_LOG_LEVEL: 'info' };
 const node = join(root, 'node_modules', '.bin', 'node');
 const cli = (...args: string[]) => spawnSync(node, [join(root, 'services/cli/src/main.ts'), ...args], { cwd: root, env, encoding: 'utf8' });
 
@@ -73,12 +73,12 @@ const modeOf = (p: string) => statSync(p).mode & 0o777;
 
 /**
  * privateAndClosed checks the class-6/7 promises of a running embedded system: no TCP port
- * but the proxy, the issuer and the control endpoint (the demo database is on a private Unix
+ * but the proxy, the issuer, the API and the control endpoint (the demo database is on a private Unix
  * socket behind a password), and a data directory only its user can read.
  */
 function privateAndClosed(): string {
   const control = JSON.parse(readFileSync(join(dataDir, 'control.json'), 'utf8')) as { url: string };
-  const expected = [pgPort, issuerPort, Number(new URL(control.url).port)].sort((a, b) => a - b);
+  const expected = [pgPort, issuerPort, apiPort, Number(new URL(control.url).port)].sort((a, b) => a - b);
   const listening = [...new Set(groupPids(firstGroup).flatMap((pid) => listeningTcpPorts(pid)))].sort((a, b) => a - b);
   assert.deepEqual(listening, expected, 'the embedded system listens on no other TCP port (none for the demo database)');
 
