@@ -23,3 +23,7 @@ export const PgStatementTimeoutError = defineError('AFF_E_PG_STATEMENT_TIMEOUT',
 export const PgClientTooSlowError = defineError('AFF_E_PG_CLIENT_TOO_SLOW', 'the client stopped reading results');
 /** PgProtocolStateError: a message that is valid on the wire arrived when the session cannot take it. */
 export const PgProtocolStateError = defineError('AFF_E_PG_PROTOCOL_STATE', 'a PostgreSQL message arrived out of sequence');
+/** PgUnknownNameError: a statement names a prepared statement or cursor whose definition the proxy does not know, so it is refused rather than guessed. */
+export const PgUnknownNameError = defineError('AFF_E_PG_UNKNOWN_NAME', 'the statement names a prepared statement or cursor the proxy does not know');
+/** PgStartupUserMismatchError: the startup packet names a user other than the token's subject. */
+export const PgStartupUserMismatchError = defineError('AFF_E_PG_STARTUP_USER_MISMATCH', 'the startup user is not the user the token was issued to');
