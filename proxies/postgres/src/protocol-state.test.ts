@@ -453,6 +453,22 @@ test('the approval bait-and-switch: the text decided (and shown to an approver) 
   assert.equal(s.execute(''), "UPDATE payments SET note = 'harmless'");
 });
 
+test('a Query sent after an extended-protocol error is skipped by the server, and so is its expectation', () => {
+  const s = new Sim();
+  s.parse('s', 'SELEC oops');
+  s.reply('E'); // answered after a Flush: the server now skips up to Sync
+  s.query('SELECT 1');
+  s.bind('', 's');
+  s.sync();
+  s.reply('Z:I');
+  assert.deepEqual(s.done.at(-1), { text: 'SELECT 1', outcome: '25P02' });
+  assert.equal(s.model.inFlight, false);
+  assert.equal(s.router.pending, 0);
+  s.query('SELECT 2');
+  s.reply('C:SELECT 1', 'Z:I');
+  assert.deepEqual(s.done.at(-1), { text: 'SELECT 2', outcome: 'ok' });
+});
+
 test('the model is bounded: the oldest names are forgotten (a later use is refused, never misread)', () => {
   const m = new ProtocolState(statementFacts, { limit: 2 });
   const router = new ResponseRouter(1 << 20, m, { completed: () => {}, notification: () => {} });

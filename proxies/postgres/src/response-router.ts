@@ -36,6 +36,8 @@ export class ResponseRouter {
   readonly #state: ProtocolState;
   readonly #host: RouterHost;
   #quiet?: () => void;
+  /** #skipping: an extended-protocol message failed; the server skips everything up to Sync. */
+  #skipping = false;
 
   constructor(maxMessageSize: number, state: ProtocolState, host: RouterHost) {
     this.#framer = new BackendFramer(maxMessageSize);
@@ -229,16 +231,17 @@ export class ResponseRouter {
         // the server after an error (messages sent after the error reached it).
         while (this.#expect.length > 0) {
           const e = this.#shift();
-          if (e.kind === 'query') {
+          if (e.kind === 'query' && !this.#skipping) {
             if (e.cmd) this.#host.completed(e.cmd);
             break;
           }
           if (e.kind === 'sync') break;
-          if (e.kind === 'execute') {
+          if ((e.kind === 'execute' || e.kind === 'query') && e.cmd) {
             e.cmd.skipped();
             this.#host.completed(e.cmd);
           }
         }
+        this.#skipping = false;
         this.#state.ready(end - at >= 6 ? buf[at + 5] : 0x49);
         return undefined;
       case 0x31: // 1 ParseComplete
@@ -308,7 +311,9 @@ export class ResponseRouter {
       h.cmd?.error(raw);
       return h.replace ?? raw;
     }
-    // Extended protocol: the server skips everything up to Sync; so do the expectations.
+    // Extended protocol: the server skips everything up to Sync; so do the expectations, and
+    // those of messages sent after the error reached it are skipped when that Sync is answered.
+    this.#skipping = true;
     const replace = h.kind === 'parse' ? h.replace : undefined;
     while (this.#expect.length > 0 && this.#expect[0].kind !== 'sync') {
       const e = this.#shift();
