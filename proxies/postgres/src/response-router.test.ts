@@ -32,15 +32,15 @@ const rows = (n: number, from = 0) =>
 // proxy's hidden Describe); an unmasked Execute; a refused Query (error replaced); a Sync.
 const STREAM = Buffer.concat([
   shape,
-  ...rows(40),
-  commandComplete('SELECT 40'),
+  ...rows(12),
+  commandComplete('SELECT 12'),
   noticeResponse({ severity: 'NOTICE', code: '00000', message: 'between' }),
   readyForQuery('I'),
   parseComplete(),
   bindComplete(),
   shape,
-  ...rows(25, 100),
-  commandComplete('SELECT 25'),
+  ...rows(8, 100),
+  commandComplete('SELECT 8'),
   bindComplete(),
   ...rows(3, 500),
   commandComplete('SELECT 3'),
@@ -96,7 +96,7 @@ function stable(d: unknown): unknown {
 const whole = await relayInPieces([]);
 
 test('the whole stream: masked, with no original e-mail or card number, and the refusal replaced', () => {
-  for (const clear of ['user13@example.com', 'user101@example.com', 'user124@example.com']) assert.ok(!whole.out.includes(Buffer.from(clear)), clear);
+  for (const clear of ['user13@example.com', 'user101@example.com', 'user107@example.com']) assert.ok(!whole.out.includes(Buffer.from(clear)), clear);
   assert.ok(!whole.out.includes(Buffer.from('4444444444444441')));
   assert.ok(whole.out.includes(REPLACED));
   assert.ok(whole.out.includes(Buffer.from('user501@example.com')), 'the unmasked Execute is untouched');
