@@ -276,6 +276,25 @@ test('COMMIT in the middle of a Query closes the cursors for the statements afte
   assert.equal(s.query('COMMIT; BEGIN; SELECT open_my_cursor(); FETCH ALL c'), 'UNKNOWN');
 });
 
+test('a DO block or CALL can prepare and declare behind the proxy: every name is unknown after one', () => {
+  const s = new Sim();
+  s.query('PREPARE a AS SELECT 1');
+  s.reply('C:PREPARE', 'Z:I');
+  s.query('BEGIN; DECLARE c CURSOR FOR SELECT 2');
+  s.reply('C:BEGIN', 'C:DECLARE CURSOR', 'Z:T');
+  assert.equal(s.query("DO $$ BEGIN EXECUTE 'DEALLOCATE a'; EXECUTE 'PREPARE a AS SELECT 3'; END $$; EXECUTE a"), 'UNKNOWN');
+  s.query("DO $$ BEGIN EXECUTE 'DEALLOCATE a'; EXECUTE 'PREPARE a AS SELECT 3'; END $$");
+  assert.equal(s.query('EXECUTE a'), 'WAIT');
+  s.reply('C:DO', 'Z:T');
+  assert.equal(s.query('EXECUTE a'), 'UNKNOWN');
+  assert.equal(s.query('FETCH c'), 'UNKNOWN');
+  s.query('CALL p()');
+  s.reply('C:CALL', 'Z:T');
+  s.query('PREPARE b AS SELECT 4');
+  s.reply('C:PREPARE', 'Z:T');
+  assert.match(s.query('EXECUTE b'), /SELECT 4/, 'a name defined again is known again');
+});
+
 test('EXECUTE arguments count as reads: the resolved classification keeps them', () => {
   const s = new Sim();
   s.query('PREPARE p(text) AS SELECT $1');

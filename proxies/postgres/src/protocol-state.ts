@@ -181,7 +181,7 @@ export class ProtocolState {
         if ('binary' in def && def.binary) binary = true;
       } else if (out !== undefined) out.push(s);
       const made = this.#defines(s, cls);
-      if (made !== undefined || s.forgets !== undefined || this.#endsTx(s)) {
+      if (made !== undefined || s.forgets !== undefined || this.#endsTx(s) || runsCode(s)) {
         scope ??= {};
         if (made !== undefined) (defs ??= new Array(sts.length).fill(undefined))[i] = made;
         applyToScope(scope, s, made, this.#endsTx(s));
@@ -295,6 +295,13 @@ export class ProtocolState {
       else this.#clearPortals(op);
     }
     if (s.nodeType === 'TransactionStmt') this.#transaction(this.#facts(s));
+    else if (runsCode(s)) {
+      // A DO block or a procedure can PREPARE, DEALLOCATE, DECLARE and CLOSE (PL/pgSQL's EXECUTE,
+      // OPEN and CLOSE of a refcursor) behind the proxy's back: what any name ran before is no
+      // longer known. Names are refused until defined again.
+      for (const k of [...this.#statements.keys()]) if (k !== '') this.#statements.delete(k);
+      this.#clearPortals(op);
+    }
   }
 
   /** failed: an ErrorResponse for `op` (undefined: for a message that changes no name). */
@@ -424,6 +431,10 @@ export class ProtocolState {
             if (f.name !== '*') this.#touch(f.kind === 'prepared' ? this.#stmtTouch : this.#portalTouch, f.name, undefined, d);
           }
           if (this.#endsTx(s)) this.#global(this.#portalAll, d);
+          if (runsCode(s)) {
+            this.#global(this.#stmtAll, d);
+            this.#global(this.#portalAll, d);
+          }
         }
       }
     }
@@ -458,6 +469,12 @@ export class ProtocolState {
   }
 }
 
+// runsCode: the statement runs code of the server's (a DO block, a procedure) that can define
+// and drop prepared statements and cursors itself.
+function runsCode(s: StatementInfo): boolean {
+  return s.nodeType === 'DoStmt' || s.nodeType === 'CallStmt';
+}
+
 function lookupIn<T>(local: Map<string, T | undefined> | undefined, all: boolean | undefined, name: string, outer: Lookup<T>): Lookup<T> {
   if (local !== undefined && local.has(name)) return local.get(name);
   if (all) return undefined;
@@ -481,6 +498,12 @@ function applyToScope(scope: Scope, s: StatementInfo, made: StatementDef | Porta
     }
     if (f.kind === 'prepared' && f.name !== '*') (scope.stmts ??= new Map()).set(f.name, undefined);
     if (f.kind === 'cursor' && f.name !== '*') (scope.portals ??= new Map()).set(f.name, undefined);
+  }
+  if (runsCode(s)) {
+    scope.allStmts = true;
+    scope.stmts?.clear();
+    scope.allPortals = true;
+    scope.portals?.clear();
   }
   if (endsTx) {
     // Portals may close with the transaction (a WITH HOLD cursor may not): refuse rather than guess.
