@@ -171,10 +171,18 @@ export class ProtocolState {
         const inner = def.cls.statements.some((x) => x.refers !== undefined) ? this.resolve(def.cls, false, depth + 1) : undefined;
         if (inner === WAIT) return WAIT;
         if (inner !== undefined && 'unknown' in inner) return inner;
-        const ops: Operation[] = [...(inner ?? def).cls.statements.flatMap((x) => x.operations)];
+        const base = (inner ?? def).cls.statements;
         // EXECUTE's arguments are expressions the server evaluates as a SELECT of them.
-        for (const op of s.operations) if (op.reads.length + op.functions.length > 0) ops.push(Object.freeze({ ...op, class: 'select', unresolved: undefined }) as Operation);
-        (out ??= sts.slice(0, i)).push(Object.freeze({ ...s, operations: Object.freeze(ops) }));
+        const args = s.operations.some((op) => op.reads.length + op.functions.length > 0);
+        let ops: readonly Operation[];
+        // The common case keeps the named statement's own (frozen) list: policy decisions are cached by it.
+        if (base.length === 1 && !args) ops = base[0].operations;
+        else {
+          const all: Operation[] = base.flatMap((x) => x.operations);
+          for (const op of s.operations) if (op.reads.length + op.functions.length > 0) all.push(Object.freeze({ ...op, class: 'select', unresolved: undefined }) as Operation);
+          ops = Object.freeze(all);
+        }
+        (out ??= sts.slice(0, i)).push(Object.freeze({ ...s, operations: ops }));
         const verb = s.refers.kind === 'prepared' ? 'prepared statement' : 'cursor';
         note += `\n-- ${verb} ${JSON.stringify(name)} is: ${JSON.stringify(def.text)}`;
         if (inner && inner.note) note += inner.note;
