@@ -190,6 +190,13 @@ export class CommandRun {
     this.#errorMessage = e.message.slice(0, 4096);
   }
 
+  /** skipped marks a command the server never ran: an earlier message of its pipeline failed. */
+  skipped(): void {
+    if (this.#errorCode !== null) return;
+    this.#errorCode = '25P02';
+    this.#errorMessage = 'not run: an earlier message of the same pipeline failed, so the server skipped it';
+  }
+
   /** suspended marks a PortalSuspended (Execute with a row limit). */
   suspended(): void {
     this.#tag ??= null;

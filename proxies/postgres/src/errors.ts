@@ -27,3 +27,7 @@ export const PgProtocolStateError = defineError('AFF_E_PG_PROTOCOL_STATE', 'a Po
 export const PgMaskLineageError = defineError('AFF_E_PG_MASK_LINEAGE', 'the statement uses masked columns in a way that cannot be masked');
 /** PgMaskedMessageError: the server's error or notice text of a statement reading masked columns was withheld (it may quote their values). */
 export const PgMaskedMessageError = defineError('AFF_E_PG_MASKED_MESSAGE', "the server's message was withheld because it may quote masked values");
+/** PgUnknownNameError: a statement names a prepared statement or cursor whose definition the proxy does not know, so it is refused rather than guessed. */
+export const PgUnknownNameError = defineError('AFF_E_PG_UNKNOWN_NAME', 'the statement names a prepared statement or cursor the proxy does not know');
+/** PgStartupUserMismatchError: the startup packet names a user other than the token's subject. */
+export const PgStartupUserMismatchError = defineError('AFF_E_PG_STARTUP_USER_MISMATCH', 'the startup user is not the user the token was issued to');

@@ -1,93 +1,35 @@
-// Session: one client connection through the proxy. It answers the startup phase itself (TLS,
-// token login), logs in upstream with the proxy's credentials, then relays the protocol while
-// deciding each command by policy and recording it.
-//
-// How responses are matched to commands: PostgreSQL answers messages strictly in order, so the
-// session keeps a FIFO of what each forwarded message will produce (`#expect`). A refused
-// command is NOT forwarded; instead a statement that fails in the parser (REFUSAL_SQL) is sent
-// in its place and the server's ErrorResponse for it is replaced by ours. This keeps the
-// upstream's own state exactly what the client expects, without the proxy modelling it:
-// inside a transaction block the server marks the transaction failed (ReadyForQuery 'E', as
-// psql expects after an error), outside one it stays idle; in an extended-protocol pipeline
-// the server discards the rest until Sync, as it would for a real error. The upstream log
-// shows a syntax error for each refusal; nothing is executed.
-import { timingSafeEqual } from 'node:crypto';
+// Session: one client connection through the proxy, and the coordinator of its parts:
+//   startup.ts          the startup phase (TLS, token login, the upstream login)
+//   protocol-state.ts   the model of prepared statements and portals (what a name runs)
+//   command-gate.ts     each command decided by policy, recorded, then forwarded or refused
+//   upstream-writer.ts  the bytes queued for the server, sent in as few writes as possible
+//   response-router.ts  the server's answers: results to their command, confirmations to the model
+// The session reads the client, turns each message into what the parts need, and ends the
+// connection. How responses are matched to commands, and how a refusal keeps the server's state
+// what the client expects, is told in response-router.ts and command-gate.ts.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { isAffidavitError, type Clock, type Logger } from '@affidavit/common';
-import {
-  ACKNOWLEDGED,
-  actorFromIdentity,
-  authenticationFailure,
-  evaluate,
-  PreparedRegistry,
-  type ApprovalGate,
-  type Classification,
-  type EventDraft,
-  type Identity,
-  type Policy,
-  type PolicyDecision,
-  type Recorder,
-  type SessionRecording,
-  type SqlClassifier,
-} from '@affidavit/access';
-import type { CommandChannel, PolicyAction, Source, Target } from '@affidavit/schemas';
-import { BackendFramer, KNOWN_BACKEND_TYPES } from './backend-framer.ts';
-import { CommandRun } from './command-run.ts';
+import type { ApprovalGate, Classification, EventDraft, Identity, Policy, Recorder, SessionRecording, SqlClassifier } from '@affidavit/access';
+import { channelOf, CommandGate, type Pending } from './command-gate.ts';
+import type { CommandRun } from './command-run.ts';
 import { literalCacheFor, type LiteralCache } from './literal-cache.ts';
-import {
-  PgApprovalRefusedError,
-  PgClientTooSlowError,
-  PgCommandDeniedError,
-  PgIdleTimeoutError,
-  PgMaskBinaryError,
-  PgMaskCopyError,
-  PgProtocolStateError,
-  PgStatementTimeoutError,
-  PgTlsRequiredError,
-} from './errors.ts';
-import type { MaskingPort, ResultMasker } from './masking-port.ts';
-import { lineageGate, messageOf } from './lineage-gate.ts';
+import { PgClientTooSlowError, PgIdleTimeoutError, PgProtocolStateError, PgStatementTimeoutError } from './errors.ts';
+import type { MaskingPort } from './masking-port.ts';
 import type { PostgresProxyOptions } from './options.ts';
-import { renderParameters } from './render-parameters.ts';
-import { PgTooManyConnectionsError } from './connection-limits.ts';
+import { ProtocolState, WAIT, type PortalDef } from './protocol-state.ts';
 import { PRELOGIN_LOGIN_TIMEOUT_CODE, PRELOGIN_PROTOCOL_CODE } from './prelogin-rejections.ts';
-import { connectUpstream, sendUpstreamCancel, type UpstreamSession } from './upstream.ts';
-import {
-  authenticationCleartextPassword,
-  authenticationOk,
-  backendKeyData,
-  decodePassword,
-  encodeFrontendMessage,
-  encryptionResponse,
-  errorResponse,
-  FrontendReader,
-  noticeResponse,
-  query as queryMessage,
-  readyForQuery,
-  terminate,
-  type ErrorFields,
-  type FrontendMessage,
-  type TypedFrontendMessage,
-} from './wire/index.ts';
+import { renderParameters } from './render-parameters.ts';
+import { ResponseRouter, type Expect } from './response-router.ts';
+import { Startup } from './startup.ts';
+import { statementFacts } from './statement-facts.ts';
+import { sendUpstreamCancel, type UpstreamSession } from './upstream.ts';
+import { UpstreamWriter } from './upstream-writer.ts';
+import { authenticationOk, backendKeyData, encodeFrontendMessage, errorResponse, FrontendReader, noticeResponse, readyForQuery, terminate, type FrontendMessage, type TypedFrontendMessage } from './wire/index.ts';
 
-/** REFUSAL_SQL is sent upstream in place of a refused command: it fails in the parser and runs nothing. */
-export const REFUSAL_SQL = 'AFFIDAVIT REFUSED THIS STATEMENT';
-const REFUSAL_QUERY = queryMessage(REFUSAL_SQL);
-const REFUSAL_PARSE = encodeFrontendMessage({ type: 'Parse', name: 'affidavit_refused', query: REFUSAL_SQL, paramTypes: [] });
-
-// Startup parameters passed upstream. `options` (arbitrary -c settings), `search_path` and
-// `role` are NOT: they would change what policy-checked names resolve to.
-const PASSED_PARAMETERS = new Set(['application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'datestyle', 'timezone']);
-const MAX_STATEMENTS = 10_000;
-
-const AVRO_ACTION: Readonly<Record<PolicyDecision['action'], PolicyAction>> = {
-  allow: 'allow',
-  deny: 'deny',
-  'require-approval': 'require_approval',
-  mask: 'mask',
-};
+export { REFUSAL_SQL } from './command-gate.ts';
 
 /** SessionDeps are the collaborators every session of a proxy shares. */
 export type SessionDeps = {
@@ -117,25 +59,15 @@ export type SessionRegistry = {
   preLoginRejected(address: string, code: string, reason: string): 'record' | 'counted';
 };
 
-type Expect =
-  | { kind: 'query'; cmd?: CommandRun; replace?: Buffer }
-  | { kind: 'parse' | 'bind' | 'close'; replace?: Buffer }
-  | { kind: 'describe'; hidden?: CommandRun }
-  | { kind: 'execute'; cmd: CommandRun }
-  | { kind: 'sync' };
+const FLUSH = encodeFrontendMessage({ type: 'Flush' });
+const NO_STATEMENTS: Classification['statements'] = Object.freeze([]);
+/** NOTIFICATION_COLUMNS name the fields of a NotificationResponse recorded as ResultCaptured. */
+export const NOTIFICATION_COLUMNS = Object.freeze(['notification_channel', 'notification_payload', 'notification_sender_pid']);
 
-type Statement = { readonly text: string; readonly cls: Classification };
-type Portal = { readonly statement: string; readonly params: readonly (Buffer | null)[]; readonly paramFormats: readonly number[]; readonly resultFormats: readonly number[] };
-type Protocol = 'simple' | 'extended';
-/** Pending is one command to run: `raw` is its Query, Execute or FunctionCall message; `portal` the Execute's portal. */
-type Pending = { text: string; parameters: (string | null)[]; channel: CommandChannel; cls: Classification; protocol: Protocol; raw: Buffer; portal: string; binaryResults: boolean };
-
-const isLoopback = (a: string | undefined) => a === '127.0.0.1' || a === '::1' || a === '::ffff:127.0.0.1' || (a?.startsWith('127.') ?? false);
-
-function classesOf(c: Classification): string[] {
-  const out = new Set<string>();
-  for (const s of c.statements) for (const o of s.operations) out.add(o.class);
-  return [...out];
+// needsModel: a statement that names a prepared statement or cursor, or defines one.
+function needsModel(cls: Classification): boolean {
+  for (const s of cls.statements) if (s.refers !== undefined || s.defines !== undefined) return true;
+  return false;
 }
 
 /** Session runs one client connection; create it with the accepted socket and call start(). */
@@ -145,43 +77,35 @@ export class Session {
   readonly #registry: SessionRegistry;
   readonly #raw: Socket;
   #client: Socket | TLSSocket;
-  #tls = false;
-  #state: 'startup' | 'auth' | 'ready' | 'closed' = 'startup';
+  #state: 'startup' | 'ready' | 'closed' = 'startup';
   readonly #reader: FrontendReader;
-  #params: Record<string, string> = {};
-  #awaitingPassword = false;
+  readonly #startup: Startup;
   #recording?: SessionRecording;
   #identity?: Identity;
   #started = false;
   #up?: UpstreamSession;
-  #framer: BackendFramer;
-  readonly #expect: Expect[] = [];
+  readonly #model = new ProtocolState(statementFacts);
+  readonly #router: ResponseRouter;
+  readonly #writer: UpstreamWriter;
+  readonly #gate: CommandGate;
   readonly #inbox: TypedFrontendMessage[] = [];
   #pumping = false;
-  #corked = false;
-  /** #outgoing is what #forward queued for the server and #flushUpstream has not sent yet. */
-  #outgoing?: Buffer;
-  /** #outgoingAnswers: something queued since the last flush makes the server answer the client (see #run). */
-  #outgoingAnswers = false;
   #discardUntilSync = false;
-  readonly #statements = new Map<string, Statement>();
-  readonly #portals = new Map<string, Portal>();
-  readonly #prepared = new PreparedRegistry();
-  readonly #decisions = new WeakMap<object, { policy: Policy; decision: PolicyDecision }>();
   readonly #sql: LiteralCache;
   #keys?: { processId: number; secretKey: Buffer };
   #commands = 0;
+  #lastCommandId?: string;
   readonly #openedAt = performance.now();
-  #clientPaused = { inbox: false, upstream: false };
+  #inboxPaused = false;
   #upstreamPaused = false;
   #slowTimer?: NodeJS.Timeout;
   #idleTimer?: NodeJS.Timeout;
   #authTimer?: NodeJS.Timeout;
   #statementTimer?: NodeJS.Timeout;
   #hold?: { abort: AbortController; cancelled: boolean };
-  #target: Target;
-  #source: Source;
+  /** #identitySlot releases this session's per-identity connection slot (taken at login). */
   #identitySlot?: () => void;
+  /** #rejectionNoted: a refusal before login was already recorded or counted. */
   #rejectionNoted = false;
 
   constructor(socket: Socket, deps: SessionDeps, registry: SessionRegistry) {
@@ -191,11 +115,71 @@ export class Session {
     this.#raw = socket;
     this.#client = socket;
     this.#reader = new FrontendReader({ maxMessageSize: this.#o.maxMessageSize });
-    this.#framer = new BackendFramer(this.#o.maxMessageSize);
     this.#sql = literalCacheFor(deps.classifier);
-    const u = this.#o.upstream;
-    this.#target = { kind: 'postgres', resource: this.#o.resource, host: u.host, port: u.port, database: u.database, login: u.user };
-    this.#source = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? null, application: null };
+    this.#writer = new UpstreamWriter({
+      pause: () => this.#client.pause(),
+      resume: () => {
+        if (!this.#inboxPaused) this.#client.resume();
+      },
+    });
+    this.#router = new ResponseRouter(this.#o.maxMessageSize, this.#model, {
+      completed: (cmd) => this.#complete(cmd),
+      notification: (buf, at, end) => this.#notification(buf, at, end),
+    });
+    this.#startup = new Startup({
+      deps,
+      raw: socket,
+      client: () => this.#client,
+      useTls: (tls) => {
+        this.#raw.off('data', this.#onClientData);
+        tls.on('data', this.#onClientData);
+        tls.on('error', (e) => this.#end(`TLS error: ${e.message}`));
+        this.#client = tls;
+      },
+      buffered: () => this.#reader.buffered,
+      isClosed: () => this.#isClosed(),
+      fatal: (s, m, c) => this.#fatal(s, m, c),
+      end: (r) => this.#end(r),
+      cancelOther: (pid, key) => this.#registry.cancel(pid, key),
+      started: () => {
+        this.#started = true;
+      },
+      established: (identity, up) => this.#established(identity, up),
+      admitIdentity: (identity) => {
+        this.#identitySlot = this.#registry.admitIdentity(identity);
+        return this.#identitySlot !== undefined;
+      },
+      preLoginRejected: (code, reason) => {
+        this.#rejectionNoted = true;
+        return this.#registry.preLoginRejected(socket.remoteAddress ?? 'unknown', code, reason);
+      },
+    });
+    this.#gate = new CommandGate({
+      options: this.#o,
+      ...(deps.approvals ? { approvals: deps.approvals } : {}),
+      ...(deps.masking ? { masking: deps.masking } : {}),
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      newId: deps.newId,
+      policy: deps.policy,
+      ready: () => this.#state === 'ready',
+      recording: () => this.#recording!,
+      identity: () => this.#identity!,
+      forward: (buf, e) => this.#forward(buf, e),
+      flush: () => this.#flushUpstream(),
+      answersQueued: () => this.#writer.answers,
+      writeClient: (b) => this.#writeClient(b),
+      hold: (h) => {
+        this.#hold = h;
+      },
+      armStatementTimer: () => this.#armStatementTimer(),
+      discardUntilSync: () => {
+        this.#discardUntilSync = true;
+      },
+      commandIssued: (id) => {
+        this.#commands++;
+        this.#lastCommandId = id;
+      },
+    });
   }
 
   #isClosed(): boolean {
@@ -225,7 +209,7 @@ export class Session {
       this.#hold.abort.abort();
       return;
     }
-    if (this.#up && this.#expect.length > 0) void sendUpstreamCancel(this.#o.upstream, this.#up.processId, this.#up.secretKey);
+    if (this.#up && this.#router.pending > 0) void sendUpstreamCancel(this.#o.upstream, this.#up.processId, this.#up.secretKey);
   }
 
   /** close ends the session (proxy shutdown). */
@@ -254,144 +238,26 @@ export class Session {
   };
 
   #onMessage(m: FrontendMessage): void {
+    if (this.#state === 'startup' && this.#startup.message(m)) return;
     switch (m.type) {
       case 'SSLRequest':
-        if (this.#tls) return this.#fatal('08P01', 'SSLRequest received twice');
-        // SPEC: CVE-2021-23214 — bytes sent before the TLS handshake are unencrypted and could be
-        // injected by a man in the middle; refuse rather than treat them as the client's.
-        if (this.#reader.buffered !== 0) return this.#fatal('08P01', 'received unencrypted data after SSLRequest');
-        if (!this.#deps.secureContext) {
-          this.#raw.write(encryptionResponse(false));
-          return;
-        }
-        return this.#upgradeTls();
       case 'GSSENCRequest':
-        // No GSSAPI encryption: 'N' makes libpq fall back to SSLRequest or plain.
-        if (this.#reader.buffered !== 0) return this.#fatal('08P01', 'received unencrypted data after GSSENCRequest');
-        this.#client.write(encryptionResponse(false));
-        return;
       case 'CancelRequest':
-        this.#registry.cancel(m.processId, m.secretKey);
-        this.#end('cancel request');
-        return;
       case 'StartupMessage':
-        return this.#onStartup(m.parameters);
-      case 'PasswordMessage':
-        if (this.#state !== 'auth' || !this.#awaitingPassword) {
-          return this.#fatal('08P01', `unexpected password message (${new PgProtocolStateError().code})`);
-        }
-        this.#awaitingPassword = false;
-        void this.#login(decodePassword(m));
-        return;
+        return this.#fatal('08P01', `unexpected ${m.type} after login (${new PgProtocolStateError().code})`);
       default:
-        if (this.#state !== 'ready' && this.#state !== 'auth') return this.#fatal('08P01', `unexpected ${m.type} before login`);
+        if (this.#state !== 'ready' && !this.#startup.authenticating) return this.#fatal('08P01', `unexpected ${m.type} before login`);
         this.#inbox.push(m);
-        if (this.#inbox.length >= this.#o.maxPendingMessages && !this.#clientPaused.inbox) {
-          this.#clientPaused.inbox = true;
+        if (this.#inbox.length >= this.#o.maxPendingMessages && !this.#inboxPaused) {
+          this.#inboxPaused = true;
           this.#client.pause();
         }
     }
   }
 
-  #upgradeTls(): void {
-    const raw = this.#raw;
-    raw.off('data', this.#onClientData);
-    raw.write(encryptionResponse(true));
-    const tls = new TLSSocket(raw, { isServer: true, secureContext: this.#deps.secureContext });
-    tls.on('data', this.#onClientData);
-    tls.on('error', (e) => this.#end(`TLS error: ${e.message}`));
-    this.#client = tls;
-    this.#tls = true;
-  }
-
-  #onStartup(params: Readonly<Record<string, string>>): void {
-    this.#params = { ...params };
-    this.#source = { ...this.#source, application: params.application_name?.slice(0, 256) ?? null };
-    this.#state = 'auth';
-    if (!this.#tls && !(this.#o.allowCleartextOnLoopback && isLoopback(this.#raw.remoteAddress))) {
-      const e = new PgTlsRequiredError();
-      void this.#refuseLogin(e.code, `${e.message} (${e.code})`, undefined, '28000');
-      return;
-    }
-    this.#awaitingPassword = true;
-    this.#client.write(authenticationCleartextPassword());
-  }
-
-  #openRecording(): SessionRecording {
-    this.#recording ??= this.#deps.recorder.openSession({
-      sessionId: this.#deps.newId(),
-      actor: null,
-      source: this.#source,
-      target: this.#target,
-      feeder: { ...this.#o.feeder },
-    });
-    return this.#recording;
-  }
-
-  async #refuseLogin(code: string, reason: string, token: string | undefined, sqlstate: '28000' | '28P01' | '53300'): Promise<void> {
-    const f = authenticationFailure(code, reason, this.#deps.clock.now(), token ? unverifiedClaims(token) : undefined);
-    this.#rejectionNoted = true;
-    if (this.#registry.preLoginRejected(this.#source.address, f.code, f.reason) === 'counted') return this.#fatal(sqlstate, `Affidavit: login refused: ${reason}`);
-    try {
-      await this.#openRecording().record(
-        { type: 'AuthenticationFailed', code: f.code, reason: f.reason.slice(0, 1024), claimedIssuer: f.claimedIssuer ?? null, claimedSubject: f.claimedSubject ?? null, tokenId: f.tokenId ?? null },
-        { wait: this.#o.recordingMode === 'sync' },
-      );
-    } catch (e) {
-      this.#deps.logger?.error({ err: e }, 'could not record AuthenticationFailed');
-    }
-    this.#fatal(sqlstate, `Affidavit: login refused: ${reason}`);
-  }
-
-  async #login(token: string): Promise<void> {
-    let identity: Identity;
-    try {
-      identity = await this.#deps.authenticate(token);
-    } catch (e) {
-      const code = isAffidavitError(e) ? e.code : 'AFF_E_AUTH_FAILED';
-      const msg = e instanceof Error ? e.message : String(e);
-      return this.#refuseLogin(code, `${msg} (${code})`, token, '28P01');
-    }
-    if (this.#isClosed()) return;
-    const slot = this.#registry.admitIdentity(identity);
-    if (!slot) {
-      const e = new PgTooManyConnectionsError();
-      return this.#refuseLogin(e.code, `too_many_connections: ${identity.subject} already has ${this.#o.maxConnectionsPerIdentity} sessions open through this proxy; close one and retry (${e.code})`, token, '53300');
-    }
-    this.#identitySlot = slot;
+  #established(identity: Identity, up: UpstreamSession): void {
     this.#identity = identity;
-    const rec = this.#openRecording();
-    rec.setActor(actorFromIdentity(identity));
-    const passed: Record<string, string> = {};
-    for (const [k, v] of Object.entries(this.#params)) if (PASSED_PARAMETERS.has(k)) passed[k] = v;
-    let up: UpstreamSession | undefined;
-    let upError: unknown;
-    try {
-      up = await connectUpstream(this.#o.upstream, passed);
-    } catch (e) {
-      upError = e;
-    }
-    if (this.#isClosed()) {
-      up?.socket.destroy();
-      return;
-    }
-    const clientParameters: Record<string, string> = {};
-    for (const [k, v] of Object.entries(this.#params)) clientParameters[k.slice(0, 64)] = v.slice(0, 1024);
-    try {
-      await rec.record({ type: 'SessionStarted', protocol: 'postgresql/3.0', tls: this.#tls, recordingMode: this.#o.recordingMode, clientParameters }, { wait: this.#o.recordingMode === 'sync' });
-      this.#started = true;
-    } catch (e) {
-      up?.socket.destroy();
-      return this.#fatal('58000', `Affidavit cannot record this session, so it is refused: ${(e as Error).message} (AFF_E_RECORDING_UNAVAILABLE)`);
-    }
-    if (!up) {
-      const code = isAffidavitError(upError) ? upError.code : 'AFF_E_PG_UPSTREAM_UNAVAILABLE';
-      return this.#fatal('08001', `${(upError as Error).message} (${code})`, code);
-    }
-    if (this.#isClosed()) {
-      up.socket.destroy();
-      return;
-    }
+    this.#recording = this.#startup.recording;
     this.#up = up;
     this.#keys = this.#registry.register(this);
     clearTimeout(this.#authTimer);
@@ -399,12 +265,7 @@ export class Session {
     up.receive(this.#onUpstreamData);
     s.on('error', (e) => this.#upstreamLost(e.message));
     s.on('close', () => this.#upstreamLost('connection closed'));
-    s.on('drain', () => {
-      if (this.#clientPaused.upstream) {
-        this.#clientPaused.upstream = false;
-        if (!this.#clientPaused.inbox) this.#client.resume();
-      }
-    });
+    this.#writer.attach(s);
     s.setNoDelay?.(true);
     s.resume();
     this.#client.write(Buffer.concat([authenticationOk(), ...up.startupFrames, backendKeyData(this.#keys.processId, this.#keys.secretKey), readyForQuery('I')]));
@@ -415,7 +276,7 @@ export class Session {
 
   #onIdle = (): void => {
     if (this.#state !== 'ready') return;
-    if (this.#expect.length > 0 || this.#hold || this.#inbox.length > 0) {
+    if (this.#router.pending > 0 || this.#hold || this.#inbox.length > 0) {
       this.#idleTimer?.refresh();
       return;
     }
@@ -435,7 +296,7 @@ export class Session {
     this.#pumping = true;
     try {
       while (this.#inbox.length > 0 && this.#state === 'ready') {
-        const r = this.#handle(this.#inbox.shift()!);
+        const r = this.#handle(this.#inbox.shift()!, false);
         if (r) {
           void this.#pumpAsync(r);
           return;
@@ -451,7 +312,7 @@ export class Session {
     try {
       await pending;
       while (this.#inbox.length > 0 && this.#state === 'ready') {
-        const r = this.#handle(this.#inbox.shift()!);
+        const r = this.#handle(this.#inbox.shift()!, false);
         if (r) await r;
       }
     } catch (e) {
@@ -469,58 +330,50 @@ export class Session {
   #pumpDone(): void {
     this.#pumping = false;
     this.#flushUpstream();
-    if (this.#clientPaused.inbox && this.#state === 'ready') {
-      this.#clientPaused.inbox = false;
-      if (!this.#clientPaused.upstream) this.#client.resume();
+    if (this.#inboxPaused && this.#state === 'ready') {
+      this.#inboxPaused = false;
+      if (!this.#writer.paused) this.#client.resume();
     }
   }
 
-  #handle(m: TypedFrontendMessage): Promise<void> | void {
+  // #awaitModel waits until the server has answered everything sent (a Flush makes it send what
+  // it holds), then handles `m` again: the model is exact then. Only when a name's meaning
+  // depends on messages in flight in an earlier segment (see protocol-state.ts).
+  async #awaitModel(m: TypedFrontendMessage): Promise<void> {
+    this.#forward(FLUSH);
+    this.#flushUpstream();
+    await this.#router.whenQuiet();
+    if (this.#state !== 'ready') return;
+    return this.#handle(m, true);
+  }
+
+  // #handle turns one client message into what the parts need. `waited`: the model was waited
+  // for already, so a name it still cannot tell is refused (never waited for twice).
+  #handle(m: TypedFrontendMessage, waited: boolean): Promise<void> | void {
     switch (m.type) {
-      case 'Query': {
-        const cls = this.#prepared.apply(this.#sql.classify(m.query));
-        return this.#run({ text: m.query, parameters: [], channel: this.#channelOf(cls, 'simple'), cls, protocol: 'simple', raw: m.raw, portal: '', binaryResults: false });
-      }
-      case 'Parse': {
+      case 'Query':
+        return this.#query(m, waited);
+      case 'Parse':
         if (this.#discardUntilSync) return;
-        const cls = this.#sql.classify(m.query);
-        if (!this.#statements.has(m.name) && this.#statements.size >= MAX_STATEMENTS) this.#statements.delete(this.#statements.keys().next().value as string);
-        this.#statements.set(m.name, { text: m.query, cls });
-        if (m.name !== '') this.#prepared.registerPrepared(m.name, cls);
-        return this.#forward(m.raw, { kind: 'parse' });
-      }
-      case 'Bind':
+        return this.#forward(m.raw, { kind: 'parse', name: m.name, def: { text: m.query, cls: this.#sql.classify(m.query) } });
+      case 'Bind': {
         if (this.#discardUntilSync) return;
-        if (!this.#portals.has(m.portal) && this.#portals.size >= MAX_STATEMENTS) this.#portals.delete(this.#portals.keys().next().value as string);
-        this.#portals.set(m.portal, { statement: m.statement, params: m.params, paramFormats: m.paramFormats, resultFormats: m.resultFormats });
-        return this.#forward(m.raw, { kind: 'bind' });
+        const st = this.#model.statement(m.statement);
+        if (st === WAIT && !waited) return this.#awaitModel(m);
+        const binary = m.resultFormats.some((f) => f === 1);
+        // An unknown statement makes an unknown portal: its Execute is refused.
+        const def: PortalDef | undefined = st === undefined || st === WAIT ? undefined : { kind: 'bind', text: st.text, cls: st.cls, params: m.params, paramFormats: m.paramFormats, binary, holdable: false, tx: 0, at: 0 };
+        return this.#forward(m.raw, { kind: 'bind', name: m.portal, def });
+      }
       case 'Describe':
         if (this.#discardUntilSync) return;
         return this.#forward(m.raw, { kind: 'describe' });
       case 'Close':
         if (this.#discardUntilSync) return;
-        if (m.target === 'S') {
-          this.#statements.delete(m.name);
-          if (m.name !== '') this.#prepared.forgetPrepared(m.name);
-        } else this.#portals.delete(m.name);
-        return this.#forward(m.raw, { kind: 'close' });
-      case 'Execute': {
+        return this.#forward(m.raw, { kind: 'close', target: m.target, name: m.name });
+      case 'Execute':
         if (this.#discardUntilSync) return;
-        const p = this.#portals.get(m.portal);
-        const st = p ? this.#statements.get(p.statement) : undefined;
-        const cls = st ? this.#prepared.apply(st.cls) : this.#prepared.lookupPrepared(p?.statement ?? m.portal);
-        const text = st?.text ?? cls.text;
-        return this.#run({
-          text,
-          parameters: p ? renderParameters(p.params, p.paramFormats) : [],
-          channel: this.#channelOf(cls, 'extended'),
-          cls,
-          protocol: 'extended',
-          raw: m.raw,
-          portal: m.portal,
-          binaryResults: p !== undefined && p.resultFormats.some((f) => f === 1),
-        });
-      }
+        return this.#execute(m, waited);
       case 'Sync':
         this.#discardUntilSync = false;
         return this.#forward(m.raw, { kind: 'sync' });
@@ -532,7 +385,7 @@ export class Session {
       case 'FunctionCall': {
         const text = `fast-path function call (oid ${m.functionOid})`;
         const cls: Classification = { kind: 'sql', text, statements: [], unparsable: { message: 'a fast-path function call cannot be classified' } };
-        return this.#run({ text, parameters: renderParameters(m.args, m.argFormats), channel: 'function_call', cls, protocol: 'simple', raw: m.raw, portal: '', binaryResults: m.resultFormat === 1 });
+        return this.#gate.run({ text, parameters: renderParameters(m.args, m.argFormats), channel: 'function_call', cls, protocol: 'simple', raw: m.raw, portal: '', binaryResults: m.resultFormat === 1, statements: NO_STATEMENTS, defs: undefined, opaque: false });
       }
       case 'Terminate':
         this.#flushUpstream();
@@ -548,223 +401,51 @@ export class Session {
     }
   }
 
-  #channelOf(cls: Classification, dflt: CommandChannel): CommandChannel {
-    for (const s of cls.statements) for (const o of s.operations) if (o.class === 'copy-from' || o.class === 'copy-to') return 'copy';
-    return dflt;
+  // #query runs a simple Query: what its EXECUTE / FETCH / MOVE run is resolved through the model
+  // and recorded with it (the text gets a note naming what each name is).
+  #query(m: TypedFrontendMessage & { type: 'Query' }, waited: boolean): Promise<void> | void {
+    const text = m.query;
+    const raw = m.raw;
+    const cls = this.#sql.classify(text);
+    const p: Pending = { text, parameters: [], channel: channelOf(cls, 'simple'), cls, protocol: 'simple', raw, portal: '', binaryResults: false, statements: cls.statements, defs: undefined, opaque: cls.unparsable !== undefined };
+    if (!needsModel(cls)) return this.#gate.run(p);
+    const r = this.#model.resolve(cls);
+    if (r === WAIT) return waited ? this.#gate.run({ ...p, unknown: { unknown: 'cursor', name: '(in flight)' } }) : this.#awaitModel(m);
+    if ('unknown' in r) return this.#gate.run({ ...p, unknown: r });
+    return this.#gate.run({ ...p, text: text + r.note, cls: r.cls, channel: channelOf(r.cls, 'simple'), binaryResults: r.binary, defs: r.defs });
   }
 
-  // #run decides and records one command, then forwards or refuses it. An allowed command in
-  // async mode, or in sync mode over an in-process bus (acknowledged within the call), takes a
-  // synchronous path (no promise, no microtask): the pump then goes straight on to the next
-  // message. Everything else (sync recording over Kafka, deny, approval, mask) is async.
-  #run(p: Pending): Promise<void> | void {
-    const rec = this.#recording!;
-    const decision = this.#decisionFor(p.cls);
-    const id = this.#deps.newId();
-    this.#commands++;
-    const issued: EventDraft = { type: 'CommandIssued', commandId: id, channel: p.channel, text: p.text, parameters: p.parameters, classes: classesOf(p.cls), decision: AVRO_ACTION[decision.action], ruleId: decision.ruleId };
-    if (this.#o.recordingMode === 'sync') {
-      // Fail closed: the command is forwarded only after its CommandIssued is acknowledged. Earlier
-      // pipelined commands are sent now, so their results flow while this one waits. Only
-      // those: a Parse or Bind queued just before (this command's own, as every -M prepared
-      // pgbench transaction sends) gets no answer the client sees before the next Sync, and
-      // sending it alone cost a write here and a wake-up of the server per command.
-      if (this.#outgoingAnswers) this.#flushUpstream();
-      let acked: Promise<void>;
-      try {
-        acked = rec.appendAcknowledged(issued);
-      } catch (e) {
-        return this.#recordingRefused(p, e);
-      }
-      // An in-process broker acknowledged already: go on without a promise, as async mode does.
-      if (acked !== ACKNOWLEDGED) return this.#runAcknowledged(p, id, decision, acked);
-    } else {
-      try {
-        rec.append(issued);
-      } catch (e) {
-        return this.#recordingRefused(p, e);
-      }
+  // #execute runs a portal: the statement the server will run is the one the portal was bound
+  // to (the Parse text, with the Bind's parameters) or the cursor it is.
+  #execute(m: TypedFrontendMessage & { type: 'Execute' }, waited: boolean): Promise<void> | void {
+    const portal = m.portal;
+    const raw = m.raw;
+    const d = this.#model.portal(portal);
+    if (d === WAIT && !waited) return this.#awaitModel(m);
+    if (d === undefined || d === WAIT) {
+      const text = `Execute of portal ${JSON.stringify(portal)}`;
+      const cls: Classification = { kind: 'sql', text, statements: [] };
+      return this.#gate.run({ text, parameters: [], channel: 'extended', cls, protocol: 'extended', raw, portal, binaryResults: false, statements: NO_STATEMENTS, defs: undefined, opaque: false, unknown: { unknown: 'cursor', name: portal } });
     }
-    return this.#carryOut(p, id, decision);
-  }
-
-  async #runAcknowledged(p: Pending, id: string, decision: PolicyDecision, acked: Promise<void>): Promise<void> {
-    try {
-      await acked;
-    } catch (e) {
-      return this.#recordingRefused(p, e);
-    }
-    if (this.#state !== 'ready') return;
-    return this.#carryOut(p, id, decision);
-  }
-
-  /** #carryOut acts on a recorded decision: a plain allow is dispatched at once (no promise), anything else goes through #decide. */
-  #carryOut(p: Pending, id: string, decision: PolicyDecision): Promise<void> | void {
-    if (decision.action === 'allow') return this.#dispatch(p, id, decision, undefined);
-    return this.#decide(p, id, decision);
-  }
-
-  // #decisionFor evaluates policy, remembering the decision per operations list: evaluate() reads
-  // only the operations of a classification (never its texts), the session's groups and the
-  // target, and the last two are fixed for the session. Classifications of one statement shape
-  // (LiteralCache) or one prepared statement share their frozen operations list, so a repeated
-  // statement is decided once per policy version; a policy reload (a new Policy object) misses.
-  #decisionFor(cls: Classification): PolicyDecision {
-    const policy = this.#deps.policy();
-    const key = cls.unparsable === undefined && cls.statements.length === 1 && Object.isFrozen(cls.statements[0].operations) ? cls.statements[0].operations : undefined;
-    if (key) {
-      const hit = this.#decisions.get(key);
-      if (hit && hit.policy === policy) return hit.decision;
-    }
-    const decision = Object.freeze(evaluate(policy, { target: { kind: 'postgres', resource: this.#o.resource }, groups: this.#identity!.groups, classification: cls }));
-    if (key) this.#decisions.set(key, { policy, decision });
-    return decision;
-  }
-
-  #recordingRefused(p: Pending, e: unknown): void {
-    const code = isAffidavitError(e) ? e.code : 'AFF_E_RECORDING_UNAVAILABLE';
-    return this.#refuse(p.protocol, { severity: 'ERROR', code: '58000', message: `Affidavit could not record this statement, so it was not run: ${(e as Error).message} (${code})`, hint: 'retry when the audit bus is reachable again' });
-  }
-
-  /** #decide carries out a decision other than a plain allow (deny, approval, mask), then dispatches. */
-  async #decide(p: Pending, id: string, decision: PolicyDecision): Promise<void> {
-    let masker: ResultMasker | undefined;
-    switch (decision.action) {
-      case 'deny': {
-        const err = new PgCommandDeniedError();
-        await this.#blocked(id, p, decision.ruleId, decision.reason);
-        return this.#refuse(p.protocol, {
-          severity: 'ERROR',
-          code: '42501',
-          message: `Affidavit policy rule "${decision.ruleId}" refused this statement: ${decision.reason} (${err.code})`,
-        });
-      }
-      case 'require-approval': {
-        const ok = await this.#awaitApproval(id, p, decision);
-        if (!ok || this.#state !== 'ready') return;
-        break;
-      }
-      case 'mask': {
-        if (p.binaryResults) {
-          const err = new PgMaskBinaryError();
-          await this.#blocked(id, p, decision.ruleId, 'masked results were requested in binary format');
-          return this.#refuse(p.protocol, { severity: 'ERROR', code: '0A000', message: `Affidavit policy rule "${decision.ruleId}" masks these results, and masked values can only be sent in text format; request text results (${err.code})` });
-        }
-        if (p.channel === 'copy') {
-          // COPY TO streams rows as CopyData the proxy does not rewrite: refuse rather than leak.
-          const err = new PgMaskCopyError();
-          await this.#blocked(id, p, decision.ruleId, 'masked data requested through COPY');
-          return this.#refuse(p.protocol, { severity: 'ERROR', code: '0A000', message: `Affidavit policy rule "${decision.ruleId}" masks this data, and COPY output is not masked; use SELECT instead (${err.code})` });
-        }
-        if (!this.#deps.masking) {
-          await this.#blocked(id, p, decision.ruleId, 'masking is required but not configured');
-          return this.#refuse(p.protocol, { severity: 'ERROR', code: '42501', message: `Affidavit policy rule "${decision.ruleId}" requires masking, which this proxy is not configured for (${new PgCommandDeniedError().code})` });
-        }
-        // Lineage (lineage-gate.ts): refuse what masking cannot hide, force derived columns.
-        const spec = decision.masks ?? { columns: [], detectors: [] };
-        const gate = lineageGate(p.text, p.cls, decision.ruleId, spec);
-        if (gate.kind === 'refuse') {
-          await this.#blocked(id, p, decision.ruleId, gate.reason);
-          return this.#refuse(p.protocol, gate.error);
-        }
-        masker = await this.#deps.masking.prepare(decision.ruleId, spec, gate.lineage);
-        if (this.#state !== 'ready') return;
-        break;
-      }
-      case 'allow':
-        break;
-    }
-    this.#dispatch(p, id, decision, masker);
-  }
-
-  /** #dispatch forwards an admitted command and follows its results (CommandRun). */
-  #dispatch(p: Pending, id: string, decision: PolicyDecision, masker: ResultMasker | undefined): void {
-    const cmd = new CommandRun({
-      id,
-      sessionId: this.#recording!.sessionId,
-      text: p.text,
-      channel: p.channel,
-      masker,
-      captureBytes: decision.capture ? this.#o.maxCaptureBytes : 0,
-      startedAt: performance.now(),
-    });
-    if (this.#o.statementTimeoutMs > 0) this.#armStatementTimer();
-    if (p.protocol === 'simple') return this.#forward(p.raw, { kind: 'query', cmd });
-    // Extended: the hidden Describe gives the portal's row shape for masking or capture; the
-    // client never sees its answer. Built only then: most Executes need none.
-    if (masker || decision.capture) this.#forward(encodeFrontendMessage({ type: 'Describe', target: 'P', name: p.portal }), { kind: 'describe', hidden: cmd });
-    this.#forward(p.raw, { kind: 'execute', cmd });
-  }
-
-  async #blocked(commandId: string, p: Pending, ruleId: string | null, reason: string): Promise<void> {
-    try {
-      await this.#recording!.record({ type: 'CommandBlocked', commandId, text: p.text, ruleId, reason: reason.slice(0, 2048) }, { wait: false });
-    } catch (e) {
-      this.#deps.logger?.error({ err: e }, 'could not record CommandBlocked');
-    }
-  }
-
-  async #awaitApproval(id: string, p: Pending, decision: PolicyDecision): Promise<boolean> {
-    const gate = this.#deps.approvals;
-    const err = new PgApprovalRefusedError();
-    if (!gate) {
-      await this.#blocked(id, p, decision.ruleId, 'approval required but no approval channel is configured');
-      this.#refuse(p.protocol, { severity: 'ERROR', code: '42501', message: `Affidavit policy rule "${decision.ruleId}" requires an approval, but this proxy has no approval channel (${err.code})` });
-      return false;
-    }
-    this.#flushUpstream();
-    const hold = { abort: new AbortController(), cancelled: false };
-    this.#hold = hold;
-    const groups = decision.approvers ?? [];
-    let outcome: Awaited<ReturnType<ApprovalGate['hold']>>;
-    try {
-      outcome = await gate.hold(
-        this.#recording!,
-        { commandId: id, text: p.text, ruleId: decision.ruleId, reason: decision.reason, approverGroups: [...groups] },
-        {
-          timeoutMs: this.#o.approvalTimeoutMs,
-          signal: hold.abort.signal,
-          onPending: (requestId) => {
-            this.#writeClient(
-              noticeResponse({
-                severity: 'NOTICE',
-                code: '00000',
-                message: `Affidavit: this statement needs approval (policy rule "${decision.ruleId}": ${decision.reason}); approval request ${requestId} is waiting for a member of ${groups.join(', ') || 'the approvers'} (up to ${Math.round(this.#o.approvalTimeoutMs / 1000)} s)`,
-              }),
-            );
-          },
-        },
-      );
-    } catch (e) {
-      this.#hold = undefined;
-      const code = isAffidavitError(e) ? e.code : 'AFF_E_RECORDING_UNAVAILABLE';
-      this.#refuse(p.protocol, { severity: 'ERROR', code: '58000', message: `Affidavit could not record the approval request, so the statement was not run: ${(e as Error).message} (${code})` });
-      return false;
-    } finally {
-      if (this.#hold === hold) this.#hold = undefined;
-    }
-    if (outcome.decision === 'approved') return true;
-    if (hold.cancelled) {
-      await this.#blocked(id, p, decision.ruleId, `approval request ${outcome.requestId} cancelled by the client`);
-      this.#refuse(p.protocol, { severity: 'ERROR', code: '57014', message: `canceling statement due to user request (approval request ${outcome.requestId} withdrawn)` });
-      return false;
-    }
-    const by = outcome.approver ? ` by ${outcome.approver.email ?? outcome.approver.subject}` : '';
-    const why = outcome.justification ? `: ${outcome.justification}` : '';
-    await this.#blocked(id, p, decision.ruleId, `approval request ${outcome.requestId} ${outcome.decision}${by}${why}`);
-    const verdict = outcome.decision === 'expired' ? 'expired' : `was ${outcome.decision}${by}`;
-    this.#refuse(p.protocol, { severity: 'ERROR', code: '42501', message: `Affidavit approval request ${outcome.requestId} ${verdict}${why} (policy rule "${decision.ruleId}", ${err.code})` });
-    return false;
-  }
-
-  /** #refuse answers a command that is not forwarded: see the file comment for why a failing statement goes upstream. */
-  #refuse(protocol: Protocol, fields: ErrorFields): void {
-    if (this.#state !== 'ready') return;
-    const replace = errorResponse(fields);
-    if (protocol === 'simple') return this.#forward(REFUSAL_QUERY, { kind: 'query', replace });
-    this.#forward(REFUSAL_PARSE, { kind: 'parse', replace });
-    // Like the server after an error: skip everything up to the next Sync.
-    this.#discardUntilSync = true;
+    const statements = d.kind === 'bind' ? d.cls.statements : NO_STATEMENTS;
+    const p: Pending = {
+      text: d.text,
+      parameters: d.params.length === 0 ? [] : renderParameters(d.params, d.paramFormats),
+      channel: channelOf(d.cls, 'extended'),
+      cls: d.cls,
+      protocol: 'extended',
+      raw,
+      portal,
+      binaryResults: d.binary,
+      statements,
+      defs: undefined,
+      opaque: d.kind === 'bind' && d.cls.unparsable !== undefined,
+    };
+    if (d.kind !== 'bind' || !needsModel(d.cls)) return this.#gate.run(p);
+    const r = this.#model.resolve(d.cls, d.binary);
+    if (r === WAIT) return waited ? this.#gate.run({ ...p, unknown: { unknown: 'cursor', name: '(in flight)' } }) : this.#awaitModel(m);
+    if ('unknown' in r) return this.#gate.run({ ...p, unknown: r });
+    return this.#gate.run({ ...p, text: d.text + r.note, cls: r.cls, channel: channelOf(r.cls, 'extended'), binaryResults: r.binary, defs: r.defs });
   }
 
   #armStatementTimer(): void {
@@ -777,52 +458,16 @@ export class Session {
     }, this.#o.statementTimeoutMs);
   }
 
-  // #forward queues a message for the server; #flushUpstream sends what is queued. Messages
-  // forwarded unchanged are views of the client's chunk, so consecutive ones are usually
-  // adjacent in memory: they are merged into one view and the chunk goes out as it came, in
-  // one write (no cork/writev of N small buffers). Merging needs only adjacency: the bytes of
-  // the merged view are exactly the messages in order, wherever they came from.
+  /** #forward queues a message for the server (with what it will be answered with). */
   #forward(buf: Buffer, expect?: Expect): void {
-    const s = this.#up?.socket;
-    if (!s || this.#state !== 'ready') return;
-    if (expect) this.#expect.push(expect);
+    if (this.#state !== 'ready') return;
+    if (expect) this.#router.expect(expect);
     // A Query, Execute or Sync is answered; Flush and COPY data go through unexpected.
-    if (expect === undefined || expect.kind === 'query' || expect.kind === 'execute' || expect.kind === 'sync') this.#outgoingAnswers = true;
-    const held = this.#outgoing;
-    if (held === undefined) {
-      this.#outgoing = buf;
-      return;
-    }
-    if (held.buffer === buf.buffer && held.byteOffset + held.length === buf.byteOffset) {
-      this.#outgoing = Buffer.from(held.buffer, held.byteOffset, held.length + buf.length);
-      return;
-    }
-    if (!this.#corked) {
-      s.cork();
-      this.#corked = true;
-    }
-    this.#outgoing = buf;
-    this.#writeUpstream(s, held);
-  }
-
-  #writeUpstream(s: Socket, buf: Buffer): void {
-    if (!s.write(buf) && !this.#clientPaused.upstream) {
-      // The server is not reading: stop reading the client until it drains.
-      this.#clientPaused.upstream = true;
-      this.#client.pause();
-    }
+    this.#writer.queue(buf, expect === undefined || expect.kind === 'query' || expect.kind === 'execute' || expect.kind === 'sync');
   }
 
   #flushUpstream(): void {
-    const held = this.#outgoing;
-    this.#outgoing = undefined;
-    this.#outgoingAnswers = false;
-    const s = this.#up?.socket;
-    if (held && s && this.#state === 'ready') this.#writeUpstream(s, held);
-    if (this.#corked) {
-      this.#corked = false;
-      s?.uncork();
-    }
+    if (this.#state === 'ready') this.#writer.flush();
   }
 
   // ---- upstream output ----------------------------------------------------------------
@@ -831,7 +476,7 @@ export class Session {
     if (this.#state !== 'ready') return;
     let out: Buffer | Buffer[] | undefined;
     try {
-      out = this.#relay(chunk);
+      out = this.#router.relay(chunk);
     } catch (e) {
       const msg = isAffidavitError(e) ? `${e.message} (${e.code})` : (e as Error).message;
       this.#deps.logger?.error({ err: e }, 'upstream protocol error');
@@ -844,106 +489,6 @@ export class Session {
     for (const piece of out) this.#writeClient(piece);
     this.#client.uncork();
   };
-
-  // #relay frames one upstream chunk in place and returns what the client gets for it. Messages
-  // are located by offset; no object or view is made for a message the relay only looks at
-  // (ReadyForQuery, CommandComplete's tag, ParseComplete...), and a run of DataRows that go out
-  // unchanged is digested as one slice. Bytes forwarded unchanged stay as they came: when
-  // nothing is dropped or replaced, the chunk itself is written, once. Only a message split
-  // across reads goes through the framer's queue (its completion, then the rest in place);
-  // the framer also makes the header checks (type, length, size limit) for any leftover.
-  // Otherwise it returns the pieces in order (adjacent rewritten rows merged into one view),
-  // written corked rather than copied into one buffer.
-  #relay(chunk: Buffer): Buffer | Buffer[] | undefined {
-    const framer = this.#framer;
-    let at = 0;
-    let parts: Buffer[] | undefined;
-    if (framer.buffered > 0) {
-      at = framer.complete(chunk);
-      const f = framer.next();
-      if (!f) return undefined;
-      const r = this.#route(f.type, f.raw, 0, f.raw.length);
-      parts = r === undefined ? [f.raw] : r === null ? [] : [r];
-    }
-    const n = chunk.length;
-    const max = this.#o.maxMessageSize;
-    let run = at; // start of the bytes forwarded unchanged and not yet in parts
-    let rows = -1; // start of a run of unchanged DataRows not yet digested
-    let rowCount = 0;
-    let rowsCmd: CommandRun | undefined;
-    // A run of adjacent replacements not yet in parts: tail's memory from its start to tailEnd.
-    let tail: Buffer | undefined;
-    let tailEnd = 0;
-    // replace sends r (null: nothing) instead of chunk[from, to).
-    const replace = (from: number, to: number, r: Buffer | null): void => {
-      if (from > run) {
-        if (tail !== undefined) {
-          (parts ??= []).push(runView(tail, tailEnd));
-          tail = undefined;
-        }
-        (parts ??= []).push(chunk.subarray(run, from));
-      }
-      if (r !== null) {
-        // Consecutive rewritten rows usually sit back to back in one slab: they only extend
-        // the run, which becomes one view when something else comes.
-        if (tail !== undefined && tail.buffer === r.buffer && tailEnd === r.byteOffset) tailEnd += r.length;
-        else {
-          if (tail !== undefined) (parts ??= []).push(runView(tail, tailEnd));
-          tail = r;
-          tailEnd = r.byteOffset + r.length;
-        }
-      }
-      run = to;
-    };
-    // endRows digests (or masks) the run of DataRows chunk[rows, at). The chunk is this read's
-    // own copy (upstream.ts) and nothing else holds its rows: they are masked in place.
-    const endRows = (): void => {
-      const raw = chunk.subarray(rows, at);
-      if (rowsCmd!.rewrites) {
-        const out = rowsCmd!.maskedRows(raw, rowCount, true);
-        if (out !== raw) replace(rows, at, out);
-      } else rowsCmd!.dataRows(raw, rowCount);
-      rows = -1;
-      rowCount = 0;
-    };
-    while (n - at >= 5) {
-      const type = chunk[at];
-      const len = chunk.readInt32BE(at + 1);
-      // A bad header stops the scan; the framer, given the rest below, reports it.
-      if (KNOWN_BACKEND_TYPES[type] === 0 || len < 4 || len > max) break;
-      const end = at + 1 + len;
-      if (end > n) break;
-      if (type === 0x44) {
-        const h = this.#expect[0];
-        const cmd = h !== undefined && (h.kind === 'query' || h.kind === 'execute') ? h.cmd : undefined;
-        // Rows forwarded unchanged, or masked a run at a time, are taken as a run.
-        if (cmd === undefined || !cmd.rewrites || cmd.masksRuns) {
-          if (cmd !== undefined) {
-            if (rows < 0) {
-              rows = at;
-              rowsCmd = cmd;
-            }
-            rowCount++;
-          }
-          at = end;
-          continue;
-        }
-      }
-      if (rows >= 0) endRows();
-      const r = this.#route(type, chunk, at, end);
-      if (r !== undefined) replace(at, end, r);
-      at = end;
-    }
-    if (rows >= 0) endRows();
-    if (tail !== undefined) (parts ??= []).push(runView(tail, tailEnd));
-    if (at < n) {
-      framer.push(chunk.subarray(at));
-      if (framer.next() !== undefined) throw new PgProtocolStateError('upstream framing out of step'); // unreachable: the scan stops only before an incomplete or invalid message
-    }
-    if (parts === undefined) return run === 0 && at === n ? chunk : at > run ? chunk.subarray(run, at) : undefined;
-    if (at > run) parts.push(chunk.subarray(run, at));
-    return parts.length === 1 ? parts[0] : parts.length === 0 ? undefined : parts;
-  }
 
   #writeClient(data: Buffer): void {
     if (this.#isClosed()) return;
@@ -964,102 +509,8 @@ export class Session {
     });
   }
 
-  // #route follows one server message at buf[at, end): undefined forwards it unchanged, null
-  // drops it, a Buffer replaces it. A view of the message is made only where one is needed.
-  #route(type: number, buf: Buffer, at: number, end: number): Buffer | null | undefined {
-    const h = this.#expect[0];
-    switch (type) {
-      case 0x44: // D DataRow
-        if ((h?.kind === 'query' || h?.kind === 'execute') && h.cmd) {
-          const raw = buf.subarray(at, end);
-          const out = h.cmd.dataRow(raw);
-          return out === raw ? undefined : out;
-        }
-        return undefined;
-      case 0x43: // C CommandComplete
-        if (h?.kind === 'execute') {
-          this.#expect.shift();
-          h.cmd.commandComplete(buf, at, end);
-          this.#complete(h.cmd);
-        } else if (h?.kind === 'query') h.cmd?.commandComplete(buf, at, end);
-        return undefined;
-      case 0x5a: // Z ReadyForQuery
-        if (h?.kind === 'query' || h?.kind === 'sync') {
-          this.#expect.shift();
-          if (h.kind === 'query' && h.cmd) this.#complete(h.cmd);
-        }
-        return undefined;
-      case 0x31: // 1 ParseComplete
-      case 0x32: // 2 BindComplete
-      case 0x33: // 3 CloseComplete
-        if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close')) this.#expect.shift();
-        return undefined;
-      case 0x54: // T RowDescription
-        if (h?.kind === 'describe') {
-          this.#expect.shift();
-          if (h.hidden) {
-            h.hidden.rowDescription(buf.subarray(at, end));
-            return null;
-          }
-        } else if (h?.kind === 'query' && h.cmd?.rewrites) h.cmd.rowDescription(buf.subarray(at, end));
-        return undefined;
-      case 0x6e: // n NoData
-        if (h?.kind === 'describe') {
-          this.#expect.shift();
-          if (h.hidden) return null;
-        }
-        return undefined;
-      case 0x49: // I EmptyQueryResponse
-      case 0x73: // s PortalSuspended
-        if (h?.kind === 'execute') {
-          this.#expect.shift();
-          this.#complete(h.cmd);
-        }
-        return undefined;
-      case 0x45: {
-        // E ErrorResponse
-        const raw = buf.subarray(at, end);
-        const out = this.#routeError(messageOf(h, raw), h);
-        return out === raw ? undefined : out;
-      }
-      case 0x4e: {
-        // N NoticeResponse: withheld like errors while a statement reading masked columns runs.
-        const raw = buf.subarray(at, end);
-        const out = messageOf(h, raw);
-        return out === raw ? undefined : out;
-      }
-      case 0x64: // d CopyData (COPY TO STDOUT)
-        if ((h?.kind === 'query' || h?.kind === 'execute') && h.cmd) h.cmd.copyData(buf.subarray(at, end));
-        return undefined;
-      case 0x52: // R, K: only valid during login
-      case 0x4b:
-        throw new PgProtocolStateError(`upstream sent '${String.fromCharCode(type)}' after login`);
-      default: // N A S t G H W c V: passed through (notices, notifications, parameter changes, COPY)
-        return undefined;
-    }
-  }
-
-  #routeError(raw: Buffer, h: Expect | undefined): Buffer {
-    if (!h) return raw; // FATAL from the server (shutdown, termination): it closes next
-    if (h.kind === 'query') {
-      h.cmd?.error(raw);
-      return h.replace ?? raw;
-    }
-    // Extended protocol: the server skips everything up to Sync; so do the expectations.
-    const replace = h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close' ? h.replace : undefined;
-    while (this.#expect.length > 0 && this.#expect[0].kind !== 'sync') {
-      const e = this.#expect.shift()!;
-      const cmd = e.kind === 'execute' ? e.cmd : undefined;
-      if (cmd) {
-        cmd.error(raw);
-        this.#complete(cmd);
-      }
-    }
-    return replace ?? raw;
-  }
-
   #complete(cmd: CommandRun): void {
-    if (this.#statementTimer && !this.#expect.some((e) => (e.kind === 'query' || e.kind === 'execute') && e.cmd)) {
+    if (this.#statementTimer && !this.#router.running) {
       clearTimeout(this.#statementTimer);
       this.#statementTimer = undefined;
     }
@@ -1071,6 +522,26 @@ export class Session {
       } catch (e) {
         this.#deps.logger?.error({ err: e }, `could not record ${d.type}`);
       }
+    }
+  }
+
+  // #notification records a NotificationResponse the client receives (LISTEN/NOTIFY): what a
+  // client was sent is in the record, as a ResultCaptured of the command it arrived after.
+  #notification(buf: Buffer, at: number, end: number): void {
+    const rec = this.#recording;
+    if (!rec || this.#lastCommandId === undefined) return;
+    try {
+      const pid = buf.readInt32BE(at + 5);
+      const c0 = at + 9;
+      const c1 = buf.indexOf(0, c0);
+      const p1 = c1 < 0 || c1 >= end ? -1 : buf.indexOf(0, c1 + 1);
+      if (c1 < 0 || p1 < 0 || p1 >= end) return;
+      const channel = buf.toString('utf8', c0, c1);
+      const payload = buf.toString('utf8', c1 + 1, p1);
+      const digest = createHash('sha256').update(buf.subarray(at, end)).digest('hex');
+      rec.append({ type: 'ResultCaptured', commandId: this.#lastCommandId, columns: [...NOTIFICATION_COLUMNS], rows: [[channel, payload, String(pid)]], truncated: false, resultDigest: digest });
+    } catch (e) {
+      this.#deps.logger?.error({ err: e }, 'could not record a notification');
     }
   }
 
@@ -1097,8 +568,9 @@ export class Session {
   // A refusal before the session started: recorded now or counted into a per-source summary.
   #notePreLoginRejection(code: string, reason: string): void {
     this.#rejectionNoted = true;
-    if (this.#registry.preLoginRejected(this.#source.address, code, reason) !== 'record') return;
-    this.#openRecording()
+    if (this.#registry.preLoginRejected(this.#raw.remoteAddress ?? 'unknown', code, reason) !== 'record') return;
+    this.#startup
+      .openRecording()
       .record({ type: 'AuthenticationFailed', code, reason: reason.slice(0, 1024), claimedIssuer: null, claimedSubject: null, tokenId: null }, { wait: false })
       .catch((e: unknown) => this.#deps.logger?.error({ err: e }, 'could not record a pre-login rejection'));
   }
@@ -1110,13 +582,12 @@ export class Session {
     for (const t of [this.#authTimer, this.#idleTimer, this.#slowTimer, this.#statementTimer]) clearTimeout(t);
     this.#hold?.abort.abort();
     if (this.#keys) this.#registry.unregister(this.#keys.processId);
+    this.#writer.detach();
     // Commands still running when the connection ends get their outcome recorded too.
-    for (const e of this.#expect.splice(0)) {
-      const cmd = e.kind === 'query' || e.kind === 'execute' ? e.cmd : undefined;
-      if (cmd) this.#complete(cmd);
-    }
-    if (this.#started && this.#recording) {
-      this.#recording
+    this.#router.abandon();
+    const recording = this.#recording ?? this.#startup.recording;
+    if (this.#started && recording) {
+      recording
         .record({ type: 'SessionEnded', reason: reason.slice(0, 1024), durationMicros: Math.round((performance.now() - this.#openedAt) * 1000), commands: this.#commands, errorCode: errorCode ?? null }, { wait: false })
         .catch((e: unknown) => this.#deps.logger?.error({ err: e }, 'could not record SessionEnded'));
     }
@@ -1130,24 +601,4 @@ export class Session {
       setTimeout(() => this.#client.destroy(), 1000).unref();
     }
   }
-}
-
-// unverifiedClaims decodes a JWT payload WITHOUT verifying it, only to name the claimed issuer,
-// subject and token id in AuthenticationFailed (bounded: tokens are capped by the verifier too).
-function unverifiedClaims(token: string): Record<string, unknown> | undefined {
-  if (token.length > 16384) return undefined;
-  const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
-  try {
-    const v: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-// runView returns the bytes of `first`'s memory from its start to `end` (first itself when
-// nothing was appended): the caller checked that what lies there is exactly the run's pieces.
-function runView(first: Buffer, end: number): Buffer {
-  return end === first.byteOffset + first.length ? first : Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }

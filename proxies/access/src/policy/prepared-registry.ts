@@ -5,8 +5,13 @@ import type { Classification, Operation, StatementInfo } from './types.ts';
 export const DEFAULT_PREPARED_LIMIT = 10_000;
 
 /**
- * PreparedRegistry remembers, for ONE session, what each prepared statement and cursor
- * name really does, so `EXECUTE p` and `FETCH c` are judged as the statement behind them.
+ * PreparedRegistry resolves `EXECUTE p` and `FETCH c` against the PREPARE / DECLARE statements
+ * it was given before, ASSUMING EVERY ONE OF THEM SUCCEEDED. That makes it a tool for judging
+ * a script on its own (the SQL corpus), NOT a model of a server session: a PREPARE of a name
+ * that already exists fails on the server, and a registry that records it anyway would judge
+ * the next EXECUTE as a statement other than the one that runs. The PostgreSQL proxy follows
+ * its sessions with its own model, which changes only on the server's confirmation
+ * (proxies/postgres/src/protocol-state.ts).
  *
  * SQL-level `PREPARE`/`DECLARE`/`DEALLOCATE`/`CLOSE`/`DISCARD ALL` are applied by
  * `apply()`; the extended protocol's named statements (Parse message) are added with
