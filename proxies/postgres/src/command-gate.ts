@@ -8,7 +8,7 @@
 // error for each refusal; nothing is executed.
 import { performance } from 'node:perf_hooks';
 import { isAffidavitError } from '@affidavit/common';
-import { ACKNOWLEDGED, evaluate, type ApprovalGate, type Classification, type EventDraft, type Identity, type Policy, type PolicyDecision, type SessionRecording } from '@affidavit/access';
+import { ACKNOWLEDGED, evaluate, type ApprovalGate, type Classification, type EventDraft, type Identity, type MaskSpec, type Policy, type PolicyDecision, type SessionRecording } from '@affidavit/access';
 import type { CommandChannel, PolicyAction } from '@affidavit/schemas';
 import { CommandRun } from './command-run.ts';
 import type { MaskingPort, ResultMasker } from './masking-port.ts';
@@ -201,29 +201,43 @@ export class CommandGate {
       case 'require-approval': {
         const ok = await this.#awaitApproval(id, p, decision);
         if (!ok || !this.#h.ready()) return;
+        // Approval releases the statement, not the masked values it may return.
+        if (decision.masks && decision.maskRuleId) {
+          const prepared = await this.#masker(p, id, decision.maskRuleId, decision.masks, { ruleId: decision.maskRuleId, reason: decision.reason });
+          if (prepared === undefined || !this.#h.ready()) return;
+          masker = prepared;
+        }
         break;
       }
       case 'mask': {
-        if (p.binaryResults) return this.#refuseWith(id, p, decision.ruleId, 'mask-binary', c, 'masked results were requested in binary format');
-        // COPY TO streams rows as CopyData the proxy does not rewrite: refuse rather than leak.
-        if (p.channel === 'copy') return this.#refuseWith(id, p, decision.ruleId, 'mask-copy', c, 'masked data requested through COPY');
-        const masking = this.#h.masking;
-        if (!masking) return this.#refuseWith(id, p, decision.ruleId, 'mask-unconfigured', c, 'masking is required but not configured');
-        // Lineage (lineage-gate.ts): refuse what masking cannot hide, force derived columns.
-        const spec = decision.masks ?? { columns: [], detectors: [] };
-        const lineage = lineageGate(p.text, p.cls, decision.ruleId, spec);
-        if (lineage.kind === 'refuse') {
-          await this.#blocked(id, p, decision.ruleId, lineage.reason);
-          return this.refuse(p.protocol, lineage.error);
-        }
-        masker = await masking.prepare(decision.ruleId, spec, lineage.lineage);
-        if (!this.#h.ready()) return;
+        const prepared = await this.#masker(p, id, decision.ruleId, decision.masks ?? { columns: [], detectors: [] }, c);
+        if (prepared === undefined || !this.#h.ready()) return;
+        masker = prepared;
         break;
       }
       case 'allow':
         break;
     }
     this.#dispatch(p, id, decision, masker);
+  }
+
+  /**
+   * #masker prepares the result masker of rule `ruleId`, or refuses the command (recorded as
+   * blocked) and resolves undefined: binary results, COPY output, no masking configured, or a
+   * use of masked columns no result masking can hide (lineage-gate.ts).
+   */
+  async #masker(p: Pending, id: string, ruleId: string, spec: MaskSpec, c: RefusalContext): Promise<ResultMasker | undefined> {
+    if (p.binaryResults) return void (await this.#refuseWith(id, p, ruleId, 'mask-binary', c, 'masked results were requested in binary format'));
+    // COPY TO streams rows as CopyData the proxy does not rewrite: refuse rather than leak.
+    if (p.channel === 'copy') return void (await this.#refuseWith(id, p, ruleId, 'mask-copy', c, 'masked data requested through COPY'));
+    const masking = this.#h.masking;
+    if (!masking) return void (await this.#refuseWith(id, p, ruleId, 'mask-unconfigured', c, 'masking is required but not configured'));
+    const lineage = lineageGate(p.text, p.cls, ruleId, spec);
+    if (lineage.kind === 'refuse') {
+      await this.#blocked(id, p, ruleId, lineage.reason);
+      return void this.refuse(p.protocol, lineage.error);
+    }
+    return masking.prepare(ruleId, spec, lineage.lineage);
   }
 
   /** #dispatch forwards an admitted command and follows its results (CommandRun). */

@@ -76,6 +76,22 @@ test('an UPDATE of <db>.public.customers is held for approval and, denied, chang
   assert.equal(count.stdout.trim(), '1');
 });
 
+test('an approved UPDATE … RETURNING of masked columns runs once and returns them masked', async () => {
+  // Approval releases the write, not the values: the held statement keeps the read's masks.
+  const m = rig.mark();
+  const pending = rig.psql(['-v', 'ON_ERROR_STOP=0', '-A', '-t', '-c', `UPDATE customers SET country = 'FR' WHERE id = 1 RETURNING email, card_number, upper(email), country`]);
+  const req = await waitFor(() => rig.since(m).find((e) => e.type === 'ApprovalRequested'), 'ApprovalRequested', 15_000);
+  assert.ok(req.type === 'ApprovalRequested');
+  rig.decisions.decide(req.requestId, { decision: 'approved', approver: null, justification: 'ticket 7' });
+  const r = await pending;
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!r.stdout.includes(CLEAR_EMAIL) && !r.stdout.includes(CLEAR_CARD) && !r.stdout.includes(CLEAR_EMAIL.toUpperCase()), `clear values after approval: ${r.stdout}`);
+  assert.match(r.stdout, /\|FR$/m, 'the unmasked column comes back as written');
+  const check = await rig.pg.psql(['-A', '-t', '-c', "SELECT country FROM customers WHERE id = 1; UPDATE customers SET country = 'UK' WHERE id = 1"]);
+  assert.equal(check.stdout.trim().split('\n')[0], 'FR', 'the approved write ran');
+  await waitFor(() => rig.since(m).some((e) => e.type === 'DataMasked') || undefined, 'DataMasked');
+});
+
 test('table_to_xml and its family are refused by the function allow-list, naming the function', async () => {
   for (const sql of [
     "SELECT table_to_xml('customers', true, false, '')",

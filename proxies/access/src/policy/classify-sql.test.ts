@@ -220,3 +220,11 @@ test('the arguments of EXECUTE are an operation of their own, apart from the unr
   assert.deepEqual(all[1].reads.map(q).sort(), ['customers', 'customers']);
   assert.deepEqual(ops('execute p').map((o) => o.class), ['execute']);
 });
+
+test('a write that returns or filters rows reads its target too; a blind write does not', () => {
+  assert.deepEqual(ops("update customers set country = 'FR' where id = 1 returning email")[0].reads, [{ name: 'customers' }]);
+  assert.deepEqual(ops('delete from customers where email like $1')[0].reads, [{ name: 'customers' }]);
+  assert.deepEqual(ops('insert into customers (id) values (1) returning email')[0].reads, [{ name: 'customers' }]);
+  assert.deepEqual(ops("update customers set country = 'FR'")[0].reads, []);
+  assert.deepEqual(ops('insert into customers (id) values (1)')[0].reads, []);
+});

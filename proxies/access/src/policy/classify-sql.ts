@@ -268,6 +268,12 @@ class StatementWalker {
     const rel = body.relation as Node | undefined;
     if (rel && typeof rel === 'object') {
       (asClass === 'explain' ? ctx.reads : ctx.writes).push(rangeVarName(rel));
+      // A write that returns rows or filters them reads its target too (PostgreSQL asks for
+      // SELECT privilege then): `UPDATE customers … RETURNING email` is a read of customers,
+      // and so is `DELETE … WHERE email LIKE 'a%'` (its row count answers the predicate).
+      const returning = (body.returningClause as Node | undefined)?.exprs ?? body.returningList; // PG 18 | older trees
+      const reads = (Array.isArray(returning) && returning.length > 0) || body.whereClause !== undefined || type === 'MergeStmt' || body.onConflictClause !== undefined;
+      if (asClass !== 'explain' && reads) ctx.reads.push(rangeVarName(rel));
       this.#targets.add(rel);
     }
     // Columns named as targets (INSERT INTO t (a, b), UPDATE t SET a = ...) are referenced too.

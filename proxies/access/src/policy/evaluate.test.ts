@@ -289,3 +289,17 @@ rules:
     mask: { columns: [x], predicates: sometimes }
 `), /predicates: must be one of allow, deny/);
 });
+
+test('a held write that also reads masked columns carries the masks of every matching mask rule', () => {
+  const p = parsePolicy(`
+version: 1
+rules:
+  - { id: hold-writes, reason: writes, match: { classes: [update], writes: [customers] }, action: require-approval, approvers: [leads] }
+  - { id: mask-pii, reason: pii, match: { classes: [update, select], reads: [customers] }, action: mask, mask: { columns: [email] } }
+`);
+  const returning = evaluate(p, req([[op({ class: 'update', reads: [{ name: 'customers' }], writes: [{ name: 'customers' }] })]]));
+  assert.deepEqual([returning.action, returning.ruleId, returning.maskRuleId, returning.masks?.columns], ['require-approval', 'hold-writes', 'mask-pii', ['email']]);
+  // A write that reads nothing masked is held without masks.
+  const blind = evaluate(p, req([[op({ class: 'update', writes: [{ name: 'customers' }] })]]));
+  assert.deepEqual([blind.action, blind.masks, blind.maskRuleId], ['require-approval', undefined, undefined]);
+});

@@ -289,11 +289,25 @@ export function decideOperation(policy: Policy, req: PolicyRequest, op: Operatio
     };
   }
   const rule = best!.rule;
+  // A held write that also reads masked columns keeps every matching rule's masks, including
+  // rules after the one that decided: approval releases the write, not the values.
+  let maskRuleId: string | undefined;
+  if (rule.action === 'require-approval') {
+    for (const m of policy.rules) {
+      if (!m.mask || m.action !== 'mask' || ruleTri(m, req, op, r, ctx) === NO) continue;
+      maskRuleId ??= m.id;
+      for (const c of m.mask.columns) masks.columns.add(c);
+      for (const d of m.mask.detectors) masks.detectors.add(d);
+      const allowed = new Set(m.mask.allowPredicates ?? []);
+      for (const c of m.mask.columns) (allowed.has(c) ? predicates.allow : predicates.deny).add(c);
+    }
+  }
   return {
     action: rule.action,
     ruleId: rule.id,
     reason: best!.tri === YES ? rule.reason : `${rule.reason} (${describe(r)} may resolve to a relation this rule covers)`,
     ...(rule.action === 'mask' ? { masks: maskSpec(masks, predicates) } : {}),
+    ...(maskRuleId !== undefined ? { masks: maskSpec(masks, predicates), maskRuleId } : {}),
     ...(rule.capture || (rule.action === 'mask' && capture) ? { capture: true } : {}),
     ...(rule.approvers ? { approvers: rule.approvers } : {}),
   };
@@ -329,10 +343,12 @@ export function evaluate(policy: Policy, req: PolicyRequest): PolicyDecision {
   // A column glob may be used in predicates only when every rule masking it allows that.
   const predicates = { allow: new Set<string>(), deny: new Set<string>() };
   let capture = false;
+  let maskRuleId: string | undefined;
   c.statements.forEach((s, i) => {
     for (const op of s.operations) {
       const d = { ...decideOperation(policy, req, op), statementIndex: i };
       if (d.masks) {
+        maskRuleId ??= d.maskRuleId ?? d.ruleId;
         for (const col of d.masks.columns) masks.columns.add(col);
         for (const det of d.masks.detectors) masks.detectors.add(det);
         const allowed = new Set(d.masks.allowPredicates ?? []);
@@ -346,6 +362,11 @@ export function evaluate(policy: Policy, req: PolicyRequest): PolicyDecision {
   const final: PolicyDecision = best;
   if (final.action === 'mask') {
     return { ...final, masks: maskSpec(masks, predicates), ...(capture ? { capture } : {}) };
+  }
+  // A held statement that also reads masked columns keeps the masks: approval releases the
+  // write, not the values (`UPDATE customers … RETURNING email`).
+  if (final.action === 'require-approval' && maskRuleId !== undefined) {
+    return { ...final, masks: maskSpec(masks, predicates), maskRuleId, ...(capture ? { capture } : {}) };
   }
   if (final.action === 'allow' && capture) return { ...final, capture };
   return final;

@@ -223,6 +223,11 @@ export type PolicyDecision = {
   readonly capture?: boolean;
   /** approvers are the groups allowed to approve, for `require-approval`. */
   readonly approvers?: readonly string[];
+  /**
+   * maskRuleId names the rule whose masks a `require-approval` decision carries: a held write
+   * that also reads masked columns (`UPDATE … RETURNING email`) is masked once approved.
+   */
+  readonly maskRuleId?: string;
   /** statementIndex is the index of the statement whose operation decided. */
   readonly statementIndex?: number;
 };
