@@ -1,12 +1,11 @@
-// The ledger store's adapters. The embedded default is SQLite; EventStoreDB is for distributed runs.
+// The ledger store's adapters. The embedded default is SQLite. EventStoreDB, for distributed runs,
+// has its own entry (`@affidavit/ledger/eventstoredb`) so that nothing else, the offline verifier
+// above all, loads its driver.
 export { openSqliteLedgerStore, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_READ_PAGE } from './sqlite/sqlite-store.ts';
 export type { SqliteLedgerStoreOptions } from './sqlite/sqlite-store.ts';
 export { openWorkerSqliteLedgerStore, workerOf } from './sqlite/worker-store.ts';
 export { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from './sqlite/sqlite-schema.ts';
-export { rawInsertBaseline } from './sqlite/raw-insert-baseline.ts';
-export type { RawInsertBaselineOptions } from './sqlite/raw-insert-baseline.ts';
-export { openEventStoreLedgerStore, DEFAULT_STREAM_PREFIX } from './eventstoredb/eventstoredb-store.ts';
-export type { EsdbClient, EventStoreLedgerStoreOptions } from './eventstoredb/eventstoredb-store.ts';
+export { PRAGMAS as SQLITE_PRAGMAS } from './sqlite/sqlite-schema.ts';
 export {
   DuplicateEventIdError,
   ExpectedSizeConflictError,

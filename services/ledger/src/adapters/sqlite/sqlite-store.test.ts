@@ -11,7 +11,6 @@ import type { Entry, NewEntry } from '../../ports/ledger-store.ts';
 import { ledgerStoreContract, testEntry, uniqueLogId } from '../ledger-store.contract.ts';
 import { openSqliteLedgerStore } from './sqlite-store.ts';
 import { openWorkerSqliteLedgerStore } from './worker-store.ts';
-import { rawInsertBaseline } from './raw-insert-baseline.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import { BUNDLE_WIDTH } from './entry-bundle.ts';
 
@@ -408,19 +407,6 @@ describe('sqlite ledger file', () => {
     await log.append({ entries: [testEntry(0)] }, 0);
     assert.equal((await log.tail()).size, 1);
     await store.close();
-  });
-
-  test('rawInsertBaseline inserts every blob and reports elapsed milliseconds', () => {
-    const path = newPath();
-    let t = 0;
-    const ms = rawInsertBaseline({ path, blobs: [Buffer.from('a'), Buffer.from('bc')], count: 2500, batchSize: 1000, now: () => (t += 7) });
-    assert.equal(ms, 7, 'elapsed is measured with the injected clock around the inserts');
-    const db = raw(path);
-    const row = db.prepare('SELECT count(*) AS n, sum(length(bytes)) AS b FROM raw_baseline').get()!;
-    db.close();
-    assert.equal(Number(row.n), 2500);
-    assert.equal(Number(row.b), 1250 * 1 + 1250 * 2);
-    assert.throws(() => rawInsertBaseline({ path: newPath(), blobs: [], count: 1, batchSize: 1 }), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_INPUT_INVALID'));
   });
 });
 

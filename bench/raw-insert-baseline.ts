@@ -1,6 +1,7 @@
 import { DatabaseSync } from 'node:sqlite';
-import { LedgerInputInvalidError } from '../../store-errors.ts';
-import { PRAGMAS } from './sqlite-schema.ts';
+// The benchmark's floor for the ledger's SQLite append: it belongs to bench/, not to the
+// ledger's API, and shares only the ledger's pragmas so the comparison stays fair.
+import { LedgerInputInvalidError, SQLITE_PRAGMAS as PRAGMAS } from '@affidavit/ledger';
 
 /** RawInsertBaselineOptions: where and what the baseline inserts. */
 export type RawInsertBaselineOptions = {
