@@ -37,12 +37,23 @@ const inLayer = (layer: keyof typeof LAYERS) => (spec: string) => LAYERS[layer].
 const IO = ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:child_process', 'node:sqlite', 'kafkajs', '@eventstore/db-client'];
 
 type Rule = { name: string; folder: string; forbidden: (spec: string, file: string) => boolean };
+/** outside returns a predicate true for files NOT under `sub` (a pure folder's I/O adapters live there). */
+const outside = (sub: string) => (f: string) => !relative(root, f).startsWith(sub);
 const rules: Rule[] = [
   { name: 'packages/tlog is pure (no I/O, no drivers)', folder: 'packages/tlog/src', forbidden: (s) => IO.includes(s) },
   { name: 'libraries (packages/) import no feeder or service', folder: 'packages', forbidden: (s) => inLayer('feeder')(s) || inLayer('service')(s) },
   { name: 'the event contract (schemas/) imports no feeder or service', folder: 'schemas', forbidden: (s) => inLayer('feeder')(s) || inLayer('service')(s) },
   { name: 'feeders (proxies/) import no service', folder: 'proxies', forbidden: inLayer('service') },
-  { name: 'masking detectors are pure', folder: 'proxies/access/src/masking/detectors', forbidden: (s) => IO.includes(s) },
+  {
+    name: 'policy classification and evaluation are pure (I/O only in policy/adapters)',
+    folder: 'proxies/access/src/policy',
+    forbidden: (s, f) => IO.includes(s) && outside('proxies/access/src/policy/adapters/')(f),
+  },
+  {
+    name: 'masking detectors, styles and lineage are pure (I/O only in masking/adapters)',
+    folder: 'proxies/access/src/masking',
+    forbidden: (s, f) => IO.includes(s) && outside('proxies/access/src/masking/adapters/')(f),
+  },
   { name: 'ledger core is pure', folder: 'services/ledger/src/core', forbidden: (s) => IO.includes(s) },
   {
     name: 'kafkajs only in the bus Kafka adapter',

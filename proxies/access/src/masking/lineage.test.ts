@@ -251,7 +251,7 @@ test('the analysis never throws on the SQL corpus (every statement: an answer, n
   const { readFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { parse } = await import('yaml');
-  const { FIXTURES_DIR } = await import('../policy/fixtures.ts');
+  const { FIXTURES_DIR } = await import('../../../../test/fixtures/policies.ts');
   const corpus = parse(readFileSync(join(FIXTURES_DIR, 'sql-corpus.yaml'), 'utf8')) as { cases: { sql: string }[] };
   let analysed = 0;
   for (const { sql } of corpus.cases) {

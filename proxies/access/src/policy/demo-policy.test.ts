@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { SqlClassifier } from './classify-sql.ts';
 import { evaluate } from './evaluate.ts';
-import { DEMO_POLICY_FILE } from './fixtures.ts';
+import { DEMO_POLICY_FILE } from '../../../../test/fixtures/policies.ts';
 import { parsePolicy } from './load-policy.ts';
 import { initSqlParser, parsePostgres } from './sql-parser.ts';
 import type { PolicyDecision, ResolutionContext } from './types.ts';

@@ -53,7 +53,7 @@ export { classifyShell, classifyShellSession, DEFAULT_SHELL_MAX_DEPTH, DEFAULT_S
 export type { ShellClassifyOptions } from './classify-shell.ts';
 export { classifySftp, sftpClass } from './classify-sftp.ts';
 export type { SftpRequest } from './classify-sftp.ts';
-export { policyCheck, loadPolicyFile } from './policy-check.ts';
-export type { PolicyCheckResult } from './policy-check.ts';
-export { PolicyWatcher, DEFAULT_POLICY_DEBOUNCE_MS } from './policy-watcher.ts';
-export type { PolicyWatcherOptions, WatcherLogger } from './policy-watcher.ts';
+export { policyCheck, loadPolicyFile } from './adapters/policy-check.ts';
+export type { PolicyCheckResult } from './adapters/policy-check.ts';
+export { PolicyWatcher, DEFAULT_POLICY_DEBOUNCE_MS } from './adapters/policy-watcher.ts';
+export type { PolicyWatcherOptions, WatcherLogger } from './adapters/policy-watcher.ts';

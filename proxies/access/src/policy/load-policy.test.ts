@@ -4,9 +4,9 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAffidavitError } from '@affidavit/common';
-import { FIXTURES_DIR } from './fixtures.ts';
+import { FIXTURES_DIR } from '../../../../test/fixtures/policies.ts';
 import { analysePolicy, parsePolicy } from './load-policy.ts';
-import { loadPolicyFile, policyCheck } from './policy-check.ts';
+import { loadPolicyFile, policyCheck } from './adapters/policy-check.ts';
 import { BUILTIN_DETECTORS, DETECTOR_GROUPS, expandDetectorNames } from '../masking/detectors/registry.ts';
 
 const codes = (text: string) => analysePolicy(text).findings.map((f) => `${f.code}@${f.line}`);

@@ -7,7 +7,7 @@ import { classifyShell, classifyShellSession } from './classify-shell.ts';
 import { classifySftp } from './classify-sftp.ts';
 import type { SftpRequest } from './classify-sftp.ts';
 import { evaluate } from './evaluate.ts';
-import { FIXTURES_DIR } from './fixtures.ts';
+import { FIXTURES_DIR } from '../../../../test/fixtures/policies.ts';
 import { parsePolicy } from './load-policy.ts';
 import type { Action } from './types.ts';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { SqlClassifier } from './classify-sql.ts';
 import { evaluate } from './evaluate.ts';
-import { FIXTURES_DIR } from './fixtures.ts';
+import { FIXTURES_DIR } from '../../../../test/fixtures/policies.ts';
 import { parsePolicy } from './load-policy.ts';
 import { PreparedRegistry } from './prepared-registry.ts';
 import { initSqlParser, parsePostgres } from './sql-parser.ts';

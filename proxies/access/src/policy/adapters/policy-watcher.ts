@@ -2,7 +2,7 @@ import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { loadPolicyFile, policyCheck } from './policy-check.ts';
-import type { Policy, PolicyFinding } from './load-policy.ts';
+import type { Policy, PolicyFinding } from '../load-policy.ts';
 
 /** WatcherLogger is the part of a pino logger the watcher uses (injected). */
 export type WatcherLogger = {

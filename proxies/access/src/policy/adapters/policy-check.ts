@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { analysePolicy } from './load-policy.ts';
-import type { AnalyseOptions, Policy, PolicyFinding } from './load-policy.ts';
-import { PolicyInvalidError } from './errors.ts';
+import { analysePolicy } from '../load-policy.ts';
+import type { AnalyseOptions, Policy, PolicyFinding } from '../load-policy.ts';
+import { PolicyInvalidError } from '../errors.ts';
 
 /** PolicyCheckResult is what `affidavit policy check FILE` prints: ok when no finding is an error. */
 export type PolicyCheckResult = {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PolicyWatcher } from './policy-watcher.ts';
 import type { WatcherLogger } from './policy-watcher.ts';
-import type { Policy, PolicyFinding } from './load-policy.ts';
+import type { Policy, PolicyFinding } from '../load-policy.ts';
 
 const policyText = (id: string) => `version: 1\nrules:\n  - { id: ${id}, reason: r, action: allow }\n`;
 
