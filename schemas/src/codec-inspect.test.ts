@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { EventCodec, HEADER_SIZE, LEDGER_RECORD_TYPES, codec, exampleEvent, loadSchemaFiles } from './index.ts';
+import { EventCodec, LEDGER_RECORD_TYPES, codec, exampleEvent, loadSchemaFiles } from './index.ts';
 import type { LedgerRecord } from './index.ts';
 import { allVariants, decodeOutcome, mutate, replaceField, varint, type Mutation } from '../test/support.ts';
 

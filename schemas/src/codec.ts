@@ -141,7 +141,7 @@ export class EventCodec {
   encode(event: LedgerRecord): Buffer {
     const w = typeof event?.type === 'string' ? this.#currentWriter.get(event.type) : undefined;
     // Fast check first; the problem list (errorHook) is built only for an event that fails it.
-    if (!w || !w.type.isValid(event, VALID_OPTS)) {
+    if (!w?.type.isValid(event, VALID_OPTS)) {
       const problems = this.validate(event);
       if (!w) throw new EventUnknownTypeError(problems[0]);
       throw new EventInvalidError(`${event.type} is invalid: ${problems.join('; ')}`);

@@ -105,7 +105,7 @@ function topLongs(record: Type): string[] | undefined {
   for (const f of (record as unknown as AnyType).fields ?? []) {
     const t = f.type;
     if (t.typeName === 'long') out.push(f.name);
-    else if (t.types && t.types.some((u) => u.typeName === 'long') && t.types.every((u) => u.typeName === 'long' || !containsLong(u))) out.push(f.name);
+    else if (t.types?.some((u) => u.typeName === 'long') && t.types.every((u) => u.typeName === 'long' || !containsLong(u))) out.push(f.name);
     else if (containsLong(t)) return undefined;
   }
   return out;
@@ -141,7 +141,7 @@ export class EnvelopeSplicer {
       const head = nat && compileRecordWriter(nat.head);
       const tail = nat && compileRecordWriter(nat.tail);
       const writers = head && tail ? { writers: { head, tail } } : {};
-      if (nat && longs && longs[0] && longs[1]) this.#plans.set(name, { ...nat, declared, longs: [...longs[0], ...longs[1]], ...writers });
+      if (nat && longs?.[0] && longs[1]) this.#plans.set(name, { ...nat, declared, longs: [...longs[0], ...longs[1]], ...writers });
       // A long below the top level (DataMasked's masks[].row): avsc's path keeps the exact pieces.
       else this.#plans.set(name, { ...ex, declared, longs: [], ...writers });
     }
@@ -198,7 +198,7 @@ export class EnvelopeSplicer {
   /** envelope validates and encodes a session's envelope; undefined when invalid (the full encoder then reports why). */
   envelope(env: SessionEnvelope): EncodedEnvelope | undefined {
     const values = { actor: env.actor, source: env.source, target: env.target, feeder: env.feeder };
-    if (!this.#envelope || !this.#envelope.isValid(values, VALID_OPTS)) return undefined;
+    if (!this.#envelope?.isValid(values, VALID_OPTS)) return undefined;
     return Object.freeze({ values: Object.freeze(values), bytes: this.#envelope.toBuffer(values) });
   }
 

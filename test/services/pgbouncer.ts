@@ -15,7 +15,7 @@
 // Running as root: PgBouncer refuses ("PgBouncer should not run as root"), so as root it runs
 // as the `postgres` OS user (or `nobody`), and its temp dir is chowned to that user.
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, LOOPBACK } from './free-port.ts';

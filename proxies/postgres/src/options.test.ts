@@ -45,6 +45,6 @@ test('connection limits and the idle timeout have named defaults a deployment ke
 test('an upstream Unix socket: path length checked, TLS refused with it', () => {
   const o = postgresProxyOptions({ allowCleartextOnLoopback: true, upstream: { ...upstream, socketPath: '/tmp/x/.s.PGSQL.5432' } });
   assert.equal(o.upstream.socketPath, '/tmp/x/.s.PGSQL.5432');
-  assert.throws(() => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream: { ...upstream, socketPath: '/' + 'x'.repeat(107) } }), /socketPath/);
+  assert.throws(() => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream: { ...upstream, socketPath: `/${'x'.repeat(107)}` } }), /socketPath/);
   assert.throws(() => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream: { ...upstream, socketPath: '/tmp/s', tls: { ca: 'CA' } } }), /no TLS on a Unix socket/);
 });

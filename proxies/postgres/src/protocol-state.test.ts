@@ -32,7 +32,7 @@ class Sim {
     this.router.expect({ kind: 'parse', name, def: { text, cls: classifier.classify(text) } });
   }
 
-  bind(portal: string, statement: string, binary = false): 'WAIT' | void {
+  bind(portal: string, statement: string, binary = false): 'WAIT' | undefined {
     const st = this.model.statement(statement);
     if (st === WAIT) return 'WAIT';
     const def: PortalDef | undefined = st === undefined ? undefined : { kind: 'bind', text: st.text, cls: st.cls, params: [], paramFormats: [], binary, holdable: false, tx: 0, at: 0 };

@@ -185,7 +185,7 @@ export class ProtocolState {
         (out ??= sts.slice(0, i)).push(Object.freeze({ ...s, operations: ops }));
         const verb = s.refers.kind === 'prepared' ? 'prepared statement' : 'cursor';
         note += `\n-- ${verb} ${JSON.stringify(name)} is: ${JSON.stringify(def.text)}`;
-        if (inner && inner.note) note += inner.note;
+        if (inner?.note) note += inner.note;
         if ('binary' in def && def.binary) binary = true;
       } else if (out !== undefined) out.push(s);
       const made = this.#defines(s, cls);
@@ -484,7 +484,7 @@ function runsCode(s: StatementInfo): boolean {
 }
 
 function lookupIn<T>(local: Map<string, T | undefined> | undefined, all: boolean | undefined, name: string, outer: Lookup<T>): Lookup<T> {
-  if (local !== undefined && local.has(name)) return local.get(name);
+  if (local?.has(name)) return local.get(name);
   if (all) return undefined;
   return outer;
 }

@@ -65,7 +65,7 @@ export function createPostgresProxy(input: PostgresProxyOptionsInput, deps: Post
     cancel(processId, secretKey) {
       const s = byProcessId.get(processId);
       // Like PostgreSQL: a wrong key is ignored silently, so a cancel cannot probe sessions.
-      if (s && s.secretKeyMatches(secretKey)) s.cancel();
+      if (s?.secretKeyMatches(secretKey)) s.cancel();
     },
     admitIdentity: (identity) => limits.admitIdentity(identity),
     preLoginRejected: (address, code, reason) => prelogin.note(address, code, reason),

@@ -60,7 +60,7 @@ async function livePsql(r: Rig, token: string): Promise<PtyPsql> {
     expect: (re, from, what, timeoutMs = 10_000) =>
       waitFor(
         () => {
-          const g = new RegExp(re.source, re.flags.replace('g', '') + 'g');
+          const g = new RegExp(re.source, `${re.flags.replace('g', '')}g`);
           g.lastIndex = from;
           return g.exec(screen) ?? undefined;
         },

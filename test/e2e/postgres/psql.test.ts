@@ -88,7 +88,7 @@ test('\\copy in and out are audited with row counts', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'psql-copy-'));
   const input = join(dir, 'in.csv');
   const output = join(dir, 'out.csv');
-  writeFileSync(input, Array.from({ length: 50 }, (_, i) => `${100 + i},name-${i}`).join('\n') + '\n');
+  writeFileSync(input, `${Array.from({ length: 50 }, (_, i) => `${100 + i},name-${i}`).join('\n')}\n`);
   const m = rig.mark();
   const r = await rig.psql(['-c', 'DELETE FROM items', '-c', `\\copy items FROM '${input}' WITH (FORMAT csv)`, '-c', `\\copy (SELECT * FROM items ORDER BY id) TO '${output}' WITH (FORMAT csv)`]);
   assert.equal(r.code, 0, r.stderr);

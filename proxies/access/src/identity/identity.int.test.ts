@@ -203,7 +203,7 @@ describe('dev issuer over real HTTP', () => {
   test('serves discovery and JWKS; its tokens verify via HTTP; the key survives a restart on the same port', async () => {
     const keyFile = join(dir, 'dev.jwk');
     const dev = await startDevIssuer({ audience: 'urn:affidavit:proxies', users, keyFile }, { clock: systemClock });
-    let port = dev.port;
+    const port = dev.port;
     let token: string;
     try {
       const disc = (await (await fetch(`${dev.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;

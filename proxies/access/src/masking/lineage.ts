@@ -339,7 +339,7 @@ class Analyser {
       if (oc) {
         const ocScope: Scope = { rels: [target, { kind: 'derived', alias: 'excluded', slots: [{ kind: 'expansion', relation: 'excluded', val: CLEAR, byName: false }] }], parent: outer, ctes: scope.ctes };
         for (const t of list(oc.targetList)) {
-          const v = this.#expr((unwrap(t)?.[1] ?? {}).val, ocScope);
+          const v = this.#expr(unwrap(t)?.[1]?.val, ocScope);
           if (v.level > 0) throw new Refusal(`INSERT ... ON CONFLICT DO UPDATE would copy the masked column ${describe(v.sources[0])} into ${table}`);
         }
         if (oc.whereClause) this.#checkPredicate(this.#expr(oc.whereClause, ocScope), 'ON CONFLICT ... WHERE');
@@ -348,7 +348,7 @@ class Analyser {
       for (const f of list(type === 'UpdateStmt' ? body.fromClause : body.usingClause)) this.#from(f, scope, scope.rels);
       if (type === 'UpdateStmt') {
         for (const t of list(body.targetList)) {
-          const v = this.#expr((unwrap(t)?.[1] ?? {}).val, scope);
+          const v = this.#expr(unwrap(t)?.[1]?.val, scope);
           if (v.level > 0) throw new Refusal(`UPDATE of ${table} would copy the masked column ${describe(v.sources[0])} where masking no longer applies`);
         }
       }
@@ -573,7 +573,7 @@ class Analyser {
 
   #funcName(n: unknown): string | undefined {
     const u = unwrap(n);
-    if (!u || u[0] !== 'FuncCall') return undefined;
+    if (u?.[0] !== 'FuncCall') return undefined;
     const parts = list(u[1].funcname).map(sval);
     return parts[parts.length - 1];
   }

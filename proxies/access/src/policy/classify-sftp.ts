@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { operation } from './types.ts';
-import type { Classification, Operation, OperationClass } from './types.ts';
+import type { Classification, OperationClass } from './types.ts';
 
 /** SftpRequest is one SFTP request as the SSH proxy decoded it (names as in SFTP v3, lower case). */
 export type SftpRequest = {

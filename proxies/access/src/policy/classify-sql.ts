@@ -140,7 +140,7 @@ function rangeVarName(rv: Node): QualifiedName {
 
 function nameList(list: unknown): string[] {
   if (!Array.isArray(list)) return [];
-  return list.map((x) => str((unwrap(x)?.[1] ?? {}).sval) ?? '');
+  return list.map((x) => str(unwrap(x)?.[1]?.sval) ?? '');
 }
 
 function qualifiedFrom(parts: string[]): QualifiedName {
@@ -213,7 +213,7 @@ function isExplainAnalyze(options: unknown): boolean {
   if (!Array.isArray(options)) return false;
   for (const o of options) {
     const d = unwrap(o);
-    if (!d || d[0] !== 'DefElem' || d[1].defname !== 'analyze') continue;
+    if (d?.[0] !== 'DefElem' || d[1].defname !== 'analyze') continue;
     const arg = unwrap(d[1].arg);
     if (!arg) return true;
     // EXPLAIN (ANALYZE false|off|0) does not execute; anything else we cannot rule out does.
@@ -318,7 +318,7 @@ class StatementWalker {
       return;
     }
     const parsed = this.#parse && this.#depth < MAX_QUERY_TEXT_DEPTH ? this.#parse(text) : undefined;
-    if (!parsed || !parsed.ok) return unresolve(c, `${call} runs SQL text the proxy cannot classify`);
+    if (!parsed?.ok) return unresolve(c, `${call} runs SQL text the proxy cannot classify`);
     for (const s of parsed.tree.stmts ?? []) {
       const nested = classifyStatementNode(s.stmt, text, this.#parse, this.#depth + 1);
       for (const op of nested.operations) {

@@ -92,7 +92,7 @@ export function resolveRelation(q: QualifiedName, ctx: ResolutionContext): Resol
   for (const schema of effectiveSearchPath(ctx)) {
     if (schema === 'pg_catalog' && !q.name.startsWith('pg_') && !ctx.catalog?.lookup(schema, q.name)) continue;
     const cat = ctx.catalog;
-    if (cat && cat.known(schema, q.name)) {
+    if (cat?.known(schema, q.name)) {
       if (cat.lookup(schema, q.name)) {
         candidates.push({ schema, name: q.name });
         return { kind: 'candidates', candidates };

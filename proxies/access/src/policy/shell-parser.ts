@@ -8,6 +8,7 @@ import sh from 'mvdan-sh';
  */
 
 /** ShNode is one syntax-tree node of mvdan/sh, read by field name. */
+// biome-ignore lint/suspicious/noExplicitAny: mvdan/sh's nodes are untyped JavaScript objects
 export type ShNode = Record<string, any>;
 
 /** ShellParseOutcome is either a syntax tree (`File`) or the parser's error. */

@@ -71,7 +71,7 @@ test('RowDescription, DataRow, CommandComplete and the extended-protocol acknowl
 test('rewriteDataRow replaces values with correct lengths and keeps untouched rows byte-identical', () => {
   const row = w.dataRow(['4111111111111111', 'alice@example.com', null, '7']);
   assert.equal(rewriteDataRow(row, () => undefined), row, 'no change must return the same buffer');
-  const masked = rewriteDataRow(row, (i, v) => (i === 0 ? '************1111' : i === 1 ? Buffer.from('a***@example.com') : i === 2 ? 'was-null' : undefined));
+  const masked = rewriteDataRow(row, (i, _v) => (i === 0 ? '************1111' : i === 1 ? Buffer.from('a***@example.com') : i === 2 ? 'was-null' : undefined));
   assert.deepEqual(decodeDataRow(masked).map((v) => v?.toString() ?? null), ['************1111', 'a***@example.com', 'was-null', '7']);
   assert.deepEqual(one(masked).fields, ['************1111', 'a***@example.com', 'was-null', '7']);
   const toNull = rewriteDataRow(row, (i) => (i === 1 ? null : undefined));

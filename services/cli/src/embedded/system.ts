@@ -27,7 +27,7 @@ import type { Bus } from '@affidavit/bus';
 import { loadOrCreateSigningKey } from '@affidavit/ledger';
 import type { LedgerStore } from '@affidavit/ledger';
 import { createMaskingPort, createPostgresProxy } from '@affidavit/postgres-proxy';
-import { codec, encodeEvent, TOPICS } from '@affidavit/schemas';
+import { codec, encodeEvent, } from '@affidavit/schemas';
 import type { DataMasked, LedgerRecord } from '@affidavit/schemas';
 import { ApprovalBook } from './approval-book.ts';
 import { approvalDecisions } from './approval-decisions.ts';
@@ -129,7 +129,7 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
       logger,
     });
     stops.push(...recording.stops);
-    const { bus, ledger, store } = recording;
+    const { bus, store } = recording;
 
     const issuer = await startDevIssuer(
       { audience: config.issuer.audience, users: config.issuer.users, keyFile: paths.issuerKey, port: config.issuer.port, tokenTtlSeconds: config.issuer.tokenTtlSeconds },
@@ -228,7 +228,7 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
           throw new MaskRevealInvalidError(`${opener.subject} is in none of the groups allowed to open masked values (${REVEAL_GROUPS.join(', ')})`);
         }
         const event = await findEvent(store, maskedEventId);
-        if (!event || event.type !== 'DataMasked') throw new MaskRevealInvalidError(`no DataMasked event ${maskedEventId} in the ledger`);
+        if (event?.type !== 'DataMasked') throw new MaskRevealInvalidError(`no DataMasked event ${maskedEventId} in the ledger`);
         const { value, audit } = await revealMaskedValue({ event: event as DataMasked, index, opener, reason, keys: maskingKeys, clock: systemClock });
         const opened = maskedValueOpenedEvent(audit, {
           eventId: uuidv7(),

@@ -25,7 +25,7 @@ export type KeyFileProvider = KeyProvider & { readonly keyIds: readonly string[]
  * or duplicate key id, and a `current` that names no key.
  */
 export async function loadKeyFile(path: string, opts: KeyFileOptions = {}): Promise<KeyFileProvider> {
-  let st;
+  let st: Awaited<ReturnType<typeof stat>>;
   try {
     st = await stat(path);
   } catch (cause) {
@@ -105,7 +105,7 @@ export type GenerateKeyFileOptions = {
 export async function generateKeyFile(path: string, opts: GenerateKeyFileOptions = {}): Promise<string> {
   const keyId = opts.keyId ?? 'k1';
   const key = checkDataKey({ keyId, key: (opts.random ?? randomBytes)(KEY_BYTES) });
-  let fh;
+  let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(path, 'wx', 0o600);
   } catch (cause) {

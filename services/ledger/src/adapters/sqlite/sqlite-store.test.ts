@@ -12,7 +12,6 @@ import { ledgerStoreContract, testEntry, uniqueLogId } from '../ledger-store.con
 import { openSqliteLedgerStore } from './sqlite-store.ts';
 import { openWorkerSqliteLedgerStore } from './worker-store.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
-import { BUNDLE_WIDTH } from './entry-bundle.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'affidavit-ledger-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

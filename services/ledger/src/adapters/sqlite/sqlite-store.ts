@@ -7,7 +7,7 @@ import { assertAppend, assertEventIds, assertLogId, assertRange, assertTileId } 
 import { PRAGMAS, checkVersion, migrate } from './sqlite-schema.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import { BUNDLE_WIDTH, eventIdKey, formatUuid, frameEntries, parseBundle, uuidBytesInto } from './entry-bundle.ts';
-import type { EventIdKey, FramedEntries } from './entry-bundle.ts';
+import type { FramedEntries } from './entry-bundle.ts';
 
 /** DEFAULT_BUSY_TIMEOUT_MS is how long an append waits for another process's write lock before failing (retriable). */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
