@@ -66,7 +66,10 @@ if (values.serve) {
   const ledger = await openSqliteLedgerStore({ path: ledgerFile, readOnly: true });
   const store = openSqliteReadModel({ path: readModelFile });
   // The bench measures the API, not the IdP: the token check is a constant-time stub.
-  const app = await buildServer({ rateLimit: { max: 1_000_000, windowMs: 60_000 } }, { verify: async () => IDENTITY, store, proofs: createProofService(ledger) });
+  const app = await buildServer(
+    { rateLimit: { max: 1_000_000, windowMs: 60_000 } },
+    { verify: async () => IDENTITY, store, proofs: createProofService(ledger) },
+  );
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   process.send!({ url });
   process.on('message', async (m) => {
@@ -93,10 +96,14 @@ async function main(): Promise<void> {
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
   const { loadavg, availableParallelism } = await import('node:os');
-  console.log(`bench/api.ts: ${fmt(events)} ledger entries, ${clients} clients, ${seconds} s per query figure (${availableParallelism()} CPUs, load average ${loadavg()[0].toFixed(1)})`);
+  console.log(
+    `bench/api.ts: ${fmt(events)} ledger entries, ${clients} clients, ${seconds} s per query figure (${availableParallelism()} CPUs, load average ${loadavg()[0].toFixed(1)})`,
+  );
   let t = performance.now();
   const sessionIds = await buildLedger(ledgerFile, events);
-  console.log(`   ledger built in ${((performance.now() - t) / 1000).toFixed(1)} s (${(statSync(ledgerFile).size / 2 ** 20).toFixed(0)} MiB, ${fmt(sessionIds.length)} sessions)`);
+  console.log(
+    `   ledger built in ${((performance.now() - t) / 1000).toFixed(1)} s (${(statSync(ledgerFile).size / 2 ** 20).toFixed(0)} MiB, ${fmt(sessionIds.length)} sessions)`,
+  );
 
   // 1. Projection vs raw scan.
   console.log('\n1. projection: rebuild of the read models vs a raw SQLite scan of the same ledger file');
@@ -133,8 +140,12 @@ async function main(): Promise<void> {
   console.log(`   raw SQLite scan (SELECT every bundle, ${(bytes / 2 ** 20).toFixed(0)} MiB): ${rawS.toFixed(2)} s = ${fmt(raw)} entries/s`);
   console.log(`   store readEntries (bundles parsed into entries):  ${readS.toFixed(2)} s = ${fmt(events / readS)} entries/s`);
   console.log(`   readEntries + Avro decode (no writes):            ${decodeS.toFixed(2)} s = ${fmt(events / decodeS)} events/s`);
-  console.log(`   read-model rebuild (decode + project + write):    ${rebuildS.toFixed(2)} s = ${fmt(rebuild)} events/s (CPU ${rebuildCpuS.toFixed(2)} s = ${fmt(events / rebuildCpuS)} events per CPU-second)`);
-  console.log(`   ratio rebuild / raw scan = ${(rebuild / raw).toFixed(3)} (target >= 0.3) ${rebuild / raw >= 0.3 ? 'OK' : 'BELOW TARGET'}; rebuild / readEntries = ${(rebuild / (events / readS)).toFixed(3)}; rebuild / (readEntries + decode) = ${(rebuild / (events / decodeS)).toFixed(3)}`);
+  console.log(
+    `   read-model rebuild (decode + project + write):    ${rebuildS.toFixed(2)} s = ${fmt(rebuild)} events/s (CPU ${rebuildCpuS.toFixed(2)} s = ${fmt(events / rebuildCpuS)} events per CPU-second)`,
+  );
+  console.log(
+    `   ratio rebuild / raw scan = ${(rebuild / raw).toFixed(3)} (target >= 0.3) ${rebuild / raw >= 0.3 ? 'OK' : 'BELOW TARGET'}; rebuild / readEntries = ${(rebuild / (events / readS)).toFixed(3)}; rebuild / (readEntries + decode) = ${(rebuild / (events / decodeS)).toFixed(3)}`,
+  );
 
   // 2. Queries under load, server in a child process.
   console.log(`\n2. queries: ${clients} concurrent clients, keep-alive HTTP, ${seconds} s each`);
@@ -153,12 +164,17 @@ async function main(): Promise<void> {
     });
   try {
     const post = async (query: string, variables: Record<string, unknown>) => {
-      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer bench' }, body: JSON.stringify({ query, variables }) });
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer bench' },
+        body: JSON.stringify({ query, variables }),
+      });
       const body = (await res.json()) as { data?: any; errors?: unknown };
       if (res.status !== 200 || body.errors) throw new Error(`query failed: ${res.status} ${JSON.stringify(body.errors)}`);
       return body.data;
     };
-    const SESSIONS = 'query($a: String) { sessions(first: 50, after: $a) { nodes { sessionId subject sourceAddress targetResource startedAt endedAt endReason } pageInfo { hasNextPage endCursor } } }';
+    const SESSIONS =
+      'query($a: String) { sessions(first: 50, after: $a) { nodes { sessionId subject sourceAddress targetResource startedAt endedAt endReason } pageInfo { hasNextPage endCursor } } }';
     const COMMANDS = 'query($s: ID!) { commands(sessionId: $s, first: 50) { nodes { commandId seq text decision ruleId outcome } } }';
     const figures: Array<[string, (state: { after: string | null; pages: number }) => Promise<void>]> = [
       [
@@ -197,7 +213,9 @@ async function main(): Promise<void> {
       const cpuMs = (await childCpu()) - cpuBefore;
       lat.sort((a, b) => a - b);
       const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))];
-      console.log(`   ${name}: ${fmt(lat.length / seconds)} req/s, p50 ${p(0.5).toFixed(1)} ms, p99 ${p(0.99).toFixed(1)} ms (target p99 < 50 ms) ${p(0.99) < 50 ? 'OK' : 'ABOVE TARGET'}; server CPU ${(cpuMs / lat.length).toFixed(2)} ms/request`);
+      console.log(
+        `   ${name}: ${fmt(lat.length / seconds)} req/s, p50 ${p(0.5).toFixed(1)} ms, p99 ${p(0.99).toFixed(1)} ms (target p99 < 50 ms) ${p(0.99) < 50 ? 'OK' : 'ABOVE TARGET'}; server CPU ${(cpuMs / lat.length).toFixed(2)} ms/request`,
+      );
     }
   } finally {
     child.send('stop');
@@ -244,7 +262,11 @@ async function buildLedger(path: string, n: number): Promise<string[]> {
       const e = eventAt(size + i);
       return { eventId: e.eventId, kind: 'event', bytes: encodeEvent(e), source: null, appendedAt: 0 };
     });
-    const res = await integrate(log.readTiles.bind(log), size, entries.map((e) => hashLeaf(e.bytes)));
+    const res = await integrate(
+      log.readTiles.bind(log),
+      size,
+      entries.map((e) => hashLeaf(e.bytes)),
+    );
     const checkpoint = await signNote(formatCheckpoint({ origin, size: res.size, root: res.root, extensions: [] }), [signer]);
     await log.append({ entries, tiles: res.tiles, checkpoint }, size);
     size = res.size;

@@ -114,7 +114,12 @@ async function javaRate(bootstrap: string, topic: string, n: number): Promise<{ 
     { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 },
   );
   // Last summary line: "100000 records sent, 41000.2 records/sec (40.04 MB/sec), ..."
-  const line = stdout.trim().split('\n').filter((l) => l.includes('records sent')).at(-1) ?? '';
+  const line =
+    stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('records sent'))
+      .at(-1) ?? '';
   const m = /records sent, ([0-9.]+) records\/sec/.exec(line);
   if (!m) throw new Error(`could not read ProducerPerformance output:\n${stdout}`);
   return { rate: Number(m[1]), line };

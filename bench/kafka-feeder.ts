@@ -41,7 +41,12 @@ const ids = Array.from({ length: sessions }, () => uuidv7());
 const recs: OutgoingRecord[] = Array.from({ length: events }, (_, i) => {
   const sessionId = ids[i % sessions];
   const seq = Math.floor(i / sessions);
-  return { key: sessionId, value: encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), sessionId, seq, text: `select id, email from customers where id = ${i}`, commandId: `c${seq}` })) };
+  return {
+    key: sessionId,
+    value: encodeEvent(
+      exampleEvent('CommandIssued', { eventId: uuidv7(), sessionId, seq, text: `select id, email from customers where id = ${i}`, commandId: `c${seq}` }),
+    ),
+  };
 });
 const bus = createKafkaBus({ brokers: values.brokers.split(','), publishTimeoutMs: 60_000, requestTimeoutMs: 30_000 });
 // Connect before the clock starts: the first publish opens the producer.

@@ -25,7 +25,17 @@ import { entriesWithRecordedLeaves, Ledger, openSqliteLedgerStore, openWorkerSql
 import { rawInsertBaseline } from './raw-insert-baseline.ts';
 import type { NewEntry } from '@affidavit/ledger';
 import { encodeEvent, exampleEvent } from '@affidavit/schemas';
-import { ed25519NoteSigner, ed25519NoteVerifier, formatCheckpoint, generateEd25519NoteKey, hashLeaf, integrate, openNote, parseCheckpoint, signNote } from '@affidavit/tlog';
+import {
+  ed25519NoteSigner,
+  ed25519NoteVerifier,
+  formatCheckpoint,
+  generateEd25519NoteKey,
+  hashLeaf,
+  integrate,
+  openNote,
+  parseCheckpoint,
+  signNote,
+} from '@affidavit/tlog';
 import { ensureKafka, uniqueTopic } from '../test/services/kafka.ts';
 
 const run = promisify(execFile);
@@ -211,7 +221,9 @@ async function kafkaRun(bootstrap: string, n: number): Promise<[number, number]>
   await bus.ensureTopic(t.checkpointsTopic, 1);
   const store = await openSqliteLedgerStore({ path: newPath() });
   const ledger = new Ledger({ origin: 'bench.affidavit', group: `${tag}-ledger`, ...t }, { bus, store, signer, clock });
-  const feeder = fork(join(import.meta.dirname, 'kafka-feeder.ts'), ['--brokers', bootstrap, '--topic', t.topic, '--events', String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const feeder = fork(join(import.meta.dirname, 'kafka-feeder.ts'), ['--brokers', bootstrap, '--topic', t.topic, '--events', String(n)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   try {
     const exited = new Promise<never>((_, reject) => feeder.once('exit', (code) => reject(new Error(`the feeder exited (${code}) early`))));
     const message = (key: 'ready' | 'done') =>
@@ -263,7 +275,11 @@ async function buildLedgerFile(path: string, n: number): Promise<void> {
       source: { topic: 'bench.events', partition: 0, offset: BigInt(size + i) },
       appendedAt: clock.now(),
     }));
-    const res = await integrate(log.readTiles.bind(log), size, entries.map((e) => hashLeaf(e.bytes)));
+    const res = await integrate(
+      log.readTiles.bind(log),
+      size,
+      entries.map((e) => hashLeaf(e.bytes)),
+    );
     const checkpoint = await signNote(formatCheckpoint({ origin, size: res.size, root: res.root, extensions: [] }), [signer]);
     await log.append({ entries, tiles: res.tiles, checkpoint }, size);
     size = res.size;
@@ -309,12 +325,16 @@ async function partVerify(): Promise<void> {
     const { stdout } = await run(process.execPath, [cli, 'verify', path, '--key', pubFile], { timeout: 600_000, maxBuffer: 1 << 24 });
     viaCli.push(performance.now() - t0);
     if (!/ok: /.test(stdout)) throw new Error(`affidavit verify did not pass: ${stdout}`);
-    console.log(`   run ${r + 1}: verifyLog ${(inproc[r] / 1000).toFixed(2)} s, CLI ${(viaCli[r] / 1000).toFixed(2)} s, raw SHA-256 ${(sha[r] / 1000).toFixed(2)} s`);
+    console.log(
+      `   run ${r + 1}: verifyLog ${(inproc[r] / 1000).toFixed(2)} s, CLI ${(viaCli[r] / 1000).toFixed(2)} s, raw SHA-256 ${(sha[r] / 1000).toFixed(2)} s`,
+    );
   }
   const v = median(inproc) / 1000;
   const c = median(viaCli) / 1000;
   const s = median(sha) / 1000;
-  console.log(`   verifyLog over entriesWithRecordedLeaves (median): ${v.toFixed(2)} s = ${fmt(verifyEntries / v)} entries/s (target < 10 s) ${verdict(v < 10)}`);
+  console.log(
+    `   verifyLog over entriesWithRecordedLeaves (median): ${v.toFixed(2)} s = ${fmt(verifyEntries / v)} entries/s (target < 10 s) ${verdict(v < 10)}`,
+  );
   console.log(`   affidavit verify LEDGER.sqlite, CLI process (median): ${c.toFixed(2)} s (target < 10 s) ${verdict(c < 10)}`);
   console.log(`   raw SHA-256 of the same entries (median): ${s.toFixed(2)} s = ${fmt(verifyEntries / s)} hashes/s`);
   console.log(`   ratio verify/raw SHA-256 time: ${(v / s).toFixed(1)}x`);
@@ -351,7 +371,9 @@ async function partAcked(): Promise<void> {
       const sessionId = uuidv7();
       for (let seq = 0; performance.now() < deadline; seq++) {
         const eventId = uuidv7();
-        const value = encodeEvent(exampleEvent('CommandIssued', { eventId, sessionId, seq, text: 'SELECT abalance FROM pgbench_accounts WHERE aid = $1', commandId: `c${seq}` }));
+        const value = encodeEvent(
+          exampleEvent('CommandIssued', { eventId, sessionId, seq, text: 'SELECT abalance FROM pgbench_accounts WHERE aid = $1', commandId: `c${seq}` }),
+        );
         const durable = ledger.appended([eventId]);
         await bus.publish(t.topic, [{ key: sessionId, value, headers: { eventId } }]);
         await durable;
@@ -370,7 +392,9 @@ async function partAcked(): Promise<void> {
   const rawBatch = Math.max(1, Math.round(perCommit));
   const rawMs = rawInsertBaseline({ path: newPath(), blobs, count: 20_000, batchSize: rawBatch });
   const rawRate = 20_000 / (rawMs / 1000);
-  console.log(`   ledger: ${fmt(rate)} events/s acknowledged, ${perCommit.toFixed(1)} entries per commit, ${((cpu.user + cpu.system) / acked).toFixed(0)} us CPU per event (this process, every thread)`);
+  console.log(
+    `   ledger: ${fmt(rate)} events/s acknowledged, ${perCommit.toFixed(1)} entries per commit, ${((cpu.user + cpu.system) / acked).toFixed(0)} us CPU per event (this process, every thread)`,
+  );
   console.log(`   raw INSERT, ${rawBatch} rows per commit: ${fmt(rawRate)} rows/s`);
   console.log(`   ratio ledger/raw: ${(rate / rawRate).toFixed(2)}`);
 }

@@ -111,7 +111,8 @@ const pii: (() => string)[] = [
   () => `please call ${pick(WORDS)}@example.org about card ${card()}`,
   () => 'GB82WEST12345698765432',
   () => `${100 + Math.floor(rand() * 500)}-${10 + Math.floor(rand() * 89)}-${1000 + Math.floor(rand() * 8999)}`,
-  () => 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
+  () =>
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
   () => 'AKIAIOSFODNN7EXAMPLE',
   () => `token ghp_${'16C7e42F292c6912E7710c838347Ae178B4a'}`,
   () => 'sk_live_4eC39HqLyjWDarjtT1zdp7dc',
@@ -160,7 +161,9 @@ const mask = time(() => {
 });
 const n = rows.length * width;
 const rate = (s: number) => Math.round(n / s);
-console.log(`values: ${n} in ${rows.length} rows of ${width} (PII ${((100 * piiCount) / total).toFixed(1)} %, masked ${masked} values), node ${process.version}, best of ${rounds}`);
+console.log(
+  `values: ${n} in ${rows.length} rows of ${width} (PII ${((100 * piiCount) / total).toFixed(1)} %, masked ${masked} values), node ${process.version}, best of ${rounds}`,
+);
 console.log(`copy      ${rate(copy).toLocaleString('en')} values/s`);
 console.log(`detect    ${rate(detect).toLocaleString('en')} values/s`);
 console.log(`maskRow   ${rate(mask).toLocaleString('en')} values/s`);
@@ -223,7 +226,11 @@ const runPath = time(() => {
 const decodedPath = time(() => {
   for (const r of wire) {
     const values = decodeDataRow(r);
-    const res = maskRow(values.map((v) => v?.toString('utf8') ?? null), wireCols, wireRules);
+    const res = maskRow(
+      values.map((v) => v?.toString('utf8') ?? null),
+      wireCols,
+      wireRules,
+    );
     sink += (res.masked.length > 0 ? encodeDataRow(res.row) : r).length;
   }
 });
@@ -254,7 +261,9 @@ const perRow = (s: number) => ((s * 1e9) / wireRows).toFixed(0);
 console.log(`\nDataRows: ${wireRows} x (id, email, card_number), email and card_number masked whole`);
 console.log(`dataRow   ${Math.round(wireRows / bytesPath).toLocaleString('en')} rows/s (${perRow(bytesPath)} ns/row)`);
 console.log(`run       ${Math.round(wireRows / runPath).toLocaleString('en')} rows/s (${perRow(runPath)} ns/row)`);
-console.log(`decoded   ${Math.round(wireRows / decodedPath).toLocaleString('en')} rows/s (${perRow(decodedPath)} ns/row)   dataRow is ${(decodedPath / bytesPath).toFixed(1)} x faster`);
+console.log(
+  `decoded   ${Math.round(wireRows / decodedPath).toLocaleString('en')} rows/s (${perRow(decodedPath)} ns/row)   dataRow is ${(decodedPath / bytesPath).toFixed(1)} x faster`,
+);
 console.log(
   `seal 1000 originals: createSealer ${(sealOnce * 1000).toFixed(1)} ms, sealOriginal each ${(sealEach * 1000).toFixed(1)} ms, ` +
     `createChunkSealer (chunks of ${DEFAULT_SEAL_CHUNK}) ${(sealChunks * 1000).toFixed(2)} ms = ${(sealOnce / sealChunks).toFixed(0)} x faster than createSealer`,

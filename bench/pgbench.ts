@@ -96,8 +96,7 @@ const num = (s: string | undefined): number | undefined => (s === undefined ? un
  */
 export function parsePgbenchSummary(stdout: string): PgbenchSummary {
   const field = (re: RegExp) => re.exec(stdout)?.[1];
-  const tps =
-    field(/^tps = ([0-9.]+) \(without initial connection time\)$/m) ?? field(/^tps = ([0-9.]+) \(excluding connections establishing\)$/m);
+  const tps = field(/^tps = ([0-9.]+) \(without initial connection time\)$/m) ?? field(/^tps = ([0-9.]+) \(excluding connections establishing\)$/m);
   const transactions = field(/^number of transactions actually processed: (\d+)/m);
   if (tps === undefined || transactions === undefined) {
     throw new Error(`pgbench printed no tps/transaction count; its output was:\n${stdout.slice(0, 4000)}`);
@@ -107,7 +106,10 @@ export function parsePgbenchSummary(stdout: string): PgbenchSummary {
   if (header) {
     const withFailures = header[1] !== undefined;
     const re = withFailures ? /^\s+([0-9.]+)\s+(\d+)\s{2}(.*)$/ : /^\s+([0-9.]+)\s{2}(.*)$/;
-    for (const line of stdout.slice(header.index + header[0].length).split('\n').slice(1)) {
+    for (const line of stdout
+      .slice(header.index + header[0].length)
+      .split('\n')
+      .slice(1)) {
       const m = re.exec(line);
       if (!m) break;
       statements.push(
@@ -247,7 +249,15 @@ export async function runPgbench(opts: RunPgbenchOptions): Promise<PgbenchResult
     }
     const summary = parsePgbenchSummary(r.stdout);
     const latency = logDir ? await readTransactionLogs(logDir, prefix) : undefined;
-    return { args, summary, ...(latency ? { latency } : {}), processCpuMicros: cpu.user + cpu.system, processSystemMicros: cpu.system, stdout: r.stdout, stderr: r.stderr };
+    return {
+      args,
+      summary,
+      ...(latency ? { latency } : {}),
+      processCpuMicros: cpu.user + cpu.system,
+      processSystemMicros: cpu.system,
+      stdout: r.stdout,
+      stderr: r.stderr,
+    };
   } finally {
     if (logDir) rmSync(logDir, { recursive: true, force: true });
   }

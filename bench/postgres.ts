@@ -185,7 +185,12 @@ rules:
  */
 function discardingRecorder(): Recorder {
   const fake = {
-    openSession: (envelope: { sessionId: string }) => ({ sessionId: envelope.sessionId, setActor() {}, record: async (d: unknown) => d, append: (d: unknown) => d }),
+    openSession: (envelope: { sessionId: string }) => ({
+      sessionId: envelope.sessionId,
+      setActor() {},
+      record: async (d: unknown) => d,
+      append: (d: unknown) => d,
+    }),
     close: async () => {},
   };
   return fake as unknown as Recorder;
@@ -220,7 +225,12 @@ async function proxyTargets(pg: PostgresInstance): Promise<ProxyTargets> {
     const dir = mkdtempSync(join(tmpdir(), 'affidavit-bench-pg-'));
     stops.push(async () => rmSync(dir, { recursive: true, force: true }));
     const issuer = await access.startDevIssuer(
-      { audience: 'affidavit-postgres', keyFile: join(dir, 'dev-issuer.key'), tokenTtlSeconds: 3600, users: { bench: { groups: ['bench'], email: 'bench@example.com' } } },
+      {
+        audience: 'affidavit-postgres',
+        keyFile: join(dir, 'dev-issuer.key'),
+        tokenTtlSeconds: 3600,
+        users: { bench: { groups: ['bench'], email: 'bench@example.com' } },
+      },
       { clock: systemClock },
     );
     stops.push(() => issuer.close());
@@ -333,7 +343,12 @@ async function startNodePipe(pg: PostgresInstance): Promise<{ target: BenchTarge
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, LOOPBACK, resolve));
   const port = (server.address() as { port: number }).port;
   return {
-    target: { name: 'node pipe', mode: 'no protocol (floor)', conn: { host: LOOPBACK, port, user: pg.user, password: pg.password, database: pg.database }, prepared: true },
+    target: {
+      name: 'node pipe',
+      mode: 'no protocol (floor)',
+      conn: { host: LOOPBACK, port, user: pg.user, password: pg.password, database: pg.database },
+      prepared: true,
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of open) s.destroy();
@@ -346,13 +361,14 @@ async function startNodePipe(pg: PostgresInstance): Promise<{ target: BenchTarge
 // Measurements
 // ---------------------------------------------------------------------------------------------
 
-const pgbenchArgs = (query: QueryMode, seconds: number) => [
-  '-S', '-n', '-r', '-M', query, '-c', String(clients), '-j', String(jobs), '-T', String(seconds),
-];
+const pgbenchArgs = (query: QueryMode, seconds: number) => ['-S', '-n', '-r', '-M', query, '-c', String(clients), '-j', String(jobs), '-T', String(seconds)];
 
 /** firstError is the first `error:` line pgbench printed, for a one-line reason. */
 const firstError = (message: string) =>
-  message.split('\n').find((l) => /error:/.test(l))?.trim() ?? message.split('\n')[0];
+  message
+    .split('\n')
+    .find((l) => /error:/.test(l))
+    ?.trim() ?? message.split('\n')[0];
 
 /**
  * runRow runs pgbench once for one target and query mode; a failure becomes a skipped row with
@@ -372,7 +388,9 @@ async function runRow(target: BenchTarget, query: QueryMode): Promise<Row> {
   try {
     const result = await runPgbench({ target: target.conn, args: pgbenchArgs(query, duration), timeoutMs: (duration + 120) * 1000 });
     const perTx = (us: number) => (result.summary.transactions > 0 ? (us / result.summary.transactions).toFixed(0) : '-');
-    process.stderr.write(`${result.summary.tps.toFixed(0)} tps (this process: ${perTx(result.processCpuMicros)} us CPU/tx, ${perTx(result.processSystemMicros)} of it system)\n`);
+    process.stderr.write(
+      `${result.summary.tps.toFixed(0)} tps (this process: ${perTx(result.processCpuMicros)} us CPU/tx, ${perTx(result.processSystemMicros)} of it system)\n`,
+    );
     if (result.summary.failedTransactions > 0) {
       return { target, query, skipped: `${result.summary.failedTransactions} failed transactions` };
     }
@@ -406,7 +424,12 @@ async function timeSelects(target: BenchTarget, sqls: readonly string[]): Promis
     for (let k = 0; k < sqls.length; k++) {
       const t = out[k];
       if (t.error !== undefined) continue;
-      const r = await runClientProgram(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', '\\timing on', '-c', sqls[k], '-o', '/dev/null'], target.conn, 120_000);
+      const r = await runClientProgram(
+        psql,
+        ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', '\\timing on', '-c', sqls[k], '-o', '/dev/null'],
+        target.conn,
+        120_000,
+      );
       const m = /^Time: ([0-9.]+) ms/m.exec(r.stdout);
       if (r.code !== 0 || !m) t.error = `psql exited ${r.code}: ${r.stderr.trim()}`;
       else if (i >= SELECT_WARMUP) t.ms.push(Number(m[1]));
@@ -473,7 +496,21 @@ function pgbenchTable(rows: readonly Row[]): { text: string; footnotes: string[]
       (r.target.name === 'affidavit' || r.target.name === 'node pipe') && s.transactions > 0 ? fmt(r.result.processCpuMicros / s.transactions, 0) : '-',
     ];
   });
-  const header = ['target', 'mode', 'query', 'TPS', 'TPS range', 'x PgBouncer', 'x direct', 'x node pipe', 'p50 ms', 'p99 ms', 'p50 +ms vs direct', 'p99 +ms vs direct', 'proxy CPU us/tx'];
+  const header = [
+    'target',
+    'mode',
+    'query',
+    'TPS',
+    'TPS range',
+    'x PgBouncer',
+    'x direct',
+    'x node pipe',
+    'p50 ms',
+    'p99 ms',
+    'p50 +ms vs direct',
+    'p99 +ms vs direct',
+    'proxy CPU us/tx',
+  ];
   return { text: table(header, body), footnotes: [...footnotes, ...reasons] };
 }
 
@@ -560,16 +597,28 @@ async function main(): Promise<void> {
       const psql = join(findPostgresBinaries().binDir, 'psql');
       const fill = (table: string) =>
         `DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} AS SELECT g AS id, 'user' || g || '@example.com' AS email, lpad(g::text, 16, '4') AS card_number FROM generate_series(1, ${rows}) AS g;`;
-      const made = await runClientProgram(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', fill('bench_customers') + fill('bench_customers_plain')], direct.conn, 300_000);
+      const made = await runClientProgram(
+        psql,
+        ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', fill('bench_customers') + fill('bench_customers_plain')],
+        direct.conn,
+        300_000,
+      );
       if (made.code !== 0) throw new Error(`creating the masking tables failed: ${made.stderr}`);
-      const [masked, plain] = await timeSelects(asyncProxy, ['SELECT id, email, card_number FROM bench_customers', 'SELECT id, email, card_number FROM bench_customers_plain']);
+      const [masked, plain] = await timeSelects(asyncProxy, [
+        'SELECT id, email, card_number FROM bench_customers',
+        'SELECT id, email, card_number FROM bench_customers_plain',
+      ]);
       masking = { masked, plain };
     }
 
     const cpu = cpus();
     console.log(`\nPostgreSQL ${pg.version}, PgBouncer ${tx.version}, ${cpu.length} CPU (${cpu[0]?.model ?? '?'})`);
-    console.log(`pgbench ${pgbenchArgs('simple', duration).join(' ').replace('-M simple', '-M <query>')} -l, scale ${scale}, sslmode=disable on ${LOOPBACK}, ${rounds} round(s)`);
-    console.log(`proxy Recorder lingerMs: ${lingerMs ?? 'the Recorder default'}; events go to: ${ledgerKind === 'embedded' ? 'the embedded ledger (SQLite, worker thread; sync acknowledged once durable)' : 'the in-process bus only (--ledger none)'}`);
+    console.log(
+      `pgbench ${pgbenchArgs('simple', duration).join(' ').replace('-M simple', '-M <query>')} -l, scale ${scale}, sslmode=disable on ${LOOPBACK}, ${rounds} round(s)`,
+    );
+    console.log(
+      `proxy Recorder lingerMs: ${lingerMs ?? 'the Recorder default'}; events go to: ${ledgerKind === 'embedded' ? 'the embedded ledger (SQLite, worker thread; sync acknowledged once durable)' : 'the in-process bus only (--ledger none)'}`,
+    );
     console.log('TPS excludes connection time; p50/p99 from pgbench per-transaction logs.');
     console.log('proxy CPU us/tx: CPU time of this process (the in-process proxy or node pipe) while pgbench ran, per transaction.\n');
     if (rowsOut.length > 0) {
@@ -581,31 +630,37 @@ async function main(): Promise<void> {
 
     const directSelect = selects.length > 0 ? median(selects[0].ms) : NaN;
     if (selects.length > 0) console.log(`\n${rows}-row SELECT fetched by psql (\\timing, output to /dev/null), median of ${selectRuns} runs:\n`);
-    if (selects.length > 0) console.log(
-      table(
-        ['target', 'mode', 'runs', 'median ms', 'min ms', 'x direct time'],
-        selects.map((s) =>
-          s.error
-            ? [s.target.name, s.target.mode, String(s.ms.length), `error: ${s.error}`, '', '']
-            : [s.target.name, s.target.mode, String(s.ms.length), fmt(median(s.ms), 1), fmt(Math.min(...s.ms), 1), fmt(median(s.ms) / directSelect, 2)],
+    if (selects.length > 0)
+      console.log(
+        table(
+          ['target', 'mode', 'runs', 'median ms', 'min ms', 'x direct time'],
+          selects.map((s) =>
+            s.error
+              ? [s.target.name, s.target.mode, String(s.ms.length), `error: ${s.error}`, '', '']
+              : [s.target.name, s.target.mode, String(s.ms.length), fmt(median(s.ms), 1), fmt(Math.min(...s.ms), 1), fmt(median(s.ms) / directSelect, 2)],
+          ),
         ),
-      ),
-    );
+      );
     if (masking) {
       const m = median(masking.masked.ms);
       const p = median(masking.plain.ms);
       const err = masking.masked.error ?? masking.plain.error;
-      console.log(`\nMasking through the proxy (async recording), ${rows} rows x (id, email, card_number), median of ${selectRuns} runs (taking turns, after ${SELECT_WARMUP} warm-up runs each):`);
+      console.log(
+        `\nMasking through the proxy (async recording), ${rows} rows x (id, email, card_number), median of ${selectRuns} runs (taking turns, after ${SELECT_WARMUP} warm-up runs each):`,
+      );
       if (err) console.log(`  error: ${err}`);
       else console.log(`  two columns masked ${fmt(m, 1)} ms, unmasked ${fmt(p, 1)} ms: masked throughput = ${fmt(p / m, 2)} x unmasked (target >= 0.7)`);
     }
-    const rowOf = (mode: string, query: QueryMode) => rowsOut.find((r) => r.target.name === 'affidavit' && r.target.mode === mode && r.query === query && r.result);
+    const rowOf = (mode: string, query: QueryMode) =>
+      rowsOut.find((r) => r.target.name === 'affidavit' && r.target.mode === mode && r.query === query && r.result);
     for (const query of ['simple', 'prepared'] as const) {
       const on = rowOf('async recording', query);
       const off = rowOf('recording off (bench only)', query);
       if (!on || !off) continue;
       const [a, b] = [on.result!.summary.tps, off.result!.summary.tps];
-      console.log(`Audit cost (${query}): async recording ${fmt(a, 0)} TPS vs recording off ${fmt(b, 0)} TPS (median runs) = ${fmt((1 - a / b) * 100, 1)} % loss (target <= 10 %)`);
+      console.log(
+        `Audit cost (${query}): async recording ${fmt(a, 0)} TPS vs recording off ${fmt(b, 0)} TPS (median runs) = ${fmt((1 - a / b) * 100, 1)} % loss (target <= 10 %)`,
+      );
       // The two runs of one round are back to back: their ratio is steadier than the ratio of
       // medians taken from different rounds when the machine's speed drifts between rounds.
       const ra = on.tpsRounds ?? [];
@@ -620,7 +675,15 @@ async function main(): Promise<void> {
     if (values.json) {
       const json = {
         settings: { duration, rounds, clients, jobs, scale, rows, selectRuns, postgres: pg.version, pgbouncer: tx.version, cpus: cpu.length },
-        pgbench: rowsOut.map((r) => ({ target: r.target.name, mode: r.target.mode, query: r.query, skipped: r.skipped, tpsRounds: r.tpsRounds, summary: r.result?.summary, latency: r.result?.latency })),
+        pgbench: rowsOut.map((r) => ({
+          target: r.target.name,
+          mode: r.target.mode,
+          query: r.query,
+          skipped: r.skipped,
+          tpsRounds: r.tpsRounds,
+          summary: r.result?.summary,
+          latency: r.result?.latency,
+        })),
         select: selects.map((s) => ({ target: s.target.name, mode: s.target.mode, ms: s.ms, error: s.error })),
         masking: masking ? { maskedMs: masking.masked.ms, plainMs: masking.plain.ms, error: masking.masked.error ?? masking.plain.error } : undefined,
         proxyNote: proxies.note,

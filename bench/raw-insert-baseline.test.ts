@@ -21,5 +21,8 @@ test('rawInsertBaseline inserts every blob and reports elapsed milliseconds', ()
   db.close();
   assert.equal(Number(row.n), 2500);
   assert.equal(Number(row.b), 1250 * 1 + 1250 * 2);
-  assert.throws(() => rawInsertBaseline({ path: newPath(), blobs: [], count: 1, batchSize: 1 }), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_INPUT_INVALID'));
+  assert.throws(
+    () => rawInsertBaseline({ path: newPath(), blobs: [], count: 1, batchSize: 1 }),
+    (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_INPUT_INVALID'),
+  );
 });

@@ -99,7 +99,9 @@ async function viaRecorder(mode: 'async' | 'sync'): Promise<Rate> {
   const bus = createMemoryBus();
   await bus.ensureTopic(TOPICS.sessionEvents, partitions);
   let delivered = 0;
-  const consumer = drain ? await bus.subscribe({ group: 'bench-drain', topics: [TOPICS.sessionEvents], handler: async (b) => void (delivered += b.records.length) }) : undefined;
+  const consumer = drain
+    ? await bus.subscribe({ group: 'bench-drain', topics: [TOPICS.sessionEvents], handler: async (b) => void (delivered += b.records.length) })
+    : undefined;
   const recorder = new Recorder(busEventSink(bus), { mode, maxBuffered: Math.max(events, 1) }, { clock: systemClock });
   const recs = Array.from({ length: sessions }, () => recorder.openSession(envelopeOf()));
   const t0 = performance.now();
@@ -165,7 +167,9 @@ const asyncRate = await best(() => viaRecorder('async'));
 const syncRate = await best(() => viaRecorder('sync'));
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US').padStart(10);
 const us = (r: Rate) => `${r.cpuUs.toFixed(2).padStart(6)} us CPU/event`;
-console.log(`events=${events} sessions=${sessions} partitions=${partitions} rounds=${rounds} (best of rounds), async: ${perTurn} events per turn, consumer: ${drain ? 'a committing group' : 'none'}`);
+console.log(
+  `events=${events} sessions=${sessions} partitions=${partitions} rounds=${rounds} (best of rounds), async: ${perTurn} events per turn, consumer: ${drain ? 'a committing group' : 'none'}`,
+);
 console.log(`baseline encodeEvent   ${fmt(enc.rate)} events/s  ${us(enc)}`);
 console.log(`recorder async         ${fmt(asyncRate.rate)} events/s  ${us(asyncRate)}   ratio ${(asyncRate.rate / enc.rate).toFixed(2)}`);
 console.log(`recorder sync          ${fmt(syncRate.rate)} events/s  ${us(syncRate)}   ratio ${(syncRate.rate / enc.rate).toFixed(2)}`);

@@ -58,7 +58,11 @@ const rules: Rule[] = [
   {
     name: 'kafkajs only in the bus Kafka adapter',
     folder: '.',
-    forbidden: (s, f) => s === 'kafkajs' && !relative(root, f).startsWith('packages/bus/src/adapters/kafka') && !relative(root, f).startsWith('test/') && !relative(root, f).startsWith('bench/'),
+    forbidden: (s, f) =>
+      s === 'kafkajs' &&
+      !relative(root, f).startsWith('packages/bus/src/adapters/kafka') &&
+      !relative(root, f).startsWith('test/') &&
+      !relative(root, f).startsWith('bench/'),
   },
   {
     name: 'node:sqlite only in the ledger and read-model SQLite adapters',
@@ -73,13 +77,23 @@ const rules: Rule[] = [
     forbidden: (s, f) => s === '@eventstore/db-client' && !relative(root, f).startsWith('services/ledger/src/adapters/eventstoredb'),
   },
   { name: 'proxies do not import ledger internals', folder: 'proxies', forbidden: (s) => s.startsWith('@affidavit/ledger') || s.includes('services/ledger') },
-  { name: 'workspaces import each other only through their package name', folder: '.', forbidden: (s) => /^(\.\.\/)+(packages|services|proxies|schemas)\//.test(s) },
+  {
+    name: 'workspaces import each other only through their package name',
+    folder: '.',
+    forbidden: (s) => /^(\.\.\/)+(packages|services|proxies|schemas)\//.test(s),
+  },
 ];
 
 for (const rule of rules) {
   test(rule.name, () => {
     const dirs = rule.folder === '.' ? ['schemas', 'packages', 'services', 'proxies'].map((d) => join(root, d)) : [join(root, rule.folder)];
-    const violations = dirs.flatMap((d) => files(d)).flatMap((f) => imports(f).filter((s) => rule.forbidden(s, f)).map((s) => `${relative(root, f)} imports ${s}`));
+    const violations = dirs
+      .flatMap((d) => files(d))
+      .flatMap((f) =>
+        imports(f)
+          .filter((s) => rule.forbidden(s, f))
+          .map((s) => `${relative(root, f)} imports ${s}`),
+      );
     assert.deepEqual(violations, []);
   });
 }
@@ -97,6 +111,9 @@ test('every workspace package is placed in a layer (guards the layer rules)', ()
     }),
   );
   const placed = Object.values(LAYERS).flat();
-  assert.deepEqual(names.filter((n) => !placed.includes(n)), []);
+  assert.deepEqual(
+    names.filter((n) => !placed.includes(n)),
+    [],
+  );
   for (const n of readdirSync(join(root, 'packages'))) assert.ok(inLayer('library')(`@affidavit/${n}`), `packages/${n} is a library`);
 });

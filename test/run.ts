@@ -16,11 +16,11 @@ import { join } from 'node:path';
 const HELP = `usage: npm test [-- --tier unit|int|e2e ...] [-- --filter <workspace>]
 
 Runs, in order: test/prerequisites.sh (installs missing Debian packages when run as root,
-else names them and stops with exit 3); tsc --noEmit; the generated-types drift check; then the unit, int and e2e
+else names them and stops with exit 3); the formatter and linter (biome ci); tsc --noEmit; the generated-types drift check; then the unit, int and e2e
 test tiers of every workspace (Turborepo). Options:
   --tier T      run only tier T (repeatable)
   --filter W    run only workspace W (turbo --filter syntax), e.g. @affidavit/tlog
-  --no-typecheck  skip tsc
+  --no-typecheck  skip biome and tsc
   --no-prerequisites  do not check or install the Debian packages the tests need
 Exit code 0 when every step passed, 1 when a step or test failed, 3 when a prerequisite is
 missing and could not be installed.`;
@@ -95,6 +95,7 @@ if (!argv.includes('--no-prerequisites')) {
 // Go may live outside PATH on Debian images (/usr/local/go); the reference-code tests need it.
 process.env.PATH = `/usr/local/go/bin:${process.env.PATH ?? ''}`;
 if (!argv.includes('--no-typecheck') && tiers.length === 0) {
+  steps.push(['format and lint (biome ci)', bin('biome'), ['ci', '--colors=off', '.'], false]);
   steps.push(['typecheck (tsc --noEmit)', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json'], false]);
   steps.push(['generated types are up to date', process.execPath, ['schemas/scripts/gen-types.ts', '--check'], false]);
 }

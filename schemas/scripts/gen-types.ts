@@ -7,7 +7,9 @@ import { renderTypes } from '../src/render-types.ts';
 
 const out = join(import.meta.dirname, '..', 'src', 'generated', 'events.ts');
 if (process.argv.includes('--help')) {
-  console.log('usage: node scripts/gen-types.ts [--check]\nRegenerates schemas/src/generated/events.ts from schemas/avro; --check only compares (exit 1 on drift).');
+  console.log(
+    'usage: node scripts/gen-types.ts [--check]\nRegenerates schemas/src/generated/events.ts from schemas/avro; --check only compares (exit 1 on drift).',
+  );
   process.exit(0);
 }
 const text = renderTypes();

@@ -41,7 +41,18 @@ test('property: the compiled scan accepts what avsc writes for random values of 
     type: 'record',
     name: 'Outer',
     fields: [
-      { name: 'inner', type: { type: 'record', name: 'Inner', fields: [{ name: 'n', type: 'int' }, { name: 'f', type: 'float' }, { name: 'ok', type: 'boolean' }] } },
+      {
+        name: 'inner',
+        type: {
+          type: 'record',
+          name: 'Inner',
+          fields: [
+            { name: 'n', type: 'int' },
+            { name: 'f', type: 'float' },
+            { name: 'ok', type: 'boolean' },
+          ],
+        },
+      },
       { name: 'm', type: { type: 'map', values: { type: 'array', items: 'Inner' } } },
       { name: 'e', type: { type: 'enum', name: 'E', symbols: ['A', 'B', 'C'] } },
       { name: 'x', type: { type: 'fixed', name: 'X', size: 3 } },
@@ -60,9 +71,16 @@ test('property: the compiled scan accepts what avsc writes for random values of 
 });
 
 test('an error inside an array item names the item index', () => {
-  const t = avro.Type.forSchema({ type: 'record', name: 'R', fields: [{ name: 'xs', type: { type: 'array', items: { type: 'enum', name: 'E', symbols: ['A'] } } }] });
+  const t = avro.Type.forSchema({
+    type: 'record',
+    name: 'R',
+    fields: [{ name: 'xs', type: { type: 'array', items: { type: 'enum', name: 'E', symbols: ['A'] } } }],
+  });
   const bytes = Buffer.concat([varint(3n), varint(0n), varint(0n), varint(5n), varint(0n)]);
-  assert.throws(() => boundedScan(t, bytes, 0), (e: Error & { code?: string }) => e.code === 'AFF_E_AVRO_MALFORMED' && e.message.includes('R.xs[2]: enum index 5'));
+  assert.throws(
+    () => boundedScan(t, bytes, 0),
+    (e: Error & { code?: string }) => e.code === 'AFF_E_AVRO_MALFORMED' && e.message.includes('R.xs[2]: enum index 5'),
+  );
 });
 
 test('mayHoldUnsafeLong flags long fields near or past 2^53 (erring towards maybe), never small ones', () => {

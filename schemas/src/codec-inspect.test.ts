@@ -124,7 +124,6 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   }),
 );
 
-
 test('property: inspect and decode agree on mutations of valid encodings of every type', () => {
   let decoded = 0;
   let rejected = 0;

@@ -102,20 +102,49 @@ const AVRO_VECTORS: { input: string; canonical: string; fingerprint: bigint }[] 
   { input: '[ "int"  ]', canonical: '["int"]', fingerprint: -5232228896498058493n },
   { input: '[ "int" , {"type":"boolean"} ]', canonical: '["int","boolean"]', fingerprint: 5392556393470105090n },
   { input: '{"fields":[], "type":"record", "name":"foo"}', canonical: '{"name":"foo","type":"record","fields":[]}', fingerprint: -4824392279771201922n },
-  { input: '{"fields":[], "type":"record", "name":"foo", "namespace":"x.y"}', canonical: '{"name":"x.y.foo","type":"record","fields":[]}', fingerprint: 5916914534497305771n },
-  { input: '{"fields":[], "type":"record", "name":"a.b.foo", "namespace":"x.y"}', canonical: '{"name":"a.b.foo","type":"record","fields":[]}', fingerprint: -4616218487480524110n },
-  { input: '{"fields":[], "type":"record", "name":"foo", "doc":"Useful info"}', canonical: '{"name":"foo","type":"record","fields":[]}', fingerprint: -4824392279771201922n },
-  { input: '{"fields":[], "type":"record", "name":"foo", "aliases":["foo","bar"]}', canonical: '{"name":"foo","type":"record","fields":[]}', fingerprint: -4824392279771201922n },
-  { input: '{"fields":[{"type":{"type":"boolean"}, "name":"f1"}], "type":"record", "name":"foo"}', canonical: '{"name":"foo","type":"record","fields":[{"name":"f1","type":"boolean"}]}', fingerprint: 7843277075252814651n },
   {
-    input: '{ "fields":[{"type":"boolean", "aliases":[], "name":"f1", "default":true}, {"order":"descending","name":"f2","doc":"Hello","type":"int"}], "type":"record", "name":"foo" }',
+    input: '{"fields":[], "type":"record", "name":"foo", "namespace":"x.y"}',
+    canonical: '{"name":"x.y.foo","type":"record","fields":[]}',
+    fingerprint: 5916914534497305771n,
+  },
+  {
+    input: '{"fields":[], "type":"record", "name":"a.b.foo", "namespace":"x.y"}',
+    canonical: '{"name":"a.b.foo","type":"record","fields":[]}',
+    fingerprint: -4616218487480524110n,
+  },
+  {
+    input: '{"fields":[], "type":"record", "name":"foo", "doc":"Useful info"}',
+    canonical: '{"name":"foo","type":"record","fields":[]}',
+    fingerprint: -4824392279771201922n,
+  },
+  {
+    input: '{"fields":[], "type":"record", "name":"foo", "aliases":["foo","bar"]}',
+    canonical: '{"name":"foo","type":"record","fields":[]}',
+    fingerprint: -4824392279771201922n,
+  },
+  {
+    input: '{"fields":[{"type":{"type":"boolean"}, "name":"f1"}], "type":"record", "name":"foo"}',
+    canonical: '{"name":"foo","type":"record","fields":[{"name":"f1","type":"boolean"}]}',
+    fingerprint: 7843277075252814651n,
+  },
+  {
+    input:
+      '{ "fields":[{"type":"boolean", "aliases":[], "name":"f1", "default":true}, {"order":"descending","name":"f2","doc":"Hello","type":"int"}], "type":"record", "name":"foo" }',
     canonical: '{"name":"foo","type":"record","fields":[{"name":"f1","type":"boolean"},{"name":"f2","type":"int"}]}',
     fingerprint: -4860222112080293046n,
   },
   { input: '{"type":"enum", "name":"foo", "symbols":["A1"]}', canonical: '{"name":"foo","type":"enum","symbols":["A1"]}', fingerprint: -6342190197741309591n },
-  { input: '{"namespace":"x.y.z", "type":"enum", "name":"foo", "doc":"foo bar", "symbols":["A1", "A2"]}', canonical: '{"name":"x.y.z.foo","type":"enum","symbols":["A1","A2"]}', fingerprint: -4448647247586288245n },
+  {
+    input: '{"namespace":"x.y.z", "type":"enum", "name":"foo", "doc":"foo bar", "symbols":["A1", "A2"]}',
+    canonical: '{"name":"x.y.z.foo","type":"enum","symbols":["A1","A2"]}',
+    fingerprint: -4448647247586288245n,
+  },
   { input: '{"name":"foo","type":"fixed","size":15}', canonical: '{"name":"foo","type":"fixed","size":15}', fingerprint: 1756455273707447556n },
-  { input: '{"namespace":"x.y.z", "type":"fixed", "name":"foo", "doc":"foo bar", "size":32}', canonical: '{"name":"x.y.z.foo","type":"fixed","size":32}', fingerprint: -3064184465700546786n },
+  {
+    input: '{"namespace":"x.y.z", "type":"fixed", "name":"foo", "doc":"foo bar", "size":32}',
+    canonical: '{"name":"x.y.z.foo","type":"fixed","size":32}',
+    fingerprint: -3064184465700546786n,
+  },
   { input: '{ "items":{"type":"null"}, "type":"array"}', canonical: '{"type":"array","items":"null"}', fingerprint: -589620603366471059n },
   { input: '{ "values":"string", "type":"map"}', canonical: '{"type":"map","values":"string"}', fingerprint: -8732877298790414990n },
   {
@@ -194,7 +223,11 @@ test('encode validates first and names the bad field', () => {
 });
 
 test('encode rejects unknown or missing type names with AFF_E_EVENT_UNKNOWN_TYPE', () => {
-  throwsCode(() => c.encode({ ...exampleEvent('CommandIssued'), type: 'CommandExploded' } as unknown as LedgerRecord), 'AFF_E_EVENT_UNKNOWN_TYPE', 'CommandExploded');
+  throwsCode(
+    () => c.encode({ ...exampleEvent('CommandIssued'), type: 'CommandExploded' } as unknown as LedgerRecord),
+    'AFF_E_EVENT_UNKNOWN_TYPE',
+    'CommandExploded',
+  );
   throwsCode(() => c.encode({ eventId: 'x' } as unknown as LedgerRecord), 'AFF_E_EVENT_UNKNOWN_TYPE', 'type');
   throwsCode(() => c.encode(null as unknown as LedgerRecord), 'AFF_E_EVENT_UNKNOWN_TYPE');
   throwsCode(() => c.writerFor('Nope'), 'AFF_E_EVENT_UNKNOWN_TYPE', 'Nope');

@@ -339,7 +339,12 @@ function startsWithIdAndType(t: Type): boolean {
   let ok = idAndTypeShape.get(t);
   if (ok === undefined) {
     const fields = (t as unknown as { fields?: { name: string; type: { typeName: string } }[] }).fields ?? [];
-    ok = fields.length >= 2 && fields[0].name === 'eventId' && fields[0].type.typeName === 'string' && fields[1].name === 'type' && fields[1].type.typeName === 'string';
+    ok =
+      fields.length >= 2 &&
+      fields[0].name === 'eventId' &&
+      fields[0].type.typeName === 'string' &&
+      fields[1].name === 'type' &&
+      fields[1].type.typeName === 'string';
     idAndTypeShape.set(t, ok);
   }
   return ok;

@@ -19,9 +19,32 @@ const TYPE = avro.Type.forSchema(
       { name: 'params', type: { type: 'array', items: ['null', 'string'] } },
       { name: 'rows', type: ['null', 'long'], default: null },
       { name: 'note', type: ['string', 'null'] },
-      { name: 'inner', type: { type: 'record', name: 'Inner', fields: [{ name: 'who', type: 'string' }, { name: 'at', type: ['null', 'int'] }] } },
+      {
+        name: 'inner',
+        type: {
+          type: 'record',
+          name: 'Inner',
+          fields: [
+            { name: 'who', type: 'string' },
+            { name: 'at', type: ['null', 'int'] },
+          ],
+        },
+      },
       { name: 'blob', type: 'bytes' },
-      { name: 'chunks', type: { type: 'array', items: { type: 'record', name: 'Chunk', fields: [{ name: 'first', type: 'long' }, { name: 'sealed', type: 'bytes' }] } } },
+      {
+        name: 'chunks',
+        type: {
+          type: 'array',
+          items: {
+            type: 'record',
+            name: 'Chunk',
+            fields: [
+              { name: 'first', type: 'long' },
+              { name: 'sealed', type: 'bytes' },
+            ],
+          },
+        },
+      },
     ],
   },
   { wrapUnions: false },
@@ -29,7 +52,23 @@ const TYPE = avro.Type.forSchema(
 const write = compileRecordWriter(TYPE)!;
 
 const EDGE_LONGS = [0, 1, -1, 63, 64, -64, -65, 2 ** 31, -(2 ** 31), 2 ** 52, -(2 ** 52), 2 ** 52 + 1, -(2 ** 52) - 1, Number.MAX_SAFE_INTEGER];
-const text = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 80 }), fc.constantFrom('', 'é', '\ud800', 'x'.repeat(63), 'x'.repeat(64), 'y'.repeat(127), 'y'.repeat(128), 'z'.repeat(255), 'z'.repeat(256), `${'a'.repeat(200)}é`, '日本'.repeat(40)));
+const text = fc.oneof(
+  fc.string({ maxLength: 300 }),
+  fc.string({ unit: 'binary', maxLength: 80 }),
+  fc.constantFrom(
+    '',
+    'é',
+    '\ud800',
+    'x'.repeat(63),
+    'x'.repeat(64),
+    'y'.repeat(127),
+    'y'.repeat(128),
+    'z'.repeat(255),
+    'z'.repeat(256),
+    `${'a'.repeat(200)}é`,
+    '日本'.repeat(40),
+  ),
+);
 // Both sides of the loop/copy threshold, and a view into a larger buffer (offset not 0).
 const blob = fc.oneof(
   fc.uint8Array({ maxLength: 100 }).map((u) => Buffer.from(u)),
@@ -78,13 +117,29 @@ test('avsc random values of the type: the same bytes', () => {
     if (got) assert.deepEqual(got, TYPE.toBuffer(v));
     else {
       const longs = [v.n as number, (v.rows as number | null) ?? 0, ...(v.chunks as { first: number }[]).map((c) => c.first)];
-      assert.ok(longs.some((n) => Math.abs(n) > 2 ** 52), 'declined only past 2^52');
+      assert.ok(
+        longs.some((n) => Math.abs(n) > 2 ** 52),
+        'declined only past 2^52',
+      );
     }
   }
 });
 
 test('it declines (-1) every value avsc would refuse, and never writes one', () => {
-  const ok = { id: 'a', n: 1, i: 2, flag: true, kind: 'sql', tags: [], params: [null, 'p'], rows: null, note: 'x', inner: { who: 'w', at: null }, blob: Buffer.from('b'), chunks: [{ first: 0, sealed: Buffer.alloc(2) }] };
+  const ok = {
+    id: 'a',
+    n: 1,
+    i: 2,
+    flag: true,
+    kind: 'sql',
+    tags: [],
+    params: [null, 'p'],
+    rows: null,
+    note: 'x',
+    inner: { who: 'w', at: null },
+    blob: Buffer.from('b'),
+    chunks: [{ first: 0, sealed: Buffer.alloc(2) }],
+  };
   assert.ok(run(ok));
   const bad: Record<string, unknown>[] = [
     { ...ok, id: 7 },
@@ -108,16 +163,34 @@ test('it declines (-1) every value avsc would refuse, and never writes one', () 
     { ...ok, chunks: [{ first: 0, sealed: [1, 2] }] },
   ];
   for (const v of bad) {
-    assert.equal(run(v), undefined, JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)));
+    assert.equal(
+      run(v),
+      undefined,
+      JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)),
+    );
     const strict = TYPE.isValid(v, { noUndeclaredFields: true });
-    if (strict && !(Array.isArray(v.chunks) && (v.chunks as { first: number }[])[0]?.first > 2 ** 52)) assert.fail(`avsc accepts ${JSON.stringify(v)}, so declining it is only a slow path, not a guard: keep the list to invalid values`);
+    if (strict && !(Array.isArray(v.chunks) && (v.chunks as { first: number }[])[0]?.first > 2 ** 52))
+      assert.fail(`avsc accepts ${JSON.stringify(v)}, so declining it is only a slow path, not a guard: keep the list to invalid values`);
   }
   // A missing nullable field: avsc takes it (as null); the writer leaves it to avsc's path.
   assert.equal(run({ ...ok, rows: undefined }), undefined);
 });
 
 test('too little room is declined, never an exception or a write past the end', () => {
-  const v = { id: 'x'.repeat(40), n: 2 ** 40, i: -5, flag: false, kind: 'exec', tags: ['é'.repeat(30)], params: [], rows: 5, note: null, inner: { who: 'who', at: 1 }, blob: Buffer.alloc(40, 9), chunks: [{ first: 300, sealed: Buffer.alloc(5, 1) }] };
+  const v = {
+    id: 'x'.repeat(40),
+    n: 2 ** 40,
+    i: -5,
+    flag: false,
+    kind: 'exec',
+    tags: ['é'.repeat(30)],
+    params: [],
+    rows: 5,
+    note: null,
+    inner: { who: 'who', at: 1 },
+    blob: Buffer.alloc(40, 9),
+    chunks: [{ first: 300, sealed: Buffer.alloc(5, 1) }],
+  };
   const full = TYPE.toBuffer(v);
   for (let room = 0; room < full.length + 3; room++) assert.equal(run(v, room), undefined, `room ${room}`);
   assert.deepEqual(run(v, full.length + 3 + 8 * 10), full);
@@ -125,7 +198,17 @@ test('too little room is declined, never an exception or a write past the end', 
 
 test('types it does not compile leave the whole record to avsc', () => {
   for (const t of ['double', 'float', { type: 'map', values: 'string' }, { type: 'fixed', name: 'F', size: 4 }, ['null', 'string', 'long']]) {
-    const rec = avro.Type.forSchema({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'string' }, { name: 'b', type: t as avro.Schema }] }, { wrapUnions: false });
+    const rec = avro.Type.forSchema(
+      {
+        type: 'record',
+        name: 'R',
+        fields: [
+          { name: 'a', type: 'string' },
+          { name: 'b', type: t as avro.Schema },
+        ],
+      },
+      { wrapUnions: false },
+    );
     assert.equal(compileRecordWriter(rec), undefined, JSON.stringify(t));
   }
   assert.equal(compileRecordWriter(avro.Type.forSchema('string')), undefined, 'not a record');

@@ -7,8 +7,20 @@ import type { LedgerRecord } from './generated/events.ts';
 
 const codec = createDefaultCodec();
 const TYPES: LedgerRecord['type'][] = [
-  'ApprovalDecided', 'ApprovalRefused', 'ApprovalRequested', 'AuthenticationFailed', 'CommandBlocked', 'CommandCompleted', 'CommandIssued',
-  'DataMasked', 'MaskedValueOpened', 'ResultCaptured', 'SessionEnded', 'SessionStarted', 'TerminalOutput', 'InputRejected',
+  'ApprovalDecided',
+  'ApprovalRefused',
+  'ApprovalRequested',
+  'AuthenticationFailed',
+  'CommandBlocked',
+  'CommandCompleted',
+  'CommandIssued',
+  'DataMasked',
+  'MaskedValueOpened',
+  'ResultCaptured',
+  'SessionEnded',
+  'SessionStarted',
+  'TerminalOutput',
+  'InputRejected',
 ];
 
 const envelopeOf = (e: LedgerRecord) => {
@@ -29,8 +41,26 @@ test('encodeWith gives the very bytes of encode for an example of every event ty
 
 // Longs across the whole safe range, with the edges of the native-long fast path (2^52) and of
 // avsc's own long (±9007199254740990) weighted in.
-const EDGES = [0, 1, -1, 2 ** 30, -(2 ** 30) - 1, 2 ** 52, 2 ** 52 + 1, -(2 ** 52), -(2 ** 52) - 1, 9007199254740990, -9007199254740990, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
-const anyLong = fc.oneof(fc.constantFrom(...EDGES), fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 }));
+const EDGES = [
+  0,
+  1,
+  -1,
+  2 ** 30,
+  -(2 ** 30) - 1,
+  2 ** 52,
+  2 ** 52 + 1,
+  -(2 ** 52),
+  -(2 ** 52) - 1,
+  9007199254740990,
+  -9007199254740990,
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_SAFE_INTEGER,
+];
+const anyLong = fc.oneof(
+  fc.constantFrom(...EDGES),
+  fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
+  fc.integer({ min: -(2 ** 31), max: 2 ** 31 }),
+);
 
 test('encodeWith equals encode for arbitrary command texts, ids, numbers and envelopes (property)', () => {
   fc.assert(
@@ -76,7 +106,10 @@ test('encodeWith validates like encode: an invalid or undeclared field is refuse
       expected = err;
     }
     assert.ok(expected, `encode accepted ${JSON.stringify(b).slice(0, 80)}`);
-    assert.throws(() => codec.encodeWith(b, env), (err: Error & { code?: string }) => err.code === (expected as { code?: string }).code && err.message === (expected as Error).message);
+    assert.throws(
+      () => codec.encodeWith(b, env),
+      (err: Error & { code?: string }) => err.code === (expected as { code?: string }).code && err.message === (expected as Error).message,
+    );
   }
 });
 
@@ -94,7 +127,10 @@ test('the fast path really applies to the command events (a plan, and bytes writ
   const { EnvelopeSplicer } = await import('./envelope-splice.ts');
   const { loadSchemaFiles } = await import('./schema-files.ts');
   const files = loadSchemaFiles();
-  const splicer = new EnvelopeSplicer(files.envelope.map((f) => f.schema), [...files.events, ...files.ledger].map((f) => f.schema));
+  const splicer = new EnvelopeSplicer(
+    files.envelope.map((f) => f.schema),
+    [...files.events, ...files.ledger].map((f) => f.schema),
+  );
   for (const t of ['CommandIssued', 'CommandCompleted', 'SessionStarted', 'SessionEnded', 'CommandBlocked']) assert.ok(splicer.hasPlan(t), t);
   assert.equal(splicer.hasPlan('InputRejected'), false, 'a record without the envelope has no plan');
   const e = exampleEvent('CommandCompleted');
@@ -120,7 +156,8 @@ test('encodeDraft writes the very bytes of encode({ ...draft, ...head, ...envelo
         for (const e of [exampleEvent('CommandIssued', { text, parameters }), exampleEvent('CommandCompleted', { rows })]) {
           const r = e as unknown as Record<string, unknown>;
           const draft: Record<string, unknown> = {};
-          for (const k of Object.keys(r)) if (!['eventId', 'occurredAt', 'sessionId', 'seq', 'actor', 'source', 'target', 'feeder'].includes(k)) draft[k] = r[k];
+          for (const k of Object.keys(r))
+            if (!['eventId', 'occurredAt', 'sessionId', 'seq', 'actor', 'source', 'target', 'feeder'].includes(k)) draft[k] = r[k];
           const head = { eventId: String(r.eventId), type: String(r.type), occurredAt, sessionId: String(r.sessionId), seq };
           const full = codec.encode({ ...draft, ...head, ...envelope } as unknown as LedgerRecord);
           const fast = codec.encodeDraft(head, draft, envelope, env);
@@ -158,7 +195,16 @@ test('encodeDraft hands out views of a shared slab that later events never overw
   // Enough events to fill several 64 KiB slabs, with some of 20-30 KiB that do not fit the room left.
   for (let i = 0; i < 1500; i++) {
     const text = i % 97 === 0 ? `select '${'x'.repeat(20_000 + i)}'` : `select ${i}`;
-    const draft: Record<string, unknown> = { type: 'CommandIssued', commandId: `c${i}`, channel: 'simple', text, parameters: [], classes: ['select'], decision: 'allow', ruleId: null };
+    const draft: Record<string, unknown> = {
+      type: 'CommandIssued',
+      commandId: `c${i}`,
+      channel: 'simple',
+      text,
+      parameters: [],
+      classes: ['select'],
+      decision: 'allow',
+      ruleId: null,
+    };
     const head = { eventId: `e${i}`, type: 'CommandIssued', occurredAt: 1_700_000_000_000_000 + i, sessionId: base.sessionId, seq: i };
     const got = codec.encodeDraft(head, draft, envelope, env);
     assert.ok(got, `event ${i} takes the fast path`);
@@ -167,13 +213,34 @@ test('encodeDraft hands out views of a shared slab that later events never overw
   for (const [i, m] of made.entries()) assert.ok(m.got.equals(m.want), `event ${i} still holds its own bytes`);
 });
 
-test('a DataMasked event larger than a slab, with longs below the top level, takes the fast path and writes encode()\'s bytes', () => {
+test("a DataMasked event larger than a slab, with longs below the top level, takes the fast path and writes encode()'s bytes", () => {
   const base = exampleEvent('DataMasked');
   const envelope = { actor: base.actor, source: base.source, target: base.target, feeder: base.feeder };
   const env = codec.encodeEnvelope(envelope)!;
-  const masks = Array.from({ length: 1000 }, (_, i) => ({ column: i % 2 ? 'card_number' : 'email', row: 40_000 + (i >> 1), ruleId: 'mask-customers#columns', detector: i % 7 ? null : 'email', masked: '********', original: null }));
-  const chunk = (first: number, count: number) => ({ first, count, keyId: 'k1', nonce: Buffer.alloc(12, first), ciphertext: Buffer.alloc(count * 24, 0x5a), aad: `v1|session|command|${first}|${count}|${'ab'.repeat(32)}` });
-  const draft: Record<string, unknown> = { type: 'DataMasked', commandId: base.commandId, count: 1000, masks, truncated: false, sealedOriginals: [chunk(0, 256), chunk(256, 256), chunk(512, 256), chunk(768, 232)] };
+  const masks = Array.from({ length: 1000 }, (_, i) => ({
+    column: i % 2 ? 'card_number' : 'email',
+    row: 40_000 + (i >> 1),
+    ruleId: 'mask-customers#columns',
+    detector: i % 7 ? null : 'email',
+    masked: '********',
+    original: null,
+  }));
+  const chunk = (first: number, count: number) => ({
+    first,
+    count,
+    keyId: 'k1',
+    nonce: Buffer.alloc(12, first),
+    ciphertext: Buffer.alloc(count * 24, 0x5a),
+    aad: `v1|session|command|${first}|${count}|${'ab'.repeat(32)}`,
+  });
+  const draft: Record<string, unknown> = {
+    type: 'DataMasked',
+    commandId: base.commandId,
+    count: 1000,
+    masks,
+    truncated: false,
+    sealedOriginals: [chunk(0, 256), chunk(256, 256), chunk(512, 256), chunk(768, 232)],
+  };
   const head = { eventId: base.eventId, type: 'DataMasked', occurredAt: base.occurredAt, sessionId: base.sessionId, seq: 9 };
   const want = codec.encode({ ...draft, ...head, ...envelope } as unknown as LedgerRecord);
   assert.ok(want.length > 64 * 1024, `the event (${want.length} bytes) is larger than a slab`);

@@ -122,7 +122,14 @@ function namespaceOf(r: RecordSchema): string | undefined {
 const shortName = (r: RecordSchema) => r.name.slice(r.name.lastIndexOf('.') + 1);
 
 /** PartsWriter writes an event's body from its parts (EnvelopeSplicer.partsWriter). */
-export type PartsWriter = (head: EventHead, draft: Record<string, unknown>, envelope: SessionEnvelope, env: EncodedEnvelope, out: Buffer, pos: number) => number;
+export type PartsWriter = (
+  head: EventHead,
+  draft: Record<string, unknown>,
+  envelope: SessionEnvelope,
+  env: EncodedEnvelope,
+  out: Buffer,
+  pos: number,
+) => number;
 
 /** EnvelopeSplicer holds, per event type, the schema split around the envelope fields. */
 export class EnvelopeSplicer {

@@ -19,7 +19,10 @@ const current = [...files.events, ...files.ledger].map((f) => f.schema);
 const schemaOf = (name: string): AvroRecordSchema => structuredClone(current.find((s) => s.name === name)!);
 const withoutField = (name: string, field: string): AvroRecordSchema => {
   const s = schemaOf(name);
-  assert.ok(s.fields.some((f) => f.name === field), `${name} has ${field}`);
+  assert.ok(
+    s.fields.some((f) => f.name === field),
+    `${name} has ${field}`,
+  );
   s.fields = s.fields.filter((f) => f.name !== field);
   return s;
 };
@@ -29,8 +32,7 @@ const withField = (name: string, field: AvroRecordSchema['fields'][number]): Avr
   return s;
 };
 /** codecWith builds a codec whose reader set is the current contract with some records swapped. */
-const codecWith = (...swapped: AvroRecordSchema[]) =>
-  new EventCodec({ shared, records: current.map((s) => swapped.find((x) => x.name === s.name) ?? s) });
+const codecWith = (...swapped: AvroRecordSchema[]) => new EventCodec({ shared, records: current.map((s) => swapped.find((x) => x.name === s.name) ?? s) });
 
 const code = (fn: () => unknown): string | undefined => {
   try {
@@ -49,7 +51,11 @@ test('new reader, old writer: CommandCompleted without resultDigest decodes with
   const bytes = oldProducer.encode(oldEvent as unknown as LedgerRecord);
 
   assert.notDeepEqual(bytes.subarray(2, 10), reader.writerFor('CommandCompleted').fingerprint, 'old schema has another fingerprint');
-  assert.equal(code(() => reader.decode(bytes)), 'AFF_E_AVRO_UNKNOWN_FINGERPRINT', 'unknown until registered');
+  assert.equal(
+    code(() => reader.decode(bytes)),
+    'AFF_E_AVRO_UNKNOWN_FINGERPRINT',
+    'unknown until registered',
+  );
 
   const w = reader.registerWriterSchema(oldSchema);
   assert.deepEqual(w.fingerprint, bytes.subarray(2, 10));
@@ -90,7 +96,10 @@ test('old reader, new writer: a field added with a default is ignored by the old
   const e = exampleEvent('CommandCompleted', { resultDigest: 'f'.repeat(64), errorCode: '42P01', errorMessage: 'no such table' });
   const bytes = writer.encode(e);
 
-  assert.equal(code(() => oldReader.decode(bytes)), 'AFF_E_AVRO_UNKNOWN_FINGERPRINT');
+  assert.equal(
+    code(() => oldReader.decode(bytes)),
+    'AFF_E_AVRO_UNKNOWN_FINGERPRINT',
+  );
   oldReader.registerWriterSchema(schemaOf('CommandCompleted'));
   const got = toPlain(oldReader.decode(bytes)) as Record<string, unknown>;
   const { resultDigest: _, ...expected } = e;
@@ -115,13 +124,22 @@ test('a registered writer the reader cannot resolve gives a typed error, not a c
   const { durationMicros: _, ...e } = exampleEvent('CommandCompleted');
   const bytes = codecWith(broken).encode(e as unknown as LedgerRecord);
   reader.registerWriterSchema(broken);
-  assert.equal(code(() => reader.decode(bytes)), 'AFF_E_AVRO_MALFORMED');
+  assert.equal(
+    code(() => reader.decode(bytes)),
+    'AFF_E_AVRO_MALFORMED',
+  );
 
   // A writer for a record the reader has no type for.
   const stranger = { ...schemaOf('SessionEnded'), name: 'SessionPaused' };
-  const strangerBytes = new EventCodec({ shared, records: [stranger] }).encode({ ...exampleEvent('SessionEnded'), type: 'SessionPaused' } as unknown as LedgerRecord);
+  const strangerBytes = new EventCodec({ shared, records: [stranger] }).encode({
+    ...exampleEvent('SessionEnded'),
+    type: 'SessionPaused',
+  } as unknown as LedgerRecord);
   reader.registerWriterSchema(stranger);
-  assert.equal(code(() => reader.decode(strangerBytes)), 'AFF_E_AVRO_UNKNOWN_FINGERPRINT');
+  assert.equal(
+    code(() => reader.decode(strangerBytes)),
+    'AFF_E_AVRO_UNKNOWN_FINGERPRINT',
+  );
 });
 
 test('registered writers are listed, and resolution is reused across decodes', () => {
@@ -149,7 +167,14 @@ test('DataMasked: a per-value event from before sealedOriginals reads with [] an
   assert.deepEqual(toPlain(reader.decode(oldBytes)), toPlain({ ...oldEvent, sealedOriginals: [] }));
 
   // Old reader, new writer: the chunks are ignored, every old field is read.
-  const chunk = { first: 0, count: 1, keyId: 'k1', nonce: Buffer.alloc(12, 3), ciphertext: Buffer.alloc(30, 4), aad: '["affidavit.masked-originals.v2","s","c4",0,1,"00"]' };
+  const chunk = {
+    first: 0,
+    count: 1,
+    keyId: 'k1',
+    nonce: Buffer.alloc(12, 3),
+    ciphertext: Buffer.alloc(30, 4),
+    aad: '["affidavit.masked-originals.v2","s","c4",0,1,"00"]',
+  };
   const e = exampleEvent('DataMasked', { masks: [{ ...mask, original: null }], sealedOriginals: [chunk] });
   const newBytes = codecWith().encode(e);
   const oldReader = codecWith(oldSchema);
@@ -178,5 +203,8 @@ test('ApprovalDecided from before commandDigest reads with null; an old reader d
 test('ApprovalRefused is unknown to a reader from before it: a typed error, not a crash', () => {
   const before = new EventCodec({ shared, records: current.filter((s) => s.name !== 'ApprovalRefused') });
   const bytes = codecWith().encode(exampleEvent('ApprovalRefused'));
-  assert.equal(code(() => before.decode(bytes)), 'AFF_E_AVRO_UNKNOWN_FINGERPRINT');
+  assert.equal(
+    code(() => before.decode(bytes)),
+    'AFF_E_AVRO_UNKNOWN_FINGERPRINT',
+  );
 });

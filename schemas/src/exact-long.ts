@@ -31,6 +31,7 @@ export const ExactLongType: Type = (avro.types.LongType as unknown as { __with(m
 
 /** exactLongHook is an avsc typeHook that makes every `long` (plain or logical) an ExactLongType. */
 export function exactLongHook(schema: unknown): Type | undefined {
-  const isLong = schema === 'long' || (typeof schema === 'object' && schema !== null && !Array.isArray(schema) && (schema as { type?: unknown }).type === 'long');
+  const isLong =
+    schema === 'long' || (typeof schema === 'object' && schema !== null && !Array.isArray(schema) && (schema as { type?: unknown }).type === 'long');
   return isLong ? ExactLongType : undefined;
 }

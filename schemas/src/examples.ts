@@ -18,7 +18,10 @@ const ID = '01890a5d-ac96-774b-bcce-b302099a8057';
 const SESSION = '01890a5d-ac96-774b-bcce-b302099a8000';
 const T0 = 1_700_000_000_000_000;
 
-type Body<T extends LedgerRecord['type']> = Omit<EventOfType<T>, 'eventId' | 'type' | 'occurredAt' | 'sessionId' | 'seq' | 'actor' | 'source' | 'target' | 'feeder'>;
+type Body<T extends LedgerRecord['type']> = Omit<
+  EventOfType<T>,
+  'eventId' | 'type' | 'occurredAt' | 'sessionId' | 'seq' | 'actor' | 'source' | 'target' | 'feeder'
+>;
 
 // A function, not a constant: every call gets fresh objects (structuredClone would turn Buffers into Uint8Arrays).
 const bodies = (): { [T in LedgerRecord['type']]: Body<T> } => ({
@@ -27,9 +30,32 @@ const bodies = (): { [T in LedgerRecord['type']]: Body<T> } => ({
   CommandIssued: { commandId: 'c1', channel: 'simple', text: 'select 1', parameters: [], classes: ['select'], decision: 'allow', ruleId: 'reads' },
   CommandCompleted: { commandId: 'c1', outcome: 'ok', tag: 'SELECT 1', rows: 1, durationMicros: 250, errorCode: null, errorMessage: null, resultDigest: null },
   CommandBlocked: { commandId: 'c2', text: 'drop table customers', ruleId: 'no-ddl', reason: 'DDL is not allowed' },
-  ApprovalRequested: { requestId: 'r1', commandId: 'c3', text: 'delete from customers', ruleId: 'hold-writes', reason: 'writes need approval', approverGroups: ['approvers'], expiresAt: T0 + 300_000_000 },
-  ApprovalDecided: { requestId: 'r1', decision: 'approved', approver: { ...EXAMPLE_ACTOR, subject: 'bob', groups: ['approvers'] }, justification: 'ticket 42', signature: null, commandDigest: null },
-  ApprovalRefused: { requestId: 'r1', refusedEventId: ID, attemptedDecision: 'approved', claimedApprover: EXAMPLE_ACTOR, code: 'AFF_E_APPROVAL_SELF', reason: 'alice requested r1 and cannot decide it', refusedBy: 'gate' },
+  ApprovalRequested: {
+    requestId: 'r1',
+    commandId: 'c3',
+    text: 'delete from customers',
+    ruleId: 'hold-writes',
+    reason: 'writes need approval',
+    approverGroups: ['approvers'],
+    expiresAt: T0 + 300_000_000,
+  },
+  ApprovalDecided: {
+    requestId: 'r1',
+    decision: 'approved',
+    approver: { ...EXAMPLE_ACTOR, subject: 'bob', groups: ['approvers'] },
+    justification: 'ticket 42',
+    signature: null,
+    commandDigest: null,
+  },
+  ApprovalRefused: {
+    requestId: 'r1',
+    refusedEventId: ID,
+    attemptedDecision: 'approved',
+    claimedApprover: EXAMPLE_ACTOR,
+    code: 'AFF_E_APPROVAL_SELF',
+    reason: 'alice requested r1 and cannot decide it',
+    refusedBy: 'gate',
+  },
   DataMasked: { commandId: 'c4', count: 1, masks: [], truncated: false, sealedOriginals: [] },
   ResultCaptured: { commandId: 'c4', columns: ['id', 'email'], rows: [['1', 'a***@example.com']], truncated: false, resultDigest: 'ab' },
   TerminalOutput: { channel: 0, stream: 'stdout', offsetMicros: 10, data: Buffer.from('hello\r\n') },
@@ -46,6 +72,16 @@ export function exampleEvent<T extends LedgerRecord['type']>(type: T, overrides:
   const head =
     type === 'InputRejected'
       ? { eventId: ID, type, occurredAt: T0 }
-      : { eventId: ID, type, occurredAt: T0, sessionId: SESSION, seq: 0, actor: type === 'AuthenticationFailed' ? null : EXAMPLE_ACTOR, source: SOURCE, target: TARGET, feeder: FEEDER };
+      : {
+          eventId: ID,
+          type,
+          occurredAt: T0,
+          sessionId: SESSION,
+          seq: 0,
+          actor: type === 'AuthenticationFailed' ? null : EXAMPLE_ACTOR,
+          source: SOURCE,
+          target: TARGET,
+          feeder: FEEDER,
+        };
   return { ...head, ...bodies()[type], ...overrides } as unknown as EventOfType<T>;
 }

@@ -65,7 +65,10 @@ const cases: { id: string; event: LedgerRecord }[] = [
   ...allVariants(c).map((v) => ({ id: v.label, event: v.event })),
   { id: 'edge/int-min', event: exampleEvent('TerminalOutput', { channel: -(2 ** 31), offsetMicros: 9_007_199_254_740_990, data: Buffer.alloc(70_000, 0xa5) }) },
   { id: 'edge/int-max', event: exampleEvent('TerminalOutput', { channel: 2 ** 31 - 1, offsetMicros: -9_007_199_254_740_990, data: Buffer.alloc(0) }) },
-  { id: 'edge/long-min', event: exampleEvent('SessionEnded', { seq: Number.MAX_SAFE_INTEGER, durationMicros: -Number.MAX_SAFE_INTEGER, commands: -(2 ** 52) - 1 }) },
+  {
+    id: 'edge/long-min',
+    event: exampleEvent('SessionEnded', { seq: Number.MAX_SAFE_INTEGER, durationMicros: -Number.MAX_SAFE_INTEGER, commands: -(2 ** 52) - 1 }),
+  },
   { id: 'edge/text', event: exampleEvent('CommandIssued', { text: 'select \u0000 ’😀’ from "t"\n', parameters: ['', null, '𝔘𝔫𝔦'] }) },
   {
     id: 'edge/map',

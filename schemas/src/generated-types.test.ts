@@ -23,7 +23,11 @@ const files = loadSchemaFiles();
 const kebab = (name: string) => name.replace(/[A-Z]/g, (m, i) => (i ? '-' : '') + m.toLowerCase());
 
 test('every .avsc file on disk is loaded, parses with avsc, and is named after its record', () => {
-  const onDisk = ['envelope', 'events', 'ledger'].flatMap((d) => readdirSync(join(AVRO_DIR, d)).filter((f) => f.endsWith('.avsc')).map((f) => `${d}/${f}`));
+  const onDisk = ['envelope', 'events', 'ledger'].flatMap((d) =>
+    readdirSync(join(AVRO_DIR, d))
+      .filter((f) => f.endsWith('.avsc'))
+      .map((f) => `${d}/${f}`),
+  );
   const loaded = [...files.envelope, ...files.events, ...files.ledger];
   assert.deepEqual(loaded.map((f) => f.path).sort(), onDisk.sort());
   const registry = {};
@@ -39,8 +43,14 @@ test('every .avsc file on disk is loaded, parses with avsc, and is named after i
 });
 
 test('the type lists match the files', () => {
-  assert.deepEqual([...SESSION_EVENT_TYPES], files.events.map((f) => f.schema.name));
-  assert.deepEqual([...LEDGER_RECORD_TYPES], [...files.events, ...files.ledger].map((f) => f.schema.name));
+  assert.deepEqual(
+    [...SESSION_EVENT_TYPES],
+    files.events.map((f) => f.schema.name),
+  );
+  assert.deepEqual(
+    [...LEDGER_RECORD_TYPES],
+    [...files.events, ...files.ledger].map((f) => f.schema.name),
+  );
   assert.equal(new Set(LEDGER_RECORD_TYPES).size, LEDGER_RECORD_TYPES.length);
 });
 

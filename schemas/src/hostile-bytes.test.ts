@@ -154,7 +154,11 @@ test('an oversized input is refused before it is looked at', () => {
   expectCode(big, 'AFF_E_AVRO_TOO_LARGE', 'default maximum + 1');
   expectCode(Buffer.alloc(DEFAULT_MAX_EVENT_BYTES + 1, 0x41), 'AFF_E_AVRO_TOO_LARGE', 'not even Avro, but too large');
   const files = loadSchemaFiles();
-  const small = new EventCodec({ shared: files.envelope.map((f) => f.schema), records: [...files.events, ...files.ledger].map((f) => f.schema), maxEventBytes: 300 });
+  const small = new EventCodec({
+    shared: files.envelope.map((f) => f.schema),
+    records: [...files.events, ...files.ledger].map((f) => f.schema),
+    maxEventBytes: 300,
+  });
   const e = exampleEvent('TerminalOutput', { data: Buffer.alloc(200) });
   const bytes = c.encode(e);
   assert.ok(bytes.length > 300);
@@ -216,7 +220,6 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('varint' as const), at: fc.nat(), value: fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }) }),
 );
-
 
 /** checkOutcome is the decode contract: a valid event, or an AFF_E_ error (decodeOutcome re-throws anything else). */
 function checkOutcome(bytes: Uint8Array): void {

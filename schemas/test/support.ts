@@ -117,7 +117,7 @@ export function toPlain(v: unknown): unknown {
 
 /** varint encodes a zig-zag Avro long of any size (bigint, so values past 2^53 are exact). */
 export function varint(n: bigint): Buffer {
-  let z = n >= 0n ? n << 1n : ((-n) << 1n) - 1n;
+  let z = n >= 0n ? n << 1n : (-n << 1n) - 1n;
   const out: number[] = [];
   do {
     let b = Number(z & 0x7fn);

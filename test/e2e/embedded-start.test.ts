@@ -24,7 +24,14 @@ if (process.env.AFFIDAVIT_E2E_USE_WORKTREE !== '1') {
 }
 const [pgPort, issuerPort, apiPort] = await freePorts(3);
 const dataDir = join(work, 'data');
-const env = { ...process.env, AFFIDAVIT_DATA_DIR: dataDir, AFFIDAVIT_PG_PORT: String(pgPort), AFFIDAVIT_ISSUER_PORT: String(issuerPort), AFFIDAVIT_API_PORT: String(apiPort), AFFIDAVIT_LOG_LEVEL: 'info' };
+const env = {
+  ...process.env,
+  AFFIDAVIT_DATA_DIR: dataDir,
+  AFFIDAVIT_PG_PORT: String(pgPort),
+  AFFIDAVIT_ISSUER_PORT: String(issuerPort),
+  AFFIDAVIT_API_PORT: String(apiPort),
+  AFFIDAVIT_LOG_LEVEL: 'info',
+};
 const node = join(root, 'node_modules', '.bin', 'node');
 const cli = (...args: string[]) => spawnSync(node, [join(root, 'services/cli/src/main.ts'), ...args], { cwd: root, env, encoding: 'utf8' });
 
@@ -87,7 +94,10 @@ function privateAndClosed(): string {
   assert.equal(modeOf(socketDir), 0o700);
   assert.ok(statSync(join(socketDir, '.s.PGSQL.5432')).isSocket());
   // Straight to the demo database without the proxy's password: refused.
-  const direct = spawnSync('psql', [`host=${socketDir} port=5432 user=postgres dbname=postgres`, '-X', '-w', '-At', '-c', 'select 1'], { env: { ...env, PGPASSWORD: 'postgres' }, encoding: 'utf8' });
+  const direct = spawnSync('psql', [`host=${socketDir} port=5432 user=postgres dbname=postgres`, '-X', '-w', '-At', '-c', 'select 1'], {
+    env: { ...env, PGPASSWORD: 'postgres' },
+    encoding: 'utf8',
+  });
   assert.notEqual(direct.status, 0);
   assert.match(direct.stderr, /password authentication failed/);
 
@@ -116,7 +126,8 @@ async function until<T>(f: () => T | undefined, what: string, ms = 90_000): Prom
 }
 
 const conn = `host=127.0.0.1 port=${pgPort} user=alice dbname=demo sslmode=require`;
-const psql = (sql: string, token: string) => spawnSync('psql', [conn, '-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], { env: { ...env, PGPASSWORD: token }, encoding: 'utf8' });
+const psql = (sql: string, token: string) =>
+  spawnSync('psql', [conn, '-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], { env: { ...env, PGPASSWORD: token }, encoding: 'utf8' });
 
 test('a new user: start, token, psql through the proxy, approve, stop, verify, restart, tamper', { timeout: 10 * 60_000 }, async () => {
   const first = npmStart();
@@ -141,10 +152,16 @@ test('a new user: start, token, psql through the proxy, approve, stop, verify, r
   }
 
   // The originals stay sealed in the ledger; a key holder opens one, and the opening is recorded first.
-  const masked = await until(() => {
-    const r = cli('ledger', 'show', '--data', dataDir, '--type', 'DataMasked');
-    return r.status === 0 && r.stdout.trim() ? (JSON.parse(r.stdout.trim().split('\n')[0]) as { event: { eventId: string; masks: { masked: string }[] } }) : undefined;
-  }, 'the DataMasked event in the ledger', 30_000);
+  const masked = await until(
+    () => {
+      const r = cli('ledger', 'show', '--data', dataDir, '--type', 'DataMasked');
+      return r.status === 0 && r.stdout.trim()
+        ? (JSON.parse(r.stdout.trim().split('\n')[0]) as { event: { eventId: string; masks: { masked: string }[] } })
+        : undefined;
+    },
+    'the DataMasked event in the ledger',
+    30_000,
+  );
   assert.ok(masked.event.masks.length > 0);
   const refused = cli('reveal', masked.event.eventId, '0', '--as', 'alice', '--reason', 'curious');
   assert.equal(refused.status, 1, 'alice is no key holder');
@@ -158,16 +175,22 @@ test('a new user: start, token, psql through the proxy, approve, stop, verify, r
   assert.match(drop.stderr, /policy rule "[^"]+" refused/);
 
   // A held write: psql waits while an approver decides from the CLI.
-  const held = spawn('psql', [conn, '-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', "update customers set country = 'XX' where id = 2"], { env: { ...env, PGPASSWORD: alice } });
+  const held = spawn('psql', [conn, '-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', "update customers set country = 'XX' where id = 2"], {
+    env: { ...env, PGPASSWORD: alice },
+  });
   let heldOut = '';
   held.stdout.on('data', (d: Buffer) => (heldOut += d.toString()));
   held.stderr.on('data', (d: Buffer) => (heldOut += d.toString()));
   const heldDone = new Promise<number | null>((r) => held.once('exit', (c) => r(c)));
-  const requestId = await until(() => {
-    const l = cli('approvals', 'list', '--json');
-    const list = l.status === 0 ? (JSON.parse(l.stdout) as { requestId: string; text: string }[]) : [];
-    return list.find((p) => p.text.includes("country = 'XX'"))?.requestId;
-  }, 'the approval request', 30_000);
+  const requestId = await until(
+    () => {
+      const l = cli('approvals', 'list', '--json');
+      const list = l.status === 0 ? (JSON.parse(l.stdout) as { requestId: string; text: string }[]) : [];
+      return list.find((p) => p.text.includes("country = 'XX'"))?.requestId;
+    },
+    'the approval request',
+    30_000,
+  );
   const self = cli('approve', requestId, '--as', 'alice', '--reason', 'mine');
   assert.equal(self.status, 1);
   assert.match(self.stderr, /AFF_E_APPROVAL_SELF/);

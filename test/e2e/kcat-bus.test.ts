@@ -49,7 +49,11 @@ test('kcat reads back every event the Kafka adapter published, byte for byte, de
   const events: SessionEvent[] = [];
   for (let s = 0; s < 3; s++) {
     SESSION_TYPES.forEach((type, seq) => {
-      const overrides: Record<string, unknown> = { sessionId: sessionId(s + 1), seq, eventId: `01890a5d-ac96-7${s}${seq.toString(16).padStart(2, '0')}-bcce-b302099a8057` };
+      const overrides: Record<string, unknown> = {
+        sessionId: sessionId(s + 1),
+        seq,
+        eventId: `01890a5d-ac96-7${s}${seq.toString(16).padStart(2, '0')}-bcce-b302099a8057`,
+      };
       if (type === 'TerminalOutput') overrides.data = Buffer.from([0x0a, 0x00, 0xff, 0x20, 0x0a, 0x0d, s]);
       events.push(exampleEvent(type, overrides as never));
     });
@@ -89,6 +93,10 @@ test('kcat reads back every event the Kafka adapter published, byte for byte, de
     const mine = [...decoded.values()].filter((d) => (d.record as SessionEvent).sessionId === sessionId(s));
     const bySeq = [...mine].sort((a, b) => (a.record as SessionEvent).seq - (b.record as SessionEvent).seq);
     const byOffset = [...mine].sort((a, b) => (a.offset < b.offset ? -1 : 1));
-    assert.deepEqual(byOffset.map((d) => d.record.eventId), bySeq.map((d) => d.record.eventId), `session ${s} order`);
+    assert.deepEqual(
+      byOffset.map((d) => d.record.eventId),
+      bySeq.map((d) => d.record.eventId),
+      `session ${s} order`,
+    );
   }
 });

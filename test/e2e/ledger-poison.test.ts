@@ -41,11 +41,35 @@ after(() => child?.kill('SIGKILL'));
 
 /** startLedger spawns `affidavit ledger run` and resolves once it is subscribed. */
 async function startLedger(): Promise<ChildProcess> {
-  child = spawn(process.execPath, [join(root, 'services/cli/src/main.ts'), 'ledger', 'run', '--brokers', bootstrap, '--store', store, '--signing-key', key, '--origin', 'poison.test', '--topic', topic, '--partitions', '1', '--group', uniqueTopic('ledger'), '--checkpoint-ms', '300'], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, AFFIDAVIT_LOG_LEVEL: 'warn' },
-  });
+  child = spawn(
+    process.execPath,
+    [
+      join(root, 'services/cli/src/main.ts'),
+      'ledger',
+      'run',
+      '--brokers',
+      bootstrap,
+      '--store',
+      store,
+      '--signing-key',
+      key,
+      '--origin',
+      'poison.test',
+      '--topic',
+      topic,
+      '--partitions',
+      '1',
+      '--group',
+      uniqueTopic('ledger'),
+      '--checkpoint-ms',
+      '300',
+    ],
+    {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, AFFIDAVIT_LOG_LEVEL: 'warn' },
+    },
+  );
   const c = child;
   let text = '';
   c.stderr!.on('data', (d: Buffer) => {
@@ -91,14 +115,17 @@ function kcatProduce(value: Buffer): Promise<void> {
   const f = join(dir, `kcat-${randomBytes(4).toString('hex')}.bin`);
   writeFileSync(f, value);
   return new Promise((resolve, reject) => {
-    execFile(findKcat()!, ['-b', bootstrap, '-P', '-t', topic, '-p', '0', f], { timeout: 30_000 }, (err, _o, stderr) => (err ? reject(new Error(`kcat -P failed: ${err.message} ${stderr}`)) : resolve()));
+    execFile(findKcat()!, ['-b', bootstrap, '-P', '-t', topic, '-p', '0', f], { timeout: 30_000 }, (err, _o, stderr) =>
+      err ? reject(new Error(`kcat -P failed: ${err.message} ${stderr}`)) : resolve(),
+    );
   });
 }
 
 const SESSION = 'session-poison';
 let seq = 0;
 /** event encodes a valid CommandIssued of SESSION (or as overridden). */
-const event = (over: Record<string, unknown> = {}) => encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), sessionId: SESSION, seq: seq++, text: 'select 1', ...over }));
+const event = (over: Record<string, unknown> = {}) =>
+  encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), sessionId: SESSION, seq: seq++, text: 'select 1', ...over }));
 test('every poison record becomes an entry and never stalls the partition; memory bounded; verify proves the result', { timeout: 4 * 60_000 }, async () => {
   assert.ok(findKcat(), 'kcat must be installed (Debian package kcat)');
   await bus.ensureTopic(topic, 1);
@@ -195,19 +222,27 @@ test('every poison record becomes an entry and never stalls the partition; memor
   }
 
   const growthMiB = (peak - baseline) / 1024;
-  console.error(`ledger RSS: baseline ${(baseline / 1024).toFixed(0)} MiB, peak ${(peak / 1024).toFixed(0)} MiB (+${growthMiB.toFixed(0)} MiB) for ${(expected.reduce((n, x) => n + x.value.length, 0) / 2 ** 20).toFixed(1)} MiB of records`);
+  console.error(
+    `ledger RSS: baseline ${(baseline / 1024).toFixed(0)} MiB, peak ${(peak / 1024).toFixed(0)} MiB (+${growthMiB.toFixed(0)} MiB) for ${(expected.reduce((n, x) => n + x.value.length, 0) / 2 ** 20).toFixed(1)} MiB of records`,
+  );
   assert.ok(growthMiB < 128, `memory stays bounded: RSS grew ${growthMiB.toFixed(0)} MiB`);
 
   c.kill('SIGTERM');
   assert.equal(await new Promise((r) => c.once('exit', r)), 0, 'clean stop after SIGTERM');
 
   // verify proves the ledger, also against every checkpoint the topic carried (kcat's dump).
-  const dump = spawnSync(findKcat()!, ['-b', bootstrap, '-C', '-t', `${topic}.checkpoints`, '-o', 'beginning', '-e', '-q', '-f', '%s\\n'], { encoding: 'utf8', timeout: 60_000 });
+  const dump = spawnSync(findKcat()!, ['-b', bootstrap, '-C', '-t', `${topic}.checkpoints`, '-o', 'beginning', '-e', '-q', '-f', '%s\\n'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(dump.status, 0, dump.stderr);
   const published = join(dir, 'published.notes');
   writeFileSync(published, dump.stdout);
   assert.ok(dump.stdout.split('\n\n').length > 1, 'checkpoints were published');
-  const v = spawnSync(process.execPath, [join(root, 'services/cli/src/main.ts'), 'verify', store, '--key', `${key}.pub`, '--checkpoints-from', published], { cwd: root, encoding: 'utf8' });
+  const v = spawnSync(process.execPath, [join(root, 'services/cli/src/main.ts'), 'verify', store, '--key', `${key}.pub`, '--checkpoints-from', published], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.equal(v.status, 0, v.stdout + v.stderr);
   assert.match(v.stderr, /verified: 1 logs proven/);
 });

@@ -39,11 +39,37 @@ let child: ChildProcess | undefined;
 async function startLedger(): Promise<ChildProcess> {
   // A fresh consumer group each start: the ledger must resume from its own log tail, so no
   // committed offset can help it (and no dead member delays a rebalance).
-  child = spawn(process.execPath, [join(root, 'services/cli/src/main.ts'), 'ledger', 'run', '--brokers', bootstrap, '--store', store, '--signing-key', key, '--origin', 'sigkill.test', '--topic', topic, '--partitions', String(PARTITIONS), '--group', uniqueTopic('ledger'), '--checkpoint-every', '2000', '--checkpoint-ms', '500'], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, AFFIDAVIT_LOG_LEVEL: 'warn' },
-  });
+  child = spawn(
+    process.execPath,
+    [
+      join(root, 'services/cli/src/main.ts'),
+      'ledger',
+      'run',
+      '--brokers',
+      bootstrap,
+      '--store',
+      store,
+      '--signing-key',
+      key,
+      '--origin',
+      'sigkill.test',
+      '--topic',
+      topic,
+      '--partitions',
+      String(PARTITIONS),
+      '--group',
+      uniqueTopic('ledger'),
+      '--checkpoint-every',
+      '2000',
+      '--checkpoint-ms',
+      '500',
+    ],
+    {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, AFFIDAVIT_LOG_LEVEL: 'warn' },
+    },
+  );
   const c = child;
   await new Promise<void>((resolve, reject) => {
     let text = '';
@@ -91,7 +117,10 @@ test(`ledger killed ${KILLS} times while ${EVENTS} events stream: exactly once, 
       const s = (b * 500 + i) % SESSIONS;
       const eventId = uuidv7();
       ids.push(eventId);
-      batch.push({ key: `session-${s}`, value: encodeEvent(exampleEvent('CommandIssued', { eventId, sessionId: `session-${s}`, seq: seq[s]++, text: `select ${b * 500 + i}` })) });
+      batch.push({
+        key: `session-${s}`,
+        value: encodeEvent(exampleEvent('CommandIssued', { eventId, sessionId: `session-${s}`, seq: seq[s]++, text: `select ${b * 500 + i}` })),
+      });
     }
     batches.push(batch);
   }
@@ -130,7 +159,10 @@ test(`ledger killed ${KILLS} times while ${EVENTS} events stream: exactly once, 
   const code = await new Promise((r) => last.once('exit', r));
   assert.equal(code, 0, 'clean stop after SIGTERM');
 
-  assert.ok(appendedAtKill.filter((n) => n > 0 && n < EVENTS).length >= KILLS / 2, `kills landed while the ledger was appending (entries at each kill: ${appendedAtKill.join(', ')})`);
+  assert.ok(
+    appendedAtKill.filter((n) => n > 0 && n < EVENTS).length >= KILLS / 2,
+    `kills landed while the ledger was appending (entries at each kill: ${appendedAtKill.join(', ')})`,
+  );
   const rows = await readLogs(async (logs) => {
     const out: Array<{ id: string; bytes: Uint8Array }> = [];
     for (const l of logs) for await (const e of l.entries()) out.push({ id: e.eventId, bytes: e.bytes });
@@ -151,6 +183,9 @@ test(`ledger killed ${KILLS} times while ${EVENTS} events stream: exactly once, 
   assert.equal(v.status, 0, v.stdout + v.stderr);
   const okLines = v.stdout.trim().split('\n');
   assert.equal(okLines.length, PARTITIONS, v.stdout);
-  assert.ok(okLines.every((l) => / ok: \d+ entries, \d+ checkpoints verified, root [0-9a-f]{64}/.test(l)), v.stdout);
+  assert.ok(
+    okLines.every((l) => / ok: \d+ entries, \d+ checkpoints verified, root [0-9a-f]{64}/.test(l)),
+    v.stdout,
+  );
   assert.ok(readFileSync(`${key}.pub`, 'utf8').startsWith('sigkill.test+'));
 });

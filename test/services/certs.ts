@@ -55,15 +55,25 @@ export async function createTestCertificates(opts: TestCertificateOptions): Prom
   const extFile = join(opts.dir, 'server.ext');
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await openssl([
-    'req', '-x509', '-new', ...ec, '-keyout', caKeyFile, '-out', caFile, '-days', days,
-    '-subj', '/CN=affidavit-test-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-new',
+    ...ec,
+    '-keyout',
+    caKeyFile,
+    '-out',
+    caFile,
+    '-days',
+    days,
+    '-subj',
+    '/CN=affidavit-test-ca',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   await openssl(['req', '-new', ...ec, '-keyout', keyFile, '-out', csrFile, '-subj', `/CN=${opts.commonName ?? 'localhost'}`]);
-  const sans = [
-    ...(opts.ipAddresses ?? ['127.0.0.1']).map((ip) => `IP:${ip}`),
-    ...(opts.dnsNames ?? ['localhost']).map((d) => `DNS:${d}`),
-  ];
+  const sans = [...(opts.ipAddresses ?? ['127.0.0.1']).map((ip) => `IP:${ip}`), ...(opts.dnsNames ?? ['localhost']).map((d) => `DNS:${d}`)];
   await writeFile(
     extFile,
     [
@@ -75,8 +85,22 @@ export async function createTestCertificates(opts: TestCertificateOptions): Prom
     ].join('\n'),
   );
   await openssl([
-    'x509', '-req', '-in', csrFile, '-CA', caFile, '-CAkey', caKeyFile, '-CAcreateserial',
-    '-out', certFile, '-days', days, '-sha256', '-extfile', extFile,
+    'x509',
+    '-req',
+    '-in',
+    csrFile,
+    '-CA',
+    caFile,
+    '-CAkey',
+    caKeyFile,
+    '-CAcreateserial',
+    '-out',
+    certFile,
+    '-days',
+    days,
+    '-sha256',
+    '-extfile',
+    extFile,
   ]);
   // PostgreSQL refuses a key readable by group or others ("has group or world access").
   await chmod(keyFile, 0o600);

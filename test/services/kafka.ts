@@ -193,7 +193,16 @@ async function launchOnce(classpath: string, opts: StartKafkaOptions): Promise<K
       process: proc,
     });
     const p = proc;
-    return Object.freeze({ bootstrap, port, version: KAFKA_VERSION, pid: p.child.pid ?? -1, dir, output: () => p.output(), detach: () => detachFromEventLoop(p), stop });
+    return Object.freeze({
+      bootstrap,
+      port,
+      version: KAFKA_VERSION,
+      pid: p.child.pid ?? -1,
+      dir,
+      output: () => p.output(),
+      detach: () => detachFromEventLoop(p),
+      stop,
+    });
   } catch (e) {
     await stop();
     throw e;

@@ -154,7 +154,8 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
       }
       return body.access_token;
     },
-    signAsProvider: (claims, header = {}) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, typ: 'at+jwt', ...header } as JWTHeaderParameters).sign(privateKey),
+    signAsProvider: (claims, header = {}) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, typ: 'at+jwt', ...header } as JWTHeaderParameters).sign(privateKey),
     stop: () =>
       new Promise<void>((resolve, reject) => {
         server.close((e) => (e ? reject(e) : resolve()));

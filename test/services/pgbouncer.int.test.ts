@@ -80,8 +80,15 @@ test('supportsMaxPreparedStatements follows the 1.21 cut-over; the ini only name
   assert.equal(supportsMaxPreparedStatements('1.21.0'), true);
   assert.equal(supportsMaxPreparedStatements('2.0'), true);
   const base = {
-    dir: '/tmp/x', port: 1, serverPort: 2, database: 'app', adminUser: 'app', poolMode: 'transaction' as const,
-    defaultPoolSize: 20, maxClientConn: 200, serverTlsSslmode: 'disable',
+    dir: '/tmp/x',
+    port: 1,
+    serverPort: 2,
+    database: 'app',
+    adminUser: 'app',
+    poolMode: 'transaction' as const,
+    defaultPoolSize: 20,
+    maxClientConn: 200,
+    serverTlsSslmode: 'disable',
   };
   assert.doesNotMatch(pgbouncerIni(base), /max_prepared_statements/);
   assert.match(pgbouncerIni({ ...base, maxPreparedStatements: 200 }), /^max_prepared_statements = 200$/m);

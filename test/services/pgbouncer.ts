@@ -94,7 +94,6 @@ export function supportsMaxPreparedStatements(version: string): boolean {
   return major > 1 || (major === 1 && minor >= 21);
 }
 
-
 // quoteUserlist writes one auth_file field: double quotes, a literal quote doubled.
 const quoteUserlist = (s: string) => `"${s.replaceAll('"', '""')}"`;
 

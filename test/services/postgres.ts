@@ -85,7 +85,6 @@ export function findPostgresBinaries(root = '/usr/lib/postgresql'): PostgresBina
   return { binDir: join(root, versions[0], 'bin'), version: versions[0] };
 }
 
-
 function runAs(user: OsUser | undefined, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(cmd, args, {
     encoding: 'utf8',
@@ -160,16 +159,20 @@ async function boot(opts: StartPostgresOptions): Promise<PostgresInstance> {
       for (const p of [dir, tlsDir, pwfile, certs.keyFile, certs.certFile, certs.caFile]) chownSync(p, owner.uid, owner.gid);
     }
     runAs(owner, bin('initdb'), [
-      '-D', dataDir, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`,
-      '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions',
+      '-D',
+      dataDir,
+      '--auth=scram-sha-256',
+      '--username=postgres',
+      `--pwfile=${pwfile}`,
+      '--encoding=UTF8',
+      '--locale=C',
+      '--no-sync',
+      '--no-instructions',
     ]);
     rmSync(pwfile);
     // Every TCP login is SCRAM; TLS is offered and verify-full works, and plain TCP stays allowed
     // on loopback so codec tests can speak raw protocol without a TLS layer.
-    writeFileSync(
-      join(dataDir, 'pg_hba.conf'),
-      ['local all all scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256', ''].join('\n'),
-    );
+    writeFileSync(join(dataDir, 'pg_hba.conf'), ['local all all scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256', ''].join('\n'));
 
     let port = 0;
     const logTail: string[] = [];
@@ -241,8 +244,7 @@ async function boot(opts: StartPostgresOptions): Promise<PostgresInstance> {
       superuser: 'postgres',
       superuserPassword,
       caFile: certs.caFile,
-      connectionString:
-        `postgresql://app:${password}@127.0.0.1:${port}/app?sslmode=verify-full&sslrootcert=${encodeURIComponent(certs.caFile)}`,
+      connectionString: `postgresql://app:${password}@127.0.0.1:${port}/app?sslmode=verify-full&sslrootcert=${encodeURIComponent(certs.caFile)}`,
       dir,
       socketDir: dir,
       version: bins.version,

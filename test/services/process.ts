@@ -151,7 +151,12 @@ export function registerExitCleanup(fn: () => void): () => void {
         }
       }
     });
-    for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) process.once(sig, () => process.exit(128 + n));
+    for (const [sig, n] of [
+      ['SIGINT', 2],
+      ['SIGTERM', 15],
+      ['SIGHUP', 1],
+    ] as const)
+      process.once(sig, () => process.exit(128 + n));
   }
   exitCleanups.add(fn);
   return () => exitCleanups.delete(fn);

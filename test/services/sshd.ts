@@ -101,7 +101,6 @@ function bannerSeen(port: number): Promise<boolean> {
   });
 }
 
-
 /**
  * startSshd starts one sshd on a free loopback port and waits for its `SSH-2.0-` banner.
  * Each call starts a new, independent server (tests differ in their auth config).
@@ -123,11 +122,9 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdInstan
     const hostKey = await generateSshKey(join(dir, 'ssh_host_ed25519_key'), 'affidavit-test-host');
     const clientKey = await generateSshKey(join(dir, 'client_ed25519'), 'affidavit-test-client');
     const authorizedKeysFile = join(dir, 'authorized_keys');
-    writeFileSync(
-      authorizedKeysFile,
-      [...(opts.authorizeClientKey === false ? [] : [clientKey.publicKey]), ...(opts.authorizedKeys ?? []), ''].join('\n'),
-      { mode: 0o644 },
-    );
+    writeFileSync(authorizedKeysFile, [...(opts.authorizeClientKey === false ? [] : [clientKey.publicKey]), ...(opts.authorizedKeys ?? []), ''].join('\n'), {
+      mode: 0o644,
+    });
     const caLines = opts.trustedUserCaKeys ?? [];
     const caFile = join(dir, 'trusted_user_ca_keys');
     if (caLines.length > 0) writeFileSync(caFile, `${caLines.join('\n')}\n`);
@@ -183,14 +180,22 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdInstan
     const knownHostsFile = join(dir, 'known_hosts');
     writeFileSync(knownHostsFile, `[127.0.0.1]:${port} ${hostPublicKey.split(' ').slice(0, 2).join(' ')}\n`);
     const sshArgs = [
-      '-F', '/dev/null',
-      '-o', `UserKnownHostsFile=${knownHostsFile}`,
-      '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-o', 'StrictHostKeyChecking=yes',
-      '-o', 'BatchMode=yes',
-      '-o', 'IdentitiesOnly=yes',
-      '-o', 'ConnectTimeout=10',
-      '-o', 'LogLevel=ERROR',
+      '-F',
+      '/dev/null',
+      '-o',
+      `UserKnownHostsFile=${knownHostsFile}`,
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'ConnectTimeout=10',
+      '-o',
+      'LogLevel=ERROR',
     ];
     const proc = child!;
     let stopping: Promise<void> | undefined;
@@ -219,8 +224,10 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdInstan
         runSsh(
           [
             ...sshArgs,
-            '-p', String(port),
-            '-i', o.identityFile ?? clientKey.privateKeyFile,
+            '-p',
+            String(port),
+            '-i',
+            o.identityFile ?? clientKey.privateKeyFile,
             ...(o.certificateFile ? ['-o', `CertificateFile=${o.certificateFile}`] : []),
             ...(o.extraArgs ?? []),
             `${o.user ?? user}@127.0.0.1`,

@@ -31,13 +31,15 @@ export function assertRecords(records: unknown, maxValueBytes: number): asserts 
       throw new BusRecordInvalidError(`record ${i}: key must be a non-empty string of at most ${MAX_KEY_BYTES} bytes`);
     }
     if (!Buffer.isBuffer(r.value)) throw new BusRecordInvalidError(`record ${i}: value must be a Buffer`);
-    if (r.value.length > maxValueBytes) throw new BusRecordInvalidError(`record ${i}: value is ${r.value.length} bytes, more than the ${maxValueBytes}-byte limit`);
+    if (r.value.length > maxValueBytes)
+      throw new BusRecordInvalidError(`record ${i}: value is ${r.value.length} bytes, more than the ${maxValueBytes}-byte limit`);
     if (r.headers !== undefined) {
       if (r.headers === null || typeof r.headers !== 'object') throw new BusRecordInvalidError(`record ${i}: headers must be an object`);
       const h = r.headers as Record<string, unknown>;
       for (const k in h) {
         const v = h[k];
-        if (typeof v !== 'string' && !Buffer.isBuffer(v)) throw new BusRecordInvalidError(`record ${i}: header ${JSON.stringify(k)} must be a string or Buffer`);
+        if (typeof v !== 'string' && !Buffer.isBuffer(v))
+          throw new BusRecordInvalidError(`record ${i}: header ${JSON.stringify(k)} must be a string or Buffer`);
       }
     }
   }

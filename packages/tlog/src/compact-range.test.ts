@@ -1,7 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { EMPTY_RANGE, TlogInputInvalidError, extendRange, hashChildren, hashLeaf, integrate, memoryNodeReader, rangeRoot, readCompactRange, toHex, createMemoryTileStore } from './index.ts';
+import {
+  EMPTY_RANGE,
+  TlogInputInvalidError,
+  extendRange,
+  hashChildren,
+  hashLeaf,
+  integrate,
+  memoryNodeReader,
+  rangeRoot,
+  readCompactRange,
+  toHex,
+  createMemoryTileStore,
+} from './index.ts';
 import type { CompactRange, Hash, NodeId } from './index.ts';
 import { refMth } from './testing/reference-tree.ts';
 

@@ -67,6 +67,8 @@ function popCount(n: number): number {
 function assertRange(range: CompactRange): void {
   assertSize(range?.size, 'compact range size');
   if (!Array.isArray(range.hashes) || range.hashes.length !== popCount(range.size)) {
-    throw new TlogInputInvalidError(`a compact range of ${range.size} leaves holds ${popCount(range.size)} hashes, not ${Array.isArray(range.hashes) ? range.hashes.length : 'a list'}`);
+    throw new TlogInputInvalidError(
+      `a compact range of ${range.size} leaves holds ${popCount(range.size)} hashes, not ${Array.isArray(range.hashes) ? range.hashes.length : 'a list'}`,
+    );
   }
 }

@@ -38,7 +38,8 @@ function publicKeyBytes(priv: KeyObject): Uint8Array {
 }
 
 function checkName(name: string): void {
-  if (!isValidKeyName(name)) throw new TlogKeyInvalidError(`invalid key name ${JSON.stringify(String(name).slice(0, 60))}: it must be non-empty, without spaces or '+'`);
+  if (!isValidKeyName(name))
+    throw new TlogKeyInvalidError(`invalid key name ${JSON.stringify(String(name).slice(0, 60))}: it must be non-empty, without spaces or '+'`);
 }
 
 /** Ed25519NoteKeyPair is a freshly generated key in golang.org/x/mod/sumdb/note encodings. */
@@ -73,7 +74,10 @@ function splitKey(key: string, what: string): { name: string; hash: number; mate
   if (!/^[0-9a-f]{8}$/.test(hashHex)) throw new TlogKeyInvalidError(`${what} key ID ${JSON.stringify(hashHex.slice(0, 20))} is not 8 lowercase hex digits`);
   const material = decodeBase64Strict(b64);
   if (material === undefined || material.length === 0) throw new TlogKeyInvalidError(`${what} key material is not canonical base64`);
-  if (material[0] !== ED25519_ALGORITHM) throw new TlogKeyInvalidError(`${what} has signature type 0x${material[0].toString(16).padStart(2, '0')}, only Ed25519 (0x01) is supported by this adapter`);
+  if (material[0] !== ED25519_ALGORITHM)
+    throw new TlogKeyInvalidError(
+      `${what} has signature type 0x${material[0].toString(16).padStart(2, '0')}, only Ed25519 (0x01) is supported by this adapter`,
+    );
   if (material.length !== 33) throw new TlogKeyInvalidError(`${what} Ed25519 key is ${material.length - 1} bytes, want 32`);
   return { name, hash: Number.parseInt(hashHex, 16), material };
 }

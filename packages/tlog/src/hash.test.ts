@@ -11,9 +11,15 @@ const nodeRef = (l: Uint8Array, r: Uint8Array) => createHash('sha256').update(Ui
 
 test('property: hashLeaf equals SHA-256(0x00 || bytes) for any size, across the scratch-buffer limit', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.uint8Array({ maxLength: 2048 }), fc.integer({ min: 60_000, max: 140_000 }).map((n) => new Uint8Array(n).fill(n % 251))), (b) => {
-      assert.deepEqual(Buffer.from(hashLeaf(b)), leafRef(b));
-    }),
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 2048 }),
+        fc.integer({ min: 60_000, max: 140_000 }).map((n) => new Uint8Array(n).fill(n % 251)),
+      ),
+      (b) => {
+        assert.deepEqual(Buffer.from(hashLeaf(b)), leafRef(b));
+      },
+    ),
     { numRuns: 200 },
   );
 });

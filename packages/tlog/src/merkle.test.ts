@@ -152,20 +152,40 @@ test('property: every inclusion proof equals RFC PATH and verifies; every altere
       assert.deepEqual(proof, refPath(index, leaves));
       verifyInclusion(leaves[index], index, size, proof, root);
       if (proof.length > 0) {
-        assert.ok(rejects(() => verifyInclusion(leaves[index], index, size, flip(proof, jr % proof.length, bit), root)), 'flipped bit');
-        assert.ok(rejects(() => verifyInclusion(leaves[index], index, size, proof.slice(0, -1), root)), 'missing hash');
+        assert.ok(
+          rejects(() => verifyInclusion(leaves[index], index, size, flip(proof, jr % proof.length, bit), root)),
+          'flipped bit',
+        );
+        assert.ok(
+          rejects(() => verifyInclusion(leaves[index], index, size, proof.slice(0, -1), root)),
+          'missing hash',
+        );
       }
-      assert.ok(rejects(() => verifyInclusion(leaves[index], index, size, [...proof, leaves[0]], root)), 'extra hash');
-      assert.ok(rejects(() => verifyInclusion(leaves[index], index, size, [leaves[0], ...proof], root)), 'extra hash in front');
+      assert.ok(
+        rejects(() => verifyInclusion(leaves[index], index, size, [...proof, leaves[0]], root)),
+        'extra hash',
+      );
+      assert.ok(
+        rejects(() => verifyInclusion(leaves[index], index, size, [leaves[0], ...proof], root)),
+        'extra hash in front',
+      );
       const otherIndex = (index + 1 + (jr % size)) % size;
-      if (otherIndex !== index) assert.ok(rejects(() => verifyInclusion(leaves[index], otherIndex, size, proof, root)), 'wrong index');
+      if (otherIndex !== index)
+        assert.ok(
+          rejects(() => verifyInclusion(leaves[index], otherIndex, size, proof, root)),
+          'wrong index',
+        );
       // A wrong tree size fails unless it gives the very same left/right hashing pattern (e.g. leaf 0
       // of 3 vs of 4): RFC 9162 proofs do not bind the size by themselves; the signed checkpoint binds
       // size to root. So: rejected exactly when the RFC recursion's pattern differs.
       for (const otherSize of [size + 1, size - 1, size * 2, size + 1 + (jr % MAX)]) {
         if (otherSize > index && otherSize !== size) {
           const same = directions(index, otherSize).join('') === directions(index, size).join('');
-          assert.equal(rejects(() => verifyInclusion(leaves[index], index, otherSize, proof, root)), !same, `wrong size ${otherSize}`);
+          assert.equal(
+            rejects(() => verifyInclusion(leaves[index], index, otherSize, proof, root)),
+            !same,
+            `wrong size ${otherSize}`,
+          );
         }
       }
     }),
@@ -184,13 +204,32 @@ test('property: every consistency proof equals RFC PROOF and verifies; every alt
       assert.deepEqual(proof, refProof(size1, leaves));
       verifyConsistency(size1, size2, proof, root1, root2);
       if (proof.length > 0) {
-        assert.ok(rejects(() => verifyConsistency(size1, size2, flip(proof, jr % proof.length, bit), root1, root2)), 'flipped bit');
-        assert.ok(rejects(() => verifyConsistency(size1, size2, proof.slice(0, -1), root1, root2)), 'missing hash');
-        assert.ok(rejects(() => verifyConsistency(size1, size2, proof.slice(1), root1, root2)), 'missing first hash');
+        assert.ok(
+          rejects(() => verifyConsistency(size1, size2, flip(proof, jr % proof.length, bit), root1, root2)),
+          'flipped bit',
+        );
+        assert.ok(
+          rejects(() => verifyConsistency(size1, size2, proof.slice(0, -1), root1, root2)),
+          'missing hash',
+        );
+        assert.ok(
+          rejects(() => verifyConsistency(size1, size2, proof.slice(1), root1, root2)),
+          'missing first hash',
+        );
       }
-      assert.ok(rejects(() => verifyConsistency(size1, size2, [...proof, leaves[0]], root1, root2)), 'extra hash');
-      assert.ok(rejects(() => verifyConsistency(size1, size2, [root1, ...proof], root1, root2)), 'extra hash in front');
-      if (size1 !== size2) assert.ok(rejects(() => verifyConsistency(size1, size2, proof, root2, root1)), 'swapped roots');
+      assert.ok(
+        rejects(() => verifyConsistency(size1, size2, [...proof, leaves[0]], root1, root2)),
+        'extra hash',
+      );
+      assert.ok(
+        rejects(() => verifyConsistency(size1, size2, [root1, ...proof], root1, root2)),
+        'extra hash in front',
+      );
+      if (size1 !== size2)
+        assert.ok(
+          rejects(() => verifyConsistency(size1, size2, proof, root2, root1)),
+          'swapped roots',
+        );
       for (const [a, b] of [
         [size1 + 1, size2],
         [size1 - 1, size2],
@@ -201,7 +240,10 @@ test('property: every consistency proof equals RFC PROOF and verifies; every alt
         // As for inclusion, sizes are bound by the checkpoint signature, not the proof: wrong sizes
         // MUST fail whenever they need a proof of another length (same-shape sizes may pass).
         if (a >= 1 && b >= a && (a !== size1 || b !== size2) && refProofLength(a, b) !== proof.length) {
-          assert.ok(rejects(() => verifyConsistency(a, b, proof, root1, root2)), `wrong sizes ${a} ${b}`);
+          assert.ok(
+            rejects(() => verifyConsistency(a, b, proof, root1, root2)),
+            `wrong sizes ${a} ${b}`,
+          );
         }
       }
     }),

@@ -112,7 +112,11 @@ test('malformed notes are refused with a typed error naming the problem', () => 
     [`${GO_TEXT}\n${sig.repeat(101)}`, /more than 100/],
   ];
   for (const [note, re] of cases) {
-    assert.throws(() => openNote(note, [ed25519NoteVerifier(GO_VKEY)]), (e: unknown) => e instanceof TlogNoteMalformedError && re.test((e as Error).message), String(re));
+    assert.throws(
+      () => openNote(note, [ed25519NoteVerifier(GO_VKEY)]),
+      (e: unknown) => e instanceof TlogNoteMalformedError && re.test((e as Error).message),
+      String(re),
+    );
   }
 });
 
@@ -163,7 +167,11 @@ test('malformed checkpoints are refused, naming the line', () => {
     [`o\n1\n${root}\n\n`, /extension line 4 is empty/],
   ];
   for (const [text, re] of cases) {
-    assert.throws(() => parseCheckpoint(text), (e: unknown) => e instanceof TlogCheckpointMalformedError && re.test((e as Error).message), `${re} ${JSON.stringify(text)}`);
+    assert.throws(
+      () => parseCheckpoint(text),
+      (e: unknown) => e instanceof TlogCheckpointMalformedError && re.test((e as Error).message),
+      `${re} ${JSON.stringify(text)}`,
+    );
   }
   assert.throws(() => formatCheckpoint({ origin: 'a\nb', size: 1, root: new Uint8Array(32), extensions: [] }), TlogCheckpointMalformedError);
 });

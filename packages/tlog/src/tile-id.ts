@@ -66,9 +66,14 @@ export function tilePath(id: TileId): string {
 /** assertTileId throws TlogTileInvalidError unless level is 0..63, index a safe integer >= 0 and width 1..256. */
 export function assertTileId(id: TileId): void {
   const ok =
-    Number.isSafeInteger(id.level) && id.level >= 0 && id.level <= 63 &&
-    Number.isSafeInteger(id.index) && id.index >= 0 &&
-    Number.isSafeInteger(id.width) && id.width >= 1 && id.width <= TILE_WIDTH;
+    Number.isSafeInteger(id.level) &&
+    id.level >= 0 &&
+    id.level <= 63 &&
+    Number.isSafeInteger(id.index) &&
+    id.index >= 0 &&
+    Number.isSafeInteger(id.width) &&
+    id.width >= 1 &&
+    id.width <= TILE_WIDTH;
   if (!ok) throw new TlogTileInvalidError(`bad tile id level=${id.level} index=${id.index} width=${id.width}`);
 }
 

@@ -33,7 +33,19 @@ test('tile paths follow C2SP tlog-tiles', () => {
   const big = 2 ** 45 + 7;
   assert.deepEqual(parseTilePath(tilePath({ level: 0, index: big, width: 3 })), { level: 0, index: big, width: 3 });
   for (const p of ['tile/0/x001/x234/067', 'tile/63/000.p/255', 'tile/3/x999/999.p/1']) assert.equal(tilePath(parseTilePath(p)), p);
-  for (const bad of ['tile/00/000', 'tile/0/1', 'tile/0/001/002', 'tile/0/x001', 'tile/0/000.p/256', 'tile/0/000.p/0', 'tile/0/000.p/07', 'tile/64/000', 'tile/0/x000/001', 'tiles/0/000', 'tile/0/0001']) {
+  for (const bad of [
+    'tile/00/000',
+    'tile/0/1',
+    'tile/0/001/002',
+    'tile/0/x001',
+    'tile/0/000.p/256',
+    'tile/0/000.p/0',
+    'tile/0/000.p/07',
+    'tile/64/000',
+    'tile/0/x000/001',
+    'tiles/0/000',
+    'tile/0/0001',
+  ]) {
     assert.throws(() => parseTilePath(bad), TlogTileInvalidError, bad);
   }
 });
@@ -132,7 +144,10 @@ test('integrate reads only the right-edge partial tiles, at most one per level, 
   const r = await integrate(reader, 70000, BIG.slice(70000));
   assert.equal(calls, 1);
   assert.deepEqual(requested.sort(), ['tile/0/273.p/112', 'tile/1/001.p/17', 'tile/2/000.p/1']);
-  assert.deepEqual(r.tiles.map((t) => tilePath(t.id)), ['tile/0/273.p/113']);
+  assert.deepEqual(
+    r.tiles.map((t) => tilePath(t.id)),
+    ['tile/0/273.p/113'],
+  );
   assert.equal(toHex(r.root), toHex(await rootHash(BIG_FULL, 70001)));
   // An empty batch changes nothing but still reports the root.
   const same = await integrate(store.read, 70000, []);
@@ -142,10 +157,16 @@ test('integrate reads only the right-edge partial tiles, at most one per level, 
 
 test('integrate names a missing tile', async () => {
   const store = createMemoryTileStore();
-  await assert.rejects(integrate(store.read, 300, leavesOf(1)), (e: unknown) => e instanceof TlogTileMissingError && /tile\/0\/001\.p\/44/.test((e as Error).message));
+  await assert.rejects(
+    integrate(store.read, 300, leavesOf(1)),
+    (e: unknown) => e instanceof TlogTileMissingError && /tile\/0\/001\.p\/44/.test((e as Error).message),
+  );
   // A stored edge tile of the wrong length is refused, not copied into the next tile.
   const short = async (ids: readonly { width: number }[]) => ids.map((id) => new Uint8Array(id.width * 32 - 1));
-  await assert.rejects(integrate(short, 300, leavesOf(1)), (e: unknown) => e instanceof TlogTileInvalidError && /tile\/0\/001\.p\/44 has 1407 bytes, want 1408/.test((e as Error).message));
+  await assert.rejects(
+    integrate(short, 300, leavesOf(1)),
+    (e: unknown) => e instanceof TlogTileInvalidError && /tile\/0\/001\.p\/44 has 1407 bytes, want 1408/.test((e as Error).message),
+  );
 });
 
 test('property: proofs from tiles equal proofs from the leaf list, with O(log n) tile reads', async () => {

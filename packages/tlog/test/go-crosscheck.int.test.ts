@@ -84,10 +84,16 @@ test('(a) Go verifies inclusion and consistency proofs that our tile code produc
   const tamperedConsistency = (consistency as Cons[]).filter((c) => c.size1 !== c.size2).map((c) => ({ ...c, root1: b64(leafHashes[7]) }));
   const res = runJson<Response>(bin, { inclusion: [...inclusion, ...tamperedInclusion], consistency: [...consistency, ...tamperedConsistency] });
   const good = res.inclusion.slice(0, inclusion.length).concat(res.consistency.slice(0, consistency.length));
-  assert.deepEqual(good.filter((r) => !r.ok), []);
+  assert.deepEqual(
+    good.filter((r) => !r.ok),
+    [],
+  );
   assert.ok(good.length > 100, `${good.length} checks`);
   const bad = res.inclusion.slice(inclusion.length).concat(res.consistency.slice(consistency.length));
-  assert.deepEqual(bad.filter((r) => r.ok), []);
+  assert.deepEqual(
+    bad.filter((r) => r.ok),
+    [],
+  );
 });
 
 test('(a) Go opens a signed checkpoint our code produced, and rejects a forged one', async () => {

@@ -67,7 +67,11 @@ function fromGoTables(file: string): { inclusion: InclusionVector[]; consistency
   const some = hx(/sha256SomeHash\s*=\s*dh\("([0-9a-f]+)"/.exec(src)![1]);
   const empty = hx(/sha256EmptyTreeHash\s*=\s*dh\("([0-9a-f]+)"/.exec(src)![1]);
   const rows = (block: string) =>
-    [...goBlock(src, block).matchAll(/\{(\d+),\s*(\d+),\s*(nil|\[\]\[\]byte\{([^}]*)\})\}/g)].map((m) => ({ a: Number(m[1]), b: Number(m[2]), proof: m[4] ? dhs(m[4]) : [] }));
+    [...goBlock(src, block).matchAll(/\{(\d+),\s*(\d+),\s*(nil|\[\]\[\]byte\{([^}]*)\})\}/g)].map((m) => ({
+      a: Number(m[1]),
+      b: Number(m[2]),
+      proof: m[4] ? dhs(m[4]) : [],
+    }));
   const incl = rows('inclusionProofs').filter((r) => r.a > 0); // {0, 0, nil} is "an invalid path", not a proof
   const cons = rows('consistencyProofs');
   // Guard the parser: the v0.0.2 file holds 8 leaves, 8 roots, 5 usable inclusion and 5 consistency proofs.
@@ -80,7 +84,16 @@ function fromGoTables(file: string): { inclusion: InclusionVector[]; consistency
     const root = roots[size - 1];
     const leafHash = hashLeaf(leaves[idx]);
     const p = r.proof;
-    const v = (desc: string, o: Partial<InclusionVector>): InclusionVector => ({ leafIdx: idx, treeSize: size, root, leafHash, proof: p, desc: `${idx}/${size} ${desc}`, wantErr: true, ...o });
+    const v = (desc: string, o: Partial<InclusionVector>): InclusionVector => ({
+      leafIdx: idx,
+      treeSize: size,
+      root,
+      leafHash,
+      proof: p,
+      desc: `${idx}/${size} ${desc}`,
+      wantErr: true,
+      ...o,
+    });
     inclusion.push(v('happy path', { wantErr: false }));
     inclusion.push(v('leafIdx - 1', { leafIdx: idx - 1 }), v('leafIdx + 1', { leafIdx: idx + 1 }), v('leafIdx XOR 2', { leafIdx: idx ^ 2 }));
     inclusion.push(v('treeSize * 2', { treeSize: size * 2 }), v('treeSize / 2', { treeSize: Math.floor(size / 2) }));
@@ -100,7 +113,12 @@ function fromGoTables(file: string): { inclusion: InclusionVector[]; consistency
     { leafIdx: 0, treeSize: 1, root: e, leafHash: one, proof: [], desc: 'single entry: empty root', wantErr: true },
     { leafIdx: 0, treeSize: 1, root: e, leafHash: e, proof: [], desc: 'single entry: empty root and leaf', wantErr: true },
   );
-  for (const [i, s] of [[0, 0], [0, 1], [1, 0], [2, 1]]) {
+  for (const [i, s] of [
+    [0, 0],
+    [0, 1],
+    [1, 0],
+    [2, 1],
+  ]) {
     inclusion.push(
       { leafIdx: i, treeSize: s, root: e, leafHash: some, proof: [], desc: `additional ${i}/${s}: empty root`, wantErr: true },
       { leafIdx: i, treeSize: s, root: empty, leafHash: e, proof: [], desc: `additional ${i}/${s}: empty leaf`, wantErr: true },
@@ -112,7 +130,16 @@ function fromGoTables(file: string): { inclusion: InclusionVector[]; consistency
   for (const r of cons) {
     const [s1, s2, p] = [r.a, r.b, r.proof];
     const [root1, root2] = [roots[s1 - 1], roots[s2 - 1]];
-    const v = (desc: string, o: Partial<ConsistencyVector>): ConsistencyVector => ({ size1: s1, size2: s2, root1, root2, proof: p, desc: `${s1}->${s2} ${desc}`, wantErr: true, ...o });
+    const v = (desc: string, o: Partial<ConsistencyVector>): ConsistencyVector => ({
+      size1: s1,
+      size2: s2,
+      root1,
+      root2,
+      proof: p,
+      desc: `${s1}->${s2} ${desc}`,
+      wantErr: true,
+      ...o,
+    });
     consistency.push(v('happy path', { wantErr: false }));
     if (s1 === s2) continue; // the 1 -> 1 proof has no corruptions upstream either
     const wrong = new TextEncoder().encode('WrongRoot');
@@ -121,9 +148,16 @@ function fromGoTables(file: string): { inclusion: InclusionVector[]; consistency
     consistency.push(v('wrong root1', { root1: wrong }), v('wrong root2', { root2: wrong }), v('swapped roots', { root1: root2, root2: root1 }));
     consistency.push(v('empty proof', { proof: [] }));
     consistency.push(v('trailing garbage', { proof: [...p, e] }), v('trailing root1', { proof: [...p, root1] }), v('trailing root2', { proof: [...p, root2] }));
-    consistency.push(v('preceding garbage', { proof: [e, ...p] }), v('preceding root1', { proof: [root1, ...p] }), v('preceding root2', { proof: [root2, ...p] }), v('preceding proof[0]', { proof: [p[0], ...p] }));
+    consistency.push(
+      v('preceding garbage', { proof: [e, ...p] }),
+      v('preceding root1', { proof: [root1, ...p] }),
+      v('preceding root2', { proof: [root2, ...p] }),
+      v('preceding proof[0]', { proof: [p[0], ...p] }),
+    );
     if (p.length > 0) consistency.push(v('truncated proof', { proof: p.slice(0, -1) }));
-    p.forEach((_, i) => consistency.push(v(`modified proof[${i}] bit 4`, { proof: p.map((h, j) => (j === i ? Uint8Array.of(h[0] ^ 16, ...h.subarray(1)) : h)) })));
+    p.forEach((_, i) =>
+      consistency.push(v(`modified proof[${i}] bit 4`, { proof: p.map((h, j) => (j === i ? Uint8Array.of(h[0] ^ 16, ...h.subarray(1)) : h)) })),
+    );
   }
   const r1 = new TextEncoder().encode("don't care 1");
   const r2 = new TextEncoder().encode("don't care 2");
@@ -164,7 +198,9 @@ test(`transparency-dev/merkle ${VERSION} golden proofs through our verifiers`, (
   const usingJson = existsSync(join(testdata, 'inclusion'));
   const { inclusion, consistency } = usingJson ? fromTestdata(testdata) : fromGoTables(join(dir, 'proof', 'verify_test.go'));
   const total = inclusion.length + consistency.length;
-  console.log(`merkle ${VERSION}: ${usingJson ? 'testdata JSON' : 'verify_test.go tables + corruptions'}: ${inclusion.length} inclusion, ${consistency.length} consistency vectors`);
+  console.log(
+    `merkle ${VERSION}: ${usingJson ? 'testdata JSON' : 'verify_test.go tables + corruptions'}: ${inclusion.length} inclusion, ${consistency.length} consistency vectors`,
+  );
   assert.ok(total >= 196, `only ${total} vectors`);
   const wrong: string[] = [];
   for (const v of inclusion) {

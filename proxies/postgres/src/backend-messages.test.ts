@@ -19,8 +19,17 @@ test('command tags and their row counts', () => {
 });
 
 test('RowDescription: names, type OIDs and formats', () => {
-  const raw = rowDescription([{ name: 'id', typeOid: 23 }, { name: 'email', typeOid: 25, format: 1 }]);
-  assert.deepEqual(parseRowDescription(raw), { columns: [{ name: 'id', typeOid: 23 }, { name: 'email', typeOid: 25 }], formats: [0, 1] });
+  const raw = rowDescription([
+    { name: 'id', typeOid: 23 },
+    { name: 'email', typeOid: 25, format: 1 },
+  ]);
+  assert.deepEqual(parseRowDescription(raw), {
+    columns: [
+      { name: 'id', typeOid: 23 },
+      { name: 'email', typeOid: 25 },
+    ],
+    formats: [0, 1],
+  });
 });
 
 test('BackendFramer returns the exact bytes of each message however the stream is cut', () => {

@@ -22,7 +22,8 @@ export function parseErrorFields(raw: Buffer): ErrorSummary {
     const field = raw[at];
     let v: string;
     [v, at] = cstringAt(raw, at + 1, 'ErrorResponse');
-    if (field === 0x56 || (field === 0x53 && severity === '')) severity = v; // V (non-localised) wins over S
+    if (field === 0x56 || (field === 0x53 && severity === ''))
+      severity = v; // V (non-localised) wins over S
     else if (field === 0x43) code = v;
     else if (field === 0x4d) message = v;
   }

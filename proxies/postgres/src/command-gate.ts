@@ -8,7 +8,18 @@
 // error for each refusal; nothing is executed.
 import { performance } from 'node:perf_hooks';
 import { isAffidavitError } from '@affidavit/common';
-import { ACKNOWLEDGED, evaluate, type ApprovalGate, type Classification, type EventDraft, type Identity, type MaskSpec, type Policy, type PolicyDecision, type SessionRecording } from '@affidavit/access';
+import {
+  ACKNOWLEDGED,
+  evaluate,
+  type ApprovalGate,
+  type Classification,
+  type EventDraft,
+  type Identity,
+  type MaskSpec,
+  type Policy,
+  type PolicyDecision,
+  type SessionRecording,
+} from '@affidavit/access';
 import type { CommandChannel, PolicyAction } from '@affidavit/schemas';
 import { CommandRun } from './command-run.ts';
 import type { MaskingPort, ResultMasker } from './masking-port.ts';
@@ -93,7 +104,11 @@ export function channelOf(cls: Classification, dflt: CommandChannel): CommandCha
 }
 
 const UNKNOWN_DECISION = (u: Unknown): PolicyDecision =>
-  Object.freeze({ action: 'deny', ruleId: '(unknown-name)', reason: refusalReason(u.unknown === 'prepared' ? 'unknown-prepared' : 'unknown-cursor', { name: u.name }) });
+  Object.freeze({
+    action: 'deny',
+    ruleId: '(unknown-name)',
+    reason: refusalReason(u.unknown === 'prepared' ? 'unknown-prepared' : 'unknown-cursor', { name: u.name }),
+  });
 
 /** CommandGate is one session's gate. */
 export class CommandGate {
@@ -119,7 +134,16 @@ export class CommandGate {
     const decision = p.unknown ? UNKNOWN_DECISION(p.unknown) : this.#decisionFor(p.cls);
     const id = h.newId();
     h.commandIssued(id);
-    const issued: EventDraft = { type: 'CommandIssued', commandId: id, channel: p.channel, text: p.text, parameters: p.parameters, classes: classesOf(p.cls), decision: AVRO_ACTION[decision.action], ruleId: decision.ruleId };
+    const issued: EventDraft = {
+      type: 'CommandIssued',
+      commandId: id,
+      channel: p.channel,
+      text: p.text,
+      parameters: p.parameters,
+      classes: classesOf(p.cls),
+      decision: AVRO_ACTION[decision.action],
+      ruleId: decision.ruleId,
+    };
     if (h.options.recordingMode === 'sync') {
       // Fail closed: the command is forwarded only after its CommandIssued is acknowledged. Earlier
       // pipelined commands are sent now, so their results flow while this one waits. Only
@@ -168,12 +192,19 @@ export class CommandGate {
   // statement is decided once per policy version; a policy reload (a new Policy object) misses.
   #decisionFor(cls: Classification): PolicyDecision {
     const policy = this.#h.policy();
-    const key = cls.unparsable === undefined && cls.statements.length === 1 && Object.isFrozen(cls.statements[0].operations) ? cls.statements[0].operations : undefined;
+    const key =
+      cls.unparsable === undefined && cls.statements.length === 1 && Object.isFrozen(cls.statements[0].operations) ? cls.statements[0].operations : undefined;
     if (key) {
       const hit = this.#decisions.get(key);
       if (hit && hit.policy === policy) return hit.decision;
     }
-    const decision = Object.freeze(evaluate(policy, { target: { kind: 'postgres', resource: this.#resource, database: this.#database }, groups: this.#h.identity().groups, classification: cls }));
+    const decision = Object.freeze(
+      evaluate(policy, {
+        target: { kind: 'postgres', resource: this.#resource, database: this.#database },
+        groups: this.#h.identity().groups,
+        classification: cls,
+      }),
+    );
     if (key) this.#decisions.set(key, { policy, decision });
     return decision;
   }
@@ -193,7 +224,8 @@ export class CommandGate {
   /** #decide carries out a decision other than a plain allow (deny, approval, mask), then dispatches. */
   async #decide(p: Pending, id: string, decision: PolicyDecision): Promise<void> {
     const c = { ruleId: decision.ruleId, reason: decision.reason };
-    if (p.unknown) return this.#refuseWith(id, p, decision.ruleId, p.unknown.unknown === 'prepared' ? 'unknown-prepared' : 'unknown-cursor', { name: p.unknown.name });
+    if (p.unknown)
+      return this.#refuseWith(id, p, decision.ruleId, p.unknown.unknown === 'prepared' ? 'unknown-prepared' : 'unknown-cursor', { name: p.unknown.name });
     let masker: ResultMasker | undefined;
     switch (decision.action) {
       case 'deny':
@@ -311,13 +343,27 @@ export class CommandGate {
     h.hold(undefined);
     if (outcome.decision === 'approved') return true;
     if (hold.cancelled) {
-      await this.#refuseWith(id, p, decision.ruleId, 'approval-cancelled', { requestId: outcome.requestId }, `approval request ${outcome.requestId} cancelled by the client`);
+      await this.#refuseWith(
+        id,
+        p,
+        decision.ruleId,
+        'approval-cancelled',
+        { requestId: outcome.requestId },
+        `approval request ${outcome.requestId} cancelled by the client`,
+      );
       return false;
     }
     const by = outcome.approver ? ` by ${outcome.approver.email ?? outcome.approver.subject}` : '';
     const why = outcome.justification ? `: ${outcome.justification}` : '';
     const verdict = outcome.decision === 'expired' ? 'expired' : `was ${outcome.decision}${by}`;
-    await this.#refuseWith(id, p, decision.ruleId, 'approval-refused', { requestId: outcome.requestId, ruleId: decision.ruleId, verdict: `${verdict}${why}` }, `approval request ${outcome.requestId} ${outcome.decision}${by}${why}`);
+    await this.#refuseWith(
+      id,
+      p,
+      decision.ruleId,
+      'approval-refused',
+      { requestId: outcome.requestId, ruleId: decision.ruleId, verdict: `${verdict}${why}` },
+      `approval request ${outcome.requestId} ${outcome.decision}${by}${why}`,
+    );
     return false;
   }
 
@@ -326,7 +372,8 @@ export class CommandGate {
     const h = this.#h;
     if (!h.ready()) return;
     const replace = errorResponse(fields);
-    if (protocol === 'simple') return h.forward(REFUSAL_QUERY, { kind: 'query', replace, statements: NO_STATEMENTS, defs: undefined, opaque: false, portal: '', next: 0 });
+    if (protocol === 'simple')
+      return h.forward(REFUSAL_QUERY, { kind: 'query', replace, statements: NO_STATEMENTS, defs: undefined, opaque: false, portal: '', next: 0 });
     h.forward(REFUSAL_PARSE, { kind: 'parse', name: 'affidavit_refused', def: undefined, replace });
     // Like the server after an error: skip everything up to the next Sync.
     h.discardUntilSync();

@@ -27,28 +27,54 @@ test('an unmasked run forwards rows unchanged and digests exactly those bytes', 
 test('masking rewrites values with correct lengths, seals, captures and digests what was sent', () => {
   const kept: MaskedValue[] = [];
   const masker: ResultMasker = {
-    mask: (row) => (row[1] === null ? { row, masked: [] } : { row: [row[0], '****'], masked: [{ column: 1, columnName: 'email', ruleId: 'r', detector: null, original: row[1], masked: '****' }] }),
+    mask: (row) =>
+      row[1] === null
+        ? { row, masked: [] }
+        : { row: [row[0], '****'], masked: [{ column: 1, columnName: 'email', ruleId: 'r', detector: null, original: row[1], masked: '****' }] },
     collect: (cells, at) => {
       for (const c of cells) kept.push({ column: c.columnName, row: at.row, ruleId: c.ruleId, detector: null, masked: c.masked ?? '\\N', original: null });
     },
     tally: () => ({ count: kept.length, sealed: kept, sealedOriginals: [] }),
   };
   const run = new CommandRun({ ...base, masker, captureBytes: 1000 });
-  run.rowDescription(rowDescription([{ name: 'id', typeOid: 23 }, { name: 'email', typeOid: 25 }]));
+  run.rowDescription(
+    rowDescription([
+      { name: 'id', typeOid: 23 },
+      { name: 'email', typeOid: 25 },
+    ]),
+  );
   const out1 = run.dataRow(dataRow(['1', 'ada@example.com']));
   const out2 = run.dataRow(dataRow(['2', null]));
-  assert.deepEqual(decodeDataRow(out1).map((v) => v?.toString()), ['1', '****']);
-  assert.deepEqual(decodeDataRow(out2).map((v) => v?.toString() ?? null), ['2', null]);
+  assert.deepEqual(
+    decodeDataRow(out1).map((v) => v?.toString()),
+    ['1', '****'],
+  );
+  assert.deepEqual(
+    decodeDataRow(out2).map((v) => v?.toString() ?? null),
+    ['2', null],
+  );
   run.commandComplete(commandComplete('SELECT 2'));
   const drafts = run.finish(0);
-  assert.deepEqual(drafts.map((d) => d.type), ['DataMasked', 'ResultCaptured', 'CommandCompleted']);
+  assert.deepEqual(
+    drafts.map((d) => d.type),
+    ['DataMasked', 'ResultCaptured', 'CommandCompleted'],
+  );
   const masked = drafts[0];
   assert.ok(masked.type === 'DataMasked' && masked.count === 1 && masked.masks[0].row === 0);
   const cap = drafts[1];
   assert.ok(cap.type === 'ResultCaptured');
-  assert.deepEqual(cap.rows, [['1', '****'], ['2', null]]);
+  assert.deepEqual(cap.rows, [
+    ['1', '****'],
+    ['2', null],
+  ]);
   const done = drafts[2];
-  assert.ok(done.type === 'CommandCompleted' && done.resultDigest === createHash('sha256').update(Buffer.concat([out1, out2])).digest('hex'));
+  assert.ok(
+    done.type === 'CommandCompleted' &&
+      done.resultDigest ===
+        createHash('sha256')
+          .update(Buffer.concat([out1, out2]))
+          .digest('hex'),
+  );
 });
 
 test('an error sets outcome and SQLSTATE; 57014 is a cancellation', () => {
@@ -97,7 +123,10 @@ test('commandComplete reads the tag in place; a tag without NUL inside the messa
 test('maskedRows: runs across the sealing cap send, digest, count and seal as row by row does', async () => {
   const port = createMaskingPort({ keys: staticKeyProvider([{ keyId: 'k', key: new Uint8Array(32).fill(3) }]), maxSealed: 7 });
   const spec = { columns: ['email'], detectors: [] };
-  const rd = rowDescription([{ name: 'id', typeOid: 23 }, { name: 'email', typeOid: 25 }]);
+  const rd = rowDescription([
+    { name: 'id', typeOid: 23 },
+    { name: 'email', typeOid: 25 },
+  ]);
   const rows = Array.from({ length: 40 }, (_, i) => dataRow([String(i), i % 5 === 0 ? null : `u${i}@example.com`]));
   const byRow = new CommandRun({ ...base, masker: await port.prepare('r', spec) });
   byRow.rowDescription(rd);
@@ -112,15 +141,28 @@ test('maskedRows: runs across the sealing cap send, digest, count and seal as ro
   assert.deepEqual(got, want);
   assert.ok(!got.includes('example.com'), 'no original reaches the client');
   const [a, b] = [byRow.finish(0), byRun.finish(0)];
-  assert.deepEqual(b.map((d) => d.type), ['DataMasked', 'CommandCompleted']);
+  assert.deepEqual(
+    b.map((d) => d.type),
+    ['DataMasked', 'CommandCompleted'],
+  );
   const [ma, mb, done] = [a[0], b[0], b[1]];
   assert.ok(ma.type === 'DataMasked' && mb.type === 'DataMasked' && done.type === 'CommandCompleted');
   assert.equal(mb.count, 32);
   assert.equal(mb.count, ma.count);
-  assert.deepEqual(mb.masks.map((m) => m.row), ma.masks.map((m) => m.row));
+  assert.deepEqual(
+    mb.masks.map((m) => m.row),
+    ma.masks.map((m) => m.row),
+  );
   assert.equal(mb.masks.length, 7);
-  assert.deepEqual(mb.sealedOriginals.map((c) => [c.first, c.count]), ma.sealedOriginals.map((c) => [c.first, c.count]));
-  assert.equal(mb.sealedOriginals.reduce((n, c) => n + c.count, 0), 7, 'the sealed chunks cover every kept value');
+  assert.deepEqual(
+    mb.sealedOriginals.map((c) => [c.first, c.count]),
+    ma.sealedOriginals.map((c) => [c.first, c.count]),
+  );
+  assert.equal(
+    mb.sealedOriginals.reduce((n, c) => n + c.count, 0),
+    7,
+    'the sealed chunks cover every kept value',
+  );
   assert.equal(done.rows, 40);
   assert.equal(done.resultDigest, createHash('sha256').update(got).digest('hex'));
   assert.throws(() => byRun.maskedRows(Buffer.concat([rows[1], rows[2].subarray(0, 9)]), 2), /DataRow/);

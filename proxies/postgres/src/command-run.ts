@@ -219,7 +219,14 @@ export class CommandRun {
       });
     }
     if (this.#capture && (this.#capture.rows.length > 0 || this.#capture.columns.length > 0)) {
-      drafts.push({ type: 'ResultCaptured', commandId: this.id, columns: this.#capture.columns, rows: this.#capture.rows, truncated: this.#capture.truncated, resultDigest: digest });
+      drafts.push({
+        type: 'ResultCaptured',
+        commandId: this.id,
+        columns: this.#capture.columns,
+        rows: this.#capture.rows,
+        truncated: this.#capture.truncated,
+        resultDigest: digest,
+      });
     }
     const outcome = this.#errorCode === null ? 'ok' : this.#errorCode === '57014' ? 'cancelled' : 'error';
     drafts.push({

@@ -2,7 +2,14 @@
 // their password; every command is checked by policy and recorded before (sync) it runs.
 export { createPostgresProxy } from './server.ts';
 export type { PostgresProxy, PostgresProxyDeps } from './server.ts';
-export { postgresProxyOptions, DEFAULT_PG_PROXY_PORT, DEFAULT_APPROVAL_TIMEOUT_MS, DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_SLOW_CLIENT_TIMEOUT_MS, DEFAULT_MAX_CAPTURE_BYTES } from './options.ts';
+export {
+  postgresProxyOptions,
+  DEFAULT_PG_PROXY_PORT,
+  DEFAULT_APPROVAL_TIMEOUT_MS,
+  DEFAULT_AUTH_TIMEOUT_MS,
+  DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
+  DEFAULT_MAX_CAPTURE_BYTES,
+} from './options.ts';
 export type { PostgresProxyOptions, PostgresProxyOptionsInput, UpstreamOptions } from './options.ts';
 export { createMaskingPort } from './masking-port.ts';
 export type { MaskingPort, ResultMasker } from './masking-port.ts';

@@ -11,7 +11,12 @@ const SPEC: MaskSpec = { columns: ['email', 'card_number'], detectors: ['email']
 const cols = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `c${i}`, typeOid: 25 }));
 
 test('a refusal names the rule, the column and the construct, with SQLSTATE 42501', () => {
-  const g = lineageGate("select id from customers where email like 'a%'", classifier.classify("select id from customers where email like 'a%'"), 'mask-pii', SPEC);
+  const g = lineageGate(
+    "select id from customers where email like 'a%'",
+    classifier.classify("select id from customers where email like 'a%'"),
+    'mask-pii',
+    SPEC,
+  );
   assert.equal(g.kind, 'refuse');
   assert.ok(g.kind === 'refuse');
   assert.equal(g.error.code, '42501');
@@ -23,7 +28,13 @@ test('derived columns are forced by position; names alone suffice for plain ones
   const sql = "select id, replace(email, '@', '#') as x, email from customers";
   const g = lineageGate(sql, classifier.classify(sql), 'r', SPEC);
   assert.ok(g.kind === 'mask' && g.lineage.forced);
-  assert.deepEqual([...g.lineage.forced(cols(3))], [[1, 'derived'], [2, 'plain']]);
+  assert.deepEqual(
+    [...g.lineage.forced(cols(3))],
+    [
+      [1, 'derived'],
+      [2, 'plain'],
+    ],
+  );
   // The same plain column under its masked name is left to the name-based plan.
   assert.deepEqual([...g.lineage.forced([...cols(2), { name: 'email', typeOid: 25 }])], [[1, 'derived']]);
   assert.equal(g.lineage.masksMessages, true);
@@ -65,7 +76,14 @@ test('EXECUTE and FETCH take the lineage of what PREPARE and DECLARE defined; un
 });
 
 test('withheldMessage keeps severity and SQLSTATE and drops every text that could quote a value', () => {
-  const raw = errorResponse({ severity: 'ERROR', code: '22P02', message: 'invalid input syntax for type integer: "alice@example.com"', detail: 'alice@example.com', hint: 'x', extra: { W: 'alice@example.com' } });
+  const raw = errorResponse({
+    severity: 'ERROR',
+    code: '22P02',
+    message: 'invalid input syntax for type integer: "alice@example.com"',
+    detail: 'alice@example.com',
+    hint: 'x',
+    extra: { W: 'alice@example.com' },
+  });
   const out = withheldMessage(raw, 'mask-pii');
   assert.equal(out.includes('alice'), false);
   const f = parseErrorFields(out);

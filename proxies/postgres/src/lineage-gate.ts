@@ -72,11 +72,13 @@ export function lineageGate(text: string, cls: Classification, ruleId: string, s
     } else if (st.slots.length > 0) rows.push({ slots: st.slots });
   });
   // A plain column under a masked name, and `*` of a base table, are masked by name already.
-  const byName = (s: OutputSlot): boolean => (s.kind === 'expansion' ? s.byName : s.lineage === 'plain' && spec.columns.some((g) => columnMatches(g, { name: s.name, typeOid: 0 })));
+  const byName = (s: OutputSlot): boolean =>
+    s.kind === 'expansion' ? s.byName : s.lineage === 'plain' && spec.columns.some((g) => columnMatches(g, { name: s.name, typeOid: 0 }));
   const needs = rows.filter((r) => r.slots === undefined || r.slots.some((s) => s.lineage !== 'clear' && !byName(s)));
   const touches = verdict.touches || rows.some((r) => r.slots === undefined);
   if (needs.length === 0) return { kind: 'mask', lineage: { masksMessages: touches } };
-  if (rows.length > 1) return refuse(ruleId, 'several statements of this query string return rows, and one returns columns derived from masked ones; send them one at a time');
+  if (rows.length > 1)
+    return refuse(ruleId, 'several statements of this query string return rows, and one returns columns derived from masked ones; send them one at a time');
   const slots = needs[0].slots;
   // A plain column the result still names as masked is left to the name-based plan (same
   // mask, and DataMasked keeps naming the `#columns` rule).
@@ -84,7 +86,12 @@ export function lineageGate(text: string, cls: Classification, ruleId: string, s
   const forced =
     slots === undefined
       ? ALL_DERIVED
-      : (columns: readonly ColumnDescription[]) => new Map(forcedColumns(slots, columns.length).filter((f) => f.lineage === 'derived' || !named(columns[f.position])).map((f) => [f.position, f.lineage] as const));
+      : (columns: readonly ColumnDescription[]) =>
+          new Map(
+            forcedColumns(slots, columns.length)
+              .filter((f) => f.lineage === 'derived' || !named(columns[f.position]))
+              .map((f) => [f.position, f.lineage] as const),
+          );
   return { kind: 'mask', lineage: { forced, masksMessages: true } };
 }
 
@@ -94,7 +101,9 @@ function verdictFor(text: string, specKey: string, spec: MaskSpec): LineageVerdi
   if (v) return v;
   const parsed = parsePostgres(text);
   try {
-    v = parsed.ok ? analyseLineage(parsed.tree, { columns: spec.columns, allowPredicates: spec.allowPredicates ?? [] }) : { kind: 'refuse', reason: `the statement could not be parsed for masking (${parsed.message})` };
+    v = parsed.ok
+      ? analyseLineage(parsed.tree, { columns: spec.columns, allowPredicates: spec.allowPredicates ?? [] })
+      : { kind: 'refuse', reason: `the statement could not be parsed for masking (${parsed.message})` };
   } catch (e) {
     // A tree the analysis does not expect: refuse the statement, not the session.
     v = { kind: 'refuse', reason: `the statement's column lineage could not be analysed (${(e as Error).message})` };
@@ -109,7 +118,11 @@ function refuse(ruleId: string, reason: string): LineageGateOutcome {
   return {
     kind: 'refuse',
     reason,
-    error: { severity: 'ERROR', code: '42501', message: `Affidavit policy rule "${ruleId}" masks columns this statement uses in a way that cannot be masked: ${reason} (${err.code})` },
+    error: {
+      severity: 'ERROR',
+      code: '42501',
+      message: `Affidavit policy rule "${ruleId}" masks columns this statement uses in a way that cannot be masked: ${reason} (${err.code})`,
+    },
   };
 }
 

@@ -27,7 +27,17 @@ test('skeleton replaces standalone integer literals only', () => {
 
 test('isCacheable refuses texts the scan cannot tokenize for sure', () => {
   assert.equal(isCacheable('select 1'), true);
-  for (const t of [`select '1'`, 'select "1" from t', 'select $1', 'select 1 -- 2', 'select /* 1 */ 1', 'select E\'\\x\'', 'select 1\u0000', 'select \u00e91', '']) {
+  for (const t of [
+    `select '1'`,
+    'select "1" from t',
+    'select $1',
+    'select 1 -- 2',
+    'select /* 1 */ 1',
+    "select E'\\x'",
+    'select 1\u0000',
+    'select \u00e91',
+    '',
+  ]) {
     assert.equal(isCacheable(t), false, t);
   }
 });
@@ -39,7 +49,10 @@ test('a shape is parsed once, and each text gets a classification with its own l
   assert.equal(cache.hits, 1);
   assert.equal(b.text, 'SELECT abalance FROM pgbench_accounts WHERE aid = 99;');
   assert.equal(b.statements[0].text, 'SELECT abalance FROM pgbench_accounts WHERE aid = 99');
-  assert.deepEqual({ ...b, text: '', statements: b.statements.map((s) => ({ ...s, text: '' })) }, { ...a, text: '', statements: a.statements.map((s) => ({ ...s, text: '' })) });
+  assert.deepEqual(
+    { ...b, text: '', statements: b.statements.map((s) => ({ ...s, text: '' })) },
+    { ...a, text: '', statements: a.statements.map((s) => ({ ...s, text: '' })) },
+  );
   assert.deepEqual(b, new SqlClassifier({ parse: parsePostgres }).classify('SELECT abalance FROM pgbench_accounts WHERE aid = 99;'));
   assert.ok(Object.isFrozen(b) && Object.isFrozen(b.statements[0]));
   assert.ok(classifier.stats().misses <= 3);

@@ -153,7 +153,15 @@ export class LiteralCache {
       // The statement must hold every literal of the text, in order, so it can be rebuilt.
       const rebuilt = stSk.literals.length === sk.literals.length && stSk.literals.every((l, i) => l === sk.literals[i]);
       const m = meaning(c);
-      const same = (v: string) => meaning(this.#classifier.classify(fill(sk.key, sk.literals.map(() => v)))) === m;
+      const same = (v: string) =>
+        meaning(
+          this.#classifier.classify(
+            fill(
+              sk.key,
+              sk.literals.map(() => v),
+            ),
+          ),
+        ) === m;
       if (rebuilt && same('0') && same('1')) shape = { dependent: false, template: c, statementSkeleton: stSk.key };
     }
     if (this.#shapes.size >= this.#size) this.#shapes.delete(this.#shapes.keys().next().value as string);

@@ -25,7 +25,12 @@ const reveal = (event: DataMasked, index: number) =>
 
 function asEvent(d: { commandId: string; count: number; masks: DataMasked['masks']; sealedOriginals: DataMasked['sealedOriginals'] }): DataMasked {
   const e = exampleEvent('DataMasked');
-  return dataMaskedEvent({ eventId: e.eventId, occurredAt: e.occurredAt, sessionId: 's1', seq: 1, actor: e.actor, source: e.source, target: e.target, feeder: e.feeder }, d.commandId, d.masks, { count: d.count, sealedOriginals: d.sealedOriginals });
+  return dataMaskedEvent(
+    { eventId: e.eventId, occurredAt: e.occurredAt, sessionId: 's1', seq: 1, actor: e.actor, source: e.source, target: e.target, feeder: e.feeder },
+    d.commandId,
+    d.masks,
+    { count: d.count, sealedOriginals: d.sealedOriginals },
+  );
 }
 
 test('a masked result is rewritten as bytes, counted in full, and its first originals sealed a chunk at a time', async () => {
@@ -52,7 +57,12 @@ test('a masked result is rewritten as bytes, counted in full, and its first orig
   assert.ok(dm.masks.every((m) => m.original === null));
   assert.deepEqual(
     dm.sealedOriginals.map((c) => [c.first, c.count]),
-    [[0, 256], [256, 256], [512, 256], [768, 232]],
+    [
+      [0, 256],
+      [256, 256],
+      [512, 256],
+      [768, 232],
+    ],
   );
   const event = asEvent(dm);
   assert.equal((await reveal(event, 4)).value, 'user2@example.com');
@@ -79,11 +89,21 @@ test('originals are sealed as each chunk fills and the last partial chunk at tal
   assert.ok(dm.type === 'DataMasked');
   assert.equal(dm.count, 8);
   assert.equal(dm.truncated, false);
-  assert.deepEqual(dm.sealedOriginals.map((c) => [c.first, c.count]), [[0, 3], [3, 3], [6, 2]]);
+  assert.deepEqual(
+    dm.sealedOriginals.map((c) => [c.first, c.count]),
+    [
+      [0, 3],
+      [3, 3],
+      [6, 2],
+    ],
+  );
   const event = asEvent(dm);
   const opened = [];
   for (let i = 0; i < 8; i++) opened.push((await reveal(event, i)).value);
-  assert.deepEqual(opened, [0, 1, 2, 3].flatMap((i) => [`user${i}@example.com`, String(i).padStart(16, '4')]));
+  assert.deepEqual(
+    opened,
+    [0, 1, 2, 3].flatMap((i) => [`user${i}@example.com`, String(i).padStart(16, '4')]),
+  );
   assert.throws(() => createMaskingPort({ keys, sealChunk: 0 }), RangeError);
 });
 
@@ -96,7 +116,14 @@ test('the decoding path (masking with capture) collects and seals chunks the sam
   const dm = drafts[0];
   assert.ok(dm.type === 'DataMasked');
   assert.deepEqual([dm.count, dm.masks.length, dm.truncated], [8, 5, true]);
-  assert.deepEqual(dm.sealedOriginals.map((c) => [c.first, c.count]), [[0, 2], [2, 2], [4, 1]]);
+  assert.deepEqual(
+    dm.sealedOriginals.map((c) => [c.first, c.count]),
+    [
+      [0, 2],
+      [2, 2],
+      [4, 1],
+    ],
+  );
   assert.equal((await reveal(asEvent(dm), 4)).value, 'user2@example.com');
   const cap = drafts[1];
   assert.ok(cap.type === 'ResultCaptured' && !JSON.stringify(cap.rows).includes('example.com'));
@@ -115,27 +142,42 @@ test('results of several statements in one command are counted together; unmaske
   const [dm] = run.finish(0);
   assert.ok(dm.type === 'DataMasked');
   assert.equal(dm.count, 5);
-  assert.deepEqual(dm.masks.map((m) => [m.column, m.row]), [['email', 0], ['card_number', 0], ['email', 1]]);
+  assert.deepEqual(
+    dm.masks.map((m) => [m.column, m.row]),
+    [
+      ['email', 0],
+      ['card_number', 0],
+      ['email', 1],
+    ],
+  );
 });
 
 test('a DataRow that does not match its RowDescription is refused, not passed on unmasked', async () => {
   const masker = await createMaskingPort({ keys }).prepare('mask-pii', spec);
   const run = new CommandRun({ ...base, masker });
   run.rowDescription(shape);
-  assert.throws(() => run.dataRow(dataRow(['1', 'a@b.org'])), (e) => isAffidavitError(e, 'AFF_E_MASK_ROW_SHAPE'));
+  assert.throws(
+    () => run.dataRow(dataRow(['1', 'a@b.org'])),
+    (e) => isAffidavitError(e, 'AFF_E_MASK_ROW_SHAPE'),
+  );
   const bad = Buffer.from(row(1));
   bad.writeInt32BE(500, 7);
-  assert.throws(() => run.dataRow(bad), (e) => isAffidavitError(e, 'AFF_E_MASK_DATA_ROW_MALFORMED'));
+  assert.throws(
+    () => run.dataRow(bad),
+    (e) => isAffidavitError(e, 'AFF_E_MASK_DATA_ROW_MALFORMED'),
+  );
 });
 
 test('lineage: forced positions are masked whatever their names, and error texts are withheld', async () => {
   const forced = () => new Map([[1, 'derived' as const]]);
   const masker = await createMaskingPort({ keys }).prepare('mask-pii', spec, { forced, masksMessages: true });
   const run = new CommandRun({ ...base, masker });
-  run.rowDescription(rowDescription([
-    { name: 'id', typeOid: 23 },
-    { name: 'reversed', typeOid: 25 },
-  ]));
+  run.rowDescription(
+    rowDescription([
+      { name: 'id', typeOid: 23 },
+      { name: 'reversed', typeOid: 25 },
+    ]),
+  );
   assert.deepEqual(text(run.dataRow(dataRow(['1', 'moc.elpmaxe@ecila']))), ['1', '********']);
   assert.deepEqual(text(run.dataRow(dataRow(['2', null]))), ['2', '********']);
   const err = errorResponse({ severity: 'ERROR', code: '22P02', message: 'invalid input syntax for type integer: "alice@example.com"' });

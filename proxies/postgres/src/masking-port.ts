@@ -98,7 +98,8 @@ export function createMaskingPort(deps: { keys: KeyProvider; hashKey?: Uint8Arra
   const sealers = new WeakMap<DataKey, ChunkSealer>();
   const maxSealed = deps.maxSealed ?? DEFAULT_MAX_MASKED_VALUES;
   const chunk = deps.sealChunk;
-  if (chunk !== undefined && (!Number.isSafeInteger(chunk) || chunk < 1 || chunk > MAX_CHUNK_VALUES)) throw new RangeError(`sealChunk must be 1 to ${MAX_CHUNK_VALUES}, not ${chunk}`);
+  if (chunk !== undefined && (!Number.isSafeInteger(chunk) || chunk < 1 || chunk > MAX_CHUNK_VALUES))
+    throw new RangeError(`sealChunk must be 1 to ${MAX_CHUNK_VALUES}, not ${chunk}`);
   return {
     async prepare(ruleId, spec, lineage) {
       const cacheKey = JSON.stringify([ruleId, spec.columns, spec.detectors]);

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { postgresProxyOptions, DEFAULT_PG_PROXY_PORT, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IDENTITY } from './options.ts';
+import {
+  postgresProxyOptions,
+  DEFAULT_PG_PROXY_PORT,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_IDENTITY,
+} from './options.ts';
 
 const upstream = { user: 'proxy', password: 'pw', database: 'app' };
 
@@ -39,12 +45,18 @@ test('connection limits and the idle timeout have named defaults a deployment ke
   assert.ok(Object.isFrozen(o.preLogin));
   assert.throws(() => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream, preLogin: { recordsPerSource: 0 } }), /preLogin\.recordsPerSource/);
   assert.throws(() => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream, maxConnectionsPerIdentity: 0 }), /maxConnectionsPerIdentity/);
-  assert.throws(() => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream, maxConnections: 5, maxConnectionsPerIdentity: 6 }), /maxConnectionsPerIdentity: 6 is more than maxConnections \(5\)/);
+  assert.throws(
+    () => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream, maxConnections: 5, maxConnectionsPerIdentity: 6 }),
+    /maxConnectionsPerIdentity: 6 is more than maxConnections \(5\)/,
+  );
 });
 
 test('an upstream Unix socket: path length checked, TLS refused with it', () => {
   const o = postgresProxyOptions({ allowCleartextOnLoopback: true, upstream: { ...upstream, socketPath: '/tmp/x/.s.PGSQL.5432' } });
   assert.equal(o.upstream.socketPath, '/tmp/x/.s.PGSQL.5432');
   assert.throws(() => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream: { ...upstream, socketPath: `/${'x'.repeat(107)}` } }), /socketPath/);
-  assert.throws(() => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream: { ...upstream, socketPath: '/tmp/s', tls: { ca: 'CA' } } }), /no TLS on a Unix socket/);
+  assert.throws(
+    () => postgresProxyOptions({ allowCleartextOnLoopback: true, upstream: { ...upstream, socketPath: '/tmp/s', tls: { ca: 'CA' } } }),
+    /no TLS on a Unix socket/,
+  );
 });

@@ -63,9 +63,10 @@ export type PostgresProxyOptions = {
 export type PostgresProxyOptionsInput = Partial<Omit<PostgresProxyOptions, 'upstream' | 'listen' | 'feeder' | 'preLogin'>> & {
   listen?: Partial<PostgresProxyOptions['listen']>;
   preLogin?: Partial<PostgresProxyOptions['preLogin']>;
-  upstream: Omit<UpstreamOptions, 'tls' | 'connectTimeoutMs' | 'port' | 'host'> & Partial<Pick<UpstreamOptions, 'host' | 'port' | 'connectTimeoutMs'>> & {
-    tls?: { ca?: string; servername?: string; rejectUnauthorized?: boolean };
-  };
+  upstream: Omit<UpstreamOptions, 'tls' | 'connectTimeoutMs' | 'port' | 'host'> &
+    Partial<Pick<UpstreamOptions, 'host' | 'port' | 'connectTimeoutMs'>> & {
+      tls?: { ca?: string; servername?: string; rejectUnauthorized?: boolean };
+    };
   feeder?: Partial<PostgresProxyOptions['feeder']>;
 };
 
@@ -166,13 +167,23 @@ const schema = {
  * ConfigInvalidError naming every bad field; `resource` defaults to the upstream database.
  */
 export function postgresProxyOptions(input: PostgresProxyOptionsInput): Readonly<PostgresProxyOptions> {
-  const withResource = input && typeof input === 'object' && input.resource === undefined && input.upstream ? { ...input, resource: input.upstream.database } : input;
+  const withResource =
+    input && typeof input === 'object' && input.resource === undefined && input.upstream ? { ...input, resource: input.upstream.database } : input;
   return validateOptions<PostgresProxyOptions>(schema, withResource, {
     name: 'postgresProxy',
     rules: [
-      (o) => (o.tls === undefined && !o.allowCleartextOnLoopback ? 'postgresProxy.tls: is required unless allowCleartextOnLoopback is true (tokens never travel in clear)' : undefined),
-      (o) => (o.maxConnectionsPerIdentity > o.maxConnections ? `postgresProxy.maxConnectionsPerIdentity: ${o.maxConnectionsPerIdentity} is more than maxConnections (${o.maxConnections})` : undefined),
-      (o) => (o.upstream.socketPath !== undefined && o.upstream.tls !== undefined ? 'postgresProxy.upstream.tls: cannot be used with upstream.socketPath (no TLS on a Unix socket)' : undefined),
+      (o) =>
+        o.tls === undefined && !o.allowCleartextOnLoopback
+          ? 'postgresProxy.tls: is required unless allowCleartextOnLoopback is true (tokens never travel in clear)'
+          : undefined,
+      (o) =>
+        o.maxConnectionsPerIdentity > o.maxConnections
+          ? `postgresProxy.maxConnectionsPerIdentity: ${o.maxConnectionsPerIdentity} is more than maxConnections (${o.maxConnections})`
+          : undefined,
+      (o) =>
+        o.upstream.socketPath !== undefined && o.upstream.tls !== undefined
+          ? 'postgresProxy.upstream.tls: cannot be used with upstream.socketPath (no TLS on a Unix socket)'
+          : undefined,
     ],
   });
 }

@@ -59,13 +59,29 @@ export class PreloginRecording {
   }
 
   #open(address: string, port: number | null) {
-    return this.#deps.recorder.openSession({ sessionId: this.#deps.newId(), actor: null, source: { address, port, application: null }, target: this.#deps.target, feeder: this.#deps.feeder });
+    return this.#deps.recorder.openSession({
+      sessionId: this.#deps.newId(),
+      actor: null,
+      source: { address, port, application: null },
+      target: this.#deps.target,
+      feeder: this.#deps.feeder,
+    });
   }
 
   #record(summaries: RejectionSummary[]): void {
     for (const s of summaries) {
       this.#open(s.address, null)
-        .record({ type: 'AuthenticationFailed', code: PRELOGIN_SUMMARY_CODE, reason: summaryReason(s).slice(0, 1024), claimedIssuer: null, claimedSubject: null, tokenId: null }, { wait: false })
+        .record(
+          {
+            type: 'AuthenticationFailed',
+            code: PRELOGIN_SUMMARY_CODE,
+            reason: summaryReason(s).slice(0, 1024),
+            claimedIssuer: null,
+            claimedSubject: null,
+            tokenId: null,
+          },
+          { wait: false },
+        )
         .catch((err: unknown) => this.#deps.logger?.error({ err, address: s.address, count: s.count }, 'could not record a pre-login rejection summary'));
     }
   }

@@ -71,5 +71,8 @@ test('given recordsPerSource 3, then the first three from a source are recorded 
     [0, 1, 2, 3, 4].map((i) => a.note('a', 'AFF_E_AUTH_TOKEN_EXPIRED', `try ${i}`, i)),
     ['record', 'record', 'record', 'counted', 'counted'],
   );
-  assert.deepEqual(a.flush(60_000).map((s) => [s.address, s.count, s.lastReason]), [['a', 2, 'try 4']]);
+  assert.deepEqual(
+    a.flush(60_000).map((s) => [s.address, s.count, s.lastReason]),
+    [['a', 2, 'try 4']],
+  );
 });

@@ -28,7 +28,12 @@ export const PRELOGIN_LOGIN_TIMEOUT_CODE = 'AFF_E_PG_LOGIN_TIMEOUT';
 export const OTHER_SOURCES = '*';
 
 /** PreloginAggregatorOptions: window length and the two bounds (see the header). */
-export type PreloginAggregatorOptions = { readonly windowMs: number; readonly recordsPerSource: number; readonly maxSources: number; readonly maxRecordsPerWindow: number };
+export type PreloginAggregatorOptions = {
+  readonly windowMs: number;
+  readonly recordsPerSource: number;
+  readonly maxSources: number;
+  readonly maxRecordsPerWindow: number;
+};
 
 /** RejectionSummary is what one summary event says: rejections counted, not recorded one by one. */
 export type RejectionSummary = {
@@ -42,7 +47,15 @@ export type RejectionSummary = {
   readonly lastReason: string;
 };
 
-type SourceWindow = { windowStart: number; recorded: number; count: number; byCode: Record<string, number>; firstAt: number; lastAt: number; lastReason: string };
+type SourceWindow = {
+  windowStart: number;
+  recorded: number;
+  count: number;
+  byCode: Record<string, number>;
+  firstAt: number;
+  lastAt: number;
+  lastReason: string;
+};
 
 const emptyWindow = (now: number): SourceWindow => ({ windowStart: now, recorded: 0, count: 0, byCode: {}, firstAt: now, lastAt: now, lastReason: '' });
 

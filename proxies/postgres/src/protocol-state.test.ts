@@ -20,7 +20,11 @@ class Sim {
   readonly model = new ProtocolState(statementFacts);
   readonly done: { text: string; outcome: string }[] = [];
   readonly router = new ResponseRouter(1 << 20, this.model, {
-    completed: (cmd) => this.done.push({ text: cmd.text, outcome: cmd.finish(0).at(-1)!.type === 'CommandCompleted' ? ((cmd.finish(0).at(-1) as { errorCode: string | null }).errorCode ?? 'ok') : '?' }),
+    completed: (cmd) =>
+      this.done.push({
+        text: cmd.text,
+        outcome: cmd.finish(0).at(-1)!.type === 'CommandCompleted' ? ((cmd.finish(0).at(-1) as { errorCode: string | null }).errorCode ?? 'ok') : '?',
+      }),
     notification: () => {},
   });
 
@@ -35,7 +39,8 @@ class Sim {
   bind(portal: string, statement: string, binary = false): 'WAIT' | undefined {
     const st = this.model.statement(statement);
     if (st === WAIT) return 'WAIT';
-    const def: PortalDef | undefined = st === undefined ? undefined : { kind: 'bind', text: st.text, cls: st.cls, params: [], paramFormats: [], binary, holdable: false, tx: 0, at: 0 };
+    const def: PortalDef | undefined =
+      st === undefined ? undefined : { kind: 'bind', text: st.text, cls: st.cls, params: [], paramFormats: [], binary, holdable: false, tx: 0, at: 0 };
     this.router.expect({ kind: 'bind', name: portal, def });
   }
 
@@ -302,7 +307,10 @@ test('EXECUTE arguments count as reads: the resolved classification keeps them',
   const r = s.model.resolve(classifier.classify('EXECUTE p((SELECT email FROM customers LIMIT 1))'));
   assert.ok(r !== WAIT && !('unknown' in r));
   const ops = (r as Resolution).cls.statements[0].operations;
-  assert.ok(ops.some((o) => o.reads.some((n) => n.name === 'customers')), JSON.stringify(ops));
+  assert.ok(
+    ops.some((o) => o.reads.some((n) => n.name === 'customers')),
+    JSON.stringify(ops),
+  );
 });
 
 // ---- protocol Parse / Bind / Execute ------------------------------------------------------
@@ -491,7 +499,8 @@ test('a Query sent after an extended-protocol error is skipped by the server, an
 test('the model is bounded: the oldest names are forgotten (a later use is refused, never misread)', () => {
   const m = new ProtocolState(statementFacts, { limit: 2 });
   const router = new ResponseRouter(1 << 20, m, { completed: () => {}, notification: () => {} });
-  for (const n of ['a', 'b', 'c']) router.expect({ kind: 'parse', name: n, def: { text: `SELECT '${n}'`, cls: classifier.classify(`SELECT '${n}'`) } } satisfies Expect);
+  for (const n of ['a', 'b', 'c'])
+    router.expect({ kind: 'parse', name: n, def: { text: `SELECT '${n}'`, cls: classifier.classify(`SELECT '${n}'`) } } satisfies Expect);
   router.expect({ kind: 'sync' });
   router.relay(Buffer.concat([parseComplete(), parseComplete(), parseComplete(), readyForQuery('I')]));
   assert.equal(m.statement('a'), undefined);

@@ -164,7 +164,10 @@ export class ProtocolState {
       const s = sts[i];
       if (s.refers !== undefined) {
         const name = s.refers.name;
-        const def = s.refers.kind === 'prepared' ? lookupIn(scope?.stmts, scope?.allStmts, name, this.statement(name)) : lookupIn(scope?.portals, scope?.allPortals, name, this.portal(name));
+        const def =
+          s.refers.kind === 'prepared'
+            ? lookupIn(scope?.stmts, scope?.allStmts, name, this.statement(name))
+            : lookupIn(scope?.portals, scope?.allPortals, name, this.portal(name));
         if (def === WAIT) return WAIT;
         if (def === undefined || depth >= MAX_DEPTH) return { unknown: s.refers.kind, name };
         // What the named statement runs may itself refer to a name (a Parse of "EXECUTE b").
@@ -179,7 +182,8 @@ export class ProtocolState {
         if (base.length === 1 && !args) ops = base[0].operations;
         else {
           const all: Operation[] = base.flatMap((x) => x.operations);
-          for (const op of s.operations) if (op.reads.length + op.functions.length > 0) all.push(Object.freeze({ ...op, class: 'select', unresolved: undefined }) as Operation);
+          for (const op of s.operations)
+            if (op.reads.length + op.functions.length > 0) all.push(Object.freeze({ ...op, class: 'select', unresolved: undefined }) as Operation);
           ops = Object.freeze(all);
         }
         (out ??= sts.slice(0, i)).push(Object.freeze({ ...s, operations: ops }));
@@ -202,7 +206,11 @@ export class ProtocolState {
   // #defines builds what a PREPARE or DECLARE statement defines when it succeeds.
   #defines(s: StatementInfo, cls: Classification): StatementDef | PortalDef | undefined {
     if (s.defines === undefined) return undefined;
-    const own: Classification = Object.freeze({ kind: 'sql', text: s.text, statements: Object.freeze([Object.freeze({ nodeType: s.nodeType, text: s.text, operations: s.operations })]) });
+    const own: Classification = Object.freeze({
+      kind: 'sql',
+      text: s.text,
+      statements: Object.freeze([Object.freeze({ nodeType: s.nodeType, text: s.text, operations: s.operations })]),
+    });
     if (s.defines.kind === 'prepared' && s.nodeType === 'PrepareStmt') return Object.freeze({ text: s.text, cls: own });
     if (s.defines.kind === 'cursor' && s.nodeType === 'DeclareCursorStmt') {
       const f = this.#facts(s);

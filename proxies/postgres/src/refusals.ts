@@ -41,7 +41,11 @@ export const REFUSALS = {
   /** A policy rule denies the statement. */
   'policy-deny': { sqlstate: '42501', code: new PgCommandDeniedError().code, message: (c) => `${rule(c)} refused this statement: ${c.reason}` },
   /** Approval needed, but the proxy has no approval channel. */
-  'approval-unavailable': { sqlstate: '42501', code: new PgApprovalRefusedError().code, message: (c) => `${rule(c)} requires an approval, but this proxy has no approval channel` },
+  'approval-unavailable': {
+    sqlstate: '42501',
+    code: new PgApprovalRefusedError().code,
+    message: (c) => `${rule(c)} requires an approval, but this proxy has no approval channel`,
+  },
   /** The approval request could not be recorded. */
   'approval-not-recorded': { sqlstate: '58000', message: (c) => `Affidavit could not record the approval request, so the statement was not run: ${c.detail}` },
   /** The client cancelled while its statement waited for approval. */
@@ -54,24 +58,42 @@ export const REFUSALS = {
     message: (c) => `Affidavit approval request ${c.requestId} ${c.verdict} (policy rule "${c.ruleId}", ${new PgApprovalRefusedError().code})`,
   },
   /** Masked results requested in binary format. */
-  'mask-binary': { sqlstate: '0A000', code: new PgMaskBinaryError().code, message: (c) => `${rule(c)} masks these results, and masked values can only be sent in text format; request text results` },
+  'mask-binary': {
+    sqlstate: '0A000',
+    code: new PgMaskBinaryError().code,
+    message: (c) => `${rule(c)} masks these results, and masked values can only be sent in text format; request text results`,
+  },
   /** Masked data requested through COPY TO. */
-  'mask-copy': { sqlstate: '0A000', code: new PgMaskCopyError().code, message: (c) => `${rule(c)} masks this data, and COPY output is not masked; use SELECT instead` },
+  'mask-copy': {
+    sqlstate: '0A000',
+    code: new PgMaskCopyError().code,
+    message: (c) => `${rule(c)} masks this data, and COPY output is not masked; use SELECT instead`,
+  },
   /** Masking required but not configured. */
-  'mask-unconfigured': { sqlstate: '42501', code: new PgCommandDeniedError().code, message: (c) => `${rule(c)} requires masking, which this proxy is not configured for` },
+  'mask-unconfigured': {
+    sqlstate: '42501',
+    code: new PgCommandDeniedError().code,
+    message: (c) => `${rule(c)} requires masking, which this proxy is not configured for`,
+  },
   /** The statement's CommandIssued could not be recorded (fail closed). */
-  'recording-unavailable': { sqlstate: '58000', message: (c) => `Affidavit could not record this statement, so it was not run: ${c.detail}`, hint: 'retry when the audit bus is reachable again' },
+  'recording-unavailable': {
+    sqlstate: '58000',
+    message: (c) => `Affidavit could not record this statement, so it was not run: ${c.detail}`,
+    hint: 'retry when the audit bus is reachable again',
+  },
   /** EXECUTE / Bind of a prepared statement the proxy does not know in this session. */
   'unknown-prepared': {
     sqlstate: '26000',
     code: new PgUnknownNameError().code,
-    message: (c) => `Affidavit does not know what prepared statement ${JSON.stringify(c.name)} runs in this session, so it cannot check or record it; prepare it again under a new name`,
+    message: (c) =>
+      `Affidavit does not know what prepared statement ${JSON.stringify(c.name)} runs in this session, so it cannot check or record it; prepare it again under a new name`,
   },
   /** FETCH / MOVE / Execute of a portal or cursor the proxy does not know in this session. */
   'unknown-cursor': {
     sqlstate: '34000',
     code: new PgUnknownNameError().code,
-    message: (c) => `Affidavit does not know what cursor or portal ${JSON.stringify(c.name)} runs in this session (it may not exist, or may have been opened by a function), so it cannot check or record it`,
+    message: (c) =>
+      `Affidavit does not know what cursor or portal ${JSON.stringify(c.name)} runs in this session (it may not exist, or may have been opened by a function), so it cannot check or record it`,
   },
   /** TLS required for a token login. */
   'tls-required': { sqlstate: '28000', code: new PgTlsRequiredError().code, message: () => new PgTlsRequiredError().message },

@@ -61,7 +61,8 @@ async function relayInPieces(cuts: readonly number[]): Promise<Run> {
     },
     notification: () => {},
   });
-  const cmd = (id: string, m: ResultMasker | undefined, capture: number) => new CommandRun({ id, sessionId: 's', text: id, channel: 'simple', masker: m, captureBytes: capture, startedAt: 0 });
+  const cmd = (id: string, m: ResultMasker | undefined, capture: number) =>
+    new CommandRun({ id, sessionId: 's', text: id, channel: 'simple', masker: m, captureBytes: capture, startedAt: 0 });
   const statements = Object.freeze([]);
   router.expect({ kind: 'query', cmd: cmd('q1', await prepare(), 4096), statements, defs: undefined, opaque: false, portal: '', next: 0 });
   router.expect({ kind: 'parse', name: '', def: undefined });

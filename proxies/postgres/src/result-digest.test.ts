@@ -12,7 +12,12 @@ test('ResultDigest: none, one and many pieces hash the concatenation; empty is r
     const d = new ResultDigest();
     for (const p of pieces.slice(0, n)) d.update(p);
     assert.equal(d.empty, false);
-    assert.equal(d.hex(), createHash('sha256').update(Buffer.concat(pieces.slice(0, n))).digest('hex'));
+    assert.equal(
+      d.hex(),
+      createHash('sha256')
+        .update(Buffer.concat(pieces.slice(0, n)))
+        .digest('hex'),
+    );
   }
 });
 

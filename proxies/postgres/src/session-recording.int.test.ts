@@ -10,7 +10,19 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { systemClock, uuidv7 } from '@affidavit/common';
-import { busEventSink, initSqlParser, parsePolicy, parsePostgres, Recorder, SqlClassifier, staticKeyProvider, type EncodedEvent, type EventSink, type Identity, type RecordingMode } from '@affidavit/access';
+import {
+  busEventSink,
+  initSqlParser,
+  parsePolicy,
+  parsePostgres,
+  Recorder,
+  SqlClassifier,
+  staticKeyProvider,
+  type EncodedEvent,
+  type EventSink,
+  type Identity,
+  type RecordingMode,
+} from '@affidavit/access';
 import { createMemoryBroker, createMemoryBus } from '@affidavit/bus';
 import { decodeEvent, TOPICS, type SessionEvent } from '@affidavit/schemas';
 import { startPostgres, stopPostgres, type PostgresInstance } from '../../../test/services/postgres.ts';
@@ -29,7 +41,15 @@ rules:
     action: allow
 `);
 
-const IDENTITY: Identity = { issuer: 'https://issuer.test', subject: 'tester', email: 'tester@example.com', groups: ['dev'], amr: ['pwd'], mfa: false, expiresAt: Date.now() + 3_600_000 };
+const IDENTITY: Identity = {
+  issuer: 'https://issuer.test',
+  subject: 'tester',
+  email: 'tester@example.com',
+  groups: ['dev'],
+  amr: ['pwd'],
+  mfa: false,
+  expiresAt: Date.now() + 3_600_000,
+};
 
 /** GatedSink holds every publish (or, with `holdOnly`, those carrying a matching event) until `open()`, or rejects while `failing`. */
 class GatedSink implements EventSink {
@@ -72,7 +92,11 @@ rules:
     mask: { columns: [v], detectors: [] }
 `);
 
-async function startProxy(mode: RecordingMode, masked = false, busSink?: EventSink): Promise<{ proxy: PostgresProxy; port: number; sink: GatedSink; recorder: Recorder }> {
+async function startProxy(
+  mode: RecordingMode,
+  masked = false,
+  busSink?: EventSink,
+): Promise<{ proxy: PostgresProxy; port: number; sink: GatedSink; recorder: Recorder }> {
   const sink = new GatedSink();
   const recorder = new Recorder(busSink ?? sink, { mode, retryInitialMs: 10, retryMaxMs: 20 }, { clock: systemClock });
   const proxy = createPostgresProxy(
@@ -158,14 +182,31 @@ test('pipelined simple and extended commands are all answered in order and recor
     await new Promise((r) => setTimeout(r, 50));
     await recorder.flush(5000);
     const all = sink.events.filter((e) => e.sessionId === started.sessionId);
-    assert.deepEqual(all.map((e) => e.seq), [...all.keys()], 'seq is gap-free and in publish order');
+    assert.deepEqual(
+      all.map((e) => e.seq),
+      [...all.keys()],
+      'seq is gap-free and in publish order',
+    );
     const cmds = commandEvents(all, started.sessionId);
     const issued = cmds.filter((e) => e.type === 'CommandIssued');
     const completed = cmds.filter((e) => e.type === 'CommandCompleted');
-    assert.deepEqual(issued.map((e) => e.text), [...texts, 'SELECT $1::int * 10 AS n', 'SELECT $1::int * 10 AS n', 'SELECT $1::int * 10 AS n']);
-    assert.deepEqual(issued.map((e) => e.parameters), [[], [], [], [], [], [], ['7'], ['8'], ['9']]);
-    assert.deepEqual(completed.map((e) => e.commandId), issued.map((e) => e.commandId), 'each command completes in the order it was issued');
-    assert.deepEqual(completed.map((e) => [e.outcome, e.tag, e.rows]), issued.map(() => ['ok', 'SELECT 1', 1]));
+    assert.deepEqual(
+      issued.map((e) => e.text),
+      [...texts, 'SELECT $1::int * 10 AS n', 'SELECT $1::int * 10 AS n', 'SELECT $1::int * 10 AS n'],
+    );
+    assert.deepEqual(
+      issued.map((e) => e.parameters),
+      [[], [], [], [], [], [], ['7'], ['8'], ['9']],
+    );
+    assert.deepEqual(
+      completed.map((e) => e.commandId),
+      issued.map((e) => e.commandId),
+      'each command completes in the order it was issued',
+    );
+    assert.deepEqual(
+      completed.map((e) => [e.outcome, e.tag, e.rows]),
+      issued.map(() => ['ok', 'SELECT 1', 1]),
+    );
     for (const done of completed) {
       const mine = issued.find((e) => e.commandId === done.commandId)!;
       assert.ok(mine.seq < done.seq, 'CommandIssued precedes its CommandCompleted');
@@ -188,7 +229,14 @@ test('a pipelined error fails that command only and is recorded with its SQLSTAT
     await recorder.flush(5000);
     const sessionId = sink.events.find((e) => e.type === 'SessionStarted')!.sessionId;
     const completed = commandEvents(sink.events, sessionId).filter((e) => e.type === 'CommandCompleted');
-    assert.deepEqual(completed.map((e) => [e.outcome, e.errorCode]), [['ok', null], ['error', '22012'], ['ok', null]]);
+    assert.deepEqual(
+      completed.map((e) => [e.outcome, e.errorCode]),
+      [
+        ['ok', null],
+        ['error', '22012'],
+        ['ok', null],
+      ],
+    );
   } finally {
     await proxy.close();
     await recorder.close(2000).catch(() => {});
@@ -292,7 +340,11 @@ test('sync mode over the in-process bus (acknowledged within the call): answered
   const bus = createMemoryBus({}, { broker });
   await bus.ensureTopic(TOPICS.sessionEvents, 2);
   const events: SessionEvent[] = [];
-  const sub = await bus.subscribe({ group: 'test', topics: [TOPICS.sessionEvents], handler: async (b) => void events.push(...b.records.map((r) => decodeEvent(r.value) as SessionEvent)) });
+  const sub = await bus.subscribe({
+    group: 'test',
+    topics: [TOPICS.sessionEvents],
+    handler: async (b) => void events.push(...b.records.map((r) => decodeEvent(r.value) as SessionEvent)),
+  });
   const { proxy, port, recorder } = await startProxy('sync', false, busEventSink(bus));
   try {
     const c = await login(port);
@@ -318,9 +370,16 @@ test('sync mode over the in-process bus (acknowledged within the call): answered
     await recorder.flush(5000);
     for (let i = 0; i < 100 && events.filter((e) => e.type === 'CommandIssued').length < 3; i++) await new Promise((r) => setTimeout(r, 10));
     const issued = events.filter((e) => e.type === 'CommandIssued').map((e) => (e as { text: string }).text);
-    assert.deepEqual(issued, [1, 2, 3].map((v) => `INSERT INTO ${table} VALUES (${v})`));
+    assert.deepEqual(
+      issued,
+      [1, 2, 3].map((v) => `INSERT INTO ${table} VALUES (${v})`),
+    );
     const seqs = events.filter((e) => e.sessionId === events[0].sessionId).map((e) => e.seq);
-    assert.deepEqual(seqs, seqs.map((_, i) => i), 'gap-free, in order');
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => i),
+      'gap-free, in order',
+    );
     c.sock.end(terminate());
   } finally {
     broker.setAvailable(true);
@@ -342,7 +401,10 @@ test('a large result split across many reads reaches the client intact and its d
     await c.until((f) => count(f, 'Z') === 3, 'three ReadyForQuery', 20_000);
     const rows = c.frames.filter((f) => f.type === 'D');
     assert.equal(rows.length, 20_001);
-    assert.deepEqual(rows.slice(0, 3).map((f) => (f.message as unknown as { fields: string[] }).fields[0]), ['1', '2', '3']);
+    assert.deepEqual(
+      rows.slice(0, 3).map((f) => (f.message as unknown as { fields: string[] }).fields[0]),
+      ['1', '2', '3'],
+    );
     const { createHash } = await import('node:crypto');
     const want = createHash('sha256');
     for (const f of rows.slice(0, 20_000)) want.update(f.raw);
@@ -351,7 +413,14 @@ test('a large result split across many reads reaches the client intact and its d
     await recorder.flush(5000);
     const sessionId = sink.events.find((e) => e.type === 'SessionStarted')!.sessionId;
     const completed = commandEvents(sink.events, sessionId).filter((e) => e.type === 'CommandCompleted');
-    assert.deepEqual(completed.map((e) => [e.outcome, e.tag, e.rows, e.errorCode]), [['ok', 'SELECT 20000', 20000, null], ['error', null, null, '22012'], ['ok', 'SELECT 1', 1, null]]);
+    assert.deepEqual(
+      completed.map((e) => [e.outcome, e.tag, e.rows, e.errorCode]),
+      [
+        ['ok', 'SELECT 20000', 20000, null],
+        ['error', null, null, '22012'],
+        ['ok', 'SELECT 1', 1, null],
+      ],
+    );
     assert.equal(completed[0].resultDigest, want.digest('hex'));
     assert.equal(completed[1].resultDigest, null);
     assert.equal(completed[2].resultDigest, createHash('sha256').update(rows[20_000].raw).digest('hex'));
@@ -371,10 +440,16 @@ test('a large masked result: no original reaches the client, the digest is of ex
     const rows = c.frames.filter((f) => f.type === 'D');
     assert.equal(rows.length, 30_000);
     const fields = rows.map((f) => (f.message as unknown as { fields: (string | null)[] }).fields);
-    assert.deepEqual(fields.slice(0, 2).map((v) => v[0]), ['1', '2']);
+    assert.deepEqual(
+      fields.slice(0, 2).map((v) => v[0]),
+      ['1', '2'],
+    );
     const mask = fields[0][1];
     assert.ok(mask !== null && !/^[0-9a-f]{32}$/.test(mask));
-    assert.ok(fields.every((v) => v[1] === mask), 'every value masked');
+    assert.ok(
+      fields.every((v) => v[1] === mask),
+      'every value masked',
+    );
     const { createHash } = await import('node:crypto');
     const want = createHash('sha256');
     for (const f of rows) want.update(f.raw);
@@ -383,13 +458,19 @@ test('a large masked result: no original reaches the client, the digest is of ex
     await recorder.flush(5000);
     const sessionId = sink.events.find((e) => e.type === 'SessionStarted')!.sessionId;
     const completed = commandEvents(sink.events, sessionId).filter((e) => e.type === 'CommandCompleted');
-    assert.deepEqual(completed.map((e) => [e.outcome, e.tag, e.rows]), [['ok', 'SELECT 30000', 30000]]);
+    assert.deepEqual(
+      completed.map((e) => [e.outcome, e.tag, e.rows]),
+      [['ok', 'SELECT 30000', 30000]],
+    );
     assert.equal(completed[0].resultDigest, want.digest('hex'));
     const masked = sink.events.filter((e) => e.sessionId === sessionId && e.type === 'DataMasked');
     assert.equal(masked.length, 1);
     const m = masked[0];
     assert.ok(m.type === 'DataMasked' && m.count === 30_000 && m.masks.length === 1000 && m.truncated);
-    assert.deepEqual(m.masks.slice(0, 3).map((x) => x.row), [0, 1, 2]);
+    assert.deepEqual(
+      m.masks.slice(0, 3).map((x) => x.row),
+      [0, 1, 2],
+    );
   } finally {
     await proxy.close();
     await recorder.close(2000).catch(() => {});
@@ -420,7 +501,10 @@ test('a client that leaves in the middle of a masked result: the masks sent so f
     // Every kept mask is covered by a sealed chunk, the last (partial) one included.
     const covered = m.sealedOriginals.reduce((n, s) => n + s.count, 0);
     assert.equal(covered, m.masks.length, 'no original was left unsealed when the session ended');
-    assert.deepEqual(m.sealedOriginals.map((s) => s.first), m.sealedOriginals.map((_, i) => i * 256));
+    assert.deepEqual(
+      m.sealedOriginals.map((s) => s.first),
+      m.sealedOriginals.map((_, i) => i * 256),
+    );
     const completed = commandEvents(sink.events, sessionId).filter((e) => e.type === 'CommandCompleted');
     assert.equal(completed.length, 1, 'and its CommandCompleted');
   } finally {

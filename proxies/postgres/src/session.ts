@@ -27,7 +27,18 @@ import { Startup } from './startup.ts';
 import { statementFacts } from './statement-facts.ts';
 import { sendUpstreamCancel, type UpstreamSession } from './upstream.ts';
 import { UpstreamWriter } from './upstream-writer.ts';
-import { authenticationOk, backendKeyData, encodeFrontendMessage, errorResponse, FrontendReader, noticeResponse, readyForQuery, terminate, type FrontendMessage, type TypedFrontendMessage } from './wire/index.ts';
+import {
+  authenticationOk,
+  backendKeyData,
+  encodeFrontendMessage,
+  errorResponse,
+  FrontendReader,
+  noticeResponse,
+  readyForQuery,
+  terminate,
+  type FrontendMessage,
+  type TypedFrontendMessage,
+} from './wire/index.ts';
 
 export { REFUSAL_SQL } from './command-gate.ts';
 
@@ -193,7 +204,10 @@ export class Session {
     s.on('data', this.#onClientData);
     s.on('error', (e) => this.#end(`client connection error: ${e.message}`));
     s.on('close', () => this.#end('client disconnected'));
-    this.#authTimer = setTimeout(() => this.#fatal('08P01', `authentication did not complete within ${this.#o.authTimeoutMs} ms`, PRELOGIN_LOGIN_TIMEOUT_CODE), this.#o.authTimeoutMs);
+    this.#authTimer = setTimeout(
+      () => this.#fatal('08P01', `authentication did not complete within ${this.#o.authTimeoutMs} ms`, PRELOGIN_LOGIN_TIMEOUT_CODE),
+      this.#o.authTimeoutMs,
+    );
   }
 
   /** secretKeyMatches compares a CancelRequest's key in constant time. */
@@ -268,7 +282,9 @@ export class Session {
     this.#writer.attach(s);
     s.setNoDelay?.(true);
     s.resume();
-    this.#client.write(Buffer.concat([authenticationOk(), ...up.startupFrames, backendKeyData(this.#keys.processId, this.#keys.secretKey), readyForQuery('I')]));
+    this.#client.write(
+      Buffer.concat([authenticationOk(), ...up.startupFrames, backendKeyData(this.#keys.processId, this.#keys.secretKey), readyForQuery('I')]),
+    );
     this.#state = 'ready';
     if (this.#o.idleTimeoutMs > 0) this.#idleTimer = setTimeout(this.#onIdle, this.#o.idleTimeoutMs);
     this.#pump();
@@ -362,7 +378,10 @@ export class Session {
         if (st === WAIT && !waited) return this.#awaitModel(m);
         const binary = m.resultFormats.some((f) => f === 1);
         // An unknown statement makes an unknown portal: its Execute is refused.
-        const def: PortalDef | undefined = st === undefined || st === WAIT ? undefined : { kind: 'bind', text: st.text, cls: st.cls, params: m.params, paramFormats: m.paramFormats, binary, holdable: false, tx: 0, at: 0 };
+        const def: PortalDef | undefined =
+          st === undefined || st === WAIT
+            ? undefined
+            : { kind: 'bind', text: st.text, cls: st.cls, params: m.params, paramFormats: m.paramFormats, binary, holdable: false, tx: 0, at: 0 };
         return this.#forward(m.raw, { kind: 'bind', name: m.portal, def });
       }
       case 'Describe':
@@ -385,7 +404,19 @@ export class Session {
       case 'FunctionCall': {
         const text = `fast-path function call (oid ${m.functionOid})`;
         const cls: Classification = { kind: 'sql', text, statements: [], unparsable: { message: 'a fast-path function call cannot be classified' } };
-        return this.#gate.run({ text, parameters: renderParameters(m.args, m.argFormats), channel: 'function_call', cls, protocol: 'simple', raw: m.raw, portal: '', binaryResults: m.resultFormat === 1, statements: NO_STATEMENTS, defs: undefined, opaque: false });
+        return this.#gate.run({
+          text,
+          parameters: renderParameters(m.args, m.argFormats),
+          channel: 'function_call',
+          cls,
+          protocol: 'simple',
+          raw: m.raw,
+          portal: '',
+          binaryResults: m.resultFormat === 1,
+          statements: NO_STATEMENTS,
+          defs: undefined,
+          opaque: false,
+        });
       }
       case 'Terminate':
         this.#flushUpstream();
@@ -407,7 +438,19 @@ export class Session {
     const text = m.query;
     const raw = m.raw;
     const cls = this.#sql.classify(text);
-    const p: Pending = { text, parameters: [], channel: channelOf(cls, 'simple'), cls, protocol: 'simple', raw, portal: '', binaryResults: false, statements: cls.statements, defs: undefined, opaque: cls.unparsable !== undefined };
+    const p: Pending = {
+      text,
+      parameters: [],
+      channel: channelOf(cls, 'simple'),
+      cls,
+      protocol: 'simple',
+      raw,
+      portal: '',
+      binaryResults: false,
+      statements: cls.statements,
+      defs: undefined,
+      opaque: cls.unparsable !== undefined,
+    };
     if (!needsModel(cls)) return this.#gate.run(p);
     const r = this.#model.resolve(cls);
     if (r === WAIT) return waited ? this.#gate.run({ ...p, unknown: { unknown: 'cursor', name: '(in flight)' } }) : this.#awaitModel(m);
@@ -425,7 +468,20 @@ export class Session {
     if (d === undefined || d === WAIT) {
       const text = `Execute of portal ${JSON.stringify(portal)}`;
       const cls: Classification = { kind: 'sql', text, statements: [] };
-      return this.#gate.run({ text, parameters: [], channel: 'extended', cls, protocol: 'extended', raw, portal, binaryResults: false, statements: NO_STATEMENTS, defs: undefined, opaque: false, unknown: { unknown: 'cursor', name: portal } });
+      return this.#gate.run({
+        text,
+        parameters: [],
+        channel: 'extended',
+        cls,
+        protocol: 'extended',
+        raw,
+        portal,
+        binaryResults: false,
+        statements: NO_STATEMENTS,
+        defs: undefined,
+        opaque: false,
+        unknown: { unknown: 'cursor', name: portal },
+      });
     }
     const statements = d.kind === 'bind' ? d.cls.statements : NO_STATEMENTS;
     const p: Pending = {
@@ -453,7 +509,13 @@ export class Session {
     this.#statementTimer = setTimeout(() => {
       if (this.#state !== 'ready' || !this.#up) return;
       const e = new PgStatementTimeoutError();
-      this.#writeClient(noticeResponse({ severity: 'WARNING', code: '57014', message: `Affidavit: statement ran past ${this.#o.statementTimeoutMs} ms; cancelling it (${e.code})` }));
+      this.#writeClient(
+        noticeResponse({
+          severity: 'WARNING',
+          code: '57014',
+          message: `Affidavit: statement ran past ${this.#o.statementTimeoutMs} ms; cancelling it (${e.code})`,
+        }),
+      );
       void sendUpstreamCancel(this.#o.upstream, this.#up.processId, this.#up.secretKey);
     }, this.#o.statementTimeoutMs);
   }
@@ -539,7 +601,14 @@ export class Session {
       const channel = buf.toString('utf8', c0, c1);
       const payload = buf.toString('utf8', c1 + 1, p1);
       const digest = createHash('sha256').update(buf.subarray(at, end)).digest('hex');
-      rec.append({ type: 'ResultCaptured', commandId: this.#lastCommandId, columns: [...NOTIFICATION_COLUMNS], rows: [[channel, payload, String(pid)]], truncated: false, resultDigest: digest });
+      rec.append({
+        type: 'ResultCaptured',
+        commandId: this.#lastCommandId,
+        columns: [...NOTIFICATION_COLUMNS],
+        rows: [[channel, payload, String(pid)]],
+        truncated: false,
+        resultDigest: digest,
+      });
     } catch (e) {
       this.#deps.logger?.error({ err: e }, 'could not record a notification');
     }
@@ -560,7 +629,7 @@ export class Session {
       // the socket may already be gone
     }
     this.#client.end();
-    const code = errorCode ?? (message.match(/\((AFF_E_[A-Z0-9_]+)\)/)?.[1] ?? null) ?? undefined;
+    const code = errorCode ?? message.match(/\((AFF_E_[A-Z0-9_]+)\)/)?.[1];
     if (!this.#started && !this.#rejectionNoted) this.#notePreLoginRejection(code ?? PRELOGIN_PROTOCOL_CODE, message);
     this.#end(message, code);
   }
@@ -588,7 +657,16 @@ export class Session {
     const recording = this.#recording ?? this.#startup.recording;
     if (this.#started && recording) {
       recording
-        .record({ type: 'SessionEnded', reason: reason.slice(0, 1024), durationMicros: Math.round((performance.now() - this.#openedAt) * 1000), commands: this.#commands, errorCode: errorCode ?? null }, { wait: false })
+        .record(
+          {
+            type: 'SessionEnded',
+            reason: reason.slice(0, 1024),
+            durationMicros: Math.round((performance.now() - this.#openedAt) * 1000),
+            commands: this.#commands,
+            errorCode: errorCode ?? null,
+          },
+          { wait: false },
+        )
         .catch((e: unknown) => this.#deps.logger?.error({ err: e }, 'could not record SessionEnded'));
     }
     const up = this.#up?.socket;

@@ -15,7 +15,16 @@ import { authenticationCleartextPassword, decodePassword, encryptionResponse, ty
 
 // Startup parameters passed upstream. `options` (arbitrary -c settings), `search_path` and
 // `role` are NOT: they would change what policy-checked names resolve to.
-const PASSED_PARAMETERS = new Set(['application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'datestyle', 'timezone']);
+const PASSED_PARAMETERS = new Set([
+  'application_name',
+  'client_encoding',
+  'DateStyle',
+  'TimeZone',
+  'IntervalStyle',
+  'extra_float_digits',
+  'datestyle',
+  'timezone',
+]);
 
 const isLoopback = (a: string | undefined) => a === '127.0.0.1' || a === '::1' || a === '::ffff:127.0.0.1' || (a?.startsWith('127.') ?? false);
 
@@ -160,7 +169,14 @@ export class Startup {
     if (this.#h.preLoginRejected(f.code, f.reason) === 'counted') return this.#h.fatal(sqlstate, `Affidavit: login refused: ${reason}`);
     try {
       await this.openRecording().record(
-        { type: 'AuthenticationFailed', code: f.code, reason: f.reason.slice(0, 1024), claimedIssuer: f.claimedIssuer ?? null, claimedSubject: f.claimedSubject ?? null, tokenId: f.tokenId ?? null },
+        {
+          type: 'AuthenticationFailed',
+          code: f.code,
+          reason: f.reason.slice(0, 1024),
+          claimedIssuer: f.claimedIssuer ?? null,
+          claimedSubject: f.claimedSubject ?? null,
+          tokenId: f.tokenId ?? null,
+        },
         { wait: d.options.recordingMode === 'sync' },
       );
     } catch (e) {
@@ -186,11 +202,21 @@ export class Startup {
     // or the session would run as one person while the client and its logs name another.
     const user = this.#params.user ?? '';
     if (user !== identity.subject && (identity.email === undefined || user !== identity.email)) {
-      return this.#refuseLogin(new PgStartupUserMismatchError().code, refusalReason('startup-user-mismatch', { user: user.slice(0, 256), subject: identity.subject }), token, '28000');
+      return this.#refuseLogin(
+        new PgStartupUserMismatchError().code,
+        refusalReason('startup-user-mismatch', { user: user.slice(0, 256), subject: identity.subject }),
+        token,
+        '28000',
+      );
     }
     if (!h.admitIdentity(identity)) {
       const e = new PgTooManyConnectionsError();
-      return this.#refuseLogin(e.code, `too_many_connections: ${identity.subject} already has ${o.maxConnectionsPerIdentity} sessions open through this proxy; close one and retry (${e.code})`, token, '53300');
+      return this.#refuseLogin(
+        e.code,
+        `too_many_connections: ${identity.subject} already has ${o.maxConnectionsPerIdentity} sessions open through this proxy; close one and retry (${e.code})`,
+        token,
+        '53300',
+      );
     }
     const rec = this.openRecording();
     rec.setActor(actorFromIdentity(identity));
@@ -210,7 +236,10 @@ export class Startup {
     const clientParameters: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.#params)) clientParameters[k.slice(0, 64)] = v.slice(0, 1024);
     try {
-      await rec.record({ type: 'SessionStarted', protocol: 'postgresql/3.0', tls: this.#tls, recordingMode: o.recordingMode, clientParameters }, { wait: o.recordingMode === 'sync' });
+      await rec.record(
+        { type: 'SessionStarted', protocol: 'postgresql/3.0', tls: this.#tls, recordingMode: o.recordingMode, clientParameters },
+        { wait: o.recordingMode === 'sync' },
+      );
       h.started();
     } catch (e) {
       up?.socket.destroy();

@@ -108,7 +108,13 @@ async function secure(s: Socket, o: Readonly<UpstreamOptions>): Promise<TLSSocke
   const t = o.tls!;
   return new Promise((resolve, reject) => {
     const servername = t.servername ?? (isIP(o.host) ? undefined : o.host);
-    const tls = tlsConnect({ socket: s, host: o.host, ...(servername ? { servername } : {}), ...(t.ca ? { ca: t.ca } : {}), rejectUnauthorized: t.rejectUnauthorized });
+    const tls = tlsConnect({
+      socket: s,
+      host: o.host,
+      ...(servername ? { servername } : {}),
+      ...(t.ca ? { ca: t.ca } : {}),
+      rejectUnauthorized: t.rejectUnauthorized,
+    });
     tls.once('secureConnect', () => {
       tls.off('error', reject);
       resolve(tls);
@@ -226,7 +232,9 @@ async function login(
           break;
         case 'authenticationCleartextPassword':
         case 'authenticationMD5Password':
-          throw new Error(`upstream asks for ${m.name === 'authenticationMD5Password' ? 'MD5' : 'a cleartext'} password; the proxy only logs in with SCRAM-SHA-256`);
+          throw new Error(
+            `upstream asks for ${m.name === 'authenticationMD5Password' ? 'MD5' : 'a cleartext'} password; the proxy only logs in with SCRAM-SHA-256`,
+          );
         case 'parameterStatus':
         case 'notice':
           startupFrames.push(Buffer.from(f.raw));

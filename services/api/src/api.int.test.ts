@@ -27,12 +27,19 @@ const records = story(12, 4);
 
 async function record(events: readonly LedgerRecord[]): Promise<void> {
   const wait = ledger.appended(events.map((e) => e.eventId));
-  await bus.publish(TOPICS.sessionEvents, events.map((e) => ({ key: 'sessionId' in e ? e.sessionId : 'x', value: encodeEvent(e) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    events.map((e) => ({ key: 'sessionId' in e ? e.sessionId : 'x', value: encodeEvent(e) })),
+  );
   await wait;
 }
 
 async function gql(token: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(`${api.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(`${api.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await res.json()) as { data?: Record<string, any>; errors?: unknown[] };
   assert.equal(body.errors, undefined, JSON.stringify(body.errors));
   return body.data!;
@@ -84,7 +91,13 @@ async function allCommands(): Promise<unknown[]> {
   for (const s of sessions) {
     let after: string | null = null;
     do {
-      const c: any = (await gql('tok-auditor', 'query($s: ID!, $a: String) { commands(sessionId: $s, first: 2, after: $a) { nodes { commandId seq text decision ruleId outcome tag } pageInfo { endCursor } } }', { s: s.sessionId, a: after })).commands;
+      const c: any = (
+        await gql(
+          'tok-auditor',
+          'query($s: ID!, $a: String) { commands(sessionId: $s, first: 2, after: $a) { nodes { commandId seq text decision ruleId outcome tag } pageInfo { endCursor } } }',
+          { s: s.sessionId, a: after },
+        )
+      ).commands;
       out.push(...c.nodes);
       after = c.pageInfo.endCursor;
     } while (after);
@@ -100,14 +113,21 @@ test('the API answers from the projected ledger, with proofs that verify', async
   // Wait for a checkpoint covering the whole story, then check a blocked command's proof.
   let ev: any;
   for (let i = 0; i < 100; i++) {
-    ev = (await gql('tok-auditor', '{ blockedCommands { nodes { proof { position { log index } proof { index treeSize checkpoint hashes } reason } } } }')).blockedCommands.nodes[0].proof;
+    ev = (await gql('tok-auditor', '{ blockedCommands { nodes { proof { position { log index } proof { index treeSize checkpoint hashes } reason } } } }'))
+      .blockedCommands.nodes[0].proof;
     if (ev.proof) break;
     await new Promise((r) => setTimeout(r, 20));
   }
   assert.ok(ev.proof, ev.reason);
   const cp = parseCheckpoint(openNote(ev.proof.checkpoint, [testNoteVerifier]).text);
   const blocked = records.find((r) => r.type === 'CommandBlocked')!;
-  verifyInclusion(hashLeaf(encodeEvent(blocked)), ev.proof.index, cp.size, ev.proof.hashes.map((h: string) => decodeBase64Strict(h)), cp.root);
+  verifyInclusion(
+    hashLeaf(encodeEvent(blocked)),
+    ev.proof.index,
+    cp.size,
+    ev.proof.hashes.map((h: string) => decodeBase64Strict(h)),
+    cp.root,
+  );
 });
 
 test('the read models follow the ledger live, and push new sessions over SSE', async () => {

@@ -11,7 +11,14 @@ test('a decision signed by a trusted key verifies; forged, altered, replayed or 
   const other = testDecisionKey(2);
   const requested = exampleEvent('ApprovalRequested', { requestId: 'r1', text: 'delete from customers' });
   const base = exampleEvent('ApprovalDecided', { requestId: 'r1', decision: 'approved', justification: 'ticket 9', signature: null });
-  const signed = { requestId: 'r1', commandDigest: commandDigest(requested.text), decision: 'approved' as const, approver: base.approver!, justification: 'ticket 9', decidedAt: base.occurredAt };
+  const signed = {
+    requestId: 'r1',
+    commandDigest: commandDigest(requested.text),
+    decision: 'approved' as const,
+    approver: base.approver!,
+    justification: 'ticket 9',
+    decidedAt: base.occurredAt,
+  };
   const good = { ...base, signature: Buffer.from(await signDecision(signed, key.signer)) };
   const v = decisionSignatureVerifier([key.verifier]);
   assert.equal(await v.verify(good, requested), true);

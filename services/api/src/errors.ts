@@ -13,8 +13,14 @@ export const ApiInputInvalidError = defineError('AFF_E_API_INPUT_INVALID', 'an a
 /** ApiNoCheckpointError: a consistency proof was asked between sizes that are not signed checkpoints of the log. */
 export const ApiNoCheckpointError = defineError('AFF_E_API_NO_CHECKPOINT', 'the tree size is not the size of a signed checkpoint of this log');
 /** ApiUnavailableError: a port the operation needs (the decision service) is not configured. */
-export const ApiUnavailableError = defineError('AFF_E_API_UNAVAILABLE', 'this API instance cannot perform the operation (the service it needs is not configured)');
+export const ApiUnavailableError = defineError(
+  'AFF_E_API_UNAVAILABLE',
+  'this API instance cannot perform the operation (the service it needs is not configured)',
+);
 /** ReadModelUnreadableError: the read-model file is of another schema version or not a read-model file. */
-export const ReadModelUnreadableError = defineError('AFF_E_API_READ_MODEL_UNREADABLE', 'the read-model file cannot be used; delete it and it is rebuilt from the ledger');
+export const ReadModelUnreadableError = defineError(
+  'AFF_E_API_READ_MODEL_UNREADABLE',
+  'the read-model file cannot be used; delete it and it is rebuilt from the ledger',
+);
 /** ApiRateLimitedError: the caller sent more requests than the per-identity rate limit allows (HTTP 429). */
 export const ApiRateLimitedError = defineError('AFF_E_API_RATE_LIMITED', 'too many requests; slow down and retry after the window', { retriable: true });

@@ -47,7 +47,12 @@ const SCHEMA = {
   required: ['development', 'roleGroups', 'bodyLimit', 'rateLimit', 'maxDepth', 'maxCost', 'maxAliases', 'maxDirectives', 'maxTokens', 'jit'],
   properties: {
     development: { type: 'boolean' },
-    roleGroups: { type: 'object', additionalProperties: false, required: ['auditor', 'approver', 'admin'], properties: { auditor: groups, approver: groups, admin: groups } },
+    roleGroups: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['auditor', 'approver', 'admin'],
+      properties: { auditor: groups, approver: groups, admin: groups },
+    },
     bodyLimit: { type: 'integer', minimum: 1024, maximum: 16 * 1024 * 1024 },
     rateLimit: {
       type: 'object',

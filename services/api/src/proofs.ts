@@ -44,12 +44,18 @@ export function createProofService(ledger: LedgerStore) {
       const note = await log.latestCheckpoint();
       if (note === undefined) return { proof: null, reason: 'the log has no signed checkpoint yet' };
       const treeSize = sizeOf(note);
-      if (index >= treeSize) return { proof: null, reason: `the entry is past the latest signed checkpoint (tree size ${treeSize}); the next checkpoint will cover it` };
-      const hashes = await inclusionProof(tileNodeReader((ids) => log.readTiles(ids), treeSize), index, treeSize);
+      if (index >= treeSize)
+        return { proof: null, reason: `the entry is past the latest signed checkpoint (tree size ${treeSize}); the next checkpoint will cover it` };
+      const hashes = await inclusionProof(
+        tileNodeReader((ids) => log.readTiles(ids), treeSize),
+        index,
+        treeSize,
+      );
       return { proof: { index, treeSize, checkpoint: note, hashes: hashes.map(encodeBase64) }, reason: null };
     },
     async consistency(logId: string, from: number, to: number): Promise<ConsistencyAnswer> {
-      if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || from > to) throw new ApiInputInvalidError('consistency proofs need 1 <= from <= to');
+      if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || from > to)
+        throw new ApiInputInvalidError('consistency proofs need 1 <= from <= to');
       const log = await open(logId);
       const bySize = new Map<number, string>();
       for (const note of await log.checkpoints()) bySize.set(sizeOf(note), note);
@@ -57,7 +63,11 @@ export function createProofService(ledger: LedgerStore) {
       const toCheckpoint = bySize.get(to);
       if (fromCheckpoint === undefined) throw new ApiNoCheckpointError(`no signed checkpoint of log ${logId} has tree size ${from}`);
       if (toCheckpoint === undefined) throw new ApiNoCheckpointError(`no signed checkpoint of log ${logId} has tree size ${to}`);
-      const hashes = await consistencyProof(tileNodeReader((ids) => log.readTiles(ids), to), from, to);
+      const hashes = await consistencyProof(
+        tileNodeReader((ids) => log.readTiles(ids), to),
+        from,
+        to,
+      );
       return { log: logId, from, to, fromCheckpoint, toCheckpoint, hashes: hashes.map(encodeBase64) };
     },
     /** record reads and decodes the ledger entry at a position (undefined past the end or when undecodable). */

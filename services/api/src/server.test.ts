@@ -73,7 +73,14 @@ before(async () => {
   assert.equal(await projector.catchUp(), records.length);
   app = await buildServer(
     { roleGroups, rateLimit: { max: 1000, windowMs: 60_000 } },
-    { verify, store, proofs: createProofService(ledger), decisions, signatures: { verify: (d) => d.signature?.toString() === 'sig' }, changes: (l) => projector.onChange(l) },
+    {
+      verify,
+      store,
+      proofs: createProofService(ledger),
+      decisions,
+      signatures: { verify: (d) => d.signature?.toString() === 'sig' },
+      changes: (l) => projector.onChange(l),
+    },
   );
 });
 after(async () => {
@@ -121,7 +128,12 @@ describe('queries and keyset pagination', () => {
     let after: string | null = null;
     let pages = 0;
     do {
-      const r = await gql(app, 'tok-auditor', 'query($a: String) { sessions(first: 3, after: $a) { nodes { sessionId startedAt } pageInfo { hasNextPage endCursor } } }', { a: after });
+      const r = await gql(
+        app,
+        'tok-auditor',
+        'query($a: String) { sessions(first: 3, after: $a) { nodes { sessionId startedAt } pageInfo { hasNextPage endCursor } } }',
+        { a: after },
+      );
       assert.equal(r.errors, undefined);
       const c = r.data!.sessions;
       seen.push(...c.nodes.map((n: { sessionId: string }) => n.sessionId));
@@ -134,19 +146,36 @@ describe('queries and keyset pagination', () => {
     assert.deepEqual(seen, [...seen].sort().reverse());
   });
   test('sessions filter by subject and show how the session ended', async () => {
-    const r = await gql(app, 'tok-auditor', '{ sessions(filter: { subject: "bob" }) { nodes { subject sourceAddress targetResource endReason commandCount endedAt } } }');
+    const r = await gql(
+      app,
+      'tok-auditor',
+      '{ sessions(filter: { subject: "bob" }) { nodes { subject sourceAddress targetResource endReason commandCount endedAt } } }',
+    );
     assert.equal(r.data!.sessions.nodes.length, 2);
-    for (const n of r.data!.sessions.nodes) assert.deepEqual({ ...n, sourceAddress: undefined, endedAt: undefined }, { subject: 'bob', sourceAddress: undefined, targetResource: 'demo', endReason: 'client-closed', commandCount: 3, endedAt: undefined });
+    for (const n of r.data!.sessions.nodes)
+      assert.deepEqual(
+        { ...n, sourceAddress: undefined, endedAt: undefined },
+        { subject: 'bob', sourceAddress: undefined, targetResource: 'demo', endReason: 'client-closed', commandCount: 3, endedAt: undefined },
+      );
     const since = await gql(app, 'tok-auditor', '{ sessions(filter: { since: "2025-10-09T08:53:25Z" }) { nodes { sessionId } } }');
     assert.equal(since.data!.sessions.nodes.length, 2);
   });
   test('commands of a session in order, with decision, rule and outcome', async () => {
-    const r = await gql(app, 'tok-auditor', '{ commands(sessionId: "0190a5d0-0000-7000-8000-000000000000", first: 2) { nodes { commandId decision ruleId outcome } pageInfo { endCursor } } }');
+    const r = await gql(
+      app,
+      'tok-auditor',
+      '{ commands(sessionId: "0190a5d0-0000-7000-8000-000000000000", first: 2) { nodes { commandId decision ruleId outcome } pageInfo { endCursor } } }',
+    );
     assert.deepEqual(r.data!.commands.nodes, [
       { commandId: 'c0', decision: 'allow', ruleId: 'reads', outcome: 'ok' },
       { commandId: 'c1', decision: 'allow', ruleId: 'reads', outcome: 'ok' },
     ]);
-    const rest = await gql(app, 'tok-auditor', 'query($a: String) { commands(sessionId: "0190a5d0-0000-7000-8000-000000000000", after: $a) { nodes { commandId decision } } }', { a: r.data!.commands.pageInfo.endCursor });
+    const rest = await gql(
+      app,
+      'tok-auditor',
+      'query($a: String) { commands(sessionId: "0190a5d0-0000-7000-8000-000000000000", after: $a) { nodes { commandId decision } } }',
+      { a: r.data!.commands.pageInfo.endCursor },
+    );
     assert.deepEqual(rest.data!.commands.nodes, [
       { commandId: 'c2', decision: 'allow' },
       { commandId: 'cb', decision: 'deny' },
@@ -165,7 +194,9 @@ describe('queries and keyset pagination', () => {
     );
     assert.equal(r.errors, undefined);
     assert.deepEqual(r.data!.blockedCommands.nodes, [{ commandId: 'cb', ruleId: 'no-ddl', reason: 'DDL is not allowed' }]);
-    assert.deepEqual(r.data!.approvals.nodes, [{ requestId: 'r1', status: 'approved', approver: 'bob', justification: 'ticket 42', signatureValid: true, requester: 'alice' }]);
+    assert.deepEqual(r.data!.approvals.nodes, [
+      { requestId: 'r1', status: 'approved', approver: 'bob', justification: 'ticket 42', signatureValid: true, requester: 'alice' },
+    ]);
     assert.equal(r.data!.maskedData.nodes.length, 1);
     assert.deepEqual(r.data!.identities.nodes, [
       { subject: 'alice', sessions: 3 },
@@ -175,10 +206,17 @@ describe('queries and keyset pagination', () => {
     assert.deepEqual(r.data!.authenticationFailures.nodes, [{ code: 'AFF_E_AUTH_BAD_SIGNATURE', claimedSubject: 'mallory' }]);
   });
   test('approvals list every decision of a request with its own signature check', async () => {
-    const r = await gql(app, 'tok-approver', '{ approval(requestId: "r1") { status decisions { decision approver signatureValid position { index } proof { reason } } } }');
+    const r = await gql(
+      app,
+      'tok-approver',
+      '{ approval(requestId: "r1") { status decisions { decision approver signatureValid position { index } proof { reason } } } }',
+    );
     assert.equal(r.errors, undefined, JSON.stringify(r.errors));
     assert.equal(r.data!.approval.status, 'approved');
-    assert.deepEqual(r.data!.approval.decisions.map((d: { decision: string; approver: string; signatureValid: boolean }) => [d.decision, d.approver, d.signatureValid]), [['approved', 'bob', true]]);
+    assert.deepEqual(
+      r.data!.approval.decisions.map((d: { decision: string; approver: string; signatureValid: boolean }) => [d.decision, d.approver, d.signatureValid]),
+      [['approved', 'bob', true]],
+    );
   });
   test('a cursor the API did not issue is refused with AFF_E_API_CURSOR_INVALID; first is bounded', async () => {
     const bad = await gql(app, 'tok-auditor', '{ sessions(after: "WyJ4Il0") { nodes { sessionId } } }');
@@ -190,18 +228,40 @@ describe('queries and keyset pagination', () => {
 
 describe('proofs', () => {
   test("a row's inclusion proof verifies against the signed checkpoint", async () => {
-    const r = await gql(app, 'tok-auditor', '{ blockedCommands { nodes { proof { position { log index } proof { index treeSize checkpoint hashes } reason } } } }');
+    const r = await gql(
+      app,
+      'tok-auditor',
+      '{ blockedCommands { nodes { proof { position { log index } proof { index treeSize checkpoint hashes } reason } } } }',
+    );
     const ev = r.data!.blockedCommands.nodes[0].proof;
     assert.equal(ev.reason, null);
     const note = openNote(ev.proof.checkpoint, [testNoteVerifier]);
     const cp = parseCheckpoint(note.text);
     assert.equal(cp.size, ev.proof.treeSize);
     const leaf = hashLeaf(encodeEvent(records[ev.position.index]));
-    verifyInclusion(leaf, ev.proof.index, ev.proof.treeSize, ev.proof.hashes.map((h: string) => decodeBase64Strict(h)), cp.root);
-    assert.throws(() => verifyInclusion(hashLeaf(Buffer.from('forged')), ev.proof.index, ev.proof.treeSize, ev.proof.hashes.map((h: string) => decodeBase64Strict(h)), cp.root));
+    verifyInclusion(
+      leaf,
+      ev.proof.index,
+      ev.proof.treeSize,
+      ev.proof.hashes.map((h: string) => decodeBase64Strict(h)),
+      cp.root,
+    );
+    assert.throws(() =>
+      verifyInclusion(
+        hashLeaf(Buffer.from('forged')),
+        ev.proof.index,
+        ev.proof.treeSize,
+        ev.proof.hashes.map((h: string) => decodeBase64Strict(h)),
+        cp.root,
+      ),
+    );
   });
   test('a row past the latest checkpoint has proof null and a reason', async () => {
-    const r = await gql(app, 'tok-auditor', '{ commands(sessionId: "0190a5d0-0000-7000-8000-000000000006") { nodes { position { index } proof { proof { index } reason } } } }');
+    const r = await gql(
+      app,
+      'tok-auditor',
+      '{ commands(sessionId: "0190a5d0-0000-7000-8000-000000000006") { nodes { position { index } proof { proof { index } reason } } } }',
+    );
     const n = r.data!.commands.nodes.at(-1);
     assert.ok(n.position.index >= SIGNED, `index ${n.position.index}`);
     assert.equal(n.proof.proof, null);
@@ -209,11 +269,20 @@ describe('proofs', () => {
   });
   test('consistency proofs between checkpoints verify; other sizes are refused', async () => {
     const cps = (await gql(app, 'tok-auditor', `{ checkpoints(log: "${TEST_LOG}") { treeSize note } }`)).data!.checkpoints;
-    assert.deepEqual(cps.map((c: { treeSize: number }) => c.treeSize), Array.from({ length: SIGNED / 10 }, (_, i) => (i + 1) * 10));
+    assert.deepEqual(
+      cps.map((c: { treeSize: number }) => c.treeSize),
+      Array.from({ length: SIGNED / 10 }, (_, i) => (i + 1) * 10),
+    );
     const r = await gql(app, 'tok-auditor', `{ consistencyProof(log: "${TEST_LOG}", from: 10, to: ${SIGNED}) { hashes fromCheckpoint toCheckpoint } }`);
     const p = r.data!.consistencyProof;
     const root = (n: string) => parseCheckpoint(openNote(n, [testNoteVerifier]).text).root;
-    verifyConsistency(10, SIGNED, p.hashes.map((h: string) => decodeBase64Strict(h)), root(p.fromCheckpoint), root(p.toCheckpoint));
+    verifyConsistency(
+      10,
+      SIGNED,
+      p.hashes.map((h: string) => decodeBase64Strict(h)),
+      root(p.fromCheckpoint),
+      root(p.toCheckpoint),
+    );
     const bad = await gql(app, 'tok-auditor', `{ consistencyProof(log: "${TEST_LOG}", from: 11, to: ${SIGNED}) { hashes } }`);
     assert.equal(bad.errors?.[0].extensions?.code, 'AFF_E_API_NO_CHECKPOINT');
   });
@@ -321,12 +390,22 @@ describe('subscriptions (SSE, fed by the projection)', () => {
     assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
     const reader = res.body!.getReader();
     const S = '0190a5d0-0000-7000-8000-000000000077';
-    await writeLedger(join(dir, 'ledger.sqlite'), [exampleEvent('ApprovalRequested', { eventId: '0190a5d0-0000-7000-9000-000000000777', sessionId: S, requestId: 'r77', occurredAt: 1_770_000_000_000_000 })]);
+    await writeLedger(join(dir, 'ledger.sqlite'), [
+      exampleEvent('ApprovalRequested', { eventId: '0190a5d0-0000-7000-9000-000000000777', sessionId: S, requestId: 'r77', occurredAt: 1_770_000_000_000_000 }),
+    ]);
     await projector.catchUp();
     const first = await until(reader, 'r77');
     assert.match(first, /"requestId":"r77","status":"pending","requester":"alice"/);
     await writeLedger(join(dir, 'ledger.sqlite'), [
-      exampleEvent('ApprovalDecided', { eventId: '0190a5d0-0000-7000-9000-000000000778', sessionId: S, seq: 1, requestId: 'r77', decision: 'denied', approver: { ...exampleEvent('SessionStarted').actor!, subject: 'bob' }, justification: 'no' }),
+      exampleEvent('ApprovalDecided', {
+        eventId: '0190a5d0-0000-7000-9000-000000000778',
+        sessionId: S,
+        seq: 1,
+        requestId: 'r77',
+        decision: 'denied',
+        approver: { ...exampleEvent('SessionStarted').actor!, subject: 'bob' },
+        justification: 'no',
+      }),
     ]);
     await projector.catchUp();
     const second = await until(reader, 'denied');
@@ -361,7 +440,8 @@ describe('development mode', () => {
 test('the interpreter (jit: false) gives the same answers as the compiled queries', async () => {
   const plain = await buildServer({ roleGroups, jit: false }, { verify, store, proofs: createProofService(ledger) });
   try {
-    const q = '{ sessions(first: 4) { nodes { sessionId startedAt proof { reason proof { hashes } } } pageInfo { endCursor } } approvals { nodes { requestId status } } }';
+    const q =
+      '{ sessions(first: 4) { nodes { sessionId startedAt proof { reason proof { hashes } } } pageInfo { endCursor } } approvals { nodes { requestId status } } }';
     assert.deepEqual(await gql(plain, 'tok-auditor', q), await gql(app, 'tok-auditor', q));
     assert.equal((await gql(plain, 'tok-approver', '{ sessions { nodes { sessionId } } }')).errors?.[0].extensions?.code, 'AFF_E_API_FORBIDDEN');
   } finally {

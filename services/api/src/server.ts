@@ -38,7 +38,14 @@ export async function buildServer(input: Partial<ApiOptions>, deps: ServerDeps):
   const yoga = createApiYoga(o, { ...deps, clock: deps.clock ?? systemClock }, deps.logger);
   app.decorate('yoga', yoga);
   app.get('/healthz', { config: { public: true } }, async () => ({ ok: true }));
-  await app.register(authPlugin, { verify: deps.verify, roleGroups: o.roleGroups, clock: deps.clock ?? systemClock, graphiql: o.development, ...(deps.recorder ? { recorder: deps.recorder } : {}), ...(deps.logger ? { logger: deps.logger } : {}) });
+  await app.register(authPlugin, {
+    verify: deps.verify,
+    roleGroups: o.roleGroups,
+    clock: deps.clock ?? systemClock,
+    graphiql: o.development,
+    ...(deps.recorder ? { recorder: deps.recorder } : {}),
+    ...(deps.logger ? { logger: deps.logger } : {}),
+  });
   // preHandler: after authentication, so the key is the verified identity, not a spoofable header.
   await app.register(rateLimit, {
     max: o.rateLimit.max,

@@ -14,7 +14,13 @@ export const TEST_LOG = 'affidavit.session-events.v1:0';
 export const TEST_ORIGIN = `test.affidavit/${TEST_LOG}`;
 
 const T0 = 1_760_000_000_000_000;
-const actor = (subject: string, groups: string[] = ['analysts']): Actor => ({ ...EXAMPLE_ACTOR, subject, email: `${subject}@example.com`, groups, tokenId: `tok-${subject}` });
+const actor = (subject: string, groups: string[] = ['analysts']): Actor => ({
+  ...EXAMPLE_ACTOR,
+  subject,
+  email: `${subject}@example.com`,
+  groups,
+  tokenId: `tok-${subject}`,
+});
 const sid = (n: number) => `0190a5d0-0000-7000-8000-${String(n).padStart(12, '0')}`;
 let ids = 0;
 const eid = () => `0190a5d0-0000-7000-9000-${String(++ids).padStart(12, '0')}`;
@@ -27,7 +33,15 @@ const eid = () => `0190a5d0-0000-7000-9000-${String(++ids).padStart(12, '0')}`;
 export function story(sessions = 5, commands = 3, decided = true): LedgerRecord[] {
   const out: LedgerRecord[] = [];
   const users = ['alice', 'bob', 'carol'];
-  out.push(exampleEvent('AuthenticationFailed', { eventId: eid(), sessionId: sid(999), occurredAt: T0 - 10, claimedSubject: 'mallory', code: 'AFF_E_AUTH_BAD_SIGNATURE' }));
+  out.push(
+    exampleEvent('AuthenticationFailed', {
+      eventId: eid(),
+      sessionId: sid(999),
+      occurredAt: T0 - 10,
+      claimedSubject: 'mallory',
+      code: 'AFF_E_AUTH_BAD_SIGNATURE',
+    }),
+  );
   for (let s = 0; s < sessions; s++) {
     const a = actor(users[s % users.length]);
     const sessionId = sid(s);
@@ -40,13 +54,32 @@ export function story(sessions = 5, commands = 3, decided = true): LedgerRecord[
       out.push(exampleEvent('CommandCompleted', { ...env(), occurredAt: t + 15 + c * 10, commandId: `c${c}`, tag: 'SELECT 1' }));
     }
     if (s === 0) {
-      out.push(exampleEvent('CommandIssued', { ...env(), occurredAt: t + 500, commandId: 'cb', text: 'drop table customers', decision: 'deny', ruleId: 'no-ddl' }));
+      out.push(
+        exampleEvent('CommandIssued', { ...env(), occurredAt: t + 500, commandId: 'cb', text: 'drop table customers', decision: 'deny', ruleId: 'no-ddl' }),
+      );
       out.push(exampleEvent('CommandBlocked', { ...env(), occurredAt: t + 501, commandId: 'cb' }));
-      out.push(exampleEvent('CommandIssued', { ...env(), occurredAt: t + 600, commandId: 'ch', text: 'delete from customers', decision: 'require_approval', ruleId: 'hold-writes' }));
+      out.push(
+        exampleEvent('CommandIssued', {
+          ...env(),
+          occurredAt: t + 600,
+          commandId: 'ch',
+          text: 'delete from customers',
+          decision: 'require_approval',
+          ruleId: 'hold-writes',
+        }),
+      );
       out.push(exampleEvent('ApprovalRequested', { ...env(), occurredAt: t + 601, requestId: 'r1', commandId: 'ch', expiresAt: t + 300_000_000 }));
       if (decided) {
         out.push(
-          exampleEvent('ApprovalDecided', { ...env(), occurredAt: t + 700, requestId: 'r1', decision: 'approved', approver: actor('bob', ['approvers']), justification: 'ticket 42', signature: Buffer.from('sig') }),
+          exampleEvent('ApprovalDecided', {
+            ...env(),
+            occurredAt: t + 700,
+            requestId: 'r1',
+            decision: 'approved',
+            approver: actor('bob', ['approvers']),
+            justification: 'ticket 42',
+            signature: Buffer.from('sig'),
+          }),
         );
       }
       out.push(exampleEvent('DataMasked', { ...env(), occurredAt: t + 800, commandId: 'c0' }));
@@ -67,10 +100,17 @@ export async function writeLedger(path: string, records: readonly LedgerRecord[]
   const batch = o.batch ?? 10;
   let size = (await log.tail()).size;
   for (let i = 0; i < records.length; i += batch) {
-    const entries: NewEntry[] = records.slice(i, i + batch).map((r) => ({ eventId: r.eventId, kind: 'event', bytes: encodeEvent(r), source: null, appendedAt: 0 }));
-    const res = await integrate(log.readTiles.bind(log), size, entries.map((e) => hashLeaf(e.bytes)));
+    const entries: NewEntry[] = records
+      .slice(i, i + batch)
+      .map((r) => ({ eventId: r.eventId, kind: 'event', bytes: encodeEvent(r), source: null, appendedAt: 0 }));
+    const res = await integrate(
+      log.readTiles.bind(log),
+      size,
+      entries.map((e) => hashLeaf(e.bytes)),
+    );
     const last = i + batch >= records.length;
-    const checkpoint = last && o.lastUnsigned ? undefined : await signNote(formatCheckpoint({ origin: TEST_ORIGIN, size: res.size, root: res.root, extensions: [] }), [signer]);
+    const checkpoint =
+      last && o.lastUnsigned ? undefined : await signNote(formatCheckpoint({ origin: TEST_ORIGIN, size: res.size, root: res.root, extensions: [] }), [signer]);
     await log.append({ entries, tiles: res.tiles, ...(checkpoint ? { checkpoint } : {}) }, size);
     size = res.size;
   }
@@ -79,5 +119,13 @@ export async function writeLedger(path: string, records: readonly LedgerRecord[]
 
 /** identity builds a verified Identity for tests. */
 export function identity(subject: string, groups: string[], tokenId = `jti-${subject}`): Identity {
-  return Object.freeze({ issuer: 'http://127.0.0.1:9000', subject, groups: Object.freeze(groups), amr: Object.freeze([]), mfa: false, tokenId, expiresAt: Date.now() + 600_000 });
+  return Object.freeze({
+    issuer: 'http://127.0.0.1:9000',
+    subject,
+    groups: Object.freeze(groups),
+    amr: Object.freeze([]),
+    mfa: false,
+    tokenId,
+    expiresAt: Date.now() + 600_000,
+  });
 }

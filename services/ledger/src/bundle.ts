@@ -90,12 +90,16 @@ export async function readBundle(path: string, maxLineBytes = MAX_BUNDLE_LINE_BY
       if (!n.done) lineNo++;
       return n;
     } catch (e) {
-      if (e instanceof LineTooLong) throw new BundleMalformedError(`${path}:${e.lineNo}: line longer than ${e.max} bytes (a bundle line holds one entry of at most ${MAX_ENTRY_BYTES} bytes)`);
+      if (e instanceof LineTooLong)
+        throw new BundleMalformedError(
+          `${path}:${e.lineNo}: line longer than ${e.max} bytes (a bundle line holds one entry of at most ${MAX_ENTRY_BYTES} bytes)`,
+        );
       throw e;
     }
   };
   const parse = (line: Buffer): Record<string, unknown> => {
-    if (jsonDepthExceeds(line)) throw new BundleMalformedError(`${path}:${lineNo}: JSON nested deeper than ${MAX_JSON_DEPTH} levels (a bundle line is a flat object)`);
+    if (jsonDepthExceeds(line))
+      throw new BundleMalformedError(`${path}:${lineNo}: JSON nested deeper than ${MAX_JSON_DEPTH} levels (a bundle line is a flat object)`);
     try {
       const v = JSON.parse(line.toString('utf8'));
       if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
@@ -143,7 +147,8 @@ export async function readBundle(path: string, maxLineBytes = MAX_BUNDLE_LINE_BY
       if (n.done) return;
       if (n.value.length === 0) continue;
       const v = parse(n.value);
-      if (typeof v.checkpoint === 'string') throw new BundleMalformedError(`${path}:${lineNo}: a checkpoint after the first entry (checkpoints come before entries)`);
+      if (typeof v.checkpoint === 'string')
+        throw new BundleMalformedError(`${path}:${lineNo}: a checkpoint after the first entry (checkpoints come before entries)`);
       yield decode(v, lineNo);
     }
   }

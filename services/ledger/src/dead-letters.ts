@@ -59,7 +59,10 @@ export async function publishDeadLetters(bus: Bus, topic: string, items: readonl
     chunk = [];
     bytes = 0;
     try {
-      await bus.publish(topic, sent.map((a) => deadLetter(a)));
+      await bus.publish(
+        topic,
+        sent.map((a) => deadLetter(a)),
+      );
     } catch (e) {
       if (!permanent(e)) throw e;
       log?.warn({ err: e, records: sent.length }, 'the dead-letter topic refused these records; sending each as digest and prefix');

@@ -5,7 +5,15 @@ export type { VerifyReport, VerifyProblem, VerifyEntry, OpenedCheckpoint, Labele
 export { verifyLedger } from './core/verify-ledger.ts';
 export type { LedgerVerdict, LedgerVerifyInput, LogSource, LogVerdict } from './core/verify-ledger.ts';
 export { parseCheckpointFeed } from './core/checkpoint-feed.ts';
-export { detectInput, readCheckpointFile, readCheckpointFeed, assertReadableFile, VerifyInputMissingError, VerifyInputUnreadableError, CheckpointFeedMalformedError } from './verify-input.ts';
+export {
+  detectInput,
+  readCheckpointFile,
+  readCheckpointFeed,
+  assertReadableFile,
+  VerifyInputMissingError,
+  VerifyInputUnreadableError,
+  CheckpointFeedMalformedError,
+} from './verify-input.ts';
 export type { InputKind } from './verify-input.ts';
 export { RootAccumulator } from './core/root-accumulator.ts';
 export { exportBundle, entriesWithRecordedLeaves, readBundle, BUNDLE_FORMAT, BundleMalformedError, MAX_BUNDLE_LINE_BYTES } from './bundle.ts';

@@ -93,7 +93,10 @@ async function setup(hooks: Hooks, options: Partial<LedgerOptions> = {}, maxBatc
   for (const t of [TOPICS.sessionEvents, TOPICS.sessionEventsDlq, TOPICS.checkpoints]) await bus.ensureTopic(t, 1);
   const raw = await openSqliteLedgerStore({ path: join(dir, 'ledger.sqlite') });
   const store = wrap(instrumented(raw, hooks));
-  const ledger = new Ledger({ origin: 'pipeline.test', checkpointEveryEntries: 1_000, checkpointEveryMs: 60_000, retryBackoffMs: 5, ...options }, { bus, store, signer, clock, logger });
+  const ledger = new Ledger(
+    { origin: 'pipeline.test', checkpointEveryEntries: 1_000, checkpointEveryMs: 60_000, retryBackoffMs: 5, ...options },
+    { bus, store, signer, clock, logger },
+  );
   return { bus, raw, ledger };
 }
 
@@ -122,14 +125,23 @@ test('records that queue while an append runs are written together (group commit
   const hooks: Hooks = { sizes: [], before: (_b, n) => (n === 0 ? gate : undefined) };
   const { bus, raw, ledger } = await setup(hooks, { maxAppendEntries: 400 });
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 1_000 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 1_000 }, (_, i) => ({ key: 'p', value: ev(i) })),
+  );
   await new Promise((r) => setTimeout(r, 200));
   release();
   await until(() => ledger.stats().appended === 1_000);
   await ledger.stop();
   assert.deepEqual(await verifyAll(raw), consecutive(1_000));
-  assert.ok(hooks.sizes.some((n) => n > 50), `some append wrote more than one bus batch: ${hooks.sizes.join(',')}`);
-  assert.ok(hooks.sizes.every((n) => n <= 400), `no append over maxAppendEntries: ${hooks.sizes.join(',')}`);
+  assert.ok(
+    hooks.sizes.some((n) => n > 50),
+    `some append wrote more than one bus batch: ${hooks.sizes.join(',')}`,
+  );
+  assert.ok(
+    hooks.sizes.every((n) => n <= 400),
+    `no append over maxAppendEntries: ${hooks.sizes.join(',')}`,
+  );
   await raw.close();
 });
 
@@ -148,7 +160,10 @@ test('a failing store holds everything back (nothing lost, nothing twice) and th
   const log = recordingLogger();
   const { bus, raw, ledger } = await setup(hooks, { maxPendingEntries: 120 }, 50, log.logger);
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 600 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 600 }, (_, i) => ({ key: 'p', value: ev(i) })),
+  );
   await until(() => failures >= 5);
   // Long enough for the waiting handler to give up with BackpressureError (the bus retries it).
   await until(() => log.lines.some((l) => l.level === 'warn' && /ledger is behind/.test(l.msg)));
@@ -182,13 +197,19 @@ test('an append the store refuses for its size is split until it fits', async ()
   };
   const { bus, raw, ledger } = await setup(hooks, { maxAppendEntries: 1_000 }, 100);
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 700 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 700 }, (_, i) => ({ key: 'p', value: ev(i) })),
+  );
   await new Promise((r) => setTimeout(r, 100));
   release();
   await until(() => ledger.stats().appended === 700);
   await ledger.stop();
   assert.deepEqual(await verifyAll(raw), consecutive(700));
-  assert.ok(hooks.sizes.every((s) => s <= 64), hooks.sizes.join(','));
+  assert.ok(
+    hooks.sizes.every((s) => s <= 64),
+    hooks.sizes.join(','),
+  );
   await raw.close();
 });
 
@@ -196,7 +217,10 @@ test('stop() appends every record already handed over before its final checkpoin
   const hooks: Hooks = { sizes: [], before: () => new Promise((r) => setTimeout(r, 20)) };
   const { bus, raw, ledger } = await setup(hooks, {}, 100);
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 500 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 500 }, (_, i) => ({ key: 'p', value: ev(i) })),
+  );
   await until(() => ledger.stats().appended > 0);
   await ledger.stop();
   const appended = ledger.stats().appended;
@@ -214,7 +238,10 @@ test('a backlog written in large groups still gets a checkpoint every checkpoint
   const hooks: Hooks = { sizes: [], before: (_b, n) => (n === 0 ? gate : undefined) };
   const { bus, raw, ledger } = await setup(hooks, { checkpointEveryEntries: 100, maxAppendEntries: 4_096 }, 50);
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 1_000 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 1_000 }, (_, i) => ({ key: 'p', value: ev(i) })),
+  );
   await new Promise((r) => setTimeout(r, 200));
   release();
   await until(() => ledger.stats().appended === 1_000);
@@ -222,7 +249,10 @@ test('a backlog written in large groups still gets a checkpoint every checkpoint
   assert.deepEqual(await verifyAll(raw), consecutive(1_000));
   const log = await raw.openLog(logIdFor(TOPICS.sessionEvents, 0));
   const sizes = (await log.checkpoints()).map((n) => Number(n.split('\n')[1]));
-  assert.deepEqual(sizes, Array.from({ length: 10 }, (_, i) => (i + 1) * 100));
+  assert.deepEqual(
+    sizes,
+    Array.from({ length: 10 }, (_, i) => (i + 1) * 100),
+  );
   await raw.close();
 });
 
@@ -243,7 +273,10 @@ test('pipelining: when the append in flight fails, the group computed behind it 
   };
   const { bus, raw, ledger } = await setup(hooks, { maxAppendEntries: 50, checkpointEveryEntries: 70 });
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 400 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 400 }, (_, i) => ({ key: 'p', value: ev(i) })),
+  );
   await until(() => ledger.stats().appended === 50);
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(ledger.stats().appended, 50, 'nothing past the held append counts as appended');
@@ -267,7 +300,10 @@ test('pipelining: an eventId of the group in flight (not yet in the store) is a 
   const events = Array.from({ length: 100 }, (_, i) => ev(i));
   await ledger.start();
   // Offsets 0..49: events 0..49; 50..99: the same 50 again; 100..149: events 50..99.
-  await bus.publish(TOPICS.sessionEvents, [...events.slice(0, 50), ...events.slice(0, 50), ...events.slice(50)].map((value) => ({ key: 'p', value })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    [...events.slice(0, 50), ...events.slice(0, 50), ...events.slice(50)].map((value) => ({ key: 'p', value })),
+  );
   await new Promise((r) => setTimeout(r, 100));
   release();
   await until(() => ledger.stats().appended === 100 && ledger.stats().pending === 0);
@@ -276,7 +312,10 @@ test('pipelining: an eventId of the group in flight (not yet in the store) is a 
   assert.deepEqual(offsets, [...consecutive(50), ...consecutive(50).map((o) => o + 100n)]);
   assert.equal(ledger.stats().duplicates, 50);
   // Dropped before the append, not caught by the store's backstop (a failed append and a retry).
-  assert.deepEqual(log.lines.filter((l) => l.level === 'error'), []);
+  assert.deepEqual(
+    log.lines.filter((l) => l.level === 'error'),
+    [],
+  );
   await raw.close();
 });
 
@@ -299,7 +338,10 @@ test('pipelining: a store that orders appends gets the next one before the previ
     });
   const { bus, raw, ledger } = await setup(hooks, { maxAppendEntries: 50, checkpointEveryMs: 60_000 }, 50, undefined, counting);
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 300 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 300 }, (_, i) => ({ key: 'p', value: ev(i) })),
+  );
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(ledger.stats().appended, 0, 'nothing counts as appended while the first append is held');
   release();
@@ -316,18 +358,27 @@ test('an event the log already holds, sent again at a later offset, is dropped o
   const { bus, raw, ledger } = await setup(hooks, { maxAppendEntries: 100, retryBackoffMs: 60_000 }, 50, log.logger);
   const events = Array.from({ length: 200 }, (_, i) => ev(i));
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, events.slice(0, 100).map((value) => ({ key: 'p', value })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    events.slice(0, 100).map((value) => ({ key: 'p', value })),
+  );
   await until(() => ledger.stats().appended === 100);
   // A producer retry: 20 stored events again, among new ones (offsets 100..219).
   const again = [...events.slice(100, 150), ...events.slice(10, 30), ...events.slice(150)];
-  await bus.publish(TOPICS.sessionEvents, again.map((value) => ({ key: 'p', value })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    again.map((value) => ({ key: 'p', value })),
+  );
   // retryBackoffMs is a minute: this only finishes in time if duplicates cost no pause.
   await until(() => ledger.stats().appended === 200 && ledger.stats().pending === 0, 10_000);
   await ledger.stop();
   assert.equal(ledger.stats().duplicates, 20);
   const offsets = await verifyAll(raw);
   assert.deepEqual(offsets, [...consecutive(150), ...consecutive(50).map((o) => o + 170n)]);
-  assert.deepEqual(log.lines.filter((l) => l.level === 'error'), []);
+  assert.deepEqual(
+    log.lines.filter((l) => l.level === 'error'),
+    [],
+  );
   assert.ok(log.lines.some((l) => l.level === 'info' && /already holds/.test(l.msg)));
   await raw.close();
 });
@@ -348,7 +399,10 @@ test('an append reported failed that did land (outcome unknown) is found by the 
     });
   const { bus, raw, ledger } = await setup({ sizes: [] }, { maxAppendEntries: 50, checkpointEveryEntries: 70 }, 50, undefined, lying);
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 400 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 400 }, (_, i) => ({ key: 'p', value: ev(i) })),
+  );
   await until(() => ledger.stats().appended + ledger.stats().duplicates === 400 && ledger.stats().pending === 0);
   await ledger.stop();
   assert.equal(lied, 1);
@@ -371,7 +425,10 @@ test('a checkpoint-only append that fails is asked for again, and lands', async 
   // No checkpoint by entries or by time during the test: only the explicit request below.
   const { bus, raw, ledger } = await setup(hooks, { checkpointEveryEntries: 1_000_000, checkpointEveryMs: 600_000 });
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 30 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 30 }, (_, i) => ({ key: 'p', value: ev(i) })),
+  );
   await until(() => ledger.stats().appended === 30);
   const log = await raw.openLog(logIdFor(TOPICS.sessionEvents, 0));
   assert.equal(await log.latestCheckpoint(), undefined);
@@ -402,7 +459,10 @@ test('an entry the store refuses as invalid is narrowed down and appended as Inp
   };
   const { bus, raw, ledger } = await setup(hooks, { maxAppendEntries: 64 });
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, events.map((value) => ({ key: 'p', value })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    events.map((value) => ({ key: 'p', value })),
+  );
   await until(() => ledger.stats().appended === 100 && ledger.stats().pending === 0);
   await ledger.stop();
   assert.ok(refusals >= 2 && refusals <= 10, `narrowed down in a few steps, not retried forever (${refusals})`);
@@ -436,8 +496,14 @@ test('a DLQ that refuses records for good gets digest + prefix instead, once; th
   await ledger.start();
   // A burst of 250 KB garbage records, one of 300 KB (over the DLQ bound), then valid events.
   const garbage = [...Array.from({ length: 6 }, (_, i) => randomBytes(250_000 + i)), randomBytes(300_000)];
-  await bus.publish(TOPICS.sessionEvents, garbage.map((value) => ({ key: 'p', value })));
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 20 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    garbage.map((value) => ({ key: 'p', value })),
+  );
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 20 }, (_, i) => ({ key: 'p', value: ev(i) })),
+  );
   await until(() => ledger.stats().appended === 27 && ledger.stats().pending === 0);
   await ledger.stop();
   assert.equal(ledger.stats().rejected, 7);
@@ -462,12 +528,21 @@ test('DLQ calls stay small: a burst of large rejected records is split, an overs
     return publish(topic, records, opts);
   };
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, [...Array.from({ length: 8 }, () => ({ key: 'p', value: randomBytes(250_000) })), { key: 'p', value: randomBytes(DLQ_MAX_VALUE_BYTES + 1) }]);
+  await bus.publish(TOPICS.sessionEvents, [
+    ...Array.from({ length: 8 }, () => ({ key: 'p', value: randomBytes(250_000) })),
+    { key: 'p', value: randomBytes(DLQ_MAX_VALUE_BYTES + 1) },
+  ]);
   await until(() => ledger.stats().appended === 9 && ledger.stats().pending === 0);
   await ledger.stop();
   assert.ok(calls.length >= 4, `split into several calls (${calls.join(', ')})`);
-  assert.ok(calls.every((n) => n <= DLQ_MAX_CALL_BYTES), `each call at most ${DLQ_MAX_CALL_BYTES} bytes (${calls.join(', ')})`);
-  assert.equal(calls.reduce((a, b) => a + b, 0), 8 * 250_000 + DLQ_PREFIX_BYTES);
+  assert.ok(
+    calls.every((n) => n <= DLQ_MAX_CALL_BYTES),
+    `each call at most ${DLQ_MAX_CALL_BYTES} bytes (${calls.join(', ')})`,
+  );
+  assert.equal(
+    calls.reduce((a, b) => a + b, 0),
+    8 * 250_000 + DLQ_PREFIX_BYTES,
+  );
   await raw.close();
 });
 
@@ -475,7 +550,10 @@ test('a seq anomaly is flagged through the pipeline, also against groups still i
   const { bus, raw, ledger } = await setup({ sizes: [] }, { maxAppendEntries: 8 });
   await ledger.start();
   const seqs = [...Array.from({ length: 40 }, (_, i) => i), 10, 39, 40];
-  await bus.publish(TOPICS.sessionEvents, seqs.map((s) => ({ key: 'p', value: ev(s) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    seqs.map((s) => ({ key: 'p', value: ev(s) })),
+  );
   await until(() => ledger.stats().appended === 45 && ledger.stats().pending === 0);
   await ledger.stop();
   assert.equal(ledger.stats().anomalies, 2);
@@ -493,8 +571,14 @@ test('queued records are bounded in bytes: a burst of large records waits for ro
   await ledger.start();
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, ledger.stats().pending)), 1);
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 30 }, () => ({ key: 'p', value: randomBytes(300_000) })));
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 10 }, (_, i) => ({ key: 'p', value: ev(i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 30 }, () => ({ key: 'p', value: randomBytes(300_000) })),
+  );
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 10 }, (_, i) => ({ key: 'p', value: ev(i) })),
+  );
   await until(() => ledger.stats().appended === 40 && ledger.stats().pending === 0);
   clearInterval(sampler);
   await ledger.stop();

@@ -70,7 +70,10 @@ test('malformed input becomes an InputRejected entry and its raw bytes go to the
   await ledger.start();
   const dlq: BusRecord[] = [];
   const sub = await bus.subscribe({ group: 'dlq-reader', topics: [TOPICS.sessionEventsDlq], handler: async (b) => void dlq.push(...b.records) });
-  await bus.publish(TOPICS.sessionEvents, [{ key: 'x', value: Buffer.from('garbage') }, { key: 'x', value: ev('x', 0) }]);
+  await bus.publish(TOPICS.sessionEvents, [
+    { key: 'x', value: Buffer.from('garbage') },
+    { key: 'x', value: ev('x', 0) },
+  ]);
   await until(() => ledger.stats().appended === 2 && dlq.length === 1);
   assert.equal(ledger.stats().rejected, 1);
   assert.equal(dlq[0].value.toString(), 'garbage');
@@ -88,7 +91,10 @@ test('malformed input becomes an InputRejected entry and its raw bytes go to the
 test('a restarted ledger resumes from its own log tail and loses nothing', async () => {
   const first = await setup();
   await first.ledger.start();
-  await first.bus.publish(TOPICS.sessionEvents, Array.from({ length: 40 }, (_, i) => ({ key: 'r', value: ev('r', i) })));
+  await first.bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 40 }, (_, i) => ({ key: 'r', value: ev('r', i) })),
+  );
   await until(() => first.ledger.stats().appended === 40);
   await first.ledger.stop();
   await first.store.close();
@@ -97,7 +103,10 @@ test('a restarted ledger resumes from its own log tail and loses nothing', async
   const store = await openSqliteLedgerStore({ path: join(first.dir, 'ledger.sqlite') });
   const ledger = new Ledger({ origin: 'ledger.test', checkpointEveryEntries: 50, checkpointEveryMs: 60_000 }, { bus, store, signer, clock });
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 10 }, (_, i) => ({ key: 'r', value: ev('r', 40 + i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 10 }, (_, i) => ({ key: 'r', value: ev('r', 40 + i) })),
+  );
   await until(() => ledger.stats().appended === 10);
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(ledger.stats().duplicates, 0, 'resumed after its tail, not from the start of the topic');
@@ -111,7 +120,10 @@ test('a restarted ledger resumes from its own log tail and loses nothing', async
 test('with an ephemeral bus (embedded), a restart reads the new bus from its start: nothing of it is skipped', async () => {
   const first = await setup();
   await first.ledger.start();
-  await first.bus.publish(TOPICS.sessionEvents, Array.from({ length: 30 }, (_, i) => ({ key: 'e', value: ev('e', i) })));
+  await first.bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 30 }, (_, i) => ({ key: 'e', value: ev('e', i) })),
+  );
   await until(() => first.ledger.stats().appended === 30);
   await first.ledger.stop();
   await first.store.close();
@@ -119,9 +131,15 @@ test('with an ephemeral bus (embedded), a restart reads the new bus from its sta
   const bus = createMemoryBus({}, { clock });
   for (const t of [TOPICS.sessionEvents, TOPICS.sessionEventsDlq, TOPICS.checkpoints]) await bus.ensureTopic(t, t === TOPICS.sessionEvents ? 2 : 1);
   const store = await openSqliteLedgerStore({ path: join(first.dir, 'ledger.sqlite') });
-  const ledger = new Ledger({ origin: 'ledger.test', checkpointEveryEntries: 50, checkpointEveryMs: 60_000, ephemeralBus: true }, { bus, store, signer, clock });
+  const ledger = new Ledger(
+    { origin: 'ledger.test', checkpointEveryEntries: 50, checkpointEveryMs: 60_000, ephemeralBus: true },
+    { bus, store, signer, clock },
+  );
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: 5 }, (_, i) => ({ key: 'e', value: ev('e', 30 + i) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 5 }, (_, i) => ({ key: 'e', value: ev('e', 30 + i) })),
+  );
   await until(() => ledger.stats().appended === 5);
   await ledger.stop();
   await store.close();

@@ -54,7 +54,20 @@ export type LedgerOptions = {
 const SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['origin', 'topic', 'group', 'dlqTopic', 'checkpointsTopic', 'checkpointEveryEntries', 'checkpointEveryMs', 'ephemeralBus', 'maxAppendEntries', 'maxPendingEntries', 'maxPendingBytes', 'retryBackoffMs'],
+  required: [
+    'origin',
+    'topic',
+    'group',
+    'dlqTopic',
+    'checkpointsTopic',
+    'checkpointEveryEntries',
+    'checkpointEveryMs',
+    'ephemeralBus',
+    'maxAppendEntries',
+    'maxPendingEntries',
+    'maxPendingBytes',
+    'retryBackoffMs',
+  ],
   properties: {
     origin: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\s+]+$' },
     topic: { type: 'string', minLength: 1 },
@@ -243,7 +256,15 @@ function edgeReader(fallback: TileReader, edge: ReadonlyMap<number, Tile>): Tile
  * LedgerStats is a snapshot for metrics, tests and benchmarks. `pending` counts records the bus
  * handed over that are not yet durable (queued or being appended).
  */
-export type LedgerStats = { appended: number; duplicates: number; rejected: number; anomalies: number; checkpoints: number; pending: number; logs: Record<string, number> };
+export type LedgerStats = {
+  appended: number;
+  duplicates: number;
+  rejected: number;
+  anomalies: number;
+  checkpoints: number;
+  pending: number;
+  logs: Record<string, number>;
+};
 
 /**
  * Ledger consumes session events from the bus and appends them, exactly once, to one log per
@@ -307,8 +328,11 @@ export class Ledger {
         err instanceof ShutdownError
           ? this.#log?.debug({ topic: batch.topic, partition: batch.partition }, 'ledger stopping; batch left to the next start')
           : err instanceof BackpressureError
-          ? this.#log?.warn({ topic: batch.topic, partition: batch.partition, pending: this.#stats.pending }, 'ledger is behind (appends slow or failing); the bus will deliver the batch again')
-          : this.#log?.error({ err, topic: batch.topic, partition: batch.partition }, 'ledger could not take the batch; the bus will deliver it again'),
+            ? this.#log?.warn(
+                { topic: batch.topic, partition: batch.partition, pending: this.#stats.pending },
+                'ledger is behind (appends slow or failing); the bus will deliver the batch again',
+              )
+            : this.#log?.error({ err, topic: batch.topic, partition: batch.partition }, 'ledger could not take the batch; the bus will deliver it again'),
     });
     const tick = Math.max(10, Math.min(1_000, Math.floor(this.options.checkpointEveryMs / 2)));
     this.#timer = setInterval(() => void this.#checkpointDueLogs().catch((err) => this.#log?.error({ err }, 'checkpoint failed')), tick);
@@ -521,7 +545,10 @@ export class Ledger {
         const back: Inflight[] = [];
         for (const x of inflight.splice(0)) {
           if (back.length === 0) {
-            const ok = await x.append.then(() => true, () => false);
+            const ok = await x.append.then(
+              () => true,
+              () => false,
+            );
             if (ok) {
               this.#applied(st, x.prep, x.group.length);
               continue;
@@ -600,7 +627,8 @@ export class Ledger {
       st.wantCheckpoint = undefined;
       return false;
     }
-    if (err instanceof ExpectedSizeConflictError) await this.#resync(st).catch((e: unknown) => this.#log?.error({ err: e, log: st.id }, 'could not re-read the log'));
+    if (err instanceof ExpectedSizeConflictError)
+      await this.#resync(st).catch((e: unknown) => this.#log?.error({ err: e, log: st.id }, 'could not re-read the log'));
     await sleep(this.options.retryBackoffMs);
     return true;
   }
@@ -631,7 +659,15 @@ export class Ledger {
 
   /** #durableView is the log's state as of its last append that resolved. */
   #durableView(st: LogState): View {
-    return { size: st.size, root: st.root, range: st.range, checkpointedSize: st.checkpointedSize, checkpointedAt: st.checkpointedAt, inflightIds: [], tiles: new Map() };
+    return {
+      size: st.size,
+      root: st.root,
+      range: st.range,
+      checkpointedSize: st.checkpointedSize,
+      checkpointedAt: st.checkpointedAt,
+      inflightIds: [],
+      tiles: new Map(),
+    };
   }
 
   /** #viewAfter is the log's state once `prep`'s append (and every one before it) resolves: what the next group is computed against. */
@@ -662,7 +698,8 @@ export class Ledger {
     if (st.refused.size > 0) {
       for (let i = 0; i < parsed.length; i++) {
         const why = st.refused.get(parsed[i].record.offset);
-        if (why !== undefined) parsed[i] = { record: parsed[i].record, eventId: rejectedId(parsed[i].record), failure: { code: 'AFF_E_LEDGER_ENTRY_REFUSED', reason: why } };
+        if (why !== undefined)
+          parsed[i] = { record: parsed[i].record, eventId: rejectedId(parsed[i].record), failure: { code: 'AFF_E_LEDGER_ENTRY_REFUSED', reason: why } };
       }
     }
     // Ids of the groups in flight are not in the store yet; stored ones the store named earlier.
@@ -703,7 +740,16 @@ export class Ledger {
     const result = await integrate(reader, view.size, leaves, view.range);
     const due = checkpointDue({ size: result.size, checkpointedSize: view.checkpointedSize, checkpointedAt: view.checkpointedAt }, now, this.#schedule);
     const checkpoint = due ? await this.#sign(st, result.size, result.root) : undefined;
-    return { ...base, entries, tiles: result.tiles, rejected: rejected.length, size: result.size, root: result.root, range: result.range, ...(checkpoint ? { checkpoint } : {}) };
+    return {
+      ...base,
+      entries,
+      tiles: result.tiles,
+      rejected: rejected.length,
+      size: result.size,
+      root: result.root,
+      range: result.range,
+      ...(checkpoint ? { checkpoint } : {}),
+    };
   }
 
   /** #checkpointGroup is the entry-less append of the checkpoint `wantCheckpoint` asks for, or undefined when none is needed now. */
@@ -717,7 +763,21 @@ export class Ledger {
     try {
       const { root, range } = st.root && st.range ? { root: st.root, range: st.range } : await integrate(st.readTiles, st.size, []);
       const checkpoint = await this.#sign(st, st.size, root);
-      return { view: this.#durableView(st), parsed: [], duplicates: 0, rejected: 0, anomalies: 0, seqs: new Map(), now, entries: [], tiles: [], size: st.size, root, range, checkpoint };
+      return {
+        view: this.#durableView(st),
+        parsed: [],
+        duplicates: 0,
+        rejected: 0,
+        anomalies: 0,
+        seqs: new Map(),
+        now,
+        entries: [],
+        tiles: [],
+        size: st.size,
+        root,
+        range,
+        checkpoint,
+      };
     } catch (err) {
       st.wantCheckpoint ??= want; // asked again on the retry
       throw err;
@@ -800,7 +860,10 @@ export class Ledger {
     const batch = this.#unpublished.splice(0);
     if (batch.length === 0) return;
     try {
-      await this.#bus.publish(this.options.checkpointsTopic, batch.map((c) => ({ key: c.key, value: Buffer.from(c.note) })));
+      await this.#bus.publish(
+        this.options.checkpointsTopic,
+        batch.map((c) => ({ key: c.key, value: Buffer.from(c.note) })),
+      );
     } catch (err) {
       // Kept and retried on the next tick: the copy outside the system is what makes a rollback detectable.
       this.#unpublished.unshift(...batch);

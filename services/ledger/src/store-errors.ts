@@ -22,10 +22,7 @@ export const LedgerImmutableError = defineError('AFF_E_LEDGER_IMMUTABLE', 'ledge
  * of the same level and index, or its first hashes differ from the stored ones. Nothing of
  * the batch was written.
  */
-export const TileConflictError = defineError(
-  'AFF_E_LEDGER_TILE_CONFLICT',
-  'a tile may only be replaced by a wider one whose prefix is identical',
-);
+export const TileConflictError = defineError('AFF_E_LEDGER_TILE_CONFLICT', 'a tile may only be replaced by a wider one whose prefix is identical');
 
 /** DuplicateEventIdError: an entry's eventId is already in the log, or twice in the batch. Nothing was written. */
 export const DuplicateEventIdError = defineError('AFF_E_LEDGER_DUPLICATE_EVENT', 'an eventId is already in the log');

@@ -64,7 +64,8 @@ export async function readCheckpointFile(path: string): Promise<LabeledNote> {
   try {
     const s = await stat(path);
     if (!s.isFile()) throw new VerifyInputUnreadableError(`checkpoint ${path} is not a regular file`);
-    if (s.size > MAX_CHECKPOINT_BYTES) throw new VerifyInputUnreadableError(`checkpoint ${path} is ${s.size} bytes; a checkpoint is at most ${MAX_CHECKPOINT_BYTES}`);
+    if (s.size > MAX_CHECKPOINT_BYTES)
+      throw new VerifyInputUnreadableError(`checkpoint ${path} is ${s.size} bytes; a checkpoint is at most ${MAX_CHECKPOINT_BYTES}`);
     const fh = await open(path, 'r');
     try {
       // A note ends with exactly one newline; files often carry one more (echo, kcat '%s\n').
@@ -92,7 +93,8 @@ export async function readCheckpointFeed(path: string): Promise<LabeledNote[]> {
   try {
     for await (const l of readBoundedLines(path, MAX_CHECKPOINT_BYTES)) lines.push(l.toString('utf8'));
   } catch (e) {
-    if (e instanceof LineTooLong) throw new CheckpointFeedMalformedError(`${path}:${e.lineNo}: line longer than ${e.max} bytes: not a file of signed checkpoints`);
+    if (e instanceof LineTooLong)
+      throw new CheckpointFeedMalformedError(`${path}:${e.lineNo}: line longer than ${e.max} bytes: not a file of signed checkpoints`);
     throw translate(e, path, 'checkpoints file');
   }
   const notes = parseCheckpointFeed(lines, (m) => new CheckpointFeedMalformedError(`${path}: ${m}`));

@@ -109,5 +109,8 @@ test('a GSSENCRequest is declined with N, and the client falls back to TLS and l
   await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
   const started = rig.since(m).find((e) => e.type === 'SessionStarted');
   assert.ok(started?.type === 'SessionStarted' && started.tls === true && started.actor?.subject === 'alice');
-  assert.deepEqual(commandsOf(rig.since(m)).map((x) => [x.text, x.outcome]), [['SELECT 6 * 7 AS answer', 'ok']]);
+  assert.deepEqual(
+    commandsOf(rig.since(m)).map((x) => [x.text, x.outcome]),
+    [['SELECT 6 * 7 AS answer', 'ok']],
+  );
 });

@@ -72,7 +72,13 @@ function testDecisions(signer: DecisionSigner, approver: () => Promise<Actor>, r
       const occurredAt = Date.now() * 1000;
       const text = requestText(requestId) ?? '';
       const digest = commandDigest(text);
-      const signature = d.decision === 'expired' ? null : await signDecision({ requestId, commandDigest: digest, decision: d.decision, approver: who, justification: d.justification, decidedAt: occurredAt }, signer);
+      const signature =
+        d.decision === 'expired'
+          ? null
+          : await signDecision(
+              { requestId, commandDigest: digest, decision: d.decision, approver: who, justification: d.justification, decidedAt: occurredAt },
+              signer,
+            );
       emit({ requestId, eventId: uuidv7(), occurredAt, ...d, approver: who, signature, commandDigest: digest });
     },
   };
@@ -151,7 +157,12 @@ export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {
         newId: () => uuidv7(),
         now: () => Date.now(),
         verifierKeys: [ed25519NoteVerifier(decisionKey.verifierKey)],
-        recordRefusal: sinkRefusalRecorder(sink, { newId: () => uuidv7(), nowMicros: () => Date.now() * 1000, source: { address: '127.0.0.1', port: null, application: 'e2e' }, feeder: { id: 'e2e-gate', version: '0' } }),
+        recordRefusal: sinkRefusalRecorder(sink, {
+          newId: () => uuidv7(),
+          nowMicros: () => Date.now() * 1000,
+          source: { address: '127.0.0.1', port: null, application: 'e2e' },
+          feeder: { id: 'e2e-gate', version: '0' },
+        }),
         recordUnknownRequests: true,
       }),
       masking: createMaskingPort({ keys: staticKeyProvider([{ keyId: 'e2e-1', key: new Uint8Array(32).fill(7) }]) }),
@@ -196,7 +207,16 @@ export async function startRig(overrides: Partial<PostgresProxyOptionsInput> = {
  */
 export function clientEnv(rig: Rig, token: string): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PG')));
-  return { ...env, PGHOST: '127.0.0.1', PGPORT: String(rig.port), PGUSER: 'alice', PGDATABASE: 'app', PGPASSWORD: token, PGSSLMODE: 'verify-full', PGSSLROOTCERT: rig.caFile };
+  return {
+    ...env,
+    PGHOST: '127.0.0.1',
+    PGPORT: String(rig.port),
+    PGUSER: 'alice',
+    PGDATABASE: 'app',
+    PGPASSWORD: token,
+    PGSSLMODE: 'verify-full',
+    PGSSLROOTCERT: rig.caFile,
+  };
 }
 
 /** commandsOf pairs each CommandIssued with its outcome event (CommandCompleted or CommandBlocked). */

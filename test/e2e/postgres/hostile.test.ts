@@ -39,7 +39,10 @@ function errorOf(b: Buffer): { code: string; message: string } | undefined {
   for (let at = 0; at + 5 <= b.length; ) {
     const len = b.readInt32BE(at + 1);
     if (b[at] === 0x45) {
-      const fields = b.subarray(at + 5, at + 1 + len).toString('utf8').split('\0');
+      const fields = b
+        .subarray(at + 5, at + 1 + len)
+        .toString('utf8')
+        .split('\0');
       found = { code: fields.find((f) => f[0] === 'C')!.slice(1), message: fields.find((f) => f[0] === 'M')!.slice(1) };
     }
     at += 1 + len;
@@ -108,7 +111,11 @@ test('a client that stops reading is cut off after the bound; others keep workin
   c.sock.removeAllListeners('data');
   c.sock.write(wire.query("SELECT repeat('x', 100000) FROM generate_series(1, 5000)"));
   await stillWorks();
-  const ended = await waitFor(() => rig.since(m).find((e) => e.type === 'SessionEnded' && e.errorCode === 'AFF_E_PG_CLIENT_TOO_SLOW'), 'slow-client SessionEnded', 15_000);
+  const ended = await waitFor(
+    () => rig.since(m).find((e) => e.type === 'SessionEnded' && e.errorCode === 'AFF_E_PG_CLIENT_TOO_SLOW'),
+    'slow-client SessionEnded',
+    15_000,
+  );
   assert.ok(ended);
   c.sock.destroy();
 });
@@ -126,7 +133,10 @@ test('sync mode with the bus down: the statement is refused with AFF_E_RECORDING
     // The recorder retries with backoff; the first statements may still be refused meanwhile.
     let n: number | undefined;
     for (let i = 0; i < 50 && n === undefined; i++) {
-      n = await c.query('SELECT 2 AS n').then((x) => x.rows[0].n as number, () => undefined);
+      n = await c.query('SELECT 2 AS n').then(
+        (x) => x.rows[0].n as number,
+        () => undefined,
+      );
       if (n === undefined) await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(n, 2);

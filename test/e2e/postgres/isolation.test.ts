@@ -25,7 +25,16 @@ after(async () => {
 });
 
 async function pgClient(rig: Rig, user = 'alice', extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
-  const c = new pg.Client({ host: '127.0.0.1', port: rig.port, user, database: 'app', password: await rig.token(user), ssl: false, connectionTimeoutMillis: 10_000, ...extra });
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: rig.port,
+    user,
+    database: 'app',
+    password: await rig.token(user),
+    ssl: false,
+    connectionTimeoutMillis: 10_000,
+    ...extra,
+  });
   c.on('error', () => undefined);
   await c.connect();
   return c;
@@ -43,13 +52,20 @@ function rawSocket(rig: Rig): Promise<{ s: Socket; received: () => Buffer; close
   });
 }
 
-const authFailures = (events: readonly SessionEvent[]) => events.filter((e): e is Extract<SessionEvent, { type: 'AuthenticationFailed' }> => e.type === 'AuthenticationFailed');
+const authFailures = (events: readonly SessionEvent[]) =>
+  events.filter((e): e is Extract<SessionEvent, { type: 'AuthenticationFailed' }> => e.type === 'AuthenticationFailed');
 
 describe('connection limits per identity and in total', () => {
   let rig: Rig;
   let closed = false;
   before(async () => {
-    rig = await startRig({ allowCleartextOnLoopback: true, maxConnectionsPerIdentity: 2, maxConnections: 6, idleTimeoutMs: 1000, preLogin: { recordsPerSource: 1 } });
+    rig = await startRig({
+      allowCleartextOnLoopback: true,
+      maxConnectionsPerIdentity: 2,
+      maxConnections: 6,
+      idleTimeoutMs: 1000,
+      preLogin: { recordsPerSource: 1 },
+    });
   });
   after(async () => {
     if (!closed) await rig?.close();
@@ -67,7 +83,10 @@ describe('connection limits per identity and in total', () => {
     });
     const b = await pgClient(rig, 'bob');
     assert.equal((await b.query('select 1 as one')).rows[0].one, 1, 'bob is counted apart from alice');
-    const refused = await waitFor(() => authFailures(rig.since(m)).find((e) => e.code === 'AFF_E_PG_TOO_MANY_CONNECTIONS'), 'AuthenticationFailed for the limit');
+    const refused = await waitFor(
+      () => authFailures(rig.since(m)).find((e) => e.code === 'AFF_E_PG_TOO_MANY_CONNECTIONS'),
+      'AuthenticationFailed for the limit',
+    );
     assert.equal(refused.claimedSubject, 'alice');
     await Promise.all([a1.end(), a2.end(), b.end()]);
   });
@@ -155,12 +174,25 @@ describe('pre-login rejections are recorded, aggregated per source address', () 
     const noTls = new pg.Client({ host: '127.0.0.1', port: rig.port, user: 'alice', database: 'app', password: 'not-a-token', ssl: false });
     noTls.on('error', () => undefined);
     await assert.rejects(noTls.connect(), (e: Error & { code?: string }) => e.code === '28000');
-    const badToken = new pg.Client({ host: '127.0.0.1', port: rig.port, user: 'alice', database: 'app', password: 'not-a-token', ssl: { ca: await import('node:fs').then((f) => f.readFileSync(rig.caFile, 'utf8')), servername: '127.0.0.1' } });
+    const badToken = new pg.Client({
+      host: '127.0.0.1',
+      port: rig.port,
+      user: 'alice',
+      database: 'app',
+      password: 'not-a-token',
+      ssl: { ca: await import('node:fs').then((f) => f.readFileSync(rig.caFile, 'utf8')), servername: '127.0.0.1' },
+    });
     badToken.on('error', () => undefined);
     await assert.rejects(badToken.connect(), (e: Error & { code?: string }) => e.code === '28P01');
 
     await sleep(300);
-    assert.equal(authFailures(rig.events()).length, 1, `a flood of 25 rejections from one address MUST NOT give 25 events: ${authFailures(rig.events()).map((e) => e.code).join(', ')}`);
+    assert.equal(
+      authFailures(rig.events()).length,
+      1,
+      `a flood of 25 rejections from one address MUST NOT give 25 events: ${authFailures(rig.events())
+        .map((e) => e.code)
+        .join(', ')}`,
+    );
 
     // 3. the summary is recorded when the window ends, or at shutdown.
     await rig.close();
@@ -218,7 +250,9 @@ describe('the demo database through the proxy: one user leaves nothing for the n
     try {
       // (FETCH of a cursor bob never declared is refused by the proxy itself; the catalog below shows the server has none either.)
       await assert.rejects(b.query('select * from alice_tmp'), (e: Error & { code?: string }) => e.code === '42P01');
-      const r = await b.query("select current_setting('application_name') as app, (select count(*)::int from pg_prepared_statements) as prepared, (select count(*)::int from pg_cursors) as cursors");
+      const r = await b.query(
+        "select current_setting('application_name') as app, (select count(*)::int from pg_prepared_statements) as prepared, (select count(*)::int from pg_cursors) as cursors",
+      );
       assert.deepEqual(r.rows[0], { app: '', prepared: 0, cursors: 0 });
     } finally {
       await b.end();

@@ -14,7 +14,20 @@ import { commandsOf, startRig, waitFor, type Rig } from './harness.ts';
 const EMAIL = 'ada@example.com';
 const CARD = '4111111111111111';
 // Every form of the clear values a leak could take: whole, transformed, or a piece of them.
-const LEAKS = [EMAIL, 'ada', 'example', CARD, '41111111', '11111111', 'moc.elpmaxe', Buffer.from(EMAIL).toString('base64'), Buffer.from(CARD).toString('base64').slice(0, 12), Buffer.from(CARD).toString('hex').slice(0, 12), 'ada#example', 'bob@example.com'];
+const LEAKS = [
+  EMAIL,
+  'ada',
+  'example',
+  CARD,
+  '41111111',
+  '11111111',
+  'moc.elpmaxe',
+  Buffer.from(EMAIL).toString('base64'),
+  Buffer.from(CARD).toString('base64').slice(0, 12),
+  Buffer.from(CARD).toString('hex').slice(0, 12),
+  'ada#example',
+  'bob@example.com',
+];
 
 let rig: Rig;
 before(async () => {
@@ -69,7 +82,11 @@ for (const sql of MASKED) {
 }
 
 // Derived values of types that cannot carry a mask (bytea, numbers) come back as NULL, every row.
-for (const sql of ['SELECT convert_to(card_number, $$UTF8$$) FROM customers', 'SELECT length(card_number) * 1 FROM customers', 'SELECT length(email) AS n FROM customers']) {
+for (const sql of [
+  'SELECT convert_to(card_number, $$UTF8$$) FROM customers',
+  'SELECT length(card_number) * 1 FROM customers',
+  'SELECT length(email) AS n FROM customers',
+]) {
   test(`psql: ${sql} returns NULL for every row`, async () => {
     const r = await rig.psql(['-X', '-A', '-t', '-P', 'null=NULL', '-c', sql]);
     assert.equal(r.code, 0, r.stderr);
@@ -93,7 +110,7 @@ const REFUSED: [string, RegExp][] = [
   ['SELECT DISTINCT email FROM customers', /email is used in SELECT DISTINCT/],
   ["SELECT id, CASE WHEN email LIKE 'a%' THEN 1 END FROM customers", /email is used in a CASE WHEN condition/],
   // leads.email alone allows predicates, but the same glob masks customers.email, which does not.
-  ["SELECT id FROM customers c JOIN leads l ON l.email = c.email", /(customers|leads)\.email is used in JOIN ... ON/],
+  ['SELECT id FROM customers c JOIN leads l ON l.email = c.email', /(customers|leads)\.email is used in JOIN ... ON/],
 ];
 
 for (const [sql, reason] of REFUSED) {
@@ -123,13 +140,17 @@ test('psql: the demo reads still work (plain masking, clear columns, count(*))',
   const count = await rig.psql(['-X', '-A', '-t', '-c', 'SELECT count(*) FROM customers']);
   assert.equal(count.code, 0, count.stderr);
   assert.equal(count.stdout.trim(), '2');
-  const mixed = await rig.psql(['-X', '-A', '-t', '-c', "SELECT id, upper(name), reverse(email) AS r FROM customers WHERE id = 1"]);
+  const mixed = await rig.psql(['-X', '-A', '-t', '-c', 'SELECT id, upper(name), reverse(email) AS r FROM customers WHERE id = 1']);
   assert.equal(mixed.code, 0, mixed.stderr);
   assert.equal(mixed.stdout.trim(), '1|ADA|********');
 });
 
 test('psql: column aliases over * (renamed columns) are masked by position, not by name', async () => {
-  for (const sql of ['SELECT * FROM customers AS c(a, b, x, y) ORDER BY 1', 'SELECT x FROM customers AS c(a, b, x)', 'WITH t(a, b, x, y) AS (SELECT * FROM customers) SELECT * FROM t']) {
+  for (const sql of [
+    'SELECT * FROM customers AS c(a, b, x, y) ORDER BY 1',
+    'SELECT x FROM customers AS c(a, b, x)',
+    'WITH t(a, b, x, y) AS (SELECT * FROM customers) SELECT * FROM t',
+  ]) {
     const r = await rig.psql(['-X', '-A', '-t', '-c', sql]);
     assertNoLeak(r.stdout + r.stderr, sql);
     if (r.code === 0) assert.match(r.stdout, /\*{8}/, sql);
@@ -147,14 +168,21 @@ test('psql: a predicate on a column whose rule allows predicates runs, its value
 });
 
 async function client(): Promise<pg.Client> {
-  const c = new pg.Client({ host: '127.0.0.1', port: rig.port, user: 'alice', database: 'app', password: await rig.token(), ssl: { ca: readFileSync(rig.caFile, 'utf8') } });
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: rig.port,
+    user: 'alice',
+    database: 'app',
+    password: await rig.token(),
+    ssl: { ca: readFileSync(rig.caFile, 'utf8') },
+  });
   await c.connect();
   return c;
 }
 
 test('node-postgres: an error that quotes a masked value keeps its SQLSTATE and loses its text', async () => {
   // date_trunc's error quotes its unit argument: `unit "ada@example.com" not recognized`.
-  const direct = await rig.pg.psql(['-X', '-c', "SELECT date_trunc(email, now()) FROM customers WHERE id = 1"]);
+  const direct = await rig.pg.psql(['-X', '-c', 'SELECT date_trunc(email, now()) FROM customers WHERE id = 1']);
   assert.match(direct.stderr, /ada@example\.com/, 'the server itself quotes the value');
   const m = rig.mark();
   const c = await client();
@@ -205,9 +233,17 @@ test('psql: notices and errors a function raises with a masked value are withhel
 test('node-postgres: derived columns of the extended protocol are masked; predicates refused', async () => {
   const c = await client();
   try {
-    const r = await c.query({ name: 'rev', text: 'SELECT id, reverse(card_number) AS r, encode(convert_to(email, $2), $3) AS b FROM customers WHERE id = $1', values: [1, 'UTF8', 'base64'] });
+    const r = await c.query({
+      name: 'rev',
+      text: 'SELECT id, reverse(card_number) AS r, encode(convert_to(email, $2), $3) AS b FROM customers WHERE id = $1',
+      values: [1, 'UTF8', 'base64'],
+    });
     assert.deepEqual(r.rows, [{ id: 1, r: '********', b: '********' }]);
-    const again = await c.query({ name: 'rev', text: 'SELECT id, reverse(card_number) AS r, encode(convert_to(email, $2), $3) AS b FROM customers WHERE id = $1', values: [2, 'UTF8', 'hex'] });
+    const again = await c.query({
+      name: 'rev',
+      text: 'SELECT id, reverse(card_number) AS r, encode(convert_to(email, $2), $3) AS b FROM customers WHERE id = $1',
+      values: [2, 'UTF8', 'hex'],
+    });
     assert.deepEqual(again.rows, [{ id: 2, r: '********', b: '********' }]);
     await assert.rejects(c.query('SELECT id FROM customers WHERE email = $1', [EMAIL]), (e: Error & { code?: string }) => {
       assert.equal(e.code, '42501');
@@ -223,7 +259,23 @@ test('node-postgres: derived columns of the extended protocol are masked; predic
 });
 
 test('psql: PREPARE/EXECUTE and DECLARE/FETCH of derived columns are masked by lineage', async () => {
-  const r = await rig.psql(['-X', '-A', '-t', '-c', 'PREPARE p AS SELECT id, reverse(email) FROM customers ORDER BY id', '-c', 'EXECUTE p', '-c', 'BEGIN', '-c', 'DECLARE k CURSOR FOR SELECT upper(card_number) AS u, id FROM customers ORDER BY id', '-c', 'FETCH ALL FROM k', '-c', 'COMMIT']);
+  const r = await rig.psql([
+    '-X',
+    '-A',
+    '-t',
+    '-c',
+    'PREPARE p AS SELECT id, reverse(email) FROM customers ORDER BY id',
+    '-c',
+    'EXECUTE p',
+    '-c',
+    'BEGIN',
+    '-c',
+    'DECLARE k CURSOR FOR SELECT upper(card_number) AS u, id FROM customers ORDER BY id',
+    '-c',
+    'FETCH ALL FROM k',
+    '-c',
+    'COMMIT',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assertNoLeak(r.stdout, 'EXECUTE/FETCH');
   assert.match(r.stdout, /1\|\*{8}\n2\|\*{8}/);

@@ -55,12 +55,18 @@ test('parameters are bound, recorded as text, and results come back', async () =
   }
   await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
   const issued = rig.since(m).filter((e) => e.type === 'CommandIssued');
-  assert.deepEqual(issued.map((e) => e.type === 'CommandIssued' && [e.channel, e.parameters]), [
-    ['extended', ['40', '2', 'hello']],
-    ['extended', ['1']],
-    ['extended', ['2']],
-  ]);
-  assert.deepEqual(commandsOf(rig.since(m)).map((c) => c.outcome), ['ok', 'ok', 'ok']);
+  assert.deepEqual(
+    issued.map((e) => e.type === 'CommandIssued' && [e.channel, e.parameters]),
+    [
+      ['extended', ['40', '2', 'hello']],
+      ['extended', ['1']],
+      ['extended', ['2']],
+    ],
+  );
+  assert.deepEqual(
+    commandsOf(rig.since(m)).map((c) => c.outcome),
+    ['ok', 'ok', 'ok'],
+  );
 });
 
 test('a refused Execute is an error for that query only; the connection keeps working', async () => {
@@ -78,7 +84,13 @@ test('a refused Execute is an error for that query only; the connection keeps wo
     await c.end();
   }
   await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
-  assert.deepEqual(commandsOf(rig.since(m)).map((c) => [c.decision, c.outcome]), [['deny', 'blocked'], ['allow', 'ok']]);
+  assert.deepEqual(
+    commandsOf(rig.since(m)).map((c) => [c.decision, c.outcome]),
+    [
+      ['deny', 'blocked'],
+      ['allow', 'ok'],
+    ],
+  );
 });
 
 test('masked columns: the client sees masks, DataMasked holds the sealed originals', async () => {
@@ -106,11 +118,21 @@ test('masked columns: the client sees masks, DataMasked holds the sealed origina
   // The originals travel sealed a chunk at a time (sealedOriginals), none per value; the event
   // here was decoded from the bytes the recorder published, as the ledger stores them.
   assert.ok(first.masks.every((x) => x.original === null));
-  assert.equal(first.sealedOriginals.reduce((n, c) => n + c.count, 0), first.masks.length);
+  assert.equal(
+    first.sealedOriginals.reduce((n, c) => n + c.count, 0),
+    first.masks.length,
+  );
   assert.ok(first.sealedOriginals.every((c) => c.keyId === 'e2e-1' && !c.ciphertext.includes(Buffer.from('ada@example.com'))));
   const keys = staticKeyProvider([{ keyId: 'e2e-1', key: new Uint8Array(32).fill(7) }]);
   const open = (event: typeof first, column: string, row: number) =>
-    revealMaskedValue({ event, index: event.masks.findIndex((x) => x.column === column && x.row === row), opener: { ...EXAMPLE_ACTOR, subject: 'auditor' }, reason: 'e2e check', keys, clock: { now: () => 0 } });
+    revealMaskedValue({
+      event,
+      index: event.masks.findIndex((x) => x.column === column && x.row === row),
+      opener: { ...EXAMPLE_ACTOR, subject: 'auditor' },
+      reason: 'e2e check',
+      keys,
+      clock: { now: () => 0 },
+    });
   const opened = await open(first, 'email', 0);
   assert.equal(opened.value, 'ada@example.com');
   assert.deepEqual([opened.audit.column, opened.audit.row, opened.audit.keyId, opened.audit.commandId], ['email', 0, 'e2e-1', first.commandId]);
@@ -151,7 +173,14 @@ test('masked results asked for in binary format are refused with 0A000; text res
   }
   await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
   const cmds = commandsOf(rig.since(m));
-  assert.deepEqual(cmds.map((x) => [x.decision, x.outcome]), [['mask', 'blocked'], ['mask', 'ok'], ['allow', 'ok']]);
+  assert.deepEqual(
+    cmds.map((x) => [x.decision, x.outcome]),
+    [
+      ['mask', 'blocked'],
+      ['mask', 'ok'],
+      ['allow', 'ok'],
+    ],
+  );
   const blocked = cmds[0].event;
   assert.ok(blocked?.type === 'CommandBlocked' && blocked.ruleId === 'mask-customer-pii' && /binary format/.test(blocked.reason), JSON.stringify(blocked));
 });
@@ -184,7 +213,14 @@ test('approval: the statement waits, a NOTICE names the request, the decision re
     await c.end();
   }
   await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
-  assert.deepEqual(commandsOf(rig.since(m)).map((x) => [x.decision, x.outcome]), [['require_approval', 'ok'], ['require_approval', 'blocked'], ['allow', 'ok']]);
+  assert.deepEqual(
+    commandsOf(rig.since(m)).map((x) => [x.decision, x.outcome]),
+    [
+      ['require_approval', 'ok'],
+      ['require_approval', 'blocked'],
+      ['allow', 'ok'],
+    ],
+  );
 });
 
 test('COPY TO of masked data is refused rather than leaked', async () => {
@@ -194,5 +230,8 @@ test('COPY TO of masked data is refused rather than leaked', async () => {
   assert.match(r.stderr, /AFF_E_PG_MASK_COPY/);
   assert.ok(!r.stdout.includes('ada@example.com'));
   await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
-  assert.deepEqual(commandsOf(rig.since(m)).map((c) => [c.decision, c.outcome]), [['mask', 'blocked']]);
+  assert.deepEqual(
+    commandsOf(rig.since(m)).map((c) => [c.decision, c.outcome]),
+    [['mask', 'blocked']],
+  );
 });

@@ -22,7 +22,10 @@ test('pgbench -i through the proxy', async () => {
   await waitFor(() => sessionsEnded(rig.since(m), 1) || undefined, 'every session ended');
   const cmds = commandsOf(rig.since(m));
   assert.ok(cmds.length >= 4, JSON.stringify(cmds.map((c) => c.text)));
-  assert.ok(cmds.every((c) => c.outcome === 'ok'), JSON.stringify(cmds.filter((c) => c.outcome !== 'ok')));
+  assert.ok(
+    cmds.every((c) => c.outcome === 'ok'),
+    JSON.stringify(cmds.filter((c) => c.outcome !== 'ok')),
+  );
   const copy = rig.since(m).find((e) => e.type === 'CommandCompleted' && e.tag === 'COPY 100000');
   assert.ok(copy, 'the COPY of pgbench_accounts is recorded with its row count');
 });
@@ -38,7 +41,10 @@ for (const mode of ['simple', 'extended', 'prepared'] as const) {
     const cmds = commandsOf(ev);
     const updates = cmds.filter((c) => c.text.startsWith('UPDATE pgbench_accounts'));
     assert.equal(updates.length, 50);
-    assert.ok(cmds.every((c) => c.outcome === 'ok'), JSON.stringify(cmds.filter((c) => c.outcome !== 'ok').slice(0, 3)));
+    assert.ok(
+      cmds.every((c) => c.outcome === 'ok'),
+      JSON.stringify(cmds.filter((c) => c.outcome !== 'ok').slice(0, 3)),
+    );
     const channel = mode === 'simple' ? 'simple' : 'extended';
     // pgbench's own set-up queries use the simple protocol in every mode; the script's do not.
     const scripted = ev.filter((e) => e.type === 'CommandIssued' && e.text.startsWith('UPDATE pgbench_accounts'));
@@ -48,6 +54,10 @@ for (const mode of ['simple', 'extended', 'prepared'] as const) {
     // Per session, seq is gap-free and events are in order.
     const bySession = new Map<string, number[]>();
     for (const e of ev) bySession.set(e.sessionId, [...(bySession.get(e.sessionId) ?? []), e.seq]);
-    for (const seqs of bySession.values()) assert.deepEqual(seqs, seqs.map((_, i) => i));
+    for (const seqs of bySession.values())
+      assert.deepEqual(
+        seqs,
+        seqs.map((_, i) => i),
+      );
   });
 }

@@ -39,7 +39,7 @@ type Step =
   | { t: 'q'; sql: string }
   | { t: 'await' };
 
-const pick = <T,>(xs: readonly T[]) => fc.constantFrom(...xs);
+const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
 // `$` in a q step's SQL is replaced by a fresh marker when the sequence runs.
 const SEL = "SELECT '$'::text AS m";
 const step: fc.Arbitrary<Step> = fc.oneof(
@@ -61,13 +61,28 @@ const step: fc.Arbitrary<Step> = fc.oneof(
         fc.tuple(pick(CURSORS), pick(['FETCH ALL FROM', 'FETCH', 'MOVE', 'FETCH FIRST FROM'])).map(([c, f]) => `${f} ${c}`),
         pick(CURSORS).map((c) => `CLOSE ${c}`),
         pick(SQL_STMTS).map((n) => `DEALLOCATE ${n}`),
-        pick(['CLOSE ALL', 'DEALLOCATE ALL', 'DISCARD ALL', 'BEGIN', 'BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT sp', 'ROLLBACK TO SAVEPOINT sp', 'RELEASE sp', 'SELECT 1/0']),
+        pick([
+          'CLOSE ALL',
+          'DEALLOCATE ALL',
+          'DISCARD ALL',
+          'BEGIN',
+          'BEGIN',
+          'COMMIT',
+          'ROLLBACK',
+          'SAVEPOINT sp',
+          'ROLLBACK TO SAVEPOINT sp',
+          'RELEASE sp',
+          'SELECT 1/0',
+        ]),
       )
       .map((sql) => ({ t: 'q' as const, sql })),
   },
 );
 
-const markerRow = (m: string) => createHash('sha256').update(wire.dataRow([m])).digest('hex');
+const markerRow = (m: string) =>
+  createHash('sha256')
+    .update(wire.dataRow([m]))
+    .digest('hex');
 const lastMarker = (text: string) => [...text.matchAll(/m\d+/g)].at(-1)?.[0];
 
 let checked = 0;
@@ -145,7 +160,11 @@ async function runSequence(steps: readonly Step[]): Promise<void> {
     if (cmd.outcome !== 'ok' || cmd.event?.type !== 'CommandCompleted' || cmd.event.resultDigest === null) continue;
     const m = lastMarker(cmd.text);
     assert.ok(m, `rows came back for a command whose recorded text names no marker: ${JSON.stringify(cmd.text)}`);
-    assert.equal(cmd.event.resultDigest, markerRow(m), `the ledger recorded ${JSON.stringify(cmd.text)} but the server ran something else (its row is not ${m})`);
+    assert.equal(
+      cmd.event.resultDigest,
+      markerRow(m),
+      `the ledger recorded ${JSON.stringify(cmd.text)} but the server ran something else (its row is not ${m})`,
+    );
     checked++;
     if (/\n-- /.test(cmd.text) || cmd.text.startsWith('DECLARE')) resolvedChecked++;
   }

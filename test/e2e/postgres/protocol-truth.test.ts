@@ -37,7 +37,14 @@ async function ended(m: number) {
 }
 
 async function nodePg(user = 'alice', token?: string): Promise<pg.Client> {
-  const c = new pg.Client({ host: '127.0.0.1', port: rig.port, user, database: 'app', password: token ?? (await rig.token('alice')), ssl: { ca: readFileSync(rig.caFile, 'utf8') } });
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: rig.port,
+    user,
+    database: 'app',
+    password: token ?? (await rig.token('alice')),
+    ssl: { ca: readFileSync(rig.caFile, 'utf8') },
+  });
   await c.connect();
   return c;
 }
@@ -103,14 +110,20 @@ test('raw client: a duplicate protocol Parse fails; the Bind+Execute after it ru
     // Pipelined in one write: the second Parse fails, the next segment binds the FIRST text.
     c.send(msg.parse('s', "SELECT 'harmless'::text"), msg.sync(), msg.bind('', 's'), msg.execute(''), msg.sync());
     await c.ready(3);
-    assert.deepEqual(c.errors().map((e) => e.code), ['42P05']);
+    assert.deepEqual(
+      c.errors().map((e) => e.code),
+      ['42P05'],
+    );
     assert.equal(c.rows().length, 1);
     assert.ok(!c.rows().includes(CLEAR), JSON.stringify(c.rows()));
   } finally {
     c.close();
   }
   const cmds = commandsOf(await ended(m));
-  assert.deepEqual(cmds.map((x) => [x.text, x.decision, x.outcome]), [['SELECT email FROM customers', 'mask', 'ok']]);
+  assert.deepEqual(
+    cmds.map((x) => [x.text, x.decision, x.outcome]),
+    [['SELECT email FROM customers', 'mask', 'ok']],
+  );
 });
 
 test('raw client: Execute of a portal that is a SQL cursor runs (and is decided as) the cursor', async () => {
@@ -128,7 +141,9 @@ test('raw client: Execute of a portal that is a SQL cursor runs (and is decided 
   } finally {
     c.close();
   }
-  const exec = commandsOf(await ended(m)).find((x) => x.text === 'DECLARE k2 CURSOR FOR SELECT email FROM customers' && x.event?.type === 'CommandCompleted' && x.event.tag?.startsWith('SELECT'));
+  const exec = commandsOf(await ended(m)).find(
+    (x) => x.text === 'DECLARE k2 CURSOR FOR SELECT email FROM customers' && x.event?.type === 'CommandCompleted' && x.event.tag?.startsWith('SELECT'),
+  );
   assert.equal(exec?.decision, 'mask', JSON.stringify(commandsOf(rig.since(m)).map((x) => [x.text, x.decision])));
 });
 
@@ -139,12 +154,21 @@ test('raw client: a portal or statement the proxy never saw is refused (34000 / 
     c.send(msg.execute('nowhere'), msg.sync(), msg.query('EXECUTE nothing'), msg.query('FETCH ALL FROM nocursor'));
     await c.ready(3);
     const errs = c.errors();
-    assert.deepEqual(errs.map((e) => e.code), ['34000', '26000', '34000']);
-    assert.ok(errs.every((e) => /AFF_E_PG_UNKNOWN_NAME/.test(e.message)), JSON.stringify(errs));
+    assert.deepEqual(
+      errs.map((e) => e.code),
+      ['34000', '26000', '34000'],
+    );
+    assert.ok(
+      errs.every((e) => /AFF_E_PG_UNKNOWN_NAME/.test(e.message)),
+      JSON.stringify(errs),
+    );
   } finally {
     c.close();
   }
-  assert.deepEqual(commandsOf(await ended(m)).map((x) => x.outcome), ['blocked', 'blocked', 'blocked']);
+  assert.deepEqual(
+    commandsOf(await ended(m)).map((x) => x.outcome),
+    ['blocked', 'blocked', 'blocked'],
+  );
 });
 
 test('approval bait-and-switch: the approver is shown the UPDATE that really runs', async () => {
@@ -161,14 +185,20 @@ test('approval bait-and-switch: the approver is shown the UPDATE that really run
     assert.equal(req.text, evil, 'the approver must see the statement the server will run');
     rig.decisions.decide(req.requestId, { decision: 'denied', approver: null, justification: 'no' });
     await c.ready(3);
-    assert.deepEqual(c.errors().map((e) => e.code), ['42P05', '42501']);
+    assert.deepEqual(
+      c.errors().map((e) => e.code),
+      ['42P05', '42501'],
+    );
   } finally {
     c.close();
   }
   const amount = await rig.pg.psql(['-A', '-t', '-c', 'SELECT amount FROM payments WHERE id = 1']);
   assert.equal(amount.stdout.trim(), '100');
   const cmds = commandsOf(await ended(m));
-  assert.deepEqual(cmds.map((x) => [x.text, x.outcome]), [[evil, 'blocked']]);
+  assert.deepEqual(
+    cmds.map((x) => [x.text, x.outcome]),
+    [[evil, 'blocked']],
+  );
 });
 
 test('a token for alice with startup user bob is refused with FATAL 28000 and AuthenticationFailed', async () => {

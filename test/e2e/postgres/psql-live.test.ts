@@ -95,7 +95,14 @@ test('interactive psql on a terminal: notices, notifications and approvals appro
     at = term.screen().length;
     term.type('LISTEN affidavit_live;\n');
     await term.expect(/LISTEN[\s\S]*app=> $/m, at, 'LISTEN');
-    const other = new pg.Client({ host: '127.0.0.1', port: rig.port, user: 'alice', database: 'app', password: await rig.token(), ssl: { ca: readFileSync(rig.caFile, 'utf8') } });
+    const other = new pg.Client({
+      host: '127.0.0.1',
+      port: rig.port,
+      user: 'alice',
+      database: 'app',
+      password: await rig.token(),
+      ssl: { ca: readFileSync(rig.caFile, 'utf8') },
+    });
     await other.connect();
     try {
       await other.query("NOTIFY affidavit_live, 'hello from the other session'");
@@ -104,7 +111,11 @@ test('interactive psql on a terminal: notices, notifications and approvals appro
     }
     at = term.screen().length;
     term.type('SELECT 1 AS after_notify;\n');
-    await term.expect(/Asynchronous notification "affidavit_live" with payload "hello from the other session" received from server process with PID \d+/, at, 'the notification');
+    await term.expect(
+      /Asynchronous notification "affidavit_live" with payload "hello from the other session" received from server process with PID \d+/,
+      at,
+      'the notification',
+    );
 
     // Held for approval, then approved: the NOTICE names the request, and the row is inserted.
     at = term.screen().length;
@@ -118,7 +129,11 @@ test('interactive psql on a terminal: notices, notifications and approvals appro
     term.type('INSERT INTO payments (amount) VALUES (70702);\n');
     denied = (await term.expect(REQUEST, at, 'the second approval NOTICE'))[1];
     rig.decisions.decide(denied, { decision: 'denied', approver: null, justification: 'not this one' });
-    const deniedError = await term.expect(/ERROR: {2}Affidavit approval request (\S+) was denied by bob@example\.com: not this one \(policy rule "payments-need-approval", AFF_E_PG_APPROVAL_REFUSED\)/, at, 'the denial');
+    const deniedError = await term.expect(
+      /ERROR: {2}Affidavit approval request (\S+) was denied by bob@example\.com: not this one \(policy rule "payments-need-approval", AFF_E_PG_APPROVAL_REFUSED\)/,
+      at,
+      'the denial',
+    );
     assert.equal(deniedError[1], denied);
 
     // Held, then withdrawn by the user with Ctrl-C: psql's CancelRequest ends the wait.
@@ -177,7 +192,13 @@ test('an approval request nobody answers expires: the statement is refused and n
     const ev = short.since(m);
     const decided = ev.find((e) => e.type === 'ApprovalDecided');
     assert.ok(decided?.type === 'ApprovalDecided' && decided.requestId === request && decided.decision === 'expired', JSON.stringify(decided));
-    assert.deepEqual(commandsOf(ev).map((c) => [c.decision, c.outcome]), [['require_approval', 'blocked'], ['allow', 'ok']]);
+    assert.deepEqual(
+      commandsOf(ev).map((c) => [c.decision, c.outcome]),
+      [
+        ['require_approval', 'blocked'],
+        ['allow', 'ok'],
+      ],
+    );
   } finally {
     await short.close();
   }

@@ -37,7 +37,10 @@ test('psql -c runs an allowed query and the events record it in order', async ()
   assert.equal(done.rows, 1);
   assert.equal(done.outcome, 'ok');
   assert.match(done.resultDigest ?? '', /^[0-9a-f]{64}$/);
-  assert.deepEqual(ev.map((e) => e.seq), [0, 1, 2, 3]);
+  assert.deepEqual(
+    ev.map((e) => e.seq),
+    [0, 1, 2, 3],
+  );
 });
 
 test('a denied statement gets 42501 naming the rule, and the session stays usable', async () => {
@@ -48,10 +51,13 @@ test('a denied statement gets 42501 naming the rule, and the session stays usabl
   assert.equal(r.stdout.trim(), '1');
   await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
   const cmds = commandsOf(rig.since(m));
-  assert.deepEqual(cmds.map((c) => [c.text, c.decision, c.outcome]), [
-    ['SELECT * FROM secrets', 'deny', 'blocked'],
-    ['SELECT 1 AS still_alive', 'allow', 'ok'],
-  ]);
+  assert.deepEqual(
+    cmds.map((c) => [c.text, c.decision, c.outcome]),
+    [
+      ['SELECT * FROM secrets', 'deny', 'blocked'],
+      ['SELECT 1 AS still_alive', 'allow', 'ok'],
+    ],
+  );
   const blocked = cmds[0].event;
   assert.ok(blocked?.type === 'CommandBlocked' && blocked.ruleId === 'deny-secrets');
 });
@@ -59,17 +65,20 @@ test('a denied statement gets 42501 naming the rule, and the session stays usabl
 test('psql -f: a refusal inside a transaction block fails the block like a real error', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'psql-f-'));
   const file = join(dir, 'script.sql');
-  writeFileSync(file, [
-    'DELETE FROM items;',
-    'BEGIN;',
-    "INSERT INTO items VALUES (1, 'one');",
-    'SELECT * FROM secrets;',
-    "INSERT INTO items VALUES (2, 'two');",
-    'COMMIT;',
-    "INSERT INTO items VALUES (3, 'three');",
-    'SELECT count(*) AS n FROM items;',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'DELETE FROM items;',
+      'BEGIN;',
+      "INSERT INTO items VALUES (1, 'one');",
+      'SELECT * FROM secrets;',
+      "INSERT INTO items VALUES (2, 'two');",
+      'COMMIT;',
+      "INSERT INTO items VALUES (3, 'three');",
+      'SELECT count(*) AS n FROM items;',
+      '',
+    ].join('\n'),
+  );
   const m = rig.mark();
   const r = await rig.psql(['-v', 'ON_ERROR_STOP=0', '-A', '-t', '-f', file]);
   assert.match(r.stderr, /deny-secrets/);
@@ -79,7 +88,10 @@ test('psql -f: a refusal inside a transaction block fails the block like a real 
   assert.equal(r.stdout.trim().split('\n').at(-1), '1');
   await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
   const cmds = commandsOf(rig.since(m));
-  assert.deepEqual(cmds.map((c) => c.outcome), ['ok', 'ok', 'ok', 'blocked', 'error', 'ok', 'ok', 'ok']);
+  assert.deepEqual(
+    cmds.map((c) => c.outcome),
+    ['ok', 'ok', 'ok', 'blocked', 'error', 'ok', 'ok', 'ok'],
+  );
   const failed = cmds[4].event;
   assert.ok(failed?.type === 'CommandCompleted' && failed.errorCode === '25P02');
 });
@@ -90,14 +102,30 @@ test('\\copy in and out are audited with row counts', async () => {
   const output = join(dir, 'out.csv');
   writeFileSync(input, `${Array.from({ length: 50 }, (_, i) => `${100 + i},name-${i}`).join('\n')}\n`);
   const m = rig.mark();
-  const r = await rig.psql(['-c', 'DELETE FROM items', '-c', `\\copy items FROM '${input}' WITH (FORMAT csv)`, '-c', `\\copy (SELECT * FROM items ORDER BY id) TO '${output}' WITH (FORMAT csv)`]);
+  const r = await rig.psql([
+    '-c',
+    'DELETE FROM items',
+    '-c',
+    `\\copy items FROM '${input}' WITH (FORMAT csv)`,
+    '-c',
+    `\\copy (SELECT * FROM items ORDER BY id) TO '${output}' WITH (FORMAT csv)`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(readFileSync(output, 'utf8'), readFileSync(input, 'utf8'));
   await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
   const ev = rig.since(m);
   const issued = ev.filter((e) => e.type === 'CommandIssued');
-  assert.deepEqual(issued.map((e) => e.type === 'CommandIssued' && e.channel), ['simple', 'copy', 'copy']);
+  assert.deepEqual(
+    issued.map((e) => e.type === 'CommandIssued' && e.channel),
+    ['simple', 'copy', 'copy'],
+  );
   const done = ev.filter((e) => e.type === 'CommandCompleted');
   assert.match(done[0].type === 'CommandCompleted' ? (done[0].tag ?? '') : '', /^DELETE \d+$/);
-  assert.deepEqual(done.slice(1).map((e) => e.type === 'CommandCompleted' && [e.tag, e.rows]), [['COPY 50', 50], ['COPY 50', 50]]);
+  assert.deepEqual(
+    done.slice(1).map((e) => e.type === 'CommandCompleted' && [e.tag, e.rows]),
+    [
+      ['COPY 50', 50],
+      ['COPY 50', 50],
+    ],
+  );
 });

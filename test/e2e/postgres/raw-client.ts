@@ -39,7 +39,9 @@ export class RawClient {
     const err = c.frames.find((f) => f.type === 'E');
     if (err) {
       sock.destroy();
-      throw Object.assign(new Error(String((err.message as unknown as { message: string }).message)), { code: (err.message as unknown as { code: string }).code });
+      throw Object.assign(new Error(String((err.message as unknown as { message: string }).message)), {
+        code: (err.message as unknown as { code: string }).code,
+      });
     }
     c.frames.length = 0;
     return c;
@@ -75,7 +77,9 @@ export class RawClient {
 
   /** errors returns the SQLSTATE and message of every ErrorResponse received. */
   errors(): { code: string; message: string }[] {
-    return this.frames.filter((f) => f.type === 'E').map((f) => ({ code: (f.message as unknown as { code: string }).code, message: (f.message as unknown as { message: string }).message }));
+    return this.frames
+      .filter((f) => f.type === 'E')
+      .map((f) => ({ code: (f.message as unknown as { code: string }).code, message: (f.message as unknown as { message: string }).message }));
   }
 
   close(): void {
@@ -88,7 +92,14 @@ export const msg = {
   query: (sql: string) => wire.query(sql),
   parse: (name: string, sql: string) => wire.encodeFrontendMessage({ type: 'Parse', name, query: sql, paramTypes: [] }),
   bind: (portal: string, statement: string, params: (string | null)[] = []) =>
-    wire.encodeFrontendMessage({ type: 'Bind', portal, statement, paramFormats: [], params: params.map((p) => (p === null ? null : Buffer.from(p))), resultFormats: [] }),
+    wire.encodeFrontendMessage({
+      type: 'Bind',
+      portal,
+      statement,
+      paramFormats: [],
+      params: params.map((p) => (p === null ? null : Buffer.from(p))),
+      resultFormats: [],
+    }),
   describe: (target: 'S' | 'P', name: string) => wire.encodeFrontendMessage({ type: 'Describe', target, name }),
   execute: (portal: string, maxRows = 0) => wire.encodeFrontendMessage({ type: 'Execute', portal, maxRows }),
   close: (target: 'S' | 'P', name: string) => wire.encodeFrontendMessage({ type: 'Close', target, name }),

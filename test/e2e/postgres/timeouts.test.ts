@@ -22,7 +22,10 @@ test('a statement past statementTimeoutMs is cancelled upstream (57014)', async 
   assert.match(r.stderr, /canceling statement/);
   assert.ok(Date.now() - t0 < 4000);
   await waitFor(() => rig.since(m).some((e) => e.type === 'SessionEnded') || undefined, 'SessionEnded');
-  assert.deepEqual(commandsOf(rig.since(m)).map((c) => c.outcome), ['cancelled']);
+  assert.deepEqual(
+    commandsOf(rig.since(m)).map((c) => c.outcome),
+    ['cancelled'],
+  );
 });
 
 test('an idle session is closed with 57P05 after idleTimeoutMs', async () => {

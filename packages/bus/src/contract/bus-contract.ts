@@ -77,7 +77,13 @@ export function busContract(name: string, makeFixture: () => Promise<BusFixture>
       // A different client, a fresh group: it can only see what the broker acknowledged.
       const reader = await collect(client(), { group: uniqueName('g'), topics: [topic] });
       await eventually('all 50 records', () => reader.records().length >= 50, fx.waitMs);
-      assert.deepEqual(reader.records().map((r) => r.value.toString()).sort(), records.map((r) => r.value.toString()).sort());
+      assert.deepEqual(
+        reader
+          .records()
+          .map((r) => r.value.toString())
+          .sort(),
+        records.map((r) => r.value.toString()).sort(),
+      );
       await reader.sub.close();
     });
 
@@ -90,7 +96,8 @@ export function busContract(name: string, makeFixture: () => Promise<BusFixture>
       // Five calls, each carrying 4 records of every key, interleaved across keys.
       for (let call = 0; call < 5; call++) {
         const batch: OutgoingRecord[] = [];
-        for (let j = 0; j < 4; j++) for (const k of keys) batch.push({ key: k, value: Buffer.from(String(call * 4 + j)), headers: { n: String(call * 4 + j) } });
+        for (let j = 0; j < 4; j++)
+          for (const k of keys) batch.push({ key: k, value: Buffer.from(String(call * 4 + j)), headers: { n: String(call * 4 + j) } });
         await bus.publish(topic, batch);
       }
       const reader = await collect(bus, { group: uniqueName('g'), topics: [topic] });
@@ -99,9 +106,17 @@ export function busContract(name: string, makeFixture: () => Promise<BusFixture>
       assert.equal(all.length, 200);
       for (const k of keys) {
         const mine = all.filter((r) => r.key === k);
-        assert.deepEqual(mine.map((r) => Number(r.value.toString())), Array.from({ length: 20 }, (_, i) => i), `order of ${k}`);
+        assert.deepEqual(
+          mine.map((r) => Number(r.value.toString())),
+          Array.from({ length: 20 }, (_, i) => i),
+          `order of ${k}`,
+        );
         assert.deepEqual(new Set(mine.map((r) => r.partition)), new Set([partitionForKey(k, 4)]), `partition of ${k}`);
-        assert.deepEqual(mine.map((r) => r.headers.n?.toString()), mine.map((r) => r.value.toString()), 'headers travel with the record');
+        assert.deepEqual(
+          mine.map((r) => r.headers.n?.toString()),
+          mine.map((r) => r.value.toString()),
+          'headers travel with the record',
+        );
       }
       await reader.sub.close();
     });
@@ -110,19 +125,36 @@ export function busContract(name: string, makeFixture: () => Promise<BusFixture>
       const bus = client();
       const topic = uniqueName('offsets');
       await bus.ensureTopic(topic, 2);
-      for (let i = 0; i < 6; i++) await bus.publish(topic, Array.from({ length: 10 }, (_, j) => rec(`k${j}`, `${i}-${j}`)));
+      for (let i = 0; i < 6; i++)
+        await bus.publish(
+          topic,
+          Array.from({ length: 10 }, (_, j) => rec(`k${j}`, `${i}-${j}`)),
+        );
       const reader = await collect(bus, { group: uniqueName('g'), topics: [topic] });
       await eventually('60 records', () => reader.records().length >= 60, fx.waitMs);
       for (const b of reader.batches) {
-        assert.ok(b.records.every((r) => r.topic === topic && r.partition === b.partition), 'one partition per batch');
+        assert.ok(
+          b.records.every((r) => r.topic === topic && r.partition === b.partition),
+          'one partition per batch',
+        );
       }
       for (const p of [0, 1]) {
-        const offs = reader.records().filter((r) => r.partition === p).map((r) => r.offset);
+        const offs = reader
+          .records()
+          .filter((r) => r.partition === p)
+          .map((r) => r.offset);
         assert.ok(offs.every((o) => typeof o === 'bigint'));
-        assert.deepEqual(offs, offs.map((_, i) => BigInt(i)), `partition ${p} offsets`);
+        assert.deepEqual(
+          offs,
+          offs.map((_, i) => BigInt(i)),
+          `partition ${p} offsets`,
+        );
       }
       const now = Date.now();
-      assert.ok(reader.records().every((r) => Math.abs(r.timestamp - now) < 10 * 60_000), 'timestamps are Unix milliseconds');
+      assert.ok(
+        reader.records().every((r) => Math.abs(r.timestamp - now) < 10 * 60_000),
+        'timestamps are Unix milliseconds',
+      );
       await reader.sub.close();
     });
 
@@ -130,7 +162,10 @@ export function busContract(name: string, makeFixture: () => Promise<BusFixture>
       const bus = client();
       const topic = uniqueName('resume');
       await bus.ensureTopic(topic, 1);
-      await bus.publish(topic, Array.from({ length: 10 }, (_, i) => rec('one-key', `v${i}`)));
+      await bus.publish(
+        topic,
+        Array.from({ length: 10 }, (_, i) => rec('one-key', `v${i}`)),
+      );
       const group = uniqueName('g');
       const asked: Array<[string, number]> = [];
       const first = await collect(bus, {
@@ -143,19 +178,28 @@ export function busContract(name: string, makeFixture: () => Promise<BusFixture>
       });
       await eventually('offsets 6..9', () => first.records().length >= 4, fx.waitMs);
       await first.sub.close();
-      assert.deepEqual(first.records().map((r) => r.offset), [6n, 7n, 8n, 9n]);
+      assert.deepEqual(
+        first.records().map((r) => r.offset),
+        [6n, 7n, 8n, 9n],
+      );
       assert.deepEqual(asked[0], [topic, 0]);
       // The group has now committed offset 10; the ledger's own tail says 3: the hook wins.
       const second = await collect(client(), { group, topics: [topic], startOffsets: async () => 3n });
       await eventually('offsets 3..9', () => second.records().length >= 7, fx.waitMs);
       await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(second.records().map((r) => r.offset), [3n, 4n, 5n, 6n, 7n, 8n, 9n]);
+      assert.deepEqual(
+        second.records().map((r) => r.offset),
+        [3n, 4n, 5n, 6n, 7n, 8n, 9n],
+      );
       await second.sub.close();
       // Hook answering undefined: the committed offset (10) applies, nothing is re-read.
       await bus.publish(topic, [rec('one-key', 'v10')]);
       const third = await collect(client(), { group, topics: [topic], startOffsets: async () => undefined });
       await eventually('offset 10', () => third.records().length >= 1, fx.waitMs);
-      assert.deepEqual(third.records().map((r) => r.offset), [10n]);
+      assert.deepEqual(
+        third.records().map((r) => r.offset),
+        [10n],
+      );
       await third.sub.close();
     });
 
@@ -192,12 +236,21 @@ export function busContract(name: string, makeFixture: () => Promise<BusFixture>
       await eventually('phase 2 consumed', () => seen().size >= phase1.length + phase2.length, fx.waitMs);
       const expected = [...phase1, ...phase2].map((r) => r.value.toString());
       assert.deepEqual([...seen()].sort(), expected.sort(), 'nothing lost across the rebalance');
-      assert.ok(phase2.every((r) => b.records().some((x) => x.value.equals(r.value))), 'the remaining member got all of phase 2');
+      assert.ok(
+        phase2.every((r) => b.records().some((x) => x.value.equals(r.value))),
+        'the remaining member got all of phase 2',
+      );
       assert.equal(aCallsAfterClose, 0, 'no handler call after close() resolved');
       // Per key order holds within each member's deliveries.
       for (const k of keys) {
-        const got = b.records().filter((r) => r.key === k).map((r) => r.offset);
-        assert.deepEqual(got, [...got].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+        const got = b
+          .records()
+          .filter((r) => r.key === k)
+          .map((r) => r.offset);
+        assert.deepEqual(
+          got,
+          [...got].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)),
+        );
       }
       await b.sub.close();
     });
@@ -206,7 +259,10 @@ export function busContract(name: string, makeFixture: () => Promise<BusFixture>
       const bus = client();
       const topic = uniqueName('retry');
       await bus.ensureTopic(topic, 1);
-      await bus.publish(topic, Array.from({ length: 5 }, (_, i) => rec('k', `v${i}`)));
+      await bus.publish(
+        topic,
+        Array.from({ length: 5 }, (_, i) => rec('k', `v${i}`)),
+      );
       let failures = 0;
       const errors: unknown[] = [];
       const c = await collect(bus, {
@@ -223,7 +279,10 @@ export function busContract(name: string, makeFixture: () => Promise<BusFixture>
       await eventually('delivery after two failures', () => c.records().length >= 5, fx.waitMs);
       assert.equal(failures, 2);
       assert.equal(errors.length, 2);
-      assert.deepEqual(c.records().map((r) => r.value.toString()), ['v0', 'v1', 'v2', 'v3', 'v4']);
+      assert.deepEqual(
+        c.records().map((r) => r.value.toString()),
+        ['v0', 'v1', 'v2', 'v3', 'v4'],
+      );
       await c.sub.close();
     });
 
@@ -265,17 +324,27 @@ export function busContract(name: string, makeFixture: () => Promise<BusFixture>
       const topic = uniqueName('bad');
       await bus.ensureTopic(topic, 1);
       await assert.rejects(bus.publish(topic, [rec('', 'x')]), (e) => isAffidavitError(e, 'AFF_E_BUS_RECORD_INVALID'));
-      await assert.rejects(bus.publish(topic, [{ key: 'k', value: 'not a buffer' as unknown as Buffer }]), (e) => isAffidavitError(e, 'AFF_E_BUS_RECORD_INVALID'));
+      await assert.rejects(bus.publish(topic, [{ key: 'k', value: 'not a buffer' as unknown as Buffer }]), (e) =>
+        isAffidavitError(e, 'AFF_E_BUS_RECORD_INVALID'),
+      );
       await assert.rejects(bus.publish('bad topic!', [rec('k', 'x')]), (e) => isAffidavitError(e, 'AFF_E_BUS_RECORD_INVALID'));
       await assert.rejects(bus.ensureTopic(uniqueName('t'), 0), (e) => isAffidavitError(e, 'AFF_E_BUS_RECORD_INVALID'));
-      await assert.rejects(bus.publish(uniqueName('missing'), [rec('k', 'x')]), (e) => isAffidavitError(e, 'AFF_E_BUS_TOPIC_UNKNOWN') && !(e as { retriable: boolean }).retriable);
-      await assert.rejects(bus.subscribe({ group: uniqueName('g'), topics: [uniqueName('missing')], handler: async () => {} }), (e) => isAffidavitError(e, 'AFF_E_BUS_TOPIC_UNKNOWN'));
+      await assert.rejects(
+        bus.publish(uniqueName('missing'), [rec('k', 'x')]),
+        (e) => isAffidavitError(e, 'AFF_E_BUS_TOPIC_UNKNOWN') && !(e as { retriable: boolean }).retriable,
+      );
+      await assert.rejects(bus.subscribe({ group: uniqueName('g'), topics: [uniqueName('missing')], handler: async () => {} }), (e) =>
+        isAffidavitError(e, 'AFF_E_BUS_TOPIC_UNKNOWN'),
+      );
       // Mixed valid and invalid records: the call is refused whole.
       await assert.rejects(bus.publish(topic, [rec('k', 'good'), rec('', 'bad')]), (e) => isAffidavitError(e, 'AFF_E_BUS_RECORD_INVALID'));
       const reader = await collect(bus, { group: uniqueName('g'), topics: [topic] });
       await bus.publish(topic, [rec('k', 'marker')]);
       await eventually('marker', () => reader.records().length >= 1, fx.waitMs);
-      assert.deepEqual(reader.records().map((r) => r.value.toString()), ['marker']);
+      assert.deepEqual(
+        reader.records().map((r) => r.value.toString()),
+        ['marker'],
+      );
       await reader.sub.close();
     });
 

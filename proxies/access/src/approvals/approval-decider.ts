@@ -34,7 +34,15 @@ export type ApprovalState =
 /** ApprovalCommand is what someone asks of a request (imperative names). */
 export type ApprovalCommand =
   | { type: 'RequestApproval'; request: ApprovalRequest }
-  | { type: 'DecideApproval'; requestId: string; approver: Actor; decision: 'approved' | 'denied'; justification: string; now: number; commandDigest?: string | null }
+  | {
+      type: 'DecideApproval';
+      requestId: string;
+      approver: Actor;
+      decision: 'approved' | 'denied';
+      justification: string;
+      now: number;
+      commandDigest?: string | null;
+    }
   | { type: 'ExpireApproval'; requestId: string; now: number };
 
 /** ApprovalFact is what happened (past tense), mirroring ApprovalRequested / ApprovalDecided. */
@@ -71,10 +79,14 @@ export function decide(command: ApprovalCommand, state: ApprovalState): Approval
         throw new NotAnApproverError(`${command.approver.subject} is in none of the approver groups ${allowed.join(', ')} of request ${command.requestId}`);
       }
       if (state.request.commandDigest !== undefined && command.commandDigest !== state.request.commandDigest) {
-        throw new ApprovalCommandMismatchError(`the decision for ${command.requestId} names statement ${command.commandDigest ?? '(none)'}, but ${state.request.commandDigest} is held`);
+        throw new ApprovalCommandMismatchError(
+          `the decision for ${command.requestId} names statement ${command.commandDigest ?? '(none)'}, but ${state.request.commandDigest} is held`,
+        );
       }
       if (command.justification.trim() === '') throw new ApprovalJustificationError();
-      return [{ type: 'ApprovalDecided', requestId: command.requestId, decision: command.decision, approver: command.approver, justification: command.justification }];
+      return [
+        { type: 'ApprovalDecided', requestId: command.requestId, decision: command.decision, approver: command.approver, justification: command.justification },
+      ];
     }
     case 'ExpireApproval':
       if (state.status !== 'pending') return [];

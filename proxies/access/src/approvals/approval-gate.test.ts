@@ -31,12 +31,27 @@ const hold = { commandId: 'c1', text: 'delete from customers', ruleId: 'hold-wri
 let eventNo = 0;
 
 /** decision builds a decision as the accepting service would sign it (or as a forger would). */
-async function decision(requestId: string, o: { approver?: Actor | null; decision?: 'approved' | 'denied'; text?: string; signer?: DecisionSigner | null; justification?: string; at?: number } = {}): Promise<ReceivedDecision> {
+async function decision(
+  requestId: string,
+  o: { approver?: Actor | null; decision?: 'approved' | 'denied'; text?: string; signer?: DecisionSigner | null; justification?: string; at?: number } = {},
+): Promise<ReceivedDecision> {
   const approver = o.approver === undefined ? bob : o.approver;
-  const d = { requestId, eventId: `ev-${++eventNo}`, occurredAt: o.at ?? Date.now() * 1000, decision: o.decision ?? 'approved', approver, justification: o.justification ?? 'ticket 42', signature: null as Uint8Array | null, commandDigest: commandDigest(o.text ?? hold.text) as string | null };
+  const d = {
+    requestId,
+    eventId: `ev-${++eventNo}`,
+    occurredAt: o.at ?? Date.now() * 1000,
+    decision: o.decision ?? 'approved',
+    approver,
+    justification: o.justification ?? 'ticket 42',
+    signature: null as Uint8Array | null,
+    commandDigest: commandDigest(o.text ?? hold.text) as string | null,
+  };
   const signer = o.signer === undefined ? service.signer : o.signer;
   if (signer && approver) {
-    d.signature = await signDecision({ requestId, commandDigest: commandDigest(o.text ?? hold.text), decision: d.decision, approver, justification: d.justification, decidedAt: d.occurredAt }, signer);
+    d.signature = await signDecision(
+      { requestId, commandDigest: commandDigest(o.text ?? hold.text), decision: d.decision, approver, justification: d.justification, decidedAt: d.occurredAt },
+      signer,
+    );
   }
   return d;
 }
@@ -92,15 +107,31 @@ test('forged and rule-breaking decisions are ignored, each recorded as refused; 
     ['no signature', await decision(id, { signer: null }), 'AFF_E_APPROVAL_SIGNATURE'],
     ['garbage signature', { ...(await decision(id)), signature: new Uint8Array(68).fill(1) }, 'AFF_E_APPROVAL_SIGNATURE'],
     ['signed by another key', await decision(id, { signer: intruder.signer }), 'AFF_E_APPROVAL_SIGNATURE'],
-    ['another key claiming the service key id', await decision(id, { signer: { ...intruder.signer, keyHash: service.signer.keyHash } }), 'AFF_E_APPROVAL_SIGNATURE'],
+    [
+      'another key claiming the service key id',
+      await decision(id, { signer: { ...intruder.signer, keyHash: service.signer.keyHash } }),
+      'AFF_E_APPROVAL_SIGNATURE',
+    ],
     ['signed for another statement', await decision(id, { text: 'delete from orders' }), 'AFF_E_APPROVAL_SIGNATURE'],
     ['replayed from another request', { ...genuineForOther, requestId: id }, 'AFF_E_APPROVAL_SIGNATURE'],
     ['approver swapped after signing', { ...(await decision(id, { approver: carol })), approver: bob }, 'AFF_E_APPROVAL_SIGNATURE'],
-    ['groups inflated after signing', { ...(await decision(id, { approver: carol })), approver: { ...carol, groups: ['approvers'] } }, 'AFF_E_APPROVAL_SIGNATURE'],
-    ['self-approval, correctly signed', await decision(id, { approver: { ...alice, groups: ['approvers'], email: 'other@example.com' } }), 'AFF_E_APPROVAL_SELF'],
+    [
+      'groups inflated after signing',
+      { ...(await decision(id, { approver: carol })), approver: { ...carol, groups: ['approvers'] } },
+      'AFF_E_APPROVAL_SIGNATURE',
+    ],
+    [
+      'self-approval, correctly signed',
+      await decision(id, { approver: { ...alice, groups: ['approvers'], email: 'other@example.com' } }),
+      'AFF_E_APPROVAL_SELF',
+    ],
     ['wrong group, correctly signed', await decision(id, { approver: carol }), 'AFF_E_APPROVAL_NOT_APPROVER'],
     ['empty justification, correctly signed', await decision(id, { justification: ' ' }), 'AFF_E_APPROVAL_JUSTIFICATION'],
-    ['naming another statement, correctly signed for this one', { ...(await decision(id)), commandDigest: commandDigest('delete from orders') }, 'AFF_E_APPROVAL_COMMAND_MISMATCH'],
+    [
+      'naming another statement, correctly signed for this one',
+      { ...(await decision(id)), commandDigest: commandDigest('delete from orders') },
+      'AFF_E_APPROVAL_COMMAND_MISMATCH',
+    ],
     ['naming no statement, correctly signed for this one', { ...(await decision(id)), commandDigest: null }, 'AFF_E_APPROVAL_COMMAND_MISMATCH'],
     ['a forged expiry', { ...(await decision(id, { signer: null })), decision: 'expired', approver: null }, 'AFF_E_APPROVAL_SIGNATURE'],
     ['no approver at all', { ...(await decision(id)), approver: null }, 'AFF_E_APPROVAL_SIGNATURE'],
@@ -110,7 +141,11 @@ test('forged and rule-breaking decisions are ignored, each recorded as refused; 
   assert.deepEqual(gate.pending(), [id], 'nothing released the statement');
   assert.equal(released, 0);
   await gate.settled();
-  assert.deepEqual(refusals.map((r) => r.code), attempts.map(([, , code]) => code), attempts.map(([why]) => why).join(' | '));
+  assert.deepEqual(
+    refusals.map((r) => r.code),
+    attempts.map(([, , code]) => code),
+    attempts.map(([why]) => why).join(' | '),
+  );
   for (const [i, r] of refusals.entries()) {
     assert.equal(r.requestId, id);
     assert.equal(r.refusedEventId, attempts[i][1].eventId, 'the refusal names the refused event');
@@ -129,7 +164,10 @@ test('forged and rule-breaking decisions are ignored, each recorded as refused; 
   await tick();
   await gate.settled();
   assert.equal(released, 1, 'released exactly once');
-  assert.deepEqual(refusals.slice(attempts.length).map((r) => r.code), ['AFF_E_APPROVAL_DECIDED', 'AFF_E_APPROVAL_DECIDED']);
+  assert.deepEqual(
+    refusals.slice(attempts.length).map((r) => r.code),
+    ['AFF_E_APPROVAL_DECIDED', 'AFF_E_APPROVAL_DECIDED'],
+  );
   other.gate.close();
 });
 
@@ -156,10 +194,23 @@ test('a decision after expiry is refused and recorded; the gate records its own 
   const last = events().at(-1)!;
   assert.equal(last.type, 'ApprovalDecided');
   assert.equal((last as { decision: string }).decision, 'expired');
-  decisions.emit({ requestId: id, eventId: last.eventId, occurredAt: last.occurredAt, decision: 'expired', approver: null, justification: 'no decision before the deadline', signature: null, commandDigest: null });
+  decisions.emit({
+    requestId: id,
+    eventId: last.eventId,
+    occurredAt: last.occurredAt,
+    decision: 'expired',
+    approver: null,
+    justification: 'no decision before the deadline',
+    signature: null,
+    commandDigest: null,
+  });
   decisions.emit(late);
   await gate.settled();
-  assert.deepEqual(refusals.map((r) => [r.code, r.refusedEventId]), [['AFF_E_APPROVAL_EXPIRED', late.eventId]], 'the echo is not a refusal; the late decision is');
+  assert.deepEqual(
+    refusals.map((r) => [r.code, r.refusedEventId]),
+    [['AFF_E_APPROVAL_EXPIRED', late.eventId]],
+    'the echo is not a refusal; the late decision is',
+  );
 });
 
 test('a decision arriving at the deadline by the gate clock is refused even before the timer fires', async () => {
@@ -182,7 +233,10 @@ test('unknown request ids are recorded only where one gate sees every request', 
   const single = setup({ recordUnknownRequests: true });
   single.decisions.emit(await decision('req-nobody-holds'));
   await single.gate.settled();
-  assert.deepEqual(single.refusals.map((r) => [r.code, r.target]), [['AFF_E_APPROVAL_UNKNOWN', null]]);
+  assert.deepEqual(
+    single.refusals.map((r) => [r.code, r.target]),
+    [['AFF_E_APPROVAL_UNKNOWN', null]],
+  );
 });
 
 test('a session that ends while held expires its request; later decisions are refused', async () => {
@@ -199,10 +253,23 @@ test('a session that ends while held expires its request; later decisions are re
 });
 
 test('if the request cannot be recorded, the command is not held but refused', async () => {
-  const recorder = new Recorder({ publish: async () => { throw new Error('down'); } }, { mode: 'sync', retryInitialMs: 1000, retryMaxMs: 1000 }, { clock: { now: () => Date.now() } });
+  const recorder = new Recorder(
+    {
+      publish: async () => {
+        throw new Error('down');
+      },
+    },
+    { mode: 'sync', retryInitialMs: 1000, retryMaxMs: 1000 },
+    { clock: { now: () => Date.now() } },
+  );
   const base = exampleEvent('CommandIssued');
   const session = recorder.openSession({ sessionId: 's9', actor: base.actor, source: base.source, target: base.target, feeder: base.feeder });
-  const gate = new ApprovalGate(new MemoryDecisions(), { newId: () => 'r', now: () => Date.now(), verifierKeys: [service.verifier], recordRefusal: async () => {} });
+  const gate = new ApprovalGate(new MemoryDecisions(), {
+    newId: () => 'r',
+    now: () => Date.now(),
+    verifierKeys: [service.verifier],
+    recordRefusal: async () => {},
+  });
   let told = false;
   await assert.rejects(gate.hold(session, hold, { timeoutMs: 5_000, onPending: () => (told = true) }), { code: 'AFF_E_RECORDING_UNAVAILABLE' });
   assert.equal(told, false);

@@ -16,7 +16,13 @@ export type Decision = { decision: 'approved' | 'denied' | 'expired'; approver: 
  * ReceivedDecision is an ApprovalDecided event as a DecisionSource delivers it: claims, not yet
  * trusted. `eventId` is null only for a decision that never was an event (tests).
  */
-export type ReceivedDecision = Decision & { requestId: string; eventId: string | null; occurredAt: number; signature: Uint8Array | null; commandDigest: string | null };
+export type ReceivedDecision = Decision & {
+  requestId: string;
+  eventId: string | null;
+  occurredAt: number;
+  signature: Uint8Array | null;
+  commandDigest: string | null;
+};
 
 /**
  * DecisionSource delivers ApprovalDecided events seen on the bus (whoever published them).
@@ -87,7 +93,11 @@ export class ApprovalGate {
   }
 
   /** hold records the request, calls `onPending(requestId)` and waits for a valid decision or the timeout. */
-  async hold(session: SessionRecording, req: HoldRequest, opts: { timeoutMs: number; onPending?: (requestId: string) => void; signal?: AbortSignal }): Promise<Decision & { requestId: string }> {
+  async hold(
+    session: SessionRecording,
+    req: HoldRequest,
+    opts: { timeoutMs: number; onPending?: (requestId: string) => void; signal?: AbortSignal },
+  ): Promise<Decision & { requestId: string }> {
     const requestId = this.#deps.newId();
     const nowMs = this.#deps.now();
     const expiresAtMs = nowMs + opts.timeoutMs;
@@ -105,12 +115,28 @@ export class ApprovalGate {
       expiresAt: expiresAtMs * 1000,
       commandDigest: commandDigest(req.text),
     };
-    const entry: Entry = { state: fold(initialState(), decide({ type: 'RequestApproval', request }, initialState())), digest: request.commandDigest!, target: envelope.target };
+    const entry: Entry = {
+      state: fold(initialState(), decide({ type: 'RequestApproval', request }, initialState())),
+      digest: request.commandDigest!,
+      target: envelope.target,
+    };
     const released = new Promise<void>((resolve) => (entry.release = resolve));
     this.#entries.set(requestId, entry);
     let timer: NodeJS.Timeout | undefined;
     try {
-      await session.record({ type: 'ApprovalRequested', requestId, commandId: req.commandId, text: req.text, ruleId: req.ruleId, reason: req.reason, approverGroups: req.approverGroups, expiresAt: expiresAtMs * 1000 }, { wait: true });
+      await session.record(
+        {
+          type: 'ApprovalRequested',
+          requestId,
+          commandId: req.commandId,
+          text: req.text,
+          ruleId: req.ruleId,
+          reason: req.reason,
+          approverGroups: req.approverGroups,
+          expiresAt: expiresAtMs * 1000,
+        },
+        { wait: true },
+      );
       opts.onPending?.(requestId);
       // The state is the one truth: whichever of a valid decision and the deadline changes it
       // first wins, synchronously, so a decision arriving as the timer fires cannot also win.
@@ -128,7 +154,10 @@ export class ApprovalGate {
       const st = entry.state;
       if (st.status === 'approved' || st.status === 'denied') return { requestId, decision: st.status, approver: st.approver, justification: st.justification };
       const justification = st.status === 'expired' ? st.justification : 'no decision before the deadline';
-      await session.record({ type: 'ApprovalDecided', requestId, decision: 'expired', approver: null, justification, signature: null, commandDigest: null }, { wait: false });
+      await session.record(
+        { type: 'ApprovalDecided', requestId, decision: 'expired', approver: null, justification, signature: null, commandDigest: null },
+        { wait: false },
+      );
       return { requestId, decision: 'expired', approver: null, justification };
     } finally {
       clearTimeout(timer);
@@ -168,28 +197,54 @@ export class ApprovalGate {
       return;
     }
     const signed = signedDecisionOf(d, entry.digest);
-    const check = signed ? verifyDecisionSignature(signed, d.signature, this.#deps.verifierKeys) : { ok: false as const, reason: 'a decision names no approver' };
+    const check = signed
+      ? verifyDecisionSignature(signed, d.signature, this.#deps.verifierKeys)
+      : { ok: false as const, reason: 'a decision names no approver' };
     if (!check.ok) {
       this.#refuse(d, entry, DecisionSignatureError.code, check.reason);
       return;
     }
     let facts: ApprovalFact[];
     try {
-      facts = decide({ type: 'DecideApproval', requestId: d.requestId, approver: d.approver!, decision: d.decision, justification: d.justification, now: this.#deps.now() * 1000, commandDigest: d.commandDigest }, entry.state);
+      facts = decide(
+        {
+          type: 'DecideApproval',
+          requestId: d.requestId,
+          approver: d.approver!,
+          decision: d.decision,
+          justification: d.justification,
+          now: this.#deps.now() * 1000,
+          commandDigest: d.commandDigest,
+        },
+        entry.state,
+      );
     } catch (e) {
       if (!isAffidavitError(e)) throw e;
       this.#refuse(d, entry, e.code, e.message);
       return;
     }
     entry.state = facts.reduce(evolve, entry.state);
-    this.#deps.logger?.info({ requestId: d.requestId, decision: d.decision, approver: d.approver?.subject, keyName: check.keyName }, 'approval decision accepted');
+    this.#deps.logger?.info(
+      { requestId: d.requestId, decision: d.decision, approver: d.approver?.subject, keyName: check.keyName },
+      'approval decision accepted',
+    );
     entry.release?.();
   }
 
   #refuse(d: ReceivedDecision, entry: Entry | null, code: string, reason: string): void {
     this.#deps.logger?.warn({ requestId: d.requestId, eventId: d.eventId, code, reason, claimedApprover: d.approver?.subject }, 'approval decision refused');
     const p = this.#deps
-      .recordRefusal({ requestId: d.requestId, refusedEventId: d.eventId, attemptedDecision: d.decision, claimedApprover: d.approver, code, reason, refusedBy: 'gate', actor: null, target: entry?.target ?? null })
+      .recordRefusal({
+        requestId: d.requestId,
+        refusedEventId: d.eventId,
+        attemptedDecision: d.decision,
+        claimedApprover: d.approver,
+        code,
+        reason,
+        refusedBy: 'gate',
+        actor: null,
+        target: entry?.target ?? null,
+      })
       .catch((err: unknown) => this.#deps.logger?.error({ err, requestId: d.requestId, code }, 'could not record a refused approval decision'))
       .finally(() => this.#inflight.delete(p));
     this.#inflight.add(p);

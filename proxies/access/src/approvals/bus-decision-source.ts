@@ -13,7 +13,16 @@ export function decisionsIn(batch: BusBatch, codec: EventCodec): ReceivedDecisio
       const e = codec.decode(r.value);
       if (e.type !== 'ApprovalDecided') continue;
       const d = e as ApprovalDecided;
-      out.push({ requestId: d.requestId, eventId: d.eventId, occurredAt: d.occurredAt, decision: d.decision, approver: d.approver, justification: d.justification, signature: d.signature, commandDigest: d.commandDigest });
+      out.push({
+        requestId: d.requestId,
+        eventId: d.eventId,
+        occurredAt: d.occurredAt,
+        decision: d.decision,
+        approver: d.approver,
+        justification: d.justification,
+        signature: d.signature,
+        commandDigest: d.commandDigest,
+      });
     } catch {
       // Not ours to judge: the ledger records undecodable input; a proxy only waits for decisions.
     }
@@ -26,7 +35,10 @@ export function decisionsIn(batch: BusBatch, codec: EventCodec): ReceivedDecisio
  * instance reads every partition in its own consumer group, starting at the end of the log
  * (a decision for a request it holds is always published after it subscribed).
  */
-export async function busDecisionSource(bus: Bus, opts: { instanceId: string; topic?: string; codec?: EventCodec }): Promise<DecisionSource & { close(): Promise<void> }> {
+export async function busDecisionSource(
+  bus: Bus,
+  opts: { instanceId: string; topic?: string; codec?: EventCodec },
+): Promise<DecisionSource & { close(): Promise<void> }> {
   const listeners = new Set<(d: ReceivedDecision) => void>();
   const codec = opts.codec ?? defaultCodec();
   const sub: Subscription = await bus.subscribe({

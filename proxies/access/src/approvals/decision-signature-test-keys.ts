@@ -5,7 +5,11 @@ import type { DecisionSigner, DecisionVerifier } from './decision-signature.ts';
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 /** testDecisionKey makes a signer and its verifier from a seed byte (not for production: the seed is public). */
-export function testDecisionKey(seedByte: number, name = `test-decisions-${seedByte}`, keyHash = 0x0a0b0c00 + seedByte): { signer: DecisionSigner; verifier: DecisionVerifier } {
+export function testDecisionKey(
+  seedByte: number,
+  name = `test-decisions-${seedByte}`,
+  keyHash = 0x0a0b0c00 + seedByte,
+): { signer: DecisionSigner; verifier: DecisionVerifier } {
   const priv = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.alloc(32, seedByte)]), format: 'der', type: 'pkcs8' });
   const pub = createPublicKey(priv);
   return {

@@ -115,7 +115,8 @@ export type SignatureCheck = { ok: true; keyName: string } | { ok: false; reason
 export function verifyDecisionSignature(d: SignedDecision, signature: Uint8Array | null, keys: readonly DecisionVerifier[]): SignatureCheck {
   if (keys.length === 0) return { ok: false, reason: 'no decision-verifier key is configured, so no decision can be trusted' };
   if (signature === null || signature.length === 0) return { ok: false, reason: 'the decision is not signed' };
-  if (signature.length !== KEY_ID_BYTES + ED25519_SIGNATURE_BYTES) return { ok: false, reason: `the signature has ${signature.length} bytes, not ${KEY_ID_BYTES + ED25519_SIGNATURE_BYTES}` };
+  if (signature.length !== KEY_ID_BYTES + ED25519_SIGNATURE_BYTES)
+    return { ok: false, reason: `the signature has ${signature.length} bytes, not ${KEY_ID_BYTES + ED25519_SIGNATURE_BYTES}` };
   let message: Uint8Array;
   try {
     message = canonicalDecision(d);
@@ -137,7 +138,10 @@ export function verifyDecisionSignature(d: SignedDecision, signature: Uint8Array
 }
 
 /** signedDecisionOf reads the signed fields of an ApprovalDecided event, with the digest of the request's text. */
-export function signedDecisionOf(e: Pick<ApprovalDecided, 'requestId' | 'decision' | 'approver' | 'justification' | 'occurredAt'>, digest: string): SignedDecision | null {
+export function signedDecisionOf(
+  e: Pick<ApprovalDecided, 'requestId' | 'decision' | 'approver' | 'justification' | 'occurredAt'>,
+  digest: string,
+): SignedDecision | null {
   if (e.decision === 'expired' || e.approver === null) return null;
   return {
     requestId: e.requestId,

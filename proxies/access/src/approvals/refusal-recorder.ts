@@ -29,7 +29,10 @@ export const UNKNOWN_TARGET: Target = { kind: 'postgres', resource: '(unknown re
  * seq 0): it is the refusing component's act, not a step of the requester's session, and it
  * must be recordable after that session ended.
  */
-export function approvalRefusedEvent(r: Refusal, env: { eventId: string; streamId: string; occurredAt: number; source: Source; feeder: Feeder }): ApprovalRefused {
+export function approvalRefusedEvent(
+  r: Refusal,
+  env: { eventId: string; streamId: string; occurredAt: number; source: Source; feeder: Feeder },
+): ApprovalRefused {
   return {
     eventId: env.eventId,
     type: 'ApprovalRefused',

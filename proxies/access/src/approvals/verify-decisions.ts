@@ -62,7 +62,10 @@ export function verifyApprovalDecisions(records: Iterable<LedgerRecord>, keys: r
     if (d.decision === 'expired') {
       if (d.approver !== null) problem(d, 'an expiry names an approver');
       else report.expiries++;
-      states.set(d.requestId, evolve(state, { type: 'ApprovalDecided', requestId: d.requestId, decision: 'expired', approver: null, justification: d.justification }));
+      states.set(
+        d.requestId,
+        evolve(state, { type: 'ApprovalDecided', requestId: d.requestId, decision: 'expired', approver: null, justification: d.justification }),
+      );
       continue;
     }
     const signed = signedDecisionOf(d, commandDigest(req.text));
@@ -72,7 +75,18 @@ export function verifyApprovalDecisions(records: Iterable<LedgerRecord>, keys: r
       continue;
     }
     try {
-      const facts = decide({ type: 'DecideApproval', requestId: d.requestId, approver: d.approver!, decision: d.decision, justification: d.justification, now: d.occurredAt, commandDigest: d.commandDigest }, state);
+      const facts = decide(
+        {
+          type: 'DecideApproval',
+          requestId: d.requestId,
+          approver: d.approver!,
+          decision: d.decision,
+          justification: d.justification,
+          now: d.occurredAt,
+          commandDigest: d.commandDigest,
+        },
+        state,
+      );
       states.set(d.requestId, facts.reduce(evolve, state));
       report.valid++;
     } catch (e) {

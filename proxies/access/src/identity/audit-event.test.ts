@@ -11,7 +11,11 @@ const feeder: Feeder = { id: 'pg-proxy-1', version: '0.1.0' };
 const envelope = { eventId: '01890a5d-ac96-774b-bcce-b302099a8057', sessionId: '01890a5d-ac96-774b-bcce-b302099a8000', seq: 0, source, target, feeder };
 
 test('authenticationFailedEvent builds an event the Avro codec round-trips', () => {
-  const f = authenticationFailure('AFF_E_AUTH_TOKEN_EXPIRED', 'the access token has expired', 1_800_000_000_123, { iss: 'https://idp.test', sub: 'alice', jti: 'j-1' });
+  const f = authenticationFailure('AFF_E_AUTH_TOKEN_EXPIRED', 'the access token has expired', 1_800_000_000_123, {
+    iss: 'https://idp.test',
+    sub: 'alice',
+    jti: 'j-1',
+  });
   const e = authenticationFailedEvent(f, envelope);
   assert.equal(e.type, 'AuthenticationFailed');
   assert.equal(e.occurredAt, 1_800_000_000_123_000, 'microseconds');
@@ -29,7 +33,16 @@ test('absent claimed values become null (a token too large or malformed to decod
 test('actorFromIdentity fills the Actor record of SessionStarted', () => {
   const id = identityFromClaims({ iss: 'https://idp.test', sub: 'bob', exp: 2_000_000_000, groups: ['dba'], amr: ['pwd', 'otp'], jti: 't' }, 'groups');
   const actor = actorFromIdentity(id);
-  assert.deepEqual(actor, { issuer: 'https://idp.test', subject: 'bob', email: null, groups: ['dba'], authMethods: ['pwd', 'otp'], acr: null, mfa: true, tokenId: 't' });
+  assert.deepEqual(actor, {
+    issuer: 'https://idp.test',
+    subject: 'bob',
+    email: null,
+    groups: ['dba'],
+    authMethods: ['pwd', 'otp'],
+    acr: null,
+    mfa: true,
+    tokenId: 't',
+  });
   const started = exampleEvent('SessionStarted', { actor });
   assert.deepEqual(structuredClone(decodeEvent(encodeEvent(started))), started, 'decoded equals the original');
 });

@@ -29,12 +29,7 @@ function claimed(claims: Readonly<Record<string, unknown>> | undefined, name: st
 }
 
 /** authenticationFailure builds the failure record from an error code, message and the unverified claims. */
-export function authenticationFailure(
-  code: string,
-  reason: string,
-  at: number,
-  unverifiedClaims?: Readonly<Record<string, unknown>>,
-): AuthenticationFailure {
+export function authenticationFailure(code: string, reason: string, at: number, unverifiedClaims?: Readonly<Record<string, unknown>>): AuthenticationFailure {
   const iss = claimed(unverifiedClaims, 'iss');
   const sub = claimed(unverifiedClaims, 'sub');
   const jti = claimed(unverifiedClaims, 'jti');

@@ -120,7 +120,10 @@ describe('dev issuer options', () => {
       [{ ...ok, port: 70_000 }, /port/],
     ];
     for (const [input, field] of bad) {
-      assert.throws(() => devIssuerOptions(input as typeof ok), (e: unknown) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID') && field.test((e as Error).message));
+      assert.throws(
+        () => devIssuerOptions(input as typeof ok),
+        (e: unknown) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID') && field.test((e as Error).message),
+      );
     }
   });
 });

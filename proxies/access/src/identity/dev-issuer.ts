@@ -99,7 +99,9 @@ export function createDevTokenMinter(
   return {
     async mint(user, opts = {}) {
       if (!Object.hasOwn(options.users, user)) {
-        throw new DevUnknownUserError(`no user ${JSON.stringify(user.slice(0, 64))} is configured for the development issuer (known: ${Object.keys(options.users).slice(0, 20).join(', ')})`);
+        throw new DevUnknownUserError(
+          `no user ${JSON.stringify(user.slice(0, 64))} is configured for the development issuer (known: ${Object.keys(options.users).slice(0, 20).join(', ')})`,
+        );
       }
       const u = options.users[user];
       const now = deps.clock.now();
@@ -147,7 +149,10 @@ function send(res: ServerResponse, status: number, body: unknown, extra: Record<
  * `/.well-known/openid-configuration` and the JWKS at `/jwks.json` on 127.0.0.1 only.
  * It is for the embedded mode and tests; it has no login and MUST NOT face a network.
  */
-export async function startDevIssuer(input: DevIssuerOptionsInput, deps: { readonly clock: Clock; readonly newId?: (ms: number) => string }): Promise<DevIssuer> {
+export async function startDevIssuer(
+  input: DevIssuerOptionsInput,
+  deps: { readonly clock: Clock; readonly newId?: (ms: number) => string },
+): Promise<DevIssuer> {
   const options = devIssuerOptions(input);
   const key = await loadOrCreateDevSigningKey(options.keyFile, options.algorithm);
   let discovery: Record<string, unknown> = {};

@@ -22,15 +22,25 @@ export const BadSignatureError = defineError('AFF_E_AUTH_BAD_SIGNATURE', 'the to
 /** TokenExpiredError: `exp` is in the past, beyond the allowed clock skew. */
 export const TokenExpiredError = defineError('AFF_E_AUTH_TOKEN_EXPIRED', 'the access token has expired; log in again to get a fresh one');
 /** TokenNotYetValidError: `nbf` is in the future, beyond the allowed clock skew. */
-export const TokenNotYetValidError = defineError('AFF_E_AUTH_NOT_YET_VALID', 'the access token is not valid yet; check the clocks of this machine and of the identity provider');
+export const TokenNotYetValidError = defineError(
+  'AFF_E_AUTH_NOT_YET_VALID',
+  'the access token is not valid yet; check the clocks of this machine and of the identity provider',
+);
 /** ClaimInvalidError: a required claim is missing (`sub`, `exp`) or a claim has the wrong type (e.g. groups not strings). */
 export const ClaimInvalidError = defineError('AFF_E_AUTH_CLAIM_INVALID', 'the token lacks a required claim or a claim has the wrong type');
 /** SigningKeyRejectedError: the issuer's key cannot be used (e.g. an RSA key under 2048 bits, an unsupported curve). */
-export const SigningKeyRejectedError = defineError('AFF_E_AUTH_KEY_REJECTED', "the identity provider's signing key is not acceptable (too weak or unsupported)");
+export const SigningKeyRejectedError = defineError(
+  'AFF_E_AUTH_KEY_REJECTED',
+  "the identity provider's signing key is not acceptable (too weak or unsupported)",
+);
 /** IssuerUnreachableError: the discovery document or JWKS could not be fetched in time; retrying later may succeed. */
-export const IssuerUnreachableError = defineError('AFF_E_AUTH_ISSUER_UNREACHABLE', 'the identity provider could not be reached to fetch its signing keys; try again shortly', {
-  retriable: true,
-});
+export const IssuerUnreachableError = defineError(
+  'AFF_E_AUTH_ISSUER_UNREACHABLE',
+  'the identity provider could not be reached to fetch its signing keys; try again shortly',
+  {
+    retriable: true,
+  },
+);
 /** IssuerMetadataInvalidError: the discovery document or JWKS is not valid (bad JSON, issuer mismatch, not a key set). */
 export const IssuerMetadataInvalidError = defineError('AFF_E_AUTH_ISSUER_METADATA_INVALID', "the identity provider's discovery document or key set is invalid");
 /** DevUnknownUserError: the development issuer was asked for a token for a user that is not configured. */

@@ -43,7 +43,9 @@ export const httpFetchJson: FetchJson = async (url, { timeoutMs, maxBytes }) => 
   } catch (cause) {
     const timedOut = cause instanceof DOMException && cause.name === 'TimeoutError';
     throw new IssuerUnreachableError(
-      timedOut ? `the identity provider did not answer ${url} within ${timeoutMs} ms; try again shortly` : `the identity provider at ${url} could not be reached; try again shortly`,
+      timedOut
+        ? `the identity provider did not answer ${url} within ${timeoutMs} ms; try again shortly`
+        : `the identity provider at ${url} could not be reached; try again shortly`,
       { cause },
     );
   }

@@ -71,9 +71,11 @@ describe('verifier against a real oidc-provider', () => {
     assert.equal(f.tokenId, real.jti);
   });
 
-  test('HS256 signed with the provider\'s RSA public key as HMAC secret', async () => {
+  test("HS256 signed with the provider's RSA public key as HMAC secret", async () => {
     const jwk = idp.publicJwks.keys[0];
-    const pem = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+    const pem = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
     const real = decodeJwt(await idp.issueToken('bob'));
     await refused(hmacWithPublicKey({ ...real, groups: ['admins'] }, pem, { kid: jwk.kid, typ: 'at+jwt' }), 'AFF_E_AUTH_ALG_NOT_ALLOWED');
   });
@@ -86,7 +88,7 @@ describe('verifier against a real oidc-provider', () => {
     await refused(await idp.issueToken('alice'), 'AFF_E_AUTH_WRONG_AUDIENCE', elsewhere);
   });
 
-  test('wrong issuer (signed with the provider\'s own key)', async () => {
+  test("wrong issuer (signed with the provider's own key)", async () => {
     const real = decodeJwt(await idp.issueToken('alice'));
     const f = await refused(await idp.signAsProvider({ ...real, iss: 'https://evil.test' }), 'AFF_E_AUTH_WRONG_ISSUER');
     assert.equal(f.claimedIssuer, 'https://evil.test');
@@ -104,7 +106,7 @@ describe('verifier against a real oidc-provider', () => {
     assert.equal((await verifier.verify(token)).subject, 'alice', 'the same token is fine now');
   });
 
-  test('not yet valid (nbf an hour ahead, signed by the provider\'s key)', async () => {
+  test("not yet valid (nbf an hour ahead, signed by the provider's key)", async () => {
     const real = decodeJwt(await idp.issueToken('alice'));
     const now = Math.floor(Date.now() / 1000);
     await refused(await idp.signAsProvider({ ...real, nbf: now + 3600, exp: now + 7200 }), 'AFF_E_AUTH_NOT_YET_VALID');
@@ -164,7 +166,13 @@ describe('HTTP fetch of issuer metadata', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  after(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
 
   const cases: Array<[string, string, boolean]> = [
     ['/slow', 'AFF_E_AUTH_ISSUER_UNREACHABLE', true],
@@ -177,7 +185,10 @@ describe('HTTP fetch of issuer metadata', () => {
   for (const [path, code, retriable] of cases) {
     test(`${path} → ${code}`, async () => {
       const t0 = Date.now();
-      await assert.rejects(httpFetchJson(`${base}${path}`, { timeoutMs: 300, maxBytes: 256 * 1024 }), (e: unknown) => isAffidavitError(e, code) && e.retriable === retriable);
+      await assert.rejects(
+        httpFetchJson(`${base}${path}`, { timeoutMs: 300, maxBytes: 256 * 1024 }),
+        (e: unknown) => isAffidavitError(e, code) && e.retriable === retriable,
+      );
       assert.ok(Date.now() - t0 < 1_500, 'bounded by the timeout');
     });
   }
@@ -187,7 +198,9 @@ describe('HTTP fetch of issuer metadata', () => {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
-    await assert.rejects(httpFetchJson(`http://127.0.0.1:${port}/jwks`, { timeoutMs: 1000, maxBytes: 1024 }), (e: unknown) => isAffidavitError(e, 'AFF_E_AUTH_ISSUER_UNREACHABLE'));
+    await assert.rejects(httpFetchJson(`http://127.0.0.1:${port}/jwks`, { timeoutMs: 1000, maxBytes: 1024 }), (e: unknown) =>
+      isAffidavitError(e, 'AFF_E_AUTH_ISSUER_UNREACHABLE'),
+    );
   });
 
   test('a good answer is parsed', async () => {
@@ -217,13 +230,18 @@ describe('dev issuer over real HTTP', () => {
       assert.equal((await fetch(dev.jwksUri, { method: 'POST' })).status, 405);
 
       const failures: AuthenticationFailure[] = [];
-      const v = createTokenVerifier({ issuer: dev.issuer, audience: 'urn:affidavit:proxies', requiredTyp: 'at+jwt' }, { clock: systemClock, onRejected: (f) => failures.push(f) });
+      const v = createTokenVerifier(
+        { issuer: dev.issuer, audience: 'urn:affidavit:proxies', requiredTyp: 'at+jwt' },
+        { clock: systemClock, onRejected: (f) => failures.push(f) },
+      );
       token = await dev.mint('alice');
       const id = await v.verify(token);
       assert.deepEqual([id.subject, id.mfa, id.groups], ['alice', true, ['analysts']]);
       assert.equal(v.keySource.fetchCount(), 1);
       await assert.rejects(dev.mint('mallory'), (e: unknown) => isAffidavitError(e, 'AFF_E_AUTH_DEV_UNKNOWN_USER'));
-      await assert.rejects(v.verify(tamperPayload(await dev.mint('bob'), (c) => (c.sub = 'alice'))), (e: unknown) => isAffidavitError(e, 'AFF_E_AUTH_BAD_SIGNATURE'));
+      await assert.rejects(v.verify(tamperPayload(await dev.mint('bob'), (c) => (c.sub = 'alice'))), (e: unknown) =>
+        isAffidavitError(e, 'AFF_E_AUTH_BAD_SIGNATURE'),
+      );
       assert.equal(failures.length, 1);
     } finally {
       await dev.close();

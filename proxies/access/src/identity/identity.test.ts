@@ -34,7 +34,10 @@ describe('groups claim paths', () => {
 
   test('wrong types are refused with AFF_E_AUTH_CLAIM_INVALID', () => {
     for (const groups of [1, { a: 1 }, [1], ['x', null], Array(300).fill('g')]) {
-      assert.throws(() => identityFromClaims({ ...base, groups }, 'groups'), (e: unknown) => isAffidavitError(e, 'AFF_E_AUTH_CLAIM_INVALID'));
+      assert.throws(
+        () => identityFromClaims({ ...base, groups }, 'groups'),
+        (e: unknown) => isAffidavitError(e, 'AFF_E_AUTH_CLAIM_INVALID'),
+      );
     }
   });
 });
@@ -44,7 +47,18 @@ describe('identity fields', () => {
     const id = identityFromClaims({ ...base, email: 'a@x.test', acr: 'urn:acr:2', jti: 'j1', amr: ['hwk', 'pin'] }, 'groups');
     assert.deepEqual(
       { ...id },
-      { issuer: 'https://idp.test', subject: 'alice', email: 'a@x.test', groups: [], amr: ['hwk', 'pin'], acr: 'urn:acr:2', mfa: true, tokenId: 'j1', expiresAt: 2_000_000_000_000, issuedAt: 1_999_999_000_000 },
+      {
+        issuer: 'https://idp.test',
+        subject: 'alice',
+        email: 'a@x.test',
+        groups: [],
+        amr: ['hwk', 'pin'],
+        acr: 'urn:acr:2',
+        mfa: true,
+        tokenId: 'j1',
+        expiresAt: 2_000_000_000_000,
+        issuedAt: 1_999_999_000_000,
+      },
     );
   });
 
@@ -54,7 +68,10 @@ describe('identity fields', () => {
   });
 
   test('an email that is not a string is refused', () => {
-    assert.throws(() => identityFromClaims({ ...base, email: ['a'] }, 'groups'), (e: unknown) => isAffidavitError(e, 'AFF_E_AUTH_CLAIM_INVALID'));
+    assert.throws(
+      () => identityFromClaims({ ...base, email: ['a'] }, 'groups'),
+      (e: unknown) => isAffidavitError(e, 'AFF_E_AUTH_CLAIM_INVALID'),
+    );
   });
 });
 
@@ -82,9 +99,7 @@ describe('deriveMfa', () => {
 
   test('property: adding amr values never turns MFA off', () => {
     const value = fc.oneof(fc.constantFrom(...Object.keys(AUTH_FACTOR_CATEGORY), 'mfa', 'user', 'geo'), fc.string({ maxLength: 6 }));
-    fc.assert(
-      fc.property(fc.array(value, { maxLength: 6 }), fc.array(value, { maxLength: 6 }), (a, b) => !deriveMfa(a) || deriveMfa([...a, ...b])),
-    );
+    fc.assert(fc.property(fc.array(value, { maxLength: 6 }), fc.array(value, { maxLength: 6 }), (a, b) => !deriveMfa(a) || deriveMfa([...a, ...b])));
   });
 
   test('property: values of one factor category alone are never MFA', () => {

@@ -31,7 +31,8 @@ const MAX_STRING = 1024;
 function optionalString(claims: Readonly<Record<string, unknown>>, name: string): string | undefined {
   const v = claims[name];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v.length > MAX_STRING) throw new ClaimInvalidError(`the token's "${name}" claim must be a string of at most ${MAX_STRING} characters`);
+  if (typeof v !== 'string' || v.length > MAX_STRING)
+    throw new ClaimInvalidError(`the token's "${name}" claim must be a string of at most ${MAX_STRING} characters`);
   return v;
 }
 
@@ -54,7 +55,8 @@ export function identityFromClaims(claims: Readonly<Record<string, unknown>>, gr
   const { iss, sub, exp, iat } = claims;
   if (typeof iss !== 'string') throw new ClaimInvalidError('the token has no "iss" (issuer) claim');
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_STRING) throw new ClaimInvalidError('the token has no usable "sub" (subject) claim');
-  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new ClaimInvalidError('the token has no "exp" (expiry) claim; tokens that never expire are refused');
+  if (typeof exp !== 'number' || !Number.isFinite(exp))
+    throw new ClaimInvalidError('the token has no "exp" (expiry) claim; tokens that never expire are refused');
   const amr = stringList(claims.amr, '"amr"');
   const email = optionalString(claims, 'email');
   const acr = optionalString(claims, 'acr');

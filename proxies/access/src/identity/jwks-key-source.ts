@@ -110,7 +110,9 @@ export function createJwksKeySource(opts: KeySourceOptions, deps: { readonly clo
   function unavailable(): Error {
     if (lastError instanceof IssuerMetadataInvalidError) return lastError;
     const wait = Math.max(1, Math.ceil((lastAttemptAt + opts.jwksCooldownMs - clock.now()) / 1000));
-    return new IssuerUnreachableError(`the identity provider's signing keys are unavailable (the last fetch failed); try again in ${wait} s`, { cause: lastError });
+    return new IssuerUnreachableError(`the identity provider's signing keys are unavailable (the last fetch failed); try again in ${wait} s`, {
+      cause: lastError,
+    });
   }
 
   async function match(l: Loaded, header: JWSHeaderParameters): Promise<CryptoKey[] | undefined> {
@@ -146,7 +148,7 @@ export function createJwksKeySource(opts: KeySourceOptions, deps: { readonly clo
       }
       throw new UnknownKeyIdError(
         header.kid === undefined
-          ? 'the token names no signing key and none of the identity provider\'s keys fits it'
+          ? "the token names no signing key and none of the identity provider's keys fits it"
           : `the token is signed with key ${JSON.stringify(String(header.kid).slice(0, 64))}, which the identity provider does not publish`,
       );
     },

@@ -21,7 +21,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function checkTokenSize(token: unknown, maxBytes: number): asserts token is string {
   if (typeof token !== 'string' || token.length === 0) throw new TokenMalformedError('no access token was sent; send the access token as the password');
   if (token.length > maxBytes) {
-    throw new TokenTooLargeError(`the access token is ${token.length} bytes, more than the ${maxBytes} this proxy accepts; ask your administrator to trim the token's claims`);
+    throw new TokenTooLargeError(
+      `the access token is ${token.length} bytes, more than the ${maxBytes} this proxy accepts; ask your administrator to trim the token's claims`,
+    );
   }
 }
 
@@ -39,7 +41,8 @@ function decodeJsonPart(part: string, what: string): Record<string, unknown> {
 /** decodeCompactJwt splits a compact JWS into its decoded header and unverified claims. */
 export function decodeCompactJwt(token: string): DecodedToken {
   const parts = token.split('.');
-  if (parts.length === 5) throw new TokenMalformedError('encrypted (JWE) tokens are not supported; configure the identity provider to issue signed JWT access tokens');
+  if (parts.length === 5)
+    throw new TokenMalformedError('encrypted (JWE) tokens are not supported; configure the identity provider to issue signed JWT access tokens');
   if (parts.length !== 3 || !B64URL.test(parts[0]) || !B64URL.test(parts[1]) || (parts[2] !== '' && !B64URL.test(parts[2]))) {
     throw new TokenMalformedError('the value sent as a password is not a JWT access token (expected three base64url parts separated by dots)');
   }
@@ -62,9 +65,13 @@ export function checkAlgorithm(alg: string, allowed: readonly string[]): void {
   //    cryptographic operation is performed."
   if (alg.toLowerCase() === 'none') throw new AlgorithmNotAllowedError('unsigned tokens (alg "none") are never accepted');
   if (/^HS/i.test(alg)) {
-    throw new AlgorithmNotAllowedError(`HMAC-signed tokens (alg "${alg.slice(0, 16)}") are not accepted: this proxy only accepts tokens signed with the identity provider's private key`);
+    throw new AlgorithmNotAllowedError(
+      `HMAC-signed tokens (alg "${alg.slice(0, 16)}") are not accepted: this proxy only accepts tokens signed with the identity provider's private key`,
+    );
   }
   if (!allowed.includes(alg)) {
-    throw new AlgorithmNotAllowedError(`the token is signed with alg ${JSON.stringify(alg.slice(0, 32))}, which is not in this proxy's allow-list (${allowed.join(', ')})`);
+    throw new AlgorithmNotAllowedError(
+      `the token is signed with alg ${JSON.stringify(alg.slice(0, 32))}, which is not in this proxy's allow-list (${allowed.join(', ')})`,
+    );
   }
 }

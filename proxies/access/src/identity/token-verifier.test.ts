@@ -15,12 +15,27 @@ const T0 = 1_800_000_000_000; // ms; tokens below use whole seconds around it
 const S0 = T0 / 1000;
 
 function claims(over: Record<string, unknown> = {}) {
-  return { iss: ISS, aud: AUD, sub: 'alice', iat: S0, nbf: S0, exp: S0 + 300, jti: 'tok-1', groups: ['analysts'], email: 'alice@example.test', amr: ['pwd', 'otp'], ...over };
+  return {
+    iss: ISS,
+    aud: AUD,
+    sub: 'alice',
+    iat: S0,
+    nbf: S0,
+    exp: S0 + 300,
+    jti: 'tok-1',
+    groups: ['analysts'],
+    email: 'alice@example.test',
+    amr: ['pwd', 'otp'],
+    ...over,
+  };
 }
 
 async function setup(opts: Partial<VerifierOptionsInput> = {}, keys?: TestKey[]) {
   const ks = keys ?? [await makeKey('RS256')];
-  const idp = fakeIssuer(ISS, ks.map((k) => k.publicJwk));
+  const idp = fakeIssuer(
+    ISS,
+    ks.map((k) => k.publicJwk),
+  );
   const clock = fakeClock(T0);
   const failures: AuthenticationFailure[] = [];
   const deps: TokenVerifierDeps = { clock, fetchJson: idp.fetchJson, onRejected: (f) => failures.push(f) };
@@ -73,7 +88,11 @@ describe('accepts', () => {
     const s = await setup({}, [a, b]);
     const id = await s.verifier.verify(await sign(b, claims(), { kid: undefined }));
     assert.equal(id.subject, 'alice');
-    await rejects(s, tamperPayload(await sign(b, claims(), { kid: undefined }), (c) => (c.sub = 'mallory')), 'AFF_E_AUTH_BAD_SIGNATURE');
+    await rejects(
+      s,
+      tamperPayload(await sign(b, claims(), { kid: undefined }), (c) => (c.sub = 'mallory')),
+      'AFF_E_AUTH_BAD_SIGNATURE',
+    );
   });
 
   test('reads groups from a configured nested claim path', async () => {
@@ -100,7 +119,9 @@ describe('algorithm allow-list', () => {
 
   test('HS256 signed with the RSA public key as HMAC secret is refused', async () => {
     const s = await setup();
-    const pem = createPublicKey({ key: s.key.publicJwk as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+    const pem = createPublicKey({ key: s.key.publicJwk as import('node:crypto').JsonWebKey, format: 'jwk' })
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
     await rejects(s, hmacWithPublicKey(claims(), pem, { kid: s.key.kid }), 'AFF_E_AUTH_ALG_NOT_ALLOWED');
     assert.equal(s.idp.calls.length, 0, 'no JWKS fetch for an HMAC token');
   });
@@ -379,7 +400,16 @@ describe('size and shape', () => {
 describe('onRejected sink', () => {
   test('a throwing sink does not change the error the caller sees', async () => {
     const idp = fakeIssuer(ISS, []);
-    const v = createTokenVerifier({ issuer: ISS, audience: AUD }, { clock: fakeClock(T0), fetchJson: idp.fetchJson, onRejected: () => { throw new Error('sink down'); } });
+    const v = createTokenVerifier(
+      { issuer: ISS, audience: AUD },
+      {
+        clock: fakeClock(T0),
+        fetchJson: idp.fetchJson,
+        onRejected: () => {
+          throw new Error('sink down');
+        },
+      },
+    );
     await assert.rejects(v.verify(unsignedToken(claims())), (e: unknown) => isAffidavitError(e, 'AFF_E_AUTH_ALG_NOT_ALLOWED'));
   });
 

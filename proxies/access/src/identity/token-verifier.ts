@@ -48,7 +48,8 @@ export type TokenVerifierDeps = {
 };
 
 const SHORT = 128;
-const show = (v: unknown) => JSON.stringify(typeof v === 'string' ? v.slice(0, SHORT) : Array.isArray(v) ? v.slice(0, 4).map((x) => String(x).slice(0, SHORT)) : v ?? null);
+const show = (v: unknown) =>
+  JSON.stringify(typeof v === 'string' ? v.slice(0, SHORT) : Array.isArray(v) ? v.slice(0, 4).map((x) => String(x).slice(0, SHORT)) : (v ?? null));
 
 /** translateJoseError maps a jose verification error onto our catalogue; unknown errors become MALFORMED. */
 function translateJoseError(e: unknown, o: Readonly<VerifierOptions>): AffidavitError {
@@ -56,7 +57,9 @@ function translateJoseError(e: unknown, o: Readonly<VerifierOptions>): Affidavit
   if (e instanceof jose.JWTExpired) {
     const exp = e.payload.exp;
     const when = typeof exp === 'number' ? ` at ${new Date(exp * 1000).toISOString()}` : '';
-    return new TokenExpiredError(`the access token expired${when} (clock skew allowed: ${o.clockSkewSeconds} s); log in again to get a fresh one`, { cause: e });
+    return new TokenExpiredError(`the access token expired${when} (clock skew allowed: ${o.clockSkewSeconds} s); log in again to get a fresh one`, {
+      cause: e,
+    });
   }
   if (e instanceof jose.JWTClaimValidationFailed) {
     const p = e.payload;
@@ -65,12 +68,17 @@ function translateJoseError(e: unknown, o: Readonly<VerifierOptions>): Affidavit
       switch (e.claim) {
         case 'nbf': {
           const nbf = typeof p.nbf === 'number' ? ` until ${new Date(p.nbf * 1000).toISOString()}` : '';
-          return new TokenNotYetValidError(`the access token is not valid${nbf} (clock skew allowed: ${o.clockSkewSeconds} s); check the clocks of this machine and of the identity provider`, { cause: e });
+          return new TokenNotYetValidError(
+            `the access token is not valid${nbf} (clock skew allowed: ${o.clockSkewSeconds} s); check the clocks of this machine and of the identity provider`,
+            { cause: e },
+          );
         }
         case 'iss':
           return new WrongIssuerError(`the token was issued by ${show(p.iss)}, but this proxy only trusts ${o.issuer}`, { cause: e });
         case 'aud':
-          return new WrongAudienceError(`the token is meant for ${show(p.aud)}, not for this proxy (${o.audience}); request a token for ${o.audience}`, { cause: e });
+          return new WrongAudienceError(`the token is meant for ${show(p.aud)}, not for this proxy (${o.audience}); request a token for ${o.audience}`, {
+            cause: e,
+          });
         case 'typ':
           return new WrongTokenTypeError(`the token's type is not "${o.requiredTyp}"; send an access token, not an ID token`, { cause: e });
       }

@@ -5,7 +5,10 @@ import { verifierOptions, DEFAULT_ALGORITHMS } from './verifier-options.ts';
 
 const ok = { issuer: 'https://idp.example.test', audience: 'https://affidavit.test/proxies' };
 const invalid = (input: unknown, field: RegExp) =>
-  assert.throws(() => verifierOptions(input as typeof ok), (e: unknown) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID') && field.test((e as Error).message));
+  assert.throws(
+    () => verifierOptions(input as typeof ok),
+    (e: unknown) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID') && field.test((e as Error).message),
+  );
 
 test('defaults are applied and the result is frozen', () => {
   const o = verifierOptions(ok);
@@ -46,7 +49,7 @@ test('bounds and cross-field rules', () => {
   invalid({ ...ok, groupsClaim: 'a..b' }, /groupsClaim/);
 });
 
-test('the caller\'s object is not mutated', () => {
+test("the caller's object is not mutated", () => {
   const input = { ...ok };
   verifierOptions(input);
   assert.deepEqual(input, ok);

@@ -20,12 +20,27 @@ const key = { keyId: 'k1', key: Buffer.alloc(32, 4) };
 const keys = staticKeyProvider([key]);
 const clock = { now: () => 1_700_000_000_123 };
 const base = exampleEvent('DataMasked');
-const envelope = { eventId: base.eventId, occurredAt: base.occurredAt, sessionId: base.sessionId, seq: 4, actor: base.actor, source: base.source, target: base.target, feeder: base.feeder };
+const envelope = {
+  eventId: base.eventId,
+  occurredAt: base.occurredAt,
+  sessionId: base.sessionId,
+  seq: 4,
+  actor: base.actor,
+  source: base.source,
+  target: base.target,
+  feeder: base.feeder,
+};
 const opener = { ...EXAMPLE_ACTOR, subject: 'auditor-1', groups: ['auditors'] };
 
 function maskedEvent(): DataMasked {
-  const rules = compileMaskRules([{ id: 'e', columns: ['email'], style: 'email' }, { id: 'd', columns: ['born'] }]);
-  const cols = [{ name: 'email', typeOid: PG_OID.text }, { name: 'born', typeOid: PG_OID.date }];
+  const rules = compileMaskRules([
+    { id: 'e', columns: ['email'], style: 'email' },
+    { id: 'd', columns: ['born'] },
+  ]);
+  const cols = [
+    { name: 'email', typeOid: PG_OID.text },
+    { name: 'born', typeOid: PG_OID.date },
+  ];
   const values = [
     ['carol@example.com', '1980-04-01'],
     ['bob@example.org', null],
@@ -34,9 +49,22 @@ function maskedEvent(): DataMasked {
 }
 
 /** chunkedEvent is maskedEvent's rows written the current way: originals sealed in chunks of 2. */
-function chunkedEvent(commandId = 'c9', rows: (string | null)[][] = [['carol@example.com', '1980-04-01'], ['bob@example.org', null], ['dan@example.net', '1999-12-31']]): DataMasked {
-  const rules = compileMaskRules([{ id: 'e', columns: ['email'], style: 'email' }, { id: 'd', columns: ['born'] }]);
-  const cols = [{ name: 'email', typeOid: PG_OID.text }, { name: 'born', typeOid: PG_OID.date }];
+function chunkedEvent(
+  commandId = 'c9',
+  rows: (string | null)[][] = [
+    ['carol@example.com', '1980-04-01'],
+    ['bob@example.org', null],
+    ['dan@example.net', '1999-12-31'],
+  ],
+): DataMasked {
+  const rules = compileMaskRules([
+    { id: 'e', columns: ['email'], style: 'email' },
+    { id: 'd', columns: ['born'] },
+  ]);
+  const cols = [
+    { name: 'email', typeOid: PG_OID.text },
+    { name: 'born', typeOid: PG_OID.date },
+  ];
   const kept = createMaskedValueCollector({ sealer: createChunkSealer(key), chunkSize: 2 });
   rows.forEach((row, i) => kept.add(maskRow(row, cols, rules).masked, { sessionId: envelope.sessionId, commandId, row: i }));
   kept.flush();
@@ -48,7 +76,14 @@ describe('dataMaskedEvent', () => {
     const ev = maskedEvent();
     assert.equal(ev.count, 3);
     assert.equal(ev.truncated, false);
-    assert.deepEqual(ev.masks.map((m) => [m.column, m.row, m.masked]), [['email', 0, 'c***@example.com'], ['born', 0, NULL_TEXT], ['email', 1, 'b***@example.org']]);
+    assert.deepEqual(
+      ev.masks.map((m) => [m.column, m.row, m.masked]),
+      [
+        ['email', 0, 'c***@example.com'],
+        ['born', 0, NULL_TEXT],
+        ['email', 1, 'b***@example.org'],
+      ],
+    );
     const bytes = encodeEvent(ev);
     assert.ok(!bytes.includes(Buffer.from('carol@')) && !bytes.includes(Buffer.from('1980-04-01')));
     assert.deepEqual((decodeEvent(bytes) as DataMasked).masks[0].original?.ciphertext, ev.masks[0].original?.ciphertext);
@@ -67,16 +102,29 @@ describe('dataMaskedEvent with sealedOriginals', () => {
     const ev = chunkedEvent();
     assert.equal(ev.count, 5);
     assert.ok(ev.masks.every((m) => m.original === null));
-    assert.deepEqual(ev.sealedOriginals.map((c) => [c.first, c.count, c.keyId]), [[0, 2, 'k1'], [2, 2, 'k1'], [4, 1, 'k1']]);
+    assert.deepEqual(
+      ev.sealedOriginals.map((c) => [c.first, c.count, c.keyId]),
+      [
+        [0, 2, 'k1'],
+        [2, 2, 'k1'],
+        [4, 1, 'k1'],
+      ],
+    );
     const bytes = encodeEvent(ev);
     for (const clear of ['carol@', 'bob@example', 'dan@', '1980-04-01', '1999-12-31']) assert.ok(!bytes.includes(Buffer.from(clear)), clear);
     const back = decodeEvent(bytes) as DataMasked;
-    assert.deepEqual(back.sealedOriginals.map((c) => Buffer.from(c.ciphertext)), ev.sealedOriginals.map((c) => Buffer.from(c.ciphertext)));
+    assert.deepEqual(
+      back.sealedOriginals.map((c) => Buffer.from(c.ciphertext)),
+      ev.sealedOriginals.map((c) => Buffer.from(c.ciphertext)),
+    );
   });
   test('a cap drops the chunks that reach past the carried values', () => {
     const ev = chunkedEvent();
     const capped = dataMaskedEvent(envelope, 'c9', ev.masks, { maxValues: 3, sealedOriginals: ev.sealedOriginals });
-    assert.deepEqual(capped.sealedOriginals.map((c) => [c.first, c.count]), [[0, 2]]);
+    assert.deepEqual(
+      capped.sealedOriginals.map((c) => [c.first, c.count]),
+      [[0, 2]],
+    );
     assert.equal(capped.truncated, true);
   });
 });
@@ -89,29 +137,55 @@ describe('revealMaskedValue', () => {
     const r = await revealMaskedValue({ event: ev, index: 3, opener, reason: ' INC-9 ', keys, clock });
     assert.deepEqual(
       { ...r.audit, opener: r.audit.opener.subject },
-      { maskedEventId: ev.eventId, index: 3, sessionId: ev.sessionId, commandId: 'c9', column: 'email', row: 2, ruleId: 'e', keyId: 'k1', reason: 'INC-9', opener: 'auditor-1', openedAt: 1_700_000_000_123 },
+      {
+        maskedEventId: ev.eventId,
+        index: 3,
+        sessionId: ev.sessionId,
+        commandId: 'c9',
+        column: 'email',
+        row: 2,
+        ruleId: 'e',
+        keyId: 'k1',
+        reason: 'INC-9',
+        opener: 'auditor-1',
+        openedAt: 1_700_000_000_123,
+      },
     );
   });
-  test('a chunk moved into another command\'s event, or to another place, does not open', async () => {
+  test("a chunk moved into another command's event, or to another place, does not open", async () => {
     const a = chunkedEvent('c9');
     const b = chunkedEvent('c10');
     const swapped = { ...a, sealedOriginals: b.sealedOriginals };
-    await assert.rejects(revealMaskedValue({ event: swapped, index: 0, opener, reason: 'r', keys, clock }), (e) => isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'));
+    await assert.rejects(revealMaskedValue({ event: swapped, index: 0, opener, reason: 'r', keys, clock }), (e) =>
+      isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'),
+    );
     const shifted = { ...a, sealedOriginals: [{ ...a.sealedOriginals[1], first: 0 }] };
-    await assert.rejects(revealMaskedValue({ event: shifted, index: 0, opener, reason: 'r', keys, clock }), (e) => isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'));
+    await assert.rejects(revealMaskedValue({ event: shifted, index: 0, opener, reason: 'r', keys, clock }), (e) =>
+      isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'),
+    );
     const reordered = { ...a, masks: [a.masks[1], a.masks[0], ...a.masks.slice(2)] };
-    await assert.rejects(revealMaskedValue({ event: reordered, index: 0, opener, reason: 'r', keys, clock }), (e) => isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'));
+    await assert.rejects(revealMaskedValue({ event: reordered, index: 0, opener, reason: 'r', keys, clock }), (e) =>
+      isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'),
+    );
     const flipped = structuredClone(a);
     flipped.sealedOriginals[2].ciphertext[0] ^= 0x80;
     await assert.rejects(revealMaskedValue({ event: flipped, index: 4, opener, reason: 'r', keys, clock }), (e) => isAffidavitError(e, 'AFF_E_MASK_TAMPERED'));
-    assert.equal((await revealMaskedValue({ event: flipped, index: 0, opener, reason: 'r', keys, clock })).value, 'carol@example.com', 'other chunks still open');
+    assert.equal(
+      (await revealMaskedValue({ event: flipped, index: 0, opener, reason: 'r', keys, clock })).value,
+      'carol@example.com',
+      'other chunks still open',
+    );
   });
   test('a value no chunk covers, or a chunk reaching past the masks, is refused', async () => {
     const ev = chunkedEvent();
     const uncovered = { ...ev, sealedOriginals: ev.sealedOriginals.slice(0, 2) };
-    await assert.rejects(revealMaskedValue({ event: uncovered, index: 4, opener, reason: 'r', keys, clock }), (e) => isAffidavitError(e, 'AFF_E_MASK_REVEAL_INVALID'));
+    await assert.rejects(revealMaskedValue({ event: uncovered, index: 4, opener, reason: 'r', keys, clock }), (e) =>
+      isAffidavitError(e, 'AFF_E_MASK_REVEAL_INVALID'),
+    );
     const past = { ...ev, sealedOriginals: [...ev.sealedOriginals.slice(0, 2), { ...ev.sealedOriginals[2], count: 2 }] };
-    await assert.rejects(revealMaskedValue({ event: past, index: 4, opener, reason: 'r', keys, clock }), (e) => isAffidavitError(e, 'AFF_E_MASK_SEALED_MALFORMED'));
+    await assert.rejects(revealMaskedValue({ event: past, index: 4, opener, reason: 'r', keys, clock }), (e) =>
+      isAffidavitError(e, 'AFF_E_MASK_SEALED_MALFORMED'),
+    );
   });
   test('an event without the sealedOriginals field (built by older code) still reveals its per-value originals', async () => {
     const { sealedOriginals: _, ...old } = maskedEvent();
@@ -124,7 +198,19 @@ describe('revealMaskedValue', () => {
     assert.equal(r.value, 'bob@example.org');
     assert.deepEqual(
       { ...r.audit, opener: r.audit.opener.subject },
-      { maskedEventId: ev.eventId, index: 2, sessionId: ev.sessionId, commandId: 'c9', column: 'email', row: 1, ruleId: 'e', keyId: 'k1', reason: 'incident 7', opener: 'auditor-1', openedAt: 1_700_000_000_123 },
+      {
+        maskedEventId: ev.eventId,
+        index: 2,
+        sessionId: ev.sessionId,
+        commandId: 'c9',
+        column: 'email',
+        row: 1,
+        ruleId: 'e',
+        keyId: 'k1',
+        reason: 'incident 7',
+        opener: 'auditor-1',
+        openedAt: 1_700_000_000_123,
+      },
     );
     const opened = maskedValueOpenedEvent(r.audit, { ...envelope, eventId: '01890a5d-ac96-774b-bcce-b302099a8099', seq: 0 });
     assert.equal(opened.occurredAt, 1_700_000_000_123_000);
@@ -143,10 +229,14 @@ describe('revealMaskedValue', () => {
   test('a ciphertext moved to another slot does not open', async () => {
     const ev = maskedEvent();
     const swapped = { ...ev, masks: [ev.masks[0], ev.masks[1], { ...ev.masks[2], original: ev.masks[0].original }] };
-    await assert.rejects(revealMaskedValue({ event: swapped, index: 2, opener, reason: 'r', keys, clock }), (e) => isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'));
+    await assert.rejects(revealMaskedValue({ event: swapped, index: 2, opener, reason: 'r', keys, clock }), (e) =>
+      isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'),
+    );
   });
   test('a key holder without the key gets AFF_E_MASK_KEY_UNKNOWN', async () => {
     const other = staticKeyProvider([{ keyId: 'k2', key: Buffer.alloc(32, 8) }]);
-    await assert.rejects(revealMaskedValue({ event: maskedEvent(), index: 0, opener, reason: 'r', keys: other, clock }), (e) => isAffidavitError(e, 'AFF_E_MASK_KEY_UNKNOWN'));
+    await assert.rejects(revealMaskedValue({ event: maskedEvent(), index: 0, opener, reason: 'r', keys: other, clock }), (e) =>
+      isAffidavitError(e, 'AFF_E_MASK_KEY_UNKNOWN'),
+    );
   });
 });

@@ -68,23 +68,19 @@ describe('card-number', () => {
     assert.equal(luhnValid('79927398713'), true); // the classic Luhn example (ISO/IEC 7812-1)
     assert.equal(luhnValid('79927398710'), false);
   });
-  cases(
-    cardNumberDetector(),
-    TEST_CARDS,
-    [
-      '4111111111111112', // Luhn fails
-      '5555555555554445',
-      '411111111111', // 12 digits
-      '41111111111111111111', // 20 digits
-      '9999999999999995', // passes Luhn, no known IIN
-      '1234567812345670', // passes Luhn, IIN 1 is not a card scheme
-      '4111111111111111.50', // a decimal number
-      'ab4111111111111111', // glued to letters
-      '4111  1111 1111 1111', // double space breaks the run
-      '2024-01-15 10:30:00',
-      '+1 415-555-0132',
-    ],
-  );
+  cases(cardNumberDetector(), TEST_CARDS, [
+    '4111111111111112', // Luhn fails
+    '5555555555554445',
+    '411111111111', // 12 digits
+    '41111111111111111111', // 20 digits
+    '9999999999999995', // passes Luhn, no known IIN
+    '1234567812345670', // passes Luhn, IIN 1 is not a card scheme
+    '4111111111111111.50', // a decimal number
+    'ab4111111111111111', // glued to letters
+    '4111  1111 1111 1111', // double space breaks the run
+    '2024-01-15 10:30:00',
+    '+1 415-555-0132',
+  ]);
   test('without the IIN check any Luhn-valid 13–19 digits count', () => {
     assert.deepEqual(found(cardNumberDetector({ requireKnownIin: false }), 'id 9999999999999995'), ['9999999999999995']);
   });
@@ -93,7 +89,7 @@ describe('card-number', () => {
 describe('email', () => {
   cases(
     emailDetector(),
-    ['alice@example.com', 'first.last+tag@sub.example.co.uk', 'o\'brien@example.ie', 'X_Y-1@mail-host.example.org'],
+    ['alice@example.com', 'first.last+tag@sub.example.co.uk', "o'brien@example.ie", 'X_Y-1@mail-host.example.org'],
     ['user@localhost', 'a@b', '@example.com', 'x@1.2.3.4', 'foo@bar.c', 'foo@.example.com', 'foo@example..com', 'no at sign here'],
   );
   test('strips delimiters and a sentence dot', () => {
@@ -102,7 +98,15 @@ describe('email', () => {
 });
 
 // Example IBANs published by banks and the ECBS (GB82WEST12345698765432 is ECBS's example).
-const IBANS = ['GB82WEST12345698765432', 'DE89370400440532013000', 'FR1420041010050500013M02606', 'NL91ABNA0417164300', 'BE68539007547034', 'CH9300762011623852957', 'GB82 WEST 1234 5698 7654 32'];
+const IBANS = [
+  'GB82WEST12345698765432',
+  'DE89370400440532013000',
+  'FR1420041010050500013M02606',
+  'NL91ABNA0417164300',
+  'BE68539007547034',
+  'CH9300762011623852957',
+  'GB82 WEST 1234 5698 7654 32',
+];
 
 describe('iban', () => {
   test('ibanChecksumValid implements mod-97 == 1', () => {
@@ -121,19 +125,23 @@ describe('iban', () => {
 });
 
 describe('us-ssn', () => {
-  cases(usSsnDetector(), ['536-22-8765', '078-05-1120', '899-99-9999'], [
-    '000-12-3456',
-    '666-12-3456',
-    '900-12-3456',
-    '987-65-4321',
-    '123-00-4567',
-    '123-45-0000',
-    '536228765', // no dashes
-    '1-536-22-8765', // part of a longer dashed number
-    '536-22-8765-1',
-    '555-123-4567', // a phone number
-    '2024-01-15',
-  ]);
+  cases(
+    usSsnDetector(),
+    ['536-22-8765', '078-05-1120', '899-99-9999'],
+    [
+      '000-12-3456',
+      '666-12-3456',
+      '900-12-3456',
+      '987-65-4321',
+      '123-00-4567',
+      '123-45-0000',
+      '536228765', // no dashes
+      '1-536-22-8765', // part of a longer dashed number
+      '536-22-8765-1',
+      '555-123-4567', // a phone number
+      '2024-01-15',
+    ],
+  );
 });
 
 // The example token of RFC 7519 §3.1 (HS256, header {"typ":"JWT",\r\n "alg":"HS256"}).
@@ -142,13 +150,17 @@ const RFC7519_JWT =
 const UNSECURED = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"a"}').toString('base64url')}.`;
 
 describe('jwt', () => {
-  cases(jwtDetector(), [RFC7519_JWT, UNSECURED], [
-    `${Buffer.from('{"typ":"JWT"}').toString('base64url')}.eyJzdWIiOiJhIn0.c2ln`, // header without alg
-    `${Buffer.from('[1,2]').toString('base64url')}.eyJzdWIiOiJhIn0.c2ln`,
-    'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0', // two parts
-    'version.1.2',
-    'eyes.are.blue',
-  ]);
+  cases(
+    jwtDetector(),
+    [RFC7519_JWT, UNSECURED],
+    [
+      `${Buffer.from('{"typ":"JWT"}').toString('base64url')}.eyJzdWIiOiJhIn0.c2ln`, // header without alg
+      `${Buffer.from('[1,2]').toString('base64url')}.eyJzdWIiOiJhIn0.c2ln`,
+      'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0', // two parts
+      'version.1.2',
+      'eyes.are.blue',
+    ],
+  );
   test('a JWT after "Bearer " in a header line', () => {
     assert.deepEqual(found(jwtDetector(), `Authorization: Bearer ${RFC7519_JWT}`), [RFC7519_JWT]);
   });
@@ -158,10 +170,26 @@ const GITHUB_CLASSIC = 'ghp_16C7e42F292c6912E7710c838347Ae178B4a';
 const GITHUB_FINE = `github_pat_11ABCDEFG0${'a1B2c3D4e5'.repeat(7)}_xyzXYZ0123a`.slice(0, 11 + 82);
 
 describe('API keys', () => {
-  cases(awsAccessKeyIdDetector(), ['AKIAIOSFODNN7EXAMPLE', 'ASIAY34FZKBOKMUTVV7A'], ['AKIAIOSFODNN7EXAMPL', 'XAKIAIOSFODNN7EXAMPLE', 'AKIAIOSFODNN7EXAMPLEX', 'AKIAiosfodnn7example']);
-  cases(githubTokenDetector(), [GITHUB_CLASSIC, 'gho_16C7e42F292c6912E7710c838347Ae178B4a', GITHUB_FINE], ['ghp_short', 'ghx_16C7e42F292c6912E7710c838347Ae178B4a', `${GITHUB_CLASSIC}Z`]);
-  cases(slackTokenDetector(), ['xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx', 'xoxp-1234567890-abcdef'], ['xoxc-123456789012-1234567890123', 'xoxb-short', 'xoxb_123456789012345']);
-  cases(stripeKeyDetector(), ['sk_live_4eC39HqLyjWDarjtT1zdp7dc', 'rk_live_51HabcDEFghiJKLmno'], ['sk_test_4eC39HqLyjWDarjtT1zdp7dc', 'pk_live_4eC39HqLyjWDarjtT1zdp7dc', 'sk_live_short']);
+  cases(
+    awsAccessKeyIdDetector(),
+    ['AKIAIOSFODNN7EXAMPLE', 'ASIAY34FZKBOKMUTVV7A'],
+    ['AKIAIOSFODNN7EXAMPL', 'XAKIAIOSFODNN7EXAMPLE', 'AKIAIOSFODNN7EXAMPLEX', 'AKIAiosfodnn7example'],
+  );
+  cases(
+    githubTokenDetector(),
+    [GITHUB_CLASSIC, 'gho_16C7e42F292c6912E7710c838347Ae178B4a', GITHUB_FINE],
+    ['ghp_short', 'ghx_16C7e42F292c6912E7710c838347Ae178B4a', `${GITHUB_CLASSIC}Z`],
+  );
+  cases(
+    slackTokenDetector(),
+    ['xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx', 'xoxp-1234567890-abcdef'],
+    ['xoxc-123456789012-1234567890123', 'xoxb-short', 'xoxb_123456789012345'],
+  );
+  cases(
+    stripeKeyDetector(),
+    ['sk_live_4eC39HqLyjWDarjtT1zdp7dc', 'rk_live_51HabcDEFghiJKLmno'],
+    ['sk_test_4eC39HqLyjWDarjtT1zdp7dc', 'pk_live_4eC39HqLyjWDarjtT1zdp7dc', 'sk_live_short'],
+  );
   test('the fine-grained GitHub token fixture is 82 characters after the prefix', () => {
     assert.equal(GITHUB_FINE.length, 'github_pat_'.length + 82);
   });
@@ -196,7 +224,10 @@ describe('registry', () => {
     const all = [...BUILTIN_DETECTORS.values()];
     const text = `mail bob@example.com card 4111-1111-1111-1111 key AKIAIOSFODNN7EXAMPLE`;
     const spans = findSpans(text, all);
-    assert.deepEqual(spans.map((s) => s.detector), ['email', 'card-number', 'aws-access-key-id']);
+    assert.deepEqual(
+      spans.map((s) => s.detector),
+      ['email', 'card-number', 'aws-access-key-id'],
+    );
     for (let i = 1; i < spans.length; i++) assert.ok(spans[i].start >= spans[i - 1].end);
     assert.equal(findSpans('plain text 12345', all).length, 0);
   });
@@ -214,7 +245,7 @@ describe('hostile inputs', () => {
     'long domain run': `a@${'b'.repeat(400_000)}`,
     'digits and spaces': '1 '.repeat(200_000),
     'IBAN-like prefixes': 'GB82'.repeat(100_000),
-    'dashes': '-'.repeat(400_000),
+    dashes: '-'.repeat(400_000),
     'many BEGINs, one far suffix': `${'-----BEGIN '.repeat(40_000)}x PRIVATE KEY-----`,
     'token prefixes': 'ghp_AKIAxoxb-sk_live_'.repeat(20_000),
   };

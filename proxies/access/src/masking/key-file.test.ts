@@ -54,7 +54,10 @@ describe('parseKeyFile', () => {
   const b = (n: number) => Buffer.alloc(32, n).toString('base64');
   test('text format: last key is current, comments and blank lines ignored', () => {
     const r = parseKeyFile(`# keys\nold ${b(1)}\n\nnew ${b(2)}\n`);
-    assert.deepEqual(r.keys.map((k) => k.keyId), ['old', 'new']);
+    assert.deepEqual(
+      r.keys.map((k) => k.keyId),
+      ['old', 'new'],
+    );
     assert.equal(r.currentId, 'new');
   });
   test('JSON format with an explicit current', () => {

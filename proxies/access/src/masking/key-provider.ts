@@ -28,8 +28,10 @@ export type KeyProvider = {
 
 /** checkDataKey throws MaskKeyInvalidError unless `k` has a valid id and a 32-byte key. */
 export function checkDataKey(k: DataKey): DataKey {
-  if (typeof k.keyId !== 'string' || !KEY_ID_PATTERN.test(k.keyId)) throw new MaskKeyInvalidError(`key id ${JSON.stringify(k.keyId)} must match ${KEY_ID_PATTERN}`);
-  if (!(k.key instanceof Uint8Array) || k.key.length !== KEY_BYTES) throw new MaskKeyInvalidError(`key ${k.keyId} must be ${KEY_BYTES} bytes, not ${k.key?.length}`);
+  if (typeof k.keyId !== 'string' || !KEY_ID_PATTERN.test(k.keyId))
+    throw new MaskKeyInvalidError(`key id ${JSON.stringify(k.keyId)} must match ${KEY_ID_PATTERN}`);
+  if (!(k.key instanceof Uint8Array) || k.key.length !== KEY_BYTES)
+    throw new MaskKeyInvalidError(`key ${k.keyId} must be ${KEY_BYTES} bytes, not ${k.key?.length}`);
   return k;
 }
 

@@ -136,7 +136,7 @@ const REFUSALS: [string, RegExp][] = [
   ["select exists (select 1 from customers where email = 'a@x')", /email is used in WHERE/],
   ["select id from orders where customer_id in (select id from customers where email like 'a%')", /email is used in WHERE/],
   ["delete from customers where email = 'a@x'", /email is used in the WHERE clause of DELETE/],
-  ["update orders set total = 0 where note = (select max(email) from customers)", /email is used in the WHERE clause of UPDATE/],
+  ['update orders set total = 0 where note = (select max(email) from customers)', /email is used in the WHERE clause of UPDATE/],
   // casts that can fail quote the value in their error
   ['select email::int from customers', /email is cast to int4; that cast can fail/],
   ['select card_number::numeric + 1 from customers', /card_number is cast to numeric/],
@@ -182,7 +182,13 @@ for (const [sql, want] of REFUSALS) {
 }
 
 test('statements that do not read masked columns pass and do not touch them', () => {
-  for (const sql of ['select id, name from customers where id = 1', "update customers set email = 'new@example.com' where id = 1", 'select count(*) from customers', 'copy (select id from customers) to stdout', "insert into customers (id, email) values (1, 'x@example.com')"]) {
+  for (const sql of [
+    'select id, name from customers where id = 1',
+    "update customers set email = 'new@example.com' where id = 1",
+    'select count(*) from customers',
+    'copy (select id from customers) to stdout',
+    "insert into customers (id, email) values (1, 'x@example.com')",
+  ]) {
     const v = run(sql);
     assert.equal(v.kind, 'ok', sql);
     assert.equal(v.kind === 'ok' && v.touches, false, sql);
@@ -223,7 +229,7 @@ test('EXECUTE and FETCH are resolved elsewhere; PREPARE and DECLARE carry the li
   const f = run('fetch 10 from k');
   assert.ok(f.kind === 'ok');
   assert.deepEqual(f.statements[0].indirect, { kind: 'cursor', name: 'k' });
-  assert.match(shape("prepare q as select 1 from customers where email = $1"), /^REFUSE: .*WHERE/);
+  assert.match(shape('prepare q as select 1 from customers where email = $1'), /^REFUSE: .*WHERE/);
 });
 
 test('forcedColumns places slots on the RowDescription, masking everything when it cannot', () => {

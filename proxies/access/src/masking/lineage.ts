@@ -107,10 +107,31 @@ export const SIDE_CHANNEL_FUNCTIONS: ReadonlySet<string> = new Set([
  * a predicate on it.
  */
 export const SET_RETURNING_FUNCTIONS: ReadonlySet<string> = new Set([
-  'unnest', 'generate_series', 'generate_subscripts', 'regexp_matches', 'regexp_split_to_table', 'string_to_table',
-  'json_array_elements', 'json_array_elements_text', 'jsonb_array_elements', 'jsonb_array_elements_text', 'json_each', 'json_each_text',
-  'jsonb_each', 'jsonb_each_text', 'json_object_keys', 'jsonb_object_keys', 'json_to_recordset', 'jsonb_to_recordset',
-  'json_populate_recordset', 'jsonb_populate_recordset', 'jsonb_path_query', 'ts_stat', 'ts_parse', 'ts_debug', 'xpath_table',
+  'unnest',
+  'generate_series',
+  'generate_subscripts',
+  'regexp_matches',
+  'regexp_split_to_table',
+  'string_to_table',
+  'json_array_elements',
+  'json_array_elements_text',
+  'jsonb_array_elements',
+  'jsonb_array_elements_text',
+  'json_each',
+  'json_each_text',
+  'jsonb_each',
+  'jsonb_each_text',
+  'json_object_keys',
+  'jsonb_object_keys',
+  'json_to_recordset',
+  'jsonb_to_recordset',
+  'json_populate_recordset',
+  'jsonb_populate_recordset',
+  'jsonb_path_query',
+  'ts_stat',
+  'ts_parse',
+  'ts_debug',
+  'xpath_table',
 ]);
 
 /** SAFE_CAST_TYPES never fail on a text value, so a cast to them cannot quote it in an error. */
@@ -118,8 +139,36 @@ export const SAFE_CAST_TYPES: ReadonlySet<string> = new Set(['text', 'varchar', 
 
 // Functions that are casts in disguise: they fail on bad input and quote it.
 const CAST_FUNCTIONS: ReadonlySet<string> = new Set([
-  'int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'bool', 'date', 'timestamp', 'timestamptz', 'time', 'interval', 'json', 'jsonb', 'uuid', 'inet', 'cidr',
-  'regclass', 'regproc', 'regtype', 'regnamespace', 'regrole', 'to_number', 'to_date', 'to_timestamp', 'xml', 'xmlparse', 'money', 'bytea', 'decode',
+  'int2',
+  'int4',
+  'int8',
+  'numeric',
+  'float4',
+  'float8',
+  'bool',
+  'date',
+  'timestamp',
+  'timestamptz',
+  'time',
+  'interval',
+  'json',
+  'jsonb',
+  'uuid',
+  'inet',
+  'cidr',
+  'regclass',
+  'regproc',
+  'regtype',
+  'regnamespace',
+  'regrole',
+  'to_number',
+  'to_date',
+  'to_timestamp',
+  'xml',
+  'xmlparse',
+  'money',
+  'bytea',
+  'decode',
 ]);
 
 type Level = 0 | 1 | 2;
@@ -147,9 +196,7 @@ function join(...vs: Val[]): Val {
 }
 const derive = (v: Val): Val => (v.level === 0 ? v : { level: 2, sources: v.sources });
 
-type Slot =
-  | { kind: 'column'; name: string; val: Val }
-  | { kind: 'expansion'; relation: string; val: Val; byName: boolean; base?: BaseRel };
+type Slot = { kind: 'column'; name: string; val: Val } | { kind: 'expansion'; relation: string; val: Val; byName: boolean; base?: BaseRel };
 
 type BaseRel = { kind: 'base'; alias: string; name: QualifiedName; columns: readonly string[] | undefined };
 type DerivedRel = { kind: 'derived'; alias: string | undefined; slots: readonly Slot[] };
@@ -214,7 +261,11 @@ class Analyser {
       if (!globMatch(g.slice(dot + 1), col)) return false;
       if (rel === undefined) return true;
       const table = g.slice(0, dot);
-      return globMatch(table, rel.name) || (rel.schema !== undefined && globMatch(table, `${rel.schema}.${rel.name}`)) || (rel.schema === undefined && globMatch(table, `public.${rel.name}`));
+      return (
+        globMatch(table, rel.name) ||
+        (rel.schema !== undefined && globMatch(table, `${rel.schema}.${rel.name}`)) ||
+        (rel.schema === undefined && globMatch(table, `public.${rel.name}`))
+      );
     });
   }
 
@@ -242,7 +293,9 @@ class Analyser {
     for (const s of v.sources) {
       const globs = this.#matching(s.relation === undefined ? undefined : { name: s.relation }, s.column);
       if (globs.length > 0 && globs.every((g) => this.#allow.has(g))) continue;
-      throw new Refusal(`the masked column ${describe(s)} is used in ${where}, which would reveal its values through which rows come back; the mask rule does not allow predicates on it`);
+      throw new Refusal(
+        `the masked column ${describe(s)} is used in ${where}, which would reveal its values through which rows come back; the mask rule does not allow predicates on it`,
+      );
     }
   }
 
@@ -267,7 +320,9 @@ class Analyser {
         if (body.query) return this.#copyOut(type, this.#query(body.query, root), 'COPY');
         if (body.relation && !body.is_from) {
           const rel = this.#baseRel(body.relation as Node);
-          const cols = list(body.attlist).map(sval).filter((c): c is string => c !== undefined);
+          const cols = list(body.attlist)
+            .map(sval)
+            .filter((c): c is string => c !== undefined);
           const v = cols.length > 0 ? join(...cols.map((c) => this.#baseColumn(rel, c))) : this.#wholeBase(rel);
           if (v.level > 0) throw new Refusal(`COPY of ${rel.name.name} would send the masked column ${describe(v.sources[0])} unmasked`);
         }
@@ -330,14 +385,19 @@ class Analyser {
     if (type === 'InsertStmt') {
       if (body.selectStmt) {
         const slots = this.#query(body.selectStmt, scope);
-        for (const s of slots) if (s.val.level > 0 || (s.kind === 'expansion' && s.base && this.#wholeBase(s.base).level > 0)) {
-          const src = s.val.sources[0] ?? (s.kind === 'expansion' && s.base ? this.#wholeBase(s.base).sources[0] : undefined);
-          throw new Refusal(`INSERT into ${table} would copy the masked column ${src ? describe(src) : '?'} where masking no longer applies`);
-        }
+        for (const s of slots)
+          if (s.val.level > 0 || (s.kind === 'expansion' && s.base && this.#wholeBase(s.base).level > 0)) {
+            const src = s.val.sources[0] ?? (s.kind === 'expansion' && s.base ? this.#wholeBase(s.base).sources[0] : undefined);
+            throw new Refusal(`INSERT into ${table} would copy the masked column ${src ? describe(src) : '?'} where masking no longer applies`);
+          }
       }
       const oc = body.onConflictClause as Node | undefined;
       if (oc) {
-        const ocScope: Scope = { rels: [target, { kind: 'derived', alias: 'excluded', slots: [{ kind: 'expansion', relation: 'excluded', val: CLEAR, byName: false }] }], parent: outer, ctes: scope.ctes };
+        const ocScope: Scope = {
+          rels: [target, { kind: 'derived', alias: 'excluded', slots: [{ kind: 'expansion', relation: 'excluded', val: CLEAR, byName: false }] }],
+          parent: outer,
+          ctes: scope.ctes,
+        };
         for (const t of list(oc.targetList)) {
           const v = this.#expr(unwrap(t)?.[1]?.val, ocScope);
           if (v.level > 0) throw new Refusal(`INSERT ... ON CONFLICT DO UPDATE would copy the masked column ${describe(v.sources[0])} into ${table}`);
@@ -384,7 +444,9 @@ class Analyser {
           scope.ctes.set(name, slots);
           const next = rename(this.#query(cte.ctequery, scope));
           const merged = next.map((s, k) => (s.kind === 'column' && slots[k]?.kind === 'column' ? { ...s, val: join(s.val, slots[k].val) } : s));
-          const same = merged.length === slots.length && merged.every((s, k) => s.val.level === slots[k].val.level && s.val.sources.length === slots[k].val.sources.length);
+          const same =
+            merged.length === slots.length &&
+            merged.every((s, k) => s.val.level === slots[k].val.level && s.val.sources.length === slots[k].val.sources.length);
           slots = merged;
           if (same) break;
         }
@@ -520,7 +582,10 @@ class Analyser {
         v = derive(v);
         const al = aliasOf();
         const cols = [...al.cols, ...list(b.coldeflist).map((c) => String(unwrap(c)?.[1]?.colname ?? ''))].filter((c): c is string => !!c);
-        const slots: Slot[] = cols.length > 0 ? cols.map((c) => ({ kind: 'column', name: c, val: v })) : [{ kind: 'expansion', relation: al.name ?? 'function', val: v, byName: false }];
+        const slots: Slot[] =
+          cols.length > 0
+            ? cols.map((c) => ({ kind: 'column', name: c, val: v }))
+            : [{ kind: 'expansion', relation: al.name ?? 'function', val: v, byName: false }];
         into.push({ kind: 'derived', alias: al.name ?? this.#funcName(calls[0]) ?? 'function', slots });
         return;
       }
@@ -541,7 +606,15 @@ class Analyser {
         }
         if (b.quals) this.#checkPredicate(this.#expr(b.quals, joined), 'JOIN ... ON');
         const al = (b.alias as Node | undefined)?.aliasname;
-        if (al !== undefined) into.push({ kind: 'derived', alias: String(al), slots: this.#renamed(mine.flatMap((r) => this.#relSlots(r)), list((b.alias as Node).colnames).map(sval)) });
+        if (al !== undefined)
+          into.push({
+            kind: 'derived',
+            alias: String(al),
+            slots: this.#renamed(
+              mine.flatMap((r) => this.#relSlots(r)),
+              list((b.alias as Node).colnames).map(sval),
+            ),
+          });
         else into.push(...mine);
         return;
       }
@@ -731,7 +804,10 @@ class Analyser {
           // `c.*` inside an expression (row(c.*), f(c.*)) is the whole row.
           return derive(join(...this.#star(f.slice(0, -1).map(sval), scope).map((s) => this.#slotVal(s))));
         }
-        return this.#column(f.map((x) => sval(x) ?? ''), scope);
+        return this.#column(
+          f.map((x) => sval(x) ?? ''),
+          scope,
+        );
       }
       case 'TypeCast': {
         const v = this.#expr(b.arg, scope);
@@ -740,7 +816,9 @@ class Analyser {
           const t = names[names.length - 1] ?? '';
           const isArray = list((b.typeName as Node | undefined)?.arrayBounds).length > 0;
           if (!SAFE_CAST_TYPES.has(t) || isArray) {
-            throw new Refusal(`the masked column ${describe(v.sources[0])} is cast to ${t}${isArray ? '[]' : ''}; that cast can fail and the error would quote the value`);
+            throw new Refusal(
+              `the masked column ${describe(v.sources[0])} is cast to ${t}${isArray ? '[]' : ''}; that cast can fail and the error would quote the value`,
+            );
           }
           // A cast keeps a plain reference plain only when it changes nothing the client sees.
           return derive(v);
@@ -752,9 +830,12 @@ class Analyser {
         const args = list(b.args).map((a) => this.#expr(a, scope));
         const inputs = join(...args, ...list(b.agg_order).map((o) => this.#expr(unwrap(o)?.[1]?.node, scope)));
         if (inputs.level > 0 && SIDE_CHANNEL_FUNCTIONS.has(name)) {
-          throw new Refusal(`the masked column ${describe(inputs.sources[0])} is passed to ${name}(), whose effect is visible outside the result (a side channel)`);
+          throw new Refusal(
+            `the masked column ${describe(inputs.sources[0])} is passed to ${name}(), whose effect is visible outside the result (a side channel)`,
+          );
         }
-        if (SET_RETURNING_FUNCTIONS.has(name)) this.#checkPredicate(inputs, `the set-returning function ${name}() (how many rows it returns depends on the value)`);
+        if (SET_RETURNING_FUNCTIONS.has(name))
+          this.#checkPredicate(inputs, `the set-returning function ${name}() (how many rows it returns depends on the value)`);
         if (inputs.level > 0 && CAST_FUNCTIONS.has(name)) {
           throw new Refusal(`the masked column ${describe(inputs.sources[0])} is passed to ${name}(), which can fail and quote the value in its error`);
         }

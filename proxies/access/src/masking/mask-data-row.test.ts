@@ -46,7 +46,10 @@ describe('dataRowMasker', () => {
   });
 
   test('with `cells`, reports every masked value with its clear original, rule and the value sent', () => {
-    const rules = compileMaskRules([{ id: 'cards', columns: ['card_number'], style: 'keep-last-4' }, { id: 'pii', detectors: ['email'] }]);
+    const rules = compileMaskRules([
+      { id: 'cards', columns: ['card_number'], style: 'keep-last-4' },
+      { id: 'pii', detectors: ['email'] },
+    ]);
     const m = dataRowMasker(cols, [0, 0, 0, 0], rules);
     const cells: MaskedCell[] = [];
     const out = m.rewrite(encodeRow(['7', 'write to bob@example.com', '4111 1111 1111 1234', '3']), cells);
@@ -141,7 +144,10 @@ describe('dataRowMasker', () => {
           const want = slabPath.rewriteRun(Buffer.from(bytes), rows.length);
           const got = inPlace.rewriteRun(chunk.subarray(noise, noise + bytes.length), rows.length, true);
           assert.deepEqual(got, want);
-          assert.ok(chunk.subarray(0, noise).every((b) => b === 0xaa) && chunk.subarray(noise + bytes.length).every((b) => b === 0xbb), 'nothing written outside the run');
+          assert.ok(
+            chunk.subarray(0, noise).every((b) => b === 0xaa) && chunk.subarray(noise + bytes.length).every((b) => b === 0xbb),
+            'nothing written outside the run',
+          );
           assert.deepEqual(decodeRow(got.subarray(0, got.readInt32BE(1) + 1))[0], rows[0][0], 'the unmasked id of the first row survives');
           sent.push(got, Buffer.from(want));
         }

@@ -315,7 +315,16 @@ class ShapeMasker implements DataRowMasker {
         if (act === CONSTANT) {
           bytes = this.#constants[i];
           const plan = this.#plans[i] as Extract<ColumnPlan, { kind: 'whole' }>;
-          cells?.push(Object.freeze({ column: i, columnName: col.name, ruleId: plan.ruleId, detector: null, original, masked: bytes === null ? null : bytes.toString('utf8') }));
+          cells?.push(
+            Object.freeze({
+              column: i,
+              columnName: col.name,
+              ruleId: plan.ruleId,
+              detector: null,
+              original,
+              masked: bytes === null ? null : bytes.toString('utf8'),
+            }),
+          );
         } else {
           const m = maskCell(this.#plans[i], original, col, this.#hasher);
           if (m === undefined) continue;

@@ -46,7 +46,10 @@ describe('maskRow', () => {
     assert.deepEqual(row[1], 'alice@example.com', 'the input row is not changed');
   });
   test('returns the same row object and an empty list when nothing is masked', () => {
-    const rules = compileMaskRules([{ id: 'x', columns: ['nothing_here'] }, { id: 'd', detectors: ['secret'] }]);
+    const rules = compileMaskRules([
+      { id: 'x', columns: ['nothing_here'] },
+      { id: 'd', detectors: ['secret'] },
+    ]);
     const r = maskRow(row, cols, rules);
     assert.equal(r.row, row);
     assert.equal(r.masked.length, 0);
@@ -57,12 +60,18 @@ describe('maskRow', () => {
     assert.equal(maskRow(nulls, cols, rules).row, nulls);
   });
   test('a whole-column rule earlier in the list wins over detectors', () => {
-    const rules = compileMaskRules([{ id: 'pii', detectors: ['email'] }, { id: 'e', columns: ['email'], style: 'full' }]);
+    const rules = compileMaskRules([
+      { id: 'pii', detectors: ['email'] },
+      { id: 'e', columns: ['email'], style: 'full' },
+    ]);
     assert.equal(maskRow(row, cols, rules).row[1], '********');
   });
   test('a row of the wrong length is a typed error', () => {
     const rules = compileMaskRules([{ id: 'e', columns: ['email'] }]);
-    assert.throws(() => maskRow(['1'], cols, rules), (e) => isAffidavitError(e, 'AFF_E_MASK_ROW_SHAPE'));
+    assert.throws(
+      () => maskRow(['1'], cols, rules),
+      (e) => isAffidavitError(e, 'AFF_E_MASK_ROW_SHAPE'),
+    );
   });
   test('detectors do not run over dates, uuids or bytea', () => {
     const rules = compileMaskRules([{ id: 'd', detectors: ['all'] }]);
@@ -87,10 +96,19 @@ describe('columnMatches', () => {
 });
 
 describe('compileMaskRules', () => {
-  const bad = (rules: unknown[], opts = {}) => () => compileMaskRules(rules as never, opts);
+  const bad =
+    (rules: unknown[], opts = {}) =>
+    () =>
+      compileMaskRules(rules as never, opts);
   test('rejects bad rules with a typed error naming each problem', () => {
     assert.throws(bad([{ id: '', columns: ['a'] }]), /rules\[0\]\.id/);
-    assert.throws(bad([{ id: 'a', columns: ['a'] }, { id: 'a', columns: ['b'] }]), /used twice/);
+    assert.throws(
+      bad([
+        { id: 'a', columns: ['a'] },
+        { id: 'a', columns: ['b'] },
+      ]),
+      /used twice/,
+    );
     assert.throws(bad([{ id: 'a' }]), /names no columns and no detectors/);
     assert.throws(bad([{ id: 'a', detectors: ['nope'] }]), /unknown detector "nope"/);
     assert.throws(bad([{ id: 'a', columns: ['x'], style: 'blur' }]), /style "blur"/);

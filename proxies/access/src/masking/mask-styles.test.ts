@@ -90,7 +90,10 @@ describe('maskSpans', () => {
     ];
     const style = (d: string) => (d === 'email' ? 'email' : 'keep-last-4') as 'email' | 'keep-last-4';
     assert.equal(maskSpans(text, spans, style, PG_OID.text, hasher), 'card **** **** **** 1111 by b***@example.com');
-    assert.equal(maskSpans(text, spans, () => 'null', PG_OID.text, hasher), null);
+    assert.equal(
+      maskSpans(text, spans, () => 'null', PG_OID.text, hasher),
+      null,
+    );
   });
   test('JSON stays parseable, falling back to a masked string when a span breaks an escape', () => {
     const json = '{"a":"x\\"y"}';
@@ -101,7 +104,13 @@ describe('maskSpans', () => {
   });
   test('in a number column a whole-value span masks by type; a partial span gives NULL', () => {
     assert.match(maskSpans('4111111111111111', [{ start: 0, end: 16, detector: 'card-number' }], () => 'hash', PG_OID.int8, hasher) ?? '', /^\d+$/);
-    assert.equal(maskSpans('4111111111111111', [{ start: 0, end: 16, detector: 'card-number' }], () => 'keep-last-4', PG_OID.int8, hasher), null);
-    assert.equal(maskSpans('x 4111111111111111', [{ start: 2, end: 18, detector: 'card-number' }], () => 'hash', 1009, hasher), null);
+    assert.equal(
+      maskSpans('4111111111111111', [{ start: 0, end: 16, detector: 'card-number' }], () => 'keep-last-4', PG_OID.int8, hasher),
+      null,
+    );
+    assert.equal(
+      maskSpans('x 4111111111111111', [{ start: 2, end: 18, detector: 'card-number' }], () => 'hash', 1009, hasher),
+      null,
+    );
   });
 });

@@ -1,12 +1,27 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SealedOriginals } from '@affidavit/schemas';
-import { createChunkSealer, createMaskedValueCollector, openSealedOriginals, staticKeyProvider, NULL_TEXT, type ChunkSealer, type MaskedCell } from './index.ts';
+import {
+  createChunkSealer,
+  createMaskedValueCollector,
+  openSealedOriginals,
+  staticKeyProvider,
+  NULL_TEXT,
+  type ChunkSealer,
+  type MaskedCell,
+} from './index.ts';
 
 const key = { keyId: 'k1', key: Buffer.alloc(32, 6) };
 const keys = staticKeyProvider([key]);
 const at = (row: number) => ({ sessionId: 's1', commandId: 'c1', row });
-const cell = (columnName: string, original: string, masked: string | null = '****'): MaskedCell => ({ column: 0, columnName, ruleId: 'r', detector: null, original, masked });
+const cell = (columnName: string, original: string, masked: string | null = '****'): MaskedCell => ({
+  column: 0,
+  columnName,
+  ruleId: 'r',
+  detector: null,
+  original,
+  masked,
+});
 
 /** spy wraps a sealer and records how many originals each seal call got. */
 function spy(inner: ChunkSealer): { sealer: ChunkSealer; calls: number[] } {
@@ -45,7 +60,14 @@ describe('createMaskedValueCollector', () => {
     assert.equal(kept.masks.length, 10);
     assert.ok(kept.masks.every((m) => m.original === null));
     assert.deepEqual([kept.masks[5].column, kept.masks[5].row, kept.masks[5].masked], ['card', 2, NULL_TEXT]);
-    assert.deepEqual(kept.sealedOriginals.map((c) => [c.first, c.count]), [[0, 4], [4, 4], [8, 2]]);
+    assert.deepEqual(
+      kept.sealedOriginals.map((c) => [c.first, c.count]),
+      [
+        [0, 4],
+        [4, 4],
+        [8, 2],
+      ],
+    );
     assert.deepEqual(await openAll(kept.masks, kept.sealedOriginals), want);
   });
 
@@ -85,6 +107,9 @@ describe('createMaskedValueCollector', () => {
     fail = false;
     kept.add([cell('a', 'z')], at(1));
     kept.flush();
-    assert.deepEqual(kept.sealedOriginals.map((c) => [c.first, c.count]), [[2, 1]]);
+    assert.deepEqual(
+      kept.sealedOriginals.map((c) => [c.first, c.count]),
+      [[2, 1]],
+    );
   });
 });

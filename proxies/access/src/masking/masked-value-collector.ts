@@ -34,7 +34,11 @@ export type MaskedValueCollector = {
  * `maxValues` defaults to DEFAULT_MAX_MASKED_VALUES, `chunkSize` to DEFAULT_SEAL_CHUNK
  * (1 to MAX_CHUNK_VALUES).
  */
-export function createMaskedValueCollector(opts: { readonly sealer: ChunkSealer; readonly maxValues?: number; readonly chunkSize?: number }): MaskedValueCollector {
+export function createMaskedValueCollector(opts: {
+  readonly sealer: ChunkSealer;
+  readonly maxValues?: number;
+  readonly chunkSize?: number;
+}): MaskedValueCollector {
   const max = opts.maxValues ?? DEFAULT_MAX_MASKED_VALUES;
   const chunk = opts.chunkSize ?? DEFAULT_SEAL_CHUNK;
   if (!Number.isSafeInteger(max) || max < 0) throw new RangeError(`maxValues must be a count, not ${max}`);

@@ -84,19 +84,28 @@ test('detectors never throw and return ordered, in-bounds, non-overlapping spans
   const all = [...BUILTIN_DETECTORS.values()];
   const alphabet = fc.constantFrom(...'0123456789 -@.eyJAKIghp_xoxb-sk_live_GB82WEST-----BEGIN PRIVATE KEY-----\n"{}é'.split(''));
   fc.assert(
-    fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.array(alphabet, { maxLength: 300 }).map((a) => a.join(''))), (text) => {
-      const spans = findSpans(text, all);
-      let reach = 0;
-      for (const s of spans) {
-        assert.ok(s.start >= reach && s.end > s.start && s.end <= text.length);
-        reach = s.end;
-      }
-    }),
+    fc.property(
+      fc.oneof(
+        fc.string({ maxLength: 200 }),
+        fc.array(alphabet, { maxLength: 300 }).map((a) => a.join('')),
+      ),
+      (text) => {
+        const spans = findSpans(text, all);
+        let reach = 0;
+        for (const s of spans) {
+          assert.ok(s.start >= reach && s.end > s.start && s.end <= text.length);
+          reach = s.end;
+        }
+      },
+    ),
   );
 });
 
 test('maskRow is the identity (same object, nothing reported) when no rule matches', () => {
-  const rules = compileMaskRules([{ id: 'a', columns: ['secret_*', 'vault.*'] }, { id: 'b', columns: ['pii_*'], detectors: ['all'] }]);
+  const rules = compileMaskRules([
+    { id: 'a', columns: ['secret_*', 'vault.*'] },
+    { id: 'b', columns: ['pii_*'], detectors: ['all'] },
+  ]);
   const name = fc.stringMatching(/^[a-z][a-z0-9_]{0,10}$/).filter((n) => !n.startsWith('secret_') && !n.startsWith('pii_'));
   const oid = fc.constantFrom(...Object.values(PG_OID));
   fc.assert(
@@ -168,15 +177,21 @@ test('flipping any bit of a chunk nonce, ciphertext or tag makes opening fail', 
   const keys = staticKeyProvider([{ keyId: 'k', key: Buffer.alloc(32, 13) }]);
   const sealer = createChunkSealer(await keys.current());
   await fc.assert(
-    fc.asyncProperty(fc.array(originalArb, { minLength: 1, maxLength: 8 }), fc.nat(), fc.integer({ min: 0, max: 7 }), fc.boolean(), async (originals, at, bit, inNonce) => {
-      const chunkCtx = { sessionId: 's', commandId: 'c', first: 0, positions: originals.map((_, row) => ({ column: 'v', row })) };
-      const rec = sealer.seal(originals, chunkCtx);
-      const nonce = Buffer.from(rec.nonce);
-      const ciphertext = Buffer.from(rec.ciphertext);
-      const target = inNonce ? nonce : ciphertext;
-      target[at % target.length] ^= 1 << bit;
-      await assert.rejects(openSealedOriginals({ ...rec, nonce, ciphertext }, keys, chunkCtx), (e) => isAffidavitError(e, 'AFF_E_MASK_TAMPERED'));
-    }),
+    fc.asyncProperty(
+      fc.array(originalArb, { minLength: 1, maxLength: 8 }),
+      fc.nat(),
+      fc.integer({ min: 0, max: 7 }),
+      fc.boolean(),
+      async (originals, at, bit, inNonce) => {
+        const chunkCtx = { sessionId: 's', commandId: 'c', first: 0, positions: originals.map((_, row) => ({ column: 'v', row })) };
+        const rec = sealer.seal(originals, chunkCtx);
+        const nonce = Buffer.from(rec.nonce);
+        const ciphertext = Buffer.from(rec.ciphertext);
+        const target = inNonce ? nonce : ciphertext;
+        target[at % target.length] ^= 1 << bit;
+        await assert.rejects(openSealedOriginals({ ...rec, nonce, ciphertext }, keys, chunkCtx), (e) => isAffidavitError(e, 'AFF_E_MASK_TAMPERED'));
+      },
+    ),
   );
 });
 
@@ -185,17 +200,29 @@ const ALL_OIDS = [...Object.values(PG_OID), 0, 1009 /* text[]: class other */];
 test('constantMask agrees with maskTyped for every style, type and value', () => {
   const hasher = hmacHasher(Buffer.alloc(32, 5));
   fc.assert(
-    fc.property(fc.constantFrom(...MASK_STYLES), fc.constantFrom(...ALL_OIDS), fc.array(fc.string({ maxLength: 40 }), { minLength: 1, maxLength: 5 }), (style, oid, values) => {
-      const c = constantMask(style, typeClassOf(oid), oid);
-      if (c === undefined) return;
-      for (const v of values) assert.equal(maskTyped(v, style, oid, hasher), c.value, `${style} on oid ${oid}: ${JSON.stringify(v)}`);
-    }),
+    fc.property(
+      fc.constantFrom(...MASK_STYLES),
+      fc.constantFrom(...ALL_OIDS),
+      fc.array(fc.string({ maxLength: 40 }), { minLength: 1, maxLength: 5 }),
+      (style, oid, values) => {
+        const c = constantMask(style, typeClassOf(oid), oid);
+        if (c === undefined) return;
+        for (const v of values) assert.equal(maskTyped(v, style, oid, hasher), c.value, `${style} on oid ${oid}: ${JSON.stringify(v)}`);
+      },
+    ),
   );
 });
 
 // A result shape, its rows and some masking rules over it, for the DataRow rewriter.
 const email = fc.tuple(fc.stringMatching(/^[a-z]{1,8}$/), fc.stringMatching(/^[a-z]{1,8}$/)).map(([u, d]) => `${u}@${d}.org`);
-const textValue = fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: 'grapheme', maxLength: 10 }), email, card, grouped.map((c) => `paid with ${c} ok`), fc.constant(''));
+const textValue = fc.oneof(
+  fc.string({ maxLength: 30 }),
+  fc.string({ unit: 'grapheme', maxLength: 10 }),
+  email,
+  card,
+  grouped.map((c) => `paid with ${c} ok`),
+  fc.constant(''),
+);
 const columnArb = fc.record({
   name: fc.constantFrom('a', 'b', 'email', 'card', 'note'),
   table: fc.option(fc.constantFrom('t', 'public.t', 'u'), { nil: undefined }),
@@ -214,7 +241,19 @@ const resultArb = fc.array(columnArb, { minLength: 1, maxLength: 6 }).chain((sha
     shape: fc.constant(shape),
     rules: fc.array(ruleArb, { minLength: 1, maxLength: 3 }),
     rows: fc.array(
-      fc.tuple(...shape.map((c) => fc.option<string | Buffer>(c.binary ? fc.oneof(fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b)), textValue.map((t) => Buffer.from(t, 'utf8'))) : textValue, { nil: null, freq: 5 }))),
+      fc.tuple(
+        ...shape.map((c) =>
+          fc.option<string | Buffer>(
+            c.binary
+              ? fc.oneof(
+                  fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b)),
+                  textValue.map((t) => Buffer.from(t, 'utf8')),
+                )
+              : textValue,
+            { nil: null, freq: 5 },
+          ),
+        ),
+      ),
       { minLength: 1, maxLength: 6 },
     ),
   }),
@@ -224,7 +263,14 @@ test('the DataRow rewriter sends exactly what maskRow decides, with and without 
   fc.assert(
     fc.property(resultArb, ({ shape, rules, rows }) => {
       const compiled = compileMaskRules(
-        rules.map((r, i): MaskRule => ({ id: `r${i}`, ...(r.columns.length > 0 ? { columns: r.columns } : {}), ...(r.detectors.length > 0 ? { detectors: r.detectors } : {}), ...(r.style ? { style: r.style } : {}) })),
+        rules.map(
+          (r, i): MaskRule => ({
+            id: `r${i}`,
+            ...(r.columns.length > 0 ? { columns: r.columns } : {}),
+            ...(r.detectors.length > 0 ? { detectors: r.detectors } : {}),
+            ...(r.style ? { style: r.style } : {}),
+          }),
+        ),
         { hashKey: Buffer.alloc(32, 9) },
       );
       const cols: ColumnDescription[] = shape.map((c) => ({ name: c.name, table: c.table, typeOid: c.typeOid }));

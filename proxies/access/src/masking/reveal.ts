@@ -57,9 +57,11 @@ export async function revealMaskedValue(req: RevealRequest): Promise<RevealResul
   const reason = typeof req.reason === 'string' ? req.reason.trim() : '';
   if (reason === '') throw new MaskRevealInvalidError('a reason is required to reveal a masked value');
   if (reason.length > MAX_REASON_LENGTH) throw new MaskRevealInvalidError(`the reason is longer than ${MAX_REASON_LENGTH} characters`);
-  if (!req.opener || typeof req.opener.subject !== 'string' || req.opener.subject === '') throw new MaskRevealInvalidError('the opener must be an authenticated identity');
+  if (!req.opener || typeof req.opener.subject !== 'string' || req.opener.subject === '')
+    throw new MaskRevealInvalidError('the opener must be an authenticated identity');
   const { event, index } = req;
-  if (!Number.isInteger(index) || index < 0 || index >= event.masks.length) throw new MaskRevealInvalidError(`index ${index} is outside the event's ${event.masks.length} masked values`);
+  if (!Number.isInteger(index) || index < 0 || index >= event.masks.length)
+    throw new MaskRevealInvalidError(`index ${index} is outside the event's ${event.masks.length} masked values`);
   const mv = event.masks[index];
   const { value, keyId } = await openAt(event, index, req.keys);
   const audit: RevealAudit = Object.freeze({
@@ -89,7 +91,9 @@ async function openAt(event: DataMasked, index: number, keys: KeyProvider): Prom
   const chunk = (event.sealedOriginals ?? []).find((c) => c.first <= index && index < c.first + c.count);
   if (!chunk) throw new MaskRevealInvalidError(`masked value ${index} carries no encrypted original`);
   if (!Number.isSafeInteger(chunk.first) || !Number.isSafeInteger(chunk.count) || chunk.first < 0 || chunk.first + chunk.count > event.masks.length) {
-    throw new MaskSealedMalformedError(`the chunk covering value ${index} claims masks ${chunk.first}..${chunk.first + chunk.count - 1} of ${event.masks.length}`);
+    throw new MaskSealedMalformedError(
+      `the chunk covering value ${index} claims masks ${chunk.first}..${chunk.first + chunk.count - 1} of ${event.masks.length}`,
+    );
   }
   const positions = event.masks.slice(chunk.first, chunk.first + chunk.count).map((m) => ({ column: m.column, row: m.row }));
   const values = await openSealedOriginals(chunk, keys, { sessionId: event.sessionId, commandId: event.commandId, first: chunk.first, positions });

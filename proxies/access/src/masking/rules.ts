@@ -100,10 +100,18 @@ export function compileMaskRules(rules: readonly MaskRule[], opts: MaskRulesOpti
     if (cols.some((c) => typeof c !== 'string' || c === '')) problems.push(`${at}.columns has an empty name`);
     const { names, unknown } = expandDetectorNames(dets, known);
     for (const u of unknown) problems.push(`${at}.detectors: unknown detector "${u}" (known: ${[...known.keys()].join(', ')}, national-id, secret, all)`);
-    compiled.push(Object.freeze({ id: r.id, columns: cols.length > 0 ? Object.freeze([...cols]) : undefined, detectors: Object.freeze(names.map((n) => known.get(n) as Detector)), style: r.style }));
+    compiled.push(
+      Object.freeze({
+        id: r.id,
+        columns: cols.length > 0 ? Object.freeze([...cols]) : undefined,
+        detectors: Object.freeze(names.map((n) => known.get(n) as Detector)),
+        style: r.style,
+      }),
+    );
   });
   const hashes = compiled.some((r) => r.style === 'hash');
-  if (hashes && (opts.hashKey === undefined || opts.hashKey.length < 32)) problems.push('a rule uses style "hash" but no hashKey of at least 32 bytes was given');
+  if (hashes && (opts.hashKey === undefined || opts.hashKey.length < 32))
+    problems.push('a rule uses style "hash" but no hashKey of at least 32 bytes was given');
   if (problems.length > 0) throw new MaskRuleInvalidError(`invalid masking rules: ${problems.join('; ')}`);
   const hasher = opts.hashKey !== undefined && opts.hashKey.length >= 32 ? hmacHasher(opts.hashKey) : undefined;
   const frozen = Object.freeze(compiled);

@@ -48,7 +48,12 @@ describe('sealOriginal / openOriginal', () => {
   });
   test('another context fails with AFF_E_MASK_CONTEXT_MISMATCH', async () => {
     const rec = sealOriginal('v', ctx, k1);
-    for (const other of [{ ...ctx, row: 4 }, { ...ctx, column: 'name' }, { ...ctx, commandId: 'c-2' }, { ...ctx, sessionId: 's-2' }]) {
+    for (const other of [
+      { ...ctx, row: 4 },
+      { ...ctx, column: 'name' },
+      { ...ctx, commandId: 'c-2' },
+      { ...ctx, sessionId: 's-2' },
+    ]) {
       await assert.rejects(openOriginal(rec, keys, other), (e) => isAffidavitError(e, 'AFF_E_MASK_CONTEXT_MISMATCH'));
     }
   });
@@ -69,8 +74,14 @@ describe('sealOriginal / openOriginal', () => {
     await assert.rejects(openOriginal({ ...good, ciphertext: good.ciphertext.subarray(0, 10) }, keys, ctx), (e) => isAffidavitError(e, 'AFF_E_MASK_TAMPERED'));
   });
   test('keys must be 32 bytes with a sane id', () => {
-    assert.throws(() => sealOriginal('v', ctx, { keyId: 'k', key: Buffer.alloc(16) }), (e) => isAffidavitError(e, 'AFF_E_MASK_KEY_INVALID'));
-    assert.throws(() => staticKeyProvider([{ keyId: 'a b', key: Buffer.alloc(32) }]), (e) => isAffidavitError(e, 'AFF_E_MASK_KEY_INVALID'));
+    assert.throws(
+      () => sealOriginal('v', ctx, { keyId: 'k', key: Buffer.alloc(16) }),
+      (e) => isAffidavitError(e, 'AFF_E_MASK_KEY_INVALID'),
+    );
+    assert.throws(
+      () => staticKeyProvider([{ keyId: 'a b', key: Buffer.alloc(32) }]),
+      (e) => isAffidavitError(e, 'AFF_E_MASK_KEY_INVALID'),
+    );
     assert.throws(() => staticKeyProvider([k1, k1]), /twice/);
     assert.throws(() => staticKeyProvider([k1], 'k7'), /not among/);
   });
@@ -96,7 +107,10 @@ describe('createSealer', () => {
     assert.deepEqual(Buffer.from(recs[1].nonce), before);
   });
   test('checks the key once, up front', () => {
-    assert.throws(() => createSealer({ keyId: 'k', key: Buffer.alloc(31) }), (e) => isAffidavitError(e, 'AFF_E_MASK_KEY_INVALID'));
+    assert.throws(
+      () => createSealer({ keyId: 'k', key: Buffer.alloc(31) }),
+      (e) => isAffidavitError(e, 'AFF_E_MASK_KEY_INVALID'),
+    );
   });
   test('sealMaskedCells takes a Sealer or a key and binds each cell to its column and row', async () => {
     const cells = [{ column: 1, columnName: 'email', ruleId: 'r', detector: null, original: 'ada@example.com', masked: '********' }];
@@ -224,17 +238,38 @@ describe('createChunkSealer / openSealedOriginals', () => {
     assert.throws(() => sealer.seal(['a'], chunkCtx), RangeError);
     assert.throws(() => sealer.seal(['a'], { ...chunkCtx, first: -1, positions: chunkCtx.positions.slice(0, 1) }), RangeError);
     const many = Array.from({ length: MAX_CHUNK_VALUES + 1 }, (_, row) => ({ column: 'c', row }));
-    assert.throws(() => sealer.seal(many.map(() => 'v'), { ...chunkCtx, positions: many }), RangeError);
+    assert.throws(
+      () =>
+        sealer.seal(
+          many.map(() => 'v'),
+          { ...chunkCtx, positions: many },
+        ),
+      RangeError,
+    );
     assert.throws(() => createChunkSealer(k1, () => new Uint8Array(8)).seal(['a'], { ...chunkCtx, positions: chunkCtx.positions.slice(0, 1) }), /nonce/);
-    assert.throws(() => createChunkSealer({ keyId: 'k', key: Buffer.alloc(31) }), (e) => isAffidavitError(e, 'AFF_E_MASK_KEY_INVALID'));
+    assert.throws(
+      () => createChunkSealer({ keyId: 'k', key: Buffer.alloc(31) }),
+      (e) => isAffidavitError(e, 'AFF_E_MASK_KEY_INVALID'),
+    );
   });
   test('chunkAadFor binds every position and cannot be confused by separators or a single value aad', () => {
     const one = (column: string, row: number): ChunkContext => ({ sessionId: 's', commandId: 'c', first: 0, positions: [{ column, row }] });
     assert.notEqual(chunkAadFor(one('a","b', 1)), chunkAadFor({ ...one('a', 1), positions: [{ column: 'a', row: 1 }] }));
-    assert.notEqual(chunkAadFor({ ...one('a', 1), positions: [{ column: 'a', row: 1 }, { column: 'b', row: 2 }] }), chunkAadFor({ ...one('a', 1), positions: [{ column: 'a', row: 12 }] }));
+    assert.notEqual(
+      chunkAadFor({
+        ...one('a', 1),
+        positions: [
+          { column: 'a', row: 1 },
+          { column: 'b', row: 2 },
+        ],
+      }),
+      chunkAadFor({ ...one('a', 1), positions: [{ column: 'a', row: 12 }] }),
+    );
     assert.notEqual(chunkAadFor(one('email', 3)), aadFor({ sessionId: 's', commandId: 'c', column: 'email', row: 3 }));
     // The position digest is SHA-256 over the canonical JSON of the [column, row] pairs.
-    const digest = createHash('sha256').update(JSON.stringify([['email', 3]])).digest('hex');
+    const digest = createHash('sha256')
+      .update(JSON.stringify([['email', 3]]))
+      .digest('hex');
     assert.deepEqual(JSON.parse(chunkAadFor(one('email', 3))), [CHUNK_AAD_VERSION, 's', 'c', 0, 1, digest]);
   });
 });

@@ -19,7 +19,14 @@ let client: pg.Client;
 before(async () => {
   server = await startPostgres();
   await initSqlParser();
-  client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: server.database, ssl: { ca: readFileSync(server.caFile, 'utf8') } });
+  client = new pg.Client({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database: server.database,
+    ssl: { ca: readFileSync(server.caFile, 'utf8') },
+  });
   await client.connect();
   await client.query(`
     DROP SCHEMA IF EXISTS cat_test CASCADE;
@@ -91,7 +98,17 @@ rules:
 
 test('mayChangeResolution: after SET, DISCARD, set_config or UPDATE pg_settings the session reads the path again', () => {
   const classifier = new SqlClassifier({ parse: parsePostgres });
-  for (const sql of ['set search_path = x', 'set local search_path = x', 'discard all', "select set_config('search_path', 'x', false)", 'reset all', 'set role x', "update pg_settings set setting = 'x' where name = 'search_path'", 'do $$ begin end $$', 'select from']) {
+  for (const sql of [
+    'set search_path = x',
+    'set local search_path = x',
+    'discard all',
+    "select set_config('search_path', 'x', false)",
+    'reset all',
+    'set role x',
+    "update pg_settings set setting = 'x' where name = 'search_path'",
+    'do $$ begin end $$',
+    'select from',
+  ]) {
     assert.equal(mayChangeResolution(classifier.classify(sql)), true, sql);
   }
   for (const sql of ['select * from t', 'begin', 'commit', 'update pgbench_accounts set abalance = 1 where aid = 2']) {

@@ -9,7 +9,15 @@ const programs = (line: string) => classifyShell(line).statements.flatMap((s) =>
 test('programs across pipelines, lists, subshells, substitutions and control flow', () => {
   assert.deepEqual(programs('a | b && c || d; (e; f) & { g; }'), ['a', 'b', 'c', 'd', 'e', 'f', 'g']);
   assert.deepEqual(programs('echo $(id) `whoami` <(date)'), ['echo', 'id', 'whoami', 'date']);
-  assert.deepEqual(programs('if t; then u; else v; fi; while w; do x; done; for i in 1; do y; done; case q in a) z;; esac'), ['t', 'u', 'v', 'w', 'x', 'y', 'z']);
+  assert.deepEqual(programs('if t; then u; else v; fi; while w; do x; done; for i in 1; do y; done; case q in a) z;; esac'), [
+    't',
+    'u',
+    'v',
+    'w',
+    'x',
+    'y',
+    'z',
+  ]);
   assert.deepEqual(programs('f() { inner; }; X=$(assigned) outer'), ['inner', 'outer', 'assigned']);
 });
 
@@ -32,7 +40,10 @@ test('sh -c, bash -c, su -c, eval, find -exec and wrappers are parsed again', ()
 test('nested sh -c is bounded; beyond the bound the inner line counts as dynamic', () => {
   const deep = classifyShell(`sh -c "sh -c 'sh -c x'"`, { maxDepth: 1 });
   const ops = deep.statements[0].operations;
-  assert.ok(ops.some((o) => o.dynamic), 'the level past the bound is not trusted');
+  assert.ok(
+    ops.some((o) => o.dynamic),
+    'the level past the bound is not trusted',
+  );
   assert.ok(!ops.some((o) => o.program === 'x'));
 });
 

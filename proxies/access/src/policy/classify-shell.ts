@@ -29,7 +29,32 @@ const SHELL_OPTS_WITH_VALUE = new Set(['-o', '+o', '-O', '+O', '--rcfile', '--in
 
 type Wrapper = { readonly withValue: readonly string[]; readonly positional?: number; readonly assigns?: boolean };
 const WRAPPERS: Readonly<Record<string, Wrapper>> = {
-  sudo: { withValue: ['-u', '-g', '-h', '-p', '-C', '-r', '-t', '-U', '-D', '-R', '-T', '--user', '--group', '--host', '--prompt', '--role', '--type', '--other-user', '--chdir', '--chroot', '--close-from', '--command-timeout'] },
+  sudo: {
+    withValue: [
+      '-u',
+      '-g',
+      '-h',
+      '-p',
+      '-C',
+      '-r',
+      '-t',
+      '-U',
+      '-D',
+      '-R',
+      '-T',
+      '--user',
+      '--group',
+      '--host',
+      '--prompt',
+      '--role',
+      '--type',
+      '--other-user',
+      '--chdir',
+      '--chroot',
+      '--close-from',
+      '--command-timeout',
+    ],
+  },
   doas: { withValue: ['-u', '-C'] },
   env: { withValue: ['-u', '--unset', '-C', '--chdir'], assigns: true },
   nohup: { withValue: [] },
@@ -42,7 +67,26 @@ const WRAPPERS: Readonly<Record<string, Wrapper>> = {
   command: { withValue: [] },
   builtin: { withValue: [] },
   time: { withValue: ['-f', '-o', '--format', '--output'] },
-  xargs: { withValue: ['-I', '-n', '-L', '-P', '-d', '-E', '-s', '-a', '--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-lines', '--replace', '--eof', '--max-chars'] },
+  xargs: {
+    withValue: [
+      '-I',
+      '-n',
+      '-L',
+      '-P',
+      '-d',
+      '-E',
+      '-s',
+      '-a',
+      '--arg-file',
+      '--delimiter',
+      '--max-args',
+      '--max-procs',
+      '--max-lines',
+      '--replace',
+      '--eof',
+      '--max-chars',
+    ],
+  },
   chroot: { withValue: ['--userspec', '--groups'], positional: 1 },
   strace: { withValue: ['-o', '-e', '-p', '-s', '-u', '-E'] },
   ltrace: { withValue: ['-o', '-e', '-p', '-s', '-u'] },
@@ -56,7 +100,21 @@ const WRAPPERS: Readonly<Record<string, Wrapper>> = {
 type Ctx = { ops: Operation[]; depth: number; maxDepth: number; overflow: boolean };
 type WordText = { text: string; dynamic: boolean };
 
-const ANSI: Record<string, string> = { a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?' };
+const ANSI: Record<string, string> = {
+  a: '\x07',
+  b: '\b',
+  e: '\x1b',
+  E: '\x1b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  '?': '?',
+};
 
 /** ansiC decodes a bash `$'...'` string. */
 function ansiC(s: string): string {
@@ -368,5 +426,9 @@ export function classifyShell(line: string, opts: ShellClassifyOptions = {}): Cl
 /** classifyShellSession classifies an interactive shell request (no command line): one `shell` operation. */
 export function classifyShellSession(): Classification {
   const op = operation('shell');
-  return Object.freeze({ kind: 'shell', text: '', statements: Object.freeze([Object.freeze({ nodeType: 'Shell', text: '', operations: Object.freeze([op]) })]) });
+  return Object.freeze({
+    kind: 'shell',
+    text: '',
+    statements: Object.freeze([Object.freeze({ nodeType: 'Shell', text: '', operations: Object.freeze([op]) })]),
+  });
 }

@@ -7,7 +7,10 @@ import { isAffidavitError } from '@affidavit/common';
 
 test('parsePostgres refuses to run before the WebAssembly module is loaded', () => {
   assert.equal(isSqlParserReady(), false);
-  assert.throws(() => parsePostgres('select 1'), (e) => isAffidavitError(e, 'AFF_E_POLICY_PARSER_NOT_READY'));
+  assert.throws(
+    () => parsePostgres('select 1'),
+    (e) => isAffidavitError(e, 'AFF_E_POLICY_PARSER_NOT_READY'),
+  );
 });
 
 await initSqlParser();
@@ -45,9 +48,23 @@ test('functions are found in subqueries, casts, FROM, DEFAULT and CALL', () => {
 
 test('statement classes of utility statements', () => {
   const cls = (sql: string) => ops(sql).map((o) => o.class);
-  assert.deepEqual(cls('set role x; reset role; set session authorization y; alter system set a = 1'), ['set-role', 'set-role', 'session-authorization', 'alter-system']);
+  assert.deepEqual(cls('set role x; reset role; set session authorization y; alter system set a = 1'), [
+    'set-role',
+    'set-role',
+    'session-authorization',
+    'alter-system',
+  ]);
   assert.deepEqual(cls("copy t to program 'x'; copy t from stdin; copy t to stdout; do $$ begin end $$"), ['copy-program', 'copy-from', 'copy-to', 'do']);
-  assert.deepEqual(cls('begin; grant select on t to u; create table t(a int); vacuum; truncate t; lock t; listen x; load $$x$$'), ['transaction', 'dcl', 'ddl', 'maintenance', 'truncate', 'lock', 'listen', 'load']);
+  assert.deepEqual(cls('begin; grant select on t to u; create table t(a int); vacuum; truncate t; lock t; listen x; load $$x$$'), [
+    'transaction',
+    'dcl',
+    'ddl',
+    'maintenance',
+    'truncate',
+    'lock',
+    'listen',
+    'load',
+  ]);
   assert.deepEqual(cls('select 1 into t; show all; set x = 1; discard all; deallocate all'), ['ddl', 'show', 'set', 'discard', 'deallocate']);
   assert.deepEqual(ops('set search_path = a')[0].settings, ['search_path']);
 });
@@ -59,7 +76,10 @@ test('columns referenced, including UPDATE targets and stars', () => {
 
 test('each statement keeps its own text, even after multi-byte characters', () => {
   const c = classifier.classify("select 'żółw'; delete from t where a = 'é'");
-  assert.deepEqual(c.statements.map((s) => s.text), ["select 'żółw'", "delete from t where a = 'é'"]);
+  assert.deepEqual(
+    c.statements.map((s) => s.text),
+    ["select 'żółw'", "delete from t where a = 'é'"],
+  );
 });
 
 test('unparsable SQL carries the parser message', () => {
@@ -70,7 +90,7 @@ test('unparsable SQL carries the parser message', () => {
 
 test('text over the size limit is unparsable without being parsed', () => {
   let called = 0;
-  const c = classifySqlWith(() => ((called++, { ok: false, message: 'x' })), 'select 1'.repeat(10), 20);
+  const c = classifySqlWith(() => (called++, { ok: false, message: 'x' }), 'select 1'.repeat(10), 20);
   assert.equal(called, 0);
   assert.match(c.unparsable!.message, /exceeds the 20 limit/);
 });
@@ -124,11 +144,19 @@ test('functions that read a table named by an argument count as reads of it', ()
   const reads = (sql: string) => ops(sql).flatMap((o) => o.reads.map(q));
   assert.deepEqual(reads("select table_to_xml('customers', true, false, '')"), ['customers']);
   assert.deepEqual(reads("select table_to_xml('customers'::regclass, true, false, '')"), ['customers']);
-  assert.deepEqual(reads("select pg_catalog.table_to_xmlschema('\"Public\".\"Customers\"'::pg_catalog.regclass, true, false, '')"), ['Public.Customers']);
+  assert.deepEqual(reads('select pg_catalog.table_to_xmlschema(\'"Public"."Customers"\'::pg_catalog.regclass, true, false, \'\')'), ['Public.Customers']);
   assert.deepEqual(reads("select table_to_xml_and_xmlschema(text 'demo.public.CUSTOMERS', true, false, '')"), ['demo.public.customers']);
   assert.deepEqual(reads("select table_to_xml(tbl => 'customers', nulls => true, tableforest => false, targetns => '')"), ['customers']);
   // Every way of writing the constant is the constant the server sees.
-  for (const arg of ["$$customers$$", "E'cust\\x6fmers'", "U&'\\0063ustomers'", "regclass 'customers'", "'customers'::text::regclass", "(('customers'))", "tbl := 'customers'"]) {
+  for (const arg of [
+    '$$customers$$',
+    "E'cust\\x6fmers'",
+    "U&'\\0063ustomers'",
+    "regclass 'customers'",
+    "'customers'::text::regclass",
+    "(('customers'))",
+    "tbl := 'customers'",
+  ]) {
     assert.deepEqual(reads(`select table_to_xml(${arg}, true, false, '')`), ['customers'], arg);
   }
   assert.deepEqual(reads("select * from orders where exists (select table_to_xml('customers', true, false, ''))").sort(), ['customers', 'orders']);
@@ -154,7 +182,10 @@ test('a relation named by anything but a constant is an unresolved read', () => 
     "copy (select table_to_xml($1, true, false, '')) to stdout",
   ]) {
     const all = ops(sql);
-    assert.ok(all.some((o) => o.unresolved && o.unresolvedReason), sql);
+    assert.ok(
+      all.some((o) => o.unresolved && o.unresolvedReason),
+      sql,
+    );
   }
   // Metadata functions that take a regclass read no rows.
   assert.ok(!ops("select pg_relation_size('customers'::regclass)")[0].unresolved);
@@ -187,7 +218,10 @@ test('writes to catalog relations are catalog-write, qualified or not', () => {
 test('UPDATE pg_settings names the settings it changes, or * when it cannot tell', () => {
   const settings = (sql: string) => ops(sql)[0].settings;
   assert.deepEqual(settings("update pg_settings set setting = 'x' where name = 'search_path'"), ['search_path']);
-  assert.deepEqual(settings("update pg_catalog.pg_settings set setting = 'x' where name in ('work_mem', 'application_name') and true"), ['work_mem', 'application_name']);
+  assert.deepEqual(settings("update pg_catalog.pg_settings set setting = 'x' where name in ('work_mem', 'application_name') and true"), [
+    'work_mem',
+    'application_name',
+  ]);
   assert.deepEqual(settings("update pg_settings set setting = 'x' where name = 'work_mem' or true"), ['*']);
   assert.deepEqual(settings("update pg_settings set setting = 'x'"), ['*']);
   assert.deepEqual(settings("update pg_settings set setting = 'x' where name = lower('SEARCH_PATH')"), ['*']);
@@ -205,8 +239,16 @@ test('COPY with a server file is copy-file, apart from STDIN/STDOUT and PROGRAM'
 });
 
 test('statistics views hold sampled values of every table: an unresolved read', () => {
-  for (const sql of ["select most_common_vals from pg_stats where tablename = 'customers'", 'select * from pg_catalog.pg_stats_ext', 'select * from pg_statistic', 'select stxdmcv from pg_statistic_ext_data']) {
-    assert.ok(ops(sql).some((o) => o.unresolved), sql);
+  for (const sql of [
+    "select most_common_vals from pg_stats where tablename = 'customers'",
+    'select * from pg_catalog.pg_stats_ext',
+    'select * from pg_statistic',
+    'select stxdmcv from pg_statistic_ext_data',
+  ]) {
+    assert.ok(
+      ops(sql).some((o) => o.unresolved),
+      sql,
+    );
   }
   // The metadata psql's \d reads is not statistics data.
   assert.ok(!ops('select stxname from pg_catalog.pg_statistic_ext')[0].unresolved);
@@ -215,10 +257,19 @@ test('statistics views hold sampled values of every table: an unresolved read', 
 
 test('the arguments of EXECUTE are an operation of their own, apart from the unresolved execute', () => {
   const all = ops("execute p(table_to_xml('customers', true, false, ''), (select email from customers limit 1))");
-  assert.deepEqual(all.map((o) => [o.class, o.unresolved === true]), [['execute', true], ['select', false]]);
+  assert.deepEqual(
+    all.map((o) => [o.class, o.unresolved === true]),
+    [
+      ['execute', true],
+      ['select', false],
+    ],
+  );
   assert.deepEqual(all[1].functions.map(q), ['table_to_xml']);
   assert.deepEqual(all[1].reads.map(q).sort(), ['customers', 'customers']);
-  assert.deepEqual(ops('execute p').map((o) => o.class), ['execute']);
+  assert.deepEqual(
+    ops('execute p').map((o) => o.class),
+    ['execute'],
+  );
 });
 
 test('a write that returns or filters rows reads its target too; a blind write does not', () => {

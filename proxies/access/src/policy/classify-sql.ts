@@ -272,7 +272,8 @@ class StatementWalker {
       // SELECT privilege then): `UPDATE customers … RETURNING email` is a read of customers,
       // and so is `DELETE … WHERE email LIKE 'a%'` (its row count answers the predicate).
       const returning = (body.returningClause as Node | undefined)?.exprs ?? body.returningList; // PG 18 | older trees
-      const reads = (Array.isArray(returning) && returning.length > 0) || body.whereClause !== undefined || type === 'MergeStmt' || body.onConflictClause !== undefined;
+      const reads =
+        (Array.isArray(returning) && returning.length > 0) || body.whereClause !== undefined || type === 'MergeStmt' || body.onConflictClause !== undefined;
       if (asClass !== 'explain' && reads) ctx.reads.push(rangeVarName(rel));
       this.#targets.add(rel);
     }
@@ -313,7 +314,8 @@ class StatementWalker {
     if (kind === 'relation') {
       const parts = splitIdentifierList(text, '.');
       // regclass input also takes a bare OID; which relation that is needs the catalog.
-      if (!parts || parts.length === 0 || parts.length > 3 || /^\d+$/.test(text.trim())) return unresolve(c, `${call} reads relation ${JSON.stringify(text)}, which is not a name the proxy can resolve`);
+      if (!parts || parts.length === 0 || parts.length > 3 || /^\d+$/.test(text.trim()))
+        return unresolve(c, `${call} reads relation ${JSON.stringify(text)}, which is not a name the proxy can resolve`);
       c.reads.push(qualifiedFrom(parts));
       return;
     }
@@ -500,8 +502,7 @@ export function classifyStatementNode(stmt: Record<string, unknown>, text: strin
     w.ops.push(...sub.ops.slice(1));
   } else if (type === 'VariableSetStmt') {
     const name = str(body.name) ?? (body.kind === 'VAR_RESET_ALL' ? 'all' : '');
-    const cls: OperationClass =
-      name === 'role' ? 'set-role' : name === 'session_authorization' ? 'session-authorization' : 'set';
+    const cls: OperationClass = name === 'role' ? 'set-role' : name === 'session_authorization' ? 'session-authorization' : 'set';
     w.run(body.args, cls, false).settings.push(name);
   } else if (type === 'VariableShowStmt') {
     w.run({}, 'show', false).settings.push(str(body.name) ?? '');
@@ -555,9 +556,7 @@ export function classifySqlWith(parse: SqlParseFn, sql: string, maxLength = DEFA
   }
   const buf = Buffer.from(sql, 'utf8');
   // libpg_query locations are byte offsets into the UTF-8 text.
-  const statements = (out.tree.stmts ?? []).map((s) =>
-    classifyStatementNode(s.stmt, byteSlice(buf, s.stmt_location ?? 0, s.stmt_len), parse),
-  );
+  const statements = (out.tree.stmts ?? []).map((s) => classifyStatementNode(s.stmt, byteSlice(buf, s.stmt_location ?? 0, s.stmt_len), parse));
   return Object.freeze({ kind: 'sql', text: sql, statements: Object.freeze(statements) });
 }
 

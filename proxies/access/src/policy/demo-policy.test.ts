@@ -91,7 +91,30 @@ test('a refusal by the function allow-list names the function', () => {
 
 test('the catalog functions psql \\d and \\dt call are on the allow-list', () => {
   // psql 15's describe queries (psql -E '\d customers', '\dt', '\d+', '\di', '\dn', '\du', '\l').
-  for (const fn of ['pg_table_is_visible', 'format_type', 'pg_get_expr', 'pg_get_userbyid', 'array_to_string', 'pg_get_indexdef', 'pg_get_constraintdef', 'obj_description', 'col_description', 'pg_encoding_to_char', 'pg_size_pretty', 'pg_table_size', 'pg_relation_is_publishable', 'pg_get_statisticsobjdef_columns', 'unnest', 'string_agg', 'array_upper', 'generate_series', 'pg_function_is_visible', 'pg_get_function_arguments', 'pg_get_function_result', 'pg_get_viewdef']) {
+  for (const fn of [
+    'pg_table_is_visible',
+    'format_type',
+    'pg_get_expr',
+    'pg_get_userbyid',
+    'array_to_string',
+    'pg_get_indexdef',
+    'pg_get_constraintdef',
+    'obj_description',
+    'col_description',
+    'pg_encoding_to_char',
+    'pg_size_pretty',
+    'pg_table_size',
+    'pg_relation_is_publishable',
+    'pg_get_statisticsobjdef_columns',
+    'unnest',
+    'string_agg',
+    'array_upper',
+    'generate_series',
+    'pg_function_is_visible',
+    'pg_get_function_arguments',
+    'pg_get_function_result',
+    'pg_get_viewdef',
+  ]) {
     assert.equal(decide(`select pg_catalog.${fn}()`, {}).action, 'allow', fn);
   }
 });

@@ -4,7 +4,4 @@ import { defineError } from '@affidavit/common';
 export const PolicyInvalidError = defineError('AFF_E_POLICY_INVALID', 'policy file is invalid');
 
 /** SqlParserNotReadyError: SQL was classified before `initSqlParser()` finished loading the WebAssembly parser. */
-export const SqlParserNotReadyError = defineError(
-  'AFF_E_POLICY_PARSER_NOT_READY',
-  'the SQL parser is not loaded; await initSqlParser() first',
-);
+export const SqlParserNotReadyError = defineError('AFF_E_POLICY_PARSER_NOT_READY', 'the SQL parser is not loaded; await initSqlParser() first');

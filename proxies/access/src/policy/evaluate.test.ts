@@ -190,8 +190,13 @@ test('a write that may land in a catalog schema is catalog-write, which rules al
   assert.deepEqual([upd({ name: 'pg_settings' }).action, upd({ name: 'pg_settings' }).ruleId], ['deny', '(default)']);
   // information_schema on the path turns an unqualified write into a possible catalog write.
   assert.equal(upd({ name: 'tables' }, ['information_schema', 'public']).action, 'deny');
-  const cw = parsePolicy('version: 1\nrules:\n  - { id: no-catalog, reason: r, match: { classes: [catalog-write] }, action: deny }\n  - { id: rest, reason: r, action: allow }\n');
-  assert.equal(evaluate(cw, req([[op({ class: 'update', writes: [{ name: 'tables' }] })]], { resolution: { searchPath: ['information_schema'] } })).ruleId, 'no-catalog');
+  const cw = parsePolicy(
+    'version: 1\nrules:\n  - { id: no-catalog, reason: r, match: { classes: [catalog-write] }, action: deny }\n  - { id: rest, reason: r, action: allow }\n',
+  );
+  assert.equal(
+    evaluate(cw, req([[op({ class: 'update', writes: [{ name: 'tables' }] })]], { resolution: { searchPath: ['information_schema'] } })).ruleId,
+    'no-catalog',
+  );
 });
 
 test('a setting the classifier could not name matches every restricting settings rule, no allow rule', () => {
@@ -223,13 +228,15 @@ rules:
   // An unqualified entry is the built-in: another schema's function of that name is not allowed.
   assert.match(evaluate(p, call({ schema: 'evil', name: 'lower' })).reason, /evil\.lower\(\)/);
   // Other targets are not governed by this list.
-  assert.equal(evaluate(p, call({ name: 'table_to_xml' }), ).action, 'deny');
+  assert.equal(evaluate(p, call({ name: 'table_to_xml' })).action, 'deny');
   assert.equal(evaluate(p, { ...call({ name: 'table_to_xml' }), target: { kind: 'postgres', resource: 'staging' } }).action, 'allow');
   assert.equal(evaluate(p, call()).action, 'allow');
 });
 
 test('a qualified function pattern matches an unqualified call that resolves to it', () => {
-  const p = parsePolicy('version: 1\ndefaults: { action: allow }\nrules:\n  - { id: kill, reason: r, match: { functions: [pg_catalog.pg_terminate_backend] }, action: deny }\n  - { id: app, reason: r, match: { functions: [app.f] }, action: deny }\n');
+  const p = parsePolicy(
+    'version: 1\ndefaults: { action: allow }\nrules:\n  - { id: kill, reason: r, match: { functions: [pg_catalog.pg_terminate_backend] }, action: deny }\n  - { id: app, reason: r, match: { functions: [app.f] }, action: deny }\n',
+  );
   const call = (f: Operation['functions'][number], searchPath = ['public']) =>
     evaluate(p, req([[op({ class: 'select', functions: [f] })]], { resolution: { searchPath } })).ruleId;
   assert.equal(call({ name: 'pg_terminate_backend' }), 'kill');
@@ -238,7 +245,10 @@ test('a qualified function pattern matches an unqualified call that resolves to 
 });
 
 test('a read of a relation the classifier could not name follows onUnparsable with its reason', () => {
-  const d = evaluate(names, req([[op({ class: 'select', unresolved: true, unresolvedReason: 'table_to_xml() reads a relation named by an expression, not a constant' })]]));
+  const d = evaluate(
+    names,
+    req([[op({ class: 'select', unresolved: true, unresolvedReason: 'table_to_xml() reads a relation named by an expression, not a constant' })]]),
+  );
   assert.deepEqual([d.action, d.ruleId], ['deny', '(unresolved)']);
   assert.match(d.reason, /table_to_xml\(\) reads a relation named by an expression/);
 });
@@ -247,7 +257,11 @@ test('with a catalog, a view reads the tables under it', () => {
   const catalog = {
     known: () => true,
     lookup: (s: string, n: string) =>
-      s === 'public' && n === 'v_people' ? { oid: 9, schema: 'public', name: 'v_people', kind: 'view' as const, reads: [{ schema: 'public', name: 'customers' }] } : s === 'public' && n === 'customers' ? { oid: 8, schema: 'public', name: 'customers', kind: 'table' as const } : undefined,
+      s === 'public' && n === 'v_people'
+        ? { oid: 9, schema: 'public', name: 'v_people', kind: 'view' as const, reads: [{ schema: 'public', name: 'customers' }] }
+        : s === 'public' && n === 'customers'
+          ? { oid: 8, schema: 'public', name: 'customers', kind: 'table' as const }
+          : undefined,
   };
   const d = evaluate(names, { ...sel({ name: 'v_people' }), resolution: { database: 'demo', searchPath: ['public'], catalog } });
   assert.deepEqual([d.action, d.ruleId], ['mask', 'mask-customers']);
@@ -281,14 +295,18 @@ rules:
   assert.deepEqual(ab.masks?.allowPredicates, ['email']);
   const c = evaluate(p, req([[op({ class: 'select', reads: [{ name: 'c' }] })]]));
   assert.equal(c.masks?.allowPredicates, undefined);
-  assert.throws(() => parsePolicy(`
+  assert.throws(
+    () =>
+      parsePolicy(`
 version: 1
 rules:
   - id: m
     reason: m
     action: mask
     mask: { columns: [x], predicates: sometimes }
-`), /predicates: must be one of allow, deny/);
+`),
+    /predicates: must be one of allow, deny/,
+  );
 });
 
 test('a held write that also reads masked columns carries the masks of every matching mask rule', () => {
@@ -299,7 +317,10 @@ rules:
   - { id: mask-pii, reason: pii, match: { classes: [update, select], reads: [customers] }, action: mask, mask: { columns: [email] } }
 `);
   const returning = evaluate(p, req([[op({ class: 'update', reads: [{ name: 'customers' }], writes: [{ name: 'customers' }] })]]));
-  assert.deepEqual([returning.action, returning.ruleId, returning.maskRuleId, returning.masks?.columns], ['require-approval', 'hold-writes', 'mask-pii', ['email']]);
+  assert.deepEqual(
+    [returning.action, returning.ruleId, returning.maskRuleId, returning.masks?.columns],
+    ['require-approval', 'hold-writes', 'mask-pii', ['email']],
+  );
   // A write that reads nothing masked is held without masks.
   const blind = evaluate(p, req([[op({ class: 'update', writes: [{ name: 'customers' }] })]]));
   assert.deepEqual([blind.action, blind.masks, blind.maskRuleId], ['require-approval', undefined, undefined]);

@@ -129,7 +129,10 @@ function resolveOperation(op: Operation, ctx: ResolutionContext): Resolved | { r
   // A function of another database fails the same way a relation of one does.
   const foreignFn = op.functions.find((f) => f.catalog !== undefined && ctx.database !== undefined && f.catalog !== ctx.database);
   if (foreignFn) return { otherDatabase: foreignFn.catalog!, name: foreignFn };
-  for (const [list, out] of [[op.reads, reads], [op.writes, writes]] as const) {
+  for (const [list, out] of [
+    [op.reads, reads],
+    [op.writes, writes],
+  ] as const) {
     for (const q of list) {
       const r = resolveRelation(q, ctx);
       if (r.kind === 'other-database') return { otherDatabase: r.database, name: q };
@@ -151,7 +154,9 @@ function resolveOperation(op: Operation, ctx: ResolutionContext): Resolved | { r
       }
     }
   }
-  const catalogWrite = (WRITE_LIKE.has(op.class) && writes.some((item) => item.some(isCatalogCandidate))) || (op.class === 'lock' && reads.some((item) => item.some(isCatalogCandidate)));
+  const catalogWrite =
+    (WRITE_LIKE.has(op.class) && writes.some((item) => item.some(isCatalogCandidate))) ||
+    (op.class === 'lock' && reads.some((item) => item.some(isCatalogCandidate)));
   return { cls: catalogWrite ? 'catalog-write' : op.class, reads, writes };
 }
 
@@ -320,7 +325,9 @@ function maskSpec(masks: { columns: Set<string>; detectors: Set<string> }, predi
 }
 
 function describe(r: Resolved): string {
-  const names = [...r.reads, ...r.writes].filter((i) => i.length > 1 || i[0]?.schema === TEMP_SCHEMA).map((i) => i.map((c) => `${c.schema}.${c.name}`).join(' or '));
+  const names = [...r.reads, ...r.writes]
+    .filter((i) => i.length > 1 || i[0]?.schema === TEMP_SCHEMA)
+    .map((i) => i.map((c) => `${c.schema}.${c.name}`).join(' or '));
   return names.length > 0 ? names.join(', ') : 'a name';
 }
 

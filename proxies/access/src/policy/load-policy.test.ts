@@ -45,10 +45,22 @@ rules:
   - { id: c, reason: r, action: require-approval }
   - { id: d, reason: r, action: deny, mask: { columns: [x] } }
 `).findings.map((x) => `${x.line}: ${x.message}`);
-  assert.ok(f.some((m) => m.startsWith('3: rules.0.action: must be one of allow, deny, require-approval, mask')), f.join('\n'));
-  assert.ok(f.some((m) => m.startsWith('4: rules.1.match.classes.0: must be one of')), f.join('\n'));
-  assert.ok(f.some((m) => m.startsWith('5: rules.2.approvers: is required')), f.join('\n'));
-  assert.ok(f.some((m) => m.includes('rules.3') && m.includes('action is not "mask"')), f.join('\n'));
+  assert.ok(
+    f.some((m) => m.startsWith('3: rules.0.action: must be one of allow, deny, require-approval, mask')),
+    f.join('\n'),
+  );
+  assert.ok(
+    f.some((m) => m.startsWith('4: rules.1.match.classes.0: must be one of')),
+    f.join('\n'),
+  );
+  assert.ok(
+    f.some((m) => m.startsWith('5: rules.2.approvers: is required')),
+    f.join('\n'),
+  );
+  assert.ok(
+    f.some((m) => m.includes('rules.3') && m.includes('action is not "mask"')),
+    f.join('\n'),
+  );
 });
 
 test('duplicate ids, unknown lists and unknown detectors are errors; shadowed rules are warnings', () => {
@@ -65,7 +77,9 @@ rules:
   const warn = analysePolicy('version: 1\nrules:\n  - { id: all, reason: r, action: allow }\n  - { id: x, reason: r, action: deny }\n');
   assert.ok(warn.policy, 'warnings alone do not reject the policy');
   assert.equal(warn.findings[0].severity, 'warning');
-  const scoped = analysePolicy('version: 1\nrules:\n  - { id: ssh, reason: r, action: allow, target: { kind: ssh } }\n  - { id: pg, reason: r, action: deny, target: { kind: postgres } }\n');
+  const scoped = analysePolicy(
+    'version: 1\nrules:\n  - { id: ssh, reason: r, action: allow, target: { kind: ssh } }\n  - { id: pg, reason: r, action: deny, target: { kind: postgres } }\n',
+  );
   assert.deepEqual(scoped.findings, [], 'a catch-all for another kind does not shadow');
 });
 
@@ -98,25 +112,37 @@ test('YAML syntax errors carry a line', () => {
 });
 
 test('parsePolicy and loadPolicyFile throw AFF_E_POLICY_INVALID; policyCheck reports unreadable files', async () => {
-  assert.throws(() => parsePolicy('version: 2\nrules: []\n'), (e) => isAffidavitError(e, 'AFF_E_POLICY_INVALID') && /version/.test((e as Error).message));
+  assert.throws(
+    () => parsePolicy('version: 2\nrules: []\n'),
+    (e) => isAffidavitError(e, 'AFF_E_POLICY_INVALID') && /version/.test((e as Error).message),
+  );
   const dir = mkdtempSync(join(tmpdir(), 'aff-policy-'));
   writeFileSync(join(dir, 'p.yaml'), 'version: 1\nrules: [{ id: a, reason: r, action: allow, bogus: 1 }]\n');
-  await assert.rejects(loadPolicyFile(join(dir, 'p.yaml')), (e) => isAffidavitError(e, 'AFF_E_POLICY_INVALID') && /line 2: rules.0.bogus/.test((e as Error).message));
+  await assert.rejects(
+    loadPolicyFile(join(dir, 'p.yaml')),
+    (e) => isAffidavitError(e, 'AFF_E_POLICY_INVALID') && /line 2: rules.0.bogus/.test((e as Error).message),
+  );
   const r = await policyCheck(join(dir, 'missing.yaml'));
   assert.deepEqual([r.ok, r.findings[0].code], [false, 'io']);
 });
 
 test('functions: an allow-list is compiled with @lists expanded; bad sections name the field', () => {
-  const p = parsePolicy("version: 1\nlists: { safe: [count, lower] }\nfunctions: { mode: allow-list, allow: ['@safe', 'app.*'], target: { kind: postgres } }\nrules: []\n");
+  const p = parsePolicy(
+    "version: 1\nlists: { safe: [count, lower] }\nfunctions: { mode: allow-list, allow: ['@safe', 'app.*'], target: { kind: postgres } }\nrules: []\n",
+  );
   assert.deepEqual(p.functions, { mode: 'allow-list', allow: ['count', 'lower', 'app.*'], target: { kind: 'postgres' } });
   assert.ok(Object.isFrozen(p.functions) && Object.isFrozen(p.functions!.allow));
   assert.equal(parsePolicy('version: 1\nfunctions: { mode: any }\nrules: []\n').functions, undefined);
   const msgs = (text: string) => analysePolicy(text).findings.map((f) => `${f.line}: ${f.message}`);
   assert.deepEqual(msgs('version: 1\nfunctions: { mode: allow-list }\nrules: []\n'), ['2: functions.allow: is required']);
   assert.deepEqual(msgs('version: 1\nfunctions: { mode: any, allow: [x] }\nrules: []\n'), ['2: functions.allow: is only for mode "allow-list"']);
-  assert.ok(msgs('version: 1\nfunctions: { mode: deny-list, allow: [x] }\nrules: []\n').some((m) => m.includes('functions.mode: must be one of allow-list, any')));
+  assert.ok(
+    msgs('version: 1\nfunctions: { mode: deny-list, allow: [x] }\nrules: []\n').some((m) => m.includes('functions.mode: must be one of allow-list, any')),
+  );
   assert.deepEqual(msgs('version: 1\nfunctions: { mode: allow-list, allow: [x], alow: [y] }\nrules: []\n'), ['2: functions.alow: unknown field "alow"']);
-  assert.deepEqual(msgs("version: 1\nfunctions: { mode: allow-list, allow: ['@nope'] }\nrules: []\n"), ['2: functions.allow: list "nope" is not defined under lists']);
+  assert.deepEqual(msgs("version: 1\nfunctions: { mode: allow-list, allow: ['@nope'] }\nrules: []\n"), [
+    '2: functions.allow: list "nope" is not defined under lists',
+  ]);
 });
 
 test('the new classes are classes of their own: a policy naming only old classes does not match them', () => {

@@ -138,7 +138,10 @@ export function analysePolicy(text: string, opts: AnalyseOptions = {}): PolicyAn
   if (!validate(raw)) {
     for (const e of (validate.errors ?? []) as ErrorObject[]) {
       if (e.keyword === 'if') continue; // ajv reports the failing `then` too; `if` adds nothing.
-      const segs = e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s.replaceAll('~1', '/').replaceAll('~0', '~')));
+      const segs = e.instancePath
+        .split('/')
+        .slice(1)
+        .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replaceAll('~1', '/').replaceAll('~0', '~')));
       let field = segs.join('.') || '(root)';
       let message = e.message ?? 'is invalid';
       let key: string | undefined;
@@ -147,7 +150,9 @@ export function analysePolicy(text: string, opts: AnalyseOptions = {}): PolicyAn
         field = segs.length ? `${field}.${key}` : key;
         message = `unknown field "${key}"`;
       } else if (e.keyword === 'required') {
-        field = segs.length ? `${field}.${(e.params as { missingProperty: string }).missingProperty}` : (e.params as { missingProperty: string }).missingProperty;
+        field = segs.length
+          ? `${field}.${(e.params as { missingProperty: string }).missingProperty}`
+          : (e.params as { missingProperty: string }).missingProperty;
         message = 'is required';
       } else if (e.keyword === 'enum') {
         message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map(String).join(', ')}`;
@@ -171,7 +176,13 @@ export function analysePolicy(text: string, opts: AnalyseOptions = {}): PolicyAn
     const pos = at(['rules', i]);
     const prev = seen.get(r.id);
     if (prev !== undefined) {
-      findings.push({ severity: 'error', code: 'duplicate-id', message: `rules.${i}.id: "${r.id}" is already the id of rules.${prev}`, path: `rules.${i}.id`, ...at(['rules', i, 'id']) });
+      findings.push({
+        severity: 'error',
+        code: 'duplicate-id',
+        message: `rules.${i}.id: "${r.id}" is already the id of rules.${prev}`,
+        path: `rules.${i}.id`,
+        ...at(['rules', i, 'id']),
+      });
     } else seen.set(r.id, i);
     const expand = (field: string, values: readonly string[] | undefined): string[] | undefined => {
       if (values === undefined) return undefined;
@@ -183,7 +194,13 @@ export function analysePolicy(text: string, opts: AnalyseOptions = {}): PolicyAn
         }
         const list = lists[v.slice(1)];
         if (list === undefined) {
-          findings.push({ severity: 'error', code: 'unknown-list', message: `rules.${i}.${field}: list "${v.slice(1)}" is not defined under lists`, path: `rules.${i}.${field}`, ...at(['rules', i, 'match', field]) });
+          findings.push({
+            severity: 'error',
+            code: 'unknown-list',
+            message: `rules.${i}.${field}: list "${v.slice(1)}" is not defined under lists`,
+            path: `rules.${i}.${field}`,
+            ...at(['rules', i, 'match', field]),
+          });
         } else out.push(...list);
       }
       return out;
@@ -195,7 +212,13 @@ export function analysePolicy(text: string, opts: AnalyseOptions = {}): PolicyAn
     }
     for (const d of r.mask?.detectors ?? []) {
       if (!detectors.has(d)) {
-        findings.push({ severity: 'error', code: 'unknown-detector', message: `rules.${i}.mask.detectors: unknown detector "${d}" (known: ${[...detectors].join(', ')})`, path: `rules.${i}.mask.detectors`, ...at(['rules', i, 'mask', 'detectors']) });
+        findings.push({
+          severity: 'error',
+          code: 'unknown-detector',
+          message: `rules.${i}.mask.detectors: unknown detector "${d}" (known: ${[...detectors].join(', ')})`,
+          path: `rules.${i}.mask.detectors`,
+          ...at(['rules', i, 'mask', 'detectors']),
+        });
       }
     }
     const rule: PolicyRule = {
@@ -220,7 +243,13 @@ export function analysePolicy(text: string, opts: AnalyseOptions = {}): PolicyAn
     };
     const shadow = rules.find((earlier) => shadows(earlier, rule));
     if (shadow) {
-      findings.push({ severity: 'warning', code: 'unreachable', message: `rules.${i} ("${r.id}") can never match: rule "${shadow.id}" before it matches everything it would`, path: `rules.${i}`, ...pos });
+      findings.push({
+        severity: 'warning',
+        code: 'unreachable',
+        message: `rules.${i} ("${r.id}") can never match: rule "${shadow.id}" before it matches everything it would`,
+        path: `rules.${i}`,
+        ...pos,
+      });
     }
     rules.push(Object.freeze(rule));
   });
@@ -231,7 +260,13 @@ export function analysePolicy(text: string, opts: AnalyseOptions = {}): PolicyAn
     for (const v of p.functions.allow ?? []) {
       if (!v.startsWith('@')) allow.push(v);
       else if (lists[v.slice(1)] === undefined) {
-        findings.push({ severity: 'error', code: 'unknown-list', message: `functions.allow: list "${v.slice(1)}" is not defined under lists`, path: 'functions.allow', ...at(['functions', 'allow']) });
+        findings.push({
+          severity: 'error',
+          code: 'unknown-list',
+          message: `functions.allow: list "${v.slice(1)}" is not defined under lists`,
+          path: 'functions.allow',
+          ...at(['functions', 'allow']),
+        });
       } else allow.push(...lists[v.slice(1)]);
     }
     functions = Object.freeze({
@@ -282,6 +317,9 @@ export function parsePolicy(text: string, opts: AnalyseOptions = {}): Policy {
 /** formatFindings renders findings one per line: `line 12: rules.3.action: must be one of ...`. */
 export function formatFindings(findings: readonly PolicyFinding[], source?: string): string {
   return findings
-    .map((f) => `${source ? `${source}:` : ''}${f.line !== undefined ? `${source ? '' : 'line '}${f.line}${f.column !== undefined ? `:${f.column}` : ''}: ` : ''}${f.severity}: ${f.message}`)
+    .map(
+      (f) =>
+        `${source ? `${source}:` : ''}${f.line !== undefined ? `${source ? '' : 'line '}${f.line}${f.column !== undefined ? `:${f.column}` : ''}: ` : ''}${f.severity}: ${f.message}`,
+    )
     .join('\n');
 }

@@ -48,9 +48,7 @@ export class PreparedRegistry {
     return Object.freeze({
       kind: 'sql',
       text,
-      statements: Object.freeze([
-        Object.freeze({ nodeType: 'ExecuteStmt', text, operations: ops ?? [unresolvedOp('execute')] }),
-      ]),
+      statements: Object.freeze([Object.freeze({ nodeType: 'ExecuteStmt', text, operations: ops ?? [unresolvedOp('execute')] })]),
     });
   }
 

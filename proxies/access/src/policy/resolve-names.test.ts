@@ -49,7 +49,11 @@ test('a database qualifier is checked against the session database', () => {
   assert.deepEqual(names(ctx, 'customers', 'public', 'demo'), ['public.customers']);
   assert.equal(names(ctx, 'customers', 'public', 'other'), 'other:other');
   assert.equal(names(ctx, 'customers', 'public', 'DEMO'), 'other:DEMO', 'database names compare exactly, as the server compares them');
-  assert.deepEqual(names({ searchPath: ['public'] }, 'customers', 'public', 'other'), ['public.customers'], 'unknown database: the same relation or a server error');
+  assert.deepEqual(
+    names({ searchPath: ['public'] }, 'customers', 'public', 'other'),
+    ['public.customers'],
+    'unknown database: the same relation or a server error',
+  );
 });
 
 function snapshot(rels: CatalogRelation[], asked: string[]): CatalogSnapshot {
@@ -61,5 +65,9 @@ test('with a catalog, the search stops at the first schema holding the name and 
   const cat = snapshot([{ oid: 1, schema: 'public', name: 'customers', kind: 'table' }], ['app.customers', 'public.customers']);
   assert.deepEqual(names({ searchPath: ['$user', 'public', 'sales'], user: 'app', catalog: cat }, 'customers'), ['public.customers']);
   const partial = snapshot([], ['app.customers']);
-  assert.deepEqual(names({ searchPath: ['$user', 'public'], user: 'app', catalog: partial }, 'customers'), ['public.customers'], 'not asked: still a candidate');
+  assert.deepEqual(
+    names({ searchPath: ['$user', 'public'], user: 'app', catalog: partial }, 'customers'),
+    ['public.customers'],
+    'not asked: still a candidate',
+  );
 });

@@ -20,7 +20,10 @@ const classifier = new SqlClassifier({ parse: parsePostgres });
 test('the SQL corpus holds at least 200 statements covering every action', () => {
   assert.ok(corpus.cases.length >= 200, `only ${corpus.cases.length} cases`);
   for (const a of ['allow', 'deny', 'mask', 'require-approval']) {
-    assert.ok(corpus.cases.some((c) => c.expect === a), `no case expects ${a}`);
+    assert.ok(
+      corpus.cases.some((c) => c.expect === a),
+      `no case expects ${a}`,
+    );
   }
 });
 

@@ -14,9 +14,7 @@ export type SqlParseTree = {
 };
 
 /** SqlParseOutcome is either a tree or the parser's error. */
-export type SqlParseOutcome =
-  | { readonly ok: true; readonly tree: SqlParseTree }
-  | { readonly ok: false; readonly message: string; readonly position?: number };
+export type SqlParseOutcome = { readonly ok: true; readonly tree: SqlParseTree } | { readonly ok: false; readonly message: string; readonly position?: number };
 
 /** SqlParseFn parses SQL text synchronously; injected into the classifier so it stays testable. */
 export type SqlParseFn = (sql: string) => SqlParseOutcome;

@@ -14,7 +14,16 @@ import { busEventSink } from './bus-event-sink.ts';
 
 const base = exampleEvent('CommandIssued');
 const envelope = (sessionId: string) => ({ sessionId, actor: base.actor, source: base.source, target: base.target, feeder: base.feeder });
-const issued = (text: string) => ({ type: 'CommandIssued' as const, commandId: text, channel: 'simple' as const, text, parameters: [], classes: ['select'], decision: 'allow' as const, ruleId: null });
+const issued = (text: string) => ({
+  type: 'CommandIssued' as const,
+  commandId: text,
+  channel: 'simple' as const,
+  text,
+  parameters: [],
+  classes: ['select'],
+  decision: 'allow' as const,
+  ruleId: null,
+});
 const clock = { now: () => Date.now() };
 
 const { bootstrap } = await ensureKafka();
@@ -26,9 +35,11 @@ test('sync recording through Kafka: acknowledged, one partition per session, seq
   await bus.ensureTopic(topic, 3);
   const rec = new Recorder(busEventSink(bus, topic), { mode: 'sync' }, { clock });
   const sessions = ['s-a', 's-b', 's-c', 's-d'].map((id) => rec.openSession(envelope(id)));
-  await Promise.all(sessions.map(async (s) => {
-    for (let i = 0; i < 25; i++) await s.record(issued(`${s.sessionId} #${i}`));
-  }));
+  await Promise.all(
+    sessions.map(async (s) => {
+      for (let i = 0; i < 25; i++) await s.record(issued(`${s.sessionId} #${i}`));
+    }),
+  );
   assert.equal(rec.stats().buffered, 0, 'every sync record resolved after its acknowledgement');
 
   const seen: BusRecord[] = [];
@@ -47,13 +58,22 @@ test('sync recording through Kafka: acknowledged, one partition per session, seq
     const mine = seen.filter((r) => r.key === s.sessionId);
     assert.equal(new Set(mine.map((r) => r.partition)).size, 1, `${s.sessionId} spread over several partitions`);
     const events = mine.sort((a, b) => Number(a.offset - b.offset)).map((r) => decodeEvent(r.value) as SessionEvent);
-    assert.deepEqual(events.map((e) => e.seq), [...Array(25).keys()]);
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      [...Array(25).keys()],
+    );
     assert.ok(events.every((e) => e.sessionId === s.sessionId));
   }
 });
 
 test('a dead broker: sync commands are refused with AFF_E_RECORDING_UNAVAILABLE within the bound', async () => {
-  const dead = createKafkaBus({ brokers: [`127.0.0.1:${await freePort()}`], publishTimeoutMs: 2_000, connectionTimeoutMs: 200, requestTimeoutMs: 1_000, adminTimeoutMs: 2_000 });
+  const dead = createKafkaBus({
+    brokers: [`127.0.0.1:${await freePort()}`],
+    publishTimeoutMs: 2_000,
+    connectionTimeoutMs: 200,
+    requestTimeoutMs: 1_000,
+    adminTimeoutMs: 2_000,
+  });
   try {
     const rec = new Recorder(busEventSink(dead, uniqueTopic('dead')), { mode: 'sync', retryInitialMs: 60_000, retryMaxMs: 60_000 }, { clock });
     const s = rec.openSession(envelope('s-dead'));

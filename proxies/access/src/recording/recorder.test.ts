@@ -67,8 +67,15 @@ test('sync record fails closed while the bus is down, keeps the event and delive
   await rec.flush(2_000);
   await s.record(issued('c'));
   const events = sink.decoded();
-  assert.deepEqual(events.map((e) => e.seq), [0, 1, 2], 'seq gap-free and in order');
-  assert.deepEqual(events.map((e) => (e as { text: string }).text), ['a', 'b', 'c']);
+  assert.deepEqual(
+    events.map((e) => e.seq),
+    [0, 1, 2],
+    'seq gap-free and in order',
+  );
+  assert.deepEqual(
+    events.map((e) => (e as { text: string }).text),
+    ['a', 'b', 'c'],
+  );
 });
 
 test('async mode answers before the acknowledgement and refuses when the buffer is full', async () => {
@@ -82,19 +89,28 @@ test('async mode answers before the acknowledgement and refuses when the buffer 
   await assert.rejects(s.record(issued('4')), { code: 'AFF_E_BACKPRESSURE' });
   sink.failing = false;
   await rec.flush(2_000);
-  assert.deepEqual(sink.decoded().map((e) => e.seq), [0, 1, 2], 'the refused event took no seq');
+  assert.deepEqual(
+    sink.decoded().map((e) => e.seq),
+    [0, 1, 2],
+    'the refused event took no seq',
+  );
   await s.record(issued('5'));
   await rec.flush();
-  assert.deepEqual(sink.decoded().map((e) => e.seq), [0, 1, 2, 3]);
+  assert.deepEqual(
+    sink.decoded().map((e) => e.seq),
+    [0, 1, 2, 3],
+  );
 });
 
 test('events of many sessions are group-committed and stay in order per session', async () => {
   const sink = new FakeSink();
   const rec = new Recorder(sink, { mode: 'sync' }, deps);
   const sessions = Array.from({ length: 20 }, (_, i) => rec.openSession(envelope(`g${i}`)));
-  await Promise.all(sessions.map(async (s) => {
-    for (let i = 0; i < 10; i++) await s.record(issued(`${s.sessionId}-${i}`));
-  }));
+  await Promise.all(
+    sessions.map(async (s) => {
+      for (let i = 0; i < 10; i++) await s.record(issued(`${s.sessionId}-${i}`));
+    }),
+  );
   const events = sink.decoded();
   assert.equal(events.length, 200);
   assert.ok(sink.calls < 200, `expected batching, got ${sink.calls} publish calls for 200 events`);
@@ -102,7 +118,10 @@ test('events of many sessions are group-committed and stay in order per session'
     const seqs = events.filter((e) => e.sessionId === s.sessionId).map((e) => e.seq);
     assert.deepEqual(seqs, [...Array(10).keys()]);
   }
-  assert.ok(sink.published.every((e) => e.key === (decodeEvent(e.value) as SessionEvent).sessionId), 'key is the session id');
+  assert.ok(
+    sink.published.every((e) => e.key === (decodeEvent(e.value) as SessionEvent).sessionId),
+    'key is the session id',
+  );
 });
 
 test('an invalid draft is refused to its caller and does not consume a seq or block the queue', async () => {
@@ -111,7 +130,10 @@ test('an invalid draft is refused to its caller and does not consume a seq or bl
   const s = rec.openSession(envelope('s4'));
   await assert.rejects(s.record({ ...issued('x'), decision: 'maybe' } as never), { code: 'AFF_E_EVENT_INVALID' });
   await s.record(issued('y'));
-  assert.deepEqual(sink.decoded().map((e) => e.seq), [0]);
+  assert.deepEqual(
+    sink.decoded().map((e) => e.seq),
+    [0],
+  );
 });
 
 test('options are validated and frozen', () => {
@@ -138,9 +160,20 @@ test('append (the async hot path) queues in order without a promise, and one loo
   await rec.flush();
   assert.equal(sink.calls, 1);
   const events = sink.decoded();
-  assert.deepEqual(events.map((e) => (e as { text: string }).text), Array.from({ length: 40 }, (_, i) => `q${i}`));
-  assert.deepEqual(events.map((e) => e.eventId), ids, 'append returns the eventId each event was recorded with');
-  for (const s of sessions) assert.deepEqual(events.filter((e) => e.sessionId === s.sessionId).map((e) => e.seq), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(
+    events.map((e) => (e as { text: string }).text),
+    Array.from({ length: 40 }, (_, i) => `q${i}`),
+  );
+  assert.deepEqual(
+    events.map((e) => e.eventId),
+    ids,
+    'append returns the eventId each event was recorded with',
+  );
+  for (const s of sessions)
+    assert.deepEqual(
+      events.filter((e) => e.sessionId === s.sessionId).map((e) => e.seq),
+      [0, 1, 2, 3, 4, 5, 6, 7],
+    );
 });
 
 test('unwaited events linger lingerMs (default 2) to share one publish; a waited-for one takes them along at once', async () => {
@@ -160,7 +193,10 @@ test('unwaited events linger lingerMs (default 2) to share one publish; a waited
   s.append(issued('c'));
   await s.record(issued('d'), { wait: true });
   assert.equal(sink.calls, 2, 'the waited-for event did not linger, and took the queued one along');
-  assert.deepEqual(sink.decoded().map((e) => (e as { text: string }).text), ['a', 'b', 'c', 'd']);
+  assert.deepEqual(
+    sink.decoded().map((e) => (e as { text: string }).text),
+    ['a', 'b', 'c', 'd'],
+  );
   await rec.close();
 });
 
@@ -215,11 +251,17 @@ test('appendAcknowledged resolves only after the sink acknowledged; in sync mode
   assert.equal(done, false);
   await acked;
   assert.equal(sink.calls, 1, 'the waited event took the earlier one along in one publish');
-  assert.deepEqual(sink.decoded().map((e) => (e.type === 'SessionEnded' ? e.reason : e.type)), ['first, unwaited', 'waited']);
+  assert.deepEqual(
+    sink.decoded().map((e) => (e.type === 'SessionEnded' ? e.reason : e.type)),
+    ['first, unwaited', 'waited'],
+  );
   s.append({ type: 'SessionEnded', reason: 'later, unwaited', durationMicros: 1, commands: 0, errorCode: null });
   await new Promise((r) => setImmediate(r));
   assert.equal(sink.calls, 2, 'an unwaited event is published by the end of the loop turn');
-  assert.deepEqual(sink.decoded().map((e) => e.seq), [0, 1, 2]);
+  assert.deepEqual(
+    sink.decoded().map((e) => e.seq),
+    [0, 1, 2],
+  );
   assert.equal(s.nextSeq, 3);
 });
 
@@ -243,7 +285,10 @@ test('with a sink that acknowledges within the call, appendAcknowledged publishe
   // Synchronously, before any microtask: both events are acknowledged, in order, in one call.
   assert.equal(sink.nowCalls, 1);
   assert.equal(sink.calls, 0, 'the promise path was used');
-  assert.deepEqual(sink.decoded().map((e) => e.seq), [0, 1]);
+  assert.deepEqual(
+    sink.decoded().map((e) => e.seq),
+    [0, 1],
+  );
   assert.equal(rec.stats().buffered, 0);
   assert.equal(rec.stats().published, 2);
 });
@@ -265,8 +310,14 @@ test('with a sink that acknowledges within the call: a failure refuses the comma
   await rec.flush(2_000);
   assert.equal(rec.stats().busDown, false);
   assert.equal(s.appendAcknowledged(issued('c')), ACKNOWLEDGED, 'after recovery the in-call path is taken again');
-  assert.deepEqual(sink.decoded().map((e) => (e as { text: string }).text), ['a', 'b', 'c']);
-  assert.deepEqual(sink.decoded().map((e) => e.seq), [0, 1, 2]);
+  assert.deepEqual(
+    sink.decoded().map((e) => (e as { text: string }).text),
+    ['a', 'b', 'c'],
+  );
+  assert.deepEqual(
+    sink.decoded().map((e) => e.seq),
+    [0, 1, 2],
+  );
 });
 
 test('with a sink that acknowledges within the call, a waited event does not overtake a publish in flight', async () => {
@@ -284,5 +335,8 @@ test('with a sink that acknowledges within the call, a waited event does not ove
   assert.equal(sink.nowCalls, 0);
   open();
   await acked;
-  assert.deepEqual(sink.decoded().map((e) => e.seq), [0, 1]);
+  assert.deepEqual(
+    sink.decoded().map((e) => e.seq),
+    [0, 1],
+  );
 });

@@ -121,10 +121,14 @@ export class Recorder {
     options: Partial<RecorderOptions> = {},
     deps: { clock: Clock; newId?: (ms: number) => string; codec?: EventCodec; logger?: Logger },
   ) {
-    this.options = validateOptions<RecorderOptions>(OPTIONS_SCHEMA, { ...DEFAULT_RECORDER_OPTIONS, ...options }, {
-      name: 'recorder',
-      rules: [(o) => (o.retryMaxMs < o.retryInitialMs ? 'recorder.retryMaxMs: must be ≥ retryInitialMs' : undefined)],
-    });
+    this.options = validateOptions<RecorderOptions>(
+      OPTIONS_SCHEMA,
+      { ...DEFAULT_RECORDER_OPTIONS, ...options },
+      {
+        name: 'recorder',
+        rules: [(o) => (o.retryMaxMs < o.retryInitialMs ? 'recorder.retryMaxMs: must be ≥ retryInitialMs' : undefined)],
+      },
+    );
     this.#sink = sink;
     this.#clock = deps.clock;
     this.#newId = deps.newId ?? defaultId;
@@ -147,7 +151,14 @@ export class Recorder {
    * @internal build, encode and enqueue one event; returns it (when `wantEvent`) and, when
    * `wait`, a promise of its acknowledgement.
    */
-  enqueue(envelope: Envelope, seq: number, draft: EventDraft, wait: boolean, encodedEnvelope?: EncodedEnvelope, wantEvent = true): { event: SessionEvent | undefined; acked: Promise<void> } {
+  enqueue(
+    envelope: Envelope,
+    seq: number,
+    draft: EventDraft,
+    wait: boolean,
+    encodedEnvelope?: EncodedEnvelope,
+    wantEvent = true,
+  ): { event: SessionEvent | undefined; acked: Promise<void> } {
     const item = this.#enqueue(envelope, seq, draft, encodedEnvelope, !wait, wantEvent);
     let acked: Promise<void> = RESOLVED;
     if (wait) {
@@ -192,7 +203,15 @@ export class Recorder {
     const occurredAt = ms * 1000;
     // The hot path writes the event from its parts (no merged object: measured ~1.5 us of object
     // copying per command); anything it does not handle exactly takes the full encoder.
-    let value = !wantEvent && encodedEnvelope ? this.#codec.encodeDraft({ eventId, type: draft.type, occurredAt, sessionId: envelope.sessionId, seq }, draft as unknown as Record<string, unknown>, envelope, encodedEnvelope) : undefined;
+    let value =
+      !wantEvent && encodedEnvelope
+        ? this.#codec.encodeDraft(
+            { eventId, type: draft.type, occurredAt, sessionId: envelope.sessionId, seq },
+            draft as unknown as Record<string, unknown>,
+            envelope,
+            encodedEnvelope,
+          )
+        : undefined;
     let event: SessionEvent | undefined;
     if (value === undefined) {
       event = { ...draft, eventId, occurredAt, seq, ...envelope } as SessionEvent;
@@ -321,7 +340,10 @@ export class Recorder {
   async flush(timeoutMs = 10_000): Promise<void> {
     if (this.#queue.length === this.#head && !this.#flushing) return;
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new RecordingUnavailableError(`${this.#queue.length - this.#head} audit events still unacknowledged after ${timeoutMs} ms`)), timeoutMs);
+      const t = setTimeout(
+        () => reject(new RecordingUnavailableError(`${this.#queue.length - this.#head} audit events still unacknowledged after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.#drainWaiters.push(() => {
         clearTimeout(t);
         resolve();
@@ -356,7 +378,13 @@ export class SessionRecording {
   constructor(recorder: Recorder, envelope: Envelope) {
     this.#recorder = recorder;
     // Own copies: the pre-encoded bytes stay true only while nobody else can change these objects.
-    this.#envelope = { ...envelope, actor: structuredClone(envelope.actor), source: structuredClone(envelope.source), target: structuredClone(envelope.target), feeder: structuredClone(envelope.feeder) };
+    this.#envelope = {
+      ...envelope,
+      actor: structuredClone(envelope.actor),
+      source: structuredClone(envelope.source),
+      target: structuredClone(envelope.target),
+      feeder: structuredClone(envelope.feeder),
+    };
   }
 
   #encodedEnvelope(): EncodedEnvelope | undefined {

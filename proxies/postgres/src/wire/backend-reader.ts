@@ -45,7 +45,9 @@ export class BackendReader {
     try {
       for (let f = this.#next(); f; f = this.#next()) out.push(f);
     } catch (e) {
-      this.#error = (isAffidavitError(e) ? e : new PgMalformedMessageError(`malformed server message: ${(e as Error)?.message}`, { cause: e })) as PgProtocolError;
+      this.#error = (
+        isAffidavitError(e) ? e : new PgMalformedMessageError(`malformed server message: ${(e as Error)?.message}`, { cause: e })
+      ) as PgProtocolError;
       throw this.#error;
     }
     return out;
@@ -65,7 +67,8 @@ export class BackendReader {
     if (q.length < 5) return undefined;
     const len = q.int32At(1);
     if (len < 4) throw new PgBadLengthError(`invalid length ${len} in server message '${type}'`);
-    if (len > this.options.maxMessageSize) throw new PgMessageTooLargeError(`server message '${type}' claims ${len} bytes, over the limit of ${this.options.maxMessageSize}`);
+    if (len > this.options.maxMessageSize)
+      throw new PgMessageTooLargeError(`server message '${type}' claims ${len} bytes, over the limit of ${this.options.maxMessageSize}`);
     if (q.length < len + 1) return undefined;
     const raw = q.take(len + 1);
     if (type === 'D') decodeDataRow(raw); // strict check; pg-protocol clamps overruns silently

@@ -37,7 +37,16 @@ test('authentication, status and key messages parse as what was written', () => 
 });
 
 test('ErrorResponse and NoticeResponse carry severity, SQLSTATE, message, detail and hint', () => {
-  const e = one(w.errorResponse({ severity: 'ERROR', code: '42501', message: 'blocked by policy', detail: 'rule no-drop', hint: 'ask an approver', extra: { W: 'affidavit' } }));
+  const e = one(
+    w.errorResponse({
+      severity: 'ERROR',
+      code: '42501',
+      message: 'blocked by policy',
+      detail: 'rule no-drop',
+      hint: 'ask an approver',
+      extra: { W: 'affidavit' },
+    }),
+  );
   assert.equal(e.name, 'error');
   assert.equal(e.severity, 'ERROR');
   assert.equal(e.code, '42501');
@@ -54,11 +63,19 @@ test('ErrorResponse and NoticeResponse carry severity, SQLSTATE, message, detail
 });
 
 test('RowDescription, DataRow, CommandComplete and the extended-protocol acknowledgements', () => {
-  const rd = one(w.rowDescription([{ name: 'id', typeOid: 23, typeSize: 4, tableOid: 16384, columnAttr: 1 }, { name: 'email', typeOid: 25 }]));
+  const rd = one(
+    w.rowDescription([
+      { name: 'id', typeOid: 23, typeSize: 4, tableOid: 16384, columnAttr: 1 },
+      { name: 'email', typeOid: 25 },
+    ]),
+  );
   const fields = rd.fields as { name: string; dataTypeID: number; tableID: number; columnID: number; dataTypeSize: number; format: string }[];
   assert.deepEqual(
     fields.map((f) => [f.name, f.dataTypeID, f.tableID, f.columnID, f.dataTypeSize, f.format]),
-    [['id', 23, 16384, 1, 4, 'text'], ['email', 25, 0, 0, -1, 'text']],
+    [
+      ['id', 23, 16384, 1, 4, 'text'],
+      ['email', 25, 0, 0, -1, 'text'],
+    ],
   );
   const dr = one(w.dataRow(['1', null, 'ü', Buffer.from('')]));
   assert.deepEqual(dr.fields, ['1', null, 'ü', '']);
@@ -70,9 +87,16 @@ test('RowDescription, DataRow, CommandComplete and the extended-protocol acknowl
 
 test('rewriteDataRow replaces values with correct lengths and keeps untouched rows byte-identical', () => {
   const row = w.dataRow(['4111111111111111', 'alice@example.com', null, '7']);
-  assert.equal(rewriteDataRow(row, () => undefined), row, 'no change must return the same buffer');
+  assert.equal(
+    rewriteDataRow(row, () => undefined),
+    row,
+    'no change must return the same buffer',
+  );
   const masked = rewriteDataRow(row, (i, _v) => (i === 0 ? '************1111' : i === 1 ? Buffer.from('a***@example.com') : i === 2 ? 'was-null' : undefined));
-  assert.deepEqual(decodeDataRow(masked).map((v) => v?.toString() ?? null), ['************1111', 'a***@example.com', 'was-null', '7']);
+  assert.deepEqual(
+    decodeDataRow(masked).map((v) => v?.toString() ?? null),
+    ['************1111', 'a***@example.com', 'was-null', '7'],
+  );
   assert.deepEqual(one(masked).fields, ['************1111', 'a***@example.com', 'was-null', '7']);
   const toNull = rewriteDataRow(row, (i) => (i === 1 ? null : undefined));
   assert.equal(decodeDataRow(toNull)[1], null);
@@ -97,22 +121,32 @@ test('malformed DataRows and server streams give typed errors', () => {
 test('fast-check: DataRows survive any chunking and rewriting keeps lengths right', () => {
   const value = fc.option(fc.string({ maxLength: 30 }), { nil: null });
   fc.assert(
-    fc.property(fc.array(fc.array(value, { maxLength: 6 }), { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 17 }), { maxLength: 30 }), (rows, cuts) => {
-      const stream = Buffer.concat(rows.map((r) => w.dataRow(r)));
-      const reader = new BackendReader();
-      const frames = [];
-      let at = 0;
-      for (const c of [...cuts, stream.length]) {
-        frames.push(...reader.read(stream.subarray(at, at + c)));
-        at += c;
-      }
-      reader.end();
-      assert.deepEqual(frames.map((f) => (f.message as unknown as { fields: unknown[] }).fields), rows);
-      for (const f of frames) {
-        const up = rewriteDataRow(f.raw, (_i, v) => (v === null ? null : v.toString().toUpperCase()));
-        assert.deepEqual(decodeDataRow(up).map((v) => v?.toString() ?? null), decodeDataRow(f.raw).map((v) => v?.toString().toUpperCase() ?? null));
-      }
-    }),
+    fc.property(
+      fc.array(fc.array(value, { maxLength: 6 }), { minLength: 1, maxLength: 8 }),
+      fc.array(fc.integer({ min: 1, max: 17 }), { maxLength: 30 }),
+      (rows, cuts) => {
+        const stream = Buffer.concat(rows.map((r) => w.dataRow(r)));
+        const reader = new BackendReader();
+        const frames = [];
+        let at = 0;
+        for (const c of [...cuts, stream.length]) {
+          frames.push(...reader.read(stream.subarray(at, at + c)));
+          at += c;
+        }
+        reader.end();
+        assert.deepEqual(
+          frames.map((f) => (f.message as unknown as { fields: unknown[] }).fields),
+          rows,
+        );
+        for (const f of frames) {
+          const up = rewriteDataRow(f.raw, (_i, v) => (v === null ? null : v.toString().toUpperCase()));
+          assert.deepEqual(
+            decodeDataRow(up).map((v) => v?.toString() ?? null),
+            decodeDataRow(f.raw).map((v) => v?.toString().toUpperCase() ?? null),
+          );
+        }
+      },
+    ),
     { numRuns: 200 },
   );
 });

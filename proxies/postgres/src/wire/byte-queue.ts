@@ -32,7 +32,7 @@ export class ByteQueue {
 
   /** int32At reads a big-endian signed 32-bit integer at logical index i (i + 4 <= length). */
   int32At(i: number): number {
-    return ((this.byteAt(i) << 24) | (this.byteAt(i + 1) << 16) | (this.byteAt(i + 2) << 8) | this.byteAt(i + 3)) | 0;
+    return (this.byteAt(i) << 24) | (this.byteAt(i + 1) << 16) | (this.byteAt(i + 2) << 8) | this.byteAt(i + 3) | 0;
   }
 
   /** take removes and returns the first n bytes (n <= length): a view when possible, else one copy. */

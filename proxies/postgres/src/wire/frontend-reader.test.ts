@@ -14,7 +14,11 @@ const strip = (m: FrontendMessage) => {
 };
 const normalize = (m: FrontendMessageInput) => JSON.parse(JSON.stringify(m, (_k, v) => (v && v.type === 'Buffer' ? Buffer.from(v.data).toString('hex') : v)));
 
-const startup: FrontendMessageInput = { type: 'StartupMessage', protocolVersion: { major: 3, minor: 0 }, parameters: { user: 'alice', database: 'app', application_name: 'psql ✓' } };
+const startup: FrontendMessageInput = {
+  type: 'StartupMessage',
+  protocolVersion: { major: 3, minor: 0 },
+  parameters: { user: 'alice', database: 'app', application_name: 'psql ✓' },
+};
 const typed: FrontendMessageInput[] = [
   { type: 'Query', query: "SELECT 'héllo'; SELECT 2" },
   { type: 'Parse', name: 's1', query: 'SELECT $1::int, $2', paramTypes: [23, 4294967295] },
@@ -101,14 +105,20 @@ test('message views are zero-copy when a message lies inside one chunk', () => {
 test('password payload decoders: cleartext and SASLInitialResponse', () => {
   const r = new FrontendReader();
   r.read(startupMessage({ user: 'u' }));
-  const [p1, p2, p3] = r.read(Buffer.concat([passwordMessage('eyJ.token'), saslInitialResponse('SCRAM-SHA-256', 'n,,n=,r=abc'), saslInitialResponse('X', null)]));
+  const [p1, p2, p3] = r.read(
+    Buffer.concat([passwordMessage('eyJ.token'), saslInitialResponse('SCRAM-SHA-256', 'n,,n=,r=abc'), saslInitialResponse('X', null)]),
+  );
   assert.equal(decodePassword(p1 as PasswordMessage), 'eyJ.token');
   const s = decodeSaslInitialResponse(p2 as PasswordMessage);
   assert.equal(s.mechanism, 'SCRAM-SHA-256');
   assert.equal(s.data?.toString(), 'n,,n=,r=abc');
   assert.equal(decodeSaslInitialResponse(p3 as PasswordMessage).data, null);
   expectCode(() => decodePassword({ type: 'PasswordMessage', payload: Buffer.from('no-nul'), raw: Buffer.alloc(0) }), 'AFF_E_PG_PROTOCOL_MALFORMED', /NUL/);
-  expectCode(() => decodeSaslInitialResponse({ type: 'PasswordMessage', payload: Buffer.from('M\0\0\0\0\x09ab'), raw: Buffer.alloc(0) }), 'AFF_E_PG_PROTOCOL_MALFORMED', /overrun|needs/);
+  expectCode(
+    () => decodeSaslInitialResponse({ type: 'PasswordMessage', payload: Buffer.from('M\0\0\0\0\x09ab'), raw: Buffer.alloc(0) }),
+    'AFF_E_PG_PROTOCOL_MALFORMED',
+    /overrun|needs/,
+  );
 });
 
 const afterStartup = (bytes: Buffer | string) => () => {
@@ -201,21 +211,26 @@ test('fast-check: any chunking of a message stream yields the same messages', ()
 test('fast-check: random bytes only ever raise our typed errors, and terminate', () => {
   const prefixes = [Buffer.alloc(0), startupMessage({ user: 'u' })];
   fc.assert(
-    fc.property(fc.constantFrom(...prefixes), fc.uint8Array({ maxLength: 300 }), fc.array(fc.integer({ min: 1, max: 50 }), { maxLength: 10 }), (prefix, bytes, cuts) => {
-      const r = new FrontendReader({ maxMessageSize: 4096 });
-      const data = Buffer.concat([prefix, bytes]);
-      try {
-        let at = 0;
-        for (const c of [...cuts, data.length]) {
-          r.read(data.subarray(at, at + c));
-          at += c;
-          if (at >= data.length) break;
+    fc.property(
+      fc.constantFrom(...prefixes),
+      fc.uint8Array({ maxLength: 300 }),
+      fc.array(fc.integer({ min: 1, max: 50 }), { maxLength: 10 }),
+      (prefix, bytes, cuts) => {
+        const r = new FrontendReader({ maxMessageSize: 4096 });
+        const data = Buffer.concat([prefix, bytes]);
+        try {
+          let at = 0;
+          for (const c of [...cuts, data.length]) {
+            r.read(data.subarray(at, at + c));
+            at += c;
+            if (at >= data.length) break;
+          }
+          r.end();
+        } catch (e) {
+          assert.ok(isAffidavitError(e) && /^AFF_E_PG_PROTOCOL_/.test(e.code), `unexpected ${String(e)}`);
         }
-        r.end();
-      } catch (e) {
-        assert.ok(isAffidavitError(e) && /^AFF_E_PG_PROTOCOL_/.test(e.code), `unexpected ${String(e)}`);
-      }
-    }),
+      },
+    ),
     { numRuns: 2000 },
   );
 });
@@ -227,7 +242,9 @@ test('fast-check: random typed messages round-trip', () => {
     text.map((query) => ({ type: 'Query' as const, query })),
     fc.record({ type: fc.constant('Parse' as const), name: text, query: text, paramTypes: fc.array(fc.nat(), { maxLength: 5 }) }),
     fc.record({
-      type: fc.constant('Bind' as const), portal: text, statement: text,
+      type: fc.constant('Bind' as const),
+      portal: text,
+      statement: text,
       paramFormats: fc.array(fc.constantFrom(0, 1), { maxLength: 1 }),
       params: fc.array(fc.option(bytes, { nil: null }), { maxLength: 5 }),
       resultFormats: fc.array(fc.constantFrom(0, 1), { maxLength: 5 }),

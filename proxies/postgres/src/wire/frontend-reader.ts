@@ -53,9 +53,20 @@ type TypeByteInfo = { readonly empty?: boolean; readonly small?: boolean };
 // Type bytes of protocol 3.0 frontend messages. `empty` ones have no body; `small` ones are bounded
 // by SMALL_MESSAGE_LIMIT the way the server bounds them.
 const TYPE_BYTES: Readonly<Record<string, TypeByteInfo>> = Object.freeze({
-  Q: {}, P: {}, B: {}, F: {}, d: {}, p: {}, f: { small: true },
-  D: { small: true }, E: { small: true }, C: { small: true },
-  S: { empty: true }, H: { empty: true }, c: { empty: true }, X: { empty: true },
+  Q: {},
+  P: {},
+  B: {},
+  F: {},
+  d: {},
+  p: {},
+  f: { small: true },
+  D: { small: true },
+  E: { small: true },
+  C: { small: true },
+  S: { empty: true },
+  H: { empty: true },
+  c: { empty: true },
+  X: { empty: true },
 });
 
 function describeGarbage(q: ByteQueue): string {
@@ -146,10 +157,12 @@ export class FrontendReader {
     switch (code) {
       case PROTOCOL_CODES.sslRequest:
       case PROTOCOL_CODES.gssencRequest:
-        if (len !== 8) throw new PgBadLengthError(`invalid length of ${code === PROTOCOL_CODES.sslRequest ? 'SSLRequest' : 'GSSENCRequest'}: ${len} (must be 8)`);
+        if (len !== 8)
+          throw new PgBadLengthError(`invalid length of ${code === PROTOCOL_CODES.sslRequest ? 'SSLRequest' : 'GSSENCRequest'}: ${len} (must be 8)`);
         return { type: code === PROTOCOL_CODES.sslRequest ? 'SSLRequest' : 'GSSENCRequest', raw };
       case PROTOCOL_CODES.cancelRequest: {
-        if (len < 16 || len > 12 + MAX_CANCEL_KEY_LENGTH) throw new PgBadLengthError(`invalid length of CancelRequest: ${len} (must be 16..${12 + MAX_CANCEL_KEY_LENGTH})`);
+        if (len < 16 || len > 12 + MAX_CANCEL_KEY_LENGTH)
+          throw new PgBadLengthError(`invalid length of CancelRequest: ${len} (must be 16..${12 + MAX_CANCEL_KEY_LENGTH})`);
         this.#phase = 'closed';
         return { type: 'CancelRequest', processId: raw.readInt32BE(8), secretKey: raw.subarray(12), raw };
       }

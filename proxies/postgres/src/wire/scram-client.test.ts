@@ -26,7 +26,10 @@ test('a wrong server signature, a server error and a foreign nonce are refused',
   const c = scram();
   c.clientFirst();
   c.clientFinal(RFC7677.serverFirst);
-  assert.throws(() => c.verifyServerFinal('v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='), (e) => isScram(e) && /signature mismatch/.test((e as Error).message));
+  assert.throws(
+    () => c.verifyServerFinal('v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='),
+    (e) => isScram(e) && /signature mismatch/.test((e as Error).message),
+  );
 
   const wrongPw = createScramClient({ username: 'user', password: 'pencil2', nonce: 'rOprNGfwEbeRWgbNEkqO' });
   wrongPw.clientFirst();
@@ -36,11 +39,17 @@ test('a wrong server signature, a server error and a foreign nonce are refused',
   const e = scram();
   e.clientFirst();
   e.clientFinal(RFC7677.serverFirst);
-  assert.throws(() => e.verifyServerFinal('e=invalid-proof'), (x) => isScram(x) && /invalid-proof/.test((x as Error).message));
+  assert.throws(
+    () => e.verifyServerFinal('e=invalid-proof'),
+    (x) => isScram(x) && /invalid-proof/.test((x as Error).message),
+  );
 
   const f = scram();
   f.clientFirst();
-  assert.throws(() => f.clientFinal('r=someoneelse,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096'), (x) => isScram(x) && /nonce/.test((x as Error).message));
+  assert.throws(
+    () => f.clientFinal('r=someoneelse,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096'),
+    (x) => isScram(x) && /nonce/.test((x as Error).message),
+  );
 });
 
 test('malformed server-first messages and out-of-order calls are typed errors', () => {

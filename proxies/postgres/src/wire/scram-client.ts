@@ -50,11 +50,13 @@ function saslName(u: string): string {
 function normalizePassword(p: string): string {
   // eslint-disable-next-line no-control-regex
   if (/^[\x00-\x7f]*$/.test(p)) return p;
-  return p
-    .replace(/[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g, ' ')
-    // biome-ignore lint/suspicious/noMisleadingCharacterClass: RFC 3454 table B.1 maps each of these code points to nothing, combining ones included
-    .replace(/[\u00AD\u034F\u1806\u180B-\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]/g, '')
-    .normalize('NFKC');
+  return (
+    p
+      .replace(/[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g, ' ')
+      // biome-ignore lint/suspicious/noMisleadingCharacterClass: RFC 3454 table B.1 maps each of these code points to nothing, combining ones included
+      .replace(/[\u00AD\u034F\u1806\u180B-\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]/g, '')
+      .normalize('NFKC')
+  );
 }
 
 function attributes(msg: string, what: string): Map<string, string> {

@@ -67,9 +67,12 @@ test('SCRAM-SHA-256 login with the wire codec, then a simple query', async () =>
     if (f.message.name === 'readyForQuery') break;
   }
   assert.ok(seen.includes('backendKeyData') && seen.includes('parameterStatus'), seen.join());
-  sock.write(query("SELECT current_user, 6 * 7 AS answer"));
+  sock.write(query('SELECT current_user, 6 * 7 AS answer'));
   const rd = (await next()).message as unknown as { fields: { name: string }[] };
-  assert.deepEqual(rd.fields.map((f) => f.name), ['current_user', 'answer']);
+  assert.deepEqual(
+    rd.fields.map((f) => f.name),
+    ['current_user', 'answer'],
+  );
   const row = await next();
   assert.equal(row.type, 'D');
   assert.deepEqual((row.message as unknown as { fields: string[] }).fields, ['app', '42']);

@@ -7,7 +7,13 @@ import { encodeEvent, type Feeder } from '@affidavit/schemas';
 import type { AuthFailureRecorder } from '../ports.ts';
 
 /** ApiTarget names the API as the target of a refused request (`resource` is matched by nothing; it is for readers). */
-export type AuthFailureRecorderOptions = { readonly feeder: Feeder; readonly resource: string; readonly host: string; readonly port: number | null; readonly clock: Clock };
+export type AuthFailureRecorderOptions = {
+  readonly feeder: Feeder;
+  readonly resource: string;
+  readonly host: string;
+  readonly port: number | null;
+  readonly clock: Clock;
+};
 
 /** eventSinkAuthFailureRecorder publishes an AuthenticationFailed event per refused token; it never throws. */
 export function eventSinkAuthFailureRecorder(sink: EventSink, o: AuthFailureRecorderOptions): AuthFailureRecorder {

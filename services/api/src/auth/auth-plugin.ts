@@ -117,7 +117,11 @@ export const authPlugin = fp<AuthPluginOptions>(
         } else if (o.recorder) {
           const failure = authenticationFailure(code, message, o.clock.now(), unverifiedClaims(token));
           try {
-            await o.recorder(failure, { address: request.ip, port: request.socket?.remotePort ?? null, userAgent: request.headers['user-agent']?.slice(0, 200) ?? null });
+            await o.recorder(failure, {
+              address: request.ip,
+              port: request.socket?.remotePort ?? null,
+              userAgent: request.headers['user-agent']?.slice(0, 200) ?? null,
+            });
           } catch (err) {
             o.logger?.error({ err }, 'recording an API authentication failure failed');
           }

@@ -16,7 +16,16 @@ const ISS = 'https://idp.example.test';
 const AUD = 'affidavit-api';
 const T0 = 1_800_000_000_000;
 const S0 = T0 / 1000;
-const claims = (over: Record<string, unknown> = {}) => ({ iss: ISS, aud: AUD, sub: 'olivia', groups: ['auditor'], exp: S0 + 600, iat: S0, jti: 'jti-1', ...over });
+const claims = (over: Record<string, unknown> = {}) => ({
+  iss: ISS,
+  aud: AUD,
+  sub: 'olivia',
+  groups: ['auditor'],
+  exp: S0 + 600,
+  iat: S0,
+  jti: 'jti-1',
+  ...over,
+});
 
 let key: TestKey;
 let app: FastifyInstance;
@@ -45,7 +54,12 @@ after(async () => {
 });
 
 async function call(token: string) {
-  const res = await app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, payload: '{"query":"{ me { subject } }"}' });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    payload: '{"query":"{ me { subject } }"}',
+  });
   return { status: res.statusCode, body: JSON.parse(res.body) as { data?: { me: { subject: string } }; errors?: Array<{ extensions: { code: string } }> } };
 }
 
@@ -59,7 +73,14 @@ const attacks: Array<[string, () => Promise<string>, string]> = [
   ['alg none', async () => unsignedToken(claims(), { kid: key.kid }), 'AFF_E_AUTH_ALG_NOT_ALLOWED'],
   [
     'HS256 signed with the RSA public key (key confusion)',
-    async () => hmacWithPublicKey(claims(), createPublicKey({ key: key.publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString(), { kid: key.kid }),
+    async () =>
+      hmacWithPublicKey(
+        claims(),
+        createPublicKey({ key: key.publicJwk as never, format: 'jwk' })
+          .export({ type: 'spki', format: 'pem' })
+          .toString(),
+        { kid: key.kid },
+      ),
     'AFF_E_AUTH_ALG_NOT_ALLOWED',
   ],
   ['expired', () => sign(key, claims({ exp: S0 - 3600, iat: S0 - 7200 })), 'AFF_E_AUTH_TOKEN_EXPIRED'],
@@ -94,7 +115,17 @@ test('a request with no token is 401 but records nothing (not an attack on a tok
 test('a flood of bad tokens from one address is refused every time but recorded only up to the per-minute budget', async () => {
   const clock = fakeClock(T0);
   const seen: string[] = [];
-  const flood = await buildServer({}, { verify: async () => { throw new TokenExpiredError(); }, store, clock, recorder: (f) => void seen.push(f.code) });
+  const flood = await buildServer(
+    {},
+    {
+      verify: async () => {
+        throw new TokenExpiredError();
+      },
+      store,
+      clock,
+      recorder: (f) => void seen.push(f.code),
+    },
+  );
   // recordPerMinute is the auth plugin's; buildServer uses the default budget.
   try {
     const statuses: number[] = [];

@@ -33,7 +33,9 @@ export function createApiYoga(o: Readonly<ApiOptions>, deps: ResolverDeps, logge
     landingPage: false,
     // Bearer tokens, no cookies: browsers of other origins have no reason to call this API.
     cors: false,
-    logging: logger ? { debug: () => {}, info: () => {}, warn: (...a) => logger.warn({ yoga: a }, 'graphql'), error: (...a) => logger.error({ yoga: a }, 'graphql') } : false,
+    logging: logger
+      ? { debug: () => {}, info: () => {}, warn: (...a) => logger.warn({ yoga: a }, 'graphql'), error: (...a) => logger.error({ yoga: a }, 'graphql') }
+      : false,
     context: ({ req }) => {
       if (!req.identity) throw new Error('GraphQL reached without an authenticated identity');
       return { identity: req.identity, roles: req.roles, token: req.bearerToken ?? null };

@@ -71,7 +71,14 @@ export function buildResolvers(deps: ResolverDeps) {
     const j = justification.trim();
     if (j.length === 0 || j.length > MAX_JUSTIFICATION) throw new ApiInputInvalidError(`a justification of 1 to ${MAX_JUSTIFICATION} characters is required`);
     if (ctx.token === null) throw new ApiUnavailableError('the request carries no bearer token to pass to the decision service');
-    const r = await deps.decisions.decide({ requestId: id, decision, justification: j, approver: ctx.identity, tokenId: ctx.identity.tokenId ?? null, token: ctx.token });
+    const r = await deps.decisions.decide({
+      requestId: id,
+      decision,
+      justification: j,
+      approver: ctx.identity,
+      tokenId: ctx.identity.tokenId ?? null,
+      token: ctx.token,
+    });
     if ('error' in r) throw r.error;
     return { requestId: r.requestId, decision: r.decision, decidedAt: isoFromMicros(r.decidedAt * 1000) };
   }
@@ -146,7 +153,11 @@ export function buildResolvers(deps: ResolverDeps) {
         const f = a.filter ?? {};
         return connection(store.blockedCommands({ subject: f.subject ?? null, sessionId: f.sessionId ?? null, ruleId: f.ruleId ?? null }, page(a)));
       },
-      approvals: (_: unknown, a: { filter?: { status?: ApprovalStatus | null; requester?: string | null } | null; first?: number; after?: string | null }, ctx: ApiContext) => {
+      approvals: (
+        _: unknown,
+        a: { filter?: { status?: ApprovalStatus | null; requester?: string | null } | null; first?: number; after?: string | null },
+        ctx: ApiContext,
+      ) => {
         need(ctx, APPROVALS_READ, 'approvals');
         const f = a.filter ?? {};
         return connection(store.approvals({ status: f.status ?? null, requester: f.requester ?? null }, page(a)));

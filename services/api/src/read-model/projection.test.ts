@@ -37,7 +37,10 @@ test('given SessionStarted by a verified actor, then a session row at its positi
 
 test('given a session without actor (before authentication), then no identity sighting', () => {
   const m = project(exampleEvent('SessionStarted', { actor: null }), at);
-  assert.deepEqual(m.map((x) => x.kind), ['session-started']);
+  assert.deepEqual(
+    m.map((x) => x.kind),
+    ['session-started'],
+  );
 });
 
 test('given ApprovalDecided, then the decision, who decided and whether it carries a signature', () => {
@@ -53,32 +56,62 @@ test('given DataMasked, then the masked columns and rules, never the values or s
   const [m] = project(e, at);
   assert.equal(m.kind, 'data-masked');
   if (m.kind !== 'data-masked') return;
-  assert.deepEqual(Object.keys(m.row).sort(), ['columns', 'commandId', 'count', 'eventId', 'occurredAt', 'position', 'rules', 'sessionId', 'subject', 'truncated']);
+  assert.deepEqual(Object.keys(m.row).sort(), [
+    'columns',
+    'commandId',
+    'count',
+    'eventId',
+    'occurredAt',
+    'position',
+    'rules',
+    'sessionId',
+    'subject',
+    'truncated',
+  ]);
   assert.deepEqual(m.row.columns, [...new Set(e.masks.map((x) => x.column))].sort());
 });
 
 const S = '0190a5d0-0000-7000-8000-000000000001';
 function apply(events: LedgerRecord[]) {
   const store = openSqliteReadModel({ path: ':memory:' });
-  store.apply('l:0', events.length, events.flatMap((e, i) => project(e, { log: 'l:0', index: i })));
+  store.apply(
+    'l:0',
+    events.length,
+    events.flatMap((e, i) => project(e, { log: 'l:0', index: i })),
+  );
   return store;
 }
 
 test('the first decision of a request is kept; a later one (replay, forgery) does not overwrite it', () => {
   const store = apply([
     exampleEvent('ApprovalRequested', { sessionId: S, requestId: 'r1' }),
-    exampleEvent('ApprovalDecided', { sessionId: S, eventId: '0190a5d0-0000-7000-9000-000000000002', requestId: 'r1', decision: 'denied', justification: 'no' }),
-    exampleEvent('ApprovalDecided', { sessionId: S, eventId: '0190a5d0-0000-7000-9000-000000000003', requestId: 'r1', decision: 'approved', justification: 'forged' }),
+    exampleEvent('ApprovalDecided', {
+      sessionId: S,
+      eventId: '0190a5d0-0000-7000-9000-000000000002',
+      requestId: 'r1',
+      decision: 'denied',
+      justification: 'no',
+    }),
+    exampleEvent('ApprovalDecided', {
+      sessionId: S,
+      eventId: '0190a5d0-0000-7000-9000-000000000003',
+      requestId: 'r1',
+      decision: 'approved',
+      justification: 'forged',
+    }),
   ]);
   const a = store.approval('r1')!;
   assert.equal(a.status, 'denied');
   assert.equal(a.justification, 'no');
   assert.deepEqual(a.decisionPosition, { log: 'l:0', index: 1 });
   // Both decisions stay visible, each at its own position, for the reader to judge (signatureValid).
-  assert.deepEqual(store.decisions('r1').map((d) => [d.decision, d.justification, d.position.index]), [
-    ['denied', 'no', 1],
-    ['approved', 'forged', 2],
-  ]);
+  assert.deepEqual(
+    store.decisions('r1').map((d) => [d.decision, d.justification, d.position.index]),
+    [
+      ['denied', 'no', 1],
+      ['approved', 'forged', 2],
+    ],
+  );
   store.close();
 });
 
@@ -127,7 +160,13 @@ test('the read-model file is created owner-only; a foreign database is refused, 
 test('a decision the gate refused (ApprovalRefused names it) is taken back; the next standing one is shown', () => {
   const forged = '0190a5d0-0000-7000-9000-00000000f001';
   const real = '0190a5d0-0000-7000-9000-00000000f002';
-  const refusal = exampleEvent('ApprovalRefused', { sessionId: S, eventId: '0190a5d0-0000-7000-9000-00000000f003', requestId: 'r1', refusedEventId: forged, code: 'AFF_E_APPROVAL_SELF' });
+  const refusal = exampleEvent('ApprovalRefused', {
+    sessionId: S,
+    eventId: '0190a5d0-0000-7000-9000-00000000f003',
+    requestId: 'r1',
+    refusedEventId: forged,
+    code: 'AFF_E_APPROVAL_SELF',
+  });
   const events = [
     exampleEvent('ApprovalRequested', { sessionId: S, requestId: 'r1' }),
     exampleEvent('ApprovalDecided', { sessionId: S, eventId: forged, requestId: 'r1', decision: 'approved', justification: 'me myself' }),
@@ -136,18 +175,35 @@ test('a decision the gate refused (ApprovalRefused names it) is taken back; the 
   assert.equal(store.approval('r1')!.status, 'approved');
   store.apply('l:0', 3, project(refusal, { log: 'l:0', index: 2 }));
   assert.equal(store.approval('r1')!.status, 'pending', 'the refused decision no longer stands');
-  store.apply('l:0', 4, project(exampleEvent('ApprovalDecided', { sessionId: S, eventId: real, requestId: 'r1', decision: 'denied', justification: 'no' }), { log: 'l:0', index: 3 }));
+  store.apply(
+    'l:0',
+    4,
+    project(exampleEvent('ApprovalDecided', { sessionId: S, eventId: real, requestId: 'r1', decision: 'denied', justification: 'no' }), {
+      log: 'l:0',
+      index: 3,
+    }),
+  );
   const a = store.approval('r1')!;
   assert.deepEqual([a.status, a.justification, a.decisionPosition?.index], ['denied', 'no', 3]);
-  assert.deepEqual(store.decisions('r1').map((d) => [d.eventId, d.refused]), [
-    [forged, true],
-    [real, false],
-  ]);
-  assert.deepEqual(store.refusals('r1').map((r) => [r.refusedEventId, r.code]), [[forged, 'AFF_E_APPROVAL_SELF']]);
+  assert.deepEqual(
+    store.decisions('r1').map((d) => [d.eventId, d.refused]),
+    [
+      [forged, true],
+      [real, false],
+    ],
+  );
+  assert.deepEqual(
+    store.refusals('r1').map((r) => [r.refusedEventId, r.code]),
+    [[forged, 'AFF_E_APPROVAL_SELF']],
+  );
   store.close();
   // Ledger order may put the refusal first (another log): the decision is then born refused.
   const early = openSqliteReadModel({ path: ':memory:' });
-  early.apply('l:0', 3, [events[0], refusal, events[1]].flatMap((e, i) => project(e, { log: 'l:0', index: i })));
+  early.apply(
+    'l:0',
+    3,
+    [events[0], refusal, events[1]].flatMap((e, i) => project(e, { log: 'l:0', index: i })),
+  );
   assert.equal(early.approval('r1')!.status, 'pending');
   early.close();
 });

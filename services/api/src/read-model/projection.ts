@@ -9,7 +9,12 @@ import type { Position, ReadModelMutation } from './rows.ts';
  * in the header, without decoding them (result rows and terminal output are the largest events).
  * `project` returns no mutation for them (tested), so skipping changes nothing but the cost.
  */
-export const UNPROJECTED_TYPES: ReadonlySet<string> = new Set(['ResultCaptured', 'TerminalOutput', 'MaskedValueOpened', 'InputRejected'] satisfies LedgerRecord['type'][]);
+export const UNPROJECTED_TYPES: ReadonlySet<string> = new Set([
+  'ResultCaptured',
+  'TerminalOutput',
+  'MaskedValueOpened',
+  'InputRejected',
+] satisfies LedgerRecord['type'][]);
 
 const uniq = (xs: readonly string[]) => [...new Set(xs)].sort();
 
@@ -130,7 +135,7 @@ export function project(e: LedgerRecord, position: Position): ReadModelMutation[
             decidedAt: null,
             hasSignature: false,
             position,
-          decisionPosition: null,
+            decisionPosition: null,
           },
         },
       ];

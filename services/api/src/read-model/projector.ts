@@ -66,10 +66,12 @@ export class ReadModelProjector {
 
   /** rebuild drops the read models and projects the whole ledger again. */
   rebuild(): Promise<number> {
-    const next = this.#running.catch(() => 0).then(() => {
-      this.#store.reset();
-      return this.#catchUp();
-    });
+    const next = this.#running
+      .catch(() => 0)
+      .then(() => {
+        this.#store.reset();
+        return this.#catchUp();
+      });
     this.#running = next;
     return next;
   }
@@ -116,7 +118,10 @@ export class ReadModelProjector {
       for await (const e of (await this.#logStore(id)).readEntries(next - 1, next)) if (e.eventId !== anchors[id]) foreign = [id, next];
     }
     if (foreign) {
-      this.#log?.warn({ log: foreign[0], position: foreign[1], size: sizes.get(foreign[0]) ?? 0 }, 'read models were built from another ledger file; rebuilding them from this one');
+      this.#log?.warn(
+        { log: foreign[0], position: foreign[1], size: sizes.get(foreign[0]) ?? 0 },
+        'read models were built from another ledger file; rebuilding them from this one',
+      );
       this.#store.reset();
       positions = {};
     }

@@ -2,7 +2,19 @@
 // together with the ledger position they reach, and answers the API's queries with keyset
 // pagination. node:sqlite is synchronous, so is this port: an adapter over a remote database
 // would be a different port (and would need an async projector).
-import type { ApprovalRow, ApprovalStatus, AuthFailureRow, BlockedRow, CommandRow, DecisionRow, IdentityRow, MaskedRow, ReadModelMutation, RefusalRow, SessionRow } from './rows.ts';
+import type {
+  ApprovalRow,
+  ApprovalStatus,
+  AuthFailureRow,
+  BlockedRow,
+  CommandRow,
+  DecisionRow,
+  IdentityRow,
+  MaskedRow,
+  ReadModelMutation,
+  RefusalRow,
+  SessionRow,
+} from './rows.ts';
 
 /** Page is one page of rows; `next` is the cursor of the page after it, null on the last page. */
 export type Page<T> = { readonly rows: readonly T[]; readonly next: string | null };

@@ -45,7 +45,11 @@ Exit codes: 0 listed (possibly none), 2 usage error or not running, 3 other erro
     const list = body as unknown as PendingApproval[];
     if (values.json) io.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
     else if (list.length === 0) io.stdout.write('no requests are waiting\n');
-    else for (const p of list) io.stdout.write(`${p.requestId}  by ${p.requester}  rule ${p.ruleId}  approvers: ${p.approverGroups.join(', ')}  expires ${p.expiresAt}\n    ${p.text}\n`);
+    else
+      for (const p of list)
+        io.stdout.write(
+          `${p.requestId}  by ${p.requester}  rule ${p.ruleId}  approvers: ${p.approverGroups.join(', ')}  expires ${p.expiresAt}\n    ${p.text}\n`,
+        );
     return EXIT.OK;
   },
 };
@@ -68,13 +72,19 @@ ${CONFIG_HELP}
 
 Exit codes: 0 decided, 1 refused (self-approval, not an approver, expired, already decided, unknown id), 2 usage error or not running.`,
     async run(args, io: Io) {
-      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...CONFIG_OPTION, as: { type: 'string' }, reason: { type: 'string' } } });
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: { ...CONFIG_OPTION, as: { type: 'string' }, reason: { type: 'string' } },
+      });
       if (positionals.length !== 1) throw new UsageError('expected exactly one REQUEST_ID');
       if (!values.as) throw new UsageError('--as USER is required');
       if (!values.reason?.trim()) throw new UsageError('--reason TEXT is required');
       const config = configFrom(values, io);
       const token = await mintDevToken(config, values.as, 300);
-      const { status, body } = await control(config, '/approvals/decide', { body: { requestId: positionals[0], decision, justification: values.reason, token } });
+      const { status, body } = await control(config, '/approvals/decide', {
+        body: { requestId: positionals[0], decision, justification: values.reason, token },
+      });
       if (status !== 200) {
         io.stderr.write(`affidavit ${verb}: ${String(body.error)}${body.code ? ` [${String(body.code)}]` : ''}\n`);
         return EXIT.FAILED;

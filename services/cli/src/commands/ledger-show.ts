@@ -29,7 +29,10 @@ Options:
 
 Exit codes: 0 printed, 2 usage error, 3 the ledger could not be read.`,
   async run(args, io) {
-    const { values } = parseArgs({ args, options: { store: { type: 'string' }, data: { type: 'string' }, type: { type: 'string' }, session: { type: 'string' }, log: { type: 'string' } } });
+    const { values } = parseArgs({
+      args,
+      options: { store: { type: 'string' }, data: { type: 'string' }, type: { type: 'string' }, session: { type: 'string' }, log: { type: 'string' } },
+    });
     const { store, logs } = await openLedgerForReading(values, io, openSqliteLedgerStore);
     try {
       for (const id of logs) {

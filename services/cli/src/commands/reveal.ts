@@ -23,7 +23,11 @@ ${CONFIG_HELP}
 
 Exit codes: 0 printed, 1 refused (not allowed, unknown event or index, key or ciphertext wrong), 2 usage error or not running.`,
   async run(args, io) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...CONFIG_OPTION, as: { type: 'string' }, reason: { type: 'string' } } });
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { ...CONFIG_OPTION, as: { type: 'string' }, reason: { type: 'string' } },
+    });
     if (positionals.length !== 2) throw new UsageError('expected MASKED_EVENT_ID and INDEX');
     const index = Number(positionals[1]);
     if (!Number.isInteger(index) || index < 0) throw new UsageError('INDEX must be a whole number ≥ 0');

@@ -12,7 +12,9 @@ import { CONFIG_HELP, CONFIG_OPTION, configFrom } from './config-options.ts';
 function banner(c: ResolvedConfig, port: number, apiUrl: string | null, io: Io): string {
   const rel = (p: string) => relative(io.cwd, p) || '.';
   const paths = dataPaths(c);
-  const users = Object.entries(c.issuer.users).map(([u, v]) => `${u} (${v.groups.join(', ')})`).join(', ');
+  const users = Object.entries(c.issuer.users)
+    .map(([u, v]) => `${u} (${v.groups.join(', ')})`)
+    .join(', ');
   return `
 Affidavit is running (embedded mode). Ctrl-C stops it cleanly.
 

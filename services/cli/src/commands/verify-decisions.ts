@@ -17,7 +17,10 @@ export const DECISION_KEY_HELP = `  --decision-key F  the approval decision veri
  * directory (across all its logs) against the decision key, offline. Without a key, any
  * approval or denial found fails the check (fail closed); a ledger without decisions passes.
  */
-export async function verifyDecisionsIn(target: string, opts: { isDir: boolean; isSqlite: boolean; keyFile?: string; cwd: string }): Promise<{ ok: boolean; line: string; report: ApprovalDecisionsReport }> {
+export async function verifyDecisionsIn(
+  target: string,
+  opts: { isDir: boolean; isSqlite: boolean; keyFile?: string; cwd: string },
+): Promise<{ ok: boolean; line: string; report: ApprovalDecisionsReport }> {
   const keyFile = opts.keyFile ? resolve(opts.cwd, opts.keyFile) : opts.isDir ? join(target, 'keys', 'decisions.pub') : undefined;
   const keys: DecisionVerifier[] = keyFile && (opts.keyFile || existsSync(keyFile)) ? [readVerifierKey(keyFile)] : [];
   const records: LedgerRecord[] = [];
@@ -43,6 +46,8 @@ export async function verifyDecisionsIn(target: string, opts: { isDir: boolean; 
   const report = verifyApprovalDecisions(records, keys);
   const counts = `${report.decisions} decisions: ${report.valid} signed and valid, ${report.refused} refused attempts, ${report.expiries} expiries`;
   const hint = keys.length === 0 ? ' (no decision key: pass --decision-key FILE)' : '';
-  const line = report.ok ? `approval decisions: ok: ${counts}` : `approval decisions: FAILED${hint} (${counts}): ${report.problems.map((p) => `${p.eventId} (request ${p.requestId}): ${p.problem}`).join('; ')}`;
+  const line = report.ok
+    ? `approval decisions: ok: ${counts}`
+    : `approval decisions: FAILED${hint} (${counts}): ${report.problems.map((p) => `${p.eventId} (request ${p.requestId}): ${p.problem}`).join('; ')}`;
   return { ok: report.ok, line, report };
 }

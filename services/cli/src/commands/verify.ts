@@ -45,7 +45,18 @@ type Opened = { logs: LogSource[]; scope: 'every-log' | 'some-logs'; close: () =
 
 async function openBundle(path: string): Promise<Opened> {
   const b = await readBundle(path);
-  return { logs: [{ id: b.header.log, checkpoints: b.checkpoints, entries: b.entries, claims: { origin: b.header.origin, size: b.header.size, from: b.header.from, to: b.header.to } }], scope: 'some-logs', close: async () => {} };
+  return {
+    logs: [
+      {
+        id: b.header.log,
+        checkpoints: b.checkpoints,
+        entries: b.entries,
+        claims: { origin: b.header.origin, size: b.header.size, from: b.header.from, to: b.header.to },
+      },
+    ],
+    scope: 'some-logs',
+    close: async () => {},
+  };
 }
 
 async function openLedgerFile(path: string): Promise<Opened> {
@@ -68,7 +79,9 @@ type DecisionsVerdict = Awaited<ReturnType<typeof verifyDecisionsIn>>;
 function print(io: Io, v: LedgerVerdict, json: boolean, decisions: DecisionsVerdict): void {
   if (json) {
     const logs = v.logs.map(({ report: _r, ...rest }) => rest);
-    io.stdout.write(`${JSON.stringify({ ok: v.ok && decisions.ok, logs, problems: v.problems, notes: v.notes, approvalDecisions: decisions.report }, null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify({ ok: v.ok && decisions.ok, logs, problems: v.problems, notes: v.notes, approvalDecisions: decisions.report }, null, 2)}\n`,
+    );
     return;
   }
   for (const l of v.logs) io.stdout.write(`${l.log}: ${l.message}\n`);
@@ -79,7 +92,12 @@ function print(io: Io, v: LedgerVerdict, json: boolean, decisions: DecisionsVerd
   const unproven = v.logs.reduce((n, l) => n + l.unsigned, 0);
   // The verdict line goes to stderr with progress: stdout keeps one line per log (and per problem) for scripts.
   if (v.ok && !decisions.ok) io.stderr.write(`NOT VERIFIED: every log is proven, but the approval decisions are not\n`);
-  else io.stderr.write(v.ok ? `verified: ${v.logs.length} logs proven${unproven > 0 ? ` (${unproven} entries past their last checkpoint accepted UNPROVEN)` : ''}\n` : `NOT VERIFIED: ${v.logs.filter((l) => !l.ok).length} of ${v.logs.length} logs failed${v.problems.length > 0 ? `, ${v.problems.length} other problems` : ''}\n`);
+  else
+    io.stderr.write(
+      v.ok
+        ? `verified: ${v.logs.length} logs proven${unproven > 0 ? ` (${unproven} entries past their last checkpoint accepted UNPROVEN)` : ''}\n`
+        : `NOT VERIFIED: ${v.logs.filter((l) => !l.ok).length} of ${v.logs.length} logs failed${v.problems.length > 0 ? `, ${v.problems.length} other problems` : ''}\n`,
+    );
 }
 
 /** verifyCommand checks a bundle, a ledger file or a data directory offline with the ledger's public key: it proves, or it fails. */

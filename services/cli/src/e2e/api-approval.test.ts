@@ -34,8 +34,11 @@ const seen: LedgerRecord[] = [];
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(node, [main, ...args, '--config', configFile], { cwd: root, env: { ...process.env, AFFIDAVIT_CONFIG: '' }, encoding: 'utf8' }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      node,
+      [main, ...args, '--config', configFile],
+      { cwd: root, env: { ...process.env, AFFIDAVIT_CONFIG: '' }, encoding: 'utf8' },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -66,7 +69,10 @@ async function gql(bearer: string | null, query: string, variables: Record<strin
 
 before(async () => {
   pg = await startPostgres();
-  const setup = await pg.psql(['-c', 'CREATE TABLE IF NOT EXISTS payments (id int PRIMARY KEY, amount int); DELETE FROM payments; INSERT INTO payments VALUES (1, 100), (2, 200)']);
+  const setup = await pg.psql([
+    '-c',
+    'CREATE TABLE IF NOT EXISTS payments (id int PRIMARY KEY, amount int); DELETE FROM payments; INSERT INTO payments VALUES (1, 100), (2, 200)',
+  ]);
   assert.equal(setup.code, 0, setup.stderr);
   const dir = mkdtempSync(join(tmpdir(), 'aff-api-approval-'));
   const [pgPort, issuerPort, apiPort] = await freePorts(3);
@@ -77,7 +83,12 @@ before(async () => {
       dataDir: join(dir, 'data'),
       logLevel: 'warn',
       issuer: { port: issuerPort },
-      postgres: { port: pgPort, resource: 'e2e', approvalTimeoutSeconds: 60, upstream: { kind: 'external', host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database, caFile: pg.caFile } },
+      postgres: {
+        port: pgPort,
+        resource: 'e2e',
+        approvalTimeoutSeconds: 60,
+        upstream: { kind: 'external', host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database, caFile: pg.caFile },
+      },
       policyFile: join(root, 'test', 'e2e', 'postgres', 'fixtures', 'e2e.policy.yaml'),
       ledger: { origin: 'affidavit.test/api-approval', checkpointEveryEntries: 100, checkpointEveryMs: 200 },
       api: { port: apiPort },
@@ -101,7 +112,9 @@ after(async () => {
 const amount = async (id: number) => (await pg.psql(['-At', '-c', `SELECT amount FROM payments WHERE id = ${id}`])).stdout.trim();
 const APPROVE = 'mutation ($id: ID!, $why: String!) { approve(id: $id, justification: $why) { requestId decision } }';
 
-test('a held UPDATE is released once by the approve mutation with bob’s token, never by the requester or a forged bus message', { timeout: 120_000 }, async () => {
+test('a held UPDATE is released once by the approve mutation with bob’s token, never by the requester or a forged bus message', {
+  timeout: 120_000,
+}, async () => {
   assert.ok(system?.apiUrl, 'the embedded system serves the API');
   const alice = await token('alice');
   const bob = await token('bob');
@@ -118,7 +131,7 @@ test('a held UPDATE is released once by the approve mutation with bob’s token,
   // The auditor sees it pending through the API (the read models follow the ledger).
   const pending = await until(async () => {
     const r = await gql(dave, '{ approvals(filter: { status: pending }) { nodes { requestId text requester status } } }');
-    const nodes = ((r.data?.approvals as { nodes: Array<{ requestId: string; text: string; status: string }> } | undefined)?.nodes ?? []);
+    const nodes = (r.data?.approvals as { nodes: Array<{ requestId: string; text: string; status: string }> } | undefined)?.nodes ?? [];
     return nodes.find((n) => n.requestId === request.requestId);
   }, 'the pending approval in the API');
   assert.equal(pending.text, text);
@@ -130,11 +143,25 @@ test('a held UPDATE is released once by the approve mutation with bob’s token,
 
   // A decision forged straight onto the bus (no signature) releases nothing and is refused on the record.
   const forged: ApprovalDecided = {
-    eventId: uuidv7(), type: 'ApprovalDecided', occurredAt: Date.now() * 1000, sessionId: request.requestId, seq: 0, actor: request.actor,
-    source: { address: '127.0.0.1', port: null, application: 'forger' }, target: request.target, feeder: { id: 'forger', version: '0' },
-    requestId: request.requestId, decision: 'approved', approver: { ...(request.actor as Actor), subject: 'bob', groups: ['approvers'] }, justification: 'forged', signature: null, commandDigest: commandDigest(text),
+    eventId: uuidv7(),
+    type: 'ApprovalDecided',
+    occurredAt: Date.now() * 1000,
+    sessionId: request.requestId,
+    seq: 0,
+    actor: request.actor,
+    source: { address: '127.0.0.1', port: null, application: 'forger' },
+    target: request.target,
+    feeder: { id: 'forger', version: '0' },
+    requestId: request.requestId,
+    decision: 'approved',
+    approver: { ...(request.actor as Actor), subject: 'bob', groups: ['approvers'] },
+    justification: 'forged',
+    signature: null,
+    commandDigest: commandDigest(text),
   };
-  await system.bus.publish(TOPICS.sessionEvents, [{ key: forged.sessionId, value: encodeEvent(forged), headers: { type: forged.type, eventId: forged.eventId } }]);
+  await system.bus.publish(TOPICS.sessionEvents, [
+    { key: forged.sessionId, value: encodeEvent(forged), headers: { type: forged.type, eventId: forged.eventId } },
+  ]);
   await until(() => seen.find((e) => e.type === 'ApprovalRefused' && e.refusedEventId === forged.eventId), 'the forgery refused');
   assert.equal(ended, undefined, 'the statement is still held after the forgery');
   assert.equal(await amount(1), '100');
@@ -153,12 +180,28 @@ test('a held UPDATE is released once by the approve mutation with bob’s token,
 
   // The API shows bob's signed decision and the refused forgery, with a proof once a checkpoint covers it.
   const shown = await until(async () => {
-    const a = await gql(dave, 'query ($id: ID!) { approval(requestId: $id) { status approver signatureValid decisions { eventId refused } refusals { refusedEventId } proof { proof { index treeSize hashes } reason } } }', { id: request.requestId });
-    const ap = a.data?.approval as { status: string; approver: string; signatureValid: boolean; decisions: Array<{ eventId: string; refused: boolean }>; refusals: Array<{ refusedEventId: string | null }>; proof: { proof: { treeSize: number } | null } } | undefined;
+    const a = await gql(
+      dave,
+      'query ($id: ID!) { approval(requestId: $id) { status approver signatureValid decisions { eventId refused } refusals { refusedEventId } proof { proof { index treeSize hashes } reason } } }',
+      { id: request.requestId },
+    );
+    const ap = a.data?.approval as
+      | {
+          status: string;
+          approver: string;
+          signatureValid: boolean;
+          decisions: Array<{ eventId: string; refused: boolean }>;
+          refusals: Array<{ refusedEventId: string | null }>;
+          proof: { proof: { treeSize: number } | null };
+        }
+      | undefined;
     return ap && ap.status === 'approved' && ap.proof.proof ? ap : undefined;
   }, 'the decided approval with a proof');
   assert.equal(shown.approver, 'bob');
   assert.equal(shown.signatureValid, true);
-  assert.ok(shown.decisions.some((d) => d.eventId === forged.eventId && d.refused), JSON.stringify(shown));
+  assert.ok(
+    shown.decisions.some((d) => d.eventId === forged.eventId && d.refused),
+    JSON.stringify(shown),
+  );
   assert.ok(shown.refusals.some((x) => x.refusedEventId === forged.eventId));
 });

@@ -64,7 +64,10 @@ async function until<T>(f: () => T | undefined | Promise<T | undefined>, what: s
 
 before(async () => {
   pg = await startPostgres();
-  const setup = await pg.psql(['-c', 'CREATE TABLE IF NOT EXISTS payments (id int PRIMARY KEY, amount int); DELETE FROM payments; INSERT INTO payments VALUES (1, 100), (2, 200), (3, 300)']);
+  const setup = await pg.psql([
+    '-c',
+    'CREATE TABLE IF NOT EXISTS payments (id int PRIMARY KEY, amount int); DELETE FROM payments; INSERT INTO payments VALUES (1, 100), (2, 200), (3, 300)',
+  ]);
   assert.equal(setup.code, 0, setup.stderr);
   const dir = mkdtempSync(join(tmpdir(), 'aff-forgery-'));
   dataDir = join(dir, 'data');
@@ -76,7 +79,12 @@ before(async () => {
       dataDir,
       logLevel: 'warn',
       issuer: { port: issuerPort },
-      postgres: { port: pgPort, resource: 'e2e', approvalTimeoutSeconds: TIMEOUT_S, upstream: { kind: 'external', host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database, caFile: pg.caFile } },
+      postgres: {
+        port: pgPort,
+        resource: 'e2e',
+        approvalTimeoutSeconds: TIMEOUT_S,
+        upstream: { kind: 'external', host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database, caFile: pg.caFile },
+      },
       policyFile: join(root, 'test', 'e2e', 'postgres', 'fixtures', 'e2e.policy.yaml'),
       ledger: { origin: 'affidavit.test/forgery', checkpointEveryEntries: 100, checkpointEveryMs: 200 },
     }),
@@ -118,27 +126,59 @@ async function held(id: number): Promise<{ done: Promise<RunResult>; request: Ap
   return { done, request };
 }
 
-const actor = (subject: string, groups: string[]): Actor => ({ issuer, subject, email: `${subject}@example.com`, groups, authMethods: ['pwd'], acr: null, mfa: false, tokenId: `jti-${uuidv7()}` });
+const actor = (subject: string, groups: string[]): Actor => ({
+  issuer,
+  subject,
+  email: `${subject}@example.com`,
+  groups,
+  authMethods: ['pwd'],
+  acr: null,
+  mfa: false,
+  tokenId: `jti-${uuidv7()}`,
+});
 
 /** forge publishes an ApprovalDecided straight onto the bus, signed by `signer` (or with `signature` as given). */
-async function forge(req: ApprovalRequested, o: { approver: Actor; signer?: DecisionSigner; signature?: Buffer | null; requestId?: string }): Promise<ApprovalDecided> {
+async function forge(
+  req: ApprovalRequested,
+  o: { approver: Actor; signer?: DecisionSigner; signature?: Buffer | null; requestId?: string },
+): Promise<ApprovalDecided> {
   const occurredAt = Date.now() * 1000;
   const requestId = o.requestId ?? req.requestId;
   const signature = o.signer
-    ? Buffer.from(await signDecision({ requestId, commandDigest: commandDigest(req.text), decision: 'approved', approver: o.approver, justification: 'forged', decidedAt: occurredAt }, o.signer))
+    ? Buffer.from(
+        await signDecision(
+          { requestId, commandDigest: commandDigest(req.text), decision: 'approved', approver: o.approver, justification: 'forged', decidedAt: occurredAt },
+          o.signer,
+        ),
+      )
     : (o.signature ?? null);
   const e: ApprovalDecided = {
-    eventId: uuidv7(), type: 'ApprovalDecided', occurredAt, sessionId: requestId, seq: 0, actor: o.approver,
-    source: { address: '127.0.0.1', port: null, application: 'forger' }, target: req.target, feeder: { id: 'forger', version: '0' },
-    requestId, decision: 'approved', approver: o.approver, justification: 'forged', signature, commandDigest: commandDigest(req.text),
+    eventId: uuidv7(),
+    type: 'ApprovalDecided',
+    occurredAt,
+    sessionId: requestId,
+    seq: 0,
+    actor: o.approver,
+    source: { address: '127.0.0.1', port: null, application: 'forger' },
+    target: req.target,
+    feeder: { id: 'forger', version: '0' },
+    requestId,
+    decision: 'approved',
+    approver: o.approver,
+    justification: 'forged',
+    signature,
+    commandDigest: commandDigest(req.text),
   };
   await publish(e);
   return e;
 }
-const publish = (e: ApprovalDecided) => system!.bus.publish(TOPICS.sessionEvents, [{ key: e.sessionId, value: encodeEvent(e), headers: { type: e.type, eventId: e.eventId } }]);
+const publish = (e: ApprovalDecided) =>
+  system!.bus.publish(TOPICS.sessionEvents, [{ key: e.sessionId, value: encodeEvent(e), headers: { type: e.type, eventId: e.eventId } }]);
 const refusalOf = (eventId: string) => until(() => of('ApprovalRefused').find((r) => r.refusedEventId === eventId), `the refusal of ${eventId}`);
 
-test('forged decisions never release a held UPDATE and are recorded; bob through the CLI releases it once; verify checks every decision', { timeout: 180_000 }, async () => {
+test('forged decisions never release a held UPDATE and are recorded; bob through the CLI releases it once; verify checks every decision', {
+  timeout: 180_000,
+}, async () => {
   const serviceKey = ed25519NoteSigner(readFileSync(join(dataDir, 'keys', 'decision-signing.key'), 'utf8').trim());
   const otherKey = ed25519NoteSigner(generateEd25519NoteKey('affidavit-decisions', (n) => randomBytes(n)).signerKey);
   const ledgerKey = ed25519NoteSigner(readFileSync(join(dataDir, 'keys', 'ledger-signing.key'), 'utf8').trim());
@@ -157,13 +197,37 @@ test('forged decisions never release a held UPDATE and are recorded; bob through
   const req = a.request;
   const forgeries: Array<[string, ApprovalDecided, string]> = [
     ['no signature', await forge(req, { approver: bob, signature: null }), 'AFF_E_APPROVAL_SIGNATURE'],
-    ['a wrong signature', await forge(req, { approver: bob, signature: Buffer.concat([genuineB.signature!.subarray(0, 4), randomBytes(64)]) }), 'AFF_E_APPROVAL_SIGNATURE'],
+    [
+      'a wrong signature',
+      await forge(req, { approver: bob, signature: Buffer.concat([genuineB.signature!.subarray(0, 4), randomBytes(64)]) }),
+      'AFF_E_APPROVAL_SIGNATURE',
+    ],
     ['signed by another key', await forge(req, { approver: bob, signer: otherKey }), 'AFF_E_APPROVAL_SIGNATURE'],
     ["signed by the ledger's key", await forge(req, { approver: bob, signer: ledgerKey }), 'AFF_E_APPROVAL_SIGNATURE'],
-    ['self-approval, signed by the service key', await forge(req, { approver: { ...req.actor!, groups: ['approvers'] }, signer: serviceKey }), 'AFF_E_APPROVAL_SELF'],
+    [
+      'self-approval, signed by the service key',
+      await forge(req, { approver: { ...req.actor!, groups: ['approvers'] }, signer: serviceKey }),
+      'AFF_E_APPROVAL_SELF',
+    ],
     ['wrong group, signed by the service key', await forge(req, { approver: actor('carol', ['dba']), signer: serviceKey }), 'AFF_E_APPROVAL_NOT_APPROVER'],
-    ['replayed from request B', await (async () => { const e = { ...genuineB, eventId: uuidv7(), requestId: req.requestId }; await publish(e); return e; })(), 'AFF_E_APPROVAL_SIGNATURE'],
-    ['a second decision for B', await (async () => { const e = { ...genuineB, eventId: uuidv7() }; await publish(e); return e; })(), 'AFF_E_APPROVAL_DECIDED'],
+    [
+      'replayed from request B',
+      await (async () => {
+        const e = { ...genuineB, eventId: uuidv7(), requestId: req.requestId };
+        await publish(e);
+        return e;
+      })(),
+      'AFF_E_APPROVAL_SIGNATURE',
+    ],
+    [
+      'a second decision for B',
+      await (async () => {
+        const e = { ...genuineB, eventId: uuidv7() };
+        await publish(e);
+        return e;
+      })(),
+      'AFF_E_APPROVAL_DECIDED',
+    ],
     ['an unknown request id', await forge(req, { approver: bob, signer: serviceKey, requestId: uuidv7() }), 'AFF_E_APPROVAL_UNKNOWN'],
   ];
   for (const [why, e, code] of forgeries) {
@@ -193,7 +257,10 @@ test('forged decisions never release a held UPDATE and are recorded; bob through
   assert.match(twice.stderr, /AFF_E_APPROVAL_DECIDED/);
   const genuineA = of('ApprovalDecided').find((d) => d.requestId === req.requestId && d.justification === 'ticket 42')!;
   await publish({ ...genuineA, eventId: uuidv7() }); // the genuine approval replayed: decided once
-  await until(() => (of('ApprovalRefused').filter((r) => r.requestId === req.requestId && r.code === 'AFF_E_APPROVAL_DECIDED').length >= 2 ? true : undefined), 'the replay refused');
+  await until(
+    () => (of('ApprovalRefused').filter((r) => r.requestId === req.requestId && r.code === 'AFF_E_APPROVAL_DECIDED').length >= 2 ? true : undefined),
+    'the replay refused',
+  );
   assert.equal(await amount(1), '101', 'ran exactly once');
 
   const serviceRefusals = of('ApprovalRefused').filter((r) => r.refusedBy === 'service');
@@ -219,8 +286,15 @@ test('forged decisions never release a held UPDATE and are recorded; bob through
   system = undefined;
   const show = await cli('ledger', 'show', '--data', dataDir, '--type', 'ApprovalRefused');
   assert.equal(show.code, 0, show.stderr);
-  const inLedger = show.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { event: ApprovalRefused }).event);
-  for (const [why, e] of forgeries) assert.ok(inLedger.some((r) => r.refusedEventId === e.eventId), `${why}: its refusal is in the ledger`);
+  const inLedger = show.stdout
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { event: ApprovalRefused }).event);
+  for (const [why, e] of forgeries)
+    assert.ok(
+      inLedger.some((r) => r.refusedEventId === e.eventId),
+      `${why}: its refusal is in the ledger`,
+    );
   assert.ok(inLedger.some((r) => r.refusedEventId === late.eventId));
   assert.equal(inLedger.filter((r) => r.refusedBy === 'service').length, 5);
   const verify = await cli('verify', dataDir);

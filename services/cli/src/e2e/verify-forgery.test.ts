@@ -17,7 +17,8 @@ import { encodeEvent, exampleEvent, TOPICS } from '@affidavit/schemas';
 import { ed25519NoteSigner, encodeBase64, formatCheckpoint, generateEd25519NoteKey, hashLeaf, integrate, signNote } from '@affidavit/tlog';
 
 const root = join(import.meta.dirname, '..', '..', '..', '..');
-const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'services/cli/src/main.ts'), ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [join(root, 'services/cli/src/main.ts'), ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
 const dir = mkdtempSync(join(tmpdir(), 'aff-forgery-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const dataDir = join(dir, 'data');
@@ -37,7 +38,10 @@ const signer = loadOrCreateSigningKey(keyFile, pubFile, ORIGIN);
   await bus.ensureTopic(TOPICS.sessionEvents, 2);
   for (const t of [TOPICS.sessionEventsDlq, TOPICS.checkpoints]) await bus.ensureTopic(t, 1);
   const store = await openSqliteLedgerStore({ path: ledgerFile });
-  const ledger = new Ledger({ origin: ORIGIN, checkpointEveryEntries: 50, checkpointEveryMs: 60_000 }, { bus, store, signer, clock: { now: () => Date.now() } });
+  const ledger = new Ledger(
+    { origin: ORIGIN, checkpointEveryEntries: 50, checkpointEveryMs: 60_000 },
+    { bus, store, signer, clock: { now: () => Date.now() } },
+  );
   await ledger.start();
   const seq = new Map<string, number>();
   await bus.publish(
@@ -46,7 +50,10 @@ const signer = loadOrCreateSigningKey(keyFile, pubFile, ORIGIN);
       const s = `session-${i % 8}`;
       const n = seq.get(s) ?? 0;
       seq.set(s, n + 1);
-      return { key: s, value: encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), sessionId: s, seq: n, text: `select 'marker-${String(i).padStart(4, '0')}'` })) };
+      return {
+        key: s,
+        value: encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), sessionId: s, seq: n, text: `select 'marker-${String(i).padStart(4, '0')}'` })),
+      };
     }),
   );
   const end = Date.now() + 20_000;
@@ -65,7 +72,10 @@ const notes = (p: string, log: string): string[] => {
   return rows.map((r) => r.note);
 };
 const sizeOf = (note: string) => Number(note.split('\n')[1]);
-assert.ok(LOGS.every((l) => notes(ledgerFile, l).length >= 2), 'both partitions hold entries and checkpoints');
+assert.ok(
+  LOGS.every((l) => notes(ledgerFile, l).length >= 2),
+  'both partitions hold entries and checkpoints',
+);
 
 /** feed writes published checkpoints as `kcat -C -t affidavit.checkpoints.v1 -e -f '%s\n'` prints them. */
 const feed = (name: string, list: string[]) => {
@@ -73,7 +83,10 @@ const feed = (name: string, list: string[]) => {
   writeFileSync(f, list.map((n) => `${n}\n`).join(''));
   return f;
 };
-const published = feed('published.notes', LOGS.flatMap((l) => notes(ledgerFile, l)));
+const published = feed(
+  'published.notes',
+  LOGS.flatMap((l) => notes(ledgerFile, l)),
+);
 const copy = (name: string) => {
   const p = join(dir, name);
   copyFileSync(ledgerFile, p);
@@ -135,7 +148,15 @@ test('the untouched ledger file, data directory and bundles are proven (exit 0),
 // ---- bundles ----
 
 test('bundle: checkpoint lines removed → nothing signed covers the entries', () => {
-  fails(verify(writeLines('nocp.bundle', good.filter((l) => !isCheckpoint(l)))), /nothing signed covers its \d+ entries/);
+  fails(
+    verify(
+      writeLines(
+        'nocp.bundle',
+        good.filter((l) => !isCheckpoint(l)),
+      ),
+    ),
+    /nothing signed covers its \d+ entries/,
+  );
 });
 
 test('bundle: checkpoints removed and an entry edited with its leaf recomputed → nothing signed', () => {
@@ -159,9 +180,18 @@ test('bundle: fabricated from scratch (no checkpoint; or one signed by another k
   fails(verify(writeLines('fab.bundle', [JSON.stringify(header), ...body])), /nothing signed covers its 30 entries/);
   const forger = generateEd25519NoteKey(ORIGIN, (n) => randomBytes(n));
   return (async () => {
-    const built = await integrate(async () => [], 0, entries.map((b) => hashLeaf(b)));
-    const note = await signNote(formatCheckpoint({ origin: originOf(LOGS[0]), size: 30, root: built.root, extensions: [] }), [ed25519NoteSigner(forger.signerKey)]);
-    fails(verify(writeLines('fab-signed.bundle', [JSON.stringify(header), JSON.stringify({ checkpoint: note }), ...body])), /FAILED at checkpoint #1: .*(AFF_E_TLOG_NOTE_UNVERIFIED|AFF_E_TLOG_SIGNATURE_INVALID)/);
+    const built = await integrate(
+      async () => [],
+      0,
+      entries.map((b) => hashLeaf(b)),
+    );
+    const note = await signNote(formatCheckpoint({ origin: originOf(LOGS[0]), size: 30, root: built.root, extensions: [] }), [
+      ed25519NoteSigner(forger.signerKey),
+    ]);
+    fails(
+      verify(writeLines('fab-signed.bundle', [JSON.stringify(header), JSON.stringify({ checkpoint: note }), ...body])),
+      /FAILED at checkpoint #1: .*(AFF_E_TLOG_NOTE_UNVERIFIED|AFF_E_TLOG_SIGNATURE_INVALID)/,
+    );
   })();
 });
 
@@ -208,13 +238,23 @@ test('ledger file: one log’s checkpoints deleted (triggers dropped), an entry 
   const d0 = db(p);
   const pieces = [
     ...(d0.prepare(`SELECT 'bundles' t, 0 first, data FROM bundles WHERE log = ${logRow(LOGS[0])}`).all() as { t: string; first: number; data: Uint8Array }[]),
-    ...(d0.prepare(`SELECT 'bundle_tail' t, first, data FROM bundle_tail WHERE log = ${logRow(LOGS[0])}`).all() as { t: string; first: number; data: Uint8Array }[]),
+    ...(d0.prepare(`SELECT 'bundle_tail' t, first, data FROM bundle_tail WHERE log = ${logRow(LOGS[0])}`).all() as {
+      t: string;
+      first: number;
+      data: Uint8Array;
+    }[]),
   ];
   d0.close();
   const piece = pieces.find((x) => Buffer.from(x.data).includes(target!.bytes))!;
   const data = Buffer.from(piece.data);
   edited.copy(data, data.indexOf(target!.bytes));
-  raw(p, piece.t === 'bundles' ? `UPDATE bundles SET data = ? WHERE log = ${logRow(LOGS[0])} AND idx = 0` : `UPDATE bundle_tail SET data = ? WHERE log = ${logRow(LOGS[0])} AND idx = 0 AND first = ${piece.first}`, data);
+  raw(
+    p,
+    piece.t === 'bundles'
+      ? `UPDATE bundles SET data = ? WHERE log = ${logRow(LOGS[0])} AND idx = 0`
+      : `UPDATE bundle_tail SET data = ? WHERE log = ${logRow(LOGS[0])} AND idx = 0 AND first = ${piece.first}`,
+    data,
+  );
   const d = db(p, false);
   const row = d.prepare(`SELECT hashes FROM tiles WHERE log = ${logRow(LOGS[0])} AND level = 0 AND idx = 0`).get() as { hashes: Uint8Array };
   const hashes = Buffer.from(row.hashes);
@@ -224,19 +264,28 @@ test('ledger file: one log’s checkpoints deleted (triggers dropped), an entry 
   const r = verify(p);
   fails(r, new RegExp(`${LOGS[0]}: FAILED: nothing signed covers its \\d+ entries`));
   assert.match(r.stdout, new RegExp(`${LOGS[1]}: ok:`), 'the other log is still proven');
-  fails(cli('verify', (() => {
-    const dd = join(dir, 'nocp-data');
-    mkdirSync(join(dd, 'keys'), { recursive: true });
-    copyFileSync(p, join(dd, 'ledger.sqlite'));
-    copyFileSync(pubFile, join(dd, 'keys', 'ledger.pub'));
-    return dd;
-  })()), /nothing signed covers/);
+  fails(
+    cli(
+      'verify',
+      (() => {
+        const dd = join(dir, 'nocp-data');
+        mkdirSync(join(dd, 'keys'), { recursive: true });
+        copyFileSync(p, join(dd, 'ledger.sqlite'));
+        copyFileSync(pubFile, join(dd, 'keys', 'ledger.pub'));
+        return dd;
+      })(),
+    ),
+    /nothing signed covers/,
+  );
 });
 
 test('ledger file: a whole log deleted, its genuine checkpoint given → "no log with origin X here"', () => {
   const p = copy('nolog.sqlite');
   const l = logRow(LOGS[1]);
-  raw(p, `DELETE FROM checkpoints WHERE log = ${l}; DELETE FROM bundles WHERE log = ${l}; DELETE FROM bundle_tail WHERE log = ${l}; DELETE FROM event_ids WHERE log = ${l}; DELETE FROM sources WHERE log = ${l}; DELETE FROM tiles WHERE log = ${l}; DELETE FROM logs WHERE log_id = '${LOGS[1]}'`);
+  raw(
+    p,
+    `DELETE FROM checkpoints WHERE log = ${l}; DELETE FROM bundles WHERE log = ${l}; DELETE FROM bundle_tail WHERE log = ${l}; DELETE FROM event_ids WHERE log = ${l}; DELETE FROM sources WHERE log = ${l}; DELETE FROM tiles WHERE log = ${l}; DELETE FROM logs WHERE log_id = '${LOGS[1]}'`,
+  );
   const alone = verify(p);
   assert.equal(alone.status, 0, 'nothing inside the file shows it: only a copy outside can');
   const genuine = feed('log1.note', [notes(ledgerFile, LOGS[1]).at(-1)!]);
@@ -252,7 +301,10 @@ test('ledger file: a whole log deleted, its genuine checkpoint given → "no log
 
 test('ledger file: every log deleted → nothing is proven', () => {
   const p = copy('empty.sqlite');
-  raw(p, 'DELETE FROM checkpoints; DELETE FROM bundles; DELETE FROM bundle_tail; DELETE FROM event_ids; DELETE FROM sources; DELETE FROM tiles; DELETE FROM logs');
+  raw(
+    p,
+    'DELETE FROM checkpoints; DELETE FROM bundles; DELETE FROM bundle_tail; DELETE FROM event_ids; DELETE FROM sources; DELETE FROM tiles; DELETE FROM logs',
+  );
   fails(verify(p), /no logs here: nothing is proven/);
 });
 
@@ -283,7 +335,9 @@ test('ledger file: a fork (two signed checkpoints of one size, different roots) 
   const size = sizeOf(cps[1]);
   // A checkpoint of the same size over other entries, signed with the real key: what a ledger
   // that forked its log (or a stolen key) publishes.
-  const forked = await signNote(formatCheckpoint({ origin: originOf(LOGS[0]), size, root: hashLeaf(Buffer.from('another history')), extensions: [] }), [signer]);
+  const forked = await signNote(formatCheckpoint({ origin: originOf(LOGS[0]), size, root: hashLeaf(Buffer.from('another history')), extensions: [] }), [
+    signer,
+  ]);
   const f = feed('forked.notes', [...notes(ledgerFile, LOGS[0]), forked]);
   const r = verify(ledgerFile, '--checkpoints-from', f);
   fails(r, /disagrees with .* on the root of the same size: the log was forked or rolled back/);
@@ -300,7 +354,12 @@ test('ledger file: a published checkpoint that does not verify (edited) → fail
 // ---- robustness: no stack trace, bounded memory, big files ----
 
 test('a missing input, key or checkpoint file is a typed error (exit 2), never a stack trace', () => {
-  for (const r of [verify(join(dir, 'nope.bundle')), cli('verify', ledgerFile, '--key', join(dir, 'nope.pub')), verify(ledgerFile, '--checkpoint', join(dir, 'nope.note')), verify(ledgerFile, '--checkpoints-from', join(dir, 'nope.notes'))]) {
+  for (const r of [
+    verify(join(dir, 'nope.bundle')),
+    cli('verify', ledgerFile, '--key', join(dir, 'nope.pub')),
+    verify(ledgerFile, '--checkpoint', join(dir, 'nope.note')),
+    verify(ledgerFile, '--checkpoints-from', join(dir, 'nope.notes')),
+  ]) {
     assert.equal(r.status, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /does not exist \[AFF_E_LEDGER_VERIFY_INPUT_MISSING\]/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
@@ -343,7 +402,10 @@ test('bundle and data directory: a rollback (cut to an earlier checkpoint) and a
   const cut = writeLines('rolledback.bundle', exportBundle(ledgerFile, LOGS[0], '--to', String(sizeOf(cps[0]))));
   assert.equal(verify(cut).status, 0, 'alone it proves what it holds');
   fails(verify(cut, '--checkpoints-from', published), /entries were removed \(truncation or rollback\)/);
-  const forked = await signNote(formatCheckpoint({ origin: originOf(LOGS[0]), size: sizeOf(cps[1]), root: hashLeaf(Buffer.from('another history')), extensions: [] }), [signer]);
+  const forked = await signNote(
+    formatCheckpoint({ origin: originOf(LOGS[0]), size: sizeOf(cps[1]), root: hashLeaf(Buffer.from('another history')), extensions: [] }),
+    [signer],
+  );
   const f = feed('forked2.notes', [forked]);
   fails(verify(writeLines('good3.bundle', good), '--checkpoints-from', f), /disagrees with .* on the root of the same size: the log was forked or rolled back/);
   fails(cli('verify', dataDir, '--checkpoints-from', f), /disagrees with .* on the root of the same size/);

@@ -14,12 +14,23 @@ test('affidavit verify loads no EventStoreDB client, Kafka client or proxy', () 
   const out = join(mkdtempSync(join(tmpdir(), 'aff-verify-loads-')), 'imports.txt');
   const r = spawnSync(
     join(root, 'node_modules', '.bin', 'node'),
-    ['--import', join(root, 'test', 'fixtures', 'record-imports.mjs'), join(root, 'services', 'cli', 'src', 'main.ts'), 'verify', join(root, 'no-such-ledger.sqlite'), '--key', join(root, 'no-such.pub')],
+    [
+      '--import',
+      join(root, 'test', 'fixtures', 'record-imports.mjs'),
+      join(root, 'services', 'cli', 'src', 'main.ts'),
+      'verify',
+      join(root, 'no-such-ledger.sqlite'),
+      '--key',
+      join(root, 'no-such.pub'),
+    ],
     { cwd: root, encoding: 'utf8', env: { ...process.env, RECORD_IMPORTS_TO: out } },
   );
   assert.equal(r.status, 2, `a missing input is a usage error: ${r.stderr}`);
   const loaded = readFileSync(out, 'utf8').split('\n').filter(Boolean);
-  assert.ok(loaded.some((u) => u.includes('/services/ledger/src/')), 'the recorder sees the ledger modules (guards the guard)');
+  assert.ok(
+    loaded.some((u) => u.includes('/services/ledger/src/')),
+    'the recorder sees the ledger modules (guards the guard)',
+  );
   const forbidden = loaded.filter((u) => /@eventstore|\/kafkajs\/|\/proxies\/postgres\/|\/packages\/bus\/src\/adapters\/kafka\//.test(u));
   assert.deepEqual(forbidden, []);
 });

@@ -15,7 +15,8 @@ import { encodeEvent, exampleEvent, TOPICS } from '@affidavit/schemas';
 import { formatCheckpoint, hashLeaf, integrate, signNote } from '@affidavit/tlog';
 
 const root = join(import.meta.dirname, '..', '..', '..', '..');
-const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'services/cli/src/main.ts'), ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [join(root, 'services/cli/src/main.ts'), ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
 const dir = mkdtempSync(join(tmpdir(), 'aff-tamper-'));
 const keyFile = join(dir, 'ledger.key');
 const pubFile = join(dir, 'ledger.pub');
@@ -30,9 +31,18 @@ const signer = loadOrCreateSigningKey(keyFile, pubFile, ORIGIN);
   const bus = createMemoryBus({ maxBatchRecords: 50 });
   for (const t of [TOPICS.sessionEvents, TOPICS.sessionEventsDlq, TOPICS.checkpoints]) await bus.ensureTopic(t, 1);
   const store = await openSqliteLedgerStore({ path: ledgerFile });
-  const ledger = new Ledger({ origin: ORIGIN, checkpointEveryEntries: 100, checkpointEveryMs: 60_000 }, { bus, store, signer, clock: { now: () => Date.now() } });
+  const ledger = new Ledger(
+    { origin: ORIGIN, checkpointEveryEntries: 100, checkpointEveryMs: 60_000 },
+    { bus, store, signer, clock: { now: () => Date.now() } },
+  );
   await ledger.start();
-  await bus.publish(TOPICS.sessionEvents, Array.from({ length: N }, (_, i) => ({ key: 's', value: encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), sessionId: 's', seq: i, text: `select 'marker-${String(i).padStart(4, '0')}'` })) })));
+  await bus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: N }, (_, i) => ({
+      key: 's',
+      value: encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), sessionId: 's', seq: i, text: `select 'marker-${String(i).padStart(4, '0')}'` })),
+    })),
+  );
   const end = Date.now() + 20_000;
   while (ledger.stats().appended < N && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
   await ledger.stop();
@@ -44,7 +54,9 @@ const published = (() => {
   // below starts forging), kept outside the system. Its exact size depends on how the ledger
   // batched the 600 events, so it is looked up rather than assumed.
   const db = new DatabaseSync(ledgerFile, { readOnly: true });
-  const row = db.prepare('SELECT note, size FROM checkpoints WHERE size > 200 AND size < ? ORDER BY size LIMIT 1').get(N) as { note: string; size: number } | undefined;
+  const row = db.prepare('SELECT note, size FROM checkpoints WHERE size > 200 AND size < ? ORDER BY size LIMIT 1').get(N) as
+    | { note: string; size: number }
+    | undefined;
   db.close();
   assert.ok(row, 'the ledger wrote a checkpoint between 200 and 600 entries');
   const f = join(dir, `published-${row.size}.note`);
@@ -147,14 +159,33 @@ test('truncate and re-append different entries (a rollback, signed with the real
   const p = copy('rollback.sqlite');
   // Keep the first 200 entries, forge 400 more, and rebuild tiles and a validly signed checkpoint.
   const kept = await entryBytes(p, 0, 200);
-  const forged = Array.from({ length: 400 }, (_, i) => encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), seq: 200 + i, text: 'select nothing happened' })));
+  const forged = Array.from({ length: 400 }, (_, i) =>
+    encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), seq: 200 + i, text: 'select nothing happened' })),
+  );
   const all = [...kept, ...forged];
-  const built = await integrate(async () => [], 0, all.map((b) => hashLeaf(b)));
+  const built = await integrate(
+    async () => [],
+    0,
+    all.map((b) => hashLeaf(b)),
+  );
   const note = await signNote(formatCheckpoint({ origin: `${ORIGIN}/${LOG}`, size: all.length, root: built.root, extensions: [] }), [signer]);
   raw(p, 'DELETE FROM bundles; DELETE FROM bundle_tail; DELETE FROM event_ids; DELETE FROM checkpoints; DELETE FROM tiles; DELETE FROM sources;');
   const store = await openSqliteLedgerStore({ path: p });
   const log = await store.openLog(LOG);
-  await log.append({ entries: all.map((bytes, i) => ({ eventId: uuidv7(), kind: 'event' as const, bytes, source: { topic: TOPICS.sessionEvents, partition: 0, offset: BigInt(i) }, appendedAt: Date.now() })), tiles: built.tiles, checkpoint: note }, 0);
+  await log.append(
+    {
+      entries: all.map((bytes, i) => ({
+        eventId: uuidv7(),
+        kind: 'event' as const,
+        bytes,
+        source: { topic: TOPICS.sessionEvents, partition: 0, offset: BigInt(i) },
+        appendedAt: Date.now(),
+      })),
+      tiles: built.tiles,
+      checkpoint: note,
+    },
+    0,
+  );
   await store.close();
   const alone = verify(p);
   assert.equal(alone.status, 0, 'internally consistent: only an outside copy can reveal it');

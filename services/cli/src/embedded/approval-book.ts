@@ -87,7 +87,18 @@ export class ApprovalBook {
         // Signed is not enough: a correctly signed self-approval replayed onto the bus breaks the
         // rules too, and the gate refuses it. The book folds only what the gate would accept.
         try {
-          decide({ type: 'DecideApproval', requestId: d.requestId, approver: d.approver!, decision: d.decision, justification: d.justification, now: d.occurredAt, commandDigest: d.commandDigest }, this.#states.get(d.requestId) ?? initialState());
+          decide(
+            {
+              type: 'DecideApproval',
+              requestId: d.requestId,
+              approver: d.approver!,
+              decision: d.decision,
+              justification: d.justification,
+              now: d.occurredAt,
+              commandDigest: d.commandDigest,
+            },
+            this.#states.get(d.requestId) ?? initialState(),
+          );
         } catch {
           return;
         }
@@ -132,7 +143,10 @@ export class ApprovalBook {
   check(requestId: string, approver: Actor, decision: 'approved' | 'denied', justification: string, nowMs: number): ApprovalFact {
     const req = this.#requests.get(requestId);
     const digest = req ? commandDigest(req.text) : null;
-    const [fact] = decide({ type: 'DecideApproval', requestId, approver, decision, justification, now: nowMs * 1000, commandDigest: digest }, this.#states.get(requestId) ?? initialState());
+    const [fact] = decide(
+      { type: 'DecideApproval', requestId, approver, decision, justification, now: nowMs * 1000, commandDigest: digest },
+      this.#states.get(requestId) ?? initialState(),
+    );
     return fact;
   }
 

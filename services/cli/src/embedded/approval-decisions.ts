@@ -35,7 +35,17 @@ export function approvalDecisions(deps: {
     } catch (e) {
       if (isAffidavitError(e)) {
         const req = deps.book.request(requestId);
-        await deps.recordRefusal({ requestId, refusedEventId: null, attemptedDecision: decision, claimedApprover: approver, code: e.code, reason: e.message, refusedBy: 'service', actor: approver, target: req?.target ?? null });
+        await deps.recordRefusal({
+          requestId,
+          refusedEventId: null,
+          attemptedDecision: decision,
+          claimedApprover: approver,
+          code: e.code,
+          reason: e.message,
+          refusedBy: 'service',
+          actor: approver,
+          target: req?.target ?? null,
+        });
         deps.logger?.warn({ requestId, decision, approver: approver.subject, code: e.code }, 'approval decision refused');
       }
       throw e;

@@ -37,7 +37,10 @@ test('environment overrides the file', () => {
 });
 
 test('errors name the bad field', () => {
-  assert.throws(() => loadConfig({ file: write('c.yaml', 'postgres:\n  port: 70000\n'), cwd: dir, env: {} }), (e: Error & { code?: string }) => e.code === 'AFF_E_CONFIG_INVALID' && /config\.postgres\.port/.test(e.message));
+  assert.throws(
+    () => loadConfig({ file: write('c.yaml', 'postgres:\n  port: 70000\n'), cwd: dir, env: {} }),
+    (e: Error & { code?: string }) => e.code === 'AFF_E_CONFIG_INVALID' && /config\.postgres\.port/.test(e.message),
+  );
   assert.throws(() => loadConfig({ file: write('d.yaml', 'recordng: {}\n'), cwd: dir, env: {} }), /unknown field "recordng"/);
   assert.throws(() => loadConfig({ cwd: dir, env: { AFFIDAVIT_PG_PORT: 'abc' } }), /AFFIDAVIT_PG_PORT=abc: must be an integer/);
   assert.throws(() => loadConfig({ file: join(dir, 'missing.yaml'), cwd: dir, env: {} }), /does not exist/);
@@ -53,6 +56,12 @@ test('the embedded proxy is safe by default: an idle timeout and connection limi
   const f = loadConfig({ file: write('limits.yaml', 'postgres:\n  idleTimeoutSeconds: 30\n  maxConnectionsPerIdentity: 2\n'), cwd: dir, env: {} });
   assert.equal(f.postgres.idleTimeoutSeconds, 30);
   assert.equal(f.postgres.maxConnectionsPerIdentity, 2);
-  assert.throws(() => loadConfig({ file: write('limits2.yaml', 'postgres:\n  maxConnections: 3\n  maxConnectionsPerIdentity: 4\n'), cwd: dir, env: {} }), /maxConnectionsPerIdentity: 4 is more than maxConnections \(3\)/);
-  assert.throws(() => loadConfig({ file: write('limits3.yaml', 'postgres:\n  idleTimeoutSeconds: -1\n'), cwd: dir, env: {} }), /config\.postgres\.idleTimeoutSeconds/);
+  assert.throws(
+    () => loadConfig({ file: write('limits2.yaml', 'postgres:\n  maxConnections: 3\n  maxConnectionsPerIdentity: 4\n'), cwd: dir, env: {} }),
+    /maxConnectionsPerIdentity: 4 is more than maxConnections \(3\)/,
+  );
+  assert.throws(
+    () => loadConfig({ file: write('limits3.yaml', 'postgres:\n  idleTimeoutSeconds: -1\n'), cwd: dir, env: {} }),
+    /config\.postgres\.idleTimeoutSeconds/,
+  );
 });

@@ -163,7 +163,9 @@ const CONFIG_SCHEMA = {
           type: 'object',
           additionalProperties: false,
           required: ['auditor', 'approver', 'admin'],
-          properties: Object.fromEntries(['auditor', 'approver', 'admin'].map((r) => [r, { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } }])),
+          properties: Object.fromEntries(
+            ['auditor', 'approver', 'admin'].map((r) => [r, { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } }]),
+          ),
         },
       },
     },

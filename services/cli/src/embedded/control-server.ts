@@ -53,7 +53,12 @@ export async function startControlServer(file: string, handlers: ControlHandlers
         if (req.method === 'GET' && req.url === '/approvals') return send(res, 200, handlers.listApprovals());
         if (req.method === 'POST' && req.url === '/approvals/decide') {
           const b = await readJson(req);
-          if (typeof b.requestId !== 'string' || (b.decision !== 'approved' && b.decision !== 'denied') || typeof b.justification !== 'string' || typeof b.token !== 'string') {
+          if (
+            typeof b.requestId !== 'string' ||
+            (b.decision !== 'approved' && b.decision !== 'denied') ||
+            typeof b.justification !== 'string' ||
+            typeof b.token !== 'string'
+          ) {
             return send(res, 400, { error: 'expected {requestId, decision: approved|denied, justification, token}' });
           }
           return send(res, 200, await handlers.decide(b as never));

@@ -79,7 +79,10 @@ function frame(bytes: number[]): Buffer {
 }
 
 /** rawLogin logs in over the socket with the wire helpers (SCRAM) and returns the socket and what it received. */
-async function rawLogin(db: DemoDatabase, password = db.password): Promise<{ s: Socket; names: string[]; frames: Array<Record<string, unknown>>; until: (name: string) => Promise<Record<string, unknown>> }> {
+async function rawLogin(
+  db: DemoDatabase,
+  password = db.password,
+): Promise<{ s: Socket; names: string[]; frames: Array<Record<string, unknown>>; until: (name: string) => Promise<Record<string, unknown>> }> {
   const s = connect({ path: db.socketPath });
   await new Promise<void>((res, rej) => s.once('connect', res).once('error', rej));
   const reader = new wire.BackendReader();
@@ -245,7 +248,7 @@ describe('demo database (PGlite on a private Unix socket behind SCRAM)', { timeo
     await a.query('declare held_cur cursor with hold for select card_number from customers order by id');
     await a.query('commit');
     await a.query("set application_name = 'left-behind-by-a'");
-    await a.query("set search_path = pg_catalog");
+    await a.query('set search_path = pg_catalog');
     await a.query('create temp table a_temp (x text)');
     await a.query("insert into a_temp values ('a was here')");
     await a.query('listen a_channel');
@@ -317,7 +320,8 @@ describe('demo database (PGlite on a private Unix socket behind SCRAM)', { timeo
           for (let i = 0; i < 25; i++) {
             const id = ((k * 7 + i) % SEEDED_CUSTOMERS) + 1;
             const r = await c.query('select id, $2::text as tag from customers where id = $1', [id, `c${k}-${i}`]);
-            if (r.rows.length !== 1 || r.rows[0].id !== id || r.rows[0].tag !== `c${k}-${i}`) mismatches.push(`client ${k} query ${i}: ${JSON.stringify(r.rows)}`);
+            if (r.rows.length !== 1 || r.rows[0].id !== id || r.rows[0].tag !== `c${k}-${i}`)
+              mismatches.push(`client ${k} query ${i}: ${JSON.stringify(r.rows)}`);
           }
         } finally {
           await c.end();
@@ -451,7 +455,7 @@ describe('demo database (PGlite on a private Unix socket behind SCRAM)', { timeo
     db = await startDemoDatabase({ dataDir, logger });
     assert.equal(db.seeded, false);
 
-    const { stdout } = await psql(db, 'select count(*) || \'|\' || count(distinct email) from customers');
+    const { stdout } = await psql(db, "select count(*) || '|' || count(distinct email) from customers");
     assert.equal(stdout.trim(), `${SEEDED_CUSTOMERS + 1}|${SEEDED_CUSTOMERS + 1}`);
     const d = await client(db);
     try {

@@ -53,7 +53,8 @@ export function createScramServer(o: ScramServerOptions): ScramServer {
       clientFirstBare = m[2];
       const a = attributes(clientFirstBare);
       const clientNonce = a.get('r');
-      if (!clientNonce || !/^[\x21-\x2b\x2d-\x7e]+$/.test(clientNonce) || !a.has('n')) throw new ScramRefused('SCRAM client-first-message: n and r are required');
+      if (!clientNonce || !/^[\x21-\x2b\x2d-\x7e]+$/.test(clientNonce) || !a.has('n'))
+        throw new ScramRefused('SCRAM client-first-message: n and r are required');
       nonce = clientNonce + o.serverNonce;
       serverFirstMessage = `r=${nonce},s=${o.salt.toString('base64')},i=${o.iterations}`;
       return serverFirstMessage;
@@ -65,7 +66,8 @@ export function createScramServer(o: ScramServerOptions): ScramServer {
       if (at < 0) throw new ScramRefused('SCRAM client-final-message: no proof');
       const withoutProof = clientFinal.slice(0, at);
       const a = attributes(withoutProof);
-      if (a.get('c') !== Buffer.from(gs2).toString('base64')) throw new ScramRefused('SCRAM client-final-message: channel binding does not match the gs2 header');
+      if (a.get('c') !== Buffer.from(gs2).toString('base64'))
+        throw new ScramRefused('SCRAM client-final-message: channel binding does not match the gs2 header');
       if (a.get('r') !== nonce) throw new ScramRefused('SCRAM client-final-message: nonce mismatch');
       const proof = Buffer.from(clientFinal.slice(at + 3), 'base64');
       const salted = pbkdf2Sync(o.password, o.salt, o.iterations, 32, 'sha256');

@@ -265,10 +265,16 @@ class DemoConnection {
     try {
       if (this.#phase === 'sasl-initial') {
         const nul = m.indexOf(0, 5);
-        if (nul < 0 || m.toString('utf8', 5, nul) !== SCRAM_SERVER_MECHANISM) throw new ScramRefused('client selected an invalid SASL authentication mechanism');
+        if (nul < 0 || m.toString('utf8', 5, nul) !== SCRAM_SERVER_MECHANISM)
+          throw new ScramRefused('client selected an invalid SASL authentication mechanism');
         const n = m.readInt32BE(nul + 1);
         const data = m.toString('utf8', nul + 5, nul + 5 + Math.max(0, n));
-        this.#scram = createScramServer({ password: this.#o.password, salt: randomBytes(16), iterations: this.#o.scramIterations, serverNonce: randomBytes(18).toString('base64') });
+        this.#scram = createScramServer({
+          password: this.#o.password,
+          salt: randomBytes(16),
+          iterations: this.#o.scramIterations,
+          serverNonce: randomBytes(18).toString('base64'),
+        });
         this.#s.write(auth(11, Buffer.from(this.#scram.serverFirst(data))));
         this.#phase = 'sasl-final';
         return;
@@ -310,12 +316,13 @@ class DemoConnection {
       case 0x70 /* p */:
         return this.#fatal('08P01', 'unexpected password message after login');
       case 0x51 /* Q Query */:
-      case 0x50 /* P Parse */: {
-        const why = this.#o.refuseSql?.(sqlOf(m));
-        if (why) return this.#fatal('0A000', why);
-        this.#run(Buffer.from(m));
-        return;
-      }
+      case 0x50 /* P Parse */:
+        {
+          const why = this.#o.refuseSql?.(sqlOf(m));
+          if (why) return this.#fatal('0A000', why);
+          this.#run(Buffer.from(m));
+          return;
+        }
       default:
         this.#run(Buffer.from(m));
     }

@@ -10,7 +10,13 @@ import { dataPaths } from './paths.ts';
  */
 export async function mintDevToken(config: ResolvedConfig, user: string, ttlSeconds?: number): Promise<string> {
   const paths = dataPaths(config);
-  const options = devIssuerOptions({ audience: config.issuer.audience, users: config.issuer.users, keyFile: paths.issuerKey, port: config.issuer.port, tokenTtlSeconds: config.issuer.tokenTtlSeconds });
+  const options = devIssuerOptions({
+    audience: config.issuer.audience,
+    users: config.issuer.users,
+    keyFile: paths.issuerKey,
+    port: config.issuer.port,
+    tokenTtlSeconds: config.issuer.tokenTtlSeconds,
+  });
   const key = await loadOrCreateDevSigningKey(paths.issuerKey, options.algorithm);
   const minter = createDevTokenMinter({ issuer: issuerUrl(config), options, key }, { clock: systemClock });
   return minter.mint(user, ttlSeconds === undefined ? {} : { ttlSeconds });

@@ -39,9 +39,15 @@ test('a publish resolves once the ledger file holds every event, and all session
       for await (const e of (await reader.openLog(logs[0])).readEntries(0, 100)) ids.push(e.eventId);
       return ids;
     };
-    assert.deepEqual(await stored(), events.slice(0, 5).map((e) => e.headers.eventId));
+    assert.deepEqual(
+      await stored(),
+      events.slice(0, 5).map((e) => e.headers.eventId),
+    );
     await rec.sink.publish(events.slice(5));
-    assert.deepEqual(await stored(), events.map((e) => e.headers.eventId));
+    assert.deepEqual(
+      await stored(),
+      events.map((e) => e.headers.eventId),
+    );
     await reader.close();
   } finally {
     for (const [, stop] of rec.stops.reverse()) await stop();
@@ -52,10 +58,13 @@ test('a publish resolves once the ledger file holds every event, and all session
 test('a ledger file that cannot be opened fails the start with a typed ledger error', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'embedded-recording-'));
   try {
-    await assert.rejects(startEmbeddedRecording({ ...options(dir), ledgerFile: join(dir, 'no-such-folder', 'ledger.sqlite') }), (e: Error & { code?: string }) => {
-      assert.match(e.code ?? '', /^AFF_E_LEDGER_/);
-      return true;
-    });
+    await assert.rejects(
+      startEmbeddedRecording({ ...options(dir), ledgerFile: join(dir, 'no-such-folder', 'ledger.sqlite') }),
+      (e: Error & { code?: string }) => {
+        assert.match(e.code ?? '', /^AFF_E_LEDGER_/);
+        return true;
+      },
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -33,12 +33,14 @@ test('given a data folder an older version left world-readable, then every priva
     const p = paths(mkdtempSync(join(tmpdir(), 'aff-private-')));
     mkdirSync(join(p.keysDir, 'tls'), { recursive: true, mode: 0o755 });
     chmodSync(p.dataDir, 0o755);
-    for (const f of [p.ledgerFile, `${p.ledgerFile}-wal`, `${p.ledgerFile}-shm`, join(p.keysDir, 'ledger-signing.key'), join(p.keysDir, 'tls', 'proxy.key')]) writeFileSync(f, 'x', { mode: 0o644 });
+    for (const f of [p.ledgerFile, `${p.ledgerFile}-wal`, `${p.ledgerFile}-shm`, join(p.keysDir, 'ledger-signing.key'), join(p.keysDir, 'tls', 'proxy.key')])
+      writeFileSync(f, 'x', { mode: 0o644 });
     writeFileSync(join(p.keysDir, 'ledger.pub'), 'x', { mode: 0o644 });
     const tightened = privateDataDir(p, logger);
     assert.equal(mode(p.dataDir), 0o700);
     assert.equal(mode(join(p.keysDir, 'tls')), 0o700);
-    for (const f of [p.ledgerFile, `${p.ledgerFile}-wal`, `${p.ledgerFile}-shm`, join(p.keysDir, 'ledger-signing.key'), join(p.keysDir, 'tls', 'proxy.key')]) assert.equal(mode(f), 0o600, f);
+    for (const f of [p.ledgerFile, `${p.ledgerFile}-wal`, `${p.ledgerFile}-shm`, join(p.keysDir, 'ledger-signing.key'), join(p.keysDir, 'tls', 'proxy.key')])
+      assert.equal(mode(f), 0o600, f);
     assert.equal(mode(join(p.keysDir, 'ledger.pub')), 0o644, 'a public key may stay readable (its folder is not)');
     assert.ok(tightened.some((t) => t.path === p.ledgerFile && t.from === 0o644 && t.to === 0o600));
     assert.equal(tightened.length, 8);

@@ -29,10 +29,15 @@ function tighten(path: string, mode: number, logger: Logger, out: Tightened[]): 
   try {
     chmodSync(path, current & mode);
   } catch (err) {
-    throw new ConfigInvalidError(`${path} is readable by other users (mode ${current.toString(8)}) and cannot be made private: ${(err as Error).message}`, { cause: err });
+    throw new ConfigInvalidError(`${path} is readable by other users (mode ${current.toString(8)}) and cannot be made private: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   out.push({ path, from: current, to: current & mode });
-  logger.warn({ path, from: current.toString(8), to: (current & mode).toString(8) }, `SECURITY: ${path} was readable by other users (mode ${current.toString(8)}); tightened to ${(current & mode).toString(8)}`);
+  logger.warn(
+    { path, from: current.toString(8), to: (current & mode).toString(8) },
+    `SECURITY: ${path} was readable by other users (mode ${current.toString(8)}); tightened to ${(current & mode).toString(8)}`,
+  );
 }
 
 function privateDir(dir: string, logger: Logger, out: Tightened[]): void {

@@ -27,7 +27,7 @@ import type { Bus } from '@affidavit/bus';
 import { loadOrCreateSigningKey } from '@affidavit/ledger';
 import type { LedgerStore } from '@affidavit/ledger';
 import { createMaskingPort, createPostgresProxy } from '@affidavit/postgres-proxy';
-import { codec, encodeEvent, } from '@affidavit/schemas';
+import { codec, encodeEvent } from '@affidavit/schemas';
 import type { DataMasked, LedgerRecord } from '@affidavit/schemas';
 import { ApprovalBook } from './approval-book.ts';
 import { approvalDecisions } from './approval-decisions.ts';
@@ -79,7 +79,15 @@ async function tlsMaterial(dir: string): Promise<{ cert: string; key: string }> 
     const pems = await selfsigned.generate([{ name: 'commonName', value: 'affidavit-embedded' }], {
       days: 825,
       keySize: 2048,
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] }],
+      extensions: [
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 7, ip: '127.0.0.1' },
+            { type: 2, value: 'localhost' },
+          ],
+        },
+      ],
     } as never);
     writeFileSync(keyFile, pems.private, { mode: 0o600 });
     writeFileSync(certFile, pems.cert, { mode: 0o644 });
@@ -132,7 +140,13 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     const { bus, store } = recording;
 
     const issuer = await startDevIssuer(
-      { audience: config.issuer.audience, users: config.issuer.users, keyFile: paths.issuerKey, port: config.issuer.port, tokenTtlSeconds: config.issuer.tokenTtlSeconds },
+      {
+        audience: config.issuer.audience,
+        users: config.issuer.users,
+        keyFile: paths.issuerKey,
+        port: config.issuer.port,
+        tokenTtlSeconds: config.issuer.tokenTtlSeconds,
+      },
       { clock: systemClock },
     );
     stops.push(['token issuer', () => issuer.close()]);
@@ -146,7 +160,14 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
       upstream = { host: 'localhost', port: demo.port, socketPath: demo.socketPath, user: demo.user, password: demo.password, database: demo.database };
     } else {
       const u = config.postgres.upstream;
-      upstream = { host: u.host, port: u.port, user: u.user, password: u.password, database: u.database, ...(u.caFile ? { tls: { ca: readFileSync(u.caFile, 'utf8') } } : {}) };
+      upstream = {
+        host: u.host,
+        port: u.port,
+        user: u.user,
+        password: u.password,
+        database: u.database,
+        ...(u.caFile ? { tls: { ca: readFileSync(u.caFile, 'utf8') } } : {}),
+      };
     }
 
     if (!existsSync(paths.maskingKeys)) await generateKeyFile(paths.maskingKeys);
@@ -168,7 +189,14 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     const decisions = await busDecisionSource(bus, { instanceId: `embedded-${process.pid}` });
     stops.push(['approval decisions', () => decisions.close()]);
     // One gate sees every request in the embedded mode, so decisions for unknown ids are recorded too.
-    const gate = new ApprovalGate(decisions, { newId: () => uuidv7(), now: () => Date.now(), verifierKeys: [decisionVerifier], recordRefusal, recordUnknownRequests: true, logger: logger.child({ component: 'approval-gate' }) });
+    const gate = new ApprovalGate(decisions, {
+      newId: () => uuidv7(),
+      now: () => Date.now(),
+      verifierKeys: [decisionVerifier],
+      recordRefusal,
+      recordUnknownRequests: true,
+      logger: logger.child({ component: 'approval-gate' }),
+    });
     stops.push(['approval gate', async () => (gate.close(), gate.settled())]);
 
     const tls = await tlsMaterial(paths.tlsDir);
@@ -289,7 +317,15 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     // Again once every component wrote its files: a library that chose its own mode is caught too.
     privateFiles(privatePaths, logger);
 
-    return { proxyPort: addr.port, issuer: issuer.issuer, verifierKeyFile: paths.ledgerVerifierKey, decisionKeyFile: paths.decisionVerifierKey, bus, apiUrl, stop };
+    return {
+      proxyPort: addr.port,
+      issuer: issuer.issuer,
+      verifierKeyFile: paths.ledgerVerifierKey,
+      decisionKeyFile: paths.decisionVerifierKey,
+      bus,
+      apiUrl,
+      stop,
+    };
   } catch (e) {
     await stop();
     throw e;

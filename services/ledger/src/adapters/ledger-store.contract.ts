@@ -98,7 +98,10 @@ export function ledgerStoreContract(name: string, makeFixture: () => Promise<Led
       await store.openLog(b);
       await store.openLog(a);
       const logs = await store.listLogs();
-      assert.deepEqual(logs.filter((l) => l === a || l === b), [a, b]);
+      assert.deepEqual(
+        logs.filter((l) => l === a || l === b),
+        [a, b],
+      );
       const other = await another();
       assert.ok((await other.listLogs()).includes(b), 'a second handle on the same store sees the log');
     });
@@ -113,10 +116,16 @@ export function ledgerStoreContract(name: string, makeFixture: () => Promise<Led
       ];
       await log.append({ entries: batch }, 0);
       const got = await collect(log.readEntries(0, 100));
-      assert.deepEqual(got.map((e) => e.index), [0, 1, 2, 3]);
+      assert.deepEqual(
+        got.map((e) => e.index),
+        [0, 1, 2, 3],
+      );
       assert.deepEqual(got.map(stripIndex), batch.map(asStored));
       assert.ok(Buffer.isBuffer(got[0].bytes), 'bytes come back as a Buffer');
-      assert.deepEqual((await collect(log.readEntries(1, 3))).map((e) => e.eventId), [batch[1].eventId, batch[2].eventId]);
+      assert.deepEqual(
+        (await collect(log.readEntries(1, 3))).map((e) => e.eventId),
+        [batch[1].eventId, batch[2].eventId],
+      );
       assert.deepEqual(await collect(log.readEntries(2, 2)), []);
     });
 
@@ -129,8 +138,14 @@ export function ledgerStoreContract(name: string, makeFixture: () => Promise<Led
         assert.equal((await log.tail()).size, size);
       }
       const all = await collect(log.readEntries(0, size));
-      assert.deepEqual(all.map((e) => e.index), Array.from({ length: size }, (_, i) => i));
-      assert.deepEqual(all.map((e) => e.eventId), Array.from({ length: size }, (_, i) => testEntry(i).eventId));
+      assert.deepEqual(
+        all.map((e) => e.index),
+        Array.from({ length: size }, (_, i) => i),
+      );
+      assert.deepEqual(
+        all.map((e) => e.eventId),
+        Array.from({ length: size }, (_, i) => testEntry(i).eventId),
+      );
     });
 
     test('expectedSize fences a second writer: of two racing appends one fails and writes nothing', async () => {
@@ -148,7 +163,10 @@ export function ledgerStoreContract(name: string, makeFixture: () => Promise<Led
       const [winBatch, loseBatch] = ra.status === 'fulfilled' ? [batchA, batchB] : [batchB, batchA];
       const reader = await (await another()).openLog(logId);
       const entries = await collect(reader.readEntries(0, 100));
-      assert.deepEqual(entries.map((e) => e.eventId), [testEntry(0).eventId, ...winBatch.entries.map((e) => e.eventId)]);
+      assert.deepEqual(
+        entries.map((e) => e.eventId),
+        [testEntry(0).eventId, ...winBatch.entries.map((e) => e.eventId)],
+      );
       assert.equal((await reader.hasEventIds(loseBatch.entries.map((e) => e.eventId))).size, 0);
       assert.deepEqual(await reader.checkpoints(), [winBatch.checkpoint]);
       const w = winBatch.tiles![0];
@@ -173,7 +191,10 @@ export function ledgerStoreContract(name: string, makeFixture: () => Promise<Led
       assert.equal(t.lastSource.get(sourceKey(TOPIC, 0)), 1n);
       assert.equal((await log.hasEventIds([testEntry(2).eventId, testEntry(3).eventId])).size, 0);
       assert.deepEqual(await log.checkpoints(), ['cp-2\n']);
-      const [t00, t10] = await log.readTiles([{ level: 0, index: 0, width: 2 }, { level: 1, index: 0, width: 1 }]);
+      const [t00, t10] = await log.readTiles([
+        { level: 0, index: 0, width: 2 },
+        { level: 1, index: 0, width: 1 },
+      ]);
       assert.deepEqual(Buffer.from(t00!), hashes(2, 1));
       assert.equal(t10, undefined, 'the good tile of the failed batch was not written either');
       // The same log takes the corrected batch at the same expected size.
@@ -206,7 +227,10 @@ export function ledgerStoreContract(name: string, makeFixture: () => Promise<Led
       const log = await s1.openLog(logId);
       const src = (partition: number, offset: bigint, topic = TOPIC) => ({ topic, partition, offset });
       await log.append({ entries: [testEntry(0, { source: src(0, 7n) }), testEntry(1, { source: src(3, 100n) }), testEntry(2, { source: src(0, 5n) })] }, 0);
-      await log.append({ entries: [testEntry(3, { source: src(3, 90n) }), testEntry(4, { source: null }), testEntry(5, { source: src(1, 2n ** 63n - 1n, 'other.topic') })] }, 3);
+      await log.append(
+        { entries: [testEntry(3, { source: src(3, 90n) }), testEntry(4, { source: null }), testEntry(5, { source: src(1, 2n ** 63n - 1n, 'other.topic') })] },
+        3,
+      );
       const before = await log.tail();
       await s1.close();
       await rejectsWithCode(log.tail(), 'AFF_E_SHUTDOWN');
@@ -216,9 +240,16 @@ export function ledgerStoreContract(name: string, makeFixture: () => Promise<Led
       assert.deepEqual(t, before);
       assert.deepEqual(
         [...t.lastSource.entries()].sort(),
-        [[sourceKey(TOPIC, 0), 7n], [sourceKey(TOPIC, 3), 100n], [sourceKey('other.topic', 1), 2n ** 63n - 1n]].sort(),
+        [
+          [sourceKey(TOPIC, 0), 7n],
+          [sourceKey(TOPIC, 3), 100n],
+          [sourceKey('other.topic', 1), 2n ** 63n - 1n],
+        ].sort(),
       );
-      assert.deepEqual((await collect(again.readEntries(0, 6))).map((e) => e.eventId), Array.from({ length: 6 }, (_, i) => testEntry(i).eventId));
+      assert.deepEqual(
+        (await collect(again.readEntries(0, 6))).map((e) => e.eventId),
+        Array.from({ length: 6 }, (_, i) => testEntry(i).eventId),
+      );
     });
 
     test('checkpoints are stored with their batch and read back oldest first', async () => {
@@ -240,12 +271,19 @@ export function ledgerStoreContract(name: string, makeFixture: () => Promise<Led
       const full = hashes(256, 4);
       const w = (n: number) => full.subarray(0, n * 32);
       await log.append({ entries: [testEntry(0)], tiles: [tile(0, 0, 1, w(1))] }, 0);
-      let got = await log.readTiles([{ level: 0, index: 0, width: 1 }, { level: 0, index: 0, width: 2 }, { level: 0, index: 1, width: 1 }]);
+      let got = await log.readTiles([
+        { level: 0, index: 0, width: 1 },
+        { level: 0, index: 0, width: 2 },
+        { level: 0, index: 1, width: 1 },
+      ]);
       assert.deepEqual(Buffer.from(got[0]!), w(1));
       assert.equal(got[1], undefined, 'a wider tile than stored is not there');
       assert.equal(got[2], undefined);
       await log.append({ entries: [testEntry(1), testEntry(2)], tiles: [tile(0, 0, 3, w(3))] }, 1);
-      got = await log.readTiles([{ level: 0, index: 0, width: 1 }, { level: 0, index: 0, width: 3 }]);
+      got = await log.readTiles([
+        { level: 0, index: 0, width: 1 },
+        { level: 0, index: 0, width: 3 },
+      ]);
       assert.deepEqual(Buffer.from(got[0]!), w(1), 'a narrower id is served from the wider tile');
       assert.deepEqual(Buffer.from(got[1]!), w(3));
       await rejectsWithCode(log.append({ entries: [testEntry(3)], tiles: [tile(0, 0, 2, w(2))] }, 3), 'AFF_E_LEDGER_TILE_CONFLICT');
@@ -254,7 +292,10 @@ export function ledgerStoreContract(name: string, makeFixture: () => Promise<Led
       await rejectsWithCode(log.append({ entries: [testEntry(3)], tiles: [tile(0, 0, 4, changed)] }, 3), 'AFF_E_LEDGER_TILE_CONFLICT');
       await log.append({ entries: [testEntry(3)], tiles: [tile(0, 0, 3, w(3))] }, 3); // same width and bytes: a no-op
       await log.append({ entries: [testEntry(4)], tiles: [tile(0, 0, 256, full), tile(1, 0, 1, hashes(1, 8))] }, 4);
-      got = await log.readTiles([{ level: 0, index: 0, width: 256 }, { level: 1, index: 0, width: 1 }]);
+      got = await log.readTiles([
+        { level: 0, index: 0, width: 256 },
+        { level: 1, index: 0, width: 1 },
+      ]);
       assert.deepEqual(Buffer.from(got[0]!), full);
       assert.deepEqual(Buffer.from(got[1]!), hashes(1, 8));
       await rejectsWithCode(log.append({ entries: [testEntry(5)], tiles: [tile(0, 0, 255, w(255))] }, 5), 'AFF_E_LEDGER_TILE_CONFLICT');
@@ -316,7 +357,10 @@ export function ledgerStoreContract(name: string, makeFixture: () => Promise<Led
       // ~100 MiB passed through; a reader that buffers the range would hold all of it.
       assert.ok(peak < 32 * 1024 * 1024, `memory grew by ${(peak / 1048576).toFixed(1)} MiB while streaming ${(bytes / 1048576).toFixed(0)} MiB`);
       const tailPart = await collect(log.readEntries(N - 3, N + 100));
-      assert.deepEqual(tailPart.map((e) => e.index), [N - 3, N - 2, N - 1]);
+      assert.deepEqual(
+        tailPart.map((e) => e.index),
+        [N - 3, N - 2, N - 1],
+      );
     });
 
     test('after close every call fails with AFF_E_SHUTDOWN', async () => {

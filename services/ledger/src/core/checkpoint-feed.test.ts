@@ -10,9 +10,19 @@ test('notes printed one after another (kcat -f "%s\\n") split back into the exac
   const a = note('o/a', 1);
   const b = `o/b\n2\nBBBB\next\n\n\u2014 key abc=\n\u2014 witness def=\n`;
   const got = parse(`${a}\n${b}\n\n`);
-  assert.deepEqual(got.map((n) => n.note), [a, b]);
-  assert.deepEqual(got.map((n) => n.line), [1, 7]);
-  assert.deepEqual(parse(`${a}${a}`).map((n) => n.note), [a, a], 'without a blank line between them');
+  assert.deepEqual(
+    got.map((n) => n.note),
+    [a, b],
+  );
+  assert.deepEqual(
+    got.map((n) => n.line),
+    [1, 7],
+  );
+  assert.deepEqual(
+    parse(`${a}${a}`).map((n) => n.note),
+    [a, a],
+    'without a blank line between them',
+  );
 });
 
 test('a note without signatures is an error naming its line', () => {

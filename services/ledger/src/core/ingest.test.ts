@@ -27,7 +27,10 @@ test('valid events are admitted with their exact bytes and source position', () 
 test('duplicates by eventId are dropped, within the batch and against the log', () => {
   const parsed = parseBatch([rec(1, ev(A, { seq: 1 })), rec(2, ev(B, { seq: 2 })), rec(3, ev(A, { seq: 1 })), rec(4, ev(C, { seq: 3 }))], codec());
   const { admitted, duplicates } = admit(parsed, codec(), new Set([C]), 0);
-  assert.deepEqual(admitted.map((a) => a.eventId), [A, B]);
+  assert.deepEqual(
+    admitted.map((a) => a.eventId),
+    [A, B],
+  );
   assert.equal(duplicates, 2);
 });
 
@@ -35,7 +38,10 @@ test('malformed input becomes an InputRejected entry with the raw hash and reaso
   const garbage = Buffer.from('not avro at all');
   const unknownFp = Buffer.concat([Buffer.from([0xc3, 0x01]), Buffer.alloc(8, 0xee), Buffer.from([0])]);
   const { admitted } = admit(parseBatch([rec(10, garbage), rec(11, unknownFp), rec(12, ev(OK))], codec()), codec(), new Set(), 1_700_000_000_000);
-  assert.deepEqual(admitted.map((a) => a.kind), ['rejected', 'rejected', 'event']);
+  assert.deepEqual(
+    admitted.map((a) => a.kind),
+    ['rejected', 'rejected', 'event'],
+  );
   const r0 = codec().decode(admitted[0].bytes) as InputRejected;
   assert.equal(r0.type, 'InputRejected');
   assert.equal(r0.code, 'AFF_E_AVRO_BAD_MAGIC');
@@ -85,12 +91,18 @@ test('an input eventId of the rejected: form cannot make a later malformed recor
   const parsed = parseBatch([rec(1, claim), rec(9, Buffer.from('junk'))], codec());
   const { admitted, duplicates } = admit(parsed, codec(), new Set(), 0);
   assert.equal(duplicates, 0);
-  assert.deepEqual(admitted.map((a) => a.eventId), ['rejected:events:3:1', 'rejected:events:3:9']);
+  assert.deepEqual(
+    admitted.map((a) => a.eventId),
+    ['rejected:events:3:1', 'rejected:events:3:9'],
+  );
 });
 
 test('a record without a key, or keyed by another session, is rejected as input', () => {
   const { admitted } = admit(parseBatch([rec(1, ev(A), ''), rec(2, ev(B), 'another-session'), rec(3, ev(C))], codec()), codec(), new Set(), 0);
-  assert.deepEqual(admitted.map((a) => a.kind), ['rejected', 'rejected', 'event']);
+  assert.deepEqual(
+    admitted.map((a) => a.kind),
+    ['rejected', 'rejected', 'event'],
+  );
   const [r0, r1] = admitted.map((a) => codec().decode(a.bytes) as InputRejected);
   assert.equal(r0.code, 'AFF_E_LEDGER_KEY_MISMATCH');
   assert.match(r0.reason, /no key/);
@@ -101,9 +113,15 @@ test('a record without a key, or keyed by another session, is rejected as input'
 test('a seq that repeats or goes backwards is appended and flagged by an anomaly entry after it', () => {
   const ids = [uuidv7(), uuidv7(), uuidv7(), uuidv7(), uuidv7()];
   const seqs = [5, 6, 6, 2, 7];
-  const parsed = parseBatch(seqs.map((seq, i) => rec(20 + i, ev(ids[i], { seq }))), codec());
+  const parsed = parseBatch(
+    seqs.map((seq, i) => rec(20 + i, ev(ids[i], { seq }))),
+    codec(),
+  );
   const r = admit(parsed, codec(), new Set(), 0, (s) => (s === SESSION ? 4 : undefined));
-  assert.deepEqual(r.admitted.map((a) => a.eventId), [ids[0], ids[1], ids[2], 'anomaly:events:3:22', ids[3], 'anomaly:events:3:23', ids[4]]);
+  assert.deepEqual(
+    r.admitted.map((a) => a.eventId),
+    [ids[0], ids[1], ids[2], 'anomaly:events:3:22', ids[3], 'anomaly:events:3:23', ids[4]],
+  );
   assert.equal(r.anomalies, 2);
   const flag = codec().decode(r.admitted[3].bytes) as InputRejected;
   assert.equal(flag.code, 'AFF_E_LEDGER_SEQ_ANOMALY');

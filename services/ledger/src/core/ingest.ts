@@ -64,15 +64,23 @@ const show = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 57)}...
 export function parseBatch(records: readonly SourceRecord[], codec: EventCodec): Parsed[] {
   return records.map((r) => {
     try {
-      if (r.value.length > MAX_ENTRY_BYTES) return reject(r, 'AFF_E_AVRO_TOO_LARGE', `${r.value.length} bytes, over the ledger's ${MAX_ENTRY_BYTES}-byte entry bound`);
+      if (r.value.length > MAX_ENTRY_BYTES)
+        return reject(r, 'AFF_E_AVRO_TOO_LARGE', `${r.value.length} bytes, over the ledger's ${MAX_ENTRY_BYTES}-byte entry bound`);
       // inspect accepts and rejects exactly what decode does, without building the record.
       const { writer, eventId } = codec.inspect(r.value);
       if (writer.name === 'InputRejected') return reject(r, 'AFF_E_EVENT_INVALID', 'InputRejected is the ledger’s own record kind; feeders may not send it');
-      if (!UUID_V7.test(eventId)) return reject(r, 'AFF_E_LEDGER_EVENT_ID_INVALID', `eventId ${show(eventId)} (${eventId.length} characters) is not a canonical lowercase UUIDv7`);
+      if (!UUID_V7.test(eventId))
+        return reject(r, 'AFF_E_LEDGER_EVENT_ID_INVALID', `eventId ${show(eventId)} (${eventId.length} characters) is not a canonical lowercase UUIDv7`);
       const head = readSessionHead(r.value, writer, codec);
       if (!head) return reject(r, 'AFF_E_EVENT_INVALID', `${writer.name} has no sessionId and seq`);
       if (r.key !== head.sessionId) {
-        return reject(r, 'AFF_E_LEDGER_KEY_MISMATCH', r.key === '' ? `the record has no key; it must be keyed by its sessionId ${show(head.sessionId)}` : `the record key ${show(r.key)} is not its sessionId ${show(head.sessionId)}`);
+        return reject(
+          r,
+          'AFF_E_LEDGER_KEY_MISMATCH',
+          r.key === ''
+            ? `the record has no key; it must be keyed by its sessionId ${show(head.sessionId)}`
+            : `the record key ${show(r.key)} is not its sessionId ${show(head.sessionId)}`,
+        );
       }
       return { record: r, eventId, session: head.sessionId, seq: head.seq };
     } catch (e) {
@@ -113,7 +121,13 @@ function rejectedEntry(codec: EventCodec, id: string, r: SourceRecord, code: str
  * naming the event (so evidence reports can show it); nothing goes to the DLQ for it.
  * Pure apart from hashing; `now` (epoch ms) is injected.
  */
-export function admit(parsed: readonly Parsed[], codec: EventCodec, known: ReadonlySet<string>, now: number, lastSeq: (session: string) => number | undefined = () => undefined): IngestResult {
+export function admit(
+  parsed: readonly Parsed[],
+  codec: EventCodec,
+  known: ReadonlySet<string>,
+  now: number,
+  lastSeq: (session: string) => number | undefined = () => undefined,
+): IngestResult {
   const seen = new Set<string>();
   const admitted: Admitted[] = [];
   const seqs = new Map<string, number>();
@@ -134,13 +148,27 @@ export function admit(parsed: readonly Parsed[], codec: EventCodec, known: Reado
           anomalies++;
           const id = anomalyId(r);
           const reason = `session ${show(session)}: event ${eventId} has seq ${seq}, ${seq === last ? 'repeating' : 'below'} the highest seq ${last} seen before it; the event was appended, this entry flags it`;
-          admitted.push({ kind: 'rejected', eventId: id, bytes: rejectedEntry(codec, id, r, 'AFF_E_LEDGER_SEQ_ANOMALY', reason, now), source: r, appendedAt: now });
+          admitted.push({
+            kind: 'rejected',
+            eventId: id,
+            bytes: rejectedEntry(codec, id, r, 'AFF_E_LEDGER_SEQ_ANOMALY', reason, now),
+            source: r,
+            appendedAt: now,
+          });
         }
         seqs.set(session, last === undefined ? seq : Math.max(seq, last));
       }
       continue;
     }
-    admitted.push({ kind: 'rejected', eventId, bytes: rejectedEntry(codec, eventId, r, failure.code, failure.reason, now), source: r, appendedAt: now, raw: r.value, code: failure.code });
+    admitted.push({
+      kind: 'rejected',
+      eventId,
+      bytes: rejectedEntry(codec, eventId, r, failure.code, failure.reason, now),
+      source: r,
+      appendedAt: now,
+      raw: r.value,
+      code: failure.code,
+    });
   }
   return { admitted, duplicates, anomalies, seqs };
 }

@@ -16,7 +16,13 @@ function hasEnvelopeHead(w: WriterSchema): boolean {
   let ok = headShape.get(w.type);
   if (ok === undefined) {
     const f = ((w.type as unknown as { fields?: Field[] }).fields ?? []).slice(0, 5);
-    const want: Array<[string, string]> = [['eventId', 'string'], ['type', 'string'], ['occurredAt', 'long'], ['sessionId', 'string'], ['seq', 'long']];
+    const want: Array<[string, string]> = [
+      ['eventId', 'string'],
+      ['type', 'string'],
+      ['occurredAt', 'long'],
+      ['sessionId', 'string'],
+      ['seq', 'long'],
+    ];
     ok = f.length === 5 && want.every(([n, t], i) => f[i].name === n && f[i].type.typeName === t);
     headShape.set(w.type, ok);
   }
@@ -45,7 +51,9 @@ function readLong(buf: Uint8Array, pos: number): { value: number; end: number } 
 export function readSessionHead(bytes: Uint8Array, writer: WriterSchema, codec: EventCodec): SessionHead | undefined {
   if (!hasEnvelopeHead(writer)) {
     const r = codec.decode(bytes) as unknown as { sessionId?: unknown; seq?: unknown };
-    return typeof r.sessionId === 'string' && (typeof r.seq === 'number' || typeof r.seq === 'bigint') ? { sessionId: r.sessionId, seq: Number(r.seq) } : undefined;
+    return typeof r.sessionId === 'string' && (typeof r.seq === 'number' || typeof r.seq === 'bigint')
+      ? { sessionId: r.sessionId, seq: Number(r.seq) }
+      : undefined;
   }
   let pos = HEADER_SIZE;
   for (let i = 0; i < 2; i++) {

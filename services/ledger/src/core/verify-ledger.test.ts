@@ -12,12 +12,18 @@ const open = (n: string): OpenedCheckpoint => {
   return { origin: n.slice(0, n.indexOf('\n')), size: j.size, root: Buffer.from(j.root, 'hex') };
 };
 const bytes = (n: number) => Array.from({ length: n }, (_, i) => Buffer.from(`e${i}`));
-const note = async (origin: string, size: number) => `${origin}\n${JSON.stringify({ size, root: toHex(await rootHash(memoryNodeReader(bytes(size).map((b) => hashLeaf(b))), size)) })}`;
+const note = async (origin: string, size: number) =>
+  `${origin}\n${JSON.stringify({ size, root: toHex(await rootHash(memoryNodeReader(bytes(size).map((b) => hashLeaf(b))), size)) })}`;
 async function* entries(n: number): AsyncIterable<VerifyEntry> {
   for (const [index, b] of bytes(n).entries()) yield { index, bytes: b };
 }
-const log = async (id: string, n: number, sizes: number[]): Promise<LogSource> => ({ id, checkpoints: await Promise.all(sizes.map((s) => note(`o/${id}`, s))), entries: entries(n) });
-const run = (logs: LogSource[], more: Partial<Parameters<typeof verifyLedger>[0]> = {}) => verifyLedger({ logs, external: [], open, allowUnsignedTail: false, scope: 'every-log', ...more });
+const log = async (id: string, n: number, sizes: number[]): Promise<LogSource> => ({
+  id,
+  checkpoints: await Promise.all(sizes.map((s) => note(`o/${id}`, s))),
+  entries: entries(n),
+});
+const run = (logs: LogSource[], more: Partial<Parameters<typeof verifyLedger>[0]> = {}) =>
+  verifyLedger({ logs, external: [], open, allowUnsignedTail: false, scope: 'every-log', ...more });
 
 test('proven logs pass; an unsigned tail fails unless accepted, and is counted either way', async () => {
   assert.equal((await run([await log('a', 10, [5, 10])])).ok, true);

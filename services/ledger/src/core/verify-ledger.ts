@@ -96,7 +96,17 @@ export async function verifyLedger(input: LedgerVerifyInput): Promise<LedgerVerd
     const suffix = `/${src.id}`;
     const fromExternal = [...byOrigin.keys()].filter((o) => o.endsWith(suffix));
     const origin = src.claims?.origin ?? fromStored ?? (fromExternal.length === 1 ? fromExternal[0] : undefined);
-    const fail = (message: string, extra: Partial<LogVerdict> = {}): LogVerdict => ({ log: src.id, origin, ok: false, entries: 0, checkpoints: 0, signed: 0, unsigned: 0, message, ...extra });
+    const fail = (message: string, extra: Partial<LogVerdict> = {}): LogVerdict => ({
+      log: src.id,
+      origin,
+      ok: false,
+      entries: 0,
+      checkpoints: 0,
+      signed: 0,
+      unsigned: 0,
+      message,
+      ...extra,
+    });
     if (origin !== undefined) matched.add(origin);
     if (origin !== undefined && !origin.endsWith(suffix)) {
       verdicts.push(fail(`its origin ${JSON.stringify(origin)} is not that of log ${src.id} (origins end with "/${src.id}"): renamed?`));
@@ -133,7 +143,16 @@ export async function verifyLedger(input: LedgerVerifyInput): Promise<LedgerVerd
       verdicts.push(fail(`FAILED ${where}: ${p.message}`, { entries: report.entries, report }));
       continue;
     }
-    const base = { log: src.id, origin, entries: report.entries, checkpoints: report.checkpoints, signed: report.signed, unsigned: report.entries - report.signed, ...(report.root ? { root: report.root } : {}), report };
+    const base = {
+      log: src.id,
+      origin,
+      entries: report.entries,
+      checkpoints: report.checkpoints,
+      signed: report.signed,
+      unsigned: report.entries - report.signed,
+      ...(report.root ? { root: report.root } : {}),
+      report,
+    };
     if (src.claims && src.claims.to !== count) {
       verdicts.push({ ...base, ok: false, message: `FAILED: the header claims entries [0, ${src.claims.to}) but the bundle holds ${count}` });
       continue;
@@ -143,22 +162,35 @@ export async function verifyLedger(input: LedgerVerifyInput): Promise<LedgerVerd
       continue;
     }
     if (report.checkpoints === 0) {
-      verdicts.push({ ...base, ok: false, message: `FAILED: nothing signed covers its ${report.entries} entries (no checkpoint: removed, or never written)${input.unsignedHint ? `; ${input.unsignedHint}` : ''}` });
+      verdicts.push({
+        ...base,
+        ok: false,
+        message: `FAILED: nothing signed covers its ${report.entries} entries (no checkpoint: removed, or never written)${input.unsignedHint ? `; ${input.unsignedHint}` : ''}`,
+      });
       continue;
     }
     const proven = `${report.signed} entries proven by ${report.checkpoints} checkpoints`;
     if (base.unsigned > 0 && !input.allowUnsignedTail) {
-      verdicts.push({ ...base, ok: false, message: `FAILED: ${base.unsigned} entries after the last checkpoint (size ${report.signed}) are unproven: no signature covers them (${proven})${input.unsignedHint ? `; ${input.unsignedHint}` : ''}` });
+      verdicts.push({
+        ...base,
+        ok: false,
+        message: `FAILED: ${base.unsigned} entries after the last checkpoint (size ${report.signed}) are unproven: no signature covers them (${proven})${input.unsignedHint ? `; ${input.unsignedHint}` : ''}`,
+      });
       continue;
     }
     const tail = base.unsigned > 0 ? `; ${base.unsigned} entries after them UNPROVEN (accepted by --allow-unsigned-tail)` : '';
-    verdicts.push({ ...base, ok: true, message: `ok: ${report.entries} entries, ${report.checkpoints} checkpoints verified${base.unsigned > 0 ? `, ${report.signed} entries proven${tail}, root over all entries` : ', root'} ${report.root}` });
+    verdicts.push({
+      ...base,
+      ok: true,
+      message: `ok: ${report.entries} entries, ${report.checkpoints} checkpoints verified${base.unsigned > 0 ? `, ${report.signed} entries proven${tail}, root over all entries` : ', root'} ${report.root}`,
+    });
   }
   let skipped = 0;
   for (const [origin, list] of byOrigin) {
     if (matched.has(origin)) continue;
     for (const n of list) {
-      if (input.scope === 'every-log' || input.strictLabels?.has(n.label)) problems.push(`${n.label}: no log with origin ${JSON.stringify(origin)} here: deleted or renamed?`);
+      if (input.scope === 'every-log' || input.strictLabels?.has(n.label))
+        problems.push(`${n.label}: no log with origin ${JSON.stringify(origin)} here: deleted or renamed?`);
       else skipped++;
     }
   }

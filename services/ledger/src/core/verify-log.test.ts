@@ -8,7 +8,8 @@ import type { OpenedCheckpoint, VerifyEntry } from './verify-log.ts';
 
 // A stand-in for signed notes: the checkpoint text is JSON, "signed" when it says so. The real
 // note verification is tested in packages/tlog and end to end through the CLI.
-const note = (c: { origin?: string; size: number; root: Uint8Array; bad?: boolean }) => JSON.stringify({ origin: c.origin ?? 'log', size: c.size, root: toHex(c.root), bad: c.bad ?? false });
+const note = (c: { origin?: string; size: number; root: Uint8Array; bad?: boolean }) =>
+  JSON.stringify({ origin: c.origin ?? 'log', size: c.size, root: toHex(c.root), bad: c.bad ?? false });
 const open = (n: string): OpenedCheckpoint => {
   const j = JSON.parse(n);
   if (j.bad) throw Object.assign(new Error('signature does not verify'), { code: 'AFF_E_TLOG_SIGNATURE_INVALID' });
@@ -16,7 +17,8 @@ const open = (n: string): OpenedCheckpoint => {
 };
 const entriesOf = (n: number) => Array.from({ length: n }, (_, i) => Buffer.from(`entry ${i}`));
 async function* stream(list: Buffer[], recorded = true, indexes?: number[]): AsyncIterable<VerifyEntry> {
-  for (const [i, bytes] of list.entries()) yield { index: indexes?.[i] ?? i, bytes, ...(recorded ? { recordedLeaf: hashLeaf(Buffer.from(`entry ${indexes?.[i] ?? i}`)) } : {}) };
+  for (const [i, bytes] of list.entries())
+    yield { index: indexes?.[i] ?? i, bytes, ...(recorded ? { recordedLeaf: hashLeaf(Buffer.from(`entry ${indexes?.[i] ?? i}`)) } : {}) };
 }
 const rootOf = async (list: Buffer[], size = list.length) => rootHash(memoryNodeReader(list.map((b) => hashLeaf(b))), size);
 const cps = async (list: Buffer[], sizes: number[]) => Promise.all(sizes.map(async (s) => note({ size: s, root: await rootOf(list, s) })));
@@ -59,7 +61,16 @@ test('one changed byte without recorded leaves is pinned to the range of the fai
 test('a deleted entry, a duplicated one and two swapped ones are each detected', async () => {
   const list = entriesOf(20);
   const checkpoints = await cps(list, [20]);
-  const del = await verifyLog({ origin: 'log', checkpoints, entries: stream([...list.slice(0, 5), ...list.slice(6)], true, [...Array(20).keys()].filter((i) => i !== 5)), open });
+  const del = await verifyLog({
+    origin: 'log',
+    checkpoints,
+    entries: stream(
+      [...list.slice(0, 5), ...list.slice(6)],
+      true,
+      [...Array(20).keys()].filter((i) => i !== 5),
+    ),
+    open,
+  });
   assert.ok(!del.ok && del.problem.kind === 'entry' && del.problem.index === 5 && /missing/.test(del.problem.message));
   const swapped = [...list];
   [swapped[3], swapped[4]] = [swapped[4], swapped[3]];

@@ -20,7 +20,9 @@ export type VerifyProblem =
  * consistent but PROVEN BY NOTHING (an unsigned tail): deciding whether that is acceptable is
  * the caller's (see verifyLedger).
  */
-export type VerifyReport = { ok: true; entries: number; checkpoints: number; signed: number; root?: string } | { ok: false; entries: number; problem: VerifyProblem };
+export type VerifyReport =
+  | { ok: true; entries: number; checkpoints: number; signed: number; root?: string }
+  | { ok: false; entries: number; problem: VerifyProblem };
 
 /** LabeledNote is a checkpoint held outside the system, with a label naming where it came from (e.g. `--checkpoint FILE`). */
 export type LabeledNote = { label: string; note: string };
@@ -62,18 +64,38 @@ const isPage = (x: VerifyEntry | readonly VerifyEntry[]): x is readonly VerifyEn
  */
 export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   const pending: Pending[] = [];
-  const label = (ext: boolean, i: number, n: string | LabeledNote) => (typeof n !== 'string' ? n.label : `${ext ? 'external checkpoint' : 'checkpoint'} #${i + 1}`);
-  for (const [ext, list] of [[false, input.checkpoints], [true, input.external ?? []]] as const) {
+  const label = (ext: boolean, i: number, n: string | LabeledNote) =>
+    typeof n !== 'string' ? n.label : `${ext ? 'external checkpoint' : 'checkpoint'} #${i + 1}`;
+  for (const [ext, list] of [
+    [false, input.checkpoints],
+    [true, input.external ?? []],
+  ] as const) {
     for (const [i, item] of list.entries()) {
       const note = typeof item === 'string' ? item : item.note;
       let c: OpenedCheckpoint;
       try {
         c = input.open(note);
       } catch (e) {
-        return { ok: false, entries: 0, problem: { kind: 'checkpoint', which: label(ext, i, item), message: `${(e as Error).message}${(e as { code?: string }).code ? ` [${(e as { code?: string }).code}]` : ''}` } };
+        return {
+          ok: false,
+          entries: 0,
+          problem: {
+            kind: 'checkpoint',
+            which: label(ext, i, item),
+            message: `${(e as Error).message}${(e as { code?: string }).code ? ` [${(e as { code?: string }).code}]` : ''}`,
+          },
+        };
       }
       if (c.origin !== input.origin) {
-        return { ok: false, entries: 0, problem: { kind: 'checkpoint', which: label(ext, i, item), message: `origin ${JSON.stringify(c.origin)} is not this log's ${JSON.stringify(input.origin)}` } };
+        return {
+          ok: false,
+          entries: 0,
+          problem: {
+            kind: 'checkpoint',
+            which: label(ext, i, item),
+            message: `origin ${JSON.stringify(c.origin)} is not this log's ${JSON.stringify(input.origin)}`,
+          },
+        };
       }
       pending.push({ ...c, label: `${label(ext, i, item)} (size ${c.size})`, external: ext });
     }
@@ -81,7 +103,15 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   pending.sort((a, b) => a.size - b.size);
   for (let i = 1; i < pending.length; i++) {
     if (pending[i].size === pending[i - 1].size && !hashesEqual(pending[i].root, pending[i - 1].root)) {
-      return { ok: false, entries: 0, problem: { kind: 'checkpoint', which: pending[i].label, message: `disagrees with ${pending[i - 1].label} on the root of the same size: the log was forked or rolled back` } };
+      return {
+        ok: false,
+        entries: 0,
+        problem: {
+          kind: 'checkpoint',
+          which: pending[i].label,
+          message: `disagrees with ${pending[i - 1].label} on the root of the same size: the log was forked or rolled back`,
+        },
+      };
     }
   }
 
@@ -92,7 +122,9 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
     while (next < pending.length && pending[next].size === acc.size) {
       const c = pending[next++];
       if (!hashesEqual(acc.root()!, c.root)) {
-        const why = c.external ? 'rollback: the log no longer matches a checkpoint published earlier' : 'an entry in this range was altered, removed, inserted or reordered';
+        const why = c.external
+          ? 'rollback: the log no longer matches a checkpoint published earlier'
+          : 'an entry in this range was altered, removed, inserted or reordered';
         return { kind: 'range', from: lastGood, to: c.size, message: `root over entries [${lastGood}, ${c.size}) does not match ${c.label}: ${why}` };
       }
       lastGood = c.size;
@@ -105,12 +137,23 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   const checks = input.entryChecks && input.entryChecks.length > 0 ? input.entryChecks : undefined;
   const one = (e: VerifyEntry): VerifyReport | undefined => {
     if (e.index !== acc.size) {
-      const message = e.index > acc.size ? `entry ${acc.size} is missing (next entry is ${e.index}): entries were removed` : `entry ${e.index} appears again or out of order after entry ${acc.size - 1}`;
+      const message =
+        e.index > acc.size
+          ? `entry ${acc.size} is missing (next entry is ${e.index}): entries were removed`
+          : `entry ${e.index} appears again or out of order after entry ${acc.size - 1}`;
       return { ok: false, entries: acc.size, problem: { kind: 'entry', index: acc.size, message } };
     }
     const leaf = hashLeaf(e.bytes);
     if (e.recordedLeaf && !hashesEqual(leaf, e.recordedLeaf)) {
-      return { ok: false, entries: acc.size, problem: { kind: 'entry', index: e.index, message: `entry ${e.index}: its bytes hash to ${toHex(leaf).slice(0, 16)}…, not the leaf ${toHex(e.recordedLeaf).slice(0, 16)}… recorded when it was appended: the entry was altered` } };
+      return {
+        ok: false,
+        entries: acc.size,
+        problem: {
+          kind: 'entry',
+          index: e.index,
+          message: `entry ${e.index}: its bytes hash to ${toHex(leaf).slice(0, 16)}…, not the leaf ${toHex(e.recordedLeaf).slice(0, 16)}… recorded when it was appended: the entry was altered`,
+        },
+      };
     }
     if (checks) {
       for (const c of checks) {
@@ -137,7 +180,15 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   }
   if (next < pending.length) {
     const c = pending[next];
-    return { ok: false, entries: acc.size, problem: { kind: 'checkpoint', which: c.label, message: `the log has ${acc.size} entries but ${c.label} covers ${c.size}: entries were removed (truncation or rollback)` } };
+    return {
+      ok: false,
+      entries: acc.size,
+      problem: {
+        kind: 'checkpoint',
+        which: c.label,
+        message: `the log has ${acc.size} entries but ${c.label} covers ${c.size}: entries were removed (truncation or rollback)`,
+      },
+    };
   }
   const root = acc.root();
   const signed = pending.length > 0 ? pending[pending.length - 1].size : 0;

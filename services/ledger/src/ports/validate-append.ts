@@ -39,10 +39,16 @@ export function assertEventIds(ids: unknown): asserts ids is readonly string[] {
 /** assertTileId throws LedgerInputInvalidError unless level is 0..63, index a safe integer >= 0 and width 1..256. */
 export function assertTileId(id: TileId): void {
   const ok =
-    id !== null && typeof id === 'object' &&
-    Number.isSafeInteger(id.level) && id.level >= 0 && id.level <= 63 &&
-    Number.isSafeInteger(id.index) && id.index >= 0 &&
-    Number.isSafeInteger(id.width) && id.width >= 1 && id.width <= 256;
+    id !== null &&
+    typeof id === 'object' &&
+    Number.isSafeInteger(id.level) &&
+    id.level >= 0 &&
+    id.level <= 63 &&
+    Number.isSafeInteger(id.index) &&
+    id.index >= 0 &&
+    Number.isSafeInteger(id.width) &&
+    id.width >= 1 &&
+    id.width <= 256;
   if (!ok) bad(`bad tile id ${JSON.stringify(id)}`);
 }
 

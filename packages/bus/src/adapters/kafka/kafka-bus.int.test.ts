@@ -48,9 +48,18 @@ test('kafka: a broker killed under a connected producer gives AFF_E_BUS_UNAVAILA
 });
 
 test('kafka: options are validated and frozen', () => {
-  assert.throws(() => createKafkaBus({ brokers: [] }), (e) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID'));
-  assert.throws(() => createKafkaBus({ brokers: ['x:1'], requestTimeoutMs: 5_000, publishTimeoutMs: 1_000 }), (e) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID') && /requestTimeoutMs/.test(e.message));
-  assert.throws(() => createKafkaBus({ brokers: ['x:1'], bogus: 1 } as never), (e) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID') && /bogus/.test(e.message));
+  assert.throws(
+    () => createKafkaBus({ brokers: [] }),
+    (e) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID'),
+  );
+  assert.throws(
+    () => createKafkaBus({ brokers: ['x:1'], requestTimeoutMs: 5_000, publishTimeoutMs: 1_000 }),
+    (e) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID') && /requestTimeoutMs/.test(e.message),
+  );
+  assert.throws(
+    () => createKafkaBus({ brokers: ['x:1'], bogus: 1 } as never),
+    (e) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID') && /bogus/.test(e.message),
+  );
 });
 
 test('kafka: concurrent publish() calls ride shared requests: each resolves, nothing lost or doubled, per-key order kept', async () => {

@@ -31,12 +31,14 @@ function kafkaLogCreator(log: Logger) {
  * one the in-process bus uses): kafkajs's murmur2 cost ~5 µs per record in the ledger bench's
  * feeder. The bus always sends a string key, so the unkeyed (random) branch never applies.
  */
-const keyedPartitioner: ICustomPartitioner = () => ({ partitionMetadata, message }) => {
-  const n = partitionMetadata.length;
-  if (n <= 1) return 0;
-  const k = message.key;
-  return partitionForKey(Buffer.isBuffer(k) ? k.toString('utf8') : String(k ?? ''), n);
-};
+const keyedPartitioner: ICustomPartitioner =
+  () =>
+  ({ partitionMetadata, message }) => {
+    const n = partitionMetadata.length;
+    if (n <= 1) return 0;
+    const k = message.key;
+    return partitionForKey(Buffer.isBuffer(k) ? k.toString('utf8') : String(k ?? ''), n);
+  };
 
 /**
  * MAX_COALESCED_BYTES bounds the records of concurrent publish() calls sent as one produce

@@ -63,7 +63,8 @@ export function resolveKafkaBusOptions(input: unknown): ResolvedKafkaBusOptions 
   return validateOptions<Required<KafkaBusOptions>>(schema, input, {
     name: 'kafka bus options',
     rules: [
-      (o) => (o.requestTimeoutMs < o.publishTimeoutMs ? undefined : 'requestTimeoutMs must be below publishTimeoutMs, or publish could not report a timeout itself'),
+      (o) =>
+        o.requestTimeoutMs < o.publishTimeoutMs ? undefined : 'requestTimeoutMs must be below publishTimeoutMs, or publish could not report a timeout itself',
       (o) => (o.heartbeatIntervalMs * 3 <= o.sessionTimeoutMs ? undefined : 'heartbeatIntervalMs must be at most a third of sessionTimeoutMs'),
       (o) => (o.connectionTimeoutMs < o.publishTimeoutMs ? undefined : 'connectionTimeoutMs must be below publishTimeoutMs'),
     ],

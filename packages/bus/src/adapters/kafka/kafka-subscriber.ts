@@ -151,10 +151,13 @@ export async function subscribeKafka(kafka: Kafka, sub: SubscribeOptions, opts: 
       (closed ??= (async () => {
         closing = true;
         let timer: NodeJS.Timeout | undefined;
-        const left = consumer.disconnect().then(() => true, (err: unknown) => {
-          log.warn({ err }, 'leaving the consumer group failed');
-          return true;
-        });
+        const left = consumer.disconnect().then(
+          () => true,
+          (err: unknown) => {
+            log.warn({ err }, 'leaving the consumer group failed');
+            return true;
+          },
+        );
         const gaveUp = new Promise<false>((resolve) => {
           timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS);
         });

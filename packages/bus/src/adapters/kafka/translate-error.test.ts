@@ -7,7 +7,11 @@ import { translateKafkaError, withDeadline } from './translate-error.ts';
 const err = (fields: Record<string, unknown>) => Object.assign(new Error(String(fields.message ?? 'x')), fields);
 
 test('unknown topic anywhere in the cause chain → AFF_E_BUS_TOPIC_UNKNOWN, not retriable', () => {
-  const e = err({ name: 'KafkaJSNumberOfRetriesExceeded', retriable: false, originalError: err({ name: 'KafkaJSProtocolError', type: 'UNKNOWN_TOPIC_OR_PARTITION', retriable: true }) });
+  const e = err({
+    name: 'KafkaJSNumberOfRetriesExceeded',
+    retriable: false,
+    originalError: err({ name: 'KafkaJSProtocolError', type: 'UNKNOWN_TOPIC_OR_PARTITION', retriable: true }),
+  });
   const t = translateKafkaError(e, 'publishing');
   assert.equal(t.code, 'AFF_E_BUS_TOPIC_UNKNOWN');
   assert.equal(t.retriable, false);
@@ -15,7 +19,11 @@ test('unknown topic anywhere in the cause chain → AFF_E_BUS_TOPIC_UNKNOWN, not
 });
 
 test('connection and retriable errors → AFF_E_BUS_UNAVAILABLE, retriable', () => {
-  for (const e of [err({ name: 'KafkaJSConnectionError' }), err({ name: 'KafkaJSError', retriable: true }), err({ name: 'KafkaJSNonRetriableError', originalError: err({ name: 'KafkaJSRequestTimeoutError' }) })]) {
+  for (const e of [
+    err({ name: 'KafkaJSConnectionError' }),
+    err({ name: 'KafkaJSError', retriable: true }),
+    err({ name: 'KafkaJSNonRetriableError', originalError: err({ name: 'KafkaJSRequestTimeoutError' }) }),
+  ]) {
     const t = translateKafkaError(e, 'x');
     assert.equal(t.code, 'AFF_E_BUS_UNAVAILABLE', e.name);
     assert.equal(t.retriable, true);
@@ -23,7 +31,10 @@ test('connection and retriable errors → AFF_E_BUS_UNAVAILABLE, retriable', () 
 });
 
 test('other driver errors → AFF_E_BUS_REJECTED; our own errors pass through', () => {
-  assert.equal(translateKafkaError(err({ name: 'KafkaJSProtocolError', type: 'TOPIC_AUTHORIZATION_FAILED', retriable: false }), 'x').code, 'AFF_E_BUS_REJECTED');
+  assert.equal(
+    translateKafkaError(err({ name: 'KafkaJSProtocolError', type: 'TOPIC_AUTHORIZATION_FAILED', retriable: false }), 'x').code,
+    'AFF_E_BUS_REJECTED',
+  );
   const own = translateKafkaError(err({ name: 'KafkaJSConnectionError' }), 'x');
   assert.equal(translateKafkaError(own, 'y'), own);
 });

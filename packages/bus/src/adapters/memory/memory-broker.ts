@@ -235,7 +235,14 @@ export function createMemoryBroker(opts: { clock: Clock; logger?: Logger; retent
     if (first || stats.droppedUnread - droppedAtLastLog >= retention.dropLogEvery) {
       droppedAtLastLog = stats.droppedUnread;
       log().warn(
-        { topic, partition, droppedTotal: stats.droppedUnread, retainedStart: l.start, maxRetainedBytes: retention.maxRetainedBytes, maxRetainedRecords: retention.maxRetainedRecords },
+        {
+          topic,
+          partition,
+          droppedTotal: stats.droppedUnread,
+          retainedStart: l.start,
+          maxRetainedBytes: retention.maxRetainedBytes,
+          maxRetainedRecords: retention.maxRetainedRecords,
+        },
         'in-process bus: dropped the oldest records of a topic no consumer group has subscribed to (retention bound reached)',
       );
     }
@@ -255,7 +262,10 @@ export function createMemoryBroker(opts: { clock: Clock; logger?: Logger; retent
     },
     createTopic(topic, partitions) {
       if (topics.has(topic)) return;
-      topics.set(topic, Array.from({ length: partitions }, (_, p) => new PartitionLog(topic, p)));
+      topics.set(
+        topic,
+        Array.from({ length: partitions }, (_, p) => new PartitionLog(topic, p)),
+      );
       // Members subscribed before the topic existed get its partitions now (Kafka: metadata refresh).
       for (const g of groups.values()) if ([...g.members.values()].some((m) => m.topics.includes(topic))) rebalance(g);
     },

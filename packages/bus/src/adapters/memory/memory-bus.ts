@@ -44,7 +44,8 @@ const schema = {
  */
 export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: MemoryBroker; clock?: Clock; logger?: Logger } = {}): Bus {
   const opts = validateOptions<Required<MemoryBusOptions>>(schema, input, { name: 'memory bus options' });
-  if (deps.broker && input.retention) throw new ConfigInvalidError('invalid memory bus options: retention belongs to the shared broker passed as deps.broker; set it there');
+  if (deps.broker && input.retention)
+    throw new ConfigInvalidError('invalid memory bus options: retention belongs to the shared broker passed as deps.broker; set it there');
   const broker = deps.broker ?? createMemoryBroker({ clock: deps.clock ?? systemClock, logger: deps.logger, retention: input.retention });
   const subscriptions = new Set<Subscription>();
   const partitions = new PartitionCache();
@@ -191,10 +192,11 @@ class SlabWriter {
     let size = 0;
     for (const r of records) {
       if (!transfer) size += r.value.length;
-      if (r.headers) for (const k of Object.keys(r.headers)) {
-        const v = r.headers[k];
-        if (typeof v !== 'string') size += v.length;
-      }
+      if (r.headers)
+        for (const k of Object.keys(r.headers)) {
+          const v = r.headers[k];
+          if (typeof v !== 'string') size += v.length;
+        }
     }
     this.#buf = Buffer.allocUnsafe(size);
   }
@@ -219,8 +221,16 @@ function resumeAtRetained(broker: MemoryBroker, group: string, t: string, p: num
   if (pos >= start) return pos;
   const unseen = start - (committed !== undefined && committed > pos ? committed : pos);
   const where = { group, topic: t, partition: p, requested: pos, committed, retainedStart: start };
-  if (unseen > 0n) broker.logger.warn({ ...where, unseen }, 'in-process bus: records this group never consumed were dropped before it subscribed; starting at the oldest retained record');
-  else broker.logger.warn(where, 'in-process bus: records below the retained start were released after every group committed them; starting at the oldest retained record');
+  if (unseen > 0n)
+    broker.logger.warn(
+      { ...where, unseen },
+      'in-process bus: records this group never consumed were dropped before it subscribed; starting at the oldest retained record',
+    );
+  else
+    broker.logger.warn(
+      where,
+      'in-process bus: records below the retained start were released after every group committed them; starting at the oldest retained record',
+    );
   return start;
 }
 

@@ -122,7 +122,11 @@ test('a topic no group subscribed to is bounded: the oldest records are dropped,
   const sub = await bus.subscribe({ group: 'late', topics: ['dlq'], handler: async (batch) => void got.push(...batch.records) });
   await until('the retained records', () => got.length === b.records);
   assert.equal(got[0].offset, b.start);
-  assert.deepEqual(got.map((r) => r.offset), got.map((_, i) => b.start + BigInt(i)), 'offsets consecutive from the retained start');
+  assert.deepEqual(
+    got.map((r) => r.offset),
+    got.map((_, i) => b.start + BigInt(i)),
+    'offsets consecutive from the retained start',
+  );
   assert.equal(got[0].value.toString(), `v${b.start}`);
   const late = logged.find((l) => /never consumed/.test(l.msg));
   assert.ok(late, 'the late group is warned');
@@ -156,7 +160,11 @@ test('a subscribed topic at its bound refuses publishes with BackpressureError (
   assert.ok(isAffidavitError(err, 'AFF_E_BACKPRESSURE'), String(err));
   assert.equal((err as { retriable: boolean }).retriable, true);
   assert.match((err as Error).message, /consumer group ledger/);
-  assert.deepEqual([0, 1].map((p) => broker.bounds('audit', p).end), endsBefore, 'a refused publish wrote nothing');
+  assert.deepEqual(
+    [0, 1].map((p) => broker.bounds('audit', p).end),
+    endsBefore,
+    'a refused publish wrote nothing',
+  );
   assert.equal(broker.stats().refusedPublishes, 1);
   assert.equal(broker.stats().droppedUnread, 0, 'nothing is ever dropped from a subscribed topic');
   open();
@@ -210,8 +218,17 @@ test('memory stays bounded under a long stream: 1M records with a committing con
 });
 
 test('retention options are validated, and refused on a bus that shares a broker', () => {
-  assert.throws(() => createMemoryBroker({ clock: systemClock, retention: { maxRetainedBytes: 10 } }), (e) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID'));
-  assert.throws(() => createMemoryBroker({ clock: systemClock, retention: { bogus: 1 } as MemoryRetentionOptions }), (e) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID'));
+  assert.throws(
+    () => createMemoryBroker({ clock: systemClock, retention: { maxRetainedBytes: 10 } }),
+    (e) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID'),
+  );
+  assert.throws(
+    () => createMemoryBroker({ clock: systemClock, retention: { bogus: 1 } as MemoryRetentionOptions }),
+    (e) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID'),
+  );
   const broker = createMemoryBroker({ clock: systemClock });
-  assert.throws(() => createMemoryBus({ retention: { maxRetainedRecords: 5 } }, { broker }), (e) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID'));
+  assert.throws(
+    () => createMemoryBus({ retention: { maxRetainedRecords: 5 } }, { broker }),
+    (e) => isAffidavitError(e, 'AFF_E_CONFIG_INVALID'),
+  );
 });

@@ -27,7 +27,10 @@ test('publishes made in one turn of the event loop reach a consumer as one batch
     }
   });
   for (let i = 0; i < 50 && batches.flat().length < 10; i++) await turn();
-  assert.deepEqual(batches.flat(), Array.from({ length: 10 }, (_, i) => `v${i}`));
+  assert.deepEqual(
+    batches.flat(),
+    Array.from({ length: 10 }, (_, i) => `v${i}`),
+  );
   assert.ok(batches.length <= 2, `expected the ten publishes in at most two deliveries, got ${batches.length}: ${JSON.stringify(batches)}`);
 
   // A publish after the consumer went idle still wakes it.

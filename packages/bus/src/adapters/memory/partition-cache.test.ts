@@ -36,12 +36,18 @@ test('the memory bus stores its own copies: changing the published buffers after
   header.fill(0);
   const p = partitionForKey('a', 2);
   const stored = broker.read('copies', p, 0n, 10);
-  assert.deepEqual(stored.map((r) => r.value.toString()), ['first value', 'second']);
-  assert.deepEqual(stored.map((r) => Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, v.toString()]))), [
-    { type: 'T1', raw: 'h-bytes' },
-    { type: 'T2ü' },
-  ]);
-  assert.deepEqual(stored.map((r) => r.offset), [0n, 1n]);
+  assert.deepEqual(
+    stored.map((r) => r.value.toString()),
+    ['first value', 'second'],
+  );
+  assert.deepEqual(
+    stored.map((r) => Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, v.toString()]))),
+    [{ type: 'T1', raw: 'h-bytes' }, { type: 'T2ü' }],
+  );
+  assert.deepEqual(
+    stored.map((r) => r.offset),
+    [0n, 1n],
+  );
   await bus.close();
 });
 

@@ -31,7 +31,10 @@ test('releaseBefore drops only whole sealed segments below the offset; offsets s
   assert.equal(l.end, SEGMENT_RECORDS * 3 + 5);
   // A read below the start begins at the start, with the original offsets.
   const got = l.read(0, 3);
-  assert.deepEqual(got.map((r) => r.offset), [BigInt(SEGMENT_RECORDS * 3), BigInt(SEGMENT_RECORDS * 3 + 1), BigInt(SEGMENT_RECORDS * 3 + 2)]);
+  assert.deepEqual(
+    got.map((r) => r.offset),
+    [BigInt(SEGMENT_RECORDS * 3), BigInt(SEGMENT_RECORDS * 3 + 1), BigInt(SEGMENT_RECORDS * 3 + 2)],
+  );
   put(l, 1);
   assert.equal(l.read(l.end - 1, 10)[0].offset, BigInt(SEGMENT_RECORDS * 3 + 5));
 });
@@ -49,7 +52,11 @@ test('a segment is sealed by bytes too, so large records are released in small u
 test('PartitionLog behaves like a plain array with a moving start (model-based)', () => {
   const op = fc.oneof(
     fc.record({ kind: fc.constant('append' as const), n: fc.integer({ min: 0, max: 3 * SEGMENT_RECORDS }) }),
-    fc.record({ kind: fc.constant('read' as const), from: fc.integer({ min: -10, max: 20 * SEGMENT_RECORDS }), max: fc.integer({ min: 0, max: 2 * SEGMENT_RECORDS + 3 }) }),
+    fc.record({
+      kind: fc.constant('read' as const),
+      from: fc.integer({ min: -10, max: 20 * SEGMENT_RECORDS }),
+      max: fc.integer({ min: 0, max: 2 * SEGMENT_RECORDS + 3 }),
+    }),
     fc.record({ kind: fc.constant('release' as const), before: fc.integer({ min: 0, max: 20 * SEGMENT_RECORDS }) }),
     fc.record({ kind: fc.constant('drop' as const) }),
   );

@@ -54,7 +54,8 @@ export function parseKeyFile(text: string): { keys: DataKey[]; currentId: string
       throw new MaskKeyInvalidError('key file is not valid JSON', { cause });
     }
     const d = doc as { current?: unknown; keys?: unknown };
-    if (typeof d.keys !== 'object' || d.keys === null || Array.isArray(d.keys)) throw new MaskKeyInvalidError('key file JSON needs an object "keys" of id → base64 key');
+    if (typeof d.keys !== 'object' || d.keys === null || Array.isArray(d.keys))
+      throw new MaskKeyInvalidError('key file JSON needs an object "keys" of id → base64 key');
     for (const [id, b64] of Object.entries(d.keys as Record<string, unknown>)) keys.push(decodeKey(id, b64));
     if (d.current !== undefined) {
       if (typeof d.current !== 'string') throw new MaskKeyInvalidError('key file "current" must be a key id');

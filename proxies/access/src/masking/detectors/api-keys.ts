@@ -49,7 +49,13 @@ const slackBody = (c: number): boolean => isAlnum(c) || c === 45;
  * and 16 upper-case letters or digits.
  */
 export function awsAccessKeyIdDetector(): Detector {
-  return prefixTokenDetector('aws-access-key-id', { prefixes: ['AKIA', 'ASIA'], body: upperOrDigit, min: 16, max: 16, requires: FEATURE.upper | FEATURE.digit });
+  return prefixTokenDetector('aws-access-key-id', {
+    prefixes: ['AKIA', 'ASIA'],
+    body: upperOrDigit,
+    min: 16,
+    max: 16,
+    requires: FEATURE.upper | FEATURE.digit,
+  });
 }
 
 /**
@@ -57,7 +63,13 @@ export function awsAccessKeyIdDetector(): Detector {
  * alphanumerics, or fine-grained `github_pat_` and 82 word characters.
  */
 export function githubTokenDetector(): Detector {
-  const classic = prefixTokenDetector('github-token', { prefixes: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'], body: isAlnum, min: 36, max: 36, requires: FEATURE.underscore });
+  const classic = prefixTokenDetector('github-token', {
+    prefixes: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'],
+    body: isAlnum,
+    min: 36,
+    max: 36,
+    requires: FEATURE.underscore,
+  });
   const fine = prefixTokenDetector('github-token', { prefixes: ['github_pat_'], body: isWordChar, min: 82, max: 82, requires: FEATURE.underscore });
   return {
     name: 'github-token',

@@ -7,7 +7,24 @@ const MAX_DOMAIN = 253;
 // Local-part characters of RFC 5322 dot-atoms, minus the rarely used ones that also delimit
 // text (quotes, backquote, braces, pipe, slash), so `"a@b.co"` or `<a@b.co>` give the bare address.
 function isLocalChar(c: number): boolean {
-  return isAlnum(c) || c === 46 || c === 95 || c === 45 || c === 43 || c === 37 || c === 33 || c === 35 || c === 36 || c === 38 || c === 39 || c === 42 || c === 61 || c === 63 || c === 94 || c === 126;
+  return (
+    isAlnum(c) ||
+    c === 46 ||
+    c === 95 ||
+    c === 45 ||
+    c === 43 ||
+    c === 37 ||
+    c === 33 ||
+    c === 35 ||
+    c === 36 ||
+    c === 38 ||
+    c === 39 ||
+    c === 42 ||
+    c === 61 ||
+    c === 63 ||
+    c === 94 ||
+    c === 126
+  );
 }
 
 function isDomainChar(c: number): boolean {

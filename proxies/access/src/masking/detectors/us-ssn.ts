@@ -27,7 +27,14 @@ export function usSsnDetector(): Detector {
       let dash = text.indexOf('-');
       while (dash !== -1) {
         const s = dash - 3;
-        if (s >= 0 && s + SHAPE <= text.length && text.charCodeAt(s + 6) === 45 && shapeAt(text, s) && boundaryBefore(text, s) && boundaryAfter(text, s + SHAPE)) {
+        if (
+          s >= 0 &&
+          s + SHAPE <= text.length &&
+          text.charCodeAt(s + 6) === 45 &&
+          shapeAt(text, s) &&
+          boundaryBefore(text, s) &&
+          boundaryAfter(text, s + SHAPE)
+        ) {
           // A dash right before or after means a longer dashed number (a phone or an id).
           const before = s > 0 ? text.charCodeAt(s - 1) : 0;
           const after = s + SHAPE < text.length ? text.charCodeAt(s + SHAPE) : 0;

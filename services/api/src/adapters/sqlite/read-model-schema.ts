@@ -76,4 +76,15 @@ CREATE INDEX IF NOT EXISTS auth_failures_by_time ON auth_failures (occurred_at, 
 `;
 
 /** TABLES are dropped by reset (rebuild from the ledger). */
-export const TABLES = ['rm_positions', 'sessions', 'commands', 'blocked', 'approvals', 'approval_decisions', 'approval_refusals', 'masked', 'identities', 'auth_failures'] as const;
+export const TABLES = [
+  'rm_positions',
+  'sessions',
+  'commands',
+  'blocked',
+  'approvals',
+  'approval_decisions',
+  'approval_refusals',
+  'masked',
+  'identities',
+  'auth_failures',
+] as const;

@@ -13,7 +13,19 @@ import type {
   ReadModelStore,
   SessionFilter,
 } from '../../read-model/read-model-store.ts';
-import type { ApprovalRow, ApprovalStatus, AuthFailureRow, BlockedRow, CommandRow, DecisionRow, IdentityRow, MaskedRow, ReadModelMutation, RefusalRow, SessionRow } from '../../read-model/rows.ts';
+import type {
+  ApprovalRow,
+  ApprovalStatus,
+  AuthFailureRow,
+  BlockedRow,
+  CommandRow,
+  DecisionRow,
+  IdentityRow,
+  MaskedRow,
+  ReadModelMutation,
+  RefusalRow,
+  SessionRow,
+} from '../../read-model/rows.ts';
 import { checkFirst, decodeCursor, encodeCursor, type KeyValue } from './keyset.ts';
 import { DDL, PRAGMAS, READ_MODEL_VERSION, TABLES } from './read-model-schema.ts';
 
@@ -217,7 +229,9 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
       `INSERT INTO commands (session_id, command_id, seq, subject, channel, text, classes, decision, rule_id, issued_at, log, idx)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, command_id) DO NOTHING`,
     ),
-    completeCommand: db.prepare('UPDATE commands SET outcome = ?, tag = ?, rows = ?, duration_micros = ?, error_code = ? WHERE session_id = ? AND command_id = ? AND outcome IS NULL'),
+    completeCommand: db.prepare(
+      'UPDATE commands SET outcome = ?, tag = ?, rows = ?, duration_micros = ?, error_code = ? WHERE session_id = ? AND command_id = ? AND outcome IS NULL',
+    ),
     insertBlocked: db.prepare(
       `INSERT INTO blocked (event_id, session_id, command_id, subject, target_resource, text, rule_id, reason, occurred_at, log, idx)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
@@ -285,8 +299,24 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
       case 'session-started': {
         const r = m.row;
         s.insertSession.run(
-          r.sessionId, r.issuer, r.subject, r.email, b(r.mfa), r.sourceAddress, r.sourcePort, r.application, r.targetKind, r.targetResource,
-          r.targetHost, r.targetDatabase, r.targetLogin, r.protocol, r.tls ? 1 : 0, r.startedAt, r.position.log, r.position.index,
+          r.sessionId,
+          r.issuer,
+          r.subject,
+          r.email,
+          b(r.mfa),
+          r.sourceAddress,
+          r.sourcePort,
+          r.application,
+          r.targetKind,
+          r.targetResource,
+          r.targetHost,
+          r.targetDatabase,
+          r.targetLogin,
+          r.protocol,
+          r.tls ? 1 : 0,
+          r.startedAt,
+          r.position.log,
+          r.position.index,
         );
         return;
       }
@@ -295,7 +325,20 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
         return;
       case 'command-issued': {
         const r = m.row;
-        s.insertCommand.run(r.sessionId, r.commandId, r.seq, r.subject, r.channel, r.text, JSON.stringify(r.classes), r.decision, r.ruleId, r.issuedAt, r.position.log, r.position.index);
+        s.insertCommand.run(
+          r.sessionId,
+          r.commandId,
+          r.seq,
+          r.subject,
+          r.channel,
+          r.text,
+          JSON.stringify(r.classes),
+          r.decision,
+          r.ruleId,
+          r.issuedAt,
+          r.position.log,
+          r.position.index,
+        );
         return;
       }
       case 'command-completed':
@@ -303,24 +346,69 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
         return;
       case 'command-blocked': {
         const r = m.row;
-        s.insertBlocked.run(r.eventId, r.sessionId, r.commandId, r.subject, r.targetResource, r.text, r.ruleId, r.reason, r.occurredAt, r.position.log, r.position.index);
+        s.insertBlocked.run(
+          r.eventId,
+          r.sessionId,
+          r.commandId,
+          r.subject,
+          r.targetResource,
+          r.text,
+          r.ruleId,
+          r.reason,
+          r.occurredAt,
+          r.position.log,
+          r.position.index,
+        );
         return;
       }
       case 'approval-requested': {
         const r = m.row;
         s.insertApproval.run(
-          r.requestId, r.sessionId, r.commandId, r.requester, r.text, r.ruleId, r.reason, JSON.stringify(r.approverGroups), r.requestedAt, r.expiresAt,
-          r.position.log, r.position.index,
+          r.requestId,
+          r.sessionId,
+          r.commandId,
+          r.requester,
+          r.text,
+          r.ruleId,
+          r.reason,
+          JSON.stringify(r.approverGroups),
+          r.requestedAt,
+          r.expiresAt,
+          r.position.log,
+          r.position.index,
         );
         return;
       }
       case 'approval-decided':
-        s.insertDecision.run(m.requestId, m.position.log, m.position.index, m.eventId, m.status, m.approver, m.justification, m.decidedAt, m.hasSignature ? 1 : 0);
+        s.insertDecision.run(
+          m.requestId,
+          m.position.log,
+          m.position.index,
+          m.eventId,
+          m.status,
+          m.approver,
+          m.justification,
+          m.decidedAt,
+          m.hasSignature ? 1 : 0,
+        );
         settle(m.requestId);
         return;
       case 'approval-refused': {
         const r = m.row;
-        s.insertRefusal.run(r.eventId, r.requestId, r.refusedEventId, r.attemptedDecision, r.claimedApprover, r.actor, r.code, r.reason, r.refusedBy, r.occurredAt, r.position.log, r.position.index);
+        s.insertRefusal.run(
+          r.eventId,
+          r.requestId,
+          r.refusedEventId,
+          r.attemptedDecision,
+          r.claimedApprover,
+          r.actor,
+          r.code,
+          r.reason,
+          r.refusedBy,
+          r.occurredAt,
+          r.position.log,
+          r.position.index,
+        );
         if (r.refusedEventId !== null) {
           for (const row of s.refuseDecision.all(r.refusedEventId) as Row[]) settle(str(row.request_id));
         }
@@ -328,7 +416,19 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
       }
       case 'data-masked': {
         const r = m.row;
-        s.insertMasked.run(r.eventId, r.sessionId, r.commandId, r.subject, r.count, r.truncated ? 1 : 0, JSON.stringify(r.columns), JSON.stringify(r.rules), r.occurredAt, r.position.log, r.position.index);
+        s.insertMasked.run(
+          r.eventId,
+          r.sessionId,
+          r.commandId,
+          r.subject,
+          r.count,
+          r.truncated ? 1 : 0,
+          JSON.stringify(r.columns),
+          JSON.stringify(r.rules),
+          r.occurredAt,
+          r.position.log,
+          r.position.index,
+        );
         return;
       }
       case 'identity-seen':
@@ -337,8 +437,18 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
       case 'authentication-failed': {
         const r = m.row;
         s.insertAuthFailure.run(
-          r.eventId, r.sessionId, r.code, r.reason, r.claimedIssuer, r.claimedSubject, r.tokenId, r.sourceAddress, r.targetResource, r.occurredAt,
-          r.position.log, r.position.index,
+          r.eventId,
+          r.sessionId,
+          r.code,
+          r.reason,
+          r.claimedIssuer,
+          r.claimedSubject,
+          r.tokenId,
+          r.sourceAddress,
+          r.targetResource,
+          r.occurredAt,
+          r.position.log,
+          r.position.index,
         );
         return;
       }
@@ -361,7 +471,10 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
     }
     const cols = spec.key.map((k) => k.col);
     if (req.after) {
-      const key = decodeCursor(req.after, spec.key.map((k) => k.type));
+      const key = decodeCursor(
+        req.after,
+        spec.key.map((k) => k.type),
+      );
       conds.push(`(${cols.join(', ')}) ${spec.desc ? '<' : '>'} (${cols.map(() => '?').join(', ')})`);
       params.push(...key);
     }
@@ -419,7 +532,15 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
     },
     commands(sessionId, req) {
       return page(
-        { table: 'commands', where: eq('session_id', sessionId), key: [{ col: 'seq', type: 'number' }, { col: 'command_id', type: 'string' }], desc: false },
+        {
+          table: 'commands',
+          where: eq('session_id', sessionId),
+          key: [
+            { col: 'seq', type: 'number' },
+            { col: 'command_id', type: 'string' },
+          ],
+          desc: false,
+        },
         req,
         toCommand,
       );
@@ -443,7 +564,19 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
       return page({ table: 'masked', where, key: TIME_DESC('occurred_at', 'event_id'), desc: true }, req, toMasked);
     },
     identities(req) {
-      return page({ table: 'identities', where: [], key: [{ col: 'subject', type: 'string' }, { col: 'issuer', type: 'string' }], desc: false }, req, toIdentity);
+      return page(
+        {
+          table: 'identities',
+          where: [],
+          key: [
+            { col: 'subject', type: 'string' },
+            { col: 'issuer', type: 'string' },
+          ],
+          desc: false,
+        },
+        req,
+        toIdentity,
+      );
     },
     authenticationFailures(f: AuthFailureFilter, req) {
       const where = [...eq('code', f.code), ...eq('claimed_subject', f.claimedSubject)];

@@ -21,8 +21,10 @@ export function translateEsdbError(e: unknown, context: string): Error {
   const msg = `${context}: ${String(err?.message ?? e)}`;
   if (err instanceof Error && isCommandError(err)) {
     const type = (err as { type: string }).type;
-    if (type === ErrorType.WRONG_EXPECTED_VERSION) return new ExpectedSizeConflictError(`${context}: another writer appended to the log's stream`, { cause: e });
-    if (type === ErrorType.MAXIMUM_APPEND_SIZE_EXCEEDED) return new BatchTooLargeError(`${msg} (split the batch or raise the server's MaxAppendSize)`, { cause: e });
+    if (type === ErrorType.WRONG_EXPECTED_VERSION)
+      return new ExpectedSizeConflictError(`${context}: another writer appended to the log's stream`, { cause: e });
+    if (type === ErrorType.MAXIMUM_APPEND_SIZE_EXCEEDED)
+      return new BatchTooLargeError(`${msg} (split the batch or raise the server's MaxAppendSize)`, { cause: e });
     if (type === ErrorType.STREAM_DELETED) return new StoreUnreadableError(`${msg} (the log's stream was deleted)`, { cause: e });
     if (TRANSIENT.has(type)) return new StoreUnavailableError(msg, { cause: e });
     // Access denied, invalid argument and the like: retrying will not help.

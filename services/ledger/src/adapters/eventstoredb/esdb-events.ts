@@ -45,7 +45,12 @@ export function trailerFor(batch: AppendBatch, from: number): BatchTrailer {
   const t: BatchTrailer = {
     from,
     count: batch.entries.length,
-    tiles: (batch.tiles ?? []).map((x) => ({ l: x.id.level, n: x.id.index, w: x.id.width, h: Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength).toString('base64') })),
+    tiles: (batch.tiles ?? []).map((x) => ({
+      l: x.id.level,
+      n: x.id.index,
+      w: x.id.width,
+      h: Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength).toString('base64'),
+    })),
   };
   if (batch.checkpoint !== undefined) t.checkpoint = batch.checkpoint;
   return t;
@@ -78,7 +83,8 @@ export function parseEntryMetadata(m: unknown): { index: number; eventId: string
   if (!md || typeof md !== 'object' || !Number.isSafeInteger(md.i) || typeof md.id !== 'string' || !Number.isSafeInteger(md.at)) corrupt('bad entry metadata');
   let source: SourcePosition | null = null;
   if (md.src !== null) {
-    if (typeof md.src !== 'object' || typeof md.src.t !== 'string' || !Number.isInteger(md.src.p) || !/^[0-9]{1,19}$/.test(String(md.src.o))) corrupt('bad entry source');
+    if (typeof md.src !== 'object' || typeof md.src.t !== 'string' || !Number.isInteger(md.src.p) || !/^[0-9]{1,19}$/.test(String(md.src.o)))
+      corrupt('bad entry source');
     source = { topic: md.src.t, partition: md.src.p, offset: BigInt(md.src.o) };
   }
   return { index: md.i, eventId: md.id, appendedAt: md.at, source };

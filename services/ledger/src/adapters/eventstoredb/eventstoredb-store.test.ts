@@ -35,7 +35,7 @@ describe('eventstoredb adapter details', () => {
     assert.ok(isAffidavitError(other, 'AFF_E_LEDGER_STORE_UNAVAILABLE'));
   });
 
-  test('a batch over the server\'s MaxAppendSize fails with AFF_E_LEDGER_BATCH_TOO_LARGE and writes nothing', async () => {
+  test("a batch over the server's MaxAppendSize fails with AFF_E_LEDGER_BATCH_TOO_LARGE and writes nothing", async () => {
     const server = createFakeEsdbServer(4096);
     const store = await openEventStoreLedgerStore({ client: fakeEsdbClient(server) });
     const log = await store.openLog('p0');
@@ -50,7 +50,9 @@ describe('eventstoredb adapter details', () => {
   test('a foreign event in the log stream makes opening fail with AFF_E_LEDGER_STORE_UNREADABLE', async () => {
     const server = createFakeEsdbServer();
     const client = fakeEsdbClient(server);
-    await client.appendToStream('affidavit-ledger-p9', [{ id: nameUuid('x'), type: 'SomethingElse', contentType: 'application/json', data: {}, metadata: undefined }]);
+    await client.appendToStream('affidavit-ledger-p9', [
+      { id: nameUuid('x'), type: 'SomethingElse', contentType: 'application/json', data: {}, metadata: undefined },
+    ]);
     const store = await openEventStoreLedgerStore({ client });
     await assert.rejects(store.openLog('p9'), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE'));
   });

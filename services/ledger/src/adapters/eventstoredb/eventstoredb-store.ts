@@ -172,13 +172,15 @@ class EsdbLog {
       const kind = kindOfType(ev.type);
       if (kind !== undefined) {
         const md = parseEntryMetadata(ev.metadata);
-        if (md.index !== this.size + pending.length) throw new StoreUnreadableError(`stream ${this.stream}: entry at revision ${rev} has index ${md.index}, want ${this.size + pending.length}`);
+        if (md.index !== this.size + pending.length)
+          throw new StoreUnreadableError(`stream ${this.stream}: entry at revision ${rev} has index ${md.index}, want ${this.size + pending.length}`);
         if (pending.length === 0) firstRev = rev;
         pending.push({ id: md.eventId, source: md.source });
         continue;
       }
       const t = parseTrailer(ev.data);
-      if (t.from !== this.size || t.count !== pending.length) throw new StoreUnreadableError(`stream ${this.stream}: batch trailer at revision ${rev} does not match its entries`);
+      if (t.from !== this.size || t.count !== pending.length)
+        throw new StoreUnreadableError(`stream ${this.stream}: batch trailer at revision ${rev} does not match its entries`);
       for (const p of pending) {
         this.ids.add(p.id);
         if (p.source) this.noteSource(p.source.topic, p.source.partition, p.source.offset);
@@ -232,7 +234,10 @@ class EsdbLog {
       const old = await this.tileBytes(key);
       if (!old) continue;
       const prefixSame = t.data.length >= old.length && Buffer.compare(Buffer.from(t.data.buffer, t.data.byteOffset, old.length), old) === 0;
-      if (!prefixSame) throw new TileConflictError(`log ${this.logId}: tile ${key} of width ${t.id.width} does not extend the stored width ${old.length / 32}; nothing was written`);
+      if (!prefixSame)
+        throw new TileConflictError(
+          `log ${this.logId}: tile ${key} of width ${t.id.width} does not extend the stored width ${old.length / 32}; nothing was written`,
+        );
     }
     const events: EventData[] = batch.entries.map((e, i) =>
       binaryEvent({ id: esdbEventId(this.logId, e.eventId), type: ENTRY_TYPES[e.kind], data: e.bytes, metadata: entryMetadata(e, expectedSize + i) }),
@@ -296,7 +301,14 @@ class EsdbLog {
       const md = parseEntryMetadata(ev.metadata);
       if (md.index !== index) throw new StoreUnreadableError(`stream ${this.stream}: revision ${ev.revision} holds index ${md.index}, want ${index}`);
       const data = ev.data as Uint8Array;
-      yield { index, eventId: md.eventId, kind, bytes: Buffer.from(data.buffer, data.byteOffset, data.byteLength), source: md.source, appendedAt: md.appendedAt };
+      yield {
+        index,
+        eventId: md.eventId,
+        kind,
+        bytes: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        source: md.source,
+        appendedAt: md.appendedAt,
+      };
       index++;
       this.ensureOpen();
     }

@@ -27,7 +27,8 @@ export function createFakeEsdbServer(maxAppendSize = 1024 * 1024): FakeEsdbServe
   return { streams: new Map(), maxAppendSize };
 }
 
-const encode = (v: unknown): Uint8Array => (v === undefined ? new Uint8Array(0) : v instanceof Uint8Array ? Uint8Array.from(v) : Buffer.from(JSON.stringify(v)));
+const encode = (v: unknown): Uint8Array =>
+  v === undefined ? new Uint8Array(0) : v instanceof Uint8Array ? Uint8Array.from(v) : Buffer.from(JSON.stringify(v));
 const decode = (b: Uint8Array): unknown => {
   if (b.length === 0) return undefined;
   try {

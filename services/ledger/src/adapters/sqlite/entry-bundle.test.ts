@@ -27,19 +27,26 @@ const parse = (data: Uint8Array, count: number) => parseBundle(data, count, WHER
 
 /** unreadable asserts that parsing fails with StoreUnreadableError naming the bundle and matching `re`. */
 function unreadable(data: Uint8Array, count: number, re: RegExp): void {
-  assert.throws(() => parseBundle(data, count, WHERE, name), (e: unknown) => {
-    assert.ok(isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE'), String(e));
-    assert.match((e as Error).message, /log p0 entry bundle 7/);
-    assert.match((e as Error).message, re);
-    return true;
-  });
+  assert.throws(
+    () => parseBundle(data, count, WHERE, name),
+    (e: unknown) => {
+      assert.ok(isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE'), String(e));
+      assert.match((e as Error).message, /log p0 entry bundle 7/);
+      assert.match((e as Error).message, re);
+      return true;
+    },
+  );
 }
 
 describe('entry bundle framing', () => {
   test('round trip: UUID and text ids, null source, rejected kind, empty and binary bytes, extreme values', () => {
     const entries: NewEntry[] = [
       entry(),
-      entry({ eventId: 'rejected:affidavit.session-events.v1:3:42', kind: 'rejected', source: { topic: TOPICS[1], partition: 2 ** 31 - 1, offset: 2n ** 63n - 1n } }),
+      entry({
+        eventId: 'rejected:affidavit.session-events.v1:3:42',
+        kind: 'rejected',
+        source: { topic: TOPICS[1], partition: 2 ** 31 - 1, offset: 2n ** 63n - 1n },
+      }),
       entry({ eventId: 'x', source: null, bytes: new Uint8Array(0), appendedAt: 0 }),
       entry({ eventId: '01900000-0000-7000-8000-00000000002A', appendedAt: Number.MAX_SAFE_INTEGER }), // upper case: not canonical, kept as text
       entry({ eventId: 'é☃𝄞', bytes: Buffer.alloc(70_000, 0xff) }),
@@ -80,12 +87,24 @@ describe('entry bundle framing', () => {
   });
 
   test('an eventId with a lone surrogate is refused: it could not be read back unchanged', () => {
-    assert.throws(() => frameEntries([entry({ eventId: 'a\ud800b' })], ref), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_INPUT_INVALID'));
+    assert.throws(
+      () => frameEntries([entry({ eventId: 'a\ud800b' })], ref),
+      (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_INPUT_INVALID'),
+    );
   });
 
   test('isCanonicalUuid and formatUuid', () => {
     assert.ok(isCanonicalUuid('01900000-0000-7000-8000-00000000002a'));
-    for (const no of ['01900000-0000-7000-8000-00000000002A', alias(0, '\u0130'), alias(8, '\u012d'), alias(35, '\u0161'), '01900000000070008000000000000002a', '01900000-0000-7000-8000-00000000002', '{01900000-0000-7000-8000-00000000002a}', '01900000-0000-7000-8000_00000000002a']) {
+    for (const no of [
+      '01900000-0000-7000-8000-00000000002A',
+      alias(0, '\u0130'),
+      alias(8, '\u012d'),
+      alias(35, '\u0161'),
+      '01900000000070008000000000000002a',
+      '01900000-0000-7000-8000-00000000002',
+      '{01900000-0000-7000-8000-00000000002a}',
+      '01900000-0000-7000-8000_00000000002a',
+    ]) {
       assert.equal(isCanonicalUuid(no), false, no);
     }
     assert.equal(formatUuid(Buffer.from('00ff00000000700080000000000000ab', 'hex')), '00ff0000-0000-7000-8000-0000000000ab');
@@ -111,73 +130,147 @@ describe('entry bundle framing', () => {
     });
 
     test('lengths that lie', () => {
-      unreadable(patch(one, LEN_AT, (c) => c.writeUInt32BE(0xffffffff)), 1, /bytes length 4294967295 is over/);
-      unreadable(patch(one, LEN_AT, (c) => c.writeUInt32BE(6)), 1, /the entry bytes needs 6 bytes, 5 left/);
-      unreadable(patch(one, LEN_AT, (c) => c.writeUInt32BE(4)), 1, /1 bytes follow/);
-      unreadable(patch(text, 9, (c) => c.writeUInt16BE(0xffff)), 1, /eventId length 65535 is outside/);
-      unreadable(patch(text, 9, (c) => c.writeUInt16BE(0)), 1, /eventId length 0 is outside/);
-      unreadable(patch(text, 9, (c) => c.writeUInt16BE(200)), 1, /the eventId needs 200 bytes/);
+      unreadable(
+        patch(one, LEN_AT, (c) => c.writeUInt32BE(0xffffffff)),
+        1,
+        /bytes length 4294967295 is over/,
+      );
+      unreadable(
+        patch(one, LEN_AT, (c) => c.writeUInt32BE(6)),
+        1,
+        /the entry bytes needs 6 bytes, 5 left/,
+      );
+      unreadable(
+        patch(one, LEN_AT, (c) => c.writeUInt32BE(4)),
+        1,
+        /1 bytes follow/,
+      );
+      unreadable(
+        patch(text, 9, (c) => c.writeUInt16BE(0xffff)),
+        1,
+        /eventId length 65535 is outside/,
+      );
+      unreadable(
+        patch(text, 9, (c) => c.writeUInt16BE(0)),
+        1,
+        /eventId length 0 is outside/,
+      );
+      unreadable(
+        patch(text, 9, (c) => c.writeUInt16BE(200)),
+        1,
+        /the eventId needs 200 bytes/,
+      );
       for (let cut = 0; cut < one.length; cut++) unreadable(one.subarray(0, cut), 1, /needs \d+ bytes/);
     });
 
     test('values out of range, unknown flags, bad text', () => {
-      unreadable(patch(one, 0, (c) => (c[0] |= 8)), 1, /unknown flag bits 0xe/);
-      unreadable(patch(one, 1, (c) => c.writeUInt32BE(2 ** 21)), 1, /appendedAt is past 2\^53-1/);
-      unreadable(patch(one, 1 + 8 + 16 + 4, (c) => c.writeUInt32BE(2 ** 31)), 1, /partition 2147483648 is past/);
-      unreadable(patch(one, 1 + 8 + 16 + 8, (c) => c.writeBigUInt64BE(2n ** 63n)), 1, /offset is past 2\^63-1/);
-      unreadable(patch(one, 1 + 8 + 16, (c) => c.writeUInt32BE(99)), 1, /topic ref 99 is not in the topics table/);
-      unreadable(patch(text, 11, (c) => (c[0] = 0xff)), 1, /not valid UTF-8/);
+      unreadable(
+        patch(one, 0, (c) => (c[0] |= 8)),
+        1,
+        /unknown flag bits 0xe/,
+      );
+      unreadable(
+        patch(one, 1, (c) => c.writeUInt32BE(2 ** 21)),
+        1,
+        /appendedAt is past 2\^53-1/,
+      );
+      unreadable(
+        patch(one, 1 + 8 + 16 + 4, (c) => c.writeUInt32BE(2 ** 31)),
+        1,
+        /partition 2147483648 is past/,
+      );
+      unreadable(
+        patch(one, 1 + 8 + 16 + 8, (c) => c.writeBigUInt64BE(2n ** 63n)),
+        1,
+        /offset is past 2\^63-1/,
+      );
+      unreadable(
+        patch(one, 1 + 8 + 16, (c) => c.writeUInt32BE(99)),
+        1,
+        /topic ref 99 is not in the topics table/,
+      );
+      unreadable(
+        patch(text, 11, (c) => (c[0] = 0xff)),
+        1,
+        /not valid UTF-8/,
+      );
       const uuidAsText = frameEntries([entry({ eventId: 'z'.repeat(36), source: null })], ref).data;
       uuidAsText.write('01900000-0000-7000-8000-00000000002a', 11, 'latin1');
       unreadable(uuidAsText, 1, /canonical UUID eventId is stored as text/);
     });
 
     test('random corruption of a valid bundle never escapes as anything but StoreUnreadableError', () => {
-      const good = frameEntries([entry(), entry({ eventId: 'rejected:t:0:1', kind: 'rejected', source: null }), entry({ eventId: 'q', bytes: Buffer.alloc(300, 7) })], ref).data;
+      const good = frameEntries(
+        [entry(), entry({ eventId: 'rejected:t:0:1', kind: 'rejected', source: null }), entry({ eventId: 'q', bytes: Buffer.alloc(300, 7) })],
+        ref,
+      ).data;
       fc.assert(
-        fc.property(fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(good.length), (edits, cut) => {
-          const bad = Buffer.from(good.subarray(0, cut));
-          for (const [at, v] of edits) if (at < bad.length) bad[at] = v;
-          try {
-            const got = parseBundle(bad, 3, WHERE, name);
-            assert.equal(got.length, 3); // a corruption that still parses (e.g. inside the entry bytes) is the Merkle tree's to catch
-          } catch (e) {
-            assert.ok(isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE'), String(e));
-          }
-        }),
+        fc.property(
+          fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+          fc.nat(good.length),
+          (edits, cut) => {
+            const bad = Buffer.from(good.subarray(0, cut));
+            for (const [at, v] of edits) if (at < bad.length) bad[at] = v;
+            try {
+              const got = parseBundle(bad, 3, WHERE, name);
+              assert.equal(got.length, 3); // a corruption that still parses (e.g. inside the entry bytes) is the Merkle tree's to catch
+            } catch (e) {
+              assert.ok(isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE'), String(e));
+            }
+          },
+        ),
         { numRuns: 2000 },
       );
     });
   });
 
   test('property: random entries, framed in random batch splits and concatenated, read back exactly', () => {
-    const eventId = fc.oneof(
-      fc.uuid().map((u) => u.toLowerCase()),
-      fc.uuid(),
-      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
-      fc.tuple(fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !s.includes(':')), fc.nat(), fc.bigInt({ min: 0n, max: 2n ** 63n - 1n })).map(([t, p, o]) => `rejected:${t}:${p}:${o}`),
-    ).filter((id) => id.length <= 400 && id.isWellFormed());
+    const eventId = fc
+      .oneof(
+        fc.uuid().map((u) => u.toLowerCase()),
+        fc.uuid(),
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
+        fc
+          .tuple(
+            fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !s.includes(':')),
+            fc.nat(),
+            fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }),
+          )
+          .map(([t, p, o]) => `rejected:${t}:${p}:${o}`),
+      )
+      .filter((id) => id.length <= 400 && id.isWellFormed());
     const arbEntry = fc.record({
       eventId,
       kind: fc.constantFrom('event' as const, 'rejected' as const),
       bytes: fc.uint8Array({ maxLength: 600 }),
-      source: fc.option(fc.record({ topic: fc.constantFrom(...TOPICS), partition: fc.integer({ min: 0, max: 2 ** 31 - 1 }), offset: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }) }), { nil: null }),
+      source: fc.option(
+        fc.record({
+          topic: fc.constantFrom(...TOPICS),
+          partition: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+          offset: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }),
+        }),
+        { nil: null },
+      ),
       appendedAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
     });
     fc.assert(
-      fc.property(fc.array(arbEntry, { minLength: 1, maxLength: BUNDLE_WIDTH }), fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 10 }), (entries, cuts) => {
-        const parts: Buffer[] = [];
-        let at = 0;
-        for (const c of cuts) {
-          if (at >= entries.length) break;
-          parts.push(frameEntries(entries.slice(at, at + c), ref).data);
-          at += c;
-        }
-        if (at < entries.length) parts.push(frameEntries(entries.slice(at), ref).data);
-        const data = Buffer.concat(parts);
-        assert.deepEqual(data, frameEntries(entries, ref).data, 'framing is per record: split batches concatenate to the same bytes');
-        assert.deepEqual(parse(data, entries.length), entries.map(plain));
-      }),
+      fc.property(
+        fc.array(arbEntry, { minLength: 1, maxLength: BUNDLE_WIDTH }),
+        fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 10 }),
+        (entries, cuts) => {
+          const parts: Buffer[] = [];
+          let at = 0;
+          for (const c of cuts) {
+            if (at >= entries.length) break;
+            parts.push(frameEntries(entries.slice(at, at + c), ref).data);
+            at += c;
+          }
+          if (at < entries.length) parts.push(frameEntries(entries.slice(at), ref).data);
+          const data = Buffer.concat(parts);
+          assert.deepEqual(data, frameEntries(entries, ref).data, 'framing is per record: split batches concatenate to the same bytes');
+          assert.deepEqual(parse(data, entries.length), entries.map(plain));
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -139,7 +139,13 @@ export function frameEntries(
   return framed(entries, topicRef, prefix, alloc, false) ?? framed(entries, topicRef, prefix, alloc, true)!;
 }
 
-function framed(entries: readonly NewEntry[], topicRef: (topic: string) => number, prefix: Uint8Array, alloc: (n: number) => Buffer, exact: boolean): FramedEntries | undefined {
+function framed(
+  entries: readonly NewEntry[],
+  topicRef: (topic: string) => number,
+  prefix: Uint8Array,
+  alloc: (n: number) => Buffer,
+  exact: boolean,
+): FramedEntries | undefined {
   const n = entries.length;
   const idBytes = new Int32Array(n); // -1: stored as a UUID
   let total = prefix.length;
@@ -228,7 +234,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  */
 export function parseBundle(data: unknown, count: number, where: string, topicName: (ref: number) => string | undefined): BundleRecord[] {
   if (!(data instanceof Uint8Array)) {
-    throw new StoreUnreadableError(`${where} is malformed: its data is ${data === null ? 'NULL' : typeof data}, not a BLOB (the ledger file was altered or is corrupt)`);
+    throw new StoreUnreadableError(
+      `${where} is malformed: its data is ${data === null ? 'NULL' : typeof data}, not a BLOB (the ledger file was altered or is corrupt)`,
+    );
   }
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const bad = (i: number, what: string): never => {

@@ -1,11 +1,5 @@
 import { isAffidavitError } from '@affidavit/common';
-import {
-  DuplicateEventIdError,
-  LedgerImmutableError,
-  StoreUnavailableError,
-  StoreUnreadableError,
-  TileConflictError,
-} from '../../store-errors.ts';
+import { DuplicateEventIdError, LedgerImmutableError, StoreUnavailableError, StoreUnreadableError, TileConflictError } from '../../store-errors.ts';
 
 // SQLite extended result codes. SPEC: https://www.sqlite.org/rescode.html
 const SQLITE_BUSY = 5;
@@ -42,7 +36,8 @@ export function translateSqliteError(e: unknown, context: string): Error {
     return new LedgerImmutableError(msg, { cause: e });
   }
   const primary = err.errcode & 0xff;
-  if (primary === SQLITE_BUSY || primary === SQLITE_LOCKED) return new StoreUnavailableError(`${msg} (the file stayed locked past the busy timeout)`, { cause: e });
+  if (primary === SQLITE_BUSY || primary === SQLITE_LOCKED)
+    return new StoreUnavailableError(`${msg} (the file stayed locked past the busy timeout)`, { cause: e });
   if (primary === SQLITE_CORRUPT || primary === SQLITE_NOTADB) return new StoreUnreadableError(msg, { cause: e });
   return new StoreUnavailableError(msg, { cause: e });
 }

@@ -42,12 +42,21 @@ async function collect(it: AsyncIterable<Entry>): Promise<Entry[]> {
   for await (const e of it) out.push(e);
   return out;
 }
-const stored = (e: NewEntry) => ({ eventId: e.eventId, kind: e.kind, bytes: Buffer.from(e.bytes), source: e.source && { ...e.source }, appendedAt: e.appendedAt });
+const stored = (e: NewEntry) => ({
+  eventId: e.eventId,
+  kind: e.kind,
+  bytes: Buffer.from(e.bytes),
+  source: e.source && { ...e.source },
+  appendedAt: e.appendedAt,
+});
 const strip = (e: Entry) => ({ eventId: e.eventId, kind: e.kind, bytes: Buffer.from(e.bytes), source: e.source, appendedAt: e.appendedAt });
 const bundleRows = (path: string, log = 1) => {
   const db = raw(path);
   try {
-    return db.prepare('SELECT idx, count, data FROM bundles WHERE log = ? ORDER BY idx').all(log).map((r) => ({ idx: Number(r.idx), count: Number(r.count), data: Buffer.from(r.data as Uint8Array) }));
+    return db
+      .prepare('SELECT idx, count, data FROM bundles WHERE log = ? ORDER BY idx')
+      .all(log)
+      .map((r) => ({ idx: Number(r.idx), count: Number(r.count), data: Buffer.from(r.data as Uint8Array) }));
   } finally {
     db.close();
   }
@@ -80,16 +89,40 @@ describe('sqlite entry bundles', () => {
     }
     assert.equal(size, 700);
     const rows = bundleRows(path);
-    assert.deepEqual(rows.map((r) => [r.idx, r.count]), [[0, 256], [1, 256]]);
+    assert.deepEqual(
+      rows.map((r) => [r.idx, r.count]),
+      [
+        [0, 256],
+        [1, 256],
+      ],
+    );
     // Bundle 2 is the fragments of the two appends that reached it, each with only its own records.
-    assert.deepEqual(fragmentRows(path).map((f) => [f.idx, f.first, f.count]), [[2, 0, 45], [2, 45, 143]]);
+    assert.deepEqual(
+      fragmentRows(path).map((f) => [f.idx, f.first, f.count]),
+      [
+        [2, 0, 45],
+        [2, 45, 143],
+      ],
+    );
     // Bundle 0 was fragments of 1 and 254 records, then written whole: they are its byte prefix.
     assert.ok(partial[1].subarray(0, partial[0].length).equals(partial[0]) && rows[0].data.subarray(0, partial[1].length).equals(partial[1]));
     assert.equal(partial[2].length, 0, 'the append that completed bundle 0 deleted its fragments');
     assert.deepEqual((await collect(log.readEntries(0, 700))).map(strip), all.map(stored));
-    for (const [from, to] of [[255, 257], [300, 301], [511, 700], [600, 10_000], [256, 512], [699, 699], [700, 800]]) {
+    for (const [from, to] of [
+      [255, 257],
+      [300, 301],
+      [511, 700],
+      [600, 10_000],
+      [256, 512],
+      [699, 699],
+      [700, 800],
+    ]) {
       const got = await collect(log.readEntries(from, to));
-      assert.deepEqual(got.map((e) => e.index), Array.from({ length: Math.max(0, Math.min(to, 700) - from) }, (_, i) => from + i), `[${from}, ${to})`);
+      assert.deepEqual(
+        got.map((e) => e.index),
+        Array.from({ length: Math.max(0, Math.min(to, 700) - from) }, (_, i) => from + i),
+        `[${from}, ${to})`,
+      );
       assert.deepEqual(got.map(strip), all.slice(from, to).map(stored));
     }
     await store.close();
@@ -105,14 +138,31 @@ describe('sqlite entry bundles', () => {
     const db = raw(path);
     const keys = db.prepare('SELECT typeof(event_id) AS t, length(event_id) AS n, idx FROM event_ids ORDER BY idx').all();
     db.close();
-    assert.deepEqual(keys.map((k) => [k.t, Number(k.n), Number(k.idx)]), [['blob', 16, 0], ['text', 36, 1], ['text', 14, 2], ['text', 2, 3], ['text', 16, 4]]);
+    assert.deepEqual(
+      keys.map((k) => [k.t, Number(k.n), Number(k.idx)]),
+      [
+        ['blob', 16, 0],
+        ['text', 36, 1],
+        ['text', 14, 2],
+        ['text', 2, 3],
+        ['text', 16, 4],
+      ],
+    );
     assert.deepEqual([...(await log.hasEventIds([...ids, 'nope', '01900000-0000-7000-8000-0000000000ac']))].sort(), [...ids].sort());
     // A 16-character text id never matches a UUID whose 16 bytes are its characters.
-    const lookalike = Buffer.from('0123456789abcdef').toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+    const lookalike = Buffer.from('0123456789abcdef')
+      .toString('hex')
+      .replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
     assert.deepEqual([...(await log.hasEventIds([lookalike]))], []);
     await log.append({ entries: [testEntry(9, { eventId: lookalike })] }, 5);
-    await assert.rejects(log.append({ entries: [testEntry(10), testEntry(11, { eventId: 'é☃' })] }, 6), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_DUPLICATE_EVENT') && /eventId é☃;/.test((e as Error).message));
-    await assert.rejects(log.append({ entries: Array.from({ length: 300 }, (_, i) => testEntry(100 + i, i === 250 ? { eventId: uuid } : {})) }, 6), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_DUPLICATE_EVENT') && e instanceof Error && e.message.includes(uuid));
+    await assert.rejects(
+      log.append({ entries: [testEntry(10), testEntry(11, { eventId: 'é☃' })] }, 6),
+      (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_DUPLICATE_EVENT') && /eventId é☃;/.test((e as Error).message),
+    );
+    await assert.rejects(
+      log.append({ entries: Array.from({ length: 300 }, (_, i) => testEntry(100 + i, i === 250 ? { eventId: uuid } : {})) }, 6),
+      (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_DUPLICATE_EVENT') && e instanceof Error && e.message.includes(uuid),
+    );
     assert.equal((await log.tail()).size, 6);
     assert.equal((await log.hasEventIds([testEntry(100).eventId, testEntry(10).eventId])).size, 0, 'the failed batches wrote no eventIds');
     await store.close();
@@ -127,10 +177,20 @@ describe('sqlite entry bundles', () => {
     await store.close();
     const [full] = bundleRows(path);
     const frags = fragmentRows(path);
-    assert.deepEqual(frags.map((f) => [f.idx, f.first, f.count]), [[1, 0, 4], [1, 4, 2]]);
+    assert.deepEqual(
+      frags.map((f) => [f.idx, f.first, f.count]),
+      [
+        [1, 0, 4],
+        [1, 4, 2],
+      ],
+    );
     const db = raw(path);
     try {
-      throwsCode(() => db.prepare('UPDATE bundles SET data = ? WHERE idx = 0').run(Buffer.concat([full.data, Buffer.alloc(3)])), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
+      throwsCode(
+        () => db.prepare('UPDATE bundles SET data = ? WHERE idx = 0').run(Buffer.concat([full.data, Buffer.alloc(3)])),
+        'AFF_E_LEDGER_IMMUTABLE',
+        /cannot be updated/,
+      );
       throwsCode(() => db.prepare('UPDATE bundle_tail SET data = ? WHERE first = 0').run(Buffer.alloc(3)), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
       throwsCode(() => db.exec('DELETE FROM bundle_tail'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
       const add = db.prepare('INSERT INTO bundle_tail (log, idx, first, count, data) VALUES (1, ?, ?, ?, ?)');
@@ -158,7 +218,9 @@ describe('sqlite entry bundles', () => {
     };
     await append([e(0), e(1), e(2)]);
     // Fails after its fragment INSERT ran (the tile conflicts): the rollback undoes the fragment, the cache must not keep it.
-    await assert.rejects(log.append({ entries: [e(3), e(4)], tiles: [{ id: { level: 0, index: 0, width: 1 }, data: Buffer.alloc(32, 9) }] }, 3), (x: unknown) => isAffidavitError(x, 'AFF_E_LEDGER_TILE_CONFLICT'));
+    await assert.rejects(log.append({ entries: [e(3), e(4)], tiles: [{ id: { level: 0, index: 0, width: 1 }, data: Buffer.alloc(32, 9) }] }, 3), (x: unknown) =>
+      isAffidavitError(x, 'AFF_E_LEDGER_TILE_CONFLICT'),
+    );
     // Fails on a duplicate: nothing written.
     await assert.rejects(log.append({ entries: [e(5), e(0)] }, 3), (x: unknown) => isAffidavitError(x, 'AFF_E_LEDGER_DUPLICATE_EVENT'));
     await append([e(6), e(7)]);
@@ -178,8 +240,14 @@ describe('sqlite entry bundles', () => {
     const reopened = await openSqliteLedgerStore({ path, readOnly: true });
     const got = await collect((await reopened.openLog('p0')).readEntries(0, 1000));
     assert.deepEqual(got.map(strip), expected.map(stored));
-    assert.deepEqual(bundleRows(path).map((r) => r.count), [256]);
-    assert.equal(fragmentRows(path).reduce((n, f) => n + f.count, 0), expected.length - 256);
+    assert.deepEqual(
+      bundleRows(path).map((r) => r.count),
+      [256],
+    );
+    assert.equal(
+      fragmentRows(path).reduce((n, f) => n + f.count, 0),
+      expected.length - 256,
+    );
     await reopened.close();
   });
 
@@ -188,10 +256,23 @@ describe('sqlite entry bundles', () => {
     const store = await openSqliteLedgerStore({ path, readPageSize: 1 });
     let run = 0;
     const arbEntry = fc.record({
-      eventId: fc.oneof(fc.uuid().map((u) => u.toLowerCase()), fc.uuid(), fc.string({ minLength: 1, maxLength: 30 })).filter((id) => id.isWellFormed()),
+      eventId: fc
+        .oneof(
+          fc.uuid().map((u) => u.toLowerCase()),
+          fc.uuid(),
+          fc.string({ minLength: 1, maxLength: 30 }),
+        )
+        .filter((id) => id.isWellFormed()),
       kind: fc.constantFrom('event' as const, 'rejected' as const),
       bytes: fc.uint8Array({ maxLength: 200 }),
-      source: fc.option(fc.record({ topic: fc.constantFrom('a.topic', 'b.topic'), partition: fc.integer({ min: 0, max: 2 ** 31 - 1 }), offset: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }) }), { nil: null }),
+      source: fc.option(
+        fc.record({
+          topic: fc.constantFrom('a.topic', 'b.topic'),
+          partition: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+          offset: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }),
+        }),
+        { nil: null },
+      ),
       appendedAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
     });
     await fc.assert(
@@ -232,8 +313,13 @@ describe('sqlite entry bundles', () => {
     db.prepare('UPDATE bundle_tail SET data = ? WHERE idx = 1').run(Buffer.concat([last, Buffer.alloc(3)])); // trailing bytes, same count
     db.prepare("UPDATE bundles SET data = 'text' WHERE idx = 0").run(); // not even a BLOB
     db.close();
-    const malformed = (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /log p0 entry bundle 1 \(entries from 256\) is malformed: 3 bytes follow/.test((e as Error).message);
-    await assert.rejects(collect(log.readEntries(0, 10)), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /bundle 0 .*its data is string, not a BLOB/.test((e as Error).message));
+    const malformed = (e: unknown) =>
+      isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') &&
+      /log p0 entry bundle 1 \(entries from 256\) is malformed: 3 bytes follow/.test((e as Error).message);
+    await assert.rejects(
+      collect(log.readEntries(0, 10)),
+      (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /bundle 0 .*its data is string, not a BLOB/.test((e as Error).message),
+    );
     await assert.rejects(collect(log.readEntries(256, 300)), malformed);
     // The append path re-reads the partial bundle (its length changed under the cache) and refuses to extend it.
     await assert.rejects(log.append({ entries: [testEntry(300)] }, 300), malformed);
@@ -246,12 +332,15 @@ describe('sqlite ledger file', () => {
     const path = newPath();
     const store = await openSqliteLedgerStore({ path });
     const log = await store.openLog('p0');
-    await log.append({ entries: [testEntry(0), testEntry(1)], tiles: [{ id: { level: 0, index: 0, width: 2 }, data: Buffer.alloc(64, 1) }], checkpoint: 'cp\n' }, 0);
+    await log.append(
+      { entries: [testEntry(0), testEntry(1)], tiles: [{ id: { level: 0, index: 0, width: 2 }, data: Buffer.alloc(64, 1) }], checkpoint: 'cp\n' },
+      0,
+    );
     const db = raw(path);
     try {
       throwsCode(() => db.exec("UPDATE bundle_tail SET data = x'00' WHERE idx = 0"), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
       throwsCode(() => db.exec('DELETE FROM bundle_tail WHERE idx = 0'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
-      throwsCode(() => db.exec("UPDATE event_ids SET idx = 5"), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
+      throwsCode(() => db.exec('UPDATE event_ids SET idx = 5'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
       throwsCode(() => db.exec('DELETE FROM event_ids'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
       throwsCode(() => db.exec("UPDATE checkpoints SET note = 'forged'"), 'AFF_E_LEDGER_IMMUTABLE', /cannot be updated/);
       throwsCode(() => db.exec('DELETE FROM checkpoints'), 'AFF_E_LEDGER_IMMUTABLE', /cannot be deleted/);
@@ -264,9 +353,17 @@ describe('sqlite ledger file', () => {
       throwsCode(() => db.prepare('UPDATE tiles SET width = 1, hashes = ?').run(Buffer.alloc(32, 1)), 'AFF_E_LEDGER_TILE_CONFLICT', /wider/);
       // A bundle row is whole, and follows a whole bundle.
       throwsCode(() => db.prepare("INSERT INTO bundles (log, idx, count, data) VALUES (1, 0, 1, x'00')").run(), 'AFF_E_LEDGER_IMMUTABLE', /only whole bundles/);
-      throwsCode(() => db.prepare("INSERT INTO bundles (log, idx, count, data) VALUES (1, 1, 256, x'00')").run(), 'AFF_E_LEDGER_IMMUTABLE', /follow a full bundle/);
+      throwsCode(
+        () => db.prepare("INSERT INTO bundles (log, idx, count, data) VALUES (1, 1, 256, x'00')").run(),
+        'AFF_E_LEDGER_IMMUTABLE',
+        /follow a full bundle/,
+      );
       // A second row for a stored eventId is a duplicate.
-      throwsCode(() => db.prepare('INSERT INTO event_ids (log, event_id, idx) SELECT log, event_id, 9 FROM event_ids LIMIT 1').run(), 'AFF_E_LEDGER_DUPLICATE_EVENT', /UNIQUE/);
+      throwsCode(
+        () => db.prepare('INSERT INTO event_ids (log, event_id, idx) SELECT log, event_id, 9 FROM event_ids LIMIT 1').run(),
+        'AFF_E_LEDGER_DUPLICATE_EVENT',
+        /UNIQUE/,
+      );
     } finally {
       db.close();
     }
@@ -304,7 +401,10 @@ describe('sqlite ledger file', () => {
     const cps = await log.checkpoints();
     assert.equal(cps.length, size / 1000, 'one checkpoint per whole batch');
     assert.equal(cps[cps.length - 1], `size ${size}\n`);
-    const tiles = await log.readTiles([{ level: 9, index: size / 1000 - 1, width: 8 }, { level: 9, index: size / 1000, width: 8 }]);
+    const tiles = await log.readTiles([
+      { level: 9, index: size / 1000 - 1, width: 8 },
+      { level: 9, index: size / 1000, width: 8 },
+    ]);
     assert.ok(tiles[0], "the last batch's tile is there");
     assert.equal(tiles[1], undefined, 'no tile of an unfinished batch');
     let expect = 0;
@@ -321,7 +421,10 @@ describe('sqlite ledger file', () => {
     const db = raw(newer);
     db.exec('UPDATE affidavit_schema SET version = 99');
     db.close();
-    await assert.rejects(openSqliteLedgerStore({ path: newer }), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /version 99/.test((e as Error).message));
+    await assert.rejects(
+      openSqliteLedgerStore({ path: newer }),
+      (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /version 99/.test((e as Error).message),
+    );
     const foreign = newPath();
     const f = raw(foreign);
     f.exec('CREATE TABLE customers (id INTEGER)');
@@ -370,11 +473,22 @@ describe('sqlite ledger file', () => {
     db.prepare('INSERT INTO bundles (log, idx, count, data) VALUES (1, 1, 44, ?)').run(partial);
     db.exec('UPDATE affidavit_schema SET version = 3');
     db.close();
-    await assert.rejects(openSqliteLedgerStore({ path, readOnly: true }), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') && /schema version 3; it is upgraded to 4 the first time it is opened for writing/.test((e as Error).message));
+    await assert.rejects(
+      openSqliteLedgerStore({ path, readOnly: true }),
+      (e: unknown) =>
+        isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNREADABLE') &&
+        /schema version 3; it is upgraded to 4 the first time it is opened for writing/.test((e as Error).message),
+    );
     const upgraded = await openSqliteLedgerStore({ path });
     const again = await upgraded.openLog('p0');
-    assert.deepEqual(bundleRows(path).map((r) => [r.idx, r.count]), [[0, 256]]);
-    assert.deepEqual(fragmentRows(path).map((f) => [f.idx, f.first, f.count]), [[1, 0, 44]]);
+    assert.deepEqual(
+      bundleRows(path).map((r) => [r.idx, r.count]),
+      [[0, 256]],
+    );
+    assert.deepEqual(
+      fragmentRows(path).map((f) => [f.idx, f.first, f.count]),
+      [[1, 0, 44]],
+    );
     assert.ok(fragmentRows(path)[0].data.equals(partial), 'the partial bundle moved byte for byte');
     assert.equal((await again.tail()).size, 300);
     await again.append({ entries: entries.slice(300) }, 300);
@@ -391,14 +505,17 @@ describe('sqlite ledger file', () => {
     }
   });
 
-  test('an append waiting on another connection\'s write lock fails retriably after the busy timeout', async () => {
+  test("an append waiting on another connection's write lock fails retriably after the busy timeout", async () => {
     const path = newPath();
     const store = await openSqliteLedgerStore({ path, busyTimeoutMs: 50 });
     const log = await store.openLog('p0');
     const db = raw(path);
     db.exec('BEGIN IMMEDIATE');
     try {
-      await assert.rejects(log.append({ entries: [testEntry(0)] }, 0), (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNAVAILABLE') && (e as { retriable: boolean }).retriable);
+      await assert.rejects(
+        log.append({ entries: [testEntry(0)] }, 0),
+        (e: unknown) => isAffidavitError(e, 'AFF_E_LEDGER_STORE_UNAVAILABLE') && (e as { retriable: boolean }).retriable,
+      );
     } finally {
       db.exec('ROLLBACK');
       db.close();

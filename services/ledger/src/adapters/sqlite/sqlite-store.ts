@@ -60,7 +60,9 @@ function prepare(db: DatabaseSync) {
     insertBundle: db.prepare('INSERT INTO bundles (log, idx, count, data) VALUES (?, ?, ?, ?)'),
     // The partial bundle's fragments (schema version 4): its index, entry count and byte length,
     // from the (log, idx, first) index and each blob's header, without loading overflow pages.
-    tailSummary: db.prepare('SELECT idx, max(first + count) AS count, sum(length(data)) AS len FROM bundle_tail WHERE log = ? GROUP BY idx ORDER BY idx DESC LIMIT 1'),
+    tailSummary: db.prepare(
+      'SELECT idx, max(first + count) AS count, sum(length(data)) AS len FROM bundle_tail WHERE log = ? GROUP BY idx ORDER BY idx DESC LIMIT 1',
+    ),
     selectFragments: db.prepare('SELECT first, count, data FROM bundle_tail WHERE log = ? AND idx = ? ORDER BY first'),
     // Fires bundle_tail_contiguous: refused unless it starts where the partial bundle ends.
     insertFragment: db.prepare('INSERT INTO bundle_tail (log, idx, first, count, data) VALUES (?, ?, ?, ?, ?)'),
@@ -75,7 +77,9 @@ function prepare(db: DatabaseSync) {
     // A run of UUID keys (the common case) is bound as ONE blob of 16-byte keys cut by substr():
     // measured ~0.6 us per row against ~0.8 us binding a view per key.
     insertUuids: ID_CHUNKS.map((rows) =>
-      db.prepare(`INSERT INTO event_ids (log, event_id, idx) VALUES ${Array.from({ length: rows }, (_, j) => `(?1, substr(?2, ${j * 16 + 1}, 16), ?3 + ${j})`).join(', ')}`),
+      db.prepare(
+        `INSERT INTO event_ids (log, event_id, idx) VALUES ${Array.from({ length: rows }, (_, j) => `(?1, substr(?2, ${j * 16 + 1}, 16), ?3 + ${j})`).join(', ')}`,
+      ),
     ),
     // One query for a whole batch of ids (the port asks for one round trip): two JSON arrays,
     // canonical UUIDs (unhex() drops their dashes) and other ids, expanded by json_each, each
@@ -229,7 +233,15 @@ type TailBundle = { readonly size: number; readonly idx: number; readonly count:
 
 const EMPTY = Buffer.alloc(0);
 
-function sqliteLogStore(db: DatabaseSync, st: Statements, topics: TopicCache, logId: string, log: number, bundlePage: number, ensureOpen: () => void): LogStore {
+function sqliteLogStore(
+  db: DatabaseSync,
+  st: Statements,
+  topics: TopicCache,
+  logId: string,
+  log: number,
+  bundlePage: number,
+  ensureOpen: () => void,
+): LogStore {
   const where = (idx: number) => `log ${logId} entry bundle ${idx} (entries from ${idx * BUNDLE_WIDTH})`;
 
   /**
@@ -258,7 +270,8 @@ function sqliteLogStore(db: DatabaseSync, st: Statements, topics: TopicCache, lo
     const parts: Buffer[] = [];
     let n = 0;
     for (const r of rows) {
-      if (Number(r.first) !== n || !(r.data instanceof Uint8Array)) throw new StoreUnreadableError(`${where(idx)} is malformed: its fragments do not follow each other (the ledger file was altered or is corrupt)`);
+      if (Number(r.first) !== n || !(r.data instanceof Uint8Array))
+        throw new StoreUnreadableError(`${where(idx)} is malformed: its fragments do not follow each other (the ledger file was altered or is corrupt)`);
       n += Number(r.count);
       parts.push(toBuffer(r.data));
     }

@@ -17,17 +17,7 @@ import {
 import type { EntryKind, NewEntry, SourcePosition, TileWrite } from '../../ports/ledger-store.ts';
 
 /** WorkerOp names a request the worker answers. */
-export type WorkerOp =
-  | 'openLog'
-  | 'listLogs'
-  | 'close'
-  | 'tail'
-  | 'append'
-  | 'hasEventIds'
-  | 'readPage'
-  | 'readTiles'
-  | 'checkpoints'
-  | 'latestCheckpoint';
+export type WorkerOp = 'openLog' | 'listLogs' | 'close' | 'tail' | 'append' | 'hasEventIds' | 'readPage' | 'readTiles' | 'checkpoints' | 'latestCheckpoint';
 
 /** WorkerRequest is one call: `id` pairs it with its response; `log` names the log for per-log ops. */
 export type WorkerRequest = { readonly id: number; readonly op: WorkerOp; readonly log?: string; readonly args: readonly unknown[] };
@@ -36,7 +26,9 @@ export type WorkerRequest = { readonly id: number; readonly op: WorkerOp; readon
 export type SerializedError = { readonly name: string; readonly code?: string; readonly message: string };
 
 /** WorkerResponse answers one request: a value, or an error to rebuild as the same typed class. */
-export type WorkerResponse = { readonly id: number; readonly ok: true; readonly value: unknown } | { readonly id: number; readonly ok: false; readonly error: SerializedError };
+export type WorkerResponse =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: SerializedError };
 
 /**
  * PackedEntries are entries in columns. `topic[i]` is an index into `topics`, or -1 for an entry
@@ -56,7 +48,10 @@ export type PackedEntries = {
 };
 
 /** packEntries copies entries into columns; `transfer` lists the buffers to move rather than clone. */
-export function packEntries(entries: readonly Omit<NewEntry, 'bytes'>[] & readonly { bytes: Uint8Array }[]): { packed: PackedEntries; transfer: ArrayBuffer[] } {
+export function packEntries(entries: readonly Omit<NewEntry, 'bytes'>[] & readonly { bytes: Uint8Array }[]): {
+  packed: PackedEntries;
+  transfer: ArrayBuffer[];
+} {
   const n = entries.length;
   let total = 0;
   for (let i = 0; i < n; i++) total += entries[i].bytes.byteLength;

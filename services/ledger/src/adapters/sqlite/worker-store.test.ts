@@ -20,7 +20,10 @@ test('errors come back as the same typed classes with the same codes', async () 
   const store = await openWorkerSqliteLedgerStore({ path: newPath() });
   const log = await store.openLog('errors');
   await log.append({ entries: [testEntry(1)] }, 0);
-  await assert.rejects(log.append({ entries: [testEntry(1)] }, 1), (e) => e instanceof DuplicateEventIdError && isAffidavitError(e, 'AFF_E_LEDGER_DUPLICATE_EVENT'));
+  await assert.rejects(
+    log.append({ entries: [testEntry(1)] }, 1),
+    (e) => e instanceof DuplicateEventIdError && isAffidavitError(e, 'AFF_E_LEDGER_DUPLICATE_EVENT'),
+  );
   await assert.rejects(log.append({ entries: [testEntry(2)] }, 5), (e) => e instanceof ExpectedSizeConflictError && /has 1 entries/.test((e as Error).message));
   await store.close();
 });
@@ -32,14 +35,13 @@ test('the worker dying rejects every pending call and every later one with AFF_E
   await log.append({ entries: [testEntry(1)] }, 0);
   const worker = workerOf(store)!;
   assert.ok(worker, 'the store has a worker');
-  const pending = [
-    log.append({ entries: Array.from({ length: 2_000 }, (_, i) => testEntry(10 + i)) }, 1),
-    log.tail(),
-    log.hasEventIds([testEntry(1).eventId]),
-  ];
+  const pending = [log.append({ entries: Array.from({ length: 2_000 }, (_, i) => testEntry(10 + i)) }, 1), log.tail(), log.hasEventIds([testEntry(1).eventId])];
   void worker.terminate();
   const results = await Promise.allSettled(pending);
-  assert.ok(results.some((r) => r.status === 'rejected'), 'a call still pending when the worker died failed');
+  assert.ok(
+    results.some((r) => r.status === 'rejected'),
+    'a call still pending when the worker died failed',
+  );
   for (const r of results) {
     if (r.status === 'rejected') assert.ok(isAffidavitError(r.reason, 'AFF_E_LEDGER_STORE_UNAVAILABLE'), String(r.reason));
   }

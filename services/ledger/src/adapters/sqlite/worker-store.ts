@@ -58,7 +58,11 @@ export async function openWorkerSqliteLedgerStore(options: SqliteLedgerStoreOpti
   worker.on('messageerror', (e) => failAll(new StoreUnavailableError(`the ledger store worker sent an unreadable message: ${String(e)}`, { cause: e })));
   worker.on('exit', (code) => {
     const why = lastError instanceof Error ? `: ${lastError.message}` : '';
-    failAll(closed ? new ShutdownError('the ledger store is closed') : new StoreUnavailableError(`the ledger store worker exited (code ${code})${why}; the outcome of pending appends is unknown`, { cause: lastError }));
+    failAll(
+      closed
+        ? new ShutdownError('the ledger store is closed')
+        : new StoreUnavailableError(`the ledger store worker exited (code ${code})${why}; the outcome of pending appends is unknown`, { cause: lastError }),
+    );
   });
   worker.on('message', (res: WorkerResponse) => {
     const c = pending.get(res.id);
@@ -107,7 +111,7 @@ export async function openWorkerSqliteLedgerStore(options: SqliteLedgerStoreOpti
       let next = from;
       while (next < to) {
         // Pages end on bundle boundaries, so the worker parses each bundle once.
-        const end = Math.min(to, (Math.floor(next / BUNDLE_WIDTH) * BUNDLE_WIDTH) + pageEntries);
+        const end = Math.min(to, Math.floor(next / BUNDLE_WIDTH) * BUNDLE_WIDTH + pageEntries);
         const page = await call<{ first: number; packed: PackedEntries }>('readPage', logId, [next, end], `reading log ${logId}`);
         const entries = unpackEntries(page.packed);
         for (let i = 0; i < entries.length; i++) yield { index: page.first + i, ...entries[i] };
