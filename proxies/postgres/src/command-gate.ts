@@ -18,6 +18,7 @@ import {
   type MaskSpec,
   type Policy,
   type PolicyDecision,
+  type ResolutionContext,
   type SessionRecording,
 } from '@affidavit/access';
 import type { CommandChannel, PolicyAction } from '@affidavit/schemas';
@@ -77,6 +78,8 @@ export type GateHost = {
   ready(): boolean;
   recording(): SessionRecording;
   identity(): Identity;
+  /** resolution is how the server resolves names for this session; undefined: the policy's defaultSchema. */
+  resolution(): ResolutionContext | undefined;
   /** forward queues a message for the server with what it will be answered with. */
   forward(buf: Buffer, expect?: Expect): void;
   flush(): void;
@@ -202,6 +205,7 @@ export class CommandGate {
       evaluate(policy, {
         target: { kind: 'postgres', resource: this.#resource, database: this.#database },
         groups: this.#h.identity().groups,
+        ...(this.#h.resolution() ? { resolution: this.#h.resolution() } : {}),
         classification: cls,
       }),
     );

@@ -12,7 +12,17 @@ import type { Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { isAffidavitError, type Clock, type Logger } from '@affidavit/common';
-import type { ApprovalGate, Classification, EventDraft, Identity, Policy, Recorder, SessionRecording, SqlClassifier } from '@affidavit/access';
+import type {
+  ApprovalGate,
+  Classification,
+  EventDraft,
+  Identity,
+  Policy,
+  Recorder,
+  ResolutionContext,
+  SessionRecording,
+  SqlClassifier,
+} from '@affidavit/access';
 import { channelOf, CommandGate, type Pending } from './command-gate.ts';
 import type { CommandRun } from './command-run.ts';
 import { literalCacheFor, type LiteralCache } from './literal-cache.ts';
@@ -114,6 +124,8 @@ export class Session {
   #authTimer?: NodeJS.Timeout;
   #statementTimer?: NodeJS.Timeout;
   #hold?: { abort: AbortController; cancelled: boolean };
+  /** #resolution is how the server resolves names for this session (asked at login). */
+  #resolution?: ResolutionContext;
   /** #identitySlot releases this session's per-identity connection slot (taken at login). */
   #identitySlot?: () => void;
   /** #rejectionNoted: a refusal before login was already recorded or counted. */
@@ -155,7 +167,7 @@ export class Session {
       started: () => {
         this.#started = true;
       },
-      established: (identity, up) => this.#established(identity, up),
+      established: (identity, up, resolution) => this.#established(identity, up, resolution),
       admitIdentity: (identity) => {
         this.#identitySlot = this.#registry.admitIdentity(identity);
         return this.#identitySlot !== undefined;
@@ -175,6 +187,7 @@ export class Session {
       ready: () => this.#state === 'ready',
       recording: () => this.#recording!,
       identity: () => this.#identity!,
+      resolution: () => this.#resolution,
       forward: (buf, e) => this.#forward(buf, e),
       flush: () => this.#flushUpstream(),
       answersQueued: () => this.#writer.answers,
@@ -269,7 +282,8 @@ export class Session {
     }
   }
 
-  #established(identity: Identity, up: UpstreamSession): void {
+  #established(identity: Identity, up: UpstreamSession, resolution: ResolutionContext): void {
+    this.#resolution = resolution;
     this.#identity = identity;
     this.#recording = this.#startup.recording;
     this.#up = up;

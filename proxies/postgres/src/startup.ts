@@ -4,13 +4,22 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { isAffidavitError } from '@affidavit/common';
-import { actorFromIdentity, authenticationFailure, type Identity, type SessionRecording } from '@affidavit/access';
+import {
+  actorFromIdentity,
+  authenticationFailure,
+  RESOLUTION_QUERY,
+  resolutionFromRow,
+  type Identity,
+  type ResolutionContext,
+  type SessionRecording,
+} from '@affidavit/access';
 import type { Source, Target } from '@affidavit/schemas';
 import { PgProtocolStateError, PgStartupUserMismatchError, PgTlsRequiredError } from './errors.ts';
 import { PgTooManyConnectionsError } from './connection-limits.ts';
 import { refusalReason } from './refusals.ts';
 import type { SessionDeps } from './session.ts';
 import { connectUpstream, type UpstreamSession } from './upstream.ts';
+import { queryUpstream } from './upstream-query.ts';
 import { authenticationCleartextPassword, decodePassword, encryptionResponse, type FrontendMessage } from './wire/index.ts';
 
 // Startup parameters passed upstream. `options` (arbitrary -c settings), `search_path` and
@@ -42,7 +51,7 @@ export type StartupHost = {
   end(reason: string): void;
   cancelOther(processId: number, secretKey: Buffer): void;
   /** established: login succeeded and SessionStarted is recorded; the session takes over. */
-  established(identity: Identity, up: UpstreamSession): void;
+  established(identity: Identity, up: UpstreamSession, resolution: ResolutionContext): void;
   /** started: SessionStarted is recorded (SessionEnded will be too). */
   started(): void;
   /** admitIdentity takes a session slot of a verified identity; undefined past maxConnectionsPerIdentity (connection-limits.ts). */
@@ -253,8 +262,28 @@ export class Startup {
       up.socket.destroy();
       return;
     }
+    // How the server will resolve unqualified names for this session (its real search_path, the
+    // login's database and user), asked before the client's first statement: policy resolves
+    // names the same way. No answer, no session: guessing the path could unmask a table.
+    let resolution: ResolutionContext;
+    try {
+      const row = await queryUpstream(up, RESOLUTION_QUERY, o.upstream.connectTimeoutMs);
+      if (!row || row.search_path === null || row.user_name === null || row.database === null) throw new Error('the server returned no search_path');
+      resolution = resolutionFromRow({ search_path: row.search_path, user_name: row.user_name, database: row.database });
+    } catch (e) {
+      up.socket.destroy();
+      return h.fatal(
+        '08001',
+        `Affidavit could not learn how the upstream server resolves names, so the session is refused: ${(e as Error).message} (AFF_E_PG_UPSTREAM_UNAVAILABLE)`,
+        'AFF_E_PG_UPSTREAM_UNAVAILABLE',
+      );
+    }
+    if (h.isClosed()) {
+      up.socket.destroy();
+      return;
+    }
     this.#phase = 'done';
-    h.established(identity, up);
+    h.established(identity, up, resolution);
   }
 }
 
