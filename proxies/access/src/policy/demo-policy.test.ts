@@ -73,6 +73,10 @@ const cases: Array<[string, string, string?]> = [
   ['lock table pg_class in access exclusive mode', 'deny', 'deny-unsafe-statements'],
   ["select now() at time zone 'utc', 'a' similar to 'b', 'a' like 'b' escape 'c'", 'allow', 'allow-reads'],
   ["select most_common_vals from pg_stats where tablename = 'customers'", 'deny', '(unresolved)'],
+  ['select query from pg_stat_activity', 'deny', 'deny-other-sessions-activity'],
+  ['select query from pg_catalog.pg_stat_activity', 'deny', 'deny-other-sessions-activity'],
+  ['select query from public.pg_stat_statements', 'deny', 'deny-other-sessions-activity'],
+  ['select * from pg_prepared_statements', 'allow', 'allow-reads'],
 ];
 
 for (const [name, s] of Object.entries(sessions)) {
