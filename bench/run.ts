@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const BENCHES = ['bus', 'recorder', 'masking', 'ledger', 'postgres'] as const;
+const BENCHES = ['bus', 'recorder', 'masking', 'ledger', 'postgres', 'api'] as const;
 
 const usage = `usage: node bench/run.ts [--quick] [--only LIST]
 
@@ -34,6 +34,7 @@ const QUICK: Record<(typeof BENCHES)[number], string[]> = {
   masking: [],
   ledger: ['--quick'],
   postgres: ['--quick'],
+  api: ['--quick'],
 };
 const failed: string[] = [];
 for (const b of BENCHES) {
