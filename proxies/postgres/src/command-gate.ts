@@ -30,6 +30,7 @@ import { refusalFields, refusalReason, type RefusalContext, type RefusalKind } f
 import type { Expect } from './response-router.ts';
 import { encodeFrontendMessage, errorResponse, noticeResponse, query as queryMessage, type ErrorFields } from './wire/index.ts';
 import { lineageGate } from './lineage-gate.ts';
+import { parserSettingDecision } from './parser-agreement.ts';
 import type { Logger } from '@affidavit/common';
 
 /** REFUSAL_SQL is sent upstream in place of a refused command: it fails in the parser and runs nothing. */
@@ -134,7 +135,7 @@ export class CommandGate {
   run(p: Pending): Promise<void> | void {
     const h = this.#h;
     const rec = h.recording();
-    const decision = p.unknown ? UNKNOWN_DECISION(p.unknown) : this.#decisionFor(p.cls);
+    const decision = p.unknown ? UNKNOWN_DECISION(p.unknown) : (parserSettingDecision(p.cls) ?? this.#decisionFor(p.cls));
     const id = h.newId();
     h.commandIssued(id);
     const issued: EventDraft = {

@@ -31,3 +31,5 @@ export const PgMaskedMessageError = defineError('AFF_E_PG_MASKED_MESSAGE', "the 
 export const PgUnknownNameError = defineError('AFF_E_PG_UNKNOWN_NAME', 'the statement names a prepared statement or cursor the proxy does not know');
 /** PgStartupUserMismatchError: the startup packet names a user other than the token's subject. */
 export const PgStartupUserMismatchError = defineError('AFF_E_PG_STARTUP_USER_MISMATCH', 'the startup user is not the user the token was issued to');
+/** PgParserDisagreesError: a setting would make the server read statement text differently from the proxy's parser. */
+export const PgParserDisagreesError = defineError('AFF_E_PG_PARSER_DISAGREES', "the server would read statements differently from the proxy's parser");

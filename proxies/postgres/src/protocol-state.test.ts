@@ -26,6 +26,7 @@ class Sim {
         outcome: cmd.finish(0).at(-1)!.type === 'CommandCompleted' ? ((cmd.finish(0).at(-1) as { errorCode: string | null }).errorCode ?? 'ok') : '?',
       }),
     notification: () => {},
+    parameterStatus: () => {},
   });
 
   #cmd(text: string): CommandRun {
@@ -498,7 +499,7 @@ test('a Query sent after an extended-protocol error is skipped by the server, an
 
 test('the model is bounded: the oldest names are forgotten (a later use is refused, never misread)', () => {
   const m = new ProtocolState(statementFacts, { limit: 2 });
-  const router = new ResponseRouter(1 << 20, m, { completed: () => {}, notification: () => {} });
+  const router = new ResponseRouter(1 << 20, m, { completed: () => {}, notification: () => {}, parameterStatus: () => {} });
   for (const n of ['a', 'b', 'c'])
     router.expect({ kind: 'parse', name: n, def: { text: `SELECT '${n}'`, cls: classifier.classify(`SELECT '${n}'`) } } satisfies Expect);
   router.expect({ kind: 'sync' });

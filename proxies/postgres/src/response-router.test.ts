@@ -60,6 +60,7 @@ async function relayInPieces(cuts: readonly number[]): Promise<Run> {
       for (const d of cmd.finish(0)) recorded.push(stable(d));
     },
     notification: () => {},
+    parameterStatus: () => {},
   });
   const cmd = (id: string, m: ResultMasker | undefined, capture: number) =>
     new CommandRun({ id, sessionId: 's', text: id, channel: 'simple', masker: m, captureBytes: capture, startedAt: 0 });

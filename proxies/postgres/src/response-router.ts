@@ -25,6 +25,8 @@ export type RouterHost = {
   completed(cmd: CommandRun): void;
   /** notification: a NotificationResponse at buf[at, end) goes to the client. */
   notification(buf: Buffer, at: number, end: number): void;
+  /** parameterStatus: a ParameterStatus at buf[at, end) goes to the client (parser-agreement.ts). */
+  parameterStatus(buf: Buffer, at: number, end: number): void;
 };
 
 const stateOp = (e: Expect): StateOp | undefined => (e.kind === 'describe' || e.kind === 'sync' ? undefined : e);
@@ -303,10 +305,13 @@ export class ResponseRouter {
       case 0x41: // A NotificationResponse
         this.#host.notification(buf, at, end);
         return undefined;
+      case 0x53: // S ParameterStatus
+        this.#host.parameterStatus(buf, at, end);
+        return undefined;
       case 0x52: // R, K: only valid during login
       case 0x4b:
         throw new PgProtocolStateError(`upstream sent '${String.fromCharCode(type)}' after login`);
-      default: // N S t G H W c V: passed through (notices, parameter changes, COPY)
+      default: // t G H W c V: passed through (notices, parameter changes, COPY)
         return undefined;
     }
   }

@@ -30,6 +30,7 @@ import { PgClientTooSlowError, PgIdleTimeoutError, PgProtocolStateError, PgState
 import type { MaskingPort } from './masking-port.ts';
 import type { PostgresProxyOptions } from './options.ts';
 import { ProtocolState, WAIT, type PortalDef } from './protocol-state.ts';
+import { parameterMismatch, parameterStatusOf } from './parser-agreement.ts';
 import { PRELOGIN_LOGIN_TIMEOUT_CODE, PRELOGIN_PROTOCOL_CODE } from './prelogin-rejections.ts';
 import { renderParameters } from './render-parameters.ts';
 import { ResponseRouter, type Expect } from './response-router.ts';
@@ -148,6 +149,13 @@ export class Session {
     this.#router = new ResponseRouter(this.#o.maxMessageSize, this.#model, {
       completed: (cmd) => this.#complete(cmd),
       notification: (buf, at, end) => this.#notification(buf, at, end),
+      parameterStatus: (buf, at, end) => {
+        const { name, value } = parameterStatusOf(buf, at, end);
+        const why = parameterMismatch(name, value);
+        // Fail closed: statements already in flight were judged under the old reading.
+        if (why !== undefined)
+          queueMicrotask(() => this.#fatal('08P01', `Affidavit ended the session: ${why} (AFF_E_PG_PARSER_DISAGREES)`, 'AFF_E_PG_PARSER_DISAGREES'));
+      },
     });
     this.#startup = new Startup({
       deps,
@@ -283,6 +291,17 @@ export class Session {
   }
 
   #established(identity: Identity, up: UpstreamSession, resolution: ResolutionContext): void {
+    // A login whose settings the proxy's parser would read differently (client_encoding=GBK
+    // from the startup packet, a role default of standard_conforming_strings=off) is refused.
+    for (const f of up.startupFrames) {
+      if (f[0] !== 0x53) continue;
+      const { name, value } = parameterStatusOf(f, 0, f.length);
+      const why = parameterMismatch(name, value);
+      if (why !== undefined) {
+        up.socket.destroy();
+        return this.#fatal('08P01', `Affidavit refused the session: ${why} (AFF_E_PG_PARSER_DISAGREES)`, 'AFF_E_PG_PARSER_DISAGREES');
+      }
+    }
     this.#resolution = resolution;
     this.#identity = identity;
     this.#recording = this.#startup.recording;

@@ -138,6 +138,72 @@ export const SET_RETURNING_FUNCTIONS: ReadonlySet<string> = new Set([
 export const SAFE_CAST_TYPES: ReadonlySet<string> = new Set(['text', 'varchar', 'bpchar', 'char', 'name', 'character varying', 'character']);
 
 // Functions that are casts in disguise: they fail on bad input and quote it.
+/**
+ * TOTAL_FUNCTIONS never raise an error for any value of their (already type-checked) inputs, so
+ * a masked value may flow through them (the result is masked whole). Any other function, and
+ * the arithmetic operators, can fail on some values (division by zero, overflow, a negative
+ * square root, an invalid date), and whether a statement fails is a yes/no answer about the
+ * value even with its message withheld: `1/(length(email)-26)` tells the length, then every
+ * character. Those are refused (a red-team finding). `convert_to` counts only into UTF8.
+ */
+export const TOTAL_FUNCTIONS: ReadonlySet<string> = new Set([
+  'upper',
+  'lower',
+  'initcap',
+  'length',
+  'char_length',
+  'character_length',
+  'octet_length',
+  'bit_length',
+  'md5',
+  'concat',
+  'concat_ws',
+  'replace',
+  'translate',
+  'reverse',
+  'btrim',
+  'ltrim',
+  'rtrim',
+  'left',
+  'right',
+  'substr',
+  'substring',
+  'strpos',
+  'position',
+  'starts_with',
+  'split_part',
+  'lpad',
+  'rpad',
+  'encode',
+  'row_to_json',
+  'to_json',
+  'to_jsonb',
+  'json_build_object',
+  'jsonb_build_object',
+  'json_build_array',
+  'jsonb_build_array',
+  'json_agg',
+  'jsonb_agg',
+  'array_agg',
+  'string_agg',
+  'count',
+  'min',
+  'max',
+  'array_to_string',
+  'quote_literal',
+  'lag',
+  'lead',
+  'first_value',
+  'last_value',
+  'nth_value',
+  'quote_ident',
+  'quote_nullable',
+  'row',
+]);
+const UTF8_NAMES = new Set(['utf8', 'utf-8', 'unicode']);
+/** ARITHMETIC_OPERATORS can fail on some values (overflow, division by zero, domain errors). */
+const ARITHMETIC_OPERATORS = new Set(['+', '-', '*', '/', '%', '^', '|/', '||/', '@', '!', '<<', '>>']);
+
 const CAST_FUNCTIONS: ReadonlySet<string> = new Set([
   'int2',
   'int4',
@@ -781,6 +847,17 @@ class Analyser {
     return derive(join(...r.slots.map((s) => this.#slotVal(s))));
   }
 
+  // #total: the call cannot fail whatever its masked inputs hold (TOTAL_FUNCTIONS; convert_to
+  // only into UTF8, from a database whose text is UTF8 already).
+  #total(name: string, call: Node): boolean {
+    if (name === 'convert_to') {
+      const enc = unwrap(list(call.args)[1]);
+      const text = enc?.[0] === 'A_Const' ? ((enc[1] as Node).sval as { sval?: string } | undefined)?.sval : undefined;
+      return text !== undefined && UTF8_NAMES.has(text.toLowerCase());
+    }
+    return TOTAL_FUNCTIONS.has(name);
+  }
+
   #expr(n: unknown, scope: Scope): Val {
     const u = unwrap(n);
     if (!u) {
@@ -839,10 +916,25 @@ class Analyser {
         if (inputs.level > 0 && CAST_FUNCTIONS.has(name)) {
           throw new Refusal(`the masked column ${describe(inputs.sources[0])} is passed to ${name}(), which can fail and quote the value in its error`);
         }
+        if (inputs.level > 0 && !SIDE_CHANNEL_FUNCTIONS.has(name) && !SET_RETURNING_FUNCTIONS.has(name) && !this.#total(name, b)) {
+          throw new Refusal(
+            `the masked column ${describe(inputs.sources[0])} is passed to ${name}(), which can fail on some values; whether it fails would tell the value`,
+          );
+        }
         if (b.agg_filter) this.#checkPredicate(this.#expr(b.agg_filter, scope), `the FILTER clause of ${name}()`);
         if (b.over) this.#window(b.over as Node, scope);
         // An unknown function is derived from all its inputs; so is every known one.
         return derive(inputs);
+      }
+      case 'A_Expr': {
+        const v = join(this.#expr(b.lexpr, scope), this.#expr(b.rexpr, scope));
+        const op = list(b.name).map(sval).join('.');
+        if (v.level > 0 && b.kind === 'AEXPR_OP' && ARITHMETIC_OPERATORS.has(op.slice(op.lastIndexOf('.') + 1))) {
+          throw new Refusal(
+            `the masked column ${describe(v.sources[0])} is an operand of ${op}, which can fail on some values (overflow, division by zero); whether it fails would tell the value`,
+          );
+        }
+        return derive(v);
       }
       case 'CaseExpr': {
         if (b.arg) this.#checkPredicate(this.#expr(b.arg, scope), 'a CASE comparison');
