@@ -28,6 +28,23 @@ export async function control(config: ResolvedConfig, path: string, init?: { bod
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+// Characters a terminal acts on instead of showing: C0/C1 controls (a carriage return or an ANSI
+// escape could overwrite or hide part of the statement) and Unicode bidi/format controls (which
+// reorder what is displayed). A newline is kept, the lines after it indented.
+const INVISIBLE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/gu;
+
+/** visible renders requester-supplied text for a terminal: every control or bidi character as an escape. */
+export function visible(text: string): string {
+  return text
+    .replace(INVISIBLE, (ch) => {
+      const c = ch.codePointAt(0) ?? 0;
+      if (ch === '\r') return '\\r';
+      if (ch === '\t') return '\\t';
+      return c <= 0xff ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u${c.toString(16).padStart(4, '0')}`;
+    })
+    .replace(/\n/g, '\n    ');
+}
+
 /** approvalsListCommand shows the held statements waiting for a decision. */
 export const approvalsListCommand: Command = {
   path: ['approvals', 'list'],
@@ -48,7 +65,7 @@ Exit codes: 0 listed (possibly none), 2 usage error or not running, 3 other erro
     else
       for (const p of list)
         io.stdout.write(
-          `${p.requestId}  by ${p.requester}  rule ${p.ruleId}  approvers: ${p.approverGroups.join(', ')}  expires ${p.expiresAt}\n    ${p.text}\n`,
+          `${visible(p.requestId)}  by ${visible(p.requester)}  rule ${visible(p.ruleId)}  approvers: ${visible(p.approverGroups.join(', '))}  expires ${visible(p.expiresAt)}\n    ${visible(p.text)}\n`,
         );
     return EXIT.OK;
   },
