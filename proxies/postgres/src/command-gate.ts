@@ -95,6 +95,17 @@ export type GateHost = {
   commandIssued(id: string): void;
 };
 
+/**
+ * approvalText is what an approver is shown, and what a decision's command digest covers: the
+ * statement and the values bound to its parameters. Without them `… where id = $2 or $3` read
+ * as one row to the approver and ran on every row (a red-team finding).
+ */
+export function approvalText(p: Pick<Pending, 'text' | 'parameters'>): string {
+  if (p.parameters.length === 0) return p.text;
+  const values = p.parameters.map((v, i) => `$${i + 1} = ${v === null ? 'NULL' : `'${v.replaceAll("'", "''")}'`}`);
+  return `${p.text}\n-- with parameters: ${values.join(', ')}`;
+}
+
 function classesOf(c: Classification): string[] {
   const out = new Set<string>();
   for (const s of c.statements) for (const o of s.operations) out.add(o.class);
@@ -324,7 +335,7 @@ export class CommandGate {
       // The approver is shown the text the server will run (for an Execute, the prepared text).
       outcome = await gate.hold(
         h.recording(),
-        { commandId: id, text: p.text, ruleId: decision.ruleId, reason: decision.reason, approverGroups: [...groups] },
+        { commandId: id, text: approvalText(p), ruleId: decision.ruleId, reason: decision.reason, approverGroups: [...groups] },
         {
           timeoutMs,
           signal: hold.abort.signal,

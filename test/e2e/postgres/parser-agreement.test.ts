@@ -121,3 +121,20 @@ test('arithmetic or a failing function over a masked value is refused: no error 
   }
   await waitFor(() => rig.events().some((e) => e.type === 'CommandBlocked') || undefined, 'CommandBlocked');
 });
+
+test('an approver is shown the values bound to a held statement, and decides on them', async () => {
+  const m = rig.mark();
+  const c = await client();
+  try {
+    const held = c.query('update customers set country = $1 where id = $2::int or $3::bool', ['ZZ', 1, true]);
+    const req = await waitFor(() => rig.since(m).find((e) => e.type === 'ApprovalRequested'), 'ApprovalRequested', 15_000);
+    assert.ok(req.type === 'ApprovalRequested');
+    assert.match(req.text, /-- with parameters: \$1 = 'ZZ', \$2 = '1', \$3 = 'true'$/);
+    rig.decisions.decide(req.requestId, { decision: 'denied', approver: null, justification: 'every row?' });
+    await assert.rejects(held, /denied/);
+  } finally {
+    await c.end();
+  }
+  const check = await rig.pg.psql(['-A', '-t', '-c', 'SELECT country FROM customers WHERE id = 1']);
+  assert.equal(check.stdout.trim(), 'UK');
+});
