@@ -9,7 +9,6 @@
 import { performance } from 'node:perf_hooks';
 import { isAffidavitError } from '@affidavit/common';
 import {
-  ACKNOWLEDGED,
   evaluate,
   type ApprovalGate,
   type Classification,
@@ -172,8 +171,7 @@ export class CommandGate {
       } catch (e) {
         return this.#recordingRefused(p, e);
       }
-      // An in-process broker acknowledged already: go on without a promise, as async mode does.
-      if (acked !== ACKNOWLEDGED) return this.#runAcknowledged(p, id, decision, acked);
+      return this.#runAcknowledged(p, id, decision, acked);
     } else {
       try {
         rec.append(issued);

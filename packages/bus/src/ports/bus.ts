@@ -86,12 +86,6 @@ export type Bus = {
    * BusUnavailableError (AFF_E_BUS_UNAVAILABLE) within the configured bound, never hang.
    */
   publish(topic: string, records: readonly OutgoingRecord[], opts?: PublishOptions): Promise<void>;
-  /**
-   * publishNow, offered only by a bus whose broker is in this process, is publish done before
-   * it returns: the records are acknowledged when it returns, and it throws what publish would
-   * reject with. A fail-closed proxy forwards a command without waiting a promise for it.
-   */
-  publishNow?(topic: string, records: readonly OutgoingRecord[], opts?: PublishOptions): void;
   /** subscribe joins consumer group `group` and starts delivering batches to the handler. */
   subscribe(opts: SubscribeOptions): Promise<Subscription>;
   /** ensureTopic creates `topic` with `partitions` partitions if it does not exist (an existing topic is left as is). */

@@ -9,8 +9,5 @@ import type { EventSink } from './event-sink.ts';
  */
 export function busEventSink(bus: Bus, topic: string = TOPICS.sessionEvents): EventSink {
   // The recorder never touches an encoded event after handing it over: an in-process bus may keep it.
-  const sink: EventSink = { publish: (events) => bus.publish(topic, events, { transfer: true }) };
-  const now = bus.publishNow;
-  if (now) sink.publishNow = (events) => now.call(bus, topic, events, { transfer: true });
-  return sink;
+  return { publish: (events) => bus.publish(topic, events, { transfer: true }) };
 }

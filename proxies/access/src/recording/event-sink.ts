@@ -10,9 +10,4 @@ export type EncodedEvent = { readonly key: string; readonly value: Buffer; reado
  */
 export type EventSink = {
   publish(events: readonly EncodedEvent[]): Promise<void>;
-  /**
-   * publishNow, offered only by a sink over an in-process broker, is publish done before it
-   * returns: the events are acknowledged when it returns, and it throws what publish rejects with.
-   */
-  publishNow?(events: readonly EncodedEvent[]): void;
 };

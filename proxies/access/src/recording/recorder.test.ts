@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeEvent, exampleEvent } from '@affidavit/schemas';
 import type { SessionEvent } from '@affidavit/schemas';
-import { ACKNOWLEDGED, Recorder } from './recorder.ts';
+import { Recorder } from './recorder.ts';
 import type { EncodedEvent, EventSink } from './event-sink.ts';
 import type { Envelope } from './recorder.ts';
 
@@ -263,80 +263,4 @@ test('appendAcknowledged resolves only after the sink acknowledged; in sync mode
     [0, 1, 2],
   );
   assert.equal(s.nextSeq, 3);
-});
-
-/** A sink over an "in-process broker": publishNow acknowledges within the call, or throws. */
-class NowSink extends FakeSink {
-  nowCalls = 0;
-  publishNow(events: readonly EncodedEvent[]): void {
-    this.nowCalls++;
-    if (this.failing) throw new Error('in-process broker unavailable');
-    this.published.push(...events);
-  }
-}
-
-test('with a sink that acknowledges within the call, appendAcknowledged publishes at once, takes queued events along, and returns ACKNOWLEDGED', () => {
-  const sink = new NowSink();
-  const rec = new Recorder(sink, { mode: 'sync' }, deps);
-  const s = rec.openSession(envelope('now-1'));
-  s.append({ type: 'SessionEnded', reason: 'queued before', durationMicros: 1, commands: 0, errorCode: null });
-  const acked = s.appendAcknowledged(issued('select now()'));
-  assert.equal(acked, ACKNOWLEDGED);
-  // Synchronously, before any microtask: both events are acknowledged, in order, in one call.
-  assert.equal(sink.nowCalls, 1);
-  assert.equal(sink.calls, 0, 'the promise path was used');
-  assert.deepEqual(
-    sink.decoded().map((e) => e.seq),
-    [0, 1],
-  );
-  assert.equal(rec.stats().buffered, 0);
-  assert.equal(rec.stats().published, 2);
-});
-
-test('with a sink that acknowledges within the call: a failure refuses the command, keeps the event, and it is delivered first after recovery', async () => {
-  const sink = new NowSink();
-  sink.failing = true;
-  const rec = new Recorder(sink, { mode: 'sync', retryInitialMs: 5, retryMaxMs: 10 }, deps);
-  const s = rec.openSession(envelope('now-2'));
-  const first = s.appendAcknowledged(issued('a'));
-  assert.notEqual(first, ACKNOWLEDGED);
-  await assert.rejects(first, { code: 'AFF_E_RECORDING_UNAVAILABLE' });
-  assert.equal(rec.stats().busDown, true);
-  // While known down, the next one is refused without another attempt.
-  const calls = sink.nowCalls + sink.calls;
-  await assert.rejects(s.appendAcknowledged(issued('b')), { code: 'AFF_E_RECORDING_UNAVAILABLE' });
-  assert.equal(sink.nowCalls + sink.calls, calls);
-  sink.failing = false;
-  await rec.flush(2_000);
-  assert.equal(rec.stats().busDown, false);
-  assert.equal(s.appendAcknowledged(issued('c')), ACKNOWLEDGED, 'after recovery the in-call path is taken again');
-  assert.deepEqual(
-    sink.decoded().map((e) => (e as { text: string }).text),
-    ['a', 'b', 'c'],
-  );
-  assert.deepEqual(
-    sink.decoded().map((e) => e.seq),
-    [0, 1, 2],
-  );
-});
-
-test('with a sink that acknowledges within the call, a waited event does not overtake a publish in flight', async () => {
-  const sink = new NowSink();
-  let open!: () => void;
-  sink.gate = new Promise((r) => (open = r));
-  const rec = new Recorder(sink, { mode: 'sync', lingerMs: 0 }, deps);
-  const s = rec.openSession(envelope('now-3'));
-  s.append({ type: 'SessionEnded', reason: 'in flight', durationMicros: 1, commands: 0, errorCode: null });
-  // The end-of-turn flush takes the promise path (publish) and is held by the gate.
-  await new Promise((r) => setImmediate(r));
-  assert.equal(sink.calls, 1);
-  const acked = s.appendAcknowledged(issued('after'));
-  assert.notEqual(acked, ACKNOWLEDGED, 'published past a publish in flight');
-  assert.equal(sink.nowCalls, 0);
-  open();
-  await acked;
-  assert.deepEqual(
-    sink.decoded().map((e) => e.seq),
-    [0, 1],
-  );
 });

@@ -63,13 +63,6 @@ export type EventDraft = SessionEvent extends infer E ? (E extends SessionEvent 
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/**
- * ACKNOWLEDGED is what appendAcknowledged returns when the event was acknowledged before it
- * returned (a sink over an in-process broker, see EventSink.publishNow): a caller comparing
- * with it may go on synchronously instead of awaiting. Awaiting it works too.
- */
-export const ACKNOWLEDGED: Promise<void> = Promise.resolve();
-
 /** EncodedEnvelope is a session's envelope pre-encoded by the codec (see schemas' envelope-splice.ts). */
 type EncodedEnvelope = NonNullable<ReturnType<EventCodec['encodeEnvelope']>>;
 
@@ -162,12 +155,6 @@ export class Recorder {
     const item = this.#enqueue(envelope, seq, draft, encodedEnvelope, !wait, wantEvent);
     let acked: Promise<void> = RESOLVED;
     if (wait) {
-      // An in-process broker acknowledges within the call: publish now, taking every queued
-      // event along (their order kept), and let the caller go on without a promise. Not while
-      // a publish is in flight or being retried: this one MUST NOT overtake it.
-      if (this.#sink.publishNow && !this.#flushing && this.#retryTimer === undefined && !this.#busDown && this.#publishNow()) {
-        return { event: item.event, acked: ACKNOWLEDGED };
-      }
       acked = new Promise<void>((resolve, reject) => {
         item.settle = { resolve, reject };
       });
@@ -276,23 +263,6 @@ export class Recorder {
     } finally {
       this.#flushing = false;
     }
-  }
-
-  /** #publishNow publishes every queued event through the sink's publishNow; false when that failed (see #publishFailed). */
-  #publishNow(): boolean {
-    const sink = this.#sink;
-    while (this.#queue.length > this.#head) {
-      const batch = this.#nextBatch();
-      try {
-        sink.publishNow!(batch.encoded);
-      } catch (e) {
-        this.#publishFailed(batch.items, e);
-        return false;
-      }
-      this.#acknowledged(batch.items);
-    }
-    for (const w of this.#drainWaiters.splice(0)) w();
-    return true;
   }
 
   #nextBatch(): { items: Pending[]; encoded: EncodedEvent[] } {
@@ -441,8 +411,7 @@ export class SessionRecording {
    * bus (the sync-mode hot path: no async wrapper around it). Like append, it throws
    * synchronously when the event cannot be queued (BackpressureError, RecorderClosedError, an
    * invalid event), taking no seq; the promise rejects with RecordingUnavailableError when the
-   * bus fails. The event stays queued either way (see Recorder). It returns ACKNOWLEDGED when
-   * the event was acknowledged before the call returned (an in-process broker).
+   * bus fails. The event stays queued either way (see Recorder).
    */
   appendAcknowledged(draft: EventDraft): Promise<void> {
     const { acked } = this.#recorder.enqueue(this.#envelope, this.#seq, draft, true, this.#encodedEnvelope(), false);

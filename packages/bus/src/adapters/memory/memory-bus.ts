@@ -61,7 +61,9 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
     return n;
   };
 
-  const publishNow = (topic: string, records: readonly OutgoingRecord[], popts?: PublishOptions): void => {
+  // store is publish done within the call (the broker is in this process); publish rejects
+  // with what it throws.
+  const store = (topic: string, records: readonly OutgoingRecord[], popts?: PublishOptions): void => {
     open();
     // A topic name is checked once: only names of existing topics are remembered (bounded).
     if (!knownTopics.has(topic)) assertTopicName(topic);
@@ -94,10 +96,8 @@ export function createMemoryBus(input: MemoryBusOptions = {}, deps: { broker?: M
 
   return {
     async publish(topic: string, records: readonly OutgoingRecord[], popts?: PublishOptions) {
-      publishNow(topic, records, popts);
+      store(topic, records, popts);
     },
-
-    publishNow,
 
     async subscribe(sub: SubscribeOptions) {
       open();
