@@ -1,7 +1,8 @@
 // LiteralCache: classification of simple-protocol SQL that differs only in integer literals
 // (`... WHERE aid = 4711`, `... WHERE aid = 815`, as pgbench -S and most ORMs without
 // server-side binds send) costs one parse per SHAPE instead of one per text. The exact-text
-// LRU of SqlClassifier misses on every such text, and a libpg_query parse costs ~100 µs.
+// LRU of SqlClassifier misses on every such text, and a libpg_query parse costs more than the
+// rest of a proxied command (bench/postgres.ts).
 //
 // Why this cannot change a policy decision: the policy sees only the classification, so a
 // cached shape is safe when its classification does not depend on the literal values. That is

@@ -25,7 +25,8 @@ export type RecorderOptions = {
    * for (sync mode's CommandIssued, flush(), close()) never lingers, and takes every queued
    * event along. Default 2: on the in-process bus a publish (and the consumer's delivery and
    * commit of it per partition) cost about as much as recording a command; once per loop turn
-   * that was every ~3 commands of a pgbench run, and a 2 ms linger gained 5-20 % TPS.
+   * that was every few commands of a pgbench run, and a short linger gained throughput
+   * (bench/postgres.ts).
    */
   lingerMs: number;
 };

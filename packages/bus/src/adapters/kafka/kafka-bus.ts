@@ -28,8 +28,8 @@ function kafkaLogCreator(log: Logger) {
  * keyedPartitioner is Kafka's default partitioner for keyed records, as kafkajs's
  * DefaultPartitioner computes it (murmur2 of the UTF-8 key, sign bit cleared, modulo the topic's
  * partition count, used as the partition number), through the bus's own `partitionForKey` (the
- * one the in-process bus uses): kafkajs's murmur2 cost ~5 µs per record in the ledger bench's
- * feeder. The bus always sends a string key, so the unkeyed (random) branch never applies.
+ * one the in-process bus uses): kafkajs's murmur2 was a visible share of the feeder's cost per
+ * record (bench/ledger.ts). The bus always sends a string key, so the unkeyed (random) branch never applies.
  */
 const keyedPartitioner: ICustomPartitioner =
   () =>

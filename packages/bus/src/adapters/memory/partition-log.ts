@@ -13,7 +13,7 @@ export type StoredRecord = BusRecord;
  * SEGMENT_RECORDS seals a segment after this many records (the unit in which memory is
  * released). Small on purpose: a record lives until its whole segment is consumed, and with
  * 4096 a proxy's audit records outlived two young-generation collections, were promoted and
- * had to be marked and swept as old objects (measured: ~4 us of GC per proxied command).
+ * had to be marked and swept as old objects (old-generation GC on every proxied command).
  */
 export const SEGMENT_RECORDS = 256;
 

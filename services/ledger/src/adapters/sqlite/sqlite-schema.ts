@@ -53,7 +53,7 @@ export const PRAGMAS = [
 // when the bundle fills, it is inserted whole and its fragments deleted, in the same transaction.
 // Version 3 rewrote the partial bundle (tens of KiB, several overflow pages) on every append: a
 // sync-recording proxy appends a few entries at a time, and that rewrite was most of each
-// commit's cost (~450 vs ~150 us of CPU per commit measured for 3 entries of 350 bytes).
+// commit's cost (bench/ledger.ts, acknowledged appends).
 //
 // `bundles` is a rowid table, not WITHOUT ROWID: its rows are tens of KiB, and SQLite's guidance
 // is WITHOUT ROWID only for rows under ~1/20 of a page. `event_ids` rows are ~25 bytes: WITHOUT
