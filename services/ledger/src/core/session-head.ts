@@ -23,7 +23,9 @@ function hasEnvelopeHead(w: WriterSchema): boolean {
       ['sessionId', 'string'],
       ['seq', 'long'],
     ];
-    ok = f.length === 5 && want.every(([n, t], i) => f[i].name === n && f[i].type.typeName === t);
+    // The codec reads longs through an abstract long type (exact beyond 2^53), named
+    // 'abstract:long'; its bytes are a plain zig-zag varint all the same.
+    ok = f.length === 5 && want.every(([n, t], i) => f[i].name === n && f[i].type.typeName.replace(/^abstract:/, '') === t);
     headShape.set(w.type, ok);
   }
   return ok;
