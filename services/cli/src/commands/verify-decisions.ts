@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { verifyApprovalDecisions } from '@affidavit/access';
-import type { ApprovalDecisionsReport, DecisionVerifier } from '@affidavit/access';
+import { verifyApprovalDecisions } from '@affidavit/access/decisions';
+import type { ApprovalDecisionsReport, DecisionVerifier } from '@affidavit/access/decisions';
 import { openSqliteLedgerStore, readBundle, readVerifierKey } from '@affidavit/ledger';
 import { codec } from '@affidavit/schemas';
 import type { LedgerRecord } from '@affidavit/schemas';
