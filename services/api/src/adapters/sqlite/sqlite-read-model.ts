@@ -285,6 +285,7 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
     ),
     session: db.prepare('SELECT * FROM sessions WHERE session_id = ?'),
     approval: db.prepare('SELECT * FROM approvals WHERE request_id = ?'),
+    masked: db.prepare('SELECT * FROM masked WHERE event_id = ?'),
   };
 
   /** settle sets a request's shown decision to its first standing (unrefused) one, or back to pending. */
@@ -562,6 +563,10 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
     maskedData(f: MaskedFilter, req) {
       const where = [...eq('subject', f.subject), ...eq('session_id', f.sessionId)];
       return page({ table: 'masked', where, key: TIME_DESC('occurred_at', 'event_id'), desc: true }, req, toMasked);
+    },
+    masked: (id) => {
+      const r = s.masked.get(id) as Row | undefined;
+      return r && toMasked(r);
     },
     identities(req) {
       return page(
