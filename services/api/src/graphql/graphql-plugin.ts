@@ -3,10 +3,10 @@
 // bodies elsewhere (proxies/access fetch-json.ts). This adds it back, for the program, from here.
 /// <reference lib="dom.asynciterable" />
 // GraphQL in an encapsulated fastify plugin (STYLE rule 6): graphql-yoga at /graphql with
-// graphql-armor's limits, GraphiQL only in development, and errors masked unless they are
+// graphql-armor's limits, GraphiQL and introspection only in development, and errors masked unless they are
 // AffidavitErrors (whose code goes to extensions.code).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createSchema, createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useGraphQlJit } from '@envelop/graphql-jit';
@@ -51,6 +51,9 @@ export function createApiYoga(o: Readonly<ApiOptions>, deps: ResolverDeps, logge
       },
     },
     plugins: [
+      // Outside development the schema is not handed out (__schema, __type): a caller learns only
+      // the fields it was told about. GraphiQL, which needs it, is off then too.
+      ...(o.development ? [] : [{ onValidate: ({ addValidationRule }: { addValidationRule: (r: typeof NoSchemaIntrospectionCustomRule) => void }) => addValidationRule(NoSchemaIntrospectionCustomRule) }]),
       // Compiles each validated document once (cached): execution of a 50-row page was most of a
       // request's CPU with graphql-js's interpreter. Subscriptions keep the standard executor.
       ...(o.jit ? [useGraphQlJit()] : []),
