@@ -53,7 +53,14 @@ export function createApiYoga(o: Readonly<ApiOptions>, deps: ResolverDeps, logge
     plugins: [
       // Outside development the schema is not handed out (__schema, __type): a caller learns only
       // the fields it was told about. GraphiQL, which needs it, is off then too.
-      ...(o.development ? [] : [{ onValidate: ({ addValidationRule }: { addValidationRule: (r: typeof NoSchemaIntrospectionCustomRule) => void }) => addValidationRule(NoSchemaIntrospectionCustomRule) }]),
+      ...(o.development
+        ? []
+        : [
+            {
+              onValidate: ({ addValidationRule }: { addValidationRule: (r: typeof NoSchemaIntrospectionCustomRule) => void }) =>
+                addValidationRule(NoSchemaIntrospectionCustomRule),
+            },
+          ]),
       // Compiles each validated document once (cached): execution of a 50-row page was most of a
       // request's CPU with graphql-js's interpreter. Subscriptions keep the standard executor.
       ...(o.jit ? [useGraphQlJit()] : []),

@@ -138,7 +138,10 @@ test('a held UPDATE is released once by the approve mutation with bob’s token,
   // `affidavit approvals list` is a client of the same API, with the caller's own token.
   const listed = await cli('approvals', 'list', '--json', '--token', dave);
   assert.equal(listed.code, 0, listed.stderr);
-  assert.ok((JSON.parse(listed.stdout) as Array<{ requestId: string }>).some((p) => p.requestId === request.requestId), listed.stdout);
+  assert.ok(
+    (JSON.parse(listed.stdout) as Array<{ requestId: string }>).some((p) => p.requestId === request.requestId),
+    listed.stdout,
+  );
   const noRole = await cli('approve', request.requestId, '--token', dave, '--reason', 'auditors do not decide');
   assert.equal(noRole.code, 1, 'refused by the API: exit code 1');
   assert.match(noRole.stderr, /refused: approve needs one of the roles approver, admin.*\[AFF_E_API_FORBIDDEN\]/);
