@@ -29,6 +29,7 @@ const usage = `usage: node bench/api.ts [options]
   --clients N    concurrent HTTP clients (default 50)
   --seconds S    duration of each query figure (default 10; --quick 3)
   --quick        small sizes for a smoke run
+  --cpu-prof DIR write a V8 CPU profile of the API server process to DIR (node --cpu-prof)
   --help         show this text
 
 Events are sessions of 50 entries (SessionStarted, 24 commands as CommandIssued +
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
     serve: { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 if (values.help) {
@@ -149,7 +151,8 @@ async function main(): Promise<void> {
 
   // 2. Queries under load, server in a child process.
   console.log(`\n2. queries: ${clients} concurrent clients, keep-alive HTTP, ${seconds} s each`);
-  const child = fork(import.meta.filename, ['--serve', `${ledgerFile}|${readModelFile}`], { stdio: 'inherit' });
+  const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+  const child = fork(import.meta.filename, ['--serve', `${ledgerFile}|${readModelFile}`], { stdio: 'inherit', execArgv: [...process.execArgv, ...profile] });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { url: string }).url));
     child.once('exit', (c) => reject(new Error(`server exited ${c}`)));

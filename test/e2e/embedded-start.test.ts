@@ -200,9 +200,10 @@ test('a new user: start, token, psql through the proxy, approve, stop, verify, r
     'the approval request',
     30_000,
   );
+  // alice (the requester, no approver role) is refused by the API before any rule runs.
   const self = cli('approve', requestId, '--as', 'alice', '--reason', 'mine');
   assert.equal(self.status, 1);
-  assert.match(self.stderr, /AFF_E_APPROVAL_SELF/);
+  assert.match(self.stderr, /refused: approve needs one of the roles approver, admin.*\[AFF_E_API_FORBIDDEN\]/);
   const ok = cli('approve', requestId, '--as', 'bob', '--reason', 'ticket 42');
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(await heldDone, 0, heldOut);

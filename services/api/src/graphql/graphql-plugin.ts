@@ -88,7 +88,11 @@ export async function graphqlPlugin(app: FastifyInstance, opts: { yoga: ApiYoga 
         reply.header(key, value);
       });
       reply.status(response.status);
-      return reply.send(response.body);
+      // Streams only for subscriptions (SSE, multipart). A query's answer is sent whole, with its
+      // length: piping it as a stream cost a write per chunk and most of a request's time in writev.
+      const type = response.headers.get('content-type') ?? '';
+      if (response.body === null || type.includes('text/event-stream') || type.includes('multipart/')) return reply.send(response.body);
+      return reply.send(Buffer.from(await response.arrayBuffer()));
     },
   });
 }
