@@ -332,12 +332,13 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
     insertSession: db.prepare(
       `INSERT INTO sessions (session_id, issuer, subject, email, mfa, source_address, source_port, application, target_kind, target_resource,
         target_host, target_database, target_login, protocol, tls, started_at, ended_at, end_reason, end_error_code, command_count, log, idx)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, ?) ON CONFLICT DO NOTHING`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
     endSession: db.prepare('UPDATE sessions SET ended_at = ?, end_reason = ?, end_error_code = ?, command_count = ? WHERE session_id = ? AND ended_at IS NULL'),
     insertCommand: db.prepare(
-      `INSERT INTO commands (session_id, command_id, seq, subject, channel, text, classes, decision, rule_id, issued_at, log, idx)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO commands (session_id, command_id, seq, subject, channel, text, classes, decision, rule_id, issued_at,
+        outcome, tag, rows, duration_micros, error_code, log, idx)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
     completeCommand: db.prepare(
       'UPDATE commands SET outcome = ?, tag = ?, rows = ?, duration_micros = ?, error_code = ? WHERE session_id = ? AND command_id = ? AND outcome IS NULL',
@@ -405,56 +406,97 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
     else s.decideApproval.run(d.decision, d.approver, d.justification, d.decided_at, d.has_signature, d.log, d.idx, requestId);
   }
 
-  function applyOne(m: ReadModelMutation): void {
+  type SessionEnded = Extract<ReadModelMutation, { kind: 'session-ended' }>;
+  type CommandCompleted = Extract<ReadModelMutation, { kind: 'command-completed' }>;
+  /**
+   * Batch holds, until the end of a transaction, the sessions and commands it starts, so a start
+   * and its end (an issue and its completion) in one batch are one row written, not a row written
+   * and then updated. The first start and the first end win, as with the statements one by one.
+   */
+  type Batch = {
+    sessions: Map<string, { started: Extract<ReadModelMutation, { kind: 'session-started' }>; ended: SessionEnded | null }>;
+    commands: Map<string, { issued: Extract<ReadModelMutation, { kind: 'command-issued' }>; completed: CommandCompleted | null }>;
+  };
+  const endSession = (m: SessionEnded) => s.endSession.run(m.endedAt, m.reason, m.errorCode, m.commands, m.sessionId);
+  const completeCommand = (m: CommandCompleted) => s.completeCommand.run(m.outcome, m.tag, m.rows, m.durationMicros, m.errorCode, m.sessionId, m.commandId);
+
+  /** flush writes the batch's sessions and commands; a row already stored keeps its start and gets the end only if it has none. */
+  function flush(batch: Batch): void {
+    for (const { started, ended } of batch.sessions.values()) {
+      const r = started.row;
+      const inserted = s.insertSession.run(
+        r.sessionId,
+        r.issuer,
+        r.subject,
+        r.email,
+        b(r.mfa),
+        r.sourceAddress,
+        r.sourcePort,
+        r.application,
+        r.targetKind,
+        r.targetResource,
+        r.targetHost,
+        r.targetDatabase,
+        r.targetLogin,
+        r.protocol,
+        r.tls ? 1 : 0,
+        r.startedAt,
+        ended?.endedAt ?? null,
+        ended?.reason ?? null,
+        ended?.errorCode ?? null,
+        ended?.commands ?? null,
+        r.position.log,
+        r.position.index,
+      );
+      if (ended && Number(inserted.changes) === 0) endSession(ended);
+    }
+    for (const { issued, completed } of batch.commands.values()) {
+      const r = issued.row;
+      const inserted = s.insertCommand.run(
+        r.sessionId,
+        r.commandId,
+        r.seq,
+        r.subject,
+        r.channel,
+        r.text,
+        JSON.stringify(r.classes),
+        r.decision,
+        r.ruleId,
+        r.issuedAt,
+        completed?.outcome ?? null,
+        completed?.tag ?? null,
+        completed?.rows ?? null,
+        completed?.durationMicros ?? null,
+        completed?.errorCode ?? null,
+        r.position.log,
+        r.position.index,
+      );
+      if (completed && Number(inserted.changes) === 0) completeCommand(completed);
+    }
+  }
+
+  function applyOne(m: ReadModelMutation, batch: Batch): void {
     switch (m.kind) {
-      case 'session-started': {
-        const r = m.row;
-        s.insertSession.run(
-          r.sessionId,
-          r.issuer,
-          r.subject,
-          r.email,
-          b(r.mfa),
-          r.sourceAddress,
-          r.sourcePort,
-          r.application,
-          r.targetKind,
-          r.targetResource,
-          r.targetHost,
-          r.targetDatabase,
-          r.targetLogin,
-          r.protocol,
-          r.tls ? 1 : 0,
-          r.startedAt,
-          r.position.log,
-          r.position.index,
-        );
+      case 'session-started':
+        if (!batch.sessions.has(m.row.sessionId)) batch.sessions.set(m.row.sessionId, { started: m, ended: null });
+        return;
+      case 'session-ended': {
+        const pending = batch.sessions.get(m.sessionId);
+        if (pending) pending.ended ??= m;
+        else endSession(m);
         return;
       }
-      case 'session-ended':
-        s.endSession.run(m.endedAt, m.reason, m.errorCode, m.commands, m.sessionId);
-        return;
       case 'command-issued': {
-        const r = m.row;
-        s.insertCommand.run(
-          r.sessionId,
-          r.commandId,
-          r.seq,
-          r.subject,
-          r.channel,
-          r.text,
-          JSON.stringify(r.classes),
-          r.decision,
-          r.ruleId,
-          r.issuedAt,
-          r.position.log,
-          r.position.index,
-        );
+        const key = `${m.row.sessionId}\u0000${m.row.commandId}`;
+        if (!batch.commands.has(key)) batch.commands.set(key, { issued: m, completed: null });
         return;
       }
-      case 'command-completed':
-        s.completeCommand.run(m.outcome, m.tag, m.rows, m.durationMicros, m.errorCode, m.sessionId, m.commandId);
+      case 'command-completed': {
+        const pending = batch.commands.get(`${m.sessionId}\u0000${m.commandId}`);
+        if (pending) pending.completed ??= m;
+        else completeCommand(m);
         return;
+      }
       case 'command-blocked': {
         const r = m.row;
         s.insertBlocked.run(
@@ -616,7 +658,9 @@ export function openSqliteReadModel(o: SqliteReadModelOptions): ReadModelStore {
     apply(log, nextIndex, mutations, lastEventId) {
       db.exec('BEGIN');
       try {
-        for (const m of mutations) applyOne(m);
+        const batch: Batch = { sessions: new Map(), commands: new Map() };
+        for (const m of mutations) applyOne(m, batch);
+        flush(batch);
         s.setPosition.run(log, nextIndex, lastEventId ?? null);
         db.exec('COMMIT');
       } catch (e) {
