@@ -6,6 +6,7 @@ import { EXIT, UsageError } from '../command.ts';
 import type { Io } from '../command.ts';
 import { mintDevToken } from '../embedded/dev-token.ts';
 import type { ResolvedConfig } from '../embedded/config.ts';
+import { visible } from './visible.ts';
 
 /** API_OPTIONS are the options of every API client command. */
 export const API_OPTIONS = {
@@ -106,11 +107,12 @@ export async function runApi(command: string, io: Io, fn: () => Promise<number>)
     return await fn();
   } catch (e) {
     if (e instanceof ApiRefusal) {
-      io.stderr.write(`affidavit ${command}: refused: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`);
+      // The message may quote what the caller sent (a request id): shown, never obeyed by the terminal.
+      io.stderr.write(`affidavit ${command}: refused: ${visible(e.message)}${e.code ? ` [${visible(e.code)}]` : ''}\n`);
       return EXIT.FAILED;
     }
     if (e instanceof ApiUnreachable) {
-      io.stderr.write(`affidavit ${command}: ${e.message}\n`);
+      io.stderr.write(`affidavit ${command}: ${visible(e.message)}\n`);
       return EXIT.ERROR;
     }
     throw e;

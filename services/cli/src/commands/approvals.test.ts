@@ -143,3 +143,14 @@ test('reveal prints the value as is into a pipe and the opening on stderr', asyn
   assert.match(r.stderr, /column email, row 0; opening recorded as event e-9/);
   assert.deepEqual(seen.at(-1)?.body.variables, { id: 'm-1', i: 0, why: 'incident 7' });
 });
+
+test("the API's refusal message is shown, its control characters escaped (it may quote the caller's input)", async () => {
+  answer = (s) => ({
+    status: 200,
+    body: { data: null, errors: [{ message: `no approval request ${String(s.body.variables.id)}`, extensions: { code: 'AFF_E_APPROVAL_UNKNOWN' } }] },
+  });
+  const r = await run(approveCommand, ['r1\x1b[2K\rapproved', '--reason', 'ok', '--api', url, '--token', 't']);
+  assert.equal(r.code, EXIT.FAILED);
+  assert.doesNotMatch(r.stderr, /[\r\x1b]/);
+  assert.match(r.stderr, /no approval request r1\\x1b\[2K\\rapproved \[AFF_E_APPROVAL_UNKNOWN\]/);
+});

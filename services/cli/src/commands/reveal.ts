@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { EXIT, UsageError } from '../command.ts';
 import type { Command } from '../command.ts';
 import { API_EXIT, API_HELP, API_OPTIONS, apiTarget, graphql, runApi } from './api-client.ts';
-import { visible } from './approvals.ts';
+import { visible } from './visible.ts';
 import { CONFIG_HELP, CONFIG_OPTION, configFrom } from './config-options.ts';
 
 const REVEAL = 'mutation ($id: ID!, $i: Int!, $why: String!) { revealMaskedValue(eventId: $id, index: $i, reason: $why) { value column row recordedAs } }';
