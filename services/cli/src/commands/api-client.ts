@@ -22,9 +22,10 @@ export const API_HELP = `  --api URL       the GraphQL endpoint (default http://
                   in the data directory); the API accepts it only because it trusts that issuer`;
 
 /** API_EXIT documents the exit codes every API client command shares. */
-export const API_EXIT = `1 refused by the API (its code is printed: AFF_E_API_UNAUTHENTICATED for a token it does not
-accept, AFF_E_API_FORBIDDEN for a caller without the role, AFF_E_APPROVAL_* / AFF_E_MASK_* for the
-rules), 2 usage error, 3 API unreachable or answering unexpectedly`;
+export const API_EXIT = `1 refused by the API, its code printed (AFF_E_AUTH_* for a token it
+does not accept, AFF_E_API_FORBIDDEN for a caller without the role, AFF_E_API_RATE_LIMITED, and
+AFF_E_APPROVAL_* / AFF_E_MASK_* / AFF_E_API_NOT_FOUND for the rules), 2 usage error,
+3 API unreachable or answering unexpectedly`;
 
 /** ApiTarget is where to send a document and with which token. */
 export type ApiTarget = { readonly url: string; readonly token: string };
