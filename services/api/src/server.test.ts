@@ -19,6 +19,7 @@ import { buildServer } from './server.ts';
 import { rolesOf } from './auth/roles.ts';
 import { identity, story, TEST_LOG, testNoteVerifier, writeLedger } from './test-support.ts';
 import { exampleEvent } from '@affidavit/schemas';
+import type { Logger } from '@affidavit/common';
 
 const USERS: Record<string, ReturnType<typeof identity>> = {
   'tok-auditor': identity('olivia', ['compliance']),
@@ -524,5 +525,26 @@ test('the interpreter (jit: false) gives the same answers as the compiled querie
     assert.equal((await gql(plain, 'tok-approver', '{ sessions { nodes { sessionId } } }')).errors?.[0].extensions?.code, 'AFF_E_API_FORBIDDEN');
   } finally {
     await plain.close();
+  }
+});
+
+test('a refusal with its code is not logged as an error; a masked unexpected error is', async () => {
+  const logged: Array<[string, string]> = [];
+  const at = (level: string) => (o: unknown, msg: string) => void logged.push([level, msg]);
+  const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger } as unknown as Logger;
+  const quiet = await buildServer({ roleGroups }, { verify, store, decisions, logger });
+  try {
+    assert.equal(
+      (await gql(quiet, 'tok-approver', 'mutation { approve(id: "mine", justification: "x") { requestId } }')).errors?.[0].extensions?.code,
+      'AFF_E_APPROVAL_SELF',
+    );
+    assert.deepEqual(
+      logged.filter(([l]) => l === 'error'),
+      [],
+    );
+    await gql(quiet, 'tok-approver', 'mutation { approve(id: "boom", justification: "x") { requestId } }');
+    assert.equal(logged.filter(([l]) => l === 'error').length, 1);
+  } finally {
+    await quiet.close();
   }
 });

@@ -24,6 +24,8 @@ export type ApiYoga = YogaServerInstance<ServerContext, ApiContext>;
 /** GRAPHQL_PATH is where the API answers. */
 export const GRAPHQL_PATH = '/graphql';
 
+const isRefusal = (x: unknown) => x instanceof GraphQLError && isAffidavitError(x.originalError);
+
 /** createApiYoga builds the yoga instance: schema, armor limits, masked errors. */
 export function createApiYoga(o: Readonly<ApiOptions>, deps: ResolverDeps, logger?: Logger): ApiYoga {
   return createYoga<ServerContext, ApiContext>({
@@ -34,7 +36,14 @@ export function createApiYoga(o: Readonly<ApiOptions>, deps: ResolverDeps, logge
     // Bearer tokens, no cookies: browsers of other origins have no reason to call this API.
     cors: false,
     logging: logger
-      ? { debug: () => {}, info: () => {}, warn: (...a) => logger.warn({ yoga: a }, 'graphql'), error: (...a) => logger.error({ yoga: a }, 'graphql') }
+      ? {
+          debug: () => {},
+          info: () => {},
+          warn: (...a) => logger.warn({ yoga: a }, 'graphql'),
+          // A refusal with its code (a rule, a role, an unknown id) is an answer, logged where it is
+          // decided; only what was masked as unexpected is an error here.
+          error: (...a) => (a.length > 0 && a.every(isRefusal) ? logger.debug({ yoga: a }, 'graphql refusal') : logger.error({ yoga: a }, 'graphql')),
+        }
       : false,
     context: ({ req }) => {
       if (!req.identity) throw new Error('GraphQL reached without an authenticated identity');
