@@ -530,7 +530,7 @@ test('the interpreter (jit: false) gives the same answers as the compiled querie
 
 test('a refusal with its code is not logged as an error; a masked unexpected error is', async () => {
   const logged: Array<[string, string]> = [];
-  const at = (level: string) => (o: unknown, msg: string) => void logged.push([level, msg]);
+  const at = (level: string) => (_o: unknown, msg: string) => void logged.push([level, msg]);
   const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger } as unknown as Logger;
   const quiet = await buildServer({ roleGroups }, { verify, store, decisions, logger });
   try {
