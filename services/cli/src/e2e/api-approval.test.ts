@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandDigest } from '@affidavit/access';
@@ -94,7 +94,11 @@ before(async () => {
       api: { port: apiPort },
     }),
   );
+  // A data directory from a version with the loopback control endpoint: its secret file goes.
+  mkdirSync(join(dir, 'data'), { mode: 0o700 });
+  writeFileSync(join(dir, 'data', 'control.json'), JSON.stringify({ url: 'http://127.0.0.1:1', secret: 'stale', pid: 1 }), { mode: 0o600 });
   system = await startEmbedded(loadConfig({ file: configFile, cwd: dir, env: {} }), createLogger({ name: 'api-approval-e2e', level: 'warn' }));
+  assert.equal(existsSync(join(dir, 'data', 'control.json')), false, 'the stale control secret is removed');
   sub = await system.bus.subscribe({
     group: `api-approval-watch-${uuidv7()}`,
     topics: [TOPICS.sessionEvents],

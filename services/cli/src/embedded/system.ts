@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import selfsigned from 'selfsigned';
 import {
@@ -91,6 +91,9 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
   // Before anything is created: the ledger and keys are private (0700 folders, 0600 files).
   const privatePaths = { dataDir: config.dataDir, keysDir: paths.keysDir, ledgerFile: paths.ledgerFile };
   privateDataDir(privatePaths, logger);
+  // Earlier versions served approvals on a loopback control endpoint gated by a secret in this
+  // file; nothing serves it now, and a stale secret is not left lying beside the data.
+  rmSync(join(config.dataDir, 'control.json'), { force: true });
   const stops: Array<[string, () => Promise<unknown>]> = [];
   const stop = async () => {
     for (const [name, fn] of stops.reverse()) {
