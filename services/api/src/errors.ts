@@ -24,3 +24,5 @@ export const ReadModelUnreadableError = defineError(
 );
 /** ApiRateLimitedError: the caller sent more requests than the per-identity rate limit allows (HTTP 429). */
 export const ApiRateLimitedError = defineError('AFF_E_API_RATE_LIMITED', 'too many requests; slow down and retry after the window', { retriable: true });
+/** ApiNotFoundError: the object an operation names is not in the read models (unknown, or not projected yet). */
+export const ApiNotFoundError = defineError('AFF_E_API_NOT_FOUND', 'no such object in the read models');

@@ -7,7 +7,17 @@ export { apiOptions, DEFAULT_API_OPTIONS, DEFAULT_BODY_LIMIT } from './options.t
 export type { ApiOptions } from './options.ts';
 export { rolesOf, DEFAULT_ROLE_GROUPS } from './auth/roles.ts';
 export type { Role, RoleGroups } from './auth/roles.ts';
-export type { DecisionService, DecideRequest, DecideResult, DecisionSignatureVerifier, AuthFailureRecorder, RequestOrigin } from './ports.ts';
+export type {
+  DecisionService,
+  DecideRequest,
+  DecideResult,
+  DecisionSignatureVerifier,
+  AuthFailureRecorder,
+  RequestOrigin,
+  RevealService,
+  RevealRequest,
+  RevealResult,
+} from './ports.ts';
 export { decisionSignatureVerifier } from './decision-signature-verifier.ts';
 export { project } from './read-model/projection.ts';
 export type * from './read-model/rows.ts';
@@ -26,6 +36,7 @@ export {
   ApiNoCheckpointError,
   ApiUnavailableError,
   ApiRateLimitedError,
+  ApiNotFoundError,
   ReadModelUnreadableError,
 } from './errors.ts';
 export { eventSinkAuthFailureRecorder } from './auth/auth-failure-recorder.ts';

@@ -1,9 +1,9 @@
 // Ports the API consumes (STYLE rule 1: ports at the consumer). The composition root (the CLI)
-// wires them: the decision service and the signature verifier to the access core's approval
-// module, the recorder to the event sink that feeds the ledger.
+// wires them: the decision service, the reveal service and the signature verifier to the access
+// core's approval and masking modules, the recorder to the event sink that feeds the ledger.
 import type { AuthenticationFailure, Identity } from '@affidavit/access';
 import type { AffidavitError } from '@affidavit/common';
-import type { ApprovalDecided, ApprovalRequested } from '@affidavit/schemas';
+import type { ApprovalDecided, ApprovalRequested, DataMasked } from '@affidavit/schemas';
 
 /** DecideRequest is one approver's decision as the API received it. */
 export type DecideRequest = {
@@ -28,6 +28,33 @@ export type DecideResult = { readonly requestId: string; readonly decision: 'app
  */
 export type DecisionService = {
   decide(request: DecideRequest): Promise<DecideResult | { readonly error: AffidavitError }>;
+  /**
+   * refused records an attempt the API refused before the rules ran (the caller lacks the
+   * approver role), so every attempt to decide is on the record. It MUST NOT resolve before the
+   * refusal is recorded; the API answers with `error` whether or not it is given.
+   */
+  refused?(request: DecideRequest, error: AffidavitError): Promise<void>;
+};
+
+/** RevealRequest asks to open value `index` of a DataMasked event; `event` is that event, read from the ledger by the API. */
+export type RevealRequest = {
+  readonly event: DataMasked;
+  readonly index: number;
+  readonly reason: string;
+  /** opener is the verified identity of the caller (never taken from the arguments). */
+  readonly opener: Identity;
+};
+
+/** RevealResult is the clear value; `recordedAs` is the eventId of its MaskedValueOpened. */
+export type RevealResult = { readonly value: string; readonly column: string; readonly row: number; readonly recordedAs: string };
+
+/**
+ * RevealService opens a masked value. It MUST have the opening (MaskedValueOpened) durably in the
+ * ledger before it resolves with the value, and resolve to `{ error }` with a typed
+ * AffidavitError (AFF_E_MASK_*) when the value cannot be opened.
+ */
+export type RevealService = {
+  reveal(request: RevealRequest): Promise<RevealResult | { readonly error: AffidavitError }>;
 };
 
 /**

@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { SelfApprovalError, TokenExpiredError } from '@affidavit/access';
+import { MaskRevealInvalidError, SelfApprovalError, TokenExpiredError } from '@affidavit/access';
 import { openSqliteLedgerStore, type LedgerStore } from '@affidavit/ledger';
 import { decodeBase64Strict, hashLeaf, openNote, parseCheckpoint, verifyConsistency, verifyInclusion } from '@affidavit/tlog';
 import { encodeEvent } from '@affidavit/schemas';
 import { openSqliteReadModel } from './adapters/sqlite/sqlite-read-model.ts';
-import type { DecideRequest, DecisionService } from './ports.ts';
+import type { DecideRequest, DecisionService, RevealRequest, RevealService } from './ports.ts';
 import { createProofService } from './proofs.ts';
 import { ReadModelProjector } from './read-model/projector.ts';
 import type { ReadModelStore } from './read-model/read-model-store.ts';
@@ -19,6 +19,7 @@ import { buildServer } from './server.ts';
 import { rolesOf } from './auth/roles.ts';
 import { identity, story, TEST_LOG, testNoteVerifier, writeLedger } from './test-support.ts';
 import { exampleEvent } from '@affidavit/schemas';
+import type { Logger } from '@affidavit/common';
 
 const USERS: Record<string, ReturnType<typeof identity>> = {
   'tok-auditor': identity('olivia', ['compliance']),
@@ -61,6 +62,18 @@ const decisions: DecisionService = {
     if (r.requestId === 'boom') throw new Error('database password is hunter2');
     return { requestId: r.requestId, decision: r.decision, decidedAt: 1_760_000_000_000 };
   },
+  async refused(r, error) {
+    refusedAttempts.push([r.requestId, r.approver.subject, error.code]);
+  },
+};
+const refusedAttempts: Array<[string, string, string]> = [];
+const revealed: RevealRequest[] = [];
+const reveals: RevealService = {
+  async reveal(r) {
+    revealed.push(r);
+    if (r.index === 99) return { error: new MaskRevealInvalidError("index 99 is outside the event's masked values") };
+    return { value: 'alice@example.com', column: 'email', row: r.index, recordedAs: 'opened-1' };
+  },
 };
 
 before(async () => {
@@ -78,6 +91,7 @@ before(async () => {
       store,
       proofs: createProofService(ledger),
       decisions,
+      reveals,
       signatures: { verify: (d) => d.signature?.toString() === 'sig' },
       changes: (l) => projector.onChange(l),
     },
@@ -289,10 +303,14 @@ describe('proofs', () => {
 });
 
 describe('mutations', () => {
-  test('approve needs the approver role', async () => {
+  test('approve needs the approver role; the refused attempt is recorded through the decision service', async () => {
     const r = await gql(app, 'tok-auditor', 'mutation { approve(id: "r9", justification: "ok") { requestId } }');
     assert.equal(r.errors?.[0].extensions?.code, 'AFF_E_API_FORBIDDEN');
     assert.equal(decided.length, 0);
+    assert.deepEqual(refusedAttempts, [['r9', 'olivia', 'AFF_E_API_FORBIDDEN']]);
+    const long = await gql(app, 'tok-nobody', 'mutation ($id: ID!) { deny(id: $id, justification: "x") { requestId } }', { id: 'r'.repeat(5000) });
+    assert.equal(long.errors?.[0].extensions?.code, 'AFF_E_API_INPUT_INVALID', 'an oversized id is refused before it is recorded');
+    assert.equal(refusedAttempts.length, 1);
   });
   test("approve and deny pass the caller's verified identity and token id to the decision service", async () => {
     const r = await gql(app, 'tok-approver', 'mutation { approve(id: "r9", justification: " ticket 7 ") { requestId decision } }');
@@ -325,7 +343,65 @@ describe('mutations', () => {
   });
 });
 
+describe('revealMaskedValue', () => {
+  const REVEAL = 'mutation ($id: ID!, $i: Int!, $why: String!) { revealMaskedValue(eventId: $id, index: $i, reason: $why) { value column row recordedAs } }';
+  const maskedId = async () => (await gql(app, 'tok-auditor', '{ maskedData(first: 1) { nodes { eventId } } }')).data!.maskedData.nodes[0].eventId as string;
+
+  test("a key holder opens a value: the API hands the service the ledger's DataMasked event and the caller's verified identity", async () => {
+    const id = await maskedId();
+    const r = await gql(app, 'tok-approver', REVEAL, { id, i: 0, why: '  incident 7 ' });
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    assert.equal(r.data!.revealMaskedValue.value, 'alice@example.com');
+    assert.equal(r.data!.revealMaskedValue.recordedAs, 'opened-1');
+    const last = revealed.at(-1)!;
+    assert.deepEqual([last.event.type, last.event.eventId, last.index, last.reason, last.opener.subject], ['DataMasked', id, 0, 'incident 7', 'bob']);
+  });
+  test('needs the auditor, approver or admin role; the service is not called otherwise', async () => {
+    const before = revealed.length;
+    const r = await gql(app, 'tok-nobody', REVEAL, { id: await maskedId(), i: 0, why: 'curious' });
+    assert.equal(r.errors?.[0].extensions?.code, 'AFF_E_API_FORBIDDEN');
+    assert.equal(r.data, null);
+    assert.equal(revealed.length, before);
+  });
+  test("an unknown event, an empty reason, or the service's refusal: coded errors, no value", async () => {
+    const unknown = await gql(app, 'tok-auditor', REVEAL, { id: '0190a5d0-0000-7000-8000-00000000dead', i: 0, why: 'x' });
+    assert.equal(unknown.errors?.[0].extensions?.code, 'AFF_E_API_NOT_FOUND');
+    const session = await gql(app, 'tok-auditor', '{ sessions(first: 1) { nodes { sessionId } } }');
+    const notMasked = await gql(app, 'tok-auditor', REVEAL, { id: session.data!.sessions.nodes[0].sessionId, i: 0, why: 'x' });
+    assert.equal(notMasked.errors?.[0].extensions?.code, 'AFF_E_API_NOT_FOUND');
+    const empty = await gql(app, 'tok-auditor', REVEAL, { id: await maskedId(), i: 0, why: '  ' });
+    assert.equal(empty.errors?.[0].extensions?.code, 'AFF_E_API_INPUT_INVALID');
+    const refused = await gql(app, 'tok-auditor', REVEAL, { id: await maskedId(), i: 99, why: 'x' });
+    assert.equal(refused.errors?.[0].extensions?.code, 'AFF_E_MASK_REVEAL_INVALID');
+    assert.doesNotMatch(JSON.stringify([unknown, notMasked, empty, refused]), /alice@example\.com/);
+  });
+});
+
 describe('hardening', () => {
+  test('introspection is refused outside development (__typename still works)', async () => {
+    for (const q of ['{ __schema { types { name } } }', '{ __type(name: "Session") { fields { name } } }']) {
+      const r = await gql(app, 'tok-admin', q);
+      assert.equal(r.data, undefined, q);
+      assert.match(JSON.stringify(r.errors), /introspection/i, q);
+    }
+    const t = await gql(app, 'tok-auditor', '{ me { __typename subject } }');
+    assert.deepEqual(t.data, { me: { __typename: 'Me', subject: 'olivia' } });
+  });
+  test('bodyLimit is the bound: a small query passes, one byte-heavy query past it is 413', async () => {
+    const small = await buildServer({ roleGroups, bodyLimit: 2048 }, { verify, store });
+    try {
+      assert.equal((await gql(small, 'tok-auditor', '{ me { subject } }')).status, 200);
+      const big = await small.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer tok-auditor' },
+        payload: JSON.stringify({ query: `{ me { subject } } # ${'x'.repeat(2048)}` }),
+      });
+      assert.equal(big.statusCode, 413);
+    } finally {
+      await small.close();
+    }
+  });
   test('a too-deep query is refused', async () => {
     const shallow = await buildServer({ roleGroups, maxDepth: 4 }, { verify, store });
     try {
@@ -431,6 +507,9 @@ describe('development mode', () => {
       assert.equal(q.statusCode, 401);
       const prod = await app.inject({ method: 'GET', url: '/graphql', headers: { accept: 'text/html' } });
       assert.equal(prod.statusCode, 401);
+      // GraphiQL needs the schema: introspection is on in development (still behind a token).
+      const schema = await gql(dev, 'tok-auditor', '{ __schema { queryType { name } } }');
+      assert.deepEqual(schema.data, { __schema: { queryType: { name: 'Query' } } });
     } finally {
       await dev.close();
     }
@@ -446,5 +525,26 @@ test('the interpreter (jit: false) gives the same answers as the compiled querie
     assert.equal((await gql(plain, 'tok-approver', '{ sessions { nodes { sessionId } } }')).errors?.[0].extensions?.code, 'AFF_E_API_FORBIDDEN');
   } finally {
     await plain.close();
+  }
+});
+
+test('a refusal with its code is not logged as an error; a masked unexpected error is', async () => {
+  const logged: Array<[string, string]> = [];
+  const at = (level: string) => (_o: unknown, msg: string) => void logged.push([level, msg]);
+  const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger } as unknown as Logger;
+  const quiet = await buildServer({ roleGroups }, { verify, store, decisions, logger });
+  try {
+    assert.equal(
+      (await gql(quiet, 'tok-approver', 'mutation { approve(id: "mine", justification: "x") { requestId } }')).errors?.[0].extensions?.code,
+      'AFF_E_APPROVAL_SELF',
+    );
+    assert.deepEqual(
+      logged.filter(([l]) => l === 'error'),
+      [],
+    );
+    await gql(quiet, 'tok-approver', 'mutation { approve(id: "boom", justification: "x") { requestId } }');
+    assert.equal(logged.filter(([l]) => l === 'error').length, 1);
+  } finally {
+    await quiet.close();
   }
 });

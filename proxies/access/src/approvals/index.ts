@@ -19,3 +19,7 @@ export {
   ApprovalCommandMismatchError,
 } from './errors.ts';
 export { busDecisionSource, decisionsIn } from './bus-decision-source.ts';
+export { ApprovalBook } from './approval-book.ts';
+export { followApprovalBook } from './approval-book-follower.ts';
+export { approvalDecisionService } from './decision-service.ts';
+export type { ApprovalDecisionService, ApprovalDecisionDeps, DecisionRequest, DecisionAccepted } from './decision-service.ts';

@@ -59,3 +59,5 @@ export { createMaskedValueCollector, DEFAULT_SEAL_CHUNK } from './masked-value-c
 export type { MaskedValueCollector } from './masked-value-collector.ts';
 export { revealMaskedValue, maskedValueOpenedEvent, MAX_REASON_LENGTH } from './reveal.ts';
 export type { RevealRequest, RevealAudit, RevealResult, MaskedValueOpenedEnvelope } from './reveal.ts';
+export { maskedValueRevealService } from './reveal-service.ts';
+export type { MaskedValueRevealService, RevealAsk, Revealed, RevealServiceDeps } from './reveal-service.ts';

@@ -3,10 +3,10 @@
 // bodies elsewhere (proxies/access fetch-json.ts). This adds it back, for the program, from here.
 /// <reference lib="dom.asynciterable" />
 // GraphQL in an encapsulated fastify plugin (STYLE rule 6): graphql-yoga at /graphql with
-// graphql-armor's limits, GraphiQL only in development, and errors masked unless they are
+// graphql-armor's limits, GraphiQL and introspection only in development, and errors masked unless they are
 // AffidavitErrors (whose code goes to extensions.code).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createSchema, createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useGraphQlJit } from '@envelop/graphql-jit';
@@ -24,6 +24,8 @@ export type ApiYoga = YogaServerInstance<ServerContext, ApiContext>;
 /** GRAPHQL_PATH is where the API answers. */
 export const GRAPHQL_PATH = '/graphql';
 
+const isRefusal = (x: unknown) => x instanceof GraphQLError && isAffidavitError(x.originalError);
+
 /** createApiYoga builds the yoga instance: schema, armor limits, masked errors. */
 export function createApiYoga(o: Readonly<ApiOptions>, deps: ResolverDeps, logger?: Logger): ApiYoga {
   return createYoga<ServerContext, ApiContext>({
@@ -34,7 +36,14 @@ export function createApiYoga(o: Readonly<ApiOptions>, deps: ResolverDeps, logge
     // Bearer tokens, no cookies: browsers of other origins have no reason to call this API.
     cors: false,
     logging: logger
-      ? { debug: () => {}, info: () => {}, warn: (...a) => logger.warn({ yoga: a }, 'graphql'), error: (...a) => logger.error({ yoga: a }, 'graphql') }
+      ? {
+          debug: () => {},
+          info: () => {},
+          warn: (...a) => logger.warn({ yoga: a }, 'graphql'),
+          // A refusal with its code (a rule, a role, an unknown id) is an answer, logged where it is
+          // decided; only what was masked as unexpected is an error here.
+          error: (...a) => (a.length > 0 && a.every(isRefusal) ? logger.debug({ yoga: a }, 'graphql refusal') : logger.error({ yoga: a }, 'graphql')),
+        }
       : false,
     context: ({ req }) => {
       if (!req.identity) throw new Error('GraphQL reached without an authenticated identity');
@@ -51,6 +60,16 @@ export function createApiYoga(o: Readonly<ApiOptions>, deps: ResolverDeps, logge
       },
     },
     plugins: [
+      // Outside development the schema is not handed out (__schema, __type): a caller learns only
+      // the fields it was told about. GraphiQL, which needs it, is off then too.
+      ...(o.development
+        ? []
+        : [
+            {
+              onValidate: ({ addValidationRule }: { addValidationRule: (r: typeof NoSchemaIntrospectionCustomRule) => void }) =>
+                addValidationRule(NoSchemaIntrospectionCustomRule),
+            },
+          ]),
       // Compiles each validated document once (cached): execution of a 50-row page was most of a
       // request's CPU with graphql-js's interpreter. Subscriptions keep the standard executor.
       ...(o.jit ? [useGraphQlJit()] : []),
@@ -78,7 +97,11 @@ export async function graphqlPlugin(app: FastifyInstance, opts: { yoga: ApiYoga 
         reply.header(key, value);
       });
       reply.status(response.status);
-      return reply.send(response.body);
+      // Streams only for subscriptions (SSE, multipart). A query's answer is sent whole, with its
+      // length: piping it as a stream cost a write per chunk and most of a request's time in writev.
+      const type = response.headers.get('content-type') ?? '';
+      if (response.body === null || type.includes('text/event-stream') || type.includes('multipart/')) return reply.send(response.body);
+      return reply.send(Buffer.from(await response.arrayBuffer()));
     },
   });
 }

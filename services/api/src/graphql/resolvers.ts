@@ -4,10 +4,10 @@
 import { Repeater } from 'graphql-yoga';
 import type { Identity } from '@affidavit/access';
 import type { Clock } from '@affidavit/common';
-import type { ApprovalDecided, ApprovalRequested } from '@affidavit/schemas';
-import { ApiForbiddenError, ApiInputInvalidError, ApiUnavailableError } from '../errors.ts';
+import type { ApprovalDecided, ApprovalRequested, DataMasked } from '@affidavit/schemas';
+import { ApiForbiddenError, ApiInputInvalidError, ApiNotFoundError, ApiUnavailableError } from '../errors.ts';
 import type { Role } from '../auth/roles.ts';
-import type { DecisionService, DecisionSignatureVerifier } from '../ports.ts';
+import type { DecisionService, DecisionSignatureVerifier, RevealService } from '../ports.ts';
 import type { ProofService } from '../proofs.ts';
 import type { Changes } from '../read-model/projector.ts';
 import type { Page, ReadModelStore } from '../read-model/read-model-store.ts';
@@ -23,6 +23,8 @@ export type ResolverDeps = {
   readonly store: ReadModelStore;
   readonly proofs?: ProofService;
   readonly decisions?: DecisionService;
+  /** reveals opens masked values (revealMaskedValue); without it that mutation answers AFF_E_API_UNAVAILABLE. */
+  readonly reveals?: RevealService;
   readonly signatures?: DecisionSignatureVerifier;
   /** changes feeds subscriptions (the projector's onChange). */
   readonly changes?: (listener: (c: Changes) => void) => () => void;
@@ -32,10 +34,17 @@ export type ResolverDeps = {
 
 /** MAX_JUSTIFICATION bounds a decision's justification (it is signed and stored forever). */
 export const MAX_JUSTIFICATION = 2000;
+/** MAX_ID bounds an id argument that may be recorded (a refused attempt names its request id). */
+const MAX_ID = 200;
 
 const READ: readonly Role[] = ['auditor', 'admin'];
 const APPROVALS_READ: readonly Role[] = ['auditor', 'approver', 'admin'];
 const DECIDE: readonly Role[] = ['approver', 'admin'];
+// Key holders: those who read the record or decide on it may open a masked original (each opening is recorded).
+const REVEAL: readonly Role[] = ['auditor', 'approver', 'admin'];
+
+/** MAX_REVEAL_REASON bounds a reveal's reason (the access core's own bound, checked before any lookup). */
+const MAX_REVEAL_REASON = 1024;
 
 function need(ctx: ApiContext, roles: readonly Role[], what: string): void {
   if (!roles.some((r) => ctx.roles.has(r))) {
@@ -66,19 +75,28 @@ export function buildResolvers(deps: ResolverDeps) {
   const signatureValid = (a: ApprovalRow) => verifyDecisionAt(a.decisionPosition, a.position);
 
   async function decide(ctx: ApiContext, id: string, justification: string, decision: 'approved' | 'denied') {
-    need(ctx, DECIDE, decision === 'approved' ? 'approve' : 'deny');
-    if (!deps.decisions) throw new ApiUnavailableError('this API instance has no decision service');
-    const j = justification.trim();
-    if (j.length === 0 || j.length > MAX_JUSTIFICATION) throw new ApiInputInvalidError(`a justification of 1 to ${MAX_JUSTIFICATION} characters is required`);
-    if (ctx.token === null) throw new ApiUnavailableError('the request carries no bearer token to pass to the decision service');
-    const r = await deps.decisions.decide({
+    if (id.length === 0 || id.length > MAX_ID) throw new ApiInputInvalidError(`a request id of 1 to ${MAX_ID} characters is required`);
+    const request = {
       requestId: id,
       decision,
-      justification: j,
+      justification: justification.trim(),
       approver: ctx.identity,
       tokenId: ctx.identity.tokenId ?? null,
-      token: ctx.token,
-    });
+      token: ctx.token ?? '',
+    };
+    if (!DECIDE.some((r) => ctx.roles.has(r))) {
+      const refusal = new ApiForbiddenError(
+        `${decision === 'approved' ? 'approve' : 'deny'} needs one of the roles ${DECIDE.join(', ')}; your groups grant ${[...ctx.roles].join(', ') || 'none'}`,
+      );
+      // An attempt to decide without the role is on the record too, like one the rules refuse.
+      await deps.decisions?.refused?.(request, refusal);
+      throw refusal;
+    }
+    if (!deps.decisions) throw new ApiUnavailableError('this API instance has no decision service');
+    if (ctx.token === null) throw new ApiUnavailableError('the request carries no bearer token to pass to the decision service');
+    const j = request.justification;
+    if (j.length === 0 || j.length > MAX_JUSTIFICATION) throw new ApiInputInvalidError(`a justification of 1 to ${MAX_JUSTIFICATION} characters is required`);
+    const r = await deps.decisions.decide(request);
     if ('error' in r) throw r.error;
     return { requestId: r.requestId, decision: r.decision, decidedAt: isoFromMicros(r.decidedAt * 1000) };
   }
@@ -192,6 +210,19 @@ export function buildResolvers(deps: ResolverDeps) {
       },
     },
     Mutation: {
+      revealMaskedValue: async (_: unknown, a: { eventId: string; index: number; reason: string }, ctx: ApiContext) => {
+        need(ctx, REVEAL, 'revealMaskedValue');
+        if (!deps.reveals || !deps.proofs) throw new ApiUnavailableError('this API instance has no reveal service');
+        const reason = a.reason.trim();
+        if (reason.length === 0 || reason.length > MAX_REVEAL_REASON)
+          throw new ApiInputInvalidError(`a reason of 1 to ${MAX_REVEAL_REASON} characters is required`);
+        const row = store.masked(a.eventId);
+        const event = row && (await deps.proofs.record(row.position.log, row.position.index));
+        if (event?.type !== 'DataMasked') throw new ApiNotFoundError(`no DataMasked event ${a.eventId} in the read models (yet)`);
+        const r = await deps.reveals.reveal({ event: event as DataMasked, index: a.index, reason, opener: ctx.identity });
+        if ('error' in r) throw r.error;
+        return r;
+      },
       approve: (_: unknown, a: { id: string; justification: string }, ctx: ApiContext) => decide(ctx, a.id, a.justification, 'approved'),
       deny: (_: unknown, a: { id: string; justification: string }, ctx: ApiContext) => decide(ctx, a.id, a.justification, 'denied'),
     },

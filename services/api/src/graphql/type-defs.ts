@@ -286,9 +286,19 @@ export const typeDefs = /* GraphQL */ `
     decidedAt: String!
   }
 
+  "The clear original of one masked value; its opening is in the ledger as event recordedAs."
+  type RevealedValue {
+    value: String!
+    column: String!
+    row: Int!
+    recordedAs: ID!
+  }
+
   type Mutation {
     approve(id: ID!, justification: String!): Decision!
     deny(id: ID!, justification: String!): Decision!
+    "Opens value index of a DataMasked event (auditor, approver or admin); recorded as MaskedValueOpened before it is returned."
+    revealMaskedValue(eventId: ID!, index: Int!, reason: String!): RevealedValue!
   }
 
   type Subscription {

@@ -62,6 +62,8 @@ export interface ReadModelStore {
   /** refusals lists the refused decision attempts on a request in ledger order (at most MAX_DECISIONS). */
   refusals(requestId: string): readonly RefusalRow[];
   maskedData(filter: MaskedFilter, page: PageRequest): Page<MaskedRow>;
+  /** masked returns the masked-data row of a DataMasked event id. */
+  masked(eventId: string): MaskedRow | undefined;
   identities(page: PageRequest): Page<IdentityRow>;
   authenticationFailures(filter: AuthFailureFilter, page: PageRequest): Page<AuthFailureRow>;
   close(): void;

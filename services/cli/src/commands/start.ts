@@ -25,7 +25,7 @@ Affidavit is running (embedded mode). Ctrl-C stops it cleanly.
   Try:  select * from customers limit 3;   -- e-mail and card numbers are masked
         drop table orders;                 -- denied by policy, with the rule named
         delete from customers where id = 1; -- held until an approver decides:
-    npx affidavit approvals list
+    npx affidavit approvals list --as bob
     npx affidavit approve <request-id> --as bob --reason "ticket 42"
   Verify the ledger and every approval decision (offline, with only the public keys):
     npx affidavit verify ${rel(c.dataDir)} --key ${rel(paths.ledgerVerifierKey)} --decision-key ${rel(paths.decisionVerifierKey)}

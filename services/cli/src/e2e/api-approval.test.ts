@@ -1,13 +1,13 @@
 // The API approval story (issue #18), end to end: the embedded system in this process in front
 // of a real PostgreSQL, with its GraphQL API listening. psql holds an UPDATE for approval; the
 // requester cannot approve it through the API (no approver role, and not her own request),
-// a decision forged straight onto the bus releases nothing, and bob's `approve` mutation runs
-// the statement exactly once. The API then shows the decision by bob with a valid signature
+// a decision forged straight onto the bus releases nothing, and bob's `approve` mutation (sent
+// by `affidavit approve` with bob's own token) runs the statement exactly once. The API then shows the decision by bob with a valid signature
 // and the forgery among the refusals, and every row carries a proof that verifies.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandDigest } from '@affidavit/access';
@@ -94,7 +94,11 @@ before(async () => {
       api: { port: apiPort },
     }),
   );
+  // A data directory from a version with the loopback control endpoint: its secret file goes.
+  mkdirSync(join(dir, 'data'), { mode: 0o700 });
+  writeFileSync(join(dir, 'data', 'control.json'), JSON.stringify({ url: 'http://127.0.0.1:1', secret: 'stale', pid: 1 }), { mode: 0o600 });
   system = await startEmbedded(loadConfig({ file: configFile, cwd: dir, env: {} }), createLogger({ name: 'api-approval-e2e', level: 'warn' }));
+  assert.equal(existsSync(join(dir, 'data', 'control.json')), false, 'the stale control secret is removed');
   sub = await system.bus.subscribe({
     group: `api-approval-watch-${uuidv7()}`,
     topics: [TOPICS.sessionEvents],
@@ -135,6 +139,16 @@ test('a held UPDATE is released once by the approve mutation with bob’s token,
     return nodes.find((n) => n.requestId === request.requestId);
   }, 'the pending approval in the API');
   assert.equal(pending.text, text);
+  // `affidavit approvals list` is a client of the same API, with the caller's own token.
+  const listed = await cli('approvals', 'list', '--json', '--token', dave);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.ok(
+    (JSON.parse(listed.stdout) as Array<{ requestId: string }>).some((p) => p.requestId === request.requestId),
+    listed.stdout,
+  );
+  const noRole = await cli('approve', request.requestId, '--token', dave, '--reason', 'auditors do not decide');
+  assert.equal(noRole.code, 1, 'refused by the API: exit code 1');
+  assert.match(noRole.stderr, /refused: approve needs one of the roles approver, admin.*\[AFF_E_API_FORBIDDEN\]/);
 
   // No token: 401. The requester has no approver role: refused with a code, nothing runs.
   assert.equal((await gql(null, APPROVE, { id: request.requestId, why: 'x' })).status, 401);
@@ -166,10 +180,10 @@ test('a held UPDATE is released once by the approve mutation with bob’s token,
   assert.equal(ended, undefined, 'the statement is still held after the forgery');
   assert.equal(await amount(1), '100');
 
-  // bob approves through the API: the statement runs once.
-  const ok = await gql(bob, APPROVE, { id: request.requestId, why: 'ticket 42' });
-  assert.deepEqual(ok.errors, undefined, JSON.stringify(ok));
-  assert.deepEqual(ok.data?.approve, { requestId: request.requestId, decision: 'approved' });
+  // bob approves through the API (`affidavit approve` with his own token): the statement runs once.
+  const ok = await cli('approve', request.requestId, '--token', bob, '--reason', 'ticket 42');
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, new RegExp(`^${request.requestId}: approved at `));
   const r = await done;
   assert.equal(r.code, 0, r.stderr);
   assert.equal(await amount(1), '101');

@@ -4,8 +4,10 @@
 // (no signature, a wrong one, another key's, a self-approval and a wrong group correctly
 // signed with the service's own key, a genuine decision replayed from another request, a
 // second decision, an unknown id, a decision after expiry) release nothing and each lands in
-// the ledger as ApprovalRefused; refused CLI attempts are recorded too; bob's approval through
-// the CLI runs the statement exactly once; `affidavit verify` then checks every decision offline.
+// the ledger as ApprovalRefused; attempts the CLI makes through the GraphQL API and the API or
+// the decision service behind it refuses (no approver role, self-approval, not in the rule's
+// group) are recorded too; bob's approval through the CLI runs the statement exactly once;
+// `affidavit verify` then checks every decision offline.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -30,7 +32,7 @@ import type { EmbeddedSystem } from '../embedded/system.ts';
 const root = join(import.meta.dirname, '..', '..', '..', '..');
 const node = join(root, 'node_modules', '.bin', 'node');
 const main = join(root, 'services', 'cli', 'src', 'main.ts');
-const TIMEOUT_S = 25;
+const TIMEOUT_S = 60;
 
 let pg: PostgresInstance;
 let system: EmbeddedSystem | undefined;
@@ -71,14 +73,24 @@ before(async () => {
   assert.equal(setup.code, 0, setup.stderr);
   const dir = mkdtempSync(join(tmpdir(), 'aff-forgery-'));
   dataDir = join(dir, 'data');
-  const [pgPort, issuerPort] = await freePorts(2);
+  const [pgPort, issuerPort, apiPort] = await freePorts(3);
   configFile = join(dir, 'affidavit.yaml');
   writeFileSync(
     configFile,
     JSON.stringify({
       dataDir,
       logLevel: 'warn',
-      issuer: { port: issuerPort },
+      // alice holds the admin role at the API (so the rules, not the role, refuse her own request);
+      // erin is an admin outside the rule's approver group; carol has no API role at all.
+      issuer: {
+        port: issuerPort,
+        users: {
+          alice: { groups: ['analysts', 'admins'] },
+          bob: { groups: ['approvers', 'analysts'] },
+          carol: { groups: ['dba'] },
+          erin: { groups: ['admins'] },
+        },
+      },
       postgres: {
         port: pgPort,
         resource: 'e2e',
@@ -87,6 +99,7 @@ before(async () => {
       },
       policyFile: join(root, 'test', 'e2e', 'postgres', 'fixtures', 'e2e.policy.yaml'),
       ledger: { origin: 'affidavit.test/forgery', checkpointEveryEntries: 100, checkpointEveryMs: 200 },
+      api: { port: apiPort },
     }),
   );
   const config = loadConfig({ file: configFile, cwd: dir, env: {} });
@@ -116,7 +129,7 @@ async function held(id: number): Promise<{ done: Promise<RunResult>; request: Ap
   const text = `UPDATE payments SET amount = amount + 1 WHERE id = ${id}`;
   // The proxy's certificate is self-signed and the test CA is in PGSSLROOTCERT (which makes libpq
   // verify even under sslmode=require): loopback cleartext, which the embedded proxy allows.
-  const done = pg.psql(['-c', text], { port: proxyPort, user: 'alice', password: token, sslmode: 'disable', timeoutMs: 60_000 });
+  const done = pg.psql(['-c', text], { port: proxyPort, user: 'alice', password: token, sslmode: 'disable', timeoutMs: 150_000 });
   let ended: RunResult | undefined;
   void done.then((r) => (ended = r));
   const request = await until(() => {
@@ -177,7 +190,7 @@ const publish = (e: ApprovalDecided) =>
 const refusalOf = (eventId: string) => until(() => of('ApprovalRefused').find((r) => r.refusedEventId === eventId), `the refusal of ${eventId}`);
 
 test('forged decisions never release a held UPDATE and are recorded; bob through the CLI releases it once; verify checks every decision', {
-  timeout: 180_000,
+  timeout: 300_000,
 }, async () => {
   const serviceKey = ed25519NoteSigner(readFileSync(join(dataDir, 'keys', 'decision-signing.key'), 'utf8').trim());
   const otherKey = ed25519NoteSigner(generateEd25519NoteKey('affidavit-decisions', (n) => randomBytes(n)).signerKey);
@@ -191,7 +204,7 @@ test('forged decisions never release a held UPDATE and are recorded; bob through
   assert.equal(okB.code, 0, okB.stderr);
   assert.equal((await b.done).code, 0);
   const genuineB = await until(() => of('ApprovalDecided').find((d) => d.requestId === b.request.requestId && d.decision === 'approved'), 'B decided');
-  assert.equal(genuineB.signature?.length, 68, 'the CLI endpoint signed the decision');
+  assert.equal(genuineB.signature?.length, 68, 'the decision service behind the API signed the decision');
 
   const a = await held(1);
   const req = a.request;
@@ -235,14 +248,20 @@ test('forged decisions never release a held UPDATE and are recorded; bob through
     assert.equal(r.code, code, why);
     assert.equal(r.refusedBy, 'gate', why);
   }
-  // Refused through the CLI endpoint: recorded by the service with the verified approver.
-  const self = await cli('approve', req.requestId, '--as', 'alice', '--reason', 'mine');
+  // Refused through the API (the CLI acts with each user's own token): recorded by the service with the verified caller.
+  // At once: each is a process of its own, and A must still be held when bob decides it.
+  const [self, carol, erin, unknown] = await Promise.all([
+    cli('approve', req.requestId, '--as', 'alice', '--reason', 'mine'),
+    cli('approve', req.requestId, '--as', 'carol', '--reason', 'dba says ok'),
+    cli('approve', req.requestId, '--as', 'erin', '--reason', 'admin says ok'),
+    cli('approve', uuidv7(), '--as', 'bob', '--reason', 'which one?'),
+  ]);
   assert.equal(self.code, 1);
   assert.match(self.stderr, /AFF_E_APPROVAL_SELF/);
-  const carol = await cli('approve', req.requestId, '--as', 'carol', '--reason', 'dba says ok');
-  assert.equal(carol.code, 1);
-  assert.match(carol.stderr, /AFF_E_APPROVAL_NOT_APPROVER/);
-  const unknown = await cli('approve', uuidv7(), '--as', 'bob', '--reason', 'which one?');
+  assert.equal(carol.code, 1, 'no approver role: the API refuses, with a documented exit code');
+  assert.match(carol.stderr, /refused: approve needs one of the roles approver, admin.*\[AFF_E_API_FORBIDDEN\]/);
+  assert.equal(erin.code, 1);
+  assert.match(erin.stderr, /AFF_E_APPROVAL_NOT_APPROVER/);
   assert.match(unknown.stderr, /AFF_E_APPROVAL_UNKNOWN/);
 
   assert.equal(await amount(1), '100', 'nothing released the UPDATE');
@@ -251,6 +270,10 @@ test('forged decisions never release a held UPDATE and are recorded; bob through
   const ok = await cli('approve', req.requestId, '--as', 'bob', '--reason', 'ticket 42');
   assert.equal(ok.code, 0, ok.stderr);
   const ran = await a.done;
+  // A token the API's issuer did not sign is refused whatever it claims (alg none, subject bob).
+  const stranger = await cli('approve', req.requestId, '--token', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJib2IifQ.', '--reason', 'x');
+  assert.equal(stranger.code, 1);
+  assert.match(stranger.stderr, /refused: .*\[AFF_E_AUTH_/);
   assert.equal(ran.code, 0, ran.stderr);
   assert.match(ran.stdout, /UPDATE 1/);
   const twice = await cli('approve', req.requestId, '--as', 'bob', '--reason', 'again');
@@ -265,8 +288,9 @@ test('forged decisions never release a held UPDATE and are recorded; bob through
 
   const serviceRefusals = of('ApprovalRefused').filter((r) => r.refusedBy === 'service');
   assert.deepEqual(serviceRefusals.map((r) => [r.code, r.actor?.subject, r.refusedEventId]).sort(), [
+    ['AFF_E_API_FORBIDDEN', 'carol', null],
     ['AFF_E_APPROVAL_DECIDED', 'bob', null],
-    ['AFF_E_APPROVAL_NOT_APPROVER', 'carol', null],
+    ['AFF_E_APPROVAL_NOT_APPROVER', 'erin', null],
     ['AFF_E_APPROVAL_SELF', 'alice', null],
     ['AFF_E_APPROVAL_UNKNOWN', 'bob', null],
   ]);
@@ -296,7 +320,7 @@ test('forged decisions never release a held UPDATE and are recorded; bob through
       `${why}: its refusal is in the ledger`,
     );
   assert.ok(inLedger.some((r) => r.refusedEventId === late.eventId));
-  assert.equal(inLedger.filter((r) => r.refusedBy === 'service').length, 5);
+  assert.equal(inLedger.filter((r) => r.refusedBy === 'service').length, 6);
   const verify = await cli('verify', dataDir);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   assert.match(verify.stderr, /approval decisions: ok: \d+ decisions: 2 signed and valid, 1[0-9] refused attempts, 1 expiries/);

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import selfsigned from 'selfsigned';
 import {
@@ -14,43 +14,27 @@ import {
   loadKeyFile,
   parsePostgres,
   startDevIssuer,
-  revealMaskedValue,
-  maskedValueOpenedEvent,
-  MaskRevealInvalidError,
   sinkRefusalRecorder,
+  ApprovalBook,
+  followApprovalBook,
+  approvalDecisionService,
+  maskedValueRevealService,
 } from '@affidavit/access';
-import { isAffidavitError, systemClock, uuidv7 } from '@affidavit/common';
+import { systemClock, uuidv7 } from '@affidavit/common';
 import { decisionSignatureVerifier, eventSinkAuthFailureRecorder, startApi } from '@affidavit/api';
 import { ed25519NoteVerifier } from '@affidavit/tlog';
 import type { Logger } from '@affidavit/common';
 import type { Bus } from '@affidavit/bus';
 import { loadOrCreateSigningKey } from '@affidavit/ledger';
-import type { LedgerStore } from '@affidavit/ledger';
 import { createMaskingPort, createPostgresProxy } from '@affidavit/postgres-proxy';
-import { codec, encodeEvent } from '@affidavit/schemas';
-import type { DataMasked, LedgerRecord } from '@affidavit/schemas';
-import { ApprovalBook } from './approval-book.ts';
-import { approvalDecisions } from './approval-decisions.ts';
+import { encodeEvent } from '@affidavit/schemas';
+import type { ApprovalDecided, MaskedValueOpened } from '@affidavit/schemas';
 import { startEmbeddedRecording } from './embedded-recording.ts';
 import { issuerUrl } from './config.ts';
 import type { ResolvedConfig } from './config.ts';
-import { startControlServer } from './control-server.ts';
 import { startDemoDatabase } from './demo-database.ts';
 import { dataPaths } from './paths.ts';
 import { privateDataDir, privateFiles } from './private-data.ts';
-
-/** REVEAL_GROUPS may open encrypted originals of masked values (every opening is recorded). */
-export const REVEAL_GROUPS = ['auditors', 'approvers'];
-
-/** findEvent scans the ledger's logs for an event id (embedded scale: the logs are small). */
-async function findEvent(store: LedgerStore, eventId: string): Promise<LedgerRecord | undefined> {
-  for (const id of await store.listLogs()) {
-    const log = await store.openLog(id);
-    if (!(await log.hasEventIds([eventId])).has(eventId)) continue;
-    for await (const e of log.readEntries(0, Number.MAX_SAFE_INTEGER)) if (e.eventId === eventId) return codec().decode(e.bytes);
-  }
-  return undefined;
-}
 
 /** VERSION of the embedded feeder, recorded in every event's envelope. */
 export const VERSION = '0.1.0';
@@ -98,7 +82,7 @@ async function tlsMaterial(dir: string): Promise<{ cert: string; key: string }> 
 /**
  * startEmbedded brings up, in this process: the in-process bus, the ledger on a SQLite file, the
  * development token issuer, the demo database (or a configured upstream) and the PostgreSQL
- * proxy, plus a local control endpoint for approvals. Everything persists under dataDir, so a
+ * proxy, and the GraphQL API (approvals and reveals go through it). Everything persists under dataDir, so a
  * second start resumes the same logs. `stop` shuts down in reverse order and writes a final
  * checkpoint.
  */
@@ -107,6 +91,9 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
   // Before anything is created: the ledger and keys are private (0700 folders, 0600 files).
   const privatePaths = { dataDir: config.dataDir, keysDir: paths.keysDir, ledgerFile: paths.ledgerFile };
   privateDataDir(privatePaths, logger);
+  // Earlier versions served approvals on a loopback control endpoint gated by a secret in this
+  // file; nothing serves it now, and a stale secret is not left lying beside the data.
+  rmSync(join(config.dataDir, 'control.json'), { force: true });
   const stops: Array<[string, () => Promise<unknown>]> = [];
   const stop = async () => {
     for (const [name, fn] of stops.reverse()) {
@@ -137,7 +124,7 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
       logger,
     });
     stops.push(...recording.stops);
-    const { bus, store } = recording;
+    const { bus } = recording;
 
     const issuer = await startDevIssuer(
       {
@@ -175,7 +162,7 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
 
     const recorder = new Recorder(recording.sink, { mode: config.recording.mode }, { clock: systemClock, logger: logger.child({ component: 'recorder' }) });
     stops.push(['recorder', () => recorder.close()]);
-    // Decisions are signed by this key (the accepting service's, here the control endpoint's) and
+    // Decisions are signed by this key (the accepting service's, behind the API) and
     // verified by the gate with its public half, published beside the ledger's as decisions.pub.
     const decisionSigner = loadOrCreateSigningKey(paths.decisionSigningKey, paths.decisionVerifierKey, 'affidavit-decisions');
     const decisionVerifier = ed25519NoteVerifier(decisionSigner.verifierKey);
@@ -230,55 +217,39 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
     const addr = await proxy.listen();
     stops.push(['postgres proxy', () => proxy.close()]);
 
-    // Approvals from the CLI until the API exists: the decision is checked against the approval
-    // rules, signed with the decision key and travels as an ApprovalDecided event like any other.
-    const book = new ApprovalBook({ verifierKeys: [decisionVerifier] });
-    await book.follow(bus, `embedded-approvals-book-${process.pid}`);
-    stops.push(['approval book', () => book.close()]);
-    const decide = approvalDecisions({
-      book,
-      verifyToken: async (t) => actorFromIdentity(await verifier.verify(t)),
-      signer: decisionSigner,
-      // Acknowledged once the ledger holds it: the approver is told only what is on the record.
-      publish: (e) => recording.sink.publish([{ key: e.requestId, value: encodeEvent(e), headers: { type: e.type, eventId: e.eventId } }]),
-      recordRefusal,
-      newId: () => uuidv7(),
-      now: () => Date.now(),
-      feeder: { id: 'embedded-control', version: VERSION },
-      logger: logger.child({ component: 'approvals' }),
-    });
-    const control = await startControlServer(join(config.dataDir, 'control.json'), {
-      listApprovals: () => book.pending(Date.now()),
-      decide,
-      reveal: async ({ maskedEventId, index, reason, token }) => {
-        const opener = actorFromIdentity(await verifier.verify(token));
-        if (!opener.groups.some((g) => REVEAL_GROUPS.includes(g))) {
-          throw new MaskRevealInvalidError(`${opener.subject} is in none of the groups allowed to open masked values (${REVEAL_GROUPS.join(', ')})`);
-        }
-        const event = await findEvent(store, maskedEventId);
-        if (event?.type !== 'DataMasked') throw new MaskRevealInvalidError(`no DataMasked event ${maskedEventId} in the ledger`);
-        const { value, audit } = await revealMaskedValue({ event: event as DataMasked, index, opener, reason, keys: maskingKeys, clock: systemClock });
-        const opened = maskedValueOpenedEvent(audit, {
-          eventId: uuidv7(),
-          // The opening is the key holder's own act, recorded in a stream of its own.
-          sessionId: `reveal-${audit.maskedEventId}-${audit.index}-${audit.openedAt}`,
-          seq: 0,
-          source: { address: '127.0.0.1', port: null, application: 'affidavit-cli' },
-          target: (event as DataMasked).target,
-          feeder: { id: 'embedded-control', version: VERSION },
-        });
-        // Fail closed: the value is handed out only once its opening is durably in the ledger.
-        await recording.sink.publish([{ key: opened.sessionId, value: encodeEvent(opened), headers: { type: opened.type, eventId: opened.eventId } }]);
-        logger.info({ maskedEventId, index, opener: opener.subject, keyId: audit.keyId }, 'masked value opened');
-        return { value, column: audit.column, row: audit.row, recordedAs: opened.eventId };
-      },
-    });
-    stops.push(['control endpoint', () => control.close()]);
-
-    // The GraphQL API: read models of this ledger, and approve/deny through the same decision
-    // service as the CLI (rules checked, refusals recorded, decisions signed).
+    // The GraphQL API is where approvers decide and key holders open masked values: the access
+    // core's services behind it check the approval rules, record refusals, sign decisions and put
+    // every opening on the record before the value leaves.
     let apiUrl: string | null = null;
     if (config.api.port !== 0) {
+      const book = new ApprovalBook({ verifierKeys: [decisionVerifier] });
+      const bookFeed = await followApprovalBook(bus, book, `embedded-approvals-book-${process.pid}`);
+      stops.push(['approval book', () => bookFeed.close()]);
+      const publish = (e: ApprovalDecided | MaskedValueOpened) =>
+        // Acknowledged once the ledger holds it: the caller is told only what is on the record.
+        recording.sink.publish([{ key: e.sessionId, value: encodeEvent(e), headers: { type: e.type, eventId: e.eventId } }]);
+      const apiSource = { address: '127.0.0.1', port: config.api.port, application: 'affidavit-api' };
+      const apiFeeder = { id: 'embedded-api', version: VERSION };
+      const decisions = approvalDecisionService({
+        book,
+        signer: decisionSigner,
+        publish,
+        recordRefusal,
+        newId: () => uuidv7(),
+        now: () => Date.now(),
+        feeder: apiFeeder,
+        source: apiSource,
+        logger: logger.child({ component: 'approvals' }),
+      });
+      const reveals = maskedValueRevealService({
+        keys: maskingKeys,
+        publish,
+        newId: () => uuidv7(),
+        clock: systemClock,
+        feeder: apiFeeder,
+        source: apiSource,
+        logger: logger.child({ component: 'reveal' }),
+      });
       const api = await startApi(
         {
           ledgerFile: paths.ledgerFile,
@@ -288,25 +259,21 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
           server: { development: true, roleGroups: config.api.roleGroups },
         },
         {
+          // The API trusts exactly the issuer configured here (the embedded development issuer):
+          // a token `affidavit approve --as` mints is accepted for that reason alone.
           verify: (t) => verifier.verify(t),
           recorder: eventSinkAuthFailureRecorder(recording.sink, {
-            feeder: { id: 'embedded-api', version: VERSION },
+            feeder: apiFeeder,
             resource: 'api',
             host: '127.0.0.1',
             port: config.api.port,
             clock: systemClock,
           }),
           decisions: {
-            async decide(r) {
-              try {
-                const d = await decide({ requestId: r.requestId, decision: r.decision, justification: r.justification, token: r.token });
-                return { requestId: d.requestId, decision: r.decision, decidedAt: Date.now() };
-              } catch (e) {
-                if (isAffidavitError(e)) return { error: e };
-                throw e;
-              }
-            },
+            decide: (r) => decisions.decide({ ...r, approver: actorFromIdentity(r.approver) }),
+            refused: (r, e) => decisions.refused({ ...r, approver: actorFromIdentity(r.approver) }, e),
           },
+          reveals: { reveal: (r) => reveals.reveal({ ...r, opener: actorFromIdentity(r.opener) }) },
           signatures: decisionSignatureVerifier([decisionVerifier]),
           logger: logger.child({ component: 'api' }),
         },

@@ -1,6 +1,6 @@
 // The read-model file's schema. It is a cache of the ledger: a file of another version is not
 // migrated, it is dropped and rebuilt (the ledger is the source of truth).
-export const READ_MODEL_VERSION = 4;
+export const READ_MODEL_VERSION = 5;
 
 /** PRAGMAS: WAL so queries never block the projector; synchronous=NORMAL is enough for a file
  * that is rebuilt from the ledger (WAL keeps it consistent; a power cut may lose the last
@@ -8,18 +8,22 @@ export const READ_MODEL_VERSION = 4;
 export const PRAGMAS = ['PRAGMA journal_mode = WAL', 'PRAGMA synchronous = NORMAL', 'PRAGMA cache_size = -32768', 'PRAGMA temp_store = MEMORY'];
 
 // Every list is read by keyset over a unique sort key; each index below serves one (filter, order).
+// sessions and commands are stored in the order they are listed (their primary key is the sort
+// key), so a page is one range of the table, not an index range plus a lookup per row; their ids
+// are unique through an index of their own.
 export const DDL = `
 CREATE TABLE IF NOT EXISTS rm_schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rm_positions (log TEXT PRIMARY KEY, next_index INTEGER NOT NULL, last_event_id TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sessions (
-  session_id TEXT PRIMARY KEY, issuer TEXT, subject TEXT, email TEXT, mfa INTEGER,
+  session_id TEXT NOT NULL, issuer TEXT, subject TEXT, email TEXT, mfa INTEGER,
   source_address TEXT NOT NULL, source_port INTEGER, application TEXT,
   target_kind TEXT NOT NULL, target_resource TEXT NOT NULL, target_host TEXT NOT NULL, target_database TEXT, target_login TEXT,
   protocol TEXT NOT NULL, tls INTEGER NOT NULL, started_at INTEGER NOT NULL,
   ended_at INTEGER, end_reason TEXT, end_error_code TEXT, command_count INTEGER,
-  log TEXT NOT NULL, idx INTEGER NOT NULL
+  log TEXT NOT NULL, idx INTEGER NOT NULL,
+  PRIMARY KEY (started_at, session_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sessions_by_time ON sessions (started_at, session_id);
+CREATE UNIQUE INDEX IF NOT EXISTS sessions_by_id ON sessions (session_id);
 CREATE INDEX IF NOT EXISTS sessions_by_subject ON sessions (subject, started_at, session_id);
 CREATE INDEX IF NOT EXISTS sessions_by_target ON sessions (target_resource, started_at, session_id);
 CREATE TABLE IF NOT EXISTS commands (
@@ -27,9 +31,9 @@ CREATE TABLE IF NOT EXISTS commands (
   text TEXT NOT NULL, classes TEXT NOT NULL, decision TEXT NOT NULL, rule_id TEXT, issued_at INTEGER NOT NULL,
   outcome TEXT, tag TEXT, rows INTEGER, duration_micros INTEGER, error_code TEXT,
   log TEXT NOT NULL, idx INTEGER NOT NULL,
-  PRIMARY KEY (session_id, command_id)
+  PRIMARY KEY (session_id, seq, command_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS commands_by_seq ON commands (session_id, seq, command_id);
+CREATE UNIQUE INDEX IF NOT EXISTS commands_by_id ON commands (session_id, command_id);
 CREATE TABLE IF NOT EXISTS blocked (
   event_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, command_id TEXT NOT NULL, subject TEXT, target_resource TEXT NOT NULL,
   text TEXT NOT NULL, rule_id TEXT, reason TEXT NOT NULL, occurred_at INTEGER NOT NULL, log TEXT NOT NULL, idx INTEGER NOT NULL

@@ -1,24 +1,12 @@
-import type { Bus, Subscription } from '@affidavit/bus';
-import { commandDigest, decide, evolve, initialState, signedDecisionOf, verifyDecisionSignature } from '@affidavit/access';
-import type { ApprovalFact, ApprovalState, DecisionVerifier } from '@affidavit/access';
-import { codec, TOPICS } from '@affidavit/schemas';
 import type { Actor, ApprovalDecided, ApprovalRequested, SessionEvent } from '@affidavit/schemas';
-
-/** PendingApproval is what `affidavit approvals list` shows. */
-export type PendingApproval = {
-  requestId: string;
-  sessionId: string;
-  requester: string;
-  text: string;
-  ruleId: string;
-  reason: string;
-  approverGroups: string[];
-  expiresAt: string;
-};
+import { decide, evolve, initialState } from './approval-decider.ts';
+import type { ApprovalFact, ApprovalState } from './approval-decider.ts';
+import { commandDigest, signedDecisionOf, verifyDecisionSignature } from './decision-signature.ts';
+import type { DecisionVerifier } from './decision-signature.ts';
 
 /**
- * ApprovalBook folds the ApprovalRequested / ApprovalDecided events seen on the bus into the
- * state of each request (the approvals Decider), so a decision can be checked — separation of
+ * ApprovalBook folds the ApprovalRequested / ApprovalDecided events it is given (followApprovalBook
+ * feeds it from the bus) into the state of each request (the approvals Decider), so a decision can be checked — separation of
  * duties, approver groups, expiry, once only — before it is signed and published. It folds
  * only approvals and denials signed by a trusted decision key: a forged ApprovalDecided on the
  * bus must not make a genuine approver's decision look like a second one. (Expiries are unsigned:
@@ -34,28 +22,6 @@ export class ApprovalBook {
   }
 
   readonly #requests = new Map<string, ApprovalRequested>();
-  #sub?: Subscription;
-
-  /** follow subscribes to the session-events topic in a group of its own. */
-  async follow(bus: Bus, group: string): Promise<void> {
-    this.#sub = await bus.subscribe({
-      group,
-      topics: [TOPICS.sessionEvents],
-      handler: async (batch) => {
-        for (const r of batch.records) {
-          const t = r.headers.type?.toString();
-          if (t !== undefined && t !== 'ApprovalRequested' && t !== 'ApprovalDecided') continue;
-          let e: SessionEvent;
-          try {
-            e = codec().decode(r.value) as SessionEvent;
-          } catch {
-            continue;
-          }
-          this.apply(e);
-        }
-      },
-    });
-  }
 
   /** apply folds one event (ignores other types). */
   apply(e: SessionEvent): void {
@@ -111,26 +77,6 @@ export class ApprovalBook {
     this.#states.set(id, evolve(this.#states.get(id) ?? initialState(), fact));
   }
 
-  /** pending lists requests still waiting, oldest first (expired ones are left out). */
-  pending(nowMs: number): PendingApproval[] {
-    const out: PendingApproval[] = [];
-    for (const [id, st] of this.#states) {
-      if (st.status !== 'pending' || st.request.expiresAt <= nowMs * 1000) continue;
-      const req = this.#requests.get(id)!;
-      out.push({
-        requestId: id,
-        sessionId: req.sessionId,
-        requester: req.actor?.subject ?? '(unknown)',
-        text: req.text,
-        ruleId: req.ruleId,
-        reason: req.reason,
-        approverGroups: req.approverGroups,
-        expiresAt: new Date(req.expiresAt / 1000).toISOString(),
-      });
-    }
-    return out;
-  }
-
   /** request returns the ApprovalRequested event of an id. */
   request(id: string): ApprovalRequested | undefined {
     return this.#requests.get(id);
@@ -148,11 +94,6 @@ export class ApprovalBook {
       this.#states.get(requestId) ?? initialState(),
     );
     return fact;
-  }
-
-  /** close stops following the bus. */
-  async close(): Promise<void> {
-    await this.#sub?.close();
   }
 }
 
