@@ -29,7 +29,7 @@ function imports(file: string): string[] {
 const LAYERS: Readonly<Record<string, readonly string[]>> = {
   library: ['@affidavit/common', '@affidavit/bus', '@affidavit/tlog', '@affidavit/schemas'],
   feeder: ['@affidavit/access', '@affidavit/postgres-proxy'],
-  service: ['@affidavit/ledger', '@affidavit/api', '@affidavit/cli'],
+  service: ['@affidavit/ledger', '@affidavit/api', '@affidavit/siem', '@affidavit/cli'],
 };
 const pkgOf = (spec: string) => spec.split('/').slice(0, 2).join('/');
 const inLayer = (layer: keyof typeof LAYERS) => (spec: string) => LAYERS[layer].includes(pkgOf(spec));
