@@ -5,3 +5,16 @@ export type { CoveringCheckpoint, LedgerEntryInput, OcsfEvent, Product } from '.
 export { ocsfValidator } from './ocsf/validate-ocsf.ts';
 export type { OcsfSchema, OcsfValidator } from './ocsf/validate-ocsf.ts';
 export { loadOcsfSchema, OCSF_SCHEMA_FILE, OCSF_SCHEMA_SHA256 } from './ocsf/ocsf-schema-file.ts';
+export { SiemProjector, reduce } from './siem-projector.ts';
+export type { SiemProjectorOptions, SiemProjectorDeps, SiemStats } from './siem-projector.ts';
+export type { PositionStore, Positions } from './ports/position-store.ts';
+export { openPositionFile, POSITION_FORMAT } from './adapters/position-file.ts';
+export { CheckpointIndex, checkpointOfNote } from './covering-checkpoint.ts';
+export {
+  SiemPositionUnreadableError,
+  SiemPositionMismatchError,
+  SiemPositionAheadError,
+  SiemPositionLockedError,
+  SiemPublishRejectedError,
+  OcsfSchemaChangedError,
+} from './errors.ts';

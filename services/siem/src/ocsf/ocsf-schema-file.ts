@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { OcsfSchemaChangedError } from '../errors.ts';
 import type { OcsfSchema } from './validate-ocsf.ts';
 
 /** OCSF_SCHEMA_FILE is the vendored compiled schema (gzip). */
@@ -17,6 +18,6 @@ export const OCSF_SCHEMA_SHA256 = 'fcf4b4f51d9ba3cbcb2fab9a90e56fddf60afea09d396
 export function loadOcsfSchema(file = OCSF_SCHEMA_FILE): OcsfSchema {
   const json = gunzipSync(readFileSync(file));
   const sha = createHash('sha256').update(json).digest('hex');
-  if (sha !== OCSF_SCHEMA_SHA256) throw new Error(`${file}: SHA-256 ${sha} is not the pinned OCSF 1.5.0 schema ${OCSF_SCHEMA_SHA256}`);
+  if (sha !== OCSF_SCHEMA_SHA256) throw new OcsfSchemaChangedError(`${file}: SHA-256 ${sha} is not the pinned OCSF 1.5.0 schema ${OCSF_SCHEMA_SHA256}`);
   return JSON.parse(json.toString('utf8')) as OcsfSchema;
 }

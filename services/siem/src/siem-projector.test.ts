@@ -1,0 +1,184 @@
+// The projector over a real SQLite ledger and the in-process bus (a fake broker where failures
+// are injected): every entry exactly once, in ledger order per session, resumed from its own
+// position after a restart, held (not skipped) while the bus refuses, and refused when its
+// position does not fit the ledger.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BusUnavailableError, BusRejectedError, createMemoryBus, type Bus, type BusRecord } from '@affidavit/bus';
+import { openSqliteLedgerStore } from '@affidavit/ledger';
+import { loadOcsfSchema } from './ocsf/ocsf-schema-file.ts';
+import { ocsfValidator } from './ocsf/validate-ocsf.ts';
+import { openPositionFile } from './adapters/position-file.ts';
+import { writeFixtureLedger } from './ledger.fixture.ts';
+import { SiemProjector } from './siem-projector.ts';
+
+const TOPIC = 'siem-test';
+const validator = ocsfValidator(loadOcsfSchema());
+const fixtureDir = mkdtempSync(join(tmpdir(), 'aff-siem-'));
+const fixture = await writeFixtureLedger(fixtureDir, { sessions: 5, rounds: 2 });
+
+async function readAll(bus: Bus, topic: string, expected: number): Promise<BusRecord[]> {
+  const got: BusRecord[] = [];
+  const sub = await bus.subscribe({ group: `reader-${Math.random()}`, topics: [topic], handler: async (b) => void got.push(...b.records) });
+  const end = Date.now() + 10_000;
+  while (got.length < expected && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  // A little longer: anything beyond `expected` would be a duplicate.
+  await new Promise((r) => setTimeout(r, 100));
+  await sub.close();
+  return got;
+}
+
+async function projector(bus: Bus, positionFile: string, over: Partial<ConstructorParameters<typeof SiemProjector>[0]> = {}) {
+  const store = await openSqliteLedgerStore({ path: fixture.path, readOnly: true });
+  const positions = await openPositionFile(positionFile, TOPIC);
+  const p = new SiemProjector({ topic: TOPIC, batchEntries: 16, recordsPerPublish: 5, retryMs: 10, ...over }, { bus, store, positions });
+  return {
+    p,
+    close: async () => {
+      await p.stop();
+      await positions.close();
+      await store.close();
+    },
+  };
+}
+
+function check(records: BusRecord[]) {
+  const objects = records.map((r) => ({ key: r.key, ev: JSON.parse(r.value.toString('utf8')) }));
+  const uids = objects.map((o) => o.ev.metadata.uid);
+  assert.equal(new Set(uids).size, uids.length, 'no duplicates');
+  assert.equal(objects.length, fixture.entries, 'one object per ledger entry');
+  for (const id of fixture.eventIds) assert.ok(uids.includes(id), `event ${id} projected`);
+  for (const o of objects) assert.deepEqual(validator.validate(o.ev), [], JSON.stringify(o.ev).slice(0, 300));
+  // Per session, objects arrive in ledger order.
+  const bySession = new Map<string, number[]>();
+  for (const o of objects) {
+    if (o.ev.class_uid === 0) continue;
+    assert.equal(o.key, o.ev.unmapped.affidavit.session_id, 'keyed by session');
+    bySession.set(o.key, [...(bySession.get(o.key) ?? []), o.ev.unmapped.affidavit.seq]);
+  }
+  for (const [s, seqs] of bySession)
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      `session ${s} in order`,
+    );
+  const base = objects.filter((o) => o.ev.class_uid === 0);
+  assert.equal(base.length, 1, 'the garbage record went out as a Base Event');
+  assert.equal(base[0].ev.activity_name, 'InputRejected');
+  // Every object names a checkpoint that covers its position.
+  for (const o of objects) {
+    const { ledger, checkpoint } = o.ev.unmapped.affidavit;
+    assert.ok(checkpoint.size > ledger.index, 'the checkpoint covers the entry');
+  }
+  return objects;
+}
+
+test('projects every ledger entry exactly once, per session in order, each valid OCSF', async () => {
+  const bus = createMemoryBus();
+  await bus.ensureTopic(TOPIC, 3);
+  const dir = mkdtempSync(join(tmpdir(), 'aff-siem-pos-'));
+  const { p, close } = await projector(bus, join(dir, 'pos.json'));
+  assert.equal(await p.runOnce(), fixture.entries);
+  assert.equal(await p.runOnce(), 0, 'nothing left: a second pass publishes nothing');
+  await close();
+  check(await readAll(bus, TOPIC, fixture.entries));
+  const stored = JSON.parse(readFileSync(join(dir, 'pos.json'), 'utf8'));
+  assert.equal(
+    Object.values(stored.logs as Record<string, number>).reduce((a, b) => a + b, 0),
+    fixture.entries,
+  );
+  await bus.close();
+});
+
+test('a restarted projector resumes from its own position: nothing twice, nothing missing', async () => {
+  const bus = createMemoryBus();
+  await bus.ensureTopic(TOPIC, 3);
+  const file = join(mkdtempSync(join(tmpdir(), 'aff-siem-pos-')), 'pos.json');
+  // First run: stop after the first batches by making the bus fail non-retriably midway.
+  let calls = 0;
+  const flaky: Bus = {
+    ...bus,
+    publish: async (t, r, o) => {
+      if (++calls > 6) throw new BusRejectedError('stop here');
+      return bus.publish(t, r, o);
+    },
+  };
+  const first = await projector(flaky, file);
+  await assert.rejects(first.p.runOnce(), { code: 'AFF_E_SIEM_PUBLISH_REJECTED' });
+  const committed = first.p.stats().projected;
+  await first.close();
+  assert.ok(committed > 0 && committed < fixture.entries, `stopped midway (${committed})`);
+  // The acknowledged calls of the failed batch were committed too: the topic holds exactly them.
+  assert.equal((await readAll(bus, TOPIC, committed)).length, committed);
+  const second = await projector(bus, file);
+  assert.equal(await second.p.runOnce(), fixture.entries - committed);
+  await second.close();
+  check(await readAll(bus, TOPIC, fixture.entries));
+  await bus.close();
+});
+
+test('while the bus does not acknowledge, the batch is held and retried; nothing is skipped or doubled', async () => {
+  const bus = createMemoryBus();
+  await bus.ensureTopic(TOPIC, 3);
+  let down = true;
+  let refused = 0;
+  const outage: Bus = {
+    ...bus,
+    publish: async (t, r, o) => {
+      if (down) {
+        refused++;
+        throw new BusUnavailableError('broker down');
+      }
+      return bus.publish(t, r, o);
+    },
+  };
+  const { p, close } = await projector(outage, join(mkdtempSync(join(tmpdir(), 'aff-siem-pos-')), 'pos.json'));
+  const run = p.runOnce();
+  while (refused < 10) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(p.stats().projected, 0, 'no position committed while the bus refuses');
+  down = false;
+  assert.equal(await run, fixture.entries);
+  assert.ok(p.stats().retries > 0);
+  await close();
+  check(await readAll(bus, TOPIC, fixture.entries));
+  await bus.close();
+});
+
+test('a position past the end of the ledger is refused (another or rolled-back ledger)', async () => {
+  const bus = createMemoryBus();
+  await bus.ensureTopic(TOPIC, 1);
+  const file = join(mkdtempSync(join(tmpdir(), 'aff-siem-pos-')), 'pos.json');
+  const store = await openSqliteLedgerStore({ path: fixture.path, readOnly: true });
+  const [log] = await store.listLogs();
+  await store.close();
+  writeFileSync(file, JSON.stringify({ format: 'affidavit-siem-position/1', topic: TOPIC, logs: { [log]: 1_000_000 } }));
+  const { p, close } = await projector(bus, file);
+  await assert.rejects(p.runOnce(), { code: 'AFF_E_SIEM_POSITION_AHEAD' });
+  await close();
+  await bus.close();
+});
+
+test('the position file is locked, bound to its topic, and refused when damaged', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aff-siem-pos-'));
+  const file = join(dir, 'pos.json');
+  const a = await openPositionFile(file, TOPIC);
+  await assert.rejects(openPositionFile(file, TOPIC), { code: 'AFF_E_SIEM_POSITION_LOCKED' });
+  await a.commit(new Map([['log:0', 5]]));
+  await a.close();
+  await assert.rejects(openPositionFile(file, 'other-topic'), { code: 'AFF_E_SIEM_POSITION_MISMATCH' });
+  const b = await openPositionFile(file, TOPIC);
+  assert.deepEqual([...(await b.load())], [['log:0', 5]]);
+  await b.close();
+  writeFileSync(file, '{"format":"affidavit-siem-position/1","topic":"siem-test","logs":{"log:0":-1}}');
+  await assert.rejects(openPositionFile(file, TOPIC), { code: 'AFF_E_SIEM_POSITION_UNREADABLE' });
+  writeFileSync(file, 'garbage');
+  await assert.rejects(openPositionFile(file, TOPIC), { code: 'AFF_E_SIEM_POSITION_UNREADABLE' });
+  // A lock left by a process that no longer exists is stale and taken over.
+  writeFileSync(`${file}.lock`, '999999999\n');
+  writeFileSync(file, '{"format":"affidavit-siem-position/1","topic":"siem-test","logs":{}}');
+  const c = await openPositionFile(file, TOPIC);
+  await c.close();
+});

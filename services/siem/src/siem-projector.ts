@@ -1,0 +1,287 @@
+// The SIEM projector: its own reader of the ledger, resuming from its own stored position, that
+// publishes every entry once as OCSF JSON to Kafka.
+//
+// Only entries covered by a signed checkpoint are projected, so every object names a checkpoint
+// a verifier can check its inclusion against; the lag this adds is the ledger's checkpoint
+// interval. Per log, entries go out in index order, a batch at a time: the batch is published
+// (the bus resolves only after acks=all on an idempotent producer), and only then is the position
+// after it committed. A crash between the two re-sends that batch on restart with the same
+// `metadata.uid`s; a broker outage is waited out with the batch held, nothing skipped.
+import { createLogger, type Logger } from '@affidavit/common';
+import type { Bus, OutgoingRecord } from '@affidavit/bus';
+import type { LedgerStore, LogStore } from '@affidavit/ledger';
+import { codec, TOPICS, type LedgerRecord } from '@affidavit/schemas';
+import { CheckpointIndex, checkpointOfNote } from './covering-checkpoint.ts';
+import { SiemPositionAheadError, SiemPublishRejectedError } from './errors.ts';
+import { type LedgerEntryInput, mapEntry, type OcsfEvent, type Product, siemKeyOf } from './ocsf/map-entry.ts';
+import type { PositionStore } from './ports/position-store.ts';
+import pkg from '../package.json' with { type: 'json' };
+
+/** SiemProjectorOptions tunes the projector; every field has a default. */
+export type SiemProjectorOptions = {
+  /** topic receives the OCSF objects. Default affidavit.siem.ocsf.v1. */
+  readonly topic?: string;
+  /** batchEntries is how many entries are published before one position commit. Default 2 000. */
+  readonly batchEntries?: number;
+  /** recordsPerPublish bounds one publish() call; a batch is sent as several concurrent calls. Default 250. */
+  readonly recordsPerPublish?: number;
+  /** pollMs is the pause between looks at the ledger once caught up. Default 500. */
+  readonly pollMs?: number;
+  /** retryMs is the pause before a batch the broker did not acknowledge is sent again. Default 1 000. */
+  readonly retryMs?: number;
+  /** maxRecordBytes: an object larger than this is sent reduced (see `reduce`). Default 900 KiB, under Kafka's 1 MiB default. */
+  readonly maxRecordBytes?: number;
+  /** product is what `metadata.product` names. Default Affidavit, this package's version. */
+  readonly product?: Product;
+};
+
+/** SiemProjectorDeps are the projector's ports. */
+export type SiemProjectorDeps = {
+  readonly store: LedgerStore;
+  readonly bus: Bus;
+  readonly positions: PositionStore;
+  readonly logger?: Logger;
+  /** decode turns entry bytes into a record (default: the event codec); injected for tests. */
+  readonly decode?: (bytes: Uint8Array) => LedgerRecord;
+};
+
+/** SiemStats are counters for logs and tests. */
+export type SiemStats = { projected: number; batches: number; retries: number; positions: Record<string, number>; covered: Record<string, number> };
+
+const DEFAULTS = {
+  topic: TOPICS.siemOcsf,
+  batchEntries: 2_000,
+  recordsPerPublish: 250,
+  pollMs: 500,
+  retryMs: 1_000,
+  maxRecordBytes: 900 * 1024,
+  product: { name: 'Affidavit', vendorName: 'Affidavit', version: pkg.version },
+} as const;
+
+type LogCursor = { store: LogStore; note?: string; index: CheckpointIndex };
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+
+/**
+ * reduce shrinks an object that would not fit in one Kafka record: the bulky free-form parts
+ * (query_info.data, the extra fields in unmapped) go, the class, ids, ledger position and
+ * checkpoint stay, and `unmapped.affidavit.reduced` says so. The ledger keeps the full event.
+ */
+export function reduce(ev: OcsfEvent, bytes: number): OcsfEvent {
+  const out: OcsfEvent = { ...ev };
+  if (out.query_info && typeof out.query_info === 'object') {
+    const { data: _data, ...rest } = out.query_info as Record<string, unknown>;
+    out.query_info = { ...rest, query_string: String(rest.query_string ?? '').slice(0, 4096) };
+  }
+  const aff = ((ev.unmapped as { affidavit?: Record<string, unknown> } | undefined)?.affidavit ?? {}) as Record<string, unknown>;
+  out.unmapped = {
+    affidavit: { ledger: aff.ledger, checkpoint: aff.checkpoint, session_id: aff.session_id, event_type: aff.event_type, reduced: { original_bytes: bytes } },
+  };
+  delete out.raw_data;
+  return out;
+}
+
+/**
+ * SiemProjector projects a ledger store onto the SIEM topic. `runOnce` catches up with what the
+ * checkpoints cover and returns; `start` keeps following until `stop`.
+ *
+ * Guarantees: every entry is published (none skipped, whatever its content: undecodable entries
+ * become Base Events); a position is committed only after the broker acknowledged every record
+ * before it. Per session (Kafka key), records are published in ledger order, except that a call
+ * retried after a partial failure lands after the later calls of its batch that had succeeded
+ * (re-sending those too would duplicate them); `unmapped.affidavit.ledger.index` and `seq` give
+ * the order.
+ */
+export class SiemProjector {
+  readonly #opts: Required<SiemProjectorOptions>;
+  readonly #deps: SiemProjectorDeps;
+  readonly #log: Logger;
+  readonly #decode: (bytes: Uint8Array) => LedgerRecord;
+  readonly #cursors = new Map<string, LogCursor>();
+  #positions = new Map<string, number>();
+  #loaded = false;
+  readonly #abort = new AbortController();
+  #running: Promise<void> | undefined;
+  readonly #stats: SiemStats = { projected: 0, batches: 0, retries: 0, positions: {}, covered: {} };
+
+  constructor(opts: SiemProjectorOptions, deps: SiemProjectorDeps) {
+    this.#opts = { ...DEFAULTS, ...opts } as Required<SiemProjectorOptions>;
+    this.#deps = deps;
+    this.#log = deps.logger ?? createLogger({ name: 'siem' });
+    this.#decode = deps.decode ?? ((b) => codec().decode(b));
+  }
+
+  /** stats returns a copy of the counters. */
+  stats(): SiemStats {
+    return structuredClone(this.#stats);
+  }
+
+  /** runOnce projects every checkpoint-covered entry not yet projected, then resolves with how many it published. */
+  async runOnce(): Promise<number> {
+    if (!this.#loaded) {
+      this.#positions = new Map(await this.#deps.positions.load());
+      this.#loaded = true;
+    }
+    let published = 0;
+    for (const logId of await this.#deps.store.listLogs()) {
+      if (this.#abort.signal.aborted) break;
+      published += await this.#projectLog(logId);
+    }
+    return published;
+  }
+
+  /** start follows the ledger until stop(); a failure that retrying cannot fix rejects `done`. */
+  start(): { done: Promise<void> } {
+    this.#running ??= (async () => {
+      while (!this.#abort.signal.aborted) {
+        const n = await this.runOnce();
+        if (n === 0) await sleep(this.#opts.pollMs, this.#abort.signal);
+      }
+    })();
+    return { done: this.#running };
+  }
+
+  /** stop lets the batch in flight finish (or give up its retry, uncommitted) and resolves when the loop ended. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#running?.catch(() => {});
+  }
+
+  async #cursor(logId: string): Promise<LogCursor> {
+    let c = this.#cursors.get(logId);
+    if (!c) {
+      c = { store: await this.#deps.store.openLog(logId), index: new CheckpointIndex([]) };
+      this.#cursors.set(logId, c);
+    }
+    const latest = await c.store.latestCheckpoint();
+    if (latest !== undefined && latest !== c.note) {
+      // Re-read the list only when a new checkpoint arrived: the ledger writes one per interval.
+      c.index = new CheckpointIndex((await c.store.checkpoints()).map(checkpointOfNote));
+      c.note = latest;
+    }
+    return c;
+  }
+
+  async #projectLog(logId: string): Promise<number> {
+    const c = await this.#cursor(logId);
+    let pos = this.#positions.get(logId) ?? 0;
+    const covered = c.index.size;
+    this.#stats.covered[logId] = covered;
+    if (pos > covered) {
+      const { size } = await c.store.tail();
+      if (pos > size) {
+        throw new SiemPositionAheadError(
+          `the position of log ${logId} is ${pos} but the ledger holds ${size} entries: this ledger is not the one projected before (replaced or rolled back); refusing to continue`,
+        );
+      }
+      return 0;
+    }
+    let published = 0;
+    while (pos < covered && !this.#abort.signal.aborted) {
+      const to = Math.min(covered, pos + this.#opts.batchEntries);
+      const records = await this.#mapRange(c, logId, pos, to);
+      const from = pos;
+      const commit = async (acknowledged: number) => {
+        if (from + acknowledged <= pos) return;
+        this.#positions.set(logId, from + acknowledged);
+        await this.#deps.positions.commit(this.#positions);
+        published += from + acknowledged - pos;
+        this.#stats.projected += from + acknowledged - pos;
+        this.#stats.positions[logId] = from + acknowledged;
+        pos = from + acknowledged;
+      };
+      const done = await this.#publish(records, commit);
+      this.#stats.batches++;
+      if (!done) break;
+    }
+    return published;
+  }
+
+  async #mapRange(c: LogCursor, logId: string, from: number, to: number): Promise<OutgoingRecord[]> {
+    const out: OutgoingRecord[] = [];
+    let expected = from;
+    for await (const e of c.store.readEntries(from, to)) {
+      // The store promises consecutive indexes; a gap would mean a silently skipped entry.
+      if (e.index !== expected) throw new SiemPositionAheadError(`log ${logId}: expected entry ${expected}, the store returned ${e.index}`);
+      expected++;
+      let record: LedgerRecord | undefined;
+      let decodeError: { code: string; message: string } | undefined;
+      try {
+        record = this.#decode(e.bytes);
+      } catch (err) {
+        decodeError = { code: String((err as { code?: string }).code ?? 'AFF_E_UNKNOWN'), message: (err as Error).message };
+      }
+      const input: LedgerEntryInput = {
+        log: logId,
+        index: e.index,
+        eventId: e.eventId,
+        appendedAt: e.appendedAt,
+        bytes: e.bytes,
+        record,
+        decodeError,
+        checkpoint: c.index.covering(e.index)!,
+      };
+      const ev = mapEntry(input, this.#opts.product);
+      let value = Buffer.from(JSON.stringify(ev));
+      if (value.length > this.#opts.maxRecordBytes) value = Buffer.from(JSON.stringify(reduce(ev, value.length)));
+      out.push({ key: siemKeyOf(input), value });
+    }
+    if (expected !== to) throw new SiemPositionAheadError(`log ${logId}: the store returned entries up to ${expected}, not ${to}`);
+    return out;
+  }
+
+  /**
+   * publish sends the records as concurrent calls (the bus carries them in call order, so per
+   * key order holds) and retries only the calls that failed, until every call is acknowledged.
+   * After each round it commits the acknowledged prefix (`commit(n)`: the first n records are
+   * on the broker), so neither a stop nor a crash during an outage re-sends what was
+   * acknowledged. Returns false when stopped before every call was acknowledged.
+   */
+  async #publish(records: OutgoingRecord[], commit: (acknowledged: number) => Promise<void>): Promise<boolean> {
+    const n = this.#opts.recordsPerPublish;
+    const chunks: OutgoingRecord[][] = [];
+    for (let i = 0; i < records.length; i += n) chunks.push(records.slice(i, i + n));
+    const acked = chunks.map(() => false);
+    const prefix = () => {
+      let count = 0;
+      for (let i = 0; i < chunks.length && acked[i]; i++) count += chunks[i].length;
+      return count;
+    };
+    for (;;) {
+      const pending = chunks.flatMap((_, i) => (acked[i] ? [] : [i]));
+      const results = await Promise.allSettled(pending.map((i) => this.#deps.bus.publish(this.#opts.topic, chunks[i], { transfer: true })));
+      let rejected: unknown;
+      results.forEach((r, j) => {
+        if (r.status === 'fulfilled') acked[pending[j]] = true;
+        else rejected ??= r.reason;
+      });
+      await commit(prefix());
+      if (rejected === undefined) return true;
+      const err = rejected as { retriable?: boolean; code?: string; message?: string };
+      if (err.retriable !== true) {
+        throw new SiemPublishRejectedError(
+          `publishing to ${this.#opts.topic} failed and retrying will not help: ${err.code ?? ''} ${err.message ?? String(err)}`,
+          {
+            cause: rejected,
+          },
+        );
+      }
+      this.#stats.retries++;
+      this.#log.warn({ err: rejected, calls: acked.filter((a) => !a).length }, 'the broker did not acknowledge; retrying');
+      if (this.#abort.signal.aborted) return false;
+      await sleep(this.#opts.retryMs, this.#abort.signal);
+      if (this.#abort.signal.aborted) return false;
+    }
+  }
+}
