@@ -1,0 +1,101 @@
+// e2e: `affidavit siem run` publishes a real ledger to Kafka, and kcat (librdkafka, no Affidavit
+// code on the reading side) reads the topic as a SIEM's Kafka input would: one OCSF object per
+// ledger entry, unique metadata.uid, the right class per event type, keyed by session, each
+// valid against the compiled OCSF 1.5.0 schema. A second run publishes nothing new.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureKafka, uniqueTopic } from '../../../../test/services/kafka.ts';
+import { findKcat, kcatConsume } from '../../../../test/services/kcat.ts';
+import { writeFixtureLedger, type FixtureLedger } from '../ledger.fixture.ts';
+import { loadOcsfSchema } from '../ocsf/ocsf-schema-file.ts';
+import { ocsfValidator } from '../ocsf/validate-ocsf.ts';
+
+const root = join(import.meta.dirname, '..', '..', '..', '..');
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [join(root, 'services/cli/src/main.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 180_000, maxBuffer: 64 << 20 });
+
+const CLASS: Record<string, number> = {
+  SessionStarted: 3002,
+  AuthenticationFailed: 3002,
+  SessionEnded: 3002,
+  CommandIssued: 6005,
+  CommandCompleted: 6005,
+  CommandBlocked: 6005,
+  ApprovalRequested: 6005,
+  ApprovalDecided: 6005,
+  ApprovalRefused: 6005,
+  DataMasked: 6005,
+  ResultCaptured: 6005,
+  MaskedValueOpened: 6005,
+  TerminalOutput: 4007,
+  InputRejected: 0,
+};
+
+let bootstrap: string;
+let dir: string;
+let fixture: FixtureLedger;
+before(async () => {
+  assert.ok(findKcat(), 'kcat must be installed (Debian package kcat)');
+  ({ bootstrap } = await ensureKafka());
+  dir = mkdtempSync(join(tmpdir(), 'aff-siem-e2e-'));
+  fixture = await writeFixtureLedger(dir, { sessions: 6, rounds: 3, partitions: 3, checkpointEvery: 25 });
+});
+
+test('kcat reads one valid OCSF object per ledger entry from the topic affidavit siem run wrote', { timeout: 5 * 60_000 }, async () => {
+  const topic = uniqueTopic('e2e-siem');
+  const run = cli('siem', 'run', '--data', dir, '--brokers', bootstrap, '--topic', topic, '--once');
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, new RegExp(`published ${fixture.entries} OCSF object`));
+  assert.ok(existsSync(join(dir, 'siem-position.json')), 'the position is kept in the data folder');
+  assert.ok(!existsSync(join(dir, 'siem-position.json.lock')), 'the lock is released at exit');
+
+  const read = await kcatConsume({ bootstrap, topic, count: fixture.entries, timeoutMs: 60_000 });
+  assert.equal(read.length, fixture.entries, 'count = ledger entries');
+  const validator = ocsfValidator(loadOcsfSchema());
+  const uids = new Set<string>();
+  const classesSeen = new Set<number>();
+  for (const r of read) {
+    assert.ok(r.value && r.key);
+    const ev = JSON.parse(r.value.toString('utf8'));
+    assert.deepEqual(validator.validate(ev), [], r.value.toString('utf8').slice(0, 300));
+    assert.ok(!uids.has(ev.metadata.uid), `uid ${ev.metadata.uid} appears once`);
+    uids.add(ev.metadata.uid);
+    assert.equal(ev.class_uid, CLASS[ev.metadata.event_code], `${ev.metadata.event_code} is class ${CLASS[ev.metadata.event_code]}`);
+    classesSeen.add(ev.class_uid);
+    const aff = ev.unmapped.affidavit;
+    assert.equal(r.key.toString('utf8'), ev.class_uid === 0 ? `ledger:${aff.ledger.log}` : aff.session_id, 'keyed by session');
+    assert.ok(aff.checkpoint.size > aff.ledger.index, 'a covering checkpoint is named');
+    assert.ok(aff.checkpoint.origin.startsWith('siem.test/'));
+  }
+  for (const id of fixture.eventIds) assert.ok(uids.has(id), `event ${id} on the topic`);
+  assert.deepEqual(
+    [...classesSeen].sort((a, b) => a - b),
+    [0, 3002, 4007, 6005],
+  );
+
+  // Run again: the position says everything is out; nothing is published twice.
+  const again = cli('siem', 'run', '--data', dir, '--brokers', bootstrap, '--topic', topic, '--once');
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /published 0 OCSF object/);
+  const reread = await kcatConsume({ bootstrap, topic, count: fixture.entries + 1, timeoutMs: 30_000 });
+  assert.equal(reread.length, fixture.entries, 'still one object per entry');
+
+  // The position names the topic it belongs to: another topic with it is refused, exit 3.
+  const other = cli('siem', 'run', '--data', dir, '--brokers', bootstrap, '--topic', uniqueTopic('e2e-siem-other'), '--once');
+  assert.equal(other.status, 3);
+  assert.match(other.stderr, /AFF_E_SIEM_POSITION_MISMATCH/);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'siem-position.json'), 'utf8')).topic, topic);
+});
+
+test('affidavit siem run explains its usage errors with exit 2', () => {
+  const missing = cli('siem', 'run', '--data', dir);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /--brokers is required/);
+  const help = cli('siem', 'run', '--help');
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /Exit codes: 0 stopped cleanly/);
+});
