@@ -188,9 +188,16 @@ export class SiemProjector {
       return 0;
     }
     let published = 0;
-    while (pos < covered && !this.#abort.signal.aborted) {
-      const to = Math.min(covered, pos + this.#opts.batchEntries);
-      const records = await this.#mapRange(c, logId, pos, to);
+    const batch = (from: number) => {
+      if (from >= covered) return undefined;
+      const p = this.#mapRange(c, logId, from, Math.min(covered, from + this.#opts.batchEntries));
+      // Awaited below unless the loop ends first (stop, a refused publish): never unhandled.
+      p.catch(() => {});
+      return p;
+    };
+    let next = batch(pos);
+    while (next && !this.#abort.signal.aborted) {
+      const records = await next;
       const from = pos;
       const commit = async (acknowledged: number) => {
         if (from + acknowledged <= pos) return;
@@ -201,7 +208,13 @@ export class SiemProjector {
         this.#stats.positions[logId] = from + acknowledged;
         pos = from + acknowledged;
       };
-      const done = await this.#publish(records, commit);
+      const sending = this.#publish(records, commit);
+      // Map the following batch while this one is on the wire (started first, so its records are
+      // handed to the producer before the mapping takes the thread): the broker's acknowledgement
+      // is a wait on I/O that the mapping fills. One batch is published at a time, so positions
+      // still commit in order.
+      next = batch(from + records.length);
+      const done = await sending;
       this.#stats.batches++;
       if (!done) break;
     }
