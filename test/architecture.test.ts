@@ -55,6 +55,7 @@ const rules: Rule[] = [
     forbidden: (s, f) => IO.includes(s) && outside('proxies/access/src/masking/adapters/')(f),
   },
   { name: 'ledger core is pure', folder: 'services/ledger/src/core', forbidden: (s) => IO.includes(s) },
+  { name: 'the OCSF mapping and validator are pure', folder: 'services/siem/src/ocsf', forbidden: (s) => IO.includes(s) },
   {
     name: 'kafkajs only in the bus Kafka adapter',
     folder: '.',

@@ -4,7 +4,7 @@ export { mapEntry, siemKeyOf, OCSF_VERSION, MAX_TEXT_CHARS, MAX_RAW_BYTES } from
 export type { CoveringCheckpoint, LedgerEntryInput, OcsfEvent, Product } from './ocsf/map-entry.ts';
 export { ocsfValidator } from './ocsf/validate-ocsf.ts';
 export type { OcsfSchema, OcsfValidator } from './ocsf/validate-ocsf.ts';
-export { loadOcsfSchema, OCSF_SCHEMA_FILE, OCSF_SCHEMA_SHA256 } from './ocsf/ocsf-schema-file.ts';
+export { loadOcsfSchema, OCSF_SCHEMA_FILE, OCSF_SCHEMA_SHA256 } from './ocsf-schema-file.ts';
 export { SiemProjector, reduce } from './siem-projector.ts';
 export type { SiemProjectorOptions, SiemProjectorDeps, SiemStats } from './siem-projector.ts';
 export type { PositionStore, Positions } from './ports/position-store.ts';

@@ -12,7 +12,7 @@ import { JAVA, kafkaClasspath, kafkaJavaArgs, kafkaReady, launchKafka, uniqueTop
 import { startProcess, stopProcess, waitFor, type ServiceProcess } from '../../../test/services/process.ts';
 import { openPositionFile } from './adapters/position-file.ts';
 import { writeFixtureLedger } from './ledger.fixture.ts';
-import { loadOcsfSchema } from './ocsf/ocsf-schema-file.ts';
+import { loadOcsfSchema } from './ocsf-schema-file.ts';
 import { ocsfValidator } from './ocsf/validate-ocsf.ts';
 import { SiemProjector } from './siem-projector.ts';
 

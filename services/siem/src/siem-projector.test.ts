@@ -8,8 +8,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BusUnavailableError, BusRejectedError, createMemoryBus, type Bus, type BusRecord } from '@affidavit/bus';
-import { openSqliteLedgerStore } from '@affidavit/ledger';
-import { loadOcsfSchema } from './ocsf/ocsf-schema-file.ts';
+import { uuidv7 } from '@affidavit/common';
+import { Ledger, loadOrCreateSigningKey, openSqliteLedgerStore } from '@affidavit/ledger';
+import { encodeEvent, exampleEvent, TOPICS } from '@affidavit/schemas';
+import { loadOcsfSchema } from './ocsf-schema-file.ts';
 import { ocsfValidator } from './ocsf/validate-ocsf.ts';
 import { openPositionFile } from './adapters/position-file.ts';
 import { writeFixtureLedger } from './ledger.fixture.ts';
@@ -181,4 +183,66 @@ test('the position file is locked, bound to its topic, and refused when damaged'
   writeFileSync(file, '{"format":"affidavit-siem-position/1","topic":"siem-test","logs":{}}');
   const c = await openPositionFile(file, TOPIC);
   await c.close();
+});
+
+test('follows a ledger while it is written: entries go out once a checkpoint covers them, and all of them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aff-siem-live-'));
+  const path = join(dir, 'ledger.sqlite');
+  const inBus = createMemoryBus({ maxBatchRecords: 100 });
+  await inBus.ensureTopic(TOPICS.sessionEvents, 1);
+  for (const t of [TOPICS.sessionEventsDlq, TOPICS.checkpoints]) await inBus.ensureTopic(t, 1);
+  const writeStore = await openSqliteLedgerStore({ path });
+  const signer = loadOrCreateSigningKey(join(dir, 'k'), join(dir, 'k.pub'), 'siem.live');
+  const ledger = new Ledger(
+    { origin: 'siem.live', checkpointEveryEntries: 50, checkpointEveryMs: 60_000 },
+    { bus: inBus, store: writeStore, signer, clock: { now: () => Date.now() } },
+  );
+  await ledger.start();
+  const session = uuidv7();
+  const event = (seq: number) => ({ key: session, value: encodeEvent(exampleEvent('CommandIssued', { eventId: uuidv7(), sessionId: session, seq })) });
+  const waitFor = async (what: string, ok: () => boolean) => {
+    const end = Date.now() + 20_000;
+    while (!ok()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await inBus.publish(
+    TOPICS.sessionEvents,
+    Array.from({ length: 100 }, (_, i) => event(i)),
+  );
+  await waitFor('100 appended', () => ledger.stats().appended >= 100);
+  // Five more, one at a time: fewer than a checkpoint interval, so no checkpoint covers them yet.
+  for (let i = 100; i < 105; i++) await inBus.publish(TOPICS.sessionEvents, [event(i)]);
+  await waitFor('105 appended', () => ledger.stats().appended >= 105);
+
+  const out = createMemoryBus();
+  await out.ensureTopic(TOPIC, 1);
+  const store = await openSqliteLedgerStore({ path, readOnly: true });
+  const positions = await openPositionFile(join(dir, 'pos.json'), TOPIC);
+  const p = new SiemProjector({ topic: TOPIC, batchEntries: 30, pollMs: 10 }, { bus: out, store, positions });
+  const run = p.start();
+  const total = () => Object.values(p.stats().positions).reduce((a, b) => a + b, 0);
+  const covered = () => Object.values(p.stats().covered).reduce((a, b) => a + b, 0);
+  await waitFor('the covered entries projected', () => covered() > 0 && total() === covered());
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(total() < 105, `only covered entries went out (${total()} of 105)`);
+  assert.equal(total(), covered());
+  // The ledger's final checkpoint at stop covers the rest; the projector follows.
+  await ledger.stop();
+  await waitFor('every entry projected', () => total() === 105);
+  await p.stop();
+  await run.done;
+  await positions.close();
+  await store.close();
+  await writeStore.close();
+  await inBus.close();
+  const got = await readAll(out, TOPIC, 105);
+  const seqs = got.map((r) => JSON.parse(r.value.toString()).unmapped.affidavit.seq as number);
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: 105 }, (_, i) => i),
+    'every entry once, in order',
+  );
+  await out.close();
 });

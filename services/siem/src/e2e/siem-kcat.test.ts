@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ensureKafka, uniqueTopic } from '../../../../test/services/kafka.ts';
 import { findKcat, kcatConsume } from '../../../../test/services/kcat.ts';
 import { writeFixtureLedger, type FixtureLedger } from '../ledger.fixture.ts';
-import { loadOcsfSchema } from '../ocsf/ocsf-schema-file.ts';
+import { loadOcsfSchema } from '../ocsf-schema-file.ts';
 import { ocsfValidator } from '../ocsf/validate-ocsf.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..', '..');

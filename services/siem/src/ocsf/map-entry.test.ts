@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EXAMPLE_ACTOR, encodeEvent, exampleEvent, LEDGER_RECORD_TYPES, type LedgerRecord } from '@affidavit/schemas';
-import { loadOcsfSchema } from './ocsf-schema-file.ts';
+import { loadOcsfSchema } from '../ocsf-schema-file.ts';
 import { type LedgerEntryInput, MAX_TEXT_CHARS, mapEntry, OCSF_VERSION, siemKeyOf } from './map-entry.ts';
 import { ocsfValidator } from './validate-ocsf.ts';
 

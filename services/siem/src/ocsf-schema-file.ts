@@ -5,11 +5,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { OcsfSchemaChangedError } from '../errors.ts';
-import type { OcsfSchema } from './validate-ocsf.ts';
+import { OcsfSchemaChangedError } from './errors.ts';
+import type { OcsfSchema } from './ocsf/validate-ocsf.ts';
 
 /** OCSF_SCHEMA_FILE is the vendored compiled schema (gzip). */
-export const OCSF_SCHEMA_FILE = join(import.meta.dirname, '..', '..', 'ocsf', 'schema-1.5.0.json.gz');
+export const OCSF_SCHEMA_FILE = join(import.meta.dirname, '..', 'ocsf', 'schema-1.5.0.json.gz');
 
 /** OCSF_SCHEMA_SHA256 is the SHA-256 of the uncompressed compiled schema as published for OCSF 1.5.0. */
 export const OCSF_SCHEMA_SHA256 = 'fcf4b4f51d9ba3cbcb2fab9a90e56fddf60afea09d396f3581ada9e00b93bf39';
