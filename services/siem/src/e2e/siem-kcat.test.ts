@@ -4,7 +4,8 @@
 // valid against the compiled OCSF 1.5.0 schema. A second run publishes nothing new.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,4 +99,41 @@ test('affidavit siem run explains its usage errors with exit 2', () => {
   const help = cli('siem', 'run', '--help');
   assert.equal(help.status, 0);
   assert.match(help.stdout, /Exit codes: 0 stopped cleanly/);
+});
+
+test('affidavit siem run follows until SIGTERM, then exits 0 with its position committed', { timeout: 5 * 60_000 }, async () => {
+  const liveDir = mkdtempSync(join(tmpdir(), 'aff-siem-e2e-live-'));
+  const live = await writeFixtureLedger(liveDir, { sessions: 2, rounds: 1, partitions: 1, checkpointEvery: 10 });
+  const topic = uniqueTopic('e2e-siem-live');
+  const child = spawn(process.execPath, [join(root, 'services/cli/src/main.ts'), 'siem', 'run', '--data', liveDir, '--brokers', bootstrap, '--topic', topic], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const running = Promise.withResolvers<void>();
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (stderr.includes('siem projector running')) running.resolve();
+  });
+  child.once('exit', () => running.reject(new Error(`siem run exited early: ${stderr}`)));
+  let code: number | null;
+  try {
+    // The topic exists once the projector says it runs.
+    await running.promise;
+    const read = await kcatConsume({ bootstrap, topic, count: live.entries, timeoutMs: 120_000 });
+    assert.equal(read.length, live.entries);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      [code] = (await exited) as [number | null];
+    } else code = child.exitCode;
+  }
+  assert.equal(code, 0, stderr);
+  const pos = JSON.parse(readFileSync(join(liveDir, 'siem-position.json'), 'utf8'));
+  assert.equal(
+    Object.values(pos.logs as Record<string, number>).reduce((a, b) => a + b, 0),
+    live.entries,
+  );
+  assert.ok(!existsSync(join(liveDir, 'siem-position.json.lock')), 'the lock is released');
 });
