@@ -21,9 +21,9 @@ import pkg from '../package.json' with { type: 'json' };
 export type SiemProjectorOptions = {
   /** topic receives the OCSF objects. Default affidavit.siem.ocsf.v1. */
   readonly topic?: string;
-  /** batchEntries is how many entries are published before one position commit. Default 2 000. */
+  /** batchEntries is how many entries are published before one position commit. Default 5 000. */
   readonly batchEntries?: number;
-  /** recordsPerPublish bounds one publish() call; a batch is sent as several concurrent calls. Default 250. */
+  /** recordsPerPublish bounds one publish() call; a batch is sent as several concurrent calls. Default 500. */
   readonly recordsPerPublish?: number;
   /** pollMs is the pause between looks at the ledger once caught up. Default 500. */
   readonly pollMs?: number;
@@ -50,8 +50,8 @@ export type SiemStats = { projected: number; batches: number; retries: number; p
 
 const DEFAULTS = {
   topic: TOPICS.siemOcsf,
-  batchEntries: 2_000,
-  recordsPerPublish: 250,
+  batchEntries: 5_000,
+  recordsPerPublish: 500,
   pollMs: 500,
   retryMs: 1_000,
   maxRecordBytes: 900 * 1024,

@@ -36,7 +36,7 @@ Options:
   --topic NAME        topic to write (default ${TOPICS.siemOcsf})
   --partitions N      create the topic with N partitions when missing (default 3)
   --position FILE     position file (default DIR/siem-position.json, or FILE.siem-position.json)
-  --batch N           entries per position commit (default 2000)
+  --batch N           entries per position commit (default 5000)
   --poll-ms MS        pause between looks at the ledger once caught up (default 500)
   --once              publish what the checkpoints cover now, then exit
 
@@ -55,7 +55,7 @@ for another topic or past the ledger's end (the message names the AFF_E_SIEM_* c
         topic: { type: 'string', default: TOPICS.siemOcsf },
         partitions: { type: 'string', default: '3' },
         position: { type: 'string' },
-        batch: { type: 'string', default: '2000' },
+        batch: { type: 'string', default: '5000' },
         'poll-ms': { type: 'string', default: '500' },
         once: { type: 'boolean', default: false },
       },

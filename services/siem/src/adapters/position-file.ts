@@ -2,7 +2,8 @@
 // fsyncs it, renames it over the old one and fsyncs the folder: after a crash the file is the
 // old positions or the new ones, never half of each. A lock file (O_EXCL, holding the pid) keeps
 // a second projector off the same positions: two would each publish every entry.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SiemPositionLockedError, SiemPositionMismatchError, SiemPositionUnreadableError } from '../errors.ts';
 import type { PositionStore, Positions } from '../ports/position-store.ts';
@@ -96,19 +97,21 @@ export async function openPositionFile(path: string, topic: string): Promise<Pos
       async commit(positions: Positions) {
         if (closed) throw new SiemPositionUnreadableError('the position file is closed');
         const doc: PositionFile = { format: POSITION_FORMAT, topic, logs: Object.fromEntries([...positions].sort(([a], [b]) => (a < b ? -1 : 1))) };
-        const fd = openSync(tmp, 'w', 0o600);
+        // Asynchronous on purpose: the fsyncs wait on the disk, and the projector maps its next
+        // batch meanwhile.
+        const file = await open(tmp, 'w', 0o600);
         try {
-          writeSync(fd, `${JSON.stringify(doc)}\n`);
-          fsyncSync(fd);
+          await file.writeFile(`${JSON.stringify(doc)}\n`);
+          await file.sync();
         } finally {
-          closeSync(fd);
+          await file.close();
         }
-        renameSync(tmp, path);
-        const dir = openSync(dirname(path), 'r');
+        await rename(tmp, path);
+        const dir = await open(dirname(path), 'r');
         try {
-          fsyncSync(dir);
+          await dir.sync();
         } finally {
-          closeSync(dir);
+          await dir.close();
         }
         current = new Map(positions);
       },
