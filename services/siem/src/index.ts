@@ -5,7 +5,7 @@ export type { CoveringCheckpoint, LedgerEntryInput, OcsfEvent, Product } from '.
 export { ocsfValidator } from './ocsf/validate-ocsf.ts';
 export type { OcsfSchema, OcsfValidator } from './ocsf/validate-ocsf.ts';
 export { loadOcsfSchema, OCSF_SCHEMA_FILE, OCSF_SCHEMA_SHA256 } from './ocsf-schema-file.ts';
-export { SiemProjector, reduce } from './siem-projector.ts';
+export { SiemProjector, reduce, chunk } from './siem-projector.ts';
 export type { SiemProjectorOptions, SiemProjectorDeps, SiemStats } from './siem-projector.ts';
 export type { PositionStore, Positions } from './ports/position-store.ts';
 export { openPositionFile, POSITION_FORMAT } from './adapters/position-file.ts';

@@ -15,7 +15,7 @@ import { loadOcsfSchema } from './ocsf-schema-file.ts';
 import { ocsfValidator } from './ocsf/validate-ocsf.ts';
 import { openPositionFile } from './adapters/position-file.ts';
 import { writeFixtureLedger } from './ledger.fixture.ts';
-import { SiemProjector } from './siem-projector.ts';
+import { chunk, reduce, SiemProjector } from './siem-projector.ts';
 
 const TOPIC = 'siem-test';
 const validator = ocsfValidator(loadOcsfSchema());
@@ -245,4 +245,47 @@ test('follows a ledger while it is written: entries go out once a checkpoint cov
     'every entry once, in order',
   );
   await out.close();
+});
+
+test('publish calls are bounded by records and bytes, in order; an oversized object is reduced, not dropped', async () => {
+  const rec = (n: number, size: number) => ({ key: 'k', value: Buffer.alloc(size, n) });
+  const records = [rec(0, 100), rec(1, 100), rec(2, 900), rec(3, 50), rec(4, 50), rec(5, 50)];
+  const runs = chunk(records, 2, 1000);
+  assert.deepEqual(
+    runs.map((r) => r.map((x) => x.value[0])),
+    [
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ],
+  );
+  assert.deepEqual(
+    chunk([rec(0, 5000), rec(1, 10)], 10, 1000).map((r) => r.length),
+    [1, 1],
+    'a record over the byte bound goes alone',
+  );
+  const big = {
+    class_uid: 6005,
+    query_info: { uid: 'c', query_string: 'x'.repeat(100_000), data: { parameters: ['y'.repeat(100_000)] } },
+    unmapped: { affidavit: { ledger: { log: 'l', index: 1 }, checkpoint: { size: 2 }, session_id: 's', event_type: 'CommandIssued', masks: ['z'] } },
+  };
+  const small = reduce(big, 200_000) as any;
+  assert.equal(small.class_uid, 6005);
+  assert.equal(small.query_info.query_string.length, 4096);
+  assert.equal(small.query_info.data, undefined);
+  assert.deepEqual(small.unmapped.affidavit.ledger, { log: 'l', index: 1 });
+  assert.deepEqual(small.unmapped.affidavit.reduced, { original_bytes: 200_000 });
+  assert.ok(JSON.stringify(small).length < 10_000);
+});
+
+test('objects over the record bound go out reduced and still valid, none dropped', async () => {
+  const bus = createMemoryBus();
+  await bus.ensureTopic(TOPIC, 2);
+  const { p, close } = await projector(bus, join(mkdtempSync(join(tmpdir(), 'aff-siem-pos-')), 'pos.json'), { maxRecordBytes: 1_500 });
+  assert.equal(await p.runOnce(), fixture.entries);
+  await close();
+  const objects = check(await readAll(bus, TOPIC, fixture.entries));
+  const reduced = objects.filter((o) => o.ev.unmapped.affidavit.reduced);
+  assert.ok(reduced.length > 0 && reduced.length < objects.length, `some reduced (${reduced.length})`);
+  await bus.close();
 });

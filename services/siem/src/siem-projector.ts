@@ -25,6 +25,12 @@ export type SiemProjectorOptions = {
   readonly batchEntries?: number;
   /** recordsPerPublish bounds one publish() call; a batch is sent as several concurrent calls. Default 500. */
   readonly recordsPerPublish?: number;
+  /**
+   * bytesPerPublish bounds the values of one publish() call (a call with one larger record goes
+   * alone). Kafka refuses a partition's record batch over its max.message.bytes (1 MiB by
+   * default), so many large statements in one call could otherwise stop the feed. Default 512 KiB.
+   */
+  readonly bytesPerPublish?: number;
   /** pollMs is the pause between looks at the ledger once caught up. Default 500. */
   readonly pollMs?: number;
   /** retryMs is the pause before a batch the broker did not acknowledge is sent again. Default 1 000. */
@@ -52,6 +58,7 @@ const DEFAULTS = {
   topic: TOPICS.siemOcsf,
   batchEntries: 5_000,
   recordsPerPublish: 500,
+  bytesPerPublish: 512 * 1024,
   pollMs: 500,
   retryMs: 1_000,
   maxRecordBytes: 900 * 1024,
@@ -73,6 +80,24 @@ const sleep = (ms: number, signal: AbortSignal) =>
     );
   });
 
+/** chunk splits records into runs of at most `maxRecords` records and `maxBytes` value bytes (a larger single record runs alone), in order. */
+export function chunk(records: readonly OutgoingRecord[], maxRecords: number, maxBytes: number): OutgoingRecord[][] {
+  const out: OutgoingRecord[][] = [];
+  let run: OutgoingRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    if (run.length > 0 && (run.length >= maxRecords || bytes + r.value.length > maxBytes)) {
+      out.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(r);
+    bytes += r.value.length;
+  }
+  if (run.length > 0) out.push(run);
+  return out;
+}
+
 /**
  * reduce shrinks an object that would not fit in one Kafka record: the bulky free-form parts
  * (query_info.data, the extra fields in unmapped) go, the class, ids, ledger position and
@@ -86,7 +111,14 @@ export function reduce(ev: OcsfEvent, bytes: number): OcsfEvent {
   }
   const aff = ((ev.unmapped as { affidavit?: Record<string, unknown> } | undefined)?.affidavit ?? {}) as Record<string, unknown>;
   out.unmapped = {
-    affidavit: { ledger: aff.ledger, checkpoint: aff.checkpoint, session_id: aff.session_id, event_type: aff.event_type, reduced: { original_bytes: bytes } },
+    affidavit: {
+      ledger: aff.ledger,
+      checkpoint: aff.checkpoint,
+      session_id: aff.session_id,
+      seq: aff.seq,
+      event_type: aff.event_type,
+      reduced: { original_bytes: bytes },
+    },
   };
   delete out.raw_data;
   return out;
@@ -262,9 +294,7 @@ export class SiemProjector {
    * acknowledged. Returns false when stopped before every call was acknowledged.
    */
   async #publish(records: OutgoingRecord[], commit: (acknowledged: number) => Promise<void>): Promise<boolean> {
-    const n = this.#opts.recordsPerPublish;
-    const chunks: OutgoingRecord[][] = [];
-    for (let i = 0; i < records.length; i += n) chunks.push(records.slice(i, i + n));
+    const chunks = chunk(records, this.#opts.recordsPerPublish, this.#opts.bytesPerPublish);
     const acked = chunks.map(() => false);
     const prefix = () => {
       let count = 0;

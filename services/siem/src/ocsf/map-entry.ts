@@ -247,7 +247,7 @@ function mapSessionEvent(e: SessionEvent, input: LedgerEntryInput, product: Prod
     case 'SessionEnded': {
       const failed = e.type === 'AuthenticationFailed';
       const claimed = failed && !e.actor;
-      const u = e.actor ? user(e.actor) : { name: (failed ? e.claimedSubject : null) || 'unknown' };
+      const u = e.actor ? user(e.actor) : { name: cap((failed ? e.claimedSubject : null) || 'unknown', 1024).value };
       const base = {
         ...header('authentication', e.type === 'SessionEnded' ? AUTH_ACTIVITY.logoff : AUTH_ACTIVITY.logon, failed ? 3 : 1, time),
         ...meta(e.sessionId),
@@ -387,7 +387,7 @@ function mapSessionEvent(e: SessionEvent, input: LedgerEntryInput, product: Prod
           command_digest: e.commandDigest,
         },
       );
-      return ssh ? ev : { ...ev, actor };
+      return { ...ev, actor };
     }
     case 'ApprovalRefused':
       return activityClass(
