@@ -2,7 +2,7 @@
 // service from the in-process bus, holding every event type over several sessions and one
 // record that is not an event (the ledger stores it as InputRejected).
 import { join } from 'node:path';
-import { createMemoryBus } from '@affidavit/bus';
+import { createMemoryBus, partitionForKey } from '@affidavit/bus';
 import { uuidv7 } from '@affidavit/common';
 import { Ledger, loadOrCreateSigningKey, openSqliteLedgerStore } from '@affidavit/ledger';
 import { encodeEvent, exampleEvent, SESSION_EVENT_TYPES, TOPICS } from '@affidavit/schemas';
@@ -34,7 +34,10 @@ export async function writeFixtureLedger(
   );
   await ledger.start();
   const eventIds: string[] = [];
-  const sessionIds = Array.from({ length: sessions }, () => uuidv7());
+  // Random session ids could all land in one partition; draw until every partition (log) has one.
+  let sessionIds: string[];
+  do sessionIds = Array.from({ length: sessions }, () => uuidv7());
+  while (sessions >= partitions && new Set(sessionIds.map((id) => partitionForKey(id, partitions))).size < partitions);
   const records = [];
   for (const sessionId of sessionIds) {
     let seq = 0;

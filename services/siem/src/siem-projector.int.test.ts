@@ -55,7 +55,7 @@ test('a broker restart mid-projection loses nothing and duplicates nothing', { t
   const positionFile = join(dir, 'siem-position.json');
   let positions = await openPositionFile(positionFile, topic);
   // Small batches and a slowed bus, so the restart lands while batches are in flight.
-  const slow = { ...bus, publish: async (...a: Parameters<typeof bus.publish>) => (await new Promise((r) => setTimeout(r, 20)), bus.publish(...a)) };
+  const slow = { ...bus, publish: async (...a: Parameters<typeof bus.publish>) => (await new Promise((r) => setTimeout(r, 50)), bus.publish(...a)) };
   let projector = new SiemProjector({ topic, batchEntries: 40, recordsPerPublish: 20, retryMs: 200, pollMs: 50 }, { bus: slow, store, positions });
   const run = projector.start();
   await waitFor('a first share projected', async () => projector.stats().projected >= 300, { timeoutMs: 120_000, intervalMs: 20 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BusUnavailableError, BusRejectedError, createMemoryBus, type Bus, type BusRecord } from '@affidavit/bus';
 import { uuidv7 } from '@affidavit/common';
-import { Ledger, loadOrCreateSigningKey, openSqliteLedgerStore } from '@affidavit/ledger';
+import { Ledger, loadOrCreateSigningKey, openSqliteLedgerStore, StoreUnavailableError } from '@affidavit/ledger';
 import { encodeEvent, exampleEvent, TOPICS } from '@affidavit/schemas';
 import { loadOcsfSchema } from './ocsf-schema-file.ts';
 import { ocsfValidator } from './ocsf/validate-ocsf.ts';
@@ -287,5 +287,46 @@ test('objects over the record bound go out reduced and still valid, none dropped
   const objects = check(await readAll(bus, TOPIC, fixture.entries));
   const reduced = objects.filter((o) => o.ev.unmapped.affidavit.reduced);
   assert.ok(reduced.length > 0 && reduced.length < objects.length, `some reduced (${reduced.length})`);
+  await bus.close();
+});
+
+test('logs take turns, and a passing store failure is waited out by start()', async () => {
+  const bus = createMemoryBus();
+  await bus.ensureTopic(TOPIC, 1);
+  const store = await openSqliteLedgerStore({ path: fixture.path, readOnly: true });
+  let failures = 0;
+  const flaky = {
+    ...store,
+    openLog: store.openLog.bind(store),
+    close: store.close.bind(store),
+    listLogs: async () => {
+      if (failures++ < 2) throw new StoreUnavailableError('busy', { retriable: true });
+      return store.listLogs();
+    },
+  };
+  const positions = await openPositionFile(join(mkdtempSync(join(tmpdir(), 'aff-siem-pos-')), 'pos.json'), TOPIC);
+  const order: string[] = [];
+  const watching: Bus = {
+    ...bus,
+    publish: async (t, r, o) => {
+      for (const x of r) order.push(JSON.parse(x.value.toString()).unmapped.affidavit.ledger.log);
+      return bus.publish(t, r, o);
+    },
+  };
+  const p = new SiemProjector({ topic: TOPIC, batchEntries: 1, retryMs: 10, pollMs: 10 }, { bus: watching, store: flaky, positions });
+  const run = p.start();
+  const end = Date.now() + 30_000;
+  while (p.stats().projected < fixture.entries && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  await p.stop();
+  await run.done;
+  await positions.close();
+  await store.close();
+  assert.equal(p.stats().projected, fixture.entries);
+  assert.ok(failures > 2);
+  // With one entry per batch and 20 batches a turn, the second log starts long before the first is done.
+  const logs = [...new Set(order)];
+  assert.equal(logs.length, 2);
+  assert.ok(order.slice(0, 45).includes(logs[1]), 'the second log had a turn within the first 45 records');
+  check(await readAll(bus, TOPIC, fixture.entries));
   await bus.close();
 });

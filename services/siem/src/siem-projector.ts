@@ -65,6 +65,9 @@ const DEFAULTS = {
   product: { name: 'Affidavit', vendorName: 'Affidavit', version: pkg.version },
 } as const;
 
+/** BATCHES_PER_TURN is how many batches one log may publish before the next log's turn. */
+const BATCHES_PER_TURN = 20;
+
 type LogCursor = { store: LogStore; note?: string; index: CheckpointIndex };
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -165,19 +168,35 @@ export class SiemProjector {
       this.#positions = new Map(await this.#deps.positions.load());
       this.#loaded = true;
     }
+    // Round robin over the logs, a bounded number of batches each, so one log's backlog does
+    // not hold the others' entries back.
     let published = 0;
-    for (const logId of await this.#deps.store.listLogs()) {
-      if (this.#abort.signal.aborted) break;
-      published += await this.#projectLog(logId);
+    for (;;) {
+      let round = 0;
+      for (const logId of await this.#deps.store.listLogs()) {
+        if (this.#abort.signal.aborted) return published;
+        round += await this.#projectLog(logId, BATCHES_PER_TURN);
+      }
+      published += round;
+      if (round === 0) return published;
     }
-    return published;
   }
 
   /** start follows the ledger until stop(); a failure that retrying cannot fix rejects `done`. */
   start(): { done: Promise<void> } {
     this.#running ??= (async () => {
       while (!this.#abort.signal.aborted) {
-        const n = await this.runOnce();
+        let n = 0;
+        try {
+          n = await this.runOnce();
+        } catch (err) {
+          // A passing failure (the store busy, a read timing out) is waited out; anything else
+          // (a position that does not fit, a refused publish) stops the projector.
+          if ((err as { retriable?: boolean }).retriable !== true) throw err;
+          this.#log.warn({ err }, 'reading the ledger failed; retrying');
+          await sleep(this.#opts.retryMs, this.#abort.signal);
+          continue;
+        }
         if (n === 0) await sleep(this.#opts.pollMs, this.#abort.signal);
       }
     })();
@@ -205,7 +224,7 @@ export class SiemProjector {
     return c;
   }
 
-  async #projectLog(logId: string): Promise<number> {
+  async #projectLog(logId: string, maxBatches: number): Promise<number> {
     const c = await this.#cursor(logId);
     let pos = this.#positions.get(logId) ?? 0;
     const covered = c.index.size;
@@ -228,6 +247,7 @@ export class SiemProjector {
       return p;
     };
     let next = batch(pos);
+    let turns = maxBatches;
     while (next && !this.#abort.signal.aborted) {
       const records = await next;
       const from = pos;
@@ -245,7 +265,7 @@ export class SiemProjector {
       // handed to the producer before the mapping takes the thread): the broker's acknowledgement
       // is a wait on I/O that the mapping fills. One batch is published at a time, so positions
       // still commit in order.
-      next = batch(from + records.length);
+      next = --turns > 0 ? batch(from + records.length) : undefined;
       const done = await sending;
       this.#stats.batches++;
       if (!done) break;
