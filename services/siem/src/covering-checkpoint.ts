@@ -1,12 +1,24 @@
 // Which signed checkpoint covers an entry: the first (smallest) checkpoint whose tree size is
 // greater than the entry's index. Taking the first, not the latest, makes the reference a
 // function of the ledger alone, so a re-projected entry carries the same checkpoint as before.
-import { encodeBase64, parseCheckpoint, parseNote } from '@affidavit/tlog';
+import { encodeBase64, type NoteVerifier, openNote, parseCheckpoint, parseNote } from '@affidavit/tlog';
+import { SiemCheckpointUnverifiedError } from './errors.ts';
 import type { CoveringCheckpoint } from './ocsf/map-entry.ts';
 
-/** checkpointOfNote reads origin, size and root hash from a signed checkpoint note (signatures are the verifier's business). */
-export function checkpointOfNote(note: string): CoveringCheckpoint {
-  const c = parseCheckpoint(parseNote(note).text);
+/**
+ * checkpointOfNote reads origin, size and root hash from a signed checkpoint note. With a
+ * `verifier` (the ledger's key) the note MUST carry a valid signature by it, else it throws
+ * AFF_E_SIEM_CHECKPOINT_UNVERIFIED: a checkpoint written into the ledger file by anyone but the
+ * ledger is never named to a SIEM as proof.
+ */
+export function checkpointOfNote(note: string, verifier?: NoteVerifier): CoveringCheckpoint {
+  let text: string;
+  try {
+    text = verifier ? openNote(note, [verifier]).text : parseNote(note).text;
+  } catch (e) {
+    throw new SiemCheckpointUnverifiedError(`a checkpoint in the ledger does not verify with the ledger's key: ${(e as Error).message}`, { cause: e });
+  }
+  const c = parseCheckpoint(text);
   return { origin: c.origin, size: c.size, rootHash: encodeBase64(c.root) };
 }
 

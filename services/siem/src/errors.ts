@@ -15,5 +15,8 @@ export const SiemPositionLockedError = defineError('AFF_E_SIEM_POSITION_LOCKED',
 /** SiemPublishRejectedError: the broker refused the OCSF records for a reason retrying will not fix; the projector stops rather than skip them. */
 export const SiemPublishRejectedError = defineError('AFF_E_SIEM_PUBLISH_REJECTED', 'the broker refused the OCSF records');
 
+/** SiemCheckpointUnverifiedError: a checkpoint in the ledger is not signed by the ledger's key; nothing it covers is published. */
+export const SiemCheckpointUnverifiedError = defineError('AFF_E_SIEM_CHECKPOINT_UNVERIFIED', "a ledger checkpoint does not verify with the ledger's key");
+
 /** OcsfSchemaChangedError: the vendored compiled OCSF schema is not the pinned 1.5.0 file. */
 export const OcsfSchemaChangedError = defineError('AFF_E_SIEM_OCSF_SCHEMA_CHANGED', 'the vendored OCSF schema is not the pinned 1.5.0 file');

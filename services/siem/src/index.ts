@@ -17,4 +17,5 @@ export {
   SiemPositionLockedError,
   SiemPublishRejectedError,
   OcsfSchemaChangedError,
+  SiemCheckpointUnverifiedError,
 } from './errors.ts';

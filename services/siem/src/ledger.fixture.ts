@@ -23,7 +23,8 @@ export async function writeFixtureLedger(
   const rounds = o.rounds ?? 1;
   const partitions = o.partitions ?? 2;
   const path = join(dir, 'ledger.sqlite');
-  const signer = loadOrCreateSigningKey(join(dir, 'ledger.key'), join(dir, 'ledger.pub'), 'siem.test');
+  // Where a data folder keeps them (what `affidavit siem run --data` and `verify` read by default).
+  const signer = loadOrCreateSigningKey(join(dir, 'keys', 'ledger.key'), join(dir, 'keys', 'ledger.pub'), 'siem.test');
   const bus = createMemoryBus({ maxBatchRecords: 100 });
   await bus.ensureTopic(TOPICS.sessionEvents, partitions);
   for (const t of [TOPICS.sessionEventsDlq, TOPICS.checkpoints]) await bus.ensureTopic(t, 1);

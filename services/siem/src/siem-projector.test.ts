@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BusUnavailableError, BusRejectedError, createMemoryBus, type Bus, type BusRecord } from '@affidavit/bus';
 import { uuidv7 } from '@affidavit/common';
-import { Ledger, loadOrCreateSigningKey, openSqliteLedgerStore, StoreUnavailableError } from '@affidavit/ledger';
+import { Ledger, loadOrCreateSigningKey, openSqliteLedgerStore, readVerifierKey, StoreUnavailableError } from '@affidavit/ledger';
+import { ed25519NoteVerifier, generateEd25519NoteKey, type NoteVerifier } from '@affidavit/tlog';
+import { randomBytes } from 'node:crypto';
 import { encodeEvent, exampleEvent, TOPICS } from '@affidavit/schemas';
 import { loadOcsfSchema } from './ocsf-schema-file.ts';
 import { ocsfValidator } from './ocsf/validate-ocsf.ts';
@@ -328,5 +330,28 @@ test('logs take turns, and a passing store failure is waited out by start()', as
   assert.equal(logs.length, 2);
   assert.ok(order.slice(0, 45).includes(logs[1]), 'the second log had a turn within the first 45 records');
   check(await readAll(bus, TOPIC, fixture.entries));
+  await bus.close();
+});
+
+test("with the ledger's key, checkpoints are verified before anything they cover is published", async () => {
+  const bus = createMemoryBus();
+  await bus.ensureTopic(TOPIC, 1);
+  const run = async (verifier: NoteVerifier) => {
+    const store = await openSqliteLedgerStore({ path: fixture.path, readOnly: true });
+    const positions = await openPositionFile(join(mkdtempSync(join(tmpdir(), 'aff-siem-pos-')), 'pos.json'), TOPIC);
+    const p = new SiemProjector({ topic: TOPIC }, { bus, store, positions, verifier });
+    try {
+      return await p.runOnce();
+    } finally {
+      await positions.close();
+      await store.close();
+    }
+  };
+  assert.equal(await run(readVerifierKey(join(fixtureDir, 'keys', 'ledger.pub'))), fixture.entries);
+  // Another key of the same name: every checkpoint is unverified, nothing goes out.
+  const other = generateEd25519NoteKey('siem.test', (n) => randomBytes(n));
+  const published = (await readAll(bus, TOPIC, fixture.entries)).length;
+  await assert.rejects(run(ed25519NoteVerifier(other.verifierKey)), { code: 'AFF_E_SIEM_CHECKPOINT_UNVERIFIED' });
+  assert.equal((await readAll(bus, TOPIC, published)).length, published, 'nothing more was published');
   await bus.close();
 });

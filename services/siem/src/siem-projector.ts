@@ -11,9 +11,10 @@ import { createLogger, type Logger } from '@affidavit/common';
 import type { Bus, OutgoingRecord } from '@affidavit/bus';
 import type { LedgerStore, LogStore } from '@affidavit/ledger';
 import { codec, TOPICS, type LedgerRecord } from '@affidavit/schemas';
+import type { NoteVerifier } from '@affidavit/tlog';
 import { CheckpointIndex, checkpointOfNote } from './covering-checkpoint.ts';
 import { SiemPositionAheadError, SiemPublishRejectedError } from './errors.ts';
-import { type LedgerEntryInput, mapEntry, type OcsfEvent, type Product, siemKeyOf } from './ocsf/map-entry.ts';
+import { type CoveringCheckpoint, type LedgerEntryInput, mapEntry, type OcsfEvent, type Product, siemKeyOf } from './ocsf/map-entry.ts';
 import type { PositionStore } from './ports/position-store.ts';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -47,6 +48,11 @@ export type SiemProjectorDeps = {
   readonly bus: Bus;
   readonly positions: PositionStore;
   readonly logger?: Logger;
+  /**
+   * verifier is the ledger's checkpoint key. When given, every checkpoint MUST verify with it
+   * before any entry it covers is published (AFF_E_SIEM_CHECKPOINT_UNVERIFIED otherwise).
+   */
+  readonly verifier?: NoteVerifier;
   /** decode turns entry bytes into a record (default: the event codec); injected for tests. */
   readonly decode?: (bytes: Uint8Array) => LedgerRecord;
 };
@@ -68,7 +74,7 @@ const DEFAULTS = {
 /** BATCHES_PER_TURN is how many batches one log may publish before the next log's turn. */
 const BATCHES_PER_TURN = 20;
 
-type LogCursor = { store: LogStore; note?: string; index: CheckpointIndex };
+type LogCursor = { store: LogStore; note?: string; checkpoints: CoveringCheckpoint[]; index: CheckpointIndex };
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -212,13 +218,16 @@ export class SiemProjector {
   async #cursor(logId: string): Promise<LogCursor> {
     let c = this.#cursors.get(logId);
     if (!c) {
-      c = { store: await this.#deps.store.openLog(logId), index: new CheckpointIndex([]) };
+      c = { store: await this.#deps.store.openLog(logId), checkpoints: [], index: new CheckpointIndex([]) };
       this.#cursors.set(logId, c);
     }
     const latest = await c.store.latestCheckpoint();
     if (latest !== undefined && latest !== c.note) {
       // Re-read the list only when a new checkpoint arrived: the ledger writes one per interval.
-      c.index = new CheckpointIndex((await c.store.checkpoints()).map(checkpointOfNote));
+      // Checkpoints only accumulate (oldest first): parse and verify just the new ones.
+      const notes = await c.store.checkpoints();
+      for (const note of notes.slice(c.checkpoints.length)) c.checkpoints.push(checkpointOfNote(note, this.#deps.verifier));
+      c.index = new CheckpointIndex([...c.checkpoints]);
       c.note = latest;
     }
     return c;

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createKafkaBus } from '@affidavit/bus';
 import { createLogger } from '@affidavit/common';
-import { openSqliteLedgerStore } from '@affidavit/ledger';
+import { openSqliteLedgerStore, readVerifierKey } from '@affidavit/ledger';
 import { TOPICS } from '@affidavit/schemas';
 import { openPositionFile, SiemProjector } from '@affidavit/siem';
 import { EXIT, UsageError } from '../command.ts';
@@ -36,6 +36,10 @@ Options:
   --topic NAME        topic to write (default ${TOPICS.siemOcsf})
   --partitions N      create the topic with N partitions when missing (default 3)
   --position FILE     position file (default DIR/siem-position.json, or FILE.siem-position.json)
+  --key FILE          the ledger's verifier key: every checkpoint must verify with it before
+                      anything it covers is published (default DIR/keys/ledger.pub; required
+                      with --store unless --unverified)
+  --unverified        publish without checking checkpoint signatures
   --batch N           entries per position commit (default 5000)
   --poll-ms MS        pause between looks at the ledger once caught up (default 500)
   --once              publish what the checkpoints cover now, then exit
@@ -44,7 +48,8 @@ On SIGTERM or SIGINT it finishes the batch in flight, commits, and exits 0.
 
 Exit codes: 0 stopped cleanly (or caught up, with --once), 2 usage error, 3 could not start
 or continue: ledger unreadable, broker refused the records, position file locked, damaged,
-for another topic or past the ledger's end (the message names the AFF_E_SIEM_* code).`,
+for another topic or past the ledger's end, a checkpoint not signed by the ledger's key (the
+message names the AFF_E_SIEM_* code).`,
   async run(args, io) {
     const { values } = parseArgs({
       args,
@@ -58,6 +63,8 @@ for another topic or past the ledger's end (the message names the AFF_E_SIEM_* c
         batch: { type: 'string', default: '5000' },
         'poll-ms': { type: 'string', default: '500' },
         once: { type: 'boolean', default: false },
+        key: { type: 'string' },
+        unverified: { type: 'boolean', default: false },
       },
     });
     if (!values.brokers) throw new UsageError('--brokers is required');
@@ -69,6 +76,15 @@ for another topic or past the ledger's end (the message names the AFF_E_SIEM_* c
     const partitions = int(values.partitions!, 'partitions', 10_000);
     const batchEntries = int(values.batch!, 'batch', 100_000);
     const pollMs = int(values['poll-ms']!, 'poll-ms', 600_000);
+    if (values.key && values.unverified) throw new UsageError('give --key or --unverified, not both');
+    const keyFile = values.key
+      ? resolve(io.cwd, values.key)
+      : values.data && !values.unverified
+        ? join(resolve(io.cwd, values.data), 'keys', 'ledger.pub')
+        : undefined;
+    if (!keyFile && !values.unverified)
+      throw new UsageError("--key is required with --store (or --unverified to publish without checking the ledger's signatures)");
+    const verifier = keyFile ? readVerifierKey(keyFile) : undefined;
     const { store } = await openLedgerForReading(values, io, openSqliteLedgerStore);
     const positionFile = values.position
       ? resolve(io.cwd, values.position)
@@ -86,7 +102,7 @@ for another topic or past the ledger's end (the message names the AFF_E_SIEM_* c
     try {
       positions = await openPositionFile(positionFile, values.topic!);
       await bus.ensureTopic(values.topic!, partitions);
-      const projector = new SiemProjector({ topic: values.topic!, batchEntries, pollMs }, { store, bus, positions, logger });
+      const projector = new SiemProjector({ topic: values.topic!, batchEntries, pollMs }, { store, bus, positions, logger, verifier });
       if (values.once) {
         const n = await projector.runOnce();
         io.stderr.write(`published ${n} OCSF object(s) to ${values.topic}; position in ${positionFile}\n`);

@@ -6,9 +6,11 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateEd25519NoteKey } from '@affidavit/tlog';
 import { ensureKafka, uniqueTopic } from '../../../../test/services/kafka.ts';
 import { findKcat, kcatConsume } from '../../../../test/services/kcat.ts';
 import { writeFixtureLedger, type FixtureLedger } from '../ledger.fixture.ts';
@@ -96,6 +98,9 @@ test('affidavit siem run explains its usage errors with exit 2', () => {
   const missing = cli('siem', 'run', '--data', dir);
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /--brokers is required/);
+  const noKey = cli('siem', 'run', '--store', fixture.path, '--brokers', bootstrap);
+  assert.equal(noKey.status, 2);
+  assert.match(noKey.stderr, /--key is required with --store/);
   const help = cli('siem', 'run', '--help');
   assert.equal(help.status, 0);
   assert.match(help.stdout, /Exit codes: 0 stopped cleanly/);
@@ -136,4 +141,30 @@ test('affidavit siem run follows until SIGTERM, then exits 0 with its position c
     live.entries,
   );
   assert.ok(!existsSync(join(liveDir, 'siem-position.json.lock')), 'the lock is released');
+});
+
+test('a checkpoint not signed by the ledger key stops siem run with exit 3 before anything is published', { timeout: 5 * 60_000 }, async () => {
+  const other = generateEd25519NoteKey('siem.test', (n) => randomBytes(n));
+  const keyFile = join(dir, 'other.pub');
+  writeFileSync(keyFile, `${other.verifierKey}\n`);
+  const topic = uniqueTopic('e2e-siem-forged');
+  const run = cli(
+    'siem',
+    'run',
+    '--data',
+    dir,
+    '--brokers',
+    bootstrap,
+    '--topic',
+    topic,
+    '--position',
+    join(dir, 'forged-position.json'),
+    '--key',
+    keyFile,
+    '--once',
+  );
+  assert.equal(run.status, 3, run.stderr);
+  assert.match(run.stderr, /AFF_E_SIEM_CHECKPOINT_UNVERIFIED/);
+  const read = await kcatConsume({ bootstrap, topic, count: 1, timeoutMs: 15_000 }).catch(() => []);
+  assert.equal(read.length, 0, 'nothing was published');
 });
