@@ -29,7 +29,8 @@ export type SiemProjectorOptions = {
   /**
    * bytesPerPublish bounds the values of one publish() call (a call with one larger record goes
    * alone). Kafka refuses a partition's record batch over its max.message.bytes (1 MiB by
-   * default), so many large statements in one call could otherwise stop the feed. Default 512 KiB.
+   * default), so many large statements in one call could otherwise stop the feed. Default 768 KiB
+   * (the bus adapter's largest shared produce request).
    */
   readonly bytesPerPublish?: number;
   /** pollMs is the pause between looks at the ledger once caught up. Default 500. */
@@ -64,7 +65,7 @@ const DEFAULTS = {
   topic: TOPICS.siemOcsf,
   batchEntries: 5_000,
   recordsPerPublish: 500,
-  bytesPerPublish: 512 * 1024,
+  bytesPerPublish: 768 * 1024,
   pollMs: 500,
   retryMs: 1_000,
   maxRecordBytes: 900 * 1024,
