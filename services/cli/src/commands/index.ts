@@ -19,6 +19,7 @@ export const commandLoaders: readonly CommandLoader[] = [
   { path: ['ledger', 'show'], load: async () => (await import('./ledger-show.ts')).ledgerShowCommand },
   { path: ['ledger', 'run'], load: async () => (await import('./ledger-run.ts')).ledgerRunCommand },
   { path: ['policy', 'check'], load: async () => (await import('./policy-check.ts')).policyCheckCommand },
+  { path: ['siem', 'run'], load: async () => (await import('./siem-run.ts')).siemRunCommand },
 ];
 
 /** loadCommands loads every sub-command (for the overview and for unknown commands). */
