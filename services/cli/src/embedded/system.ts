@@ -24,7 +24,7 @@ import { decisionSignatureVerifier, eventSinkAuthFailureRecorder, startApi } fro
 import { ed25519NoteVerifier } from '@affidavit/tlog';
 import type { Logger } from '@affidavit/common';
 import type { Bus } from '@affidavit/bus';
-import { loadOrCreateSigningKey } from '@affidavit/ledger';
+import { loadOrCreateSigningKey, readVerifierKey } from '@affidavit/ledger';
 import type { LedgerStore } from '@affidavit/ledger';
 import { createMaskingPort, createPostgresProxy } from '@affidavit/postgres-proxy';
 import { codec, encodeEvent } from '@affidavit/schemas';
@@ -308,6 +308,7 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
             },
           },
           signatures: decisionSignatureVerifier([decisionVerifier]),
+          reportKeys: { ledgerKey: readVerifierKey(paths.ledgerVerifierKey), decisionKeys: [decisionVerifier] },
           logger: logger.child({ component: 'api' }),
         },
       );
