@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteLedgerStore } from '@affidavit/ledger';
 import { CONTROL_IDS, generateReport, toOscal } from './index.ts';
-import { ensureTrestle, schemaValidator, trestleValidate } from './oscal-validators.fixture.ts';
+import { ensureTrestle, schemaValidator, trestleValidate } from '../../../test/oscal-validators.ts';
 import { T0, story } from './story.fixture.ts';
 import { decisionVerifier, ledgerSigner, ledgerVerifier, writeLedger } from './test-support.ts';
 

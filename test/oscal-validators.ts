@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 
-const REPO = join(import.meta.dirname, '..', '..', '..');
+const REPO = join(import.meta.dirname, '..');
 /** OSCAL_SCHEMA is NIST's assessment-results schema, kept beside the worktrees. */
 export const OSCAL_SCHEMA = join(REPO, '..', 'shared', 'oscal', 'oscal_assessment-results_schema.json');
 const TRESTLE_VERSION = '5.2.0';
