@@ -11,6 +11,7 @@ import { assembleReport, attestationText, proofKey } from '../core/assemble.ts';
 import { parseControl } from '../core/controls/index.ts';
 import type { ChainLink, LogEvidence, Report } from '../core/model.ts';
 import { reportFold } from '../core/run-fold.ts';
+import { cachedTileReader } from './cached-tiles.ts';
 import { EvidenceInputInvalidError, EvidenceUnsignedError } from '../errors.ts';
 
 export type ReportRequest = {
@@ -94,7 +95,8 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
     if (!after) throw new EvidenceUnsignedError(`log ${id}: no signed checkpoint covers entry ${need - 1}`);
     const first = span.firstIndex ?? need - 1;
     const before = [...l.signed].reverse().find((s) => s.size <= first && s.size > 0) ?? null;
-    const reader = (size: number) => tileNodeReader((ids) => l.store.readTiles(ids), size);
+    const tiles = cachedTileReader((ids) => l.store.readTiles(ids));
+    const reader = (size: number) => tileNodeReader(tiles, size);
     const chainNotes = l.signed.filter((s) => s.size >= (before?.size ?? 0) && s.size <= after.size);
     const chain: ChainLink[] = [];
     for (const [i, s] of chainNotes.entries()) {
