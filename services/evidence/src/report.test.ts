@@ -194,6 +194,21 @@ test('tamper trials: a changed row, a dropped row, a proof from another log, eac
   );
 });
 
+test('a cite from outside the period is refused even with a valid proof', async () => {
+  // Carol's use 40 days before the period, proven in the same tree, passed off as use in it.
+  const r = await report('AC-2');
+  const dormant = r.rows.find((x) => x.kind === 'dormant-account')!;
+  const forged = structuredClone(r);
+  const use = forged.rows.find((x) => x.kind === 'account-use')!;
+  use.cites = [dormant.cites[0]];
+  use.claims = { ...use.claims, subject: 'carol' };
+  const v = verifyReport(forged, { key: ledgerVerifier, decisionKeys: [decisionVerifier], allowUnattested: true });
+  assert.ok(
+    v.problems.some((p) => p.row === use.id && /outside the period/.test(p.problem)),
+    JSON.stringify(v.problems),
+  );
+});
+
 test('tamper trial: a report over a rolled-back period is caught, naming the rows resting on the log', async () => {
   // The original log signed checkpoints 4, 8, 12, 16. It was rolled back to 4 and rewritten
   // (alice's session removed); the old checkpoint of 4 is still among its checkpoints, and the

@@ -11,7 +11,7 @@ import type { Checkpoint, NoteVerifier } from '@affidavit/tlog';
 import { decodeBase64Strict, hashLeaf, openNote, verifyInclusion } from '@affidavit/tlog';
 import { attestationText, canonicalJson, judge } from './assemble.ts';
 import { checkLogEvidence, hashesOf } from './chain.ts';
-import { ClaimsError, deriveClaims } from './claims.ts';
+import { ClaimsError, deriveClaims, iso } from './claims.ts';
 import type { Json, Report, Row } from './model.ts';
 import { CONTROL_IDS, REPORT_FORMAT } from './model.ts';
 import { EvidenceReportMalformedError } from '../errors.ts';
@@ -64,6 +64,7 @@ export function verifyReport(input: unknown, opts: VerifyReportOptions): ReportV
     if (!ids.has(id)) problems.push({ row: id, problem: 'the row is missing from the report: dropped' });
   }
   if (ids.size !== report.rows.length) problems.push({ row: null, problem: 'two rows share an id' });
+  const params = { from: Date.parse(report.period.from) * 1000, to: Date.parse(report.period.to) * 1000, dormantDays: report.parameters?.dormantDays ?? 30 };
   let cites = 0;
   const derived: Row[] = [];
   for (const row of report.rows) {
@@ -100,6 +101,13 @@ export function verifyReport(input: unknown, opts: VerifyReportOptions): ReportV
         intact = false;
       }
     }
+    // A valid proof of an entry from outside the period would let a row pass off old use as new:
+    // every cite lies in the period, except a dormant account's last use, which lies before it.
+    for (const [i, r] of records.entries()) {
+      const inPeriod = r.occurredAt >= params.from && r.occurredAt < params.to;
+      if (row.kind === 'dormant-account' ? r.occurredAt >= params.from : !inPeriod)
+        fail(`cited entry ${i} (${r.type} at ${iso(r.occurredAt)}) lies ${row.kind === 'dormant-account' ? 'not before' : 'outside'} the period of the report`);
+    }
     let claims: { [k: string]: Json } | undefined;
     if (row.kind === 'checkpoint') {
       claims = row.checkpoint ? logs.get(row.checkpoint.log)?.links.get(row.checkpoint.size) : undefined;
@@ -124,7 +132,6 @@ export function verifyReport(input: unknown, opts: VerifyReportOptions): ReportV
     derived.push({ ...row, claims: claims ?? row.claims });
   }
   // The objectives must be what the re-derived rows give.
-  const params = { from: Date.parse(report.period.from) * 1000, to: Date.parse(report.period.to) * 1000, dormantDays: report.parameters?.dormantDays ?? 30 };
   const expected = judge(report.control, derived, report.logs, params, chainProblems);
   for (const o of report.objectives) {
     for (const id of o.rows ?? [])
