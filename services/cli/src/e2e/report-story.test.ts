@@ -68,7 +68,7 @@ before(async () => {
   assert.equal(setup.code, 0, setup.stderr);
   dir = mkdtempSync(join(tmpdir(), 'aff-report-story-'));
   dataDir = join(dir, 'data');
-  const [pgPort, issuerPort] = await freePorts(2);
+  const [pgPort, issuerPort, apiPort] = await freePorts(3);
   configFile = join(dir, 'affidavit.yaml');
   writeFileSync(
     configFile,
@@ -84,7 +84,7 @@ before(async () => {
       },
       policyFile: join(root, 'test', 'e2e', 'postgres', 'fixtures', 'e2e.policy.yaml'),
       ledger: { origin: 'affidavit.test/report-story', checkpointEveryEntries: 100, checkpointEveryMs: 200 },
-      api: { port: 0 },
+      api: { port: apiPort },
     }),
   );
   system = await startEmbedded(loadConfig({ file: configFile, cwd: dir, env: {} }), createLogger({ name: 'report-story-e2e', level: 'warn' }));
@@ -139,6 +139,29 @@ test('every control’s report over the story is right row by row, validates as 
   await until(() => seen.find((e) => e.type === 'AuthenticationFailed'), 'the failed login');
   await new Promise((r) => setTimeout(r, 300));
   const to = new Date(Date.now() + 1000).toISOString();
+  // The auditor's GraphQL report (dave is in auditors) once a checkpoint covers the failed login:
+  // its JSON verifies offline, unattested (the API holds no signing key).
+  const dave = (await cli('token', 'dave')).stdout.trim();
+  const api = await until(async () => {
+    const res = await fetch(`${system!.apiUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${dave}` },
+      body: JSON.stringify({
+        query: 'query ($f: String!, $t: String!) { report(control: "IA-2", from: $f, to: $t) { rows gaps json } }',
+        variables: { f: from, t: to },
+      }),
+    });
+    const body = (await res.json()) as { data?: { report: { rows: number; gaps: string[]; json: string } }; errors?: unknown };
+    assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+    const r = body.data!.report;
+    return r.gaps.some((g) => /past the newest signed checkpoint/.test(g)) ? undefined : r;
+  }, 'an API report covered by a checkpoint');
+  const apiFile = join(dir, 'api-ia-2.json');
+  writeFileSync(apiFile, api.json);
+  const unattested = await cli('verify', 'report', apiFile, '--key', join(dataDir, 'keys', 'ledger.pub'));
+  assert.equal(unattested.code, 1, 'an unattested report is refused by default');
+  const apiVerified = await cli('verify', 'report', apiFile, '--key', join(dataDir, 'keys', 'ledger.pub'), '--allow-unattested');
+  assert.equal(apiVerified.code, 0, apiVerified.stdout + apiVerified.stderr);
   // Stopping signs a final checkpoint over everything.
   await system!.stop();
   system = undefined;
