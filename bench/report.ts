@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { uuidv7 } from '@affidavit/common';
-import { cachedTileReader, generateReport } from '@affidavit/evidence';
+import { cachedNodeReader, cachedTileReader, generateReport } from '@affidavit/evidence';
 import { openSqliteLedgerStore, type NewEntry } from '@affidavit/ledger';
 import { codec, encodeEvent, EXAMPLE_ACTOR, exampleEvent } from '@affidavit/schemas';
 import type { LedgerRecord } from '@affidavit/schemas';
@@ -134,9 +134,11 @@ try {
   // Proofs for 1,000 cited rows against the newest checkpoint, then their offline check.
   const note = (await log.latestCheckpoint())!;
   const cp = parseCheckpoint(openNote(note, [verifier]).text);
-  const reader = tileNodeReader(
-    cachedTileReader((ids) => log.readTiles(ids)),
-    cp.size,
+  const reader = cachedNodeReader(
+    tileNodeReader(
+      cachedTileReader((ids) => log.readTiles(ids)),
+      cp.size,
+    ),
   );
   const picks = Array.from({ length: 1000 }, (_, i) => Math.floor(((i + 0.5) / 1000) * cp.size));
   const leaves = new Map<number, Uint8Array>();

@@ -8,6 +8,6 @@ export type { ReportVerdict, ReportProblem, VerifyReportOptions } from './core/v
 export { toOscal } from './core/oscal.ts';
 export { renderMarkdown } from './core/markdown.ts';
 export { generateReport } from './adapters/ledger-report.ts';
-export { cachedTileReader } from './adapters/cached-tiles.ts';
+export { cachedNodeReader, cachedTileReader } from './adapters/cached-tiles.ts';
 export type { ReportRequest } from './adapters/ledger-report.ts';
 export { EvidenceInputInvalidError, EvidenceUnsignedError, EvidenceReportMalformedError } from './errors.ts';

@@ -1,0 +1,45 @@
+// The projection reads exactly what the full decoder reads, for every event type and for a
+// story's worth of events, and refuses bytes that do not follow the schema.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { codec, encodeEvent, exampleEvent, LEDGER_RECORD_TYPES } from '@affidavit/schemas';
+import type { LedgerRecord } from '@affidavit/schemas';
+import { entryProjector, FOLD_FIELDS } from './entry-projector.ts';
+import type { Pick } from './projection.ts';
+import { story } from '../story.fixture.ts';
+
+const c = codec();
+const project = entryProjector(LEDGER_RECORD_TYPES.map((t) => c.writerFor(t)));
+
+/** picked is what FOLD_FIELDS selects from a fully decoded record. */
+function picked(v: Record<string, unknown>, p: Pick): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, want] of Object.entries(p)) {
+    if (!(k in v)) continue;
+    const x = v[k];
+    out[k] = want === true || x === null ? x : picked(x as Record<string, unknown>, want);
+  }
+  return out;
+}
+
+test('the projection equals the full decode on the fields the folds read', async () => {
+  const records: LedgerRecord[] = [...LEDGER_RECORD_TYPES.map((t) => exampleEvent(t)), ...(await story())];
+  records.push(
+    exampleEvent('SessionStarted', { actor: null }),
+    exampleEvent('CommandIssued', { classes: ['ddl', 'dcl'], ruleId: null, parameters: ['1', null] }),
+  );
+  for (const r of records) {
+    const bytes = encodeEvent(r);
+    const full = c.decode(bytes) as unknown as Record<string, unknown>;
+    assert.deepEqual(project(bytes), picked(full, FOLD_FIELDS), r.type);
+  }
+});
+
+test('bytes that do not follow the schema are refused, never half read', () => {
+  const bytes = encodeEvent(exampleEvent('CommandIssued'));
+  assert.throws(() => project(bytes.subarray(0, bytes.length - 3)), /past the end|truncated/);
+  assert.throws(() => project(Buffer.concat([bytes, Buffer.from([0])])), /after the record/);
+  const wrong = Buffer.from(bytes);
+  wrong[2] ^= 0xff;
+  assert.throws(() => project(wrong), /current writer schema/);
+});

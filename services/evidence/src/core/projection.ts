@@ -1,0 +1,228 @@
+// Reads only the fields a report's folds look at from an entry's Avro bytes, walking the writer
+// schema's Parsing Canonical Form and skipping everything else without building it. A report
+// folds over every event of a month; decoding each one whole would cost several times the scan.
+// What a row finally claims is always derived from a full decode of its cited entries (the
+// adapter re-decodes them), so a projection can only change which entries are cited, never what
+// a cited entry is said to hold. Any read past the end or malformed varint throws; the caller
+// then falls back to the full decoder, which names the problem.
+
+/** Pick names the fields to read: `true` reads the whole value, a nested Pick reads some fields of a record (or of a null|record union). */
+export type Pick = { readonly [field: string]: true | Pick };
+
+type State = { buf: Buffer; pos: number };
+type Read = (s: State) => unknown;
+type Schema =
+  | string
+  | { type: string; name?: string; fields?: { name: string; type: Schema }[]; symbols?: string[]; items?: Schema; values?: Schema; size?: number }
+  | Schema[];
+
+/** ProjectionError: the bytes do not follow the schema (truncated, overlong varint, bad union branch). */
+export class ProjectionError extends Error {}
+
+function long(s: State): number {
+  let n = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (s.pos >= s.buf.length) throw new ProjectionError('truncated varint');
+    const b = s.buf[s.pos++];
+    n += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) {
+      if (n > Number.MAX_SAFE_INTEGER) throw new ProjectionError('long outside the safe integer range');
+      // zigzag: even n is n/2, odd n is -(n+1)/2
+      return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+    }
+    mul *= 128;
+  }
+  throw new ProjectionError('varint longer than 10 bytes');
+}
+
+function span(s: State, n: number): number {
+  if (n < 0 || s.pos + n > s.buf.length) throw new ProjectionError('length past the end of the entry');
+  const start = s.pos;
+  s.pos += n;
+  return start;
+}
+
+function blocks(s: State, item: (s: State) => void): void {
+  for (;;) {
+    let count = long(s);
+    if (count === 0) return;
+    if (count < 0) {
+      count = -count;
+      long(s); // block size in bytes; items are still read one by one
+    }
+    for (let i = 0; i < count; i++) item(s);
+  }
+}
+
+/** compileProjection returns a reader of `pick` from bytes of the record schema `canonical` (its Parsing Canonical Form). */
+export function compileProjection(canonical: string, pick: Pick): (body: Buffer) => Record<string, unknown> {
+  const named = new Map<string, Schema>();
+  const resolve = (t: Schema): Schema => (typeof t === 'string' && named.has(t) ? named.get(t)! : t);
+  const register = (t: Schema): void => {
+    if (Array.isArray(t)) return t.forEach(register);
+    if (typeof t !== 'object') return;
+    if (t.name && (t.type === 'record' || t.type === 'enum' || t.type === 'fixed')) named.set(t.name, t);
+    for (const f of t.fields ?? []) register(f.type);
+    if (t.items) register(t.items);
+    if (t.values) register(t.values);
+  };
+  const root = JSON.parse(canonical) as Schema;
+  register(root);
+
+  function full(t0: Schema): Read {
+    const t = resolve(t0);
+    if (Array.isArray(t)) {
+      const branches = t.map(full);
+      return (s) => {
+        const i = long(s);
+        if (i < 0 || i >= branches.length) throw new ProjectionError(`union branch ${i} out of range`);
+        return branches[i](s);
+      };
+    }
+    const type = typeof t === 'string' ? t : t.type;
+    switch (type) {
+      case 'null':
+        return () => null;
+      case 'boolean':
+        return (s) => {
+          if (s.pos >= s.buf.length) throw new ProjectionError('truncated boolean');
+          return s.buf[s.pos++] !== 0;
+        };
+      case 'int':
+      case 'long':
+        return long;
+      case 'float':
+        return (s) => s.buf.readFloatLE(span(s, 4));
+      case 'double':
+        return (s) => s.buf.readDoubleLE(span(s, 8));
+      case 'string':
+        return (s) => {
+          const n = long(s);
+          const start = span(s, n);
+          return s.buf.toString('utf8', start, start + n);
+        };
+      case 'bytes':
+        return (s) => {
+          const n = long(s);
+          const start = span(s, n);
+          return Buffer.from(s.buf.subarray(start, start + n));
+        };
+      case 'fixed': {
+        const size = (t as { size: number }).size;
+        return (s) => Buffer.from(s.buf.subarray(span(s, size), s.pos));
+      }
+      case 'enum': {
+        const symbols = (t as { symbols: string[] }).symbols;
+        return (s) => {
+          const i = long(s);
+          if (i < 0 || i >= symbols.length) throw new ProjectionError(`enum index ${i} out of range`);
+          return symbols[i];
+        };
+      }
+      case 'array': {
+        const item = full((t as { items: Schema }).items);
+        return (s) => {
+          const out: unknown[] = [];
+          blocks(s, (x) => out.push(item(x)));
+          return out;
+        };
+      }
+      case 'map': {
+        const key = full('string');
+        const value = full((t as { values: Schema }).values);
+        return (s) => {
+          const out: Record<string, unknown> = {};
+          blocks(s, (x) => {
+            const k = key(x) as string;
+            out[k] = value(x);
+          });
+          return out;
+        };
+      }
+      case 'record':
+        return record(t as { fields: { name: string; type: Schema }[] }, undefined);
+      default:
+        throw new ProjectionError(`unknown Avro type ${type}`);
+    }
+  }
+
+  // skip advances past a value without building it (strings are not even decoded).
+  function skip(t0: Schema): Read {
+    const t = resolve(t0);
+    if (Array.isArray(t)) {
+      const branches = t.map(skip);
+      return (s) => {
+        const i = long(s);
+        if (i < 0 || i >= branches.length) throw new ProjectionError(`union branch ${i} out of range`);
+        return branches[i](s);
+      };
+    }
+    const type = typeof t === 'string' ? t : t.type;
+    switch (type) {
+      case 'string':
+      case 'bytes':
+        return (s) => span(s, long(s));
+      case 'array': {
+        const item = skip((t as { items: Schema }).items);
+        return (s) => blocks(s, item);
+      }
+      case 'map': {
+        const value = skip((t as { values: Schema }).values);
+        return (s) =>
+          blocks(s, (x) => {
+            span(x, long(x));
+            value(x);
+          });
+      }
+      case 'record': {
+        const fields = (t as { fields: { type: Schema }[] }).fields.map((f) => skip(f.type));
+        return (s) => {
+          for (const f of fields) f(s);
+        };
+      }
+      default:
+        return full(t);
+    }
+  }
+
+  function record(t: { fields: { name: string; type: Schema }[] }, p: Pick | undefined): Read {
+    const steps = t.fields.map((f) => {
+      const want = p === undefined ? true : p[f.name];
+      return { name: f.name, keep: want !== undefined, read: want === undefined ? skip(f.type) : want === true ? full(f.type) : projected(f.type, want) };
+    });
+    return (s) => {
+      const out: Record<string, unknown> = {};
+      for (const step of steps) {
+        const v = step.read(s);
+        if (step.keep) out[step.name] = v;
+      }
+      return out;
+    };
+  }
+
+  function projected(t0: Schema, p: Pick): Read {
+    const t = resolve(t0);
+    if (Array.isArray(t)) {
+      const branches = t.map((b) => {
+        const r = resolve(b);
+        return typeof r === 'object' && !Array.isArray(r) && r.type === 'record' ? projected(r, p) : full(b);
+      });
+      return (s) => {
+        const i = long(s);
+        if (i < 0 || i >= branches.length) throw new ProjectionError(`union branch ${i} out of range`);
+        return branches[i](s);
+      };
+    }
+    if (typeof t === 'object' && t.type === 'record') return record(t as { fields: { name: string; type: Schema }[] }, p);
+    return full(t);
+  }
+
+  const read = projected(root, pick);
+  return (body) => {
+    const s = { buf: body, pos: 0 };
+    const out = read(s) as Record<string, unknown>;
+    if (s.pos !== body.length) throw new ProjectionError(`${body.length - s.pos} bytes after the record`);
+    return out;
+  };
+}
