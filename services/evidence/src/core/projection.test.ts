@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { codec, encodeEvent, exampleEvent, LEDGER_RECORD_TYPES } from '@affidavit/schemas';
 import type { LedgerRecord } from '@affidavit/schemas';
 import { entryProjector, FOLD_FIELDS } from './entry-projector.ts';
+import { PRESENT } from './projection.ts';
 import type { Pick } from './projection.ts';
 import { story } from '../story.fixture.ts';
 
@@ -17,7 +18,14 @@ function picked(v: Record<string, unknown>, p: Pick): Record<string, unknown> {
   for (const [k, want] of Object.entries(p)) {
     if (!(k in v)) continue;
     const x = v[k];
-    out[k] = want === true || x === null ? x : picked(x as Record<string, unknown>, want);
+    out[k] =
+      want === 'presence' && x !== null
+        ? String(x).trim() === ''
+          ? ''
+          : PRESENT
+        : want === true || x === null
+          ? x
+          : picked(x as Record<string, unknown>, want as Pick);
   }
   return out;
 }

@@ -6,8 +6,15 @@
 // a cited entry is said to hold. Any read past the end or malformed varint throws; the caller
 // then falls back to the full decoder, which names the problem.
 
-/** Pick names the fields to read: `true` reads the whole value, a nested Pick reads some fields of a record (or of a null|record union). */
-export type Pick = { readonly [field: string]: true | Pick };
+/**
+ * Pick names the fields to read: `true` reads the whole value, a nested Pick reads some fields of
+ * a record (or of a null|record union), and `'presence'` reads a string as `''` when it is empty or
+ * white space only and as `'*'` otherwise, without decoding it (for fields only checked for content).
+ */
+export type Pick = { readonly [field: string]: true | 'presence' | Pick };
+
+/** PRESENT is what a 'presence' field reads as when it has content. */
+export const PRESENT = '*';
 
 type State = { buf: Buffer; pos: number };
 type Read = (s: State) => unknown;
@@ -55,8 +62,8 @@ function blocks(s: State, item: (s: State) => void): void {
   }
 }
 
-/** compileProjection returns a reader of `pick` from bytes of the record schema `canonical` (its Parsing Canonical Form). */
-export function compileProjection(canonical: string, pick: Pick): (body: Buffer) => Record<string, unknown> {
+/** compileProjection returns a reader of `pick` from the record at `offset` to the end of `bytes`, written with the record schema `canonical` (its Parsing Canonical Form). */
+export function compileProjection(canonical: string, pick: Pick): (bytes: Buffer, offset: number) => Record<string, unknown> {
   const named = new Map<string, Schema>();
   const resolve = (t: Schema): Schema => (typeof t === 'string' && named.has(t) ? named.get(t)! : t);
   const register = (t: Schema): void => {
@@ -186,10 +193,37 @@ export function compileProjection(canonical: string, pick: Pick): (body: Buffer)
     }
   }
 
+  // presence reads a string (or null|string) as '' or PRESENT: blank means white space only, as String.prototype.trim sees it.
+  function presence(t0: Schema): Read {
+    const t = resolve(t0);
+    const str = (s: State) => {
+      const n = long(s);
+      const start = span(s, n);
+      for (let i = start; i < start + n; i++) {
+        const b = s.buf[i];
+        // Beyond ASCII, white space is what String.prototype.trim says (as the fold's check).
+        if (b >= 0x80) return s.buf.toString('utf8', start, start + n).trim() === '' ? '' : PRESENT;
+        if (b !== 0x20 && (b < 0x09 || b > 0x0d)) return PRESENT;
+      }
+      return '';
+    };
+    if (t === 'string') return str;
+    if (Array.isArray(t) && t.length === 2 && t.includes('null') && t.includes('string')) {
+      const nullFirst = t[0] === 'null';
+      return (s) => {
+        const i = long(s);
+        if (i !== 0 && i !== 1) throw new ProjectionError(`union branch ${i} out of range`);
+        return (i === 0) === nullFirst ? null : str(s);
+      };
+    }
+    return full(t);
+  }
+
   function record(t: { fields: { name: string; type: Schema }[] }, p: Pick | undefined): Read {
     const steps = t.fields.map((f) => {
       const want = p === undefined ? true : p[f.name];
-      return { name: f.name, keep: want !== undefined, read: want === undefined ? skip(f.type) : want === true ? full(f.type) : projected(f.type, want) };
+      const read = want === undefined ? skip(f.type) : want === true ? full(f.type) : want === 'presence' ? presence(f.type) : projected(f.type, want);
+      return { name: f.name, keep: want !== undefined, read };
     });
     return (s) => {
       const out: Record<string, unknown> = {};
@@ -219,10 +253,10 @@ export function compileProjection(canonical: string, pick: Pick): (body: Buffer)
   }
 
   const read = projected(root, pick);
-  return (body) => {
-    const s = { buf: body, pos: 0 };
+  return (bytes, offset) => {
+    const s = { buf: bytes, pos: offset };
     const out = read(s) as Record<string, unknown>;
-    if (s.pos !== body.length) throw new ProjectionError(`${body.length - s.pos} bytes after the record`);
+    if (s.pos !== bytes.length) throw new ProjectionError(`${bytes.length - s.pos} bytes after the record`);
     return out;
   };
 }
