@@ -9,7 +9,7 @@ import type { LedgerRecord } from '@affidavit/schemas';
 import type { NodeHashReader, NoteSigner, NoteVerifier } from '@affidavit/tlog';
 import { consistencyProof, encodeBase64, inclusionProof, openNote, parseCheckpoint, signNote, tileNodeReader } from '@affidavit/tlog';
 import { assembleReport, attestationText, proofKey } from '../core/assemble.ts';
-import { parseControl } from '../core/controls/index.ts';
+import { CONTROLS, parseControl } from '../core/controls/index.ts';
 import type { ChainLink, LogEvidence, Report } from '../core/model.ts';
 import { entryProjector } from '../core/entry-projector.ts';
 import type { DraftRow } from '../core/fold.ts';
@@ -57,7 +57,10 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
   const params = { from: from * 1000, to: to * 1000, dormantDays };
   const fold = reportFold(control, params);
   const c = codec();
-  const project = entryProjector(LEDGER_RECORD_TYPES.map((t) => c.writerFor(t)));
+  const project = entryProjector(
+    LEDGER_RECORD_TYPES.map((t) => c.writerFor(t)),
+    CONTROLS[control].fields,
+  );
   const gaps: string[] = [];
   const logs = new Map<string, { store: LogStore; signed: Signed[]; origin: string }>();
   for (const id of await store.listLogs()) {

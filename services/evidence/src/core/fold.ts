@@ -2,6 +2,7 @@
 // log, and draft rows come out. Folds keep only what they will cite, so a period of millions of
 // events is reported in bounded memory.
 import type { CitedEntry, Json, LogEvidence, ObjectiveResult, Row, RowKind } from './model.ts';
+import type { Pick } from './projection.ts';
 
 /** DraftRow is a row before its cites are proven and its claims derived. */
 export type DraftRow = { kind: RowKind; cites: CitedEntry[]; stats?: { [k: string]: Json }; checkpoint?: { log: string; size: number } };
@@ -22,6 +23,8 @@ export type ControlSpec = {
   readonly lookBack: boolean;
   /** chainRows: the report lists the checkpoint chain as rows (AU-9). */
   readonly chainRows: boolean;
+  /** fields are the fields of an entry the fold reads (besides type and occurredAt); entries are projected to them. */
+  readonly fields: Pick;
   fold(params: ReportParams): Fold;
   objectives(input: ObjectiveInput): ObjectiveResult[];
   /** gaps names what the ledger's events cannot show for this control. */

@@ -3,6 +3,10 @@
 import { privilegedBecause } from './claims.ts';
 import type { DraftRow } from './fold.ts';
 import type { CitedEntry } from './model.ts';
+import type { Pick } from './projection.ts';
+
+/** PRIVILEGED_FIELDS are the fields privilegedTracker reads. */
+export const PRIVILEGED_FIELDS: Pick = { sessionId: true, commandId: true, requestId: true, classes: true, decision: true, ruleId: true };
 
 export function privilegedTracker() {
   const commands = new Map<string, CitedEntry[]>();

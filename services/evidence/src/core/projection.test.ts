@@ -4,15 +4,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { codec, encodeEvent, exampleEvent, LEDGER_RECORD_TYPES } from '@affidavit/schemas';
 import type { LedgerRecord } from '@affidavit/schemas';
-import { entryProjector, FOLD_FIELDS } from './entry-projector.ts';
+import { CONTROLS } from './controls/index.ts';
+import { entryProjector } from './entry-projector.ts';
 import { PRESENT } from './projection.ts';
 import type { Pick } from './projection.ts';
 import { story } from '../story.fixture.ts';
 
 const c = codec();
-const project = entryProjector(LEDGER_RECORD_TYPES.map((t) => c.writerFor(t)));
+const writers = LEDGER_RECORD_TYPES.map((t) => c.writerFor(t));
+const project = entryProjector(writers, CONTROLS['ac-2'].fields);
 
-/** picked is what FOLD_FIELDS selects from a fully decoded record. */
+/** picked is what a Pick selects from a fully decoded record. */
 function picked(v: Record<string, unknown>, p: Pick): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, want] of Object.entries(p)) {
@@ -30,16 +32,20 @@ function picked(v: Record<string, unknown>, p: Pick): Record<string, unknown> {
   return out;
 }
 
-test('the projection equals the full decode on the fields the folds read', async () => {
+test('for every control, the projection equals the full decode on the fields its fold reads', async () => {
   const records: LedgerRecord[] = [...LEDGER_RECORD_TYPES.map((t) => exampleEvent(t)), ...(await story())];
   records.push(
     exampleEvent('SessionStarted', { actor: null }),
     exampleEvent('CommandIssued', { classes: ['ddl', 'dcl'], ruleId: null, parameters: ['1', null] }),
   );
-  for (const r of records) {
-    const bytes = encodeEvent(r);
-    const full = c.decode(bytes) as unknown as Record<string, unknown>;
-    assert.deepEqual(project(bytes), picked(full, FOLD_FIELDS), r.type);
+  for (const [control, spec] of Object.entries(CONTROLS)) {
+    const fields = { ...spec.fields, type: true, occurredAt: true } as const;
+    const read = entryProjector(writers, spec.fields);
+    for (const r of records) {
+      const bytes = encodeEvent(r);
+      const full = c.decode(bytes) as unknown as Record<string, unknown>;
+      assert.deepEqual(read(bytes), picked(full, fields), `${control} ${r.type}`);
+    }
   }
 });
 

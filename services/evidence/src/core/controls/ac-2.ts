@@ -3,13 +3,14 @@
 import { claim, FirstLast, objective } from '../fold.ts';
 import type { ControlSpec, DraftRow } from '../fold.ts';
 import type { CitedEntry } from '../model.ts';
-import { privilegedTracker } from '../privileged-tracker.ts';
+import { PRIVILEGED_FIELDS, privilegedTracker } from '../privileged-tracker.ts';
 
 const DAY_MICROS = 86_400_000_000;
 
 export const ac2: ControlSpec = {
   title: 'AC-2 Account Management',
   lookBack: true,
+  fields: { ...PRIVILEGED_FIELDS, actor: { issuer: true, subject: true }, target: { resource: true } },
   chainRows: false,
   gaps: [
     'account creation, modification, disabling and removal happen at the identity provider; the ledger sees accounts only when they are used (AC-2 f)',

@@ -3,13 +3,14 @@
 import { claim, objective } from '../fold.ts';
 import type { ControlSpec } from '../fold.ts';
 import type { Json } from '../model.ts';
-import { privilegedTracker } from '../privileged-tracker.ts';
+import { PRIVILEGED_FIELDS, privilegedTracker } from '../privileged-tracker.ts';
 
 type Approval = { decision: string; signatureValid: boolean } | null;
 
 export const ac69: ControlSpec = {
   title: 'AC-6(9) Log Use of Privileged Functions',
   lookBack: false,
+  fields: PRIVILEGED_FIELDS,
   chainRows: false,
   gaps: ['policy rules carry no "privileged" marker: privileged functions are privileged statement classes or rules requiring approval'],
   fold() {

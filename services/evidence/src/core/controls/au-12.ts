@@ -5,6 +5,7 @@ import type { ControlSpec } from '../fold.ts';
 export const au12: ControlSpec = {
   title: 'AU-12 Audit Record Generation',
   lookBack: false,
+  fields: { feeder: { id: true }, target: { resource: true } },
   chainRows: false,
   gaps: [],
   fold() {

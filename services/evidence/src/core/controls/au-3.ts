@@ -11,6 +11,20 @@ export const GAPS_CITED = 50;
 export const au3: ControlSpec = {
   title: 'AU-2 / AU-3 Event Logging and Content of Audit Records',
   lookBack: false,
+  // AU-3 only asks whether each content is there: strings are read as present or blank.
+  fields: {
+    actor: { issuer: 'presence', subject: 'presence' },
+    source: { address: 'presence' },
+    target: { resource: 'presence', host: 'presence' },
+    feeder: { id: 'presence' },
+    text: 'presence',
+    decision: true,
+    outcome: true,
+    reason: 'presence',
+    code: 'presence',
+    claimedSubject: 'presence',
+    topic: 'presence',
+  },
   chainRows: false,
   gaps: [],
   fold() {

@@ -8,6 +8,7 @@ import type { CitedEntry } from '../model.ts';
 export const au9: ControlSpec = {
   title: 'AU-9 / AU-9(3) / AU-10 Protection of Audit Information and Non-repudiation',
   lookBack: false,
+  fields: { requestId: true },
   chainRows: true,
   gaps: ['C2SP checkpoints carry no signed time: a checkpoint proves order and content, and the period is placed by the events’ own times'],
   fold() {

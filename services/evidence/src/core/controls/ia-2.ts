@@ -8,6 +8,7 @@ import type { CitedEntry } from '../model.ts';
 export const ia2: ControlSpec = {
   title: 'IA-2 / IA-2(1) / IA-2(2) Identification and Authentication',
   lookBack: false,
+  fields: { sessionId: true, classes: true, decision: true, ruleId: true },
   chainRows: false,
   gaps: ['a session counts as privileged when it ran a privileged command in the period (the token carries no privileged-account marker)'],
   fold() {
