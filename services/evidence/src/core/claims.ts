@@ -31,6 +31,8 @@ export const PRIVILEGED_CLASSES: ReadonlySet<string> = new Set([
 
 /** privilegedBecause says why a command is privileged, or null when it is not. */
 export function privilegedBecause(c: CommandIssued): string | null {
+  // Called for every command of a period: the common, unprivileged case allocates nothing.
+  if (c.decision !== 'require_approval' && !c.classes.some((k) => PRIVILEGED_CLASSES.has(k))) return null;
   const classes = c.classes.filter((k) => PRIVILEGED_CLASSES.has(k));
   if (classes.length > 0) return `class ${classes.join(', ')}`;
   if (c.decision === 'require_approval') return `rule ${c.ruleId ?? '(default)'} requires approval`;

@@ -7,6 +7,20 @@ import { PRIVILEGED_FIELDS, privilegedTracker } from '../privileged-tracker.ts';
 
 const DAY_MICROS = 86_400_000_000;
 
+type Nested<T> = Map<string, Map<string, Map<string, T>>>;
+
+function leaf<T>(m: Nested<T>, a: string, b: string): Map<string, T> {
+  let x = m.get(a);
+  if (!x) m.set(a, (x = new Map()));
+  let y = x.get(b);
+  if (!y) x.set(b, (y = new Map()));
+  return y;
+}
+
+function* leaves<T>(m: Nested<T>): Generator<[[string, string, string], T]> {
+  for (const [a, x] of m) for (const [b, y] of x) for (const [c, v] of y) yield [[a, b, c], v];
+}
+
 export const ac2: ControlSpec = {
   title: 'AC-2 Account Management',
   lookBack: true,
@@ -17,8 +31,9 @@ export const ac2: ControlSpec = {
     'policy rules carry no "privileged" marker: privileged use is a privileged statement class (DDL, DCL, roles, server files) or a rule requiring approval',
   ],
   fold(params) {
-    const used = new Map<string, FirstLast>();
-    const before = new Map<string, CitedEntry>();
+    // Keyed issuer → subject → resource: no key string is built per event.
+    const used = new Map<string, Map<string, Map<string, FirstLast>>>();
+    const before = new Map<string, Map<string, Map<string, CitedEntry>>>();
     const failures: CitedEntry[] = [];
     const privileged = privilegedTracker();
     return {
@@ -31,21 +46,22 @@ export const ac2: ControlSpec = {
           return;
         }
         if (!r.actor) return;
-        const key = `${r.actor.issuer}\u0000${r.actor.subject}\u0000${r.target.resource}`;
         if (!inPeriod) {
-          const b = before.get(key);
-          if (!b || r.occurredAt >= b.record.occurredAt) before.set(key, e);
+          const m = leaf(before, r.actor.issuer, r.actor.subject);
+          const b = m.get(r.target.resource);
+          if (!b || r.occurredAt >= b.record.occurredAt) m.set(r.target.resource, e);
           return;
         }
-        const u = used.get(key);
+        const m = leaf(used, r.actor.issuer, r.actor.subject);
+        const u = m.get(r.target.resource);
         if (u) u.add(e);
-        else used.set(key, new FirstLast(e));
+        else m.set(r.target.resource, new FirstLast(e));
       },
       finish() {
-        const rows: DraftRow[] = [...used.values()].map((u) => ({ kind: 'account-use', cites: u.cites(), stats: { events: u.count } }));
+        const rows: DraftRow[] = [...leaves(used)].map(([, u]) => ({ kind: 'account-use', cites: u.cites(), stats: { events: u.count } }));
         rows.push(...privileged.rows());
-        for (const [key, e] of before) {
-          if (used.has(key)) continue;
+        for (const [[issuer, subject, resource], e] of leaves(before)) {
+          if (used.get(issuer)?.get(subject)?.has(resource)) continue;
           const days = Math.floor((params.to - e.record.occurredAt) / DAY_MICROS);
           if (days >= params.dormantDays) rows.push({ kind: 'dormant-account', cites: [e], stats: { daysUnusedAtPeriodEnd: days } });
         }
