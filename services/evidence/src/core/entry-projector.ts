@@ -13,7 +13,9 @@ type Writer = { name: string; fpHigh: number; read: (bytes: Buffer, offset: numb
  * with one of `writers`; it throws ProjectionError for any other entry.
  */
 export function entryProjector(writers: readonly WriterSchema[], fields: Pick): (bytes: Buffer) => LedgerRecord {
-  const pick: Pick = { ...fields, type: true, occurredAt: true };
+  // The type is the writer schema's name: the ledger appends a record whose type field says
+  // otherwise as InputRejected, and a cited entry is decoded in full (which checks it again).
+  const pick: Pick = { ...fields, type: 'presence', occurredAt: true };
   // Writers by the fingerprint's first 4 bytes, then its last 4: no allocation per entry.
   const byFingerprint = new Map<number, Writer[]>();
   for (const w of writers) {
@@ -28,7 +30,7 @@ export function entryProjector(writers: readonly WriterSchema[], fields: Pick): 
     const w = byFingerprint.get(bytes.readUInt32LE(2))?.find((x) => x.fpHigh === high);
     if (!w) throw new ProjectionError('not written with a current writer schema');
     const r = w.read(bytes, HEADER);
-    if (r.type !== w.name) throw new ProjectionError(`record of schema ${w.name} says type ${String(r.type)}`);
+    r.type = w.name;
     return r as unknown as LedgerRecord;
   };
 }

@@ -39,7 +39,7 @@ test('for every control, the projection equals the full decode on the fields its
     exampleEvent('CommandIssued', { classes: ['ddl', 'dcl'], ruleId: null, parameters: ['1', null] }),
   );
   for (const [control, spec] of Object.entries(CONTROLS)) {
-    const fields = { ...spec.fields, type: true, occurredAt: true } as const;
+    const fields = { ...spec.fields, type: true, occurredAt: true } as const; // type is the writer's name, equal to the field
     const read = entryProjector(writers, spec.fields);
     for (const r of records) {
       const bytes = encodeEvent(r);
