@@ -7,6 +7,7 @@ export { verifyReport } from './core/verify-report.ts';
 export type { ReportVerdict, ReportProblem, VerifyReportOptions } from './core/verify-report.ts';
 export { toOscal } from './core/oscal.ts';
 export { renderMarkdown } from './core/markdown.ts';
+export { renderHtml } from './core/html.ts';
 export { generateReport } from './adapters/ledger-report.ts';
 export { cachedNodeReader, cachedTileReader } from './adapters/cached-tiles.ts';
 export type { ReportRequest } from './adapters/ledger-report.ts';

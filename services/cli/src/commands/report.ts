@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateReport, renderMarkdown, toOscal } from '@affidavit/evidence';
+import { generateReport, renderHtml, renderMarkdown, toOscal } from '@affidavit/evidence';
 import { openSqliteLedgerStore, readVerifierKey } from '@affidavit/ledger';
 import { ed25519NoteSigner } from '@affidavit/tlog';
 import { EXIT, UsageError } from '../command.ts';
@@ -21,7 +21,7 @@ function zoned(s: string | undefined, what: string): Date {
 export const reportCommand: Command = {
   path: ['report'],
   summary: 'an SP 800-53 control report over a period, from the ledger, every row proven (JSON, OSCAL, Markdown)',
-  help: `usage: affidavit report CONTROL --from TIME --to TIME [--format json|oscal|md] [--out FILE]
+  help: `usage: affidavit report CONTROL --from TIME --to TIME [--format json|oscal|md|html] [--out FILE]
                        (--data DIR | --store LEDGER.sqlite --key LEDGER.pub) [--decision-key F]
                        [--signing-key F] [--dormant-days N]
 
@@ -34,7 +34,7 @@ before the period. Check it offline with 'affidavit verify report FILE --key LED
                    report), AU-12, IA-2, IA-2(1) or IA-2(2) (one report)
   --from, --to     ISO 8601 dates (UTC midnight) or times with a zone, e.g. 2026-11-01T00:00:00Z
   --format         json (default; what 'verify report' checks), oscal (OSCAL 1.2.1
-                   assessment-results) or md (Markdown for people)
+                   assessment-results), md (Markdown) or html (a page) for people
   --out FILE       write there instead of stdout
   --data DIR       an embedded data directory: its ledger.sqlite, keys/ledger.pub,
                    keys/decisions.pub and, when readable, keys/ledger-signing.key
@@ -64,7 +64,7 @@ not covered by a signed checkpoint (the AFF_E_* code is printed).`,
       },
     });
     if (positionals.length !== 1) throw new UsageError('expected exactly one CONTROL');
-    if (!['json', 'oscal', 'md'].includes(values.format!)) throw new UsageError('--format is json, oscal or md');
+    if (!['json', 'oscal', 'md', 'html'].includes(values.format!)) throw new UsageError('--format is json, oscal, md or html');
     if (!values.data === !values.store) throw new UsageError('give exactly one of --data DIR or --store FILE');
     const from = zoned(values.from, '--from');
     const to = zoned(values.to, '--to');
@@ -91,7 +91,9 @@ not covered by a signed checkpoint (the AFF_E_* code is printed).`,
       text =
         values.format === 'md'
           ? renderMarkdown(report)
-          : `${JSON.stringify(values.format === 'oscal' ? toOscal(report) : report, null, values.format === 'oscal' ? 2 : undefined)}\n`;
+          : values.format === 'html'
+            ? renderHtml(report)
+            : `${JSON.stringify(values.format === 'oscal' ? toOscal(report) : report, null, values.format === 'oscal' ? 2 : undefined)}\n`;
     } finally {
       await store.close();
     }

@@ -186,6 +186,8 @@ test('every control’s report over the story is right row by row, validates as 
     assert.ok(t.ok, `${control}: trestle: ${t.output}`);
     const md = await cli('report', control, '--from', from, '--to', to, '--data', dataDir, '--format', 'md');
     assert.match(md.stdout, /## Objectives: \d+ satisfied, \d+ not satisfied/);
+    const html = await cli('report', control, '--from', from, '--to', to, '--data', dataDir, '--format', 'html');
+    assert.match(html.stdout, /<h2>Objectives: \d+ satisfied, \d+ not satisfied<\/h2>/);
   }
 
   const rows = (c: string, kind: string) => reports.get(c)!.rows.filter((x) => x.kind === kind);
