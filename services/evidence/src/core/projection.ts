@@ -148,7 +148,7 @@ export function compileProjection(canonical: string, pick: Pick): (bytes: Buffer
         };
       }
       case 'record':
-        return record(t as { fields: { name: string; type: Schema }[] }, undefined);
+        return record(t as { fields: { name: string; type: Schema }[] });
       default:
         throw new ProjectionError(`unknown Avro type ${type}`);
     }
@@ -219,40 +219,67 @@ export function compileProjection(canonical: string, pick: Pick): (bytes: Buffer
     return full(t);
   }
 
-  function record(t: { fields: { name: string; type: Schema }[] }, p: Pick | undefined): Read {
-    const steps = t.fields.map((f) => {
-      const want = p === undefined ? true : p[f.name];
-      const read = want === undefined ? skip(f.type) : want === true ? full(f.type) : want === 'presence' ? presence(f.type) : projected(f.type, want);
-      return { name: f.name, keep: want !== undefined, read };
-    });
+  function record(t: { fields: { name: string; type: Schema }[] }): Read {
+    const steps = t.fields.map((f) => ({ name: f.name, read: full(f.type) }));
     return (s) => {
       const out: Record<string, unknown> = {};
-      for (const step of steps) {
-        const v = step.read(s);
-        if (step.keep) out[step.name] = v;
-      }
+      for (const step of steps) out[step.name] = step.read(s);
       return out;
     };
   }
 
-  function projected(t0: Schema, p: Pick): Read {
-    const t = resolve(t0);
-    if (Array.isArray(t)) {
-      const branches = t.map((b) => {
-        const r = resolve(b);
-        return typeof r === 'object' && !Array.isArray(r) && r.type === 'record' ? projected(r, p) : full(b);
-      });
-      return (s) => {
-        const i = long(s);
-        if (i < 0 || i >= branches.length) throw new ProjectionError(`union branch ${i} out of range`);
-        return branches[i](s);
-      };
-    }
-    if (typeof t === 'object' && t.type === 'record') return record(t as { fields: { name: string; type: Schema }[] }, p);
-    return full(t);
+  // The projection itself is generated as straight-line code (as avsc does for whole records):
+  // one function per writer schema, strings skipped by length, varints read inline, and closures
+  // only for what is rare (arrays, maps, presence checks).
+  const helpers: Read[] = [];
+  const call = (r: Read) => {
+    helpers.push(r);
+    return `R[${helpers.length - 1}](s)`;
+  };
+  let vars = 0;
+  const isRecord = (t: Schema): t is { type: 'record'; fields: { name: string; type: Schema }[] } =>
+    typeof t === 'object' && !Array.isArray(t) && t.type === 'record';
+  function union(t: Schema[], branch: (b: Schema) => string): string {
+    return `switch (L(s)) {\n${t.map((b, i) => `case ${i}: {\n${branch(b)}\nbreak;\n}`).join('\n')}\ndefault: throw new E('union branch out of range');\n}`;
   }
-
-  const read = projected(root, pick);
+  function emit(t0: Schema, want: true | 'presence' | Pick | undefined, target: string): string {
+    const t = resolve(t0);
+    if (want === undefined) {
+      if (t === 'string' || t === 'bytes') return 'SP(s, L(s));';
+      if (t === 'int' || t === 'long' || (typeof t === 'object' && !Array.isArray(t) && t.type === 'enum')) return 'L(s);';
+      if (t === 'null') return '';
+      if (isRecord(t)) return t.fields.map((f) => emit(f.type, undefined, '')).join('\n');
+      if (Array.isArray(t)) return union(t, (b) => emit(b, undefined, ''));
+      return `${call(skip(t))};`;
+    }
+    if (want === 'presence') return `${target} = ${call(presence(t))};`;
+    if (want === true) {
+      if (t === 'null') return `${target} = null;`;
+      if (t === 'int' || t === 'long') return `${target} = L(s);`;
+      if (t === 'string') return `${target} = STR(s);`;
+      return `${target} = ${call(full(t))};`;
+    }
+    if (isRecord(t)) {
+      const v = `o${vars++}`;
+      const fields = t.fields.map((f) => emit(f.type, want[f.name], want[f.name] === undefined ? '' : `${v}[${JSON.stringify(f.name)}]`));
+      return `const ${v} = {};\n${fields.join('\n')}\n${target} = ${v};`;
+    }
+    if (Array.isArray(t)) return union(t, (b) => emit(b, isRecord(resolve(b)) ? want : true, target));
+    return `${target} = ${call(full(t))};`;
+  }
+  const STR = (s: State) => {
+    const n = long(s);
+    const start = span(s, n);
+    return s.buf.toString('utf8', start, start + n);
+  };
+  // The source is built from our own schema files' canonical form: names are JSON-quoted, nothing else is interpolated.
+  const read = new Function('L', 'SP', 'STR', 'R', 'E', `return function (s) {\nlet out;\n${emit(root, pick, 'out')}\nreturn out;\n};`)(
+    long,
+    span,
+    STR,
+    helpers,
+    ProjectionError,
+  ) as Read;
   return (bytes, offset) => {
     const s = { buf: bytes, pos: offset };
     const out = read(s) as Record<string, unknown>;
