@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const BENCHES = ['bus', 'recorder', 'masking', 'ledger', 'postgres', 'api', 'siem'] as const;
+const BENCHES = ['bus', 'recorder', 'masking', 'ledger', 'postgres', 'api', 'siem', 'report'] as const;
 
 const usage = `usage: node bench/run.ts [--quick] [--only LIST]
 
@@ -36,6 +36,7 @@ const QUICK: Record<(typeof BENCHES)[number], string[]> = {
   postgres: ['--quick'],
   api: ['--quick'],
   siem: ['--quick'],
+  report: ['--quick'],
 };
 const failed: string[] = [];
 for (const b of BENCHES) {

@@ -29,7 +29,7 @@ function imports(file: string): string[] {
 const LAYERS: Readonly<Record<string, readonly string[]>> = {
   library: ['@affidavit/common', '@affidavit/bus', '@affidavit/tlog', '@affidavit/schemas'],
   feeder: ['@affidavit/access', '@affidavit/postgres-proxy'],
-  service: ['@affidavit/ledger', '@affidavit/api', '@affidavit/siem', '@affidavit/cli'],
+  service: ['@affidavit/ledger', '@affidavit/evidence', '@affidavit/api', '@affidavit/siem', '@affidavit/cli'],
 };
 const pkgOf = (spec: string) => spec.split('/').slice(0, 2).join('/');
 const inLayer = (layer: keyof typeof LAYERS) => (spec: string) => LAYERS[layer].includes(pkgOf(spec));
@@ -56,6 +56,7 @@ const rules: Rule[] = [
   },
   { name: 'ledger core is pure', folder: 'services/ledger/src/core', forbidden: (s) => IO.includes(s) },
   { name: 'the OCSF mapping and validator are pure', folder: 'services/siem/src/ocsf', forbidden: (s) => IO.includes(s) },
+  { name: 'evidence core (report folds, claims, OSCAL, verification) is pure', folder: 'services/evidence/src/core', forbidden: (s) => IO.includes(s) },
   {
     name: 'kafkajs only in the bus Kafka adapter',
     folder: '.',

@@ -27,6 +27,8 @@ export type { Changes } from './read-model/projector.ts';
 export { openSqliteReadModel } from './adapters/sqlite/sqlite-read-model.ts';
 export { createProofService } from './proofs.ts';
 export type { ProofService, InclusionProof, ConsistencyAnswer } from './proofs.ts';
+export { createReportService } from './reports.ts';
+export type { ReportService, ReportKeys } from './reports.ts';
 export { GRAPHQL_PATH } from './graphql/graphql-plugin.ts';
 export {
   ApiUnauthenticatedError,

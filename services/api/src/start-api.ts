@@ -6,6 +6,7 @@ import { openSqliteLedgerStore } from '@affidavit/ledger';
 import { openSqliteReadModel } from './adapters/sqlite/sqlite-read-model.ts';
 import type { ApiOptions } from './options.ts';
 import { createProofService } from './proofs.ts';
+import { createReportService, type ReportKeys } from './reports.ts';
 import { DEFAULT_POLL_MS, ReadModelProjector } from './read-model/projector.ts';
 import { buildServer, type ServerDeps } from './server.ts';
 
@@ -24,7 +25,10 @@ export type StartApiOptions = {
 export type RunningApi = { readonly app: FastifyInstance; readonly url: string; readonly projector: ReadModelProjector; stop(): Promise<void> };
 
 /** startApi catches the read models up with the ledger, then listens; it MUST be stopped with stop(). */
-export async function startApi(o: StartApiOptions, deps: Omit<ServerDeps, 'store' | 'proofs' | 'changes'> & { logger?: Logger }): Promise<RunningApi> {
+export async function startApi(
+  o: StartApiOptions,
+  deps: Omit<ServerDeps, 'store' | 'proofs' | 'changes' | 'reports'> & { logger?: Logger; reportKeys?: ReportKeys },
+): Promise<RunningApi> {
   const ledger = await openSqliteLedgerStore({ path: o.ledgerFile, readOnly: true });
   const store = openSqliteReadModel({ path: o.readModelFile });
   const projector = new ReadModelProjector({ ledger, store, ...(deps.logger ? { logger: deps.logger.child({ component: 'api-projector' }) } : {}) });
@@ -32,7 +36,14 @@ export async function startApi(o: StartApiOptions, deps: Omit<ServerDeps, 'store
   try {
     await projector.catchUp();
     projector.start(o.pollMs ?? DEFAULT_POLL_MS);
-    app = await buildServer(o.server ?? {}, { ...deps, store, proofs: createProofService(ledger), changes: (l) => projector.onChange(l) });
+    const { reportKeys, ...rest } = deps;
+    app = await buildServer(o.server ?? {}, {
+      ...rest,
+      store,
+      proofs: createProofService(ledger),
+      ...(reportKeys ? { reports: createReportService(ledger, reportKeys) } : {}),
+      changes: (l) => projector.onChange(l),
+    });
     const url = await app.listen({ host: o.host, port: o.port });
     const running = app;
     return {

@@ -9,6 +9,7 @@ import { ApiForbiddenError, ApiInputInvalidError, ApiNotFoundError, ApiUnavailab
 import type { Role } from '../auth/roles.ts';
 import type { DecisionService, DecisionSignatureVerifier, RevealService } from '../ports.ts';
 import type { ProofService } from '../proofs.ts';
+import type { ReportService } from '../reports.ts';
 import type { Changes } from '../read-model/projector.ts';
 import type { Page, ReadModelStore } from '../read-model/read-model-store.ts';
 import type { ApprovalRow, ApprovalStatus, DecisionRow, Position, SessionRow } from '../read-model/rows.ts';
@@ -22,6 +23,8 @@ export type ApiContext = { readonly identity: Identity; readonly roles: Readonly
 export type ResolverDeps = {
   readonly store: ReadModelStore;
   readonly proofs?: ProofService;
+  /** reports computes SP 800-53 reports from the ledger (the `report` query). */
+  readonly reports?: ReportService;
   readonly decisions?: DecisionService;
   /** reveals opens masked values (revealMaskedValue); without it that mutation answers AFF_E_API_UNAVAILABLE. */
   readonly reveals?: RevealService;
@@ -207,6 +210,13 @@ export function buildResolvers(deps: ResolverDeps) {
         need(ctx, READ, 'consistencyProof');
         if (!deps.proofs) throw new ApiUnavailableError('this API instance serves no proofs');
         return deps.proofs.consistency(a.log, a.from, a.to);
+      },
+      report: (_: unknown, a: { control: string; from: string; to: string }, ctx: ApiContext) => {
+        need(ctx, READ, 'report');
+        if (!deps.reports) throw new ApiUnavailableError('this API instance computes no reports (no ledger store configured)');
+        const from = new Date(microsFromIso(a.from, 'from') / 1000);
+        const to = new Date(microsFromIso(a.to, 'to') / 1000);
+        return deps.reports.report(a.control, from, to);
       },
     },
     Mutation: {

@@ -278,6 +278,33 @@ export const typeDefs = /* GraphQL */ `
     authenticationFailures(filter: AuthFailureFilter, first: Int = 50, after: String): AuthenticationFailureConnection!
     checkpoints(log: String!): [Checkpoint!]!
     consistencyProof(log: String!, from: Int!, to: Int!): ConsistencyProof!
+    "An SP 800-53 control report over [from, to) from the ledger: AC-2, AC-6(9), AU-2/AU-3, AU-9/AU-10, AU-12, IA-2. Every row cites ledger entries with inclusion proofs."
+    report(control: String!, from: String!, to: String!): Report!
+  }
+
+  type ReportObjective {
+    "SP 800-53A objective id, e.g. au-3_obj.c"
+    id: String!
+    title: String!
+    "satisfied or not-satisfied"
+    state: String!
+    reason: String!
+    "Ids of the report rows it rests on."
+    rows: [String!]!
+  }
+
+  type Report {
+    control: String!
+    title: String!
+    from: String!
+    to: String!
+    rows: Int!
+    objectives: [ReportObjective!]!
+    gaps: [String!]!
+    "The whole report as JSON (rows, cited entries, proofs); check it with: affidavit verify report FILE --key ledger.pub --allow-unattested"
+    json: String!
+    "The report as OSCAL 1.2.1 assessment-results JSON."
+    oscal: String!
   }
 
   type Decision {

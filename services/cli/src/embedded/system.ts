@@ -25,7 +25,8 @@ import { decisionSignatureVerifier, eventSinkAuthFailureRecorder, startApi } fro
 import { ed25519NoteVerifier } from '@affidavit/tlog';
 import type { Logger } from '@affidavit/common';
 import type { Bus } from '@affidavit/bus';
-import { loadOrCreateSigningKey } from '@affidavit/ledger';
+import { loadOrCreateSigningKey, readVerifierKey } from '@affidavit/ledger';
+import type { LedgerStore } from '@affidavit/ledger';
 import { createMaskingPort, createPostgresProxy } from '@affidavit/postgres-proxy';
 import { encodeEvent } from '@affidavit/schemas';
 import type { ApprovalDecided, MaskedValueOpened } from '@affidavit/schemas';
@@ -275,6 +276,7 @@ export async function startEmbedded(config: ResolvedConfig, logger: Logger): Pro
           },
           reveals: { reveal: (r) => reveals.reveal({ ...r, opener: actorFromIdentity(r.opener) }) },
           signatures: decisionSignatureVerifier([decisionVerifier]),
+          reportKeys: { ledgerKey: readVerifierKey(paths.ledgerVerifierKey), decisionKeys: [decisionVerifier] },
           logger: logger.child({ component: 'api' }),
         },
       );

@@ -1,0 +1,154 @@
+// Computes a report from a ledger store: streams and decodes every log's entries up to its newest
+// signed checkpoint through the control's fold, picks the checkpoints before and after the
+// period, and computes the inclusion and consistency proofs from the store's tiles (tessera
+// style: the tree's hashes are read, never recomputed).
+import type { DecisionVerifier } from '@affidavit/access';
+import type { LedgerStore, LogStore } from '@affidavit/ledger';
+import { codec, LEDGER_RECORD_TYPES } from '@affidavit/schemas';
+import type { LedgerRecord } from '@affidavit/schemas';
+import type { NodeHashReader, NoteSigner, NoteVerifier } from '@affidavit/tlog';
+import { consistencyProof, encodeBase64, inclusionProof, openNote, parseCheckpoint, signNote, tileNodeReader } from '@affidavit/tlog';
+import { assembleReport, attestationText, proofKey } from '../core/assemble.ts';
+import { CONTROLS, parseControl } from '../core/controls/index.ts';
+import type { ChainLink, LogEvidence, Report } from '../core/model.ts';
+import { entryProjector } from '../core/entry-projector.ts';
+import type { DraftRow } from '../core/fold.ts';
+import { reportFold } from '../core/run-fold.ts';
+import { cachedNodeReader, cachedTileReader } from './cached-tiles.ts';
+import { EvidenceInputInvalidError, EvidenceUnsignedError } from '../errors.ts';
+
+export type ReportRequest = {
+  /** control as a user names it: AC-2, AC-6(9), AU-3 ... */
+  control: string;
+  /** from and to bound the period by event time: from <= occurredAt < to. */
+  from: Date;
+  to: Date;
+  /** dormantDays: AC-2 names accounts seen before the period and unused for this many days at its end. */
+  dormantDays?: number;
+  /** key verifies the ledger's checkpoints (its public key). */
+  key: NoteVerifier;
+  /** decisionKeys verify approval decisions (none: every decision is reported unsigned). */
+  decisionKeys: readonly DecisionVerifier[];
+  /** signer, when given (the ledger's key), attests the report so a dropped row is caught even with its references removed. */
+  signer?: NoteSigner;
+  now?: () => Date;
+};
+
+type Signed = { size: number; note: string };
+
+async function signedCheckpoints(log: LogStore, key: NoteVerifier): Promise<Signed[]> {
+  const out: Signed[] = [];
+  for (const note of await log.checkpoints()) {
+    // A stored checkpoint that does not verify is not evidence: the report refuses rather than skip it.
+    const c = parseCheckpoint(openNote(note, [key]).text);
+    out.push({ size: c.size, note });
+  }
+  return out.sort((a, b) => a.size - b.size);
+}
+
+/** generateReport computes one control's report over a period from the ledger alone. */
+export async function generateReport(store: LedgerStore, req: ReportRequest): Promise<Report> {
+  const control = parseControl(req.control);
+  const from = req.from.getTime();
+  const to = req.to.getTime();
+  if (!Number.isFinite(from) || !Number.isFinite(to) || from >= to) throw new EvidenceInputInvalidError('the period needs from < to, both valid times');
+  const dormantDays = req.dormantDays ?? 30;
+  if (!Number.isSafeInteger(dormantDays) || dormantDays < 1 || dormantDays > 3650) throw new EvidenceInputInvalidError('dormant days must be 1..3650');
+  const params = { from: from * 1000, to: to * 1000, dormantDays };
+  const fold = reportFold(control, params);
+  const c = codec();
+  const project = entryProjector(
+    LEDGER_RECORD_TYPES.map((t) => c.writerFor(t)),
+    CONTROLS[control].fields,
+  );
+  const gaps: string[] = [];
+  const logs = new Map<string, { store: LogStore; signed: Signed[]; origin: string }>();
+  for (const id of await store.listLogs()) {
+    const log = await store.openLog(id);
+    const signed = await signedCheckpoints(log, req.key);
+    if (signed.length === 0 || signed[signed.length - 1].size === 0) {
+      const n = (await log.tail()).size;
+      if (n > 0) gaps.push(`log ${id}: ${n} entries, no signed checkpoint: nothing in it is reported`);
+      continue;
+    }
+    const latest = signed[signed.length - 1];
+    logs.set(id, { store: log, signed, origin: parseCheckpoint(openNote(latest.note, [req.key]).text).origin });
+    let unsignedInPeriod = 0;
+    for await (const e of log.readEntries(0, Number.MAX_SAFE_INTEGER)) {
+      let record: LedgerRecord;
+      try {
+        record = project(e.bytes);
+      } catch {
+        try {
+          record = c.decode(e.bytes);
+        } catch {
+          gaps.push(`log ${id} entry ${e.index}: does not decode with the known schemas`);
+          continue;
+        }
+      }
+      if (e.index >= latest.size) {
+        if (record.occurredAt >= params.from && record.occurredAt < params.to) unsignedInPeriod++;
+        continue;
+      }
+      fold.add({ log: id, index: e.index, bytes: e.bytes, record });
+    }
+    if (unsignedInPeriod > 0)
+      gaps.push(`log ${id}: ${unsignedInPeriod} entries of the period are past the newest signed checkpoint (size ${latest.size}) and are not reported yet`);
+  }
+  const folded = fold.finish();
+  const { spans, maxCited } = folded;
+  // The folds saw projections; what rows claim is derived from full decodes of their cites.
+  const drafts: DraftRow[] = [];
+  for (const d of folded.drafts) {
+    try {
+      drafts.push({ ...d, cites: d.cites.map((e) => ({ ...e, record: c.decode(e.bytes) })) });
+    } catch (err) {
+      gaps.push(`a ${d.kind} row was left out: a cited entry does not decode: ${(err as Error).message}`);
+    }
+  }
+  const evidence: LogEvidence[] = [];
+  const proofs = new Map<string, string[]>();
+  for (const [id, l] of logs) {
+    const span = spans.get(id) ?? { firstIndex: null, lastIndex: null, entries: 0 };
+    const need = Math.max(span.lastIndex ?? -1, maxCited.get(id) ?? -1) + 1;
+    if (need === 0) continue; // nothing of this log is in the period or cited
+    const after = l.signed.find((s) => s.size >= need);
+    if (!after) throw new EvidenceUnsignedError(`log ${id}: no signed checkpoint covers entry ${need - 1}`);
+    const first = span.firstIndex ?? need - 1;
+    const before = [...l.signed].reverse().find((s) => s.size <= first && s.size > 0) ?? null;
+    const tiles = cachedTileReader((ids) => l.store.readTiles(ids));
+    const readers = new Map<number, NodeHashReader>();
+    const reader = (size: number) => {
+      let r = readers.get(size);
+      if (!r) readers.set(size, (r = cachedNodeReader(tileNodeReader(tiles, size))));
+      return r;
+    };
+    const chainNotes = l.signed.filter((s) => s.size >= (before?.size ?? 0) && s.size <= after.size);
+    const chain: ChainLink[] = [];
+    for (const [i, s] of chainNotes.entries()) {
+      const prev = chainNotes[i - 1];
+      const proof = prev && prev.size > 0 && prev.size < s.size ? await consistencyProof(reader(s.size), prev.size, s.size) : [];
+      chain.push({ note: s.note, consistency: proof.map(encodeBase64) });
+    }
+    const consistency = before && before.size < after.size ? (await consistencyProof(reader(after.size), before.size, after.size)).map(encodeBase64) : [];
+    evidence.push({ log: id, origin: l.origin, before: before?.note ?? null, after: after.note, consistency, chain, period: span });
+    const r = reader(after.size);
+    for (const d of drafts)
+      for (const cite of d.cites)
+        if (cite.log === id && !proofs.has(proofKey(id, cite.index)))
+          proofs.set(proofKey(id, cite.index), (await inclusionProof(r, cite.index, after.size)).map(encodeBase64));
+  }
+  const report = assembleReport({
+    control,
+    params,
+    drafts,
+    logs: evidence,
+    proofs,
+    key: req.key,
+    ctx: { decisionKeys: req.decisionKeys },
+    generatedAt: (req.now?.() ?? new Date()).toISOString(),
+    gaps,
+  });
+  if (req.signer) report.attestation = await signNote(attestationText(report), [req.signer]);
+  return report;
+}

@@ -1,0 +1,108 @@
+// AU-2 / AU-3 event logging and content of audit records: which event types were logged, and
+// per AU-3 content (a–f) how many events of the period carry it, each gap cited.
+import { AU3_FIELDS, au3Field } from '../claims.ts';
+import { FirstLast, objective } from '../fold.ts';
+import type { ControlSpec, DraftRow } from '../fold.ts';
+import type { CitedEntry } from '../model.ts';
+
+/** GAPS_CITED bounds the gap rows per AU-3 content (the count covers all of them). */
+export const GAPS_CITED = 50;
+
+export const au3: ControlSpec = {
+  title: 'AU-2 / AU-3 Event Logging and Content of Audit Records',
+  lookBack: false,
+  // AU-3 only asks whether each content is there: strings are read as present or blank.
+  fields: {
+    actor: { issuer: 'presence', subject: 'presence' },
+    source: { address: 'presence' },
+    target: { resource: 'presence', host: 'presence' },
+    feeder: { id: 'presence' },
+    text: 'presence',
+    decision: true,
+    outcome: true,
+    reason: 'presence',
+    code: 'presence',
+    claimedSubject: 'presence',
+    topic: 'presence',
+  },
+  chainRows: false,
+  gaps: [],
+  fold() {
+    const types = new Map<string, FirstLast>();
+    const counts = AU3_FIELDS.map(() => ({ present: 0, missing: 0, notApplicable: 0, cited: 0 }));
+    const gaps = new Map<string, CitedEntry>();
+    let span: FirstLast | undefined;
+    return {
+      add(e, inPeriod) {
+        if (!inPeriod) return;
+        const r = e.record;
+        const t = types.get(r.type);
+        if (t) t.add(e);
+        else types.set(r.type, new FirstLast(e));
+        if (span) span.add(e);
+        else span = new FirstLast(e);
+        for (let i = 0; i < AU3_FIELDS.length; i++) {
+          const s = au3Field(r, AU3_FIELDS[i].letter);
+          const c = counts[i];
+          if (s === 'present') c.present++;
+          else if (s === 'n/a') c.notApplicable++;
+          else {
+            c.missing++;
+            if (c.cited < GAPS_CITED) {
+              c.cited++;
+              gaps.set(`${e.log}\u0000${e.index}`, e);
+            }
+          }
+        }
+      },
+      finish() {
+        const rows: DraftRow[] = [...types.values()].map((t) => ({ kind: 'event-type', cites: [t.first], stats: { events: t.count } }));
+        if (span) {
+          const cites = span.cites();
+          AU3_FIELDS.forEach((f, i) =>
+            rows.push({ kind: 'field-completeness', cites, stats: { field: f.letter, name: f.name, ...counts[i], total: span!.count } }),
+          );
+        }
+        rows.push(...[...gaps.values()].map((e) => ({ kind: 'field-gap' as const, cites: [e] })));
+        return rows;
+      },
+    };
+  },
+  objectives({ rows }) {
+    const types = rows.filter((r) => r.kind === 'event-type');
+    const out = [
+      objective(
+        'au-2_obj.a',
+        'the types of events the system is capable of logging are identified',
+        types.length > 0,
+        types.length > 0
+          ? `event types logged in the period: ${types.map((r) => `${r.claims.type} (${r.stats.events})`).join(', ')}`
+          : 'no event was logged in the period',
+        types,
+      ),
+    ];
+    for (const f of AU3_FIELDS) {
+      const row = rows.find((r) => r.kind === 'field-completeness' && r.stats.field === f.letter);
+      const gaps = rows.filter((r) => r.kind === 'field-gap' && (r.claims.missing as string[]).includes(f.letter));
+      const missing = row ? (row.stats.missing as number) : 0;
+      const present = row ? (row.stats.present as number) : 0;
+      out.push(
+        objective(
+          `au-3_obj.${f.letter}`,
+          `audit records contain ${f.name}`,
+          row !== undefined && missing === 0 && gaps.length === 0,
+          row === undefined
+            ? 'no event was logged in the period'
+            : missing === 0
+              ? `${present} of ${row.stats.total as number} events carry it (${row.stats.notApplicable as number} events of types without it)`
+              : `${missing} of ${row.stats.total as number} events lack it (${gaps.length} cited): ${gaps
+                  .slice(0, 5)
+                  .map((g) => `${g.claims.type} ${g.claims.eventId}`)
+                  .join(', ')}${gaps.length > 5 ? ', ...' : ''}`,
+          row ? [row, ...gaps] : [],
+        ),
+      );
+    }
+    return out;
+  },
+};

@@ -1,0 +1,289 @@
+// Reads only the fields a report's folds look at from an entry's Avro bytes, walking the writer
+// schema's Parsing Canonical Form and skipping everything else without building it. A report
+// folds over every event of a month; decoding each one whole would cost several times the scan.
+// What a row finally claims is always derived from a full decode of its cited entries (the
+// adapter re-decodes them), so a projection can only change which entries are cited, never what
+// a cited entry is said to hold. Any read past the end or malformed varint throws; the caller
+// then falls back to the full decoder, which names the problem.
+
+/**
+ * Pick names the fields to read: `true` reads the whole value, a nested Pick reads some fields of
+ * a record (or of a null|record union), and `'presence'` reads a string as `''` when it is empty or
+ * white space only and as `'*'` otherwise, without decoding it (for fields only checked for content).
+ */
+export type Pick = { readonly [field: string]: true | 'presence' | Pick };
+
+/** PRESENT is what a 'presence' field reads as when it has content. */
+export const PRESENT = '*';
+
+type State = { buf: Buffer; pos: number };
+type Read = (s: State) => unknown;
+type Schema =
+  | string
+  | { type: string; name?: string; fields?: { name: string; type: Schema }[]; symbols?: string[]; items?: Schema; values?: Schema; size?: number }
+  | Schema[];
+
+/** ProjectionError: the bytes do not follow the schema (truncated, overlong varint, bad union branch). */
+export class ProjectionError extends Error {}
+
+function long(s: State): number {
+  let n = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (s.pos >= s.buf.length) throw new ProjectionError('truncated varint');
+    const b = s.buf[s.pos++];
+    n += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) {
+      if (n > Number.MAX_SAFE_INTEGER) throw new ProjectionError('long outside the safe integer range');
+      // zigzag: even n is n/2, odd n is -(n+1)/2
+      return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+    }
+    mul *= 128;
+  }
+  throw new ProjectionError('varint longer than 10 bytes');
+}
+
+function span(s: State, n: number): number {
+  if (n < 0 || s.pos + n > s.buf.length) throw new ProjectionError('length past the end of the entry');
+  const start = s.pos;
+  s.pos += n;
+  return start;
+}
+
+function blocks(s: State, item: (s: State) => void): void {
+  for (;;) {
+    let count = long(s);
+    if (count === 0) return;
+    if (count < 0) {
+      count = -count;
+      long(s); // block size in bytes; items are still read one by one
+    }
+    for (let i = 0; i < count; i++) item(s);
+  }
+}
+
+/** compileProjection returns a reader of `pick` from the record at `offset` to the end of `bytes`, written with the record schema `canonical` (its Parsing Canonical Form). */
+export function compileProjection(canonical: string, pick: Pick): (bytes: Buffer, offset: number) => Record<string, unknown> {
+  const named = new Map<string, Schema>();
+  const resolve = (t: Schema): Schema => (typeof t === 'string' && named.has(t) ? named.get(t)! : t);
+  const register = (t: Schema): void => {
+    if (Array.isArray(t)) return t.forEach(register);
+    if (typeof t !== 'object') return;
+    if (t.name && (t.type === 'record' || t.type === 'enum' || t.type === 'fixed')) named.set(t.name, t);
+    for (const f of t.fields ?? []) register(f.type);
+    if (t.items) register(t.items);
+    if (t.values) register(t.values);
+  };
+  const root = JSON.parse(canonical) as Schema;
+  register(root);
+
+  function full(t0: Schema): Read {
+    const t = resolve(t0);
+    if (Array.isArray(t)) {
+      const branches = t.map(full);
+      return (s) => {
+        const i = long(s);
+        if (i < 0 || i >= branches.length) throw new ProjectionError(`union branch ${i} out of range`);
+        return branches[i](s);
+      };
+    }
+    const type = typeof t === 'string' ? t : t.type;
+    switch (type) {
+      case 'null':
+        return () => null;
+      case 'boolean':
+        return (s) => {
+          if (s.pos >= s.buf.length) throw new ProjectionError('truncated boolean');
+          return s.buf[s.pos++] !== 0;
+        };
+      case 'int':
+      case 'long':
+        return long;
+      case 'float':
+        return (s) => s.buf.readFloatLE(span(s, 4));
+      case 'double':
+        return (s) => s.buf.readDoubleLE(span(s, 8));
+      case 'string':
+        return (s) => {
+          const n = long(s);
+          const start = span(s, n);
+          return s.buf.toString('utf8', start, start + n);
+        };
+      case 'bytes':
+        return (s) => {
+          const n = long(s);
+          const start = span(s, n);
+          return Buffer.from(s.buf.subarray(start, start + n));
+        };
+      case 'fixed': {
+        const size = (t as { size: number }).size;
+        return (s) => Buffer.from(s.buf.subarray(span(s, size), s.pos));
+      }
+      case 'enum': {
+        const symbols = (t as { symbols: string[] }).symbols;
+        return (s) => {
+          const i = long(s);
+          if (i < 0 || i >= symbols.length) throw new ProjectionError(`enum index ${i} out of range`);
+          return symbols[i];
+        };
+      }
+      case 'array': {
+        const item = full((t as { items: Schema }).items);
+        return (s) => {
+          const out: unknown[] = [];
+          blocks(s, (x) => out.push(item(x)));
+          return out;
+        };
+      }
+      case 'map': {
+        const key = full('string');
+        const value = full((t as { values: Schema }).values);
+        return (s) => {
+          const out: Record<string, unknown> = {};
+          blocks(s, (x) => {
+            const k = key(x) as string;
+            out[k] = value(x);
+          });
+          return out;
+        };
+      }
+      case 'record':
+        return record(t as { fields: { name: string; type: Schema }[] });
+      default:
+        throw new ProjectionError(`unknown Avro type ${type}`);
+    }
+  }
+
+  // skip advances past a value without building it (strings are not even decoded).
+  function skip(t0: Schema): Read {
+    const t = resolve(t0);
+    if (Array.isArray(t)) {
+      const branches = t.map(skip);
+      return (s) => {
+        const i = long(s);
+        if (i < 0 || i >= branches.length) throw new ProjectionError(`union branch ${i} out of range`);
+        return branches[i](s);
+      };
+    }
+    const type = typeof t === 'string' ? t : t.type;
+    switch (type) {
+      case 'string':
+      case 'bytes':
+        return (s) => span(s, long(s));
+      case 'array': {
+        const item = skip((t as { items: Schema }).items);
+        return (s) => blocks(s, item);
+      }
+      case 'map': {
+        const value = skip((t as { values: Schema }).values);
+        return (s) =>
+          blocks(s, (x) => {
+            span(x, long(x));
+            value(x);
+          });
+      }
+      case 'record': {
+        const fields = (t as { fields: { type: Schema }[] }).fields.map((f) => skip(f.type));
+        return (s) => {
+          for (const f of fields) f(s);
+        };
+      }
+      default:
+        return full(t);
+    }
+  }
+
+  // presence reads a string (or null|string) as '' or PRESENT: blank means white space only, as String.prototype.trim sees it.
+  function presence(t0: Schema): Read {
+    const t = resolve(t0);
+    const str = (s: State) => {
+      const n = long(s);
+      const start = span(s, n);
+      for (let i = start; i < start + n; i++) {
+        const b = s.buf[i];
+        // Beyond ASCII, white space is what String.prototype.trim says (as the fold's check).
+        if (b >= 0x80) return s.buf.toString('utf8', start, start + n).trim() === '' ? '' : PRESENT;
+        if (b !== 0x20 && (b < 0x09 || b > 0x0d)) return PRESENT;
+      }
+      return '';
+    };
+    if (t === 'string') return str;
+    if (Array.isArray(t) && t.length === 2 && t.includes('null') && t.includes('string')) {
+      const nullFirst = t[0] === 'null';
+      return (s) => {
+        const i = long(s);
+        if (i !== 0 && i !== 1) throw new ProjectionError(`union branch ${i} out of range`);
+        return (i === 0) === nullFirst ? null : str(s);
+      };
+    }
+    return full(t);
+  }
+
+  function record(t: { fields: { name: string; type: Schema }[] }): Read {
+    const steps = t.fields.map((f) => ({ name: f.name, read: full(f.type) }));
+    return (s) => {
+      const out: Record<string, unknown> = {};
+      for (const step of steps) out[step.name] = step.read(s);
+      return out;
+    };
+  }
+
+  // The projection itself is generated as straight-line code (as avsc does for whole records):
+  // one function per writer schema, strings skipped by length, varints read inline, and closures
+  // only for what is rare (arrays, maps, presence checks).
+  const helpers: Read[] = [];
+  const call = (r: Read) => {
+    helpers.push(r);
+    return `R[${helpers.length - 1}](s)`;
+  };
+  let vars = 0;
+  const isRecord = (t: Schema): t is { type: 'record'; fields: { name: string; type: Schema }[] } =>
+    typeof t === 'object' && !Array.isArray(t) && t.type === 'record';
+  function union(t: Schema[], branch: (b: Schema) => string): string {
+    return `switch (L(s)) {\n${t.map((b, i) => `case ${i}: {\n${branch(b)}\nbreak;\n}`).join('\n')}\ndefault: throw new E('union branch out of range');\n}`;
+  }
+  function emit(t0: Schema, want: true | 'presence' | Pick | undefined, target: string): string {
+    const t = resolve(t0);
+    if (want === undefined) {
+      if (t === 'string' || t === 'bytes') return 'SP(s, L(s));';
+      if (t === 'int' || t === 'long' || (typeof t === 'object' && !Array.isArray(t) && t.type === 'enum')) return 'L(s);';
+      if (t === 'null') return '';
+      if (isRecord(t)) return t.fields.map((f) => emit(f.type, undefined, '')).join('\n');
+      if (Array.isArray(t)) return union(t, (b) => emit(b, undefined, ''));
+      return `${call(skip(t))};`;
+    }
+    if (want === 'presence') return `${target} = ${call(presence(t))};`;
+    if (want === true) {
+      if (t === 'null') return `${target} = null;`;
+      if (t === 'int' || t === 'long') return `${target} = L(s);`;
+      if (t === 'string') return `${target} = STR(s);`;
+      return `${target} = ${call(full(t))};`;
+    }
+    if (isRecord(t)) {
+      const v = `o${vars++}`;
+      const fields = t.fields.map((f) => emit(f.type, want[f.name], want[f.name] === undefined ? '' : `${v}[${JSON.stringify(f.name)}]`));
+      return `const ${v} = {};\n${fields.join('\n')}\n${target} = ${v};`;
+    }
+    if (Array.isArray(t)) return union(t, (b) => emit(b, isRecord(resolve(b)) ? want : true, target));
+    return `${target} = ${call(full(t))};`;
+  }
+  const STR = (s: State) => {
+    const n = long(s);
+    const start = span(s, n);
+    return s.buf.toString('utf8', start, start + n);
+  };
+  // The source is built from our own schema files' canonical form: names are JSON-quoted, nothing else is interpolated.
+  const read = new Function('L', 'SP', 'STR', 'R', 'E', `return function (s) {\nlet out;\n${emit(root, pick, 'out')}\nreturn out;\n};`)(
+    long,
+    span,
+    STR,
+    helpers,
+    ProjectionError,
+  ) as Read;
+  return (bytes, offset) => {
+    const s = { buf: bytes, pos: offset };
+    const out = read(s) as Record<string, unknown>;
+    if (s.pos !== bytes.length) throw new ProjectionError(`${bytes.length - s.pos} bytes after the record`);
+    return out;
+  };
+}
