@@ -4,7 +4,7 @@
 // with their callers (the CLI and the API).
 export { buildTimeline, timelineEvents } from './timeline.ts';
 export type { Timeline, Step, CommandStep, SessionStep, StepEvent, ApprovalNote, MaskedSummary, Position, PositionedRecord } from './timeline.ts';
-export { scanSession, newSessionScan, sessionEnded, MAX_REPLAY_ENTRIES, ReplayTooLargeError } from './session-entries.ts';
+export { scanSession, newSessionScan, sessionEnded, MAX_REPLAY_ENTRIES, ReplayTooLargeError, ReplaySessionNotFoundError } from './session-entries.ts';
 export type { EntrySource, SourceLog, SourceEntry, SessionEntry, SessionScan } from './session-entries.ts';
 export {
   replayBundleLines,
@@ -16,3 +16,5 @@ export {
   ReplayNotCoveredError,
 } from './replay-bundle.ts';
 export type { ProofLog, OpenedReplayBundle, VerifiedCheckpoint } from './replay-bundle.ts';
+export { entriesFromReplayData, REPLAY_DATA_FORMAT, ReplayDataMalformedError } from './replay-data.ts';
+export type { ReplayData, ReplayDataEntry, ReplayDataProof } from './replay-data.ts';

@@ -53,7 +53,11 @@ const sizeOf = (note: string) => parseCheckpoint(parseNote(note).text).size;
  * against the latest checkpoint of its log. Fails with ReplayNotCoveredError when an entry is
  * past that checkpoint: an unprovable entry is never exported as if it were proved.
  */
-export async function* replayBundleLines(sessionId: string, entries: readonly SessionEntry[], openLog: (log: string) => Promise<ProofLog>): AsyncIterable<string> {
+export async function* replayBundleLines(
+  sessionId: string,
+  entries: readonly SessionEntry[],
+  openLog: (log: string) => Promise<ProofLog>,
+): AsyncIterable<string> {
   const logs = new Map<string, { log: ProofLog; note: string; size: number }>();
   for (const e of entries) {
     if (logs.has(e.position.log)) continue;
@@ -73,7 +77,11 @@ export async function* replayBundleLines(sessionId: string, entries: readonly Se
   for (const [log, l] of logs) yield `${JSON.stringify({ log, checkpoint: l.note })}\n`;
   for (const e of entries) {
     const l = logs.get(e.position.log)!;
-    const hashes = await inclusionProof(tileNodeReader((ids) => l.log.readTiles(ids), l.size), e.position.index, l.size);
+    const hashes = await inclusionProof(
+      tileNodeReader((ids) => l.log.readTiles(ids), l.size),
+      e.position.index,
+      l.size,
+    );
     yield `${JSON.stringify({ log: e.position.log, i: e.position.index, b: Buffer.from(e.bytes).toString('base64'), p: hashes.map(encodeBase64) })}\n`;
   }
 }
@@ -126,9 +134,12 @@ export async function openReplayBundle(lines: AsyncIterable<string>, key: NoteVe
       try {
         opened = openNote(v.checkpoint, [key]);
       } catch (e) {
-        throw new ReplayBundleUnverifiedError(`the checkpoint of log ${v.log} is not signed by ${key.name}+${key.keyHash} (the ledger key given): ${(e as Error).message}`, {
-          cause: e,
-        });
+        throw new ReplayBundleUnverifiedError(
+          `the checkpoint of log ${v.log} is not signed by ${key.name}+${key.keyHash} (the ledger key given): ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
       }
       if (opened.verified.length === 0)
         throw new ReplayBundleUnverifiedError(`the checkpoint of log ${v.log} is not signed by ${key.name}+${key.keyHash} (the ledger key given)`);
@@ -172,13 +183,17 @@ export async function openReplayBundle(lines: AsyncIterable<string>, key: NoteVe
   if (!header) throw new ReplayBundleMalformedError('the bundle is empty');
   if (entries.length !== header.entries)
     throw new ReplayBundleUnverifiedError(`the bundle holds ${entries.length} entries but its header announces ${header.entries}: it was cut or padded`);
-  const requests = new Set(entries.flatMap((e) => (e.record.type === 'ApprovalRequested' && e.record.sessionId === header!.sessionId ? [e.record.requestId] : [])));
+  const requests = new Set(
+    entries.flatMap((e) => (e.record.type === 'ApprovalRequested' && e.record.sessionId === header!.sessionId ? [e.record.requestId] : [])),
+  );
   for (const e of entries) {
     const r = e.record;
     const own = r.type !== 'InputRejected' && r.sessionId === header.sessionId;
     const decision = (r.type === 'ApprovalDecided' || r.type === 'ApprovalRefused') && requests.has(r.requestId);
     if (!own && !decision)
-      throw new ReplayBundleUnverifiedError(`entry ${e.position.log}:${e.position.index} (${r.type} ${r.eventId}) is proved but is not part of session ${header.sessionId}`);
+      throw new ReplayBundleUnverifiedError(
+        `entry ${e.position.log}:${e.position.index} (${r.type} ${r.eventId}) is proved but is not part of session ${header.sessionId}`,
+      );
   }
   return { sessionId: header.sessionId, entries, checkpoints: [...checkpoints.values()].map(({ root: _root, ...c }) => c) };
 }

@@ -13,6 +13,9 @@ import type { Position } from './timeline.ts';
 /** ReplayTooLargeError: a session has more entries than a replay holds in memory. */
 export const ReplayTooLargeError = defineError('AFF_E_REPLAY_TOO_LARGE', 'the session has more entries than a replay holds');
 
+/** ReplaySessionNotFoundError: the ledger holds no entry of the session asked for. */
+export const ReplaySessionNotFoundError = defineError('AFF_E_REPLAY_SESSION_NOT_FOUND', 'the ledger holds no entry of this session');
+
 /** SourceEntry is a stored entry as the ledger returns it. */
 export type SourceEntry = { readonly index: number; readonly bytes: Uint8Array };
 
@@ -72,7 +75,9 @@ export async function scanSession(source: EntrySource, scan: SessionScan, maxEnt
     const key = `${log}\u0000${e.index}`;
     if (scan.seen.has(key)) return;
     if (scan.seen.size >= maxEntries)
-      throw new ReplayTooLargeError(`session ${scan.sessionId} has more than ${maxEntries} entries; export it with 'affidavit ledger export' and verify it instead`);
+      throw new ReplayTooLargeError(
+        `session ${scan.sessionId} has more than ${maxEntries} entries; export it with 'affidavit ledger export' and verify it instead`,
+      );
     scan.seen.add(key);
     found.push({ position: { log, index: e.index }, bytes: e.bytes, record });
   };

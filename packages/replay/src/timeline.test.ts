@@ -17,7 +17,15 @@ function session(): PositionedRecord[] {
   return [
     at('L', 0, ev('SessionStarted', 0)),
     at('L', 1, ev('CommandIssued', 1, { commandId: 'c1', text: 'SELECT email FROM customers', decision: 'mask', ruleId: 'mask-pii' })),
-    at('L', 2, ev('DataMasked', 2, { commandId: 'c1', count: 2, masks: [{ column: 'email', row: 0, ruleId: 'mask-pii', detector: null, masked: 'a***', original: null }] })),
+    at(
+      'L',
+      2,
+      ev('DataMasked', 2, {
+        commandId: 'c1',
+        count: 2,
+        masks: [{ column: 'email', row: 0, ruleId: 'mask-pii', detector: null, masked: 'a***', original: null }],
+      }),
+    ),
     at('L', 3, ev('CommandCompleted', 3, { commandId: 'c1', rows: 2, durationMicros: 900, tag: 'SELECT 2' })),
     at('L', 4, ev('CommandBlocked', 4, { commandId: 'c2', text: 'DROP TABLE customers', ruleId: 'no-ddl', reason: 'DDL is not allowed' })),
     at('L', 5, ev('CommandIssued', 5, { commandId: 'c3', text: 'UPDATE customers SET x = 1', decision: 'require_approval', ruleId: 'hold-writes' })),

@@ -106,7 +106,8 @@ export type Timeline = {
 };
 
 const posKey = (p: Position) => `${p.log}\u0000${p.index}`;
-const byPosition = (a: PositionedRecord, b: PositionedRecord) => (a.position.log === b.position.log ? a.position.index - b.position.index : a.record.occurredAt - b.record.occurredAt);
+const byPosition = (a: PositionedRecord, b: PositionedRecord) =>
+  a.position.log === b.position.log ? a.position.index - b.position.index : a.record.occurredAt - b.record.occurredAt;
 
 type MutableCommand = { -readonly [K in keyof CommandStep]: CommandStep[K] } & { events: StepEvent[]; approvals: ApprovalNote[]; seq: number };
 
@@ -176,7 +177,10 @@ export function buildTimeline(sessionId: string, entries: readonly PositionedRec
   for (let i = 0; i < own.length; i++) {
     const want = i === 0 ? 0 : own[i - 1].record.seq + 1;
     const got = own[i].record.seq;
-    if (i > 0 && got === own[i - 1].record.seq) anomalies.push(`seq ${got} appears more than once (entries ${own[i - 1].position.log}:${own[i - 1].position.index} and ${own[i].position.log}:${own[i].position.index})`);
+    if (i > 0 && got === own[i - 1].record.seq)
+      anomalies.push(
+        `seq ${got} appears more than once (entries ${own[i - 1].position.log}:${own[i - 1].position.index} and ${own[i].position.log}:${own[i].position.index})`,
+      );
     else if (got > want) anomalies.push(got - want === 1 ? `seq ${want} is missing` : `seq ${want} to ${got - 1} are missing`);
   }
 
@@ -193,7 +197,8 @@ export function buildTimeline(sessionId: string, entries: readonly PositionedRec
     c.events.push(stepEvent(e));
     return c;
   };
-  const other = (e: PositionedRecord, kind: SessionStep['kind'], detail: string) => steps.push({ kind, at: e.record.occurredAt, position: e.position, events: [stepEvent(e)], detail });
+  const other = (e: PositionedRecord, kind: SessionStep['kind'], detail: string) =>
+    steps.push({ kind, at: e.record.occurredAt, position: e.position, events: [stepEvent(e)], detail });
   let subject: string | null = null;
   let target: string | null = null;
   let startedAt: number | null = null;
@@ -290,7 +295,11 @@ export function buildTimeline(sessionId: string, entries: readonly PositionedRec
         break;
       }
       case 'MaskedValueOpened':
-        other(e, 'value-revealed', `masked value ${r.index} of event ${r.maskedEventId} opened by ${r.actor?.subject ?? '(unknown)'} with key ${r.keyId}: ${r.reason}`);
+        other(
+          e,
+          'value-revealed',
+          `masked value ${r.index} of event ${r.maskedEventId} opened by ${r.actor?.subject ?? '(unknown)'} with key ${r.keyId}: ${r.reason}`,
+        );
         break;
       case 'TerminalOutput':
         other(e, 'terminal-output', `${r.stream} ${r.data.length} bytes on channel ${r.channel}`);

@@ -24,7 +24,10 @@ export type StartApiOptions = {
 export type RunningApi = { readonly app: FastifyInstance; readonly url: string; readonly projector: ReadModelProjector; stop(): Promise<void> };
 
 /** startApi catches the read models up with the ledger, then listens; it MUST be stopped with stop(). */
-export async function startApi(o: StartApiOptions, deps: Omit<ServerDeps, 'store' | 'proofs' | 'changes'> & { logger?: Logger }): Promise<RunningApi> {
+export async function startApi(
+  o: StartApiOptions,
+  deps: Omit<ServerDeps, 'store' | 'proofs' | 'changes' | 'ledger'> & { logger?: Logger },
+): Promise<RunningApi> {
   const ledger = await openSqliteLedgerStore({ path: o.ledgerFile, readOnly: true });
   const store = openSqliteReadModel({ path: o.readModelFile });
   const projector = new ReadModelProjector({ ledger, store, ...(deps.logger ? { logger: deps.logger.child({ component: 'api-projector' }) } : {}) });
@@ -32,7 +35,7 @@ export async function startApi(o: StartApiOptions, deps: Omit<ServerDeps, 'store
   try {
     await projector.catchUp();
     projector.start(o.pollMs ?? DEFAULT_POLL_MS);
-    app = await buildServer(o.server ?? {}, { ...deps, store, proofs: createProofService(ledger), changes: (l) => projector.onChange(l) });
+    app = await buildServer(o.server ?? {}, { ...deps, store, ledger, proofs: createProofService(ledger), changes: (l) => projector.onChange(l) });
     const url = await app.listen({ host: o.host, port: o.port });
     const running = app;
     return {
