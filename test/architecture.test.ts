@@ -27,7 +27,7 @@ function imports(file: string): string[] {
 
 /** LAYERS lists every workspace package by layer; a package imports only from lower layers. */
 const LAYERS: Readonly<Record<string, readonly string[]>> = {
-  library: ['@affidavit/common', '@affidavit/bus', '@affidavit/tlog', '@affidavit/schemas'],
+  library: ['@affidavit/common', '@affidavit/bus', '@affidavit/tlog', '@affidavit/schemas', '@affidavit/replay'],
   feeder: ['@affidavit/access', '@affidavit/postgres-proxy'],
   service: ['@affidavit/ledger', '@affidavit/api', '@affidavit/cli'],
 };
@@ -55,6 +55,7 @@ const rules: Rule[] = [
     forbidden: (s, f) => IO.includes(s) && outside('proxies/access/src/masking/adapters/')(f),
   },
   { name: 'ledger core is pure', folder: 'services/ledger/src/core', forbidden: (s) => IO.includes(s) },
+  { name: 'packages/replay is pure (the ledger is reached through an injected store)', folder: 'packages/replay/src', forbidden: (s) => IO.includes(s) },
   {
     name: 'kafkajs only in the bus Kafka adapter',
     folder: '.',

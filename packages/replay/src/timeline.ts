@@ -345,6 +345,15 @@ export function buildTimeline(sessionId: string, entries: readonly PositionedRec
     }
   }
 
+  // A decision from another stream lands between the request and the completion it released:
+  // in ledger order within one log, by time across logs.
+  const order = (a: { position: Position; at: number }, b: { position: Position; at: number }) =>
+    a.position.log === b.position.log ? a.position.index - b.position.index : a.at - b.at;
+  for (const c of commands.values()) {
+    c.events.sort(order);
+    c.approvals.sort(order);
+  }
+
   return {
     sessionId,
     subject,

@@ -25,9 +25,21 @@
 
   const sessionId = decodeURIComponent(location.pathname.replace(/^\/sessions\//, '').replace(/\/replay\/?$/, ''));
 
+  // Control and bidi characters would hide or reorder what a statement says (Trojan Source): they
+  // are shown as escapes, the same set the terminal replay escapes (visible() in the CLI's
+  // approvals.ts; a browser cannot import it). A newline is kept.
+  const INVISIBLE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/gu;
+  const visible = (s) =>
+    String(s).replace(INVISIBLE, (ch) => {
+      const c = ch.codePointAt(0);
+      if (ch === '\r') return '\\r';
+      if (ch === '\t') return '\\t';
+      return c <= 0xff ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u${c.toString(16).padStart(4, '0')}`;
+    });
+
   function el(tag, text, cls) {
     const e = document.createElement(tag);
-    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (text !== undefined && text !== null) e.textContent = visible(text);
     if (cls) e.className = cls;
     return e;
   }
