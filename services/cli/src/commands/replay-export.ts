@@ -1,5 +1,5 @@
 // `affidavit replay export` and `affidavit replay keygen`: encrypted replay bundles for an analyst.
-import { chmodSync, createWriteStream, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -33,7 +33,8 @@ Options:
   --output FILE     write here (mode 0600, never over an existing file) instead of standard output
 
 Exit codes: 0 written; 1 no entries of SESSION, or an entry not yet covered by a checkpoint;
-2 usage error (standard output is a terminal and no --output); 3 the ledger could not be read.`,
+2 usage error (standard output is a terminal and no --output, or the --output file exists);
+3 the ledger could not be read.`,
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args,
@@ -45,6 +46,8 @@ Exit codes: 0 written; 1 no entries of SESSION, or an entry not yet covered by a
     const recipient = recipientFrom(values.recipient, io.cwd);
     if (!values.output && (io.stdout as { isTTY?: boolean }).isTTY)
       throw new UsageError('the bundle is binary: redirect standard output to a file, or give --output FILE');
+    if (values.output && existsSync(resolve(io.cwd, values.output)))
+      throw new UsageError(`${resolve(io.cwd, values.output)} exists; export never writes over a file`);
     const sessionId = positionals[0];
     const { store } = await openLedgerForReading(values, io, openSqliteLedgerStore);
     try {

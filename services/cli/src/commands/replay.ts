@@ -25,16 +25,28 @@ import { footer, header, renderTimeline } from './replay-render.ts';
 
 /** DEFAULT_IDLE_LIMIT_S caps one wait of a timed replay (asciinema's idle_time_limit idea): an hour of idling is not replayed. */
 export const DEFAULT_IDLE_LIMIT_S = 2;
-/** FOLLOW_POLL_MS is how often --follow looks for new entries. */
+/** FOLLOW_POLL_MS is how often --follow looks for new entries in the ledger file. */
 export const FOLLOW_POLL_MS = 300;
+/** API_POLL_MS is how often --follow asks the API (each answer is the whole session, and the API rate-limits). */
+export const API_POLL_MS = 1000;
+
+/**
+ * pauseMs is how long a timed replay waits before an entry recorded at `at` (UTC microseconds)
+ * after one recorded at `prevAt`: the recorded gap divided by `speed`, at most `idleLimitS`
+ * seconds; 0 without --speed, for the first entry, or when the clocks went backwards.
+ */
+export function pauseMs(prevAt: number | null, at: number, speed: number | null, idleLimitS: number): number {
+  if (speed === null || prevAt === null || at <= prevAt) return 0;
+  return Math.min((at - prevAt) / 1000 / speed, idleLimitS * 1000);
+}
 
 /** EntryFeed returns the session's entries found since its last call (all of them on the first). */
-type EntryFeed = { next(): Promise<SessionEntry[]>; close(): Promise<void> };
+type EntryFeed = { next(): Promise<SessionEntry[]>; close(): Promise<void>; readonly pollMs: number };
 
 async function ledgerFeed(values: { data?: string; store?: string }, sessionId: string, io: Io): Promise<EntryFeed> {
   const { store } = await openLedgerForReading(values, io, openSqliteLedgerStore);
   const scan = newSessionScan(sessionId);
-  return { next: () => scanSession(store, scan), close: () => store.close() };
+  return { next: () => scanSession(store, scan), close: () => store.close(), pollMs: FOLLOW_POLL_MS };
 }
 
 /** apiFeed reads the API's replay data; the entries' bytes are decoded here, not taken from the server's timeline. */
@@ -66,6 +78,7 @@ function apiFeed(base: string, sessionId: string, io: Io): EntryFeed {
       });
     },
     close: async () => {},
+    pollMs: API_POLL_MS,
   };
 }
 
@@ -84,6 +97,7 @@ async function bundleFeed(file: string, identityFile: string, keyFile: string): 
         return [...opened.entries];
       },
       close: async () => {},
+      pollMs: 0,
     },
   };
 }
@@ -100,7 +114,10 @@ async function play(sessionId: string, feed: EntryFeed, o: PlayOptions, io: Io, 
   let t: Timeline | undefined;
   for (;;) {
     all.push(...(await feed.next()));
-    if (all.length === 0 && !o.follow) throw new ReplaySessionNotFoundError(`the ledger holds no entry of session ${sessionId}`);
+    if (all.length === 0 && !o.follow)
+      throw new ReplaySessionNotFoundError(
+        `the ledger holds no entry of session ${sessionId}${existsSync(resolve(io.cwd, sessionId)) ? ` (${sessionId} is a file: to replay a bundle, give --identity KEYFILE and --key LEDGER.pub)` : ''}`,
+      );
     t = buildTimeline(sessionId, all);
     if (o.json) break;
     if (all.length > 0 && !headerShown) {
@@ -110,7 +127,8 @@ async function play(sessionId: string, feed: EntryFeed, o: PlayOptions, io: Io, 
     }
     for (const line of renderTimeline(t)) {
       if (printed.has(line.eventId)) continue;
-      if (o.speed !== null && lastAt !== null && line.at > lastAt) await sleep(Math.min((line.at - lastAt) / 1000 / o.speed, o.idleLimitS * 1000));
+      const pause = pauseMs(lastAt, line.at, o.speed, o.idleLimitS);
+      if (pause > 0) await sleep(pause);
       const of = line.continuation && line.stepIndex !== lastStep ? `  (of ${line.step})` : '';
       io.stdout.write(`${line.text}${of}\n`);
       printed.add(line.eventId);
@@ -118,7 +136,7 @@ async function play(sessionId: string, feed: EntryFeed, o: PlayOptions, io: Io, 
       lastStep = line.stepIndex;
     }
     if (!o.follow || t.ended) break;
-    await sleep(FOLLOW_POLL_MS);
+    await sleep(feed.pollMs);
   }
   if (o.json) {
     io.stdout.write(`${JSON.stringify(t)}\n`);
@@ -154,7 +172,8 @@ Sources:
                              and every entry's inclusion proof. A failure names the entry.
 
 Options:
-  --follow          keep going as the session runs (polls every ${FOLLOW_POLL_MS} ms) until it ends; Ctrl-C stops
+  --follow          keep going as the session runs (polls the ledger every ${FOLLOW_POLL_MS} ms, the API every
+                    ${API_POLL_MS} ms) until it ends; Ctrl-C stops
   --speed N         wait between entries as they happened, N times faster (0.5 = half speed);
                     each wait is capped at --idle-limit seconds (default ${DEFAULT_IDLE_LIMIT_S}). Without it, no waiting.
   --json            print the timeline as one JSON document instead (not with --follow)

@@ -187,6 +187,14 @@ test('`affidavit replay` from the ledger shows each step with its decision, rule
   assert.deepEqual(lines(followed.stdout), lines(out));
   const events = seen.filter((e) => e.type !== 'InputRejected' && (e.sessionId === sessionId || ('requestId' in e && e.requestId === requestId)));
   assert.equal(lines(out).length, events.length, 'one line per recorded event');
+
+  // The same lines through the API (entries decoded by the CLI itself), for an auditor only.
+  const viaApi = await cli(['replay', sessionId, '--api', system!.apiUrl!], { AFFIDAVIT_TOKEN: await token('dave') });
+  assert.equal(viaApi.code, 0, viaApi.stderr);
+  assert.deepEqual(lines(viaApi.stdout), lines(out));
+  const approver = await cli(['replay', sessionId, '--api', system!.apiUrl!], { AFFIDAVIT_TOKEN: await token('bob') });
+  assert.equal(approver.code, 1);
+  assert.match(approver.stderr, /the API refused \(HTTP 403\): session replay needs one of the roles auditor, admin.*\[AFF_E_API_FORBIDDEN\]/);
 });
 
 /** verdictOf waits for the page to finish checking, and fails with what its status line says when it does not. */
