@@ -108,3 +108,37 @@ test('the data holds the session’s entries, a timeline, and proofs that verify
   assert.match(unproved[0].reason ?? '', /past the latest signed checkpoint/);
   assert.equal(JSON.parse((await data(S1, 'tok-auditor')).body).sessionId, S1);
 });
+
+test('at most 2 scans run and 8 wait; the next caller gets 429 at once instead of queueing', async () => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let started = 0;
+  const slow: LedgerStore = {
+    openLog: (id) => ledger.openLog(id),
+    close: async () => {},
+    listLogs: async () => {
+      started++;
+      await held;
+      return ledger.listLogs();
+    },
+  };
+  const gated = await buildServer(
+    { roleGroups, rateLimit: { max: 1000, windowMs: 60_000 } },
+    { verify, store, ledger: slow, proofs: createProofService(ledger) },
+  );
+  try {
+    const get = () => gated.inject({ method: 'GET', url: `/sessions/${S0}/replay/data`, headers: { authorization: 'Bearer tok-auditor' } });
+    let answered = 0;
+    const all = Array.from({ length: 11 }, () => get().finally(() => answered++));
+    // While the two running scans are held, the only request that can finish is the one refused.
+    while (answered === 0) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(started, 2, 'two scans run, the others wait');
+    release();
+    const codes = (await Promise.all(all)).map((r) => r.statusCode).sort();
+    assert.deepEqual(codes, [...Array(10).fill(200), 429]);
+    const refused = (await Promise.all(all)).find((r) => r.statusCode === 429)!;
+    assert.equal(JSON.parse(refused.body).errors[0].extensions.code, 'AFF_E_API_RATE_LIMITED');
+  } finally {
+    await gated.close();
+  }
+});

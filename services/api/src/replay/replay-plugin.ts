@@ -23,7 +23,7 @@ import fp from 'fastify-plugin';
 import type { FastifyReply } from 'fastify';
 import type { LedgerStore } from '@affidavit/ledger';
 import { buildTimeline, newSessionScan, REPLAY_DATA_FORMAT, scanSession, type ReplayData, type ReplayDataEntry } from '@affidavit/replay';
-import { ApiForbiddenError, ApiInputInvalidError, ApiUnavailableError } from '../errors.ts';
+import { ApiForbiddenError, ApiInputInvalidError, ApiRateLimitedError, ApiUnavailableError } from '../errors.ts';
 import type { ProofService } from '../proofs.ts';
 
 /** ReplayPluginOptions: the ledger to read sessions from and the proof service; without a ledger the data route answers 503. */
@@ -55,12 +55,40 @@ function hardened(reply: FastifyReply, type: string): FastifyReply {
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,200}$/;
 const refuse = (reply: FastifyReply, status: number, code: string, message: string) => reply.code(status).send({ errors: [{ message, extensions: { code } }] });
 
+/**
+ * MAX_CONCURRENT_SCANS bounds the replay scans running at once, and MAX_WAITING_SCANS those
+ * queued behind them: a scan reads every log of the ledger (a session's decisions may sit in any
+ * log), so a few callers must not be able to keep the ledger file busy for everyone else.
+ */
+export const MAX_CONCURRENT_SCANS = 2;
+export const MAX_WAITING_SCANS = 8;
+
+/** scanGate runs at most `max` tasks at once with at most `waiting` queued; beyond that it answers undefined at once. */
+function scanGate(max: number, waiting: number) {
+  let running = 0;
+  const queue: Array<() => void> = [];
+  return async <T>(task: () => Promise<T>): Promise<{ value: T } | undefined> => {
+    if (running >= max) {
+      if (queue.length >= waiting) return undefined;
+      await new Promise<void>((r) => queue.push(r));
+    } else running++;
+    try {
+      return { value: await task() };
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+}
+
 /** REPLAY_ROLES may read replay data (like every read of the API). */
 const REPLAY_ROLES = ['auditor', 'admin'] as const;
 
 /** replayPlugin serves the replay page, its assets and its data. */
 export const replayPlugin = fp<ReplayPluginOptions>(
   async (app, o) => {
+    const gate = scanGate(MAX_CONCURRENT_SCANS, MAX_WAITING_SCANS);
     app.get('/sessions/:id/replay', { config: { public: true } }, async (_req, reply) => hardened(reply, 'text/html; charset=utf-8').send(FILES.html));
     app.get('/replay/assets/replay.js', { config: { public: true } }, async (_req, reply) => hardened(reply, 'text/javascript; charset=utf-8').send(FILES.js));
     app.get('/replay/assets/replay.css', { config: { public: true } }, async (_req, reply) => hardened(reply, 'text/css; charset=utf-8').send(FILES.css));
@@ -78,9 +106,18 @@ export const replayPlugin = fp<ReplayPluginOptions>(
       if (!SESSION_ID.test(sessionId)) return refuse(reply, 400, ApiInputInvalidError.code, 'a session id is 1 to 200 characters of [A-Za-z0-9._:-]');
       if (!o.ledger)
         return refuse(reply, 503, ApiUnavailableError.code, new ApiUnavailableError('this API instance has no ledger store to replay from').message);
+      const ledger = o.ledger;
       let entries: Awaited<ReturnType<typeof scanSession>>;
       try {
-        entries = await scanSession(o.ledger, newSessionScan(sessionId));
+        const scanned = await gate(() => scanSession(ledger, newSessionScan(sessionId)));
+        if (!scanned)
+          return refuse(
+            reply,
+            429,
+            ApiRateLimitedError.code,
+            `more than ${MAX_CONCURRENT_SCANS + MAX_WAITING_SCANS} session replays are being read; retry shortly`,
+          );
+        entries = scanned.value;
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (code === 'AFF_E_REPLAY_TOO_LARGE') return refuse(reply, 413, code, (e as Error).message);
