@@ -9,6 +9,7 @@ export type { EntrySource, SourceLog, SourceEntry, SessionEntry, SessionScan } f
 export {
   replayBundleLines,
   openReplayBundle,
+  keyLabel,
   REPLAY_BUNDLE_FORMAT,
   MAX_REPLAY_LINE_BYTES,
   ReplayBundleMalformedError,

@@ -92,6 +92,9 @@ export type VerifiedCheckpoint = { readonly log: string; readonly origin: string
 /** OpenedReplayBundle is a bundle whose every entry verified. */
 export type OpenedReplayBundle = { readonly sessionId: string; readonly entries: readonly SessionEntry[]; readonly checkpoints: readonly VerifiedCheckpoint[] };
 
+/** keyLabel names a verifier key as signed notes do: name+8 hex digits of its key hash. */
+export const keyLabel = (key: NoteVerifier) => `${key.name}+${key.keyHash.toString(16).padStart(8, '0')}`;
+
 const isIndex = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
 /**
@@ -135,14 +138,14 @@ export async function openReplayBundle(lines: AsyncIterable<string>, key: NoteVe
         opened = openNote(v.checkpoint, [key]);
       } catch (e) {
         throw new ReplayBundleUnverifiedError(
-          `the checkpoint of log ${v.log} is not signed by ${key.name}+${key.keyHash} (the ledger key given): ${(e as Error).message}`,
+          `the checkpoint of log ${v.log} is not signed by ${keyLabel(key)} (the ledger key given): ${(e as Error).message}`,
           {
             cause: e,
           },
         );
       }
       if (opened.verified.length === 0)
-        throw new ReplayBundleUnverifiedError(`the checkpoint of log ${v.log} is not signed by ${key.name}+${key.keyHash} (the ledger key given)`);
+        throw new ReplayBundleUnverifiedError(`the checkpoint of log ${v.log} is not signed by ${keyLabel(key)} (the ledger key given)`);
       const cp = (() => {
         try {
           return parseCheckpoint(opened.text);

@@ -132,6 +132,12 @@ test('keygen writes a private key file 0600 and never replaces one; a bundle rou
   const opened = await run('replay', 's.bundle', '--identity', 'a.key', '--key', 'ledger.pub', '--json');
   assert.equal(opened.code, 0, opened.stderr);
   assert.deepEqual(JSON.parse(opened.stdout), direct);
+  const shown = await run('replay', 's.bundle', '--identity', 'a.key', '--key', 'ledger.pub');
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(
+    shown.stdout,
+    /^bundle .*s\.bundle: 4 entries, every one verified offline against checkpoints signed by test\.replay\+[0-9a-f]{8}:\n {2}test\.replay\/affidavit\.session-events\.v1:0 tree size 6\n/,
+  );
   const hint = await run('replay', 's.bundle', '--store', 'ledger.sqlite');
   assert.match(hint.stderr, /is a file: to replay a bundle, give --identity/);
 });

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { openSqliteLedgerStore, readVerifierKey } from '@affidavit/ledger';
 import {
   buildTimeline,
+  keyLabel,
   entriesFromReplayData,
   newSessionScan,
   openReplayBundle,
@@ -20,6 +21,7 @@ import {
 import { EXIT, UsageError } from '../command.ts';
 import type { Command, Io } from '../command.ts';
 import { openLedgerForReading } from './ledger-source.ts';
+import { visible } from './approvals.ts';
 import { decryptLines, identityFrom } from './replay-crypto.ts';
 import { footer, header, renderTimeline } from './replay-render.ts';
 
@@ -85,11 +87,16 @@ function apiFeed(base: string, sessionId: string, io: Io): EntryFeed {
 class ApiUnreachable extends Error {}
 class ApiRefused extends Error {}
 
-async function bundleFeed(file: string, identityFile: string, keyFile: string): Promise<{ sessionId: string; feed: EntryFeed }> {
-  const opened = await openReplayBundle(decryptLines(file, identityFrom(identityFile)), readVerifierKey(keyFile));
+async function bundleFeed(file: string, identityFile: string, keyFile: string): Promise<{ sessionId: string; feed: EntryFeed; verified: string[] }> {
+  const key = readVerifierKey(keyFile);
+  const opened = await openReplayBundle(decryptLines(file, identityFrom(identityFile)), key);
   let given = false;
   return {
     sessionId: opened.sessionId,
+    verified: [
+      `bundle ${file}: ${opened.entries.length} entries, every one verified offline against checkpoints signed by ${keyLabel(key)}:`,
+      ...opened.checkpoints.map((c) => `  ${c.origin} tree size ${c.size}`),
+    ].map(visible),
     feed: {
       async next() {
         if (given) return [];
@@ -245,15 +252,8 @@ async function runReplay(args: string[], io: Io): Promise<number> {
     if (o.follow) throw new UsageError('a bundle is a finished export; --follow needs --data or --api');
     const file = resolve(io.cwd, positionals[0]);
     if (!existsSync(file)) throw new UsageError(`no bundle file at ${file}`);
-    const { sessionId, feed } = await bundleFeed(file, resolve(io.cwd, values.identity), resolve(io.cwd, values.key));
-    const n = await play(
-      sessionId,
-      feed,
-      o,
-      io,
-      o.json ? [] : [`bundle ${file}: every entry verified against checkpoints signed by ${resolve(io.cwd, values.key)}`],
-    );
-    return n;
+    const { sessionId, feed, verified } = await bundleFeed(file, resolve(io.cwd, values.identity), resolve(io.cwd, values.key));
+    return await play(sessionId, feed, o, io, o.json ? [] : verified);
   }
   const sessionId = positionals[0];
   if (values.api) {

@@ -302,7 +302,10 @@ test('a replay bundle round trip: keygen, export, offline verify and replay equa
   assert.deepEqual(shown, recorded, 'the replay holds exactly the events recorded, event for event');
   const text = await cli(['replay', bundle, '--identity', key, '--key', pub]);
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /every entry verified against checkpoints signed by/);
+  assert.match(
+    text.stdout,
+    /entries, every one verified offline against checkpoints signed by affidavit\.test\/replay\+[0-9a-f]{8}:\n {2}affidavit\.test\/replay\/affidavit\.session-events\.v1:0 tree size \d+/,
+  );
   assert.match(text.stdout, /approved by bob \(signed\): ticket 7/);
 
   // The wrong identity: refused, saying so.
