@@ -109,6 +109,17 @@ test('the data holds the session’s entries, a timeline, and proofs that verify
   assert.equal(JSON.parse((await data(S1, 'tok-auditor')).body).sessionId, S1);
 });
 
+test('in development mode (GraphiQL served), a browser-like request without a token still gets no data', async () => {
+  const dev = await buildServer({ roleGroups, development: true }, { verify, store, ledger, proofs: createProofService(ledger) });
+  try {
+    const r = await dev.inject({ method: 'GET', url: `/sessions/${S0}/replay/data`, headers: { accept: 'text/html' } });
+    assert.equal(r.statusCode, 401);
+    assert.equal(JSON.parse(r.body).errors[0].extensions.code, 'AFF_E_API_UNAUTHENTICATED');
+  } finally {
+    await dev.close();
+  }
+});
+
 test('at most 2 scans run and 8 wait; the next caller gets 429 at once instead of queueing', async () => {
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));

@@ -23,7 +23,7 @@ import fp from 'fastify-plugin';
 import type { FastifyReply } from 'fastify';
 import type { LedgerStore } from '@affidavit/ledger';
 import { buildTimeline, newSessionScan, REPLAY_DATA_FORMAT, scanSession, type ReplayData, type ReplayDataEntry } from '@affidavit/replay';
-import { ApiForbiddenError, ApiInputInvalidError, ApiRateLimitedError, ApiUnavailableError } from '../errors.ts';
+import { ApiForbiddenError, ApiInputInvalidError, ApiRateLimitedError, ApiUnauthenticatedError, ApiUnavailableError } from '../errors.ts';
 import type { ProofService } from '../proofs.ts';
 
 /** ReplayPluginOptions: the ledger to read sessions from and the proof service; without a ledger the data route answers 503. */
@@ -95,6 +95,10 @@ export const replayPlugin = fp<ReplayPluginOptions>(
 
     app.get<{ Params: { id: string } }>('/sessions/:id/replay/data', async (req, reply) => {
       hardened(reply, 'application/json; charset=utf-8');
+      // Checked here too, not only in the auth hook: that hook lets some requests through
+      // unauthenticated (public routes, GraphiQL's page in development), and this route must
+      // never be one of them.
+      if (!req.identity || !req.roles) return refuse(reply, 401, ApiUnauthenticatedError.code, new ApiUnauthenticatedError().message);
       if (!REPLAY_ROLES.some((r) => req.roles.has(r)))
         return refuse(
           reply,
