@@ -35,6 +35,7 @@ const FILES = {
   html: readFileSync(join(PAGE_DIR, 'replay.html'), 'utf8'),
   js: readFileSync(join(PAGE_DIR, 'replay.js'), 'utf8'),
   css: readFileSync(join(PAGE_DIR, 'replay.css'), 'utf8'),
+  icon: readFileSync(join(PAGE_DIR, 'icon.svg'), 'utf8'),
 };
 
 // No inline script or style, no other origin, no framing: a statement that smuggled markup into
@@ -92,6 +93,8 @@ export const replayPlugin = fp<ReplayPluginOptions>(
     app.get('/sessions/:id/replay', { config: { public: true } }, async (_req, reply) => hardened(reply, 'text/html; charset=utf-8').send(FILES.html));
     app.get('/replay/assets/replay.js', { config: { public: true } }, async (_req, reply) => hardened(reply, 'text/javascript; charset=utf-8').send(FILES.js));
     app.get('/replay/assets/replay.css', { config: { public: true } }, async (_req, reply) => hardened(reply, 'text/css; charset=utf-8').send(FILES.css));
+    // Named in the page, so the browser does not ask for /favicon.ico (answered 401 like any unknown path).
+    app.get('/replay/assets/icon.svg', { config: { public: true } }, async (_req, reply) => hardened(reply, 'image/svg+xml').send(FILES.icon));
 
     app.get<{ Params: { id: string } }>('/sessions/:id/replay/data', async (req, reply) => {
       hardened(reply, 'application/json; charset=utf-8');

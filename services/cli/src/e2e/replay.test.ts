@@ -9,6 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { createLogger, uuidv7 } from '@affidavit/common';
 import { codec, encodeEvent, TOPICS } from '@affidavit/schemas';
 import type { CommandIssued, LedgerRecord } from '@affidavit/schemas';
 import type { Timeline } from '@affidavit/replay';
+import { generateEd25519NoteKey } from '@affidavit/tlog';
 import type { Subscription } from '@affidavit/bus';
 import { startPostgres, stopPostgres } from '../../../../test/services/postgres.ts';
 import type { PostgresInstance, RunResult } from '../../../../test/services/postgres.ts';
@@ -266,6 +268,16 @@ test('the replay page in Chromium shows the timeline and verifies every proof in
   assert.equal(failed.length, 1);
   assert.match(failed[0], /FAILED: the proof leads to another root/);
   await liar.screenshot({ path: join(artifacts, 'replay-page-tampered.png'), fullPage: true });
+
+  // Another key of the same name, whose base64 holds a '+' (the separator of the key's fields):
+  // parsed, and every entry fails for want of its signature.
+  let otherKey: string;
+  do otherKey = generateEd25519NoteKey('affidavit.test/replay', (k) => randomBytes(k)).verifierKey;
+  while (!otherKey.split('+').slice(2).join('+').includes('+'));
+  const wrongKey = await browser.newPage();
+  await wrongKey.goto(`${system!.apiUrl}/sessions/${sessionId}/replay#token=${encodeURIComponent(dave)}&key=${encodeURIComponent(otherKey)}`);
+  assert.equal(await verdictOf(wrongKey), `${n} of ${n} entries FAILED verification`);
+  assert.match((await wrongKey.$$eval('.badge.failed', (b) => b.map((x) => x.textContent ?? '')))[0], /carries no signature by affidavit\.test\/replay\+/);
 
   // Without a token the page asks for one and shows no data; an approver's token is refused.
   const bare = await browser.newPage();

@@ -111,8 +111,9 @@
   }
 
   async function importKey(vkey) {
-    const parts = vkey.trim().split('+');
-    if (parts.length !== 3 || !/^[0-9a-f]{8}$/.test(parts[1])) throw new Error('a ledger key looks like name+hash+base64 (data/keys/ledger.pub)');
+    // The name holds no '+', the hash is 8 hex digits, and the base64 key may hold '+' itself.
+    const parts = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+=*)$/.exec(vkey.trim())?.slice(1);
+    if (!parts) throw new Error('a ledger key looks like name+hash+base64 (data/keys/ledger.pub)');
     const material = b64(parts[2]);
     if (material.length !== 33 || material[0] !== 1) throw new Error('not an Ed25519 note key');
     // The key hash is the first 4 bytes of SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key).
