@@ -138,3 +138,12 @@ test('an entry past the latest checkpoint is not exported as if it were proved',
     return true;
   });
 });
+
+test('a scan refuses a session with more entries than it may hold, naming the way out', async () => {
+  const { source } = await memLedger(ledger());
+  await assert.rejects(scanSession(source, newSessionScan(S), 3), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'AFF_E_REPLAY_TOO_LARGE');
+    assert.match(e.message, /more than 3 entries/);
+    return true;
+  });
+});

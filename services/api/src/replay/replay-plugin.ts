@@ -62,6 +62,8 @@ const refuse = (reply: FastifyReply, status: number, code: string, message: stri
  * log), so a few callers must not be able to keep the ledger file busy for everyone else.
  */
 export const MAX_CONCURRENT_SCANS = 2;
+/** MAX_PAGE_ENTRIES bounds the entries one answer carries (each with its bytes and proof): beyond it, export a bundle. */
+export const MAX_PAGE_ENTRIES = 20_000;
 export const MAX_WAITING_SCANS = 8;
 
 /** scanGate runs at most `max` tasks at once with at most `waiting` queued; beyond that it answers undefined at once. */
@@ -116,7 +118,7 @@ export const replayPlugin = fp<ReplayPluginOptions>(
       const ledger = o.ledger;
       let entries: Awaited<ReturnType<typeof scanSession>>;
       try {
-        const scanned = await gate(() => scanSession(ledger, newSessionScan(sessionId)));
+        const scanned = await gate(() => scanSession(ledger, newSessionScan(sessionId), MAX_PAGE_ENTRIES));
         if (!scanned)
           return refuse(
             reply,
@@ -127,7 +129,13 @@ export const replayPlugin = fp<ReplayPluginOptions>(
         entries = scanned.value;
       } catch (e) {
         const code = (e as { code?: string }).code;
-        if (code === 'AFF_E_REPLAY_TOO_LARGE') return refuse(reply, 413, code, (e as Error).message);
+        if (code === 'AFF_E_REPLAY_TOO_LARGE')
+          return refuse(
+            reply,
+            413,
+            code,
+            `session ${sessionId} has more than ${MAX_PAGE_ENTRIES} entries, more than a page shows; replay it from a bundle (affidavit replay export)`,
+          );
         throw e;
       }
       if (entries.length === 0) return refuse(reply, 404, 'AFF_E_REPLAY_SESSION_NOT_FOUND', `the ledger holds no entry of session ${sessionId}`);
