@@ -194,6 +194,9 @@ test('`affidavit replay` from the ledger shows each step with its decision, rule
   const viaApi = await cli(['replay', sessionId, '--api', system!.apiUrl!], { AFFIDAVIT_TOKEN: await token('dave') });
   assert.equal(viaApi.code, 0, viaApi.stderr);
   assert.deepEqual(lines(viaApi.stdout), lines(out));
+  const followApi = await cli(['replay', sessionId, '--api', system!.apiUrl!, '--follow'], { AFFIDAVIT_TOKEN: await token('dave') });
+  assert.equal(followApi.code, 0, `--follow over the API stops at the session's end (${followApi.stderr})`);
+  assert.deepEqual(lines(followApi.stdout), lines(out));
   const approver = await cli(['replay', sessionId, '--api', system!.apiUrl!], { AFFIDAVIT_TOKEN: await token('bob') });
   assert.equal(approver.code, 1);
   assert.match(approver.stderr, /the API refused \(HTTP 403\): session replay needs one of the roles auditor, admin.*\[AFF_E_API_FORBIDDEN\]/);
