@@ -34,6 +34,7 @@ const PAGE_DIR = join(import.meta.dirname, 'page');
 const FILES = {
   html: readFileSync(join(PAGE_DIR, 'replay.html'), 'utf8'),
   js: readFileSync(join(PAGE_DIR, 'replay.js'), 'utf8'),
+  verify: readFileSync(join(PAGE_DIR, 'verify.js'), 'utf8'),
   css: readFileSync(join(PAGE_DIR, 'replay.css'), 'utf8'),
   icon: readFileSync(join(PAGE_DIR, 'icon.svg'), 'utf8'),
 };
@@ -94,6 +95,9 @@ export const replayPlugin = fp<ReplayPluginOptions>(
     const gate = scanGate(MAX_CONCURRENT_SCANS, MAX_WAITING_SCANS);
     app.get('/sessions/:id/replay', { config: { public: true } }, async (_req, reply) => hardened(reply, 'text/html; charset=utf-8').send(FILES.html));
     app.get('/replay/assets/replay.js', { config: { public: true } }, async (_req, reply) => hardened(reply, 'text/javascript; charset=utf-8').send(FILES.js));
+    app.get('/replay/assets/verify.js', { config: { public: true } }, async (_req, reply) =>
+      hardened(reply, 'text/javascript; charset=utf-8').send(FILES.verify),
+    );
     app.get('/replay/assets/replay.css', { config: { public: true } }, async (_req, reply) => hardened(reply, 'text/css; charset=utf-8').send(FILES.css));
     // Named in the page, so the browser does not ask for /favicon.ico (answered 401 like any unknown path).
     app.get('/replay/assets/icon.svg', { config: { public: true } }, async (_req, reply) => hardened(reply, 'image/svg+xml').send(FILES.icon));
