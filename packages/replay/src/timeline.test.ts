@@ -96,3 +96,10 @@ test('a live session (no SessionEnded yet) is not marked ended', () => {
   assert.equal(t.ended, false);
   assert.equal(t.endedAt, null);
 });
+
+test('a held statement that completed without an approving decision among the entries is an anomaly', () => {
+  const withoutDecision = session().filter((e) => e.record.type !== 'ApprovalDecided');
+  const t = buildTimeline(S, withoutDecision);
+  assert.deepEqual(t.anomalies, ['statement L:5 completed (ok) after approval request r1, but no approving decision is among the entries']);
+  assert.deepEqual(buildTimeline(S, session()).anomalies, [], 'with the decision: none');
+});

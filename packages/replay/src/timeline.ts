@@ -354,6 +354,17 @@ export function buildTimeline(sessionId: string, entries: readonly PositionedRec
     c.approvals.sort(order);
   }
 
+  // A held statement that ran must have been approved: a completion without an approving decision
+  // among the entries means a decision is missing (left out of a bundle, or never recorded).
+  for (const c of commands.values()) {
+    const requested = c.approvals.filter((a) => a.kind === 'requested');
+    const approved = c.approvals.some((a) => a.kind === 'decided' && a.decision === 'approved');
+    if (requested.length > 0 && c.outcome !== null && !approved)
+      anomalies.push(
+        `statement ${c.position.log}:${c.position.index} completed (${c.outcome}) after approval request ${requested.map((a) => a.requestId).join(', ')}, but no approving decision is among the entries`,
+      );
+  }
+
   return {
     sessionId,
     subject,
