@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const BENCHES = ['bus', 'recorder', 'masking', 'ledger', 'postgres', 'api', 'siem', 'report'] as const;
+const BENCHES = ['bus', 'recorder', 'masking', 'ledger', 'postgres', 'api', 'siem', 'report', 'replay'] as const;
 
 const usage = `usage: node bench/run.ts [--quick] [--only LIST]
 
@@ -37,6 +37,7 @@ const QUICK: Record<(typeof BENCHES)[number], string[]> = {
   api: ['--quick'],
   siem: ['--quick'],
   report: ['--quick'],
+  replay: ['--quick'],
 };
 const failed: string[] = [];
 for (const b of BENCHES) {

@@ -27,7 +27,7 @@ function imports(file: string): string[] {
 
 /** LAYERS lists every workspace package by layer; a package imports only from lower layers. */
 const LAYERS: Readonly<Record<string, readonly string[]>> = {
-  library: ['@affidavit/common', '@affidavit/bus', '@affidavit/tlog', '@affidavit/schemas'],
+  library: ['@affidavit/common', '@affidavit/bus', '@affidavit/tlog', '@affidavit/schemas', '@affidavit/replay'],
   feeder: ['@affidavit/access', '@affidavit/postgres-proxy'],
   service: ['@affidavit/ledger', '@affidavit/evidence', '@affidavit/api', '@affidavit/siem', '@affidavit/cli'],
 };
@@ -57,6 +57,7 @@ const rules: Rule[] = [
   { name: 'ledger core is pure', folder: 'services/ledger/src/core', forbidden: (s) => IO.includes(s) },
   { name: 'the OCSF mapping and validator are pure', folder: 'services/siem/src/ocsf', forbidden: (s) => IO.includes(s) },
   { name: 'evidence core (report folds, claims, OSCAL, verification) is pure', folder: 'services/evidence/src/core', forbidden: (s) => IO.includes(s) },
+  { name: 'packages/replay is pure (the ledger is reached through an injected store)', folder: 'packages/replay/src', forbidden: (s) => IO.includes(s) },
   {
     name: 'kafkajs only in the bus Kafka adapter',
     folder: '.',

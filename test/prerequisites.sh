@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and a fresh Debian machine lacks (PostgreSQL server and
 # client, OpenSSH, kcat, PgBouncer, Java 17 and Maven for Kafka's jars, Go for the reference
-# Merkle code, Python 3 for fastavro, util-linux `script`). Idempotent: what is already there
-# is not installed again. `npm test` and `.ci/run` both run it first, so the README's test
-# command passes by itself on a fresh machine.
+# Merkle code, Python 3 for fastavro, util-linux `script`, Chromium for the replay page test).
+# Idempotent: what is already there is not installed again. `npm test` and `.ci/run` both run
+# it first, so the README's test command passes by itself on a fresh machine.
 #
 # Exit codes: 0 everything is there (or was installed); 3 something is missing and this user
 # cannot install it (the message names each tool and the command that installs it).
@@ -23,6 +23,7 @@ have java || need+=(openjdk-17-jre-headless)
 have mvn || need+=(maven)
 have go || [ -x /usr/local/go/bin/go ] || need+=(golang-go)
 have python3 || need+=(python3 python3-venv)
+have chromium || [ -x /usr/bin/chromium ] || need+=(chromium) # headless, driven by playwright-core in the replay e2e
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ] || ! have apt-get; then

@@ -3,6 +3,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Identity } from '@affidavit/access';
+import type { LedgerStore } from '@affidavit/ledger';
 import { systemClock, type Clock, type Logger } from '@affidavit/common';
 import { authPlugin } from './auth/auth-plugin.ts';
 import { ApiRateLimitedError } from './errors.ts';
@@ -10,6 +11,7 @@ import { createApiYoga, graphqlPlugin, type ApiYoga } from './graphql/graphql-pl
 import type { ResolverDeps } from './graphql/resolvers.ts';
 import { apiOptions, type ApiOptions } from './options.ts';
 import type { AuthFailureRecorder } from './ports.ts';
+import { replayPlugin } from './replay/replay-plugin.ts';
 
 /** ServerDeps are the server's injected collaborators. */
 export type ServerDeps = Omit<ResolverDeps, 'clock'> & {
@@ -18,6 +20,8 @@ export type ServerDeps = Omit<ResolverDeps, 'clock'> & {
   readonly recorder?: AuthFailureRecorder;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** ledger is read (never written) by the session replay route; without it that route answers 503. */
+  readonly ledger?: LedgerStore;
 };
 
 declare module 'fastify' {
@@ -59,5 +63,6 @@ export async function buildServer(input: Partial<ApiOptions>, deps: ServerDeps):
     }),
   });
   await app.register(graphqlPlugin, { yoga });
+  await app.register(replayPlugin, { ...(deps.ledger ? { ledger: deps.ledger } : {}), ...(deps.proofs ? { proofs: deps.proofs } : {}) });
   return app;
 }

@@ -27,7 +27,7 @@ export type RunningApi = { readonly app: FastifyInstance; readonly url: string; 
 /** startApi catches the read models up with the ledger, then listens; it MUST be stopped with stop(). */
 export async function startApi(
   o: StartApiOptions,
-  deps: Omit<ServerDeps, 'store' | 'proofs' | 'changes' | 'reports'> & { logger?: Logger; reportKeys?: ReportKeys },
+  deps: Omit<ServerDeps, 'store' | 'proofs' | 'changes' | 'reports' | 'ledger'> & { logger?: Logger; reportKeys?: ReportKeys },
 ): Promise<RunningApi> {
   const ledger = await openSqliteLedgerStore({ path: o.ledgerFile, readOnly: true });
   const store = openSqliteReadModel({ path: o.readModelFile });
@@ -40,6 +40,7 @@ export async function startApi(
     app = await buildServer(o.server ?? {}, {
       ...rest,
       store,
+      ledger,
       proofs: createProofService(ledger),
       ...(reportKeys ? { reports: createReportService(ledger, reportKeys) } : {}),
       changes: (l) => projector.onChange(l),

@@ -20,6 +20,9 @@ export const commandLoaders: readonly CommandLoader[] = [
   { path: ['ledger', 'export'], load: async () => (await import('./ledger-export.ts')).ledgerExportCommand },
   { path: ['ledger', 'show'], load: async () => (await import('./ledger-show.ts')).ledgerShowCommand },
   { path: ['ledger', 'run'], load: async () => (await import('./ledger-run.ts')).ledgerRunCommand },
+  { path: ['replay'], load: async () => (await import('./replay.ts')).replayCommand },
+  { path: ['replay', 'export'], load: async () => (await import('./replay-export.ts')).replayExportCommand },
+  { path: ['replay', 'keygen'], load: async () => (await import('./replay-export.ts')).replayKeygenCommand },
   { path: ['policy', 'check'], load: async () => (await import('./policy-check.ts')).policyCheckCommand },
   { path: ['siem', 'run'], load: async () => (await import('./siem-run.ts')).siemRunCommand },
 ];
