@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const BENCHES = ['bus', 'recorder', 'masking', 'ledger', 'postgres', 'api'] as const;
+const BENCHES = ['bus', 'recorder', 'masking', 'ledger', 'postgres', 'api', 'distributed'] as const;
 
 const usage = `usage: node bench/run.ts [--quick] [--only LIST]
 
@@ -35,6 +35,7 @@ const QUICK: Record<(typeof BENCHES)[number], string[]> = {
   ledger: ['--quick'],
   postgres: ['--quick'],
   api: ['--quick'],
+  distributed: ['--quick'],
 };
 const failed: string[] = [];
 for (const b of BENCHES) {

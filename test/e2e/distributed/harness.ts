@@ -22,7 +22,7 @@ export const CLI = join(ROOT, 'services/cli/src/main.ts');
 export type Child = { readonly proc: ChildProcess; output(): string; readonly exited: Promise<number | string> };
 
 /**
- * spawnAffidavit runs `affidavit ARGS` and resolves once its stderr shows `ready` (a regular
+ * spawnAffidavit runs `affidavit ARGS` and resolves once its output shows `ready` (a regular
  * expression), or rejects with its output when it exits or stays silent for `timeoutMs`.
  */
 export async function spawnAffidavit(args: readonly string[], ready: RegExp, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Child> {
@@ -44,6 +44,7 @@ export async function spawnAffidavit(args: readonly string[], ready: RegExp, opt
       }
     };
     proc.stderr!.on('data', check);
+    proc.stdout!.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`affidavit ${args.join(' ')} exited ${code} before it was ready: ${text}`));
