@@ -18,6 +18,7 @@ export const commandLoaders: readonly CommandLoader[] = [
   { path: ['ledger', 'export'], load: async () => (await import('./ledger-export.ts')).ledgerExportCommand },
   { path: ['ledger', 'show'], load: async () => (await import('./ledger-show.ts')).ledgerShowCommand },
   { path: ['ledger', 'run'], load: async () => (await import('./ledger-run.ts')).ledgerRunCommand },
+  { path: ['api'], load: async () => (await import('./api.ts')).apiCommand },
   { path: ['proxy', 'postgres'], load: async () => (await import('./proxy-postgres.ts')).proxyPostgresCommand },
   { path: ['policy', 'check'], load: async () => (await import('./policy-check.ts')).policyCheckCommand },
 ];

@@ -36,11 +36,11 @@ export class ApprovalBook {
   readonly #requests = new Map<string, ApprovalRequested>();
   #sub?: Subscription;
 
-  /** follow subscribes to the session-events topic in a group of its own. */
-  async follow(bus: Bus, group: string): Promise<void> {
+  /** follow subscribes to the session-events topic (or `topic`) in a group of its own. */
+  async follow(bus: Bus, group: string, topic: string = TOPICS.sessionEvents): Promise<void> {
     this.#sub = await bus.subscribe({
       group,
-      topics: [TOPICS.sessionEvents],
+      topics: [topic],
       handler: async (batch) => {
         for (const r of batch.records) {
           const t = r.headers.type?.toString();
