@@ -1,16 +1,17 @@
 // Scale-out and failover, every part its own OS process: a real Kafka broker (KRaft), two
 // `affidavit proxy postgres` processes in front of one real PostgreSQL (log_statement=all), and
 // two `affidavit ledger run` instances in one consumer group over a 3-partition topic, sharing one
-// SQLite store and signing key. pgbench drives both proxies; one ledger instance is SIGKILLed
+// SQLite store and signing key, and `affidavit api` reading that store. pgbench drives both proxies; one ledger instance is SIGKILLed
 // mid-run and the other takes its partitions over. Afterwards: every statement PostgreSQL's own
 // log shows pgbench ran through the proxies is in the ledger exactly once, every event on the
 // topic is in the ledger exactly once, every checkpoint either instance published is consistent
 // with the one tree of its log (no fork: one writer per log at any time), and `affidavit verify`
-// passes.
+// passes; the API serves what the ledger holds.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKafkaBus } from '@affidavit/bus';
@@ -179,6 +180,22 @@ test('two proxies, two ledgers in one group; one ledger SIGKILLed mid-run: exact
   const ledgerA = await ledger();
   const ledgerB = await ledger();
   children.push(ledgerA, ledgerB);
+  const apiConfig = join(dir, 'api.yaml');
+  writeFileSync(
+    apiConfig,
+    stringify({
+      id: 'api-failover',
+      kafka: { brokers: [bootstrap], topic },
+      listen: { host: '127.0.0.1', port: await freePort() },
+      ledgerFile: store,
+      readModelFile: join(dir, 'read-models.sqlite'),
+      oidc: { issuer: oidc.issuer, audience: oidc.audience },
+      roleGroups: { auditor: ['dba'], approver: ['approvers'], admin: ['nobody'] },
+    }),
+  );
+  const api = await spawnAffidavit(['api', '--config', apiConfig], /api listening on/);
+  children.push(api);
+  const apiUrl = /api listening on (\S+)/.exec(api.output())![1];
 
   // -C: a new connection (a new session, keyed to a partition by its id) per transaction, so
   // every partition carries events until the end and the survivor must take every one over.
@@ -242,6 +259,21 @@ test('two proxies, two ledgers in one group; one ledger SIGKILLed mid-run: exact
   assert.equal(recorded.length, ran.length, 'no statement in the ledger that PostgreSQL did not run');
   const byProxy = count(recorded.map((e) => e.feeder.id));
   assert.ok((byProxy.get('pg-a') ?? 0) > 0 && (byProxy.get('pg-b') ?? 0) > 0, JSON.stringify([...byProxy]));
+
+  // The API process serves the sessions the ledger holds (bob's groups grant the auditor role here).
+  const sessions = new Set(logs.flatMap((l) => l.entries.map((e) => e.event.sessionId)));
+  const someSession = logs[0].entries.at(-1)!.event.sessionId;
+  const served = await until('the API serves a session the survivor appended', async () => {
+    const res = await fetch(`${apiUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await oidc.issueToken('bob')}` },
+      body: JSON.stringify({ query: 'query ($id: ID!) { session(sessionId: $id) { sessionId subject } }', variables: { id: someSession } }),
+    });
+    const body = (await res.json()) as { data?: { session?: { sessionId: string; subject: string } | null } };
+    return body.data?.session ?? undefined;
+  });
+  assert.equal(served.subject, 'alice');
+  assert.ok(sessions.size > PARTITIONS, `${sessions.size} sessions`);
 
   // One tree per log: every checkpoint published by either instance, the stored ones, and the
   // entries agree (a second writer would have produced a checkpoint no single tree explains).
