@@ -7,6 +7,43 @@ import { EXIT, UsageError } from '../command.ts';
 import type { Command } from '../command.ts';
 import { exitDespiteLingeringClients, untilSignal } from '../distributed/exit-after-stop.ts';
 
+/** LEDGER_RUN_OPTIONS are the command-line options of `affidavit ledger run`. */
+const LEDGER_RUN_OPTIONS = {
+  brokers: { type: 'string' },
+  store: { type: 'string' },
+  'signing-key': { type: 'string' },
+  'public-key': { type: 'string' },
+  origin: { type: 'string' },
+  group: { type: 'string' },
+  topic: { type: 'string', default: TOPICS.sessionEvents },
+  partitions: { type: 'string', default: '3' },
+  'checkpoint-every': { type: 'string' },
+  'checkpoint-ms': { type: 'string' },
+  'session-timeout-ms': { type: 'string' },
+} as const;
+
+/**
+ * parseLedgerRunArgs checks a `ledger run` command line without starting anything (the command
+ * itself, and the docker-compose check, use it): required options, whole numbers, the store.
+ */
+export function parseLedgerRunArgs(args: readonly string[]) {
+  const { values } = parseArgs({ args: [...args], options: LEDGER_RUN_OPTIONS });
+  for (const k of ['brokers', 'store', 'signing-key', 'origin'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
+  const int = (v: string | undefined, name: string) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--${name} must be a positive whole number`);
+    return Number(v);
+  };
+  for (const k of ['checkpoint-every', 'checkpoint-ms'] as const) int(values[k], k);
+  return {
+    values,
+    partitions: int(values.partitions, 'partitions')!,
+    sessionTimeoutMs: int(values['session-timeout-ms'], 'session-timeout-ms'),
+    storeSpec: parseStoreSpec(values.store!),
+    int,
+  };
+}
+
 /** ledgerRunCommand runs the ledger as its own process against Kafka (the distributed mode). */
 export const ledgerRunCommand: Command = {
   path: ['ledger', 'run'],
@@ -46,32 +83,9 @@ Options:
 Exit codes: 0 stopped cleanly, 2 usage error, 3 could not start (broker, store or key).
 Error codes: AFF_E_LEDGER_STORE_SPEC_INVALID (--store names no store), docs/errors.md.`,
   async run(args, io) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        brokers: { type: 'string' },
-        store: { type: 'string' },
-        'signing-key': { type: 'string' },
-        'public-key': { type: 'string' },
-        origin: { type: 'string' },
-        group: { type: 'string' },
-        topic: { type: 'string', default: TOPICS.sessionEvents },
-        partitions: { type: 'string', default: '3' },
-        'checkpoint-every': { type: 'string' },
-        'checkpoint-ms': { type: 'string' },
-        'session-timeout-ms': { type: 'string' },
-      },
-    });
-    for (const k of ['brokers', 'store', 'signing-key', 'origin'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
-    const int = (v: string | undefined, name: string) => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive whole number`);
-      return n;
-    };
-    const partitions = int(values.partitions, 'partitions')!;
-    const sessionTimeoutMs = int(values['session-timeout-ms'], 'session-timeout-ms');
-    const storeSpec = parseStoreSpec(values.store!);
+    const o = parseLedgerRunArgs(args);
+    const values = o.values;
+    const { partitions, sessionTimeoutMs, storeSpec, int } = o;
     const logger = createLogger({ name: 'ledger' });
     const signer = loadOrCreateSigningKey(values['signing-key']!, values['public-key'] ?? `${values['signing-key']}.pub`, values.origin!);
     const bus = createKafkaBus(
