@@ -39,7 +39,8 @@ options:
   --duration S      seconds of each pgbench run (default 20; --quick: 5)
   --clients N       pgbench clients in total (default 8, even)
   --partitions N    partitions of the session-events topic (default 3)
-  --scale N         pgbench -i scale (default 1)
+  --scale N         pgbench -i scale (default 10; --quick: 1). At scale 1 every transaction
+                    updates the one pgbench_branches row, so the run measures lock hold time
   --quick           short smoke run`;
 
 const { values } = parseArgs({
@@ -47,7 +48,7 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     clients: { type: 'string', default: '8' },
     partitions: { type: 'string', default: '3' },
-    scale: { type: 'string', default: '1' },
+    scale: { type: 'string' },
     quick: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -57,6 +58,7 @@ if (values.help) {
   process.exit(0);
 }
 const duration = Number(values.duration ?? (values.quick ? 5 : 20));
+const scale = values.scale ?? (values.quick ? '1' : '10');
 const clients = Number(values.clients);
 const partitions = Number(values.partitions);
 if (
@@ -200,7 +202,7 @@ async function distributed(
 
 try {
   const [pg, { bootstrap }, oidc] = await Promise.all([startPostgres(), ensureKafka(), startOidcProvider({ accessTokenTtlSeconds: 3600 })]);
-  const init = await pg.pgbench(['-i', '-s', values.scale!, '-q'], { timeoutMs: 600_000 });
+  const init = await pg.pgbench(['-i', '-s', scale, '-q'], { timeoutMs: 600_000 });
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
   // Taking turns would be fairer on a loaded machine; one each keeps the run short. The embedded
   // system runs first: the distributed run's broker and JVM warm-up then cost it nothing.
@@ -208,7 +210,7 @@ try {
   rows.push(await distributed(pg, bootstrap, { issuer: oidc.issuer, audience: oidc.audience, token: (u) => oidc.issueToken(u) }));
   const base = rows[0].events / rows[0].seconds;
   console.log(
-    `\nmachine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}); pgbench TPC-B-like, -M simple, TLS; ${duration} s per run; sync recording`,
+    `\nmachine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}); pgbench TPC-B-like, scale ${scale}, -M simple, TLS; ${duration} s per run; sync recording`,
   );
   console.log(
     `${'path'.padEnd(56)} ${'tps'.padStart(8)} ${'events'.padStart(8)} ${'seconds'.padStart(8)} ${'events/s'.padStart(9)} ${'vs embedded'.padStart(11)}`,
