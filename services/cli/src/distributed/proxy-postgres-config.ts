@@ -1,6 +1,6 @@
 // Configuration of `affidavit proxy postgres`: the PostgreSQL proxy as its own process, publishing
 // to Kafka. The JSON Schema below is the contract (defaults included); docker-compose.yml's
-// configs are checked against it by test/e2e/compose.test.ts.
+// configs are checked against it by test/compose.test.ts.
 import { readFileSync } from 'node:fs';
 import { ConfigInvalidError } from '@affidavit/common';
 import { TOPICS } from '@affidavit/schemas';
