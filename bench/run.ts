@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const BENCHES = ['bus', 'recorder', 'masking', 'ledger', 'postgres', 'api', 'siem', 'report', 'replay'] as const;
+const BENCHES = ['bus', 'recorder', 'masking', 'ledger', 'postgres', 'api', 'siem', 'report', 'replay', 'distributed'] as const;
 
 const usage = `usage: node bench/run.ts [--quick] [--only LIST]
 
@@ -38,6 +38,7 @@ const QUICK: Record<(typeof BENCHES)[number], string[]> = {
   siem: ['--quick'],
   report: ['--quick'],
   replay: ['--quick'],
+  distributed: ['--quick'],
 };
 const failed: string[] = [];
 for (const b of BENCHES) {

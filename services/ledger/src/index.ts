@@ -21,3 +21,5 @@ export type { BundleHeader, OpenedBundle } from './bundle.ts';
 export { loadOrCreateSigningKey, readVerifierKey, SigningKeyError } from './signing-key.ts';
 export * from './ports/index.ts';
 export * from './adapters/index.ts';
+export { parseStoreSpec, openLedgerStore, describeStore, StoreSpecInvalidError } from './store-selection.ts';
+export type { StoreSpec } from './store-selection.ts';

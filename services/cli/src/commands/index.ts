@@ -23,6 +23,8 @@ export const commandLoaders: readonly CommandLoader[] = [
   { path: ['replay'], load: async () => (await import('./replay.ts')).replayCommand },
   { path: ['replay', 'export'], load: async () => (await import('./replay-export.ts')).replayExportCommand },
   { path: ['replay', 'keygen'], load: async () => (await import('./replay-export.ts')).replayKeygenCommand },
+  { path: ['api'], load: async () => (await import('./api.ts')).apiCommand },
+  { path: ['proxy', 'postgres'], load: async () => (await import('./proxy-postgres.ts')).proxyPostgresCommand },
   { path: ['policy', 'check'], load: async () => (await import('./policy-check.ts')).policyCheckCommand },
   { path: ['siem', 'run'], load: async () => (await import('./siem-run.ts')).siemRunCommand },
 ];

@@ -1,19 +1,57 @@
 import { parseArgs } from 'node:util';
 import { createKafkaBus } from '@affidavit/bus';
 import { createLogger, systemClock } from '@affidavit/common';
-import { Ledger, loadOrCreateSigningKey, openSqliteLedgerStore, DEFAULT_LEDGER_OPTIONS } from '@affidavit/ledger';
+import { Ledger, loadOrCreateSigningKey, openLedgerStore, parseStoreSpec, describeStore, DEFAULT_LEDGER_OPTIONS } from '@affidavit/ledger';
 import { TOPICS } from '@affidavit/schemas';
 import { EXIT, UsageError } from '../command.ts';
 import type { Command } from '../command.ts';
+import { exitDespiteLingeringClients, untilSignal } from '../distributed/exit-after-stop.ts';
+
+/** LEDGER_RUN_OPTIONS are the command-line options of `affidavit ledger run`. */
+const LEDGER_RUN_OPTIONS = {
+  brokers: { type: 'string' },
+  store: { type: 'string' },
+  'signing-key': { type: 'string' },
+  'public-key': { type: 'string' },
+  origin: { type: 'string' },
+  group: { type: 'string' },
+  topic: { type: 'string', default: TOPICS.sessionEvents },
+  partitions: { type: 'string', default: '3' },
+  'checkpoint-every': { type: 'string' },
+  'checkpoint-ms': { type: 'string' },
+  'session-timeout-ms': { type: 'string' },
+} as const;
+
+/**
+ * parseLedgerRunArgs checks a `ledger run` command line without starting anything (the command
+ * itself, and the docker-compose check, use it): required options, whole numbers, the store.
+ */
+export function parseLedgerRunArgs(args: readonly string[]) {
+  const { values } = parseArgs({ args: [...args], options: LEDGER_RUN_OPTIONS });
+  for (const k of ['brokers', 'store', 'signing-key', 'origin'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
+  const int = (v: string | undefined, name: string) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--${name} must be a positive whole number`);
+    return Number(v);
+  };
+  for (const k of ['checkpoint-every', 'checkpoint-ms'] as const) int(values[k], k);
+  return {
+    values,
+    partitions: int(values.partitions, 'partitions')!,
+    sessionTimeoutMs: int(values['session-timeout-ms'], 'session-timeout-ms'),
+    storeSpec: parseStoreSpec(values.store!),
+    int,
+  };
+}
 
 /** ledgerRunCommand runs the ledger as its own process against Kafka (the distributed mode). */
 export const ledgerRunCommand: Command = {
   path: ['ledger', 'run'],
   summary: 'run the ledger against Kafka until SIGTERM/SIGINT (distributed mode)',
-  help: `usage: affidavit ledger run --brokers HOST:PORT[,…] --store FILE --signing-key FILE --origin NAME [options]
+  help: `usage: affidavit ledger run --brokers HOST:PORT[,…] --store STORE --signing-key FILE --origin NAME [options]
 
 Consumes ${TOPICS.sessionEvents}, appends every event exactly once to one log per partition in
-the SQLite file FILE, and writes signed checkpoints (also published to ${TOPICS.checkpoints}).
+the store, and writes signed checkpoints (also published to ${TOPICS.checkpoints}).
 Every record becomes one entry; none can stall a partition. A record that is not a valid event,
 whose eventId is not a canonical UUIDv7, or whose key is not its sessionId is recorded as an
 InputRejected entry; its raw bytes go to ${TOPICS.sessionEventsDlq} (over 256 KiB: its SHA-256 and
@@ -21,9 +59,15 @@ first 4 KiB). An event whose per-session seq repeats or goes backwards is append
 by an entry coded AFF_E_LEDGER_SEQ_ANOMALY.
 On SIGTERM or SIGINT it finishes the batch in flight, writes a final checkpoint and exits 0.
 
+Scaling out: run several instances with the same --group, --store, --signing-key and --origin.
+Kafka gives each partition (one log) to one instance; when an instance stops or dies, another
+takes its partitions over after the session timeout and resumes from the log's own tail. Every
+append names the log size it expects, so a stale instance can never fork a log.
+
 Options:
   --brokers LIST          Kafka bootstrap servers
-  --store FILE            SQLite ledger file (created when missing)
+  --store STORE           sqlite:FILE (or FILE) for a SQLite file shared by the instances of one
+                          machine (created when missing), or esdb://HOST:PORT?tls=… for EventStoreDB
   --signing-key FILE      Ed25519 note signing key (created, mode 0600, when missing)
   --public-key FILE       where to write the verifier key (default: FILE.pub)
   --origin NAME           checkpoint origin prefix, e.g. ledger.example.com
@@ -33,41 +77,31 @@ Options:
   --partitions N          create the topics with N partitions when missing (default 3)
   --checkpoint-every N    entries between checkpoints (default ${DEFAULT_LEDGER_OPTIONS.checkpointEveryEntries})
   --checkpoint-ms MS      milliseconds between checkpoints (default ${DEFAULT_LEDGER_OPTIONS.checkpointEveryMs})
+  --session-timeout-ms MS how long a silent instance keeps its partitions before the group gives
+                          them to another (default 30000; lower means faster failover)
 
-Exit codes: 0 stopped cleanly, 2 usage error, 3 could not start (broker, store or key).`,
+Exit codes: 0 stopped cleanly, 2 usage error, 3 could not start (broker, store or key).
+Error codes: AFF_E_LEDGER_STORE_SPEC_INVALID (--store names no store), docs/errors.md.`,
   async run(args, io) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        brokers: { type: 'string' },
-        store: { type: 'string' },
-        'signing-key': { type: 'string' },
-        'public-key': { type: 'string' },
-        origin: { type: 'string' },
-        group: { type: 'string' },
-        topic: { type: 'string', default: TOPICS.sessionEvents },
-        partitions: { type: 'string', default: '3' },
-        'checkpoint-every': { type: 'string' },
-        'checkpoint-ms': { type: 'string' },
-      },
-    });
-    for (const k of ['brokers', 'store', 'signing-key', 'origin'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
-    const int = (v: string | undefined, name: string) => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive whole number`);
-      return n;
-    };
-    const partitions = int(values.partitions, 'partitions')!;
+    const o = parseLedgerRunArgs(args);
+    const values = o.values;
+    const { partitions, sessionTimeoutMs, storeSpec, int } = o;
     const logger = createLogger({ name: 'ledger' });
     const signer = loadOrCreateSigningKey(values['signing-key']!, values['public-key'] ?? `${values['signing-key']}.pub`, values.origin!);
-    const bus = createKafkaBus({ brokers: values.brokers!.split(','), clientId: 'affidavit-ledger' }, { logger });
+    const bus = createKafkaBus(
+      {
+        brokers: values.brokers!.split(','),
+        clientId: 'affidavit-ledger',
+        ...(sessionTimeoutMs ? { sessionTimeoutMs, heartbeatIntervalMs: Math.max(100, Math.floor(sessionTimeoutMs / 10)) } : {}),
+      },
+      { logger },
+    );
     const topic = values.topic!;
     const custom = topic !== TOPICS.sessionEvents;
     const dlqTopic = custom ? `${topic}.dlq` : TOPICS.sessionEventsDlq;
     const checkpointsTopic = custom ? `${topic}.checkpoints` : TOPICS.checkpoints;
     for (const t of [topic, dlqTopic, checkpointsTopic]) await bus.ensureTopic(t, t === topic ? partitions : 1);
-    const store = await openSqliteLedgerStore({ path: values.store! });
+    const store = await openLedgerStore(storeSpec);
     const ledger = new Ledger(
       {
         origin: values.origin!,
@@ -81,16 +115,10 @@ Exit codes: 0 stopped cleanly, 2 usage error, 3 could not start (broker, store o
       { bus, store, signer, clock: systemClock, logger },
     );
     await ledger.start();
-    logger.info({ store: values.store, origin: values.origin, verifierKey: signer.verifierKey }, 'ledger running');
+    logger.info({ store: describeStore(storeSpec), origin: values.origin, verifierKey: signer.verifierKey }, 'ledger running');
     io.stderr.write(`ledger running; verifier key: ${signer.verifierKey}\n`);
-    const stop = Promise.withResolvers<void>();
-    const onSignal = (sig: string) => {
-      logger.info({ signal: sig }, 'stopping: finishing the batch in flight, writing a final checkpoint');
-      stop.resolve();
-    };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
-    await stop.promise;
+    const signal = await untilSignal();
+    logger.info({ signal }, 'stopping: finishing the batch in flight, writing a final checkpoint');
     await ledger.stop();
     await bus.close();
     await store.close();
@@ -99,21 +127,3 @@ Exit codes: 0 stopped cleanly, 2 usage error, 3 could not start (broker, store o
     return EXIT.OK;
   },
 };
-
-/** LINGER_MS is how long the process may stay up after a clean stop before it exits anyway. */
-const LINGER_MS = 3_000;
-
-/**
- * exitDespiteLingeringClients makes the process exit with `code` if something still keeps it up
- * LINGER_MS after a clean stop. Everything is durable by then (appends, final checkpoint, the
- * store closed); what can linger is a Kafka client whose disconnect overran its bound: kafkajs
- * then leaves its socket and a request-queue timer that re-arms itself every millisecond
- * (kafkajs issues #1704 and #1751), and the process never exits after SIGTERM. Supervisors and
- * scripts rely on that exit. The timer is unref'd: a process with nothing left exits at once.
- */
-function exitDespiteLingeringClients(logger: { warn(obj: object, msg: string): void }, code: number): void {
-  setTimeout(() => {
-    logger.warn({ afterMs: LINGER_MS, resources: process.getActiveResourcesInfo() }, 'a Kafka client is still open after the clean stop; exiting anyway');
-    process.exit(code);
-  }, LINGER_MS).unref();
-}

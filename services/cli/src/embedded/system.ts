@@ -26,7 +26,6 @@ import { ed25519NoteVerifier } from '@affidavit/tlog';
 import type { Logger } from '@affidavit/common';
 import type { Bus } from '@affidavit/bus';
 import { loadOrCreateSigningKey, readVerifierKey } from '@affidavit/ledger';
-import type { LedgerStore } from '@affidavit/ledger';
 import { createMaskingPort, createPostgresProxy } from '@affidavit/postgres-proxy';
 import { encodeEvent } from '@affidavit/schemas';
 import type { ApprovalDecided, MaskedValueOpened } from '@affidavit/schemas';
