@@ -505,6 +505,11 @@ describe('development mode', () => {
       assert.match(page.body, /graphiql/i);
       const q = await dev.inject({ method: 'GET', url: '/graphql?query=%7Bme%7Bsubject%7D%7D', headers: { accept: 'text/html' } });
       assert.equal(q.statusCode, 401);
+      // The exemption is GraphiQL's page, not "any GET that accepts HTML".
+      for (const url of ['/graphql/../me', '/anything', '/sessions/x/replay/data', '/graphql/x']) {
+        const other = await dev.inject({ method: 'GET', url, headers: { accept: 'text/html' } });
+        assert.equal(other.statusCode, 401, `${url} without a token`);
+      }
       const prod = await app.inject({ method: 'GET', url: '/graphql', headers: { accept: 'text/html' } });
       assert.equal(prod.statusCode, 401);
       // GraphiQL needs the schema: introspection is on in development (still behind a token).

@@ -61,7 +61,10 @@ function failureBudget(perMinute: number, clock: Clock) {
   };
 }
 
-const isGraphiQLPage = (r: FastifyRequest) => r.method === 'GET' && (r.headers.accept ?? '').includes('text/html') && !/[?&]query=/.test(r.url);
+// Only the GraphiQL page itself (GET /graphql without a query) is let through: any other route
+// that answers HTML (the replay page's data, anything added later) still needs a token.
+const isGraphiQLPage = (r: FastifyRequest) =>
+  r.method === 'GET' && r.url.split('?')[0] === '/graphql' && (r.headers.accept ?? '').includes('text/html') && !/[?&]query=/.test(r.url);
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
