@@ -6,53 +6,23 @@
 // and the forgery among the refusals, and every row carries a proof that verifies.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandDigest } from '@affidavit/access';
-import { createLogger, uuidv7 } from '@affidavit/common';
-import { codec, encodeEvent, TOPICS } from '@affidavit/schemas';
+import { uuidv7 } from '@affidavit/common';
+import { encodeEvent, TOPICS } from '@affidavit/schemas';
 import type { Actor, ApprovalDecided, ApprovalRequested, LedgerRecord } from '@affidavit/schemas';
-import type { Subscription } from '@affidavit/bus';
-import { startPostgres, stopPostgres } from '../../../../test/services/postgres.ts';
 import type { PostgresInstance, RunResult } from '../../../../test/services/postgres.ts';
-import { freePorts } from '../../../../test/services/free-port.ts';
-import { loadConfig } from '../embedded/config.ts';
-import { startEmbedded } from '../embedded/system.ts';
 import type { EmbeddedSystem } from '../embedded/system.ts';
+import { runCli, startStory, until } from './embedded-story.ts';
+import type { Story } from './embedded-story.ts';
 
-const root = join(import.meta.dirname, '..', '..', '..', '..');
-const node = join(root, 'node_modules', '.bin', 'node');
-const main = join(root, 'services', 'cli', 'src', 'main.ts');
-
+let story: Story;
 let pg: PostgresInstance;
-let system: EmbeddedSystem | undefined;
-let configFile: string;
-let sub: Subscription;
-const seen: LedgerRecord[] = [];
-
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      node,
-      [main, ...args, '--config', configFile],
-      { cwd: root, env: { ...process.env, AFFIDAVIT_CONFIG: '' }, encoding: 'utf8' },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-const token = async (user: string) => (await cli('token', user)).stdout.trim();
-
-async function until<T>(f: () => T | undefined | Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+let system: EmbeddedSystem;
+let seen: LedgerRecord[];
+const cli = (...args: string[]) => runCli([...args, '--config', story.configFile]);
+const token = (user: string) => story.token(user);
 
 type GqlAnswer = { status: number; data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
 
@@ -68,50 +38,19 @@ async function gql(bearer: string | null, query: string, variables: Record<strin
 }
 
 before(async () => {
-  pg = await startPostgres();
-  const setup = await pg.psql([
-    '-c',
-    'CREATE TABLE IF NOT EXISTS payments (id int PRIMARY KEY, amount int); DELETE FROM payments; INSERT INTO payments VALUES (1, 100), (2, 200)',
-  ]);
-  assert.equal(setup.code, 0, setup.stderr);
-  const dir = mkdtempSync(join(tmpdir(), 'aff-api-approval-'));
-  const [pgPort, issuerPort, apiPort] = await freePorts(3);
-  configFile = join(dir, 'affidavit.yaml');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      dataDir: join(dir, 'data'),
-      logLevel: 'warn',
-      issuer: { port: issuerPort },
-      postgres: {
-        port: pgPort,
-        resource: 'e2e',
-        approvalTimeoutSeconds: 60,
-        upstream: { kind: 'external', host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database, caFile: pg.caFile },
-      },
-      policyFile: join(root, 'test', 'e2e', 'postgres', 'fixtures', 'e2e.policy.yaml'),
-      ledger: { origin: 'affidavit.test/api-approval', checkpointEveryEntries: 100, checkpointEveryMs: 200 },
-      api: { port: apiPort },
-    }),
-  );
-  // A data directory from a version with the loopback control endpoint: its secret file goes.
-  mkdirSync(join(dir, 'data'), { mode: 0o700 });
-  writeFileSync(join(dir, 'data', 'control.json'), JSON.stringify({ url: 'http://127.0.0.1:1', secret: 'stale', pid: 1 }), { mode: 0o600 });
-  system = await startEmbedded(loadConfig({ file: configFile, cwd: dir, env: {} }), createLogger({ name: 'api-approval-e2e', level: 'warn' }));
-  assert.equal(existsSync(join(dir, 'data', 'control.json')), false, 'the stale control secret is removed');
-  sub = await system.bus.subscribe({
-    group: `api-approval-watch-${uuidv7()}`,
-    topics: [TOPICS.sessionEvents],
-    handler: async (batch) => {
-      for (const r of batch.records) seen.push(codec().decode(r.value));
+  story = await startStory({
+    name: 'api-approval',
+    setupSql: 'CREATE TABLE IF NOT EXISTS payments (id int PRIMARY KEY, amount int); DELETE FROM payments; INSERT INTO payments VALUES (1, 100), (2, 200)',
+    // A data directory from a version with the loopback control endpoint: its secret file goes.
+    beforeStart: (dir) => {
+      mkdirSync(join(dir, 'data'), { mode: 0o700 });
+      writeFileSync(join(dir, 'data', 'control.json'), JSON.stringify({ url: 'http://127.0.0.1:1', secret: 'stale', pid: 1 }), { mode: 0o600 });
     },
   });
+  ({ pg, system, seen } = story);
+  assert.equal(existsSync(join(story.dir, 'data', 'control.json')), false, 'the stale control secret is removed');
 });
-after(async () => {
-  await sub?.close();
-  await system?.stop();
-  await stopPostgres();
-});
+after(() => story?.stop());
 
 const amount = async (id: number) => (await pg.psql(['-At', '-c', `SELECT amount FROM payments WHERE id = ${id}`])).stdout.trim();
 const APPROVE = 'mutation ($id: ID!, $why: String!) { approve(id: $id, justification: $why) { requestId decision } }';

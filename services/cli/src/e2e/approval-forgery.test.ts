@@ -10,115 +10,55 @@
 // `affidavit verify` then checks every decision offline.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { commandDigest, signDecision } from '@affidavit/access';
 import type { DecisionSigner } from '@affidavit/access';
-import { createLogger, uuidv7 } from '@affidavit/common';
-import { codec, encodeEvent, TOPICS } from '@affidavit/schemas';
+import { uuidv7 } from '@affidavit/common';
+import { encodeEvent, TOPICS } from '@affidavit/schemas';
 import type { Actor, ApprovalDecided, ApprovalRefused, ApprovalRequested, LedgerRecord } from '@affidavit/schemas';
 import { ed25519NoteSigner, generateEd25519NoteKey } from '@affidavit/tlog';
-import type { Subscription } from '@affidavit/bus';
-import { startPostgres, stopPostgres } from '../../../../test/services/postgres.ts';
 import type { PostgresInstance, RunResult } from '../../../../test/services/postgres.ts';
-import { freePorts } from '../../../../test/services/free-port.ts';
-import { loadConfig } from '../embedded/config.ts';
-import { startEmbedded } from '../embedded/system.ts';
 import type { EmbeddedSystem } from '../embedded/system.ts';
+import { runCli, startStory, until } from './embedded-story.ts';
+import type { Run, Story } from './embedded-story.ts';
 
-const root = join(import.meta.dirname, '..', '..', '..', '..');
-const node = join(root, 'node_modules', '.bin', 'node');
-const main = join(root, 'services', 'cli', 'src', 'main.ts');
 const TIMEOUT_S = 60;
 
+let story: Story;
 let pg: PostgresInstance;
-let system: EmbeddedSystem | undefined;
-let configFile: string;
+let system: EmbeddedSystem;
 let dataDir: string;
 let issuer: string;
 let proxyPort: number;
-let sub: Subscription;
-const seen: LedgerRecord[] = [];
+let seen: LedgerRecord[];
 
-/** cli runs the real `affidavit` binary (asynchronously: the system it talks to runs in this process). */
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  // The embedded-mode commands are pointed at the running system's config; ledger and verify read files.
-  const withConfig = ['token', 'approve', 'deny', 'approvals'].includes(args[0]) ? [...args, '--config', configFile] : args;
-  return new Promise((resolve) => {
-    execFile(node, [main, ...withConfig], { cwd: root, env: { ...process.env, AFFIDAVIT_CONFIG: '' }, encoding: 'utf8' }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function until<T>(f: () => T | undefined | Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** cli runs the real `affidavit` binary; the embedded-mode commands are pointed at the running system's config. */
+function cli(...args: string[]): Promise<Run> {
+  return runCli(['token', 'approve', 'deny', 'approvals'].includes(args[0]) ? [...args, '--config', story.configFile] : args);
 }
 
 before(async () => {
-  pg = await startPostgres();
-  const setup = await pg.psql([
-    '-c',
-    'CREATE TABLE IF NOT EXISTS payments (id int PRIMARY KEY, amount int); DELETE FROM payments; INSERT INTO payments VALUES (1, 100), (2, 200), (3, 300)',
-  ]);
-  assert.equal(setup.code, 0, setup.stderr);
-  const dir = mkdtempSync(join(tmpdir(), 'aff-forgery-'));
-  dataDir = join(dir, 'data');
-  const [pgPort, issuerPort, apiPort] = await freePorts(3);
-  configFile = join(dir, 'affidavit.yaml');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      dataDir,
-      logLevel: 'warn',
-      // alice holds the admin role at the API (so the rules, not the role, refuse her own request);
-      // erin is an admin outside the rule's approver group; carol has no API role at all.
-      issuer: {
-        port: issuerPort,
-        users: {
-          alice: { groups: ['analysts', 'admins'] },
-          bob: { groups: ['approvers', 'analysts'] },
-          carol: { groups: ['dba'] },
-          erin: { groups: ['admins'] },
-        },
-      },
-      postgres: {
-        port: pgPort,
-        resource: 'e2e',
-        approvalTimeoutSeconds: TIMEOUT_S,
-        upstream: { kind: 'external', host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database, caFile: pg.caFile },
-      },
-      policyFile: join(root, 'test', 'e2e', 'postgres', 'fixtures', 'e2e.policy.yaml'),
-      ledger: { origin: 'affidavit.test/forgery', checkpointEveryEntries: 100, checkpointEveryMs: 200 },
-      api: { port: apiPort },
-    }),
-  );
-  const config = loadConfig({ file: configFile, cwd: dir, env: {} });
-  system = await startEmbedded(config, createLogger({ name: 'forgery-e2e', level: 'warn' }));
+  story = await startStory({
+    name: 'forgery',
+    setupSql:
+      'CREATE TABLE IF NOT EXISTS payments (id int PRIMARY KEY, amount int); DELETE FROM payments; INSERT INTO payments VALUES (1, 100), (2, 200), (3, 300)',
+    // alice holds the admin role at the API (so the rules, not the role, refuse her own request);
+    // erin is an admin outside the rule's approver group; carol has no API role at all.
+    issuerUsers: {
+      alice: { groups: ['analysts', 'admins'] },
+      bob: { groups: ['approvers', 'analysts'] },
+      carol: { groups: ['dba'] },
+      erin: { groups: ['admins'] },
+    },
+    approvalTimeoutSeconds: TIMEOUT_S,
+  });
+  ({ pg, system, dataDir, seen } = story);
   issuer = system.issuer;
   proxyPort = system.proxyPort;
-  sub = await system.bus.subscribe({
-    group: `forgery-watch-${uuidv7()}`,
-    topics: [TOPICS.sessionEvents],
-    handler: async (batch) => {
-      for (const r of batch.records) seen.push(codec().decode(r.value));
-    },
-  });
 });
-after(async () => {
-  await sub?.close();
-  await system?.stop();
-  await stopPostgres();
-});
+after(() => story?.stop());
 
 const of = <T extends LedgerRecord['type']>(type: T) => seen.filter((e) => e.type === type) as Extract<LedgerRecord, { type: T }>[];
 const amount = async (id: number) => (await pg.psql(['-At', '-c', `SELECT amount FROM payments WHERE id = ${id}`])).stdout.trim();
@@ -186,7 +126,7 @@ async function forge(
   return e;
 }
 const publish = (e: ApprovalDecided) =>
-  system!.bus.publish(TOPICS.sessionEvents, [{ key: e.sessionId, value: encodeEvent(e), headers: { type: e.type, eventId: e.eventId } }]);
+  system.bus.publish(TOPICS.sessionEvents, [{ key: e.sessionId, value: encodeEvent(e), headers: { type: e.type, eventId: e.eventId } }]);
 const refusalOf = (eventId: string) => until(() => of('ApprovalRefused').find((r) => r.refusedEventId === eventId), `the refusal of ${eventId}`);
 
 test('forged decisions never release a held UPDATE and are recorded; bob through the CLI releases it once; verify checks every decision', {
@@ -306,8 +246,7 @@ test('forged decisions never release a held UPDATE and are recorded; bob through
   assert.equal(await amount(3), '300');
 
   // Everything is in the ledger, and verify checks each decision offline.
-  await system!.stop();
-  system = undefined;
+  await story.stopSystem();
   const show = await cli('ledger', 'show', '--data', dataDir, '--type', 'ApprovalRefused');
   assert.equal(show.code, 0, show.stderr);
   const inLedger = show.stdout

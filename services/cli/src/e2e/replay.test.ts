@@ -8,25 +8,20 @@
 // The page's screenshot is saved under test-artifacts/ (git-ignored).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { Decrypter, Encrypter } from 'age-encryption';
-import { createLogger, uuidv7 } from '@affidavit/common';
-import { codec, encodeEvent, TOPICS } from '@affidavit/schemas';
+import { codec, encodeEvent } from '@affidavit/schemas';
 import type { CommandIssued, LedgerRecord } from '@affidavit/schemas';
 import type { Timeline } from '@affidavit/replay';
 import { generateEd25519NoteKey } from '@affidavit/tlog';
-import type { Subscription } from '@affidavit/bus';
-import { startPostgres, stopPostgres } from '../../../../test/services/postgres.ts';
 import type { PostgresInstance, RunResult } from '../../../../test/services/postgres.ts';
-import { freePorts } from '../../../../test/services/free-port.ts';
-import { loadConfig } from '../embedded/config.ts';
-import { startEmbedded } from '../embedded/system.ts';
 import type { EmbeddedSystem } from '../embedded/system.ts';
+import { runCli, startStory, until as untilValue } from './embedded-story.ts';
+import type { Run, Story } from './embedded-story.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..', '..');
 const node = join(root, 'node_modules', '.bin', 'node');
@@ -34,37 +29,18 @@ const main = join(root, 'services', 'cli', 'src', 'main.ts');
 const artifacts = join(root, 'test-artifacts');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+let story: Story;
 let pg: PostgresInstance;
-let system: EmbeddedSystem | undefined;
+let system: EmbeddedSystem;
 let work: string;
 let configFile: string;
 let dataDir: string;
-let sub: Subscription;
 let browser: Browser | undefined;
-const seen: LedgerRecord[] = [];
+let seen: LedgerRecord[];
 
-type Run = { code: number; stdout: string; stderr: string };
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      node,
-      [main, ...args],
-      { cwd: work, env: { ...process.env, AFFIDAVIT_CONFIG: '', ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-const token = async (user: string) => (await cli(['token', user, '--config', configFile])).stdout.trim();
-
-async function until<T>(f: () => T | undefined | Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> => runCli(args, { cwd: work, env });
+const token = (user: string) => story.token(user);
+const until = <T>(f: () => T | undefined | Promise<T | undefined>, what: string, ms = 30_000) => untilValue(f, what, ms);
 
 const ESCAPE_STATEMENT = "SELECT 'red\u001b[31m' AS painted";
 const MASKED = 'SELECT id, email FROM customers ORDER BY id';
@@ -72,49 +48,17 @@ const DENIED = 'SELECT * FROM secrets';
 const HELD = 'UPDATE payments SET amount = amount + 1 WHERE id = 1';
 
 before(async () => {
-  pg = await startPostgres();
-  const setup = await pg.psql([
-    '-c',
-    `CREATE TABLE IF NOT EXISTS payments (id int PRIMARY KEY, amount int); DELETE FROM payments; INSERT INTO payments VALUES (1, 100);
+  story = await startStory({
+    name: 'replay',
+    setupSql: `CREATE TABLE IF NOT EXISTS payments (id int PRIMARY KEY, amount int); DELETE FROM payments; INSERT INTO payments VALUES (1, 100);
      CREATE TABLE IF NOT EXISTS secrets (id int); CREATE TABLE IF NOT EXISTS customers (id int PRIMARY KEY, name text, email text, card_number text);
      DELETE FROM customers; INSERT INTO customers VALUES (1, 'Ada', 'ada@example.com', '4111111111111111'), (2, 'Bob', 'bob@example.com', NULL)`,
-  ]);
-  assert.equal(setup.code, 0, setup.stderr);
-  work = mkdtempSync(join(tmpdir(), 'aff-replay-'));
-  dataDir = join(work, 'data');
-  const [pgPort, issuerPort, apiPort] = await freePorts(3);
-  configFile = join(work, 'affidavit.yaml');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      dataDir,
-      logLevel: 'warn',
-      issuer: { port: issuerPort },
-      postgres: {
-        port: pgPort,
-        resource: 'e2e',
-        approvalTimeoutSeconds: 60,
-        upstream: { kind: 'external', host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database, caFile: pg.caFile },
-      },
-      policyFile: join(root, 'test', 'e2e', 'postgres', 'fixtures', 'e2e.policy.yaml'),
-      ledger: { origin: 'affidavit.test/replay', checkpointEveryEntries: 100, checkpointEveryMs: 200 },
-      api: { port: apiPort },
-    }),
-  );
-  system = await startEmbedded(loadConfig({ file: configFile, cwd: work, env: {} }), createLogger({ name: 'replay-e2e', level: 'warn' }));
-  sub = await system.bus.subscribe({
-    group: `replay-watch-${uuidv7()}`,
-    topics: [TOPICS.sessionEvents],
-    handler: async (batch) => {
-      for (const r of batch.records) seen.push(codec().decode(r.value));
-    },
   });
+  ({ pg, system, dir: work, configFile, dataDir, seen } = story);
 });
 after(async () => {
   await browser?.close();
-  await sub?.close();
-  await system?.stop();
-  await stopPostgres();
+  await story?.stop();
 });
 
 let sessionId: string;
@@ -124,7 +68,7 @@ let followed: Run;
 test('a psql session through the proxy is followed live by `affidavit replay --follow`, which ends with it', { timeout: 120_000 }, async () => {
   const alice = await token('alice');
   const done = pg.psql(['-v', 'ON_ERROR_STOP=0', '-c', MASKED, '-c', DENIED, '-c', ESCAPE_STATEMENT, '-c', HELD], {
-    port: system!.proxyPort,
+    port: system.proxyPort,
     user: 'alice',
     password: alice,
     sslmode: 'disable',
@@ -191,13 +135,13 @@ test('`affidavit replay` from the ledger shows each step with its decision, rule
   assert.equal(lines(out).length, events.length, 'one line per recorded event');
 
   // The same lines through the API (entries decoded by the CLI itself), for an auditor only.
-  const viaApi = await cli(['replay', sessionId, '--api', system!.apiUrl!], { AFFIDAVIT_TOKEN: await token('dave') });
+  const viaApi = await cli(['replay', sessionId, '--api', system.apiUrl!], { AFFIDAVIT_TOKEN: await token('dave') });
   assert.equal(viaApi.code, 0, viaApi.stderr);
   assert.deepEqual(lines(viaApi.stdout), lines(out));
-  const followApi = await cli(['replay', sessionId, '--api', system!.apiUrl!, '--follow'], { AFFIDAVIT_TOKEN: await token('dave') });
+  const followApi = await cli(['replay', sessionId, '--api', system.apiUrl!, '--follow'], { AFFIDAVIT_TOKEN: await token('dave') });
   assert.equal(followApi.code, 0, `--follow over the API stops at the session's end (${followApi.stderr})`);
   assert.deepEqual(lines(followApi.stdout), lines(out));
-  const approver = await cli(['replay', sessionId, '--api', system!.apiUrl!], { AFFIDAVIT_TOKEN: await token('bob') });
+  const approver = await cli(['replay', sessionId, '--api', system.apiUrl!], { AFFIDAVIT_TOKEN: await token('bob') });
   assert.equal(approver.code, 1);
   assert.match(approver.stderr, /the API refused \(HTTP 403\): session replay needs one of the roles auditor, admin.*\[AFF_E_API_FORBIDDEN\]/);
 });
@@ -219,18 +163,18 @@ test('the replay page in Chromium shows the timeline and verifies every proof in
   const j = await cli(['replay', sessionId, '--data', dataDir, '--json']);
   assert.equal(j.code, 0, j.stderr);
   ledgerTimeline = JSON.parse(j.stdout) as Timeline;
-  ledgerPub = readFileSync(system!.verifierKeyFile, 'utf8').trim();
+  ledgerPub = readFileSync(system.verifierKeyFile, 'utf8').trim();
   const dave = await token('dave');
   // Wait until a checkpoint covers the whole session (checkpoints every 200 ms).
   await until(async () => {
-    const res = await fetch(`${system!.apiUrl}/sessions/${sessionId}/replay/data`, { headers: { authorization: `Bearer ${dave}` } });
+    const res = await fetch(`${system.apiUrl}/sessions/${sessionId}/replay/data`, { headers: { authorization: `Bearer ${dave}` } });
     const d = (await res.json()) as { entries: Array<{ proof: unknown }> };
     return res.status === 200 && d.entries.every((e) => e.proof) ? true : undefined;
   }, 'a checkpoint covering the session');
 
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const url = `${system!.apiUrl}/sessions/${sessionId}/replay#token=${encodeURIComponent(dave)}&key=${encodeURIComponent(ledgerPub)}`;
+  const url = `${system.apiUrl}/sessions/${sessionId}/replay#token=${encodeURIComponent(dave)}&key=${encodeURIComponent(ledgerPub)}`;
   const logs: string[] = [];
   page.on('console', (m) => logs.push(m.text()));
   page.on('pageerror', (e) => logs.push(String(e)));
@@ -278,13 +222,13 @@ test('the replay page in Chromium shows the timeline and verifies every proof in
   do otherKey = generateEd25519NoteKey('affidavit.test/replay', (k) => randomBytes(k)).verifierKey;
   while (!otherKey.split('+').slice(2).join('+').includes('+'));
   const wrongKey = await browser.newPage();
-  await wrongKey.goto(`${system!.apiUrl}/sessions/${sessionId}/replay#token=${encodeURIComponent(dave)}&key=${encodeURIComponent(otherKey)}`);
+  await wrongKey.goto(`${system.apiUrl}/sessions/${sessionId}/replay#token=${encodeURIComponent(dave)}&key=${encodeURIComponent(otherKey)}`);
   assert.equal(await verdictOf(wrongKey), `${n} of ${n} entries FAILED verification`);
   assert.match((await wrongKey.$$eval('.badge.failed', (b) => b.map((x) => x.textContent ?? '')))[0], /carries no signature by affidavit\.test\/replay\+/);
 
   // Without a token the page asks for one and shows no data; an approver's token is refused.
   const bare = await browser.newPage();
-  await bare.goto(`${system!.apiUrl}/sessions/${sessionId}/replay`);
+  await bare.goto(`${system.apiUrl}/sessions/${sessionId}/replay`);
   await bare.waitForSelector('#login:not([hidden])');
   assert.equal(await bare.$$eval('#timeline tbody tr', (t) => t.length), 0);
   await bare.fill('#token', await token('bob'));

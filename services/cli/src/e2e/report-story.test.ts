@@ -6,105 +6,41 @@
 // by `affidavit verify report`. A tampered copy of a report is refused, naming the row.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, uuidv7 } from '@affidavit/common';
 import type { Report } from '@affidavit/evidence';
-import type { Subscription } from '@affidavit/bus';
-import { codec, TOPICS } from '@affidavit/schemas';
 import type { LedgerRecord } from '@affidavit/schemas';
-import { startPostgres, stopPostgres } from '../../../../test/services/postgres.ts';
 import type { PostgresInstance, RunResult } from '../../../../test/services/postgres.ts';
-import { freePorts } from '../../../../test/services/free-port.ts';
 import { ensureTrestle, schemaValidator, trestleValidate } from '../../../../test/oscal-validators.ts';
-import { loadConfig } from '../embedded/config.ts';
-import { startEmbedded } from '../embedded/system.ts';
 import type { EmbeddedSystem } from '../embedded/system.ts';
+import { runCli, startStory, until } from './embedded-story.ts';
+import type { Run, Story } from './embedded-story.ts';
 
-const root = join(import.meta.dirname, '..', '..', '..', '..');
-const node = join(root, 'node_modules', '.bin', 'node');
-const main = join(root, 'services', 'cli', 'src', 'main.ts');
-
+let story: Story;
 let pg: PostgresInstance;
-let system: EmbeddedSystem | undefined;
-let configFile: string;
+let system: EmbeddedSystem;
 let dir: string;
 let dataDir: string;
-let sub: Subscription;
-const seen: LedgerRecord[] = [];
+let seen: LedgerRecord[];
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const withConfig = ['token', 'approve'].includes(args[0]) ? [...args, '--config', configFile] : args;
-  return new Promise((resolve) => {
-    execFile(
-      node,
-      [main, ...withConfig],
-      { cwd: root, env: { ...process.env, AFFIDAVIT_CONFIG: '' }, encoding: 'utf8', maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function until<T>(f: () => T | undefined | Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function cli(...args: string[]): Promise<Run> {
+  return runCli(['token', 'approve'].includes(args[0]) ? [...args, '--config', story.configFile] : args);
 }
 
 before(async () => {
-  pg = await startPostgres();
-  const setup = await pg.psql([
-    '-c',
-    `CREATE TABLE IF NOT EXISTS payments (id int PRIMARY KEY, amount int); DELETE FROM payments; INSERT INTO payments VALUES (1, 100);
+  story = await startStory({
+    name: 'report-story',
+    setupSql: `CREATE TABLE IF NOT EXISTS payments (id int PRIMARY KEY, amount int); DELETE FROM payments; INSERT INTO payments VALUES (1, 100);
      CREATE TABLE IF NOT EXISTS secrets (id int); CREATE TABLE IF NOT EXISTS customers (id int, email text, card_number text); DELETE FROM customers;
      INSERT INTO customers VALUES (1, 'ann@example.com', '4111111111111111'); DROP TABLE IF EXISTS carols_table`,
-  ]);
-  assert.equal(setup.code, 0, setup.stderr);
-  dir = mkdtempSync(join(tmpdir(), 'aff-report-story-'));
-  dataDir = join(dir, 'data');
-  const [pgPort, issuerPort, apiPort] = await freePorts(3);
-  configFile = join(dir, 'affidavit.yaml');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      dataDir,
-      logLevel: 'warn',
-      issuer: { port: issuerPort },
-      postgres: {
-        port: pgPort,
-        resource: 'e2e',
-        approvalTimeoutSeconds: 60,
-        upstream: { kind: 'external', host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database, caFile: pg.caFile },
-      },
-      policyFile: join(root, 'test', 'e2e', 'postgres', 'fixtures', 'e2e.policy.yaml'),
-      ledger: { origin: 'affidavit.test/report-story', checkpointEveryEntries: 100, checkpointEveryMs: 200 },
-      api: { port: apiPort },
-    }),
-  );
-  system = await startEmbedded(loadConfig({ file: configFile, cwd: dir, env: {} }), createLogger({ name: 'report-story-e2e', level: 'warn' }));
-  sub = await system.bus.subscribe({
-    group: `report-story-${uuidv7()}`,
-    topics: [TOPICS.sessionEvents],
-    handler: async (batch) => {
-      for (const r of batch.records) seen.push(codec().decode(r.value));
-    },
   });
+  ({ pg, system, dir, dataDir, seen } = story);
 });
-after(async () => {
-  await sub?.close();
-  await system?.stop();
-  await stopPostgres();
-});
+after(() => story?.stop());
 
 const as = async (user: string, sql: string, o: { password?: string } = {}) =>
   pg.psql(['-c', sql], {
-    port: system!.proxyPort,
+    port: system.proxyPort,
     user,
     password: o.password ?? (await cli('token', user)).stdout.trim(),
     sslmode: 'disable',
@@ -143,7 +79,7 @@ test('every control’s report over the story is right row by row, validates as 
   // its JSON verifies offline, unattested (the API holds no signing key).
   const dave = (await cli('token', 'dave')).stdout.trim();
   const api = await until(async () => {
-    const res = await fetch(`${system!.apiUrl}/graphql`, {
+    const res = await fetch(`${system.apiUrl}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${dave}` },
       body: JSON.stringify({
@@ -163,8 +99,7 @@ test('every control’s report over the story is right row by row, validates as 
   const apiVerified = await cli('verify', 'report', apiFile, '--key', join(dataDir, 'keys', 'ledger.pub'), '--allow-unattested');
   assert.equal(apiVerified.code, 0, apiVerified.stdout + apiVerified.stderr);
   // Stopping signs a final checkpoint over everything.
-  await system!.stop();
-  system = undefined;
+  await story.stopSystem();
 
   const reports = new Map<string, Report>();
   const validate = schemaValidator();
