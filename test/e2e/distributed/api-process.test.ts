@@ -2,7 +2,9 @@
 // `affidavit api` as separate OS processes on a real Kafka broker, PostgreSQL and OIDC provider.
 // A write alice sends is held by the proxy; the API (its own process) lists it from the ledger's
 // store, refuses alice's own approval, and bob's approve mutation, signed by the API's decision
-// key and carried by Kafka, releases it in the proxy process, once.
+// key and carried by Kafka, releases it in the proxy process, once. A value the proxy masked is
+// opened through the API process (its MaskedValueOpened reaches the ledger through Kafka), and
+// the API process answers compliance reports from the ledger's store.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -87,6 +89,10 @@ before(async () => {
       // The test provider's users: bob is in dba and approvers.
       roleGroups: { auditor: ['dba'], approver: ['approvers'], admin: ['nobody'] },
       decisions: { signingKeyFile: join(dir, 'decisions.key'), publicKeyFile: join(dir, 'decisions.pub') },
+      // The ledger's public key (reports) and the proxies' masking key (reveal): `ledger run`
+      // writes KEY.pub beside its signing key; the proxy created the masking key file.
+      ledgerKeyFile: join(dir, 'ledger.key.pub'),
+      masking: { keyFile: join(dir, 'masking.keys') },
     }),
   );
   const api = await spawnAffidavit(['api', '--config', apiConfig], /api listening on/);
@@ -151,4 +157,47 @@ test('a held write is listed by the API process and released by its approve muta
   assert.ok(again.errors?.length, 'a decided request cannot be decided twice');
   const rows = await psql('bob', 'select count(*) from payments where id = 42');
   assert.match(rows.stdout, /\b1\b/, 'the statement ran once');
+});
+
+test('a value masked by the proxy process is opened through the API process, on the record; reports work there too', { timeout: 240_000 }, async () => {
+  const from = new Date(Date.now() - 60_000).toISOString();
+  const psql = async (user: string, sql: string) =>
+    pg.psql(['-At', '-c', sql], { port: proxyPort, user, password: await oidc.issueToken(user), timeoutMs: 120_000 });
+  // bob (dba) may create and fill the table; the policy masks customers' e-mail on every read.
+  const setup = await psql(
+    'bob',
+    "create table if not exists customers (id int, email text, card_number text); insert into customers values (7, 'eve@example.com', null)",
+  );
+  assert.equal(setup.code, 0, setup.stderr);
+  const read = await psql('alice', 'select email from customers where id = 7');
+  assert.equal(read.code, 0, read.stderr);
+  assert.doesNotMatch(read.stdout, /eve@example\.com/, 'the proxy masked the value');
+  const masked = await until('the DataMasked event in the API', async () => {
+    const r = await gql('bob', '{ maskedData(first: 50) { nodes { eventId columns subject } } }');
+    const nodes = (r.data?.maskedData as { nodes?: Array<{ eventId: string; columns: string[]; subject: string }> })?.nodes ?? [];
+    return nodes.find((n) => n.subject === 'alice' && n.columns.includes('email'));
+  });
+  const REVEAL = 'mutation ($id: ID!, $why: String!) { revealMaskedValue(eventId: $id, index: 0, reason: $why) { value column recordedAs } }';
+  const nobody = await gql('alice', REVEAL, { id: masked.eventId, why: 'curious' });
+  assert.equal(nobody.errors?.[0].extensions?.code, 'AFF_E_API_FORBIDDEN', 'alice has no API role');
+  const opened = await gql('bob', REVEAL, { id: masked.eventId, why: 'incident 7' });
+  assert.deepEqual(opened.errors, undefined, JSON.stringify(opened));
+  const v = opened.data?.revealMaskedValue as { value: string; column: string; recordedAs: string };
+  assert.deepEqual([v.value, v.column], ['eve@example.com', 'email']);
+  // The opening is in the ledger (Kafka -> ledger process -> store), naming bob and the event.
+  const opening = await until('the MaskedValueOpened in the ledger', async () => {
+    const show = spawnSync(process.execPath, [CLI, 'ledger', 'show', '--store', store, '--type', 'MaskedValueOpened'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(show.status, 0, show.stderr);
+    const lines = show.stdout.trim().split('\n').filter(Boolean);
+    return lines
+      .map((l) => (JSON.parse(l) as { event: { maskedEventId: string; actor: { subject: string } } }).event)
+      .find((e) => e.maskedEventId === masked.eventId);
+  });
+  assert.equal(opening.actor.subject, 'bob');
+  const to = new Date(Date.now() + 60_000).toISOString();
+  const report = await gql('bob', 'query ($f: String!, $t: String!) { report(control: "AU-12", from: $f, to: $t) { control rows } }', { f: from, t: to });
+  assert.deepEqual(report.errors, undefined, JSON.stringify(report.errors));
+  const r = report.data?.report as { control: string; rows: number };
+  assert.equal(r.control, 'au-12');
+  assert.ok(r.rows > 0, 'the report has rows: the proxy process is a feeder of the period');
 });

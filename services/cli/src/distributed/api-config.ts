@@ -18,6 +18,10 @@ export type ApiConfig = {
   roleGroups: { auditor: string[]; approver: string[]; admin: string[] };
   /** decisions: the key approve/deny are signed with; absent, the API is read-only (AFF_E_API_UNAVAILABLE). */
   decisions?: { signingKeyFile: string; publicKeyFile: string };
+  /** ledgerKeyFile: the ledger's verifier key; with it the API answers `report` (evidence is checked against it). */
+  ledgerKeyFile?: string;
+  /** masking.keyFile: the proxies' masking key file (shared by every proxy of the resource); with it the API answers `revealMaskedValue`. */
+  masking?: { keyFile: string };
   development: boolean;
 };
 
@@ -59,6 +63,8 @@ export const API_SCHEMA = {
       required: ['signingKeyFile', 'publicKeyFile'],
       properties: { signingKeyFile: { type: 'string', minLength: 1 }, publicKeyFile: { type: 'string', minLength: 1 } },
     },
+    ledgerKeyFile: { type: 'string', minLength: 1 },
+    masking: { type: 'object', additionalProperties: false, required: ['keyFile'], properties: { keyFile: { type: 'string', minLength: 1 } } },
     development: { type: 'boolean', default: false },
   },
 } as const;
@@ -82,7 +88,7 @@ export const API_SPEC: ProcessConfigSpec = {
   name: 'config',
   schema: API_SCHEMA,
   env: API_ENV,
-  paths: [['ledgerFile'], ['readModelFile'], ['decisions', 'signingKeyFile'], ['decisions', 'publicKeyFile']],
+  paths: [['ledgerFile'], ['readModelFile'], ['decisions', 'signingKeyFile'], ['decisions', 'publicKeyFile'], ['ledgerKeyFile'], ['masking', 'keyFile']],
 };
 
 /** loadApiConfig loads, overrides and validates the API's config file. */

@@ -9,14 +9,17 @@ import {
   busEventSink,
   createTokenVerifier,
   followApprovalBook,
+  loadKeyFile,
+  maskedValueRevealService,
   sinkRefusalRecorder,
 } from '@affidavit/access';
 import { decisionSignatureVerifier, eventSinkAuthFailureRecorder, startApi } from '@affidavit/api';
 import { createKafkaBus } from '@affidavit/bus';
 import { systemClock, uuidv7 } from '@affidavit/common';
 import type { Logger } from '@affidavit/common';
-import { loadOrCreateSigningKey } from '@affidavit/ledger';
+import { loadOrCreateSigningKey, readVerifierKey } from '@affidavit/ledger';
 import { encodeEvent } from '@affidavit/schemas';
+import type { ApprovalDecided, MaskedValueOpened } from '@affidavit/schemas';
 import { ed25519NoteVerifier } from '@affidavit/tlog';
 import type { ApiConfig } from './api-config.ts';
 
@@ -49,6 +52,13 @@ export async function startApiProcess(c: Readonly<ApiConfig>, logger: Logger): P
     );
     let decisions: Parameters<typeof startApi>[1]['decisions'];
     let signatures: Parameters<typeof startApi>[1]['signatures'];
+    let reveals: Parameters<typeof startApi>[1]['reveals'];
+    let decisionKeys: ReturnType<typeof ed25519NoteVerifier>[] = [];
+    const source = { address: c.listen.host, port: c.listen.port, application: 'affidavit-api' };
+    // Keyed by session, as the ledger requires; acknowledged on acks=all: the caller is told only
+    // what the broker holds.
+    const publish = (e: ApprovalDecided | MaskedValueOpened) =>
+      sink.publish([{ key: e.sessionId, value: encodeEvent(e), headers: { type: e.type, eventId: e.eventId } }]);
     if (c.decisions) {
       const signer = loadOrCreateSigningKey(c.decisions.signingKeyFile, c.decisions.publicKeyFile, 'affidavit-decisions');
       const verifierKey = ed25519NoteVerifier(signer.verifierKey);
@@ -57,13 +67,10 @@ export async function startApiProcess(c: Readonly<ApiConfig>, logger: Logger): P
       const book = new ApprovalBook({ verifierKeys: [verifierKey] });
       const bookFeed = await followApprovalBook(bus, book, `affidavit-api-book-${c.id}-${uuidv7()}`, c.kafka.topic);
       stops.push(() => bookFeed.close());
-      const source = { address: c.listen.host, port: c.listen.port, application: 'affidavit-api' };
       const service = approvalDecisionService({
         book,
         signer,
-        // Keyed by session, as the ledger requires; acknowledged on acks=all: the approver is
-        // told only what the broker holds.
-        publish: (e) => sink.publish([{ key: e.sessionId, value: encodeEvent(e), headers: { type: e.type, eventId: e.eventId } }]),
+        publish,
         recordRefusal: sinkRefusalRecorder(sink, { newId: () => uuidv7(), nowMicros: () => Date.now() * 1000, source, feeder }),
         newId: () => uuidv7(),
         now: () => Date.now(),
@@ -76,7 +83,22 @@ export async function startApiProcess(c: Readonly<ApiConfig>, logger: Logger): P
         refused: (r, e) => service.refused({ ...r, approver: actorFromIdentity(r.approver) }, e),
       };
       signatures = decisionSignatureVerifier([verifierKey]);
+      decisionKeys = [verifierKey];
     }
+    if (c.masking) {
+      // The value is opened only once its MaskedValueOpened is on the broker (the service waits).
+      const reveal = maskedValueRevealService({
+        keys: await loadKeyFile(c.masking.keyFile),
+        publish,
+        newId: () => uuidv7(),
+        clock: systemClock,
+        feeder,
+        source,
+        logger: logger.child({ component: 'reveal' }),
+      });
+      reveals = { reveal: (r) => reveal.reveal({ ...r, opener: actorFromIdentity(r.opener) }) };
+    }
+    const reportKeys = c.ledgerKeyFile ? { ledgerKey: readVerifierKey(c.ledgerKeyFile), decisionKeys } : undefined;
     const api = await startApi(
       {
         ledgerFile: c.ledgerFile,
@@ -90,6 +112,8 @@ export async function startApiProcess(c: Readonly<ApiConfig>, logger: Logger): P
         recorder: eventSinkAuthFailureRecorder(sink, { feeder, resource: 'api', host: c.listen.host, port: c.listen.port, clock: systemClock }),
         ...(decisions ? { decisions } : {}),
         ...(signatures ? { signatures } : {}),
+        ...(reveals ? { reveals } : {}),
+        ...(reportKeys ? { reportKeys } : {}),
         logger: logger.child({ component: 'api' }),
       },
     );
