@@ -6,7 +6,7 @@ import { codec, encodeEvent, exampleEvent, LEDGER_RECORD_TYPES } from '@affidavi
 import type { LedgerRecord } from '@affidavit/schemas';
 import { CONTROLS } from './controls/index.ts';
 import { entryProjector } from './entry-projector.ts';
-import { PRESENT } from './projection.ts';
+import { compileProjection, PRESENT, ProjectionError } from './projection.ts';
 import type { Pick } from './projection.ts';
 import { story } from '../story.fixture.ts';
 
@@ -56,4 +56,29 @@ test('bytes that do not follow the schema are refused, never half read', () => {
   const wrong = Buffer.from(bytes);
   wrong[2] ^= 0xff;
   assert.throws(() => project(wrong), /current writer schema/);
+});
+
+test('longs read as the Avro spec encodes them: zig-zag varints of every length, negative ones included', () => {
+  const canonical = '{"name":"R","type":"record","fields":[{"name":"a","type":"long"},{"name":"b","type":"long"}]}';
+  const read = compileProjection(canonical, { a: true, b: true });
+  // Hand-encoded: zig-zag, then 7 bits per byte, low group first (Avro 1.11 spec, "Binary Encoding").
+  const varint = (v: number): number[] => {
+    let z = v >= 0 ? v * 2 : -v * 2 - 1;
+    const out: number[] = [];
+    while (z >= 128) {
+      out.push((z % 128) | 0x80);
+      z = Math.floor(z / 128);
+    }
+    out.push(z);
+    return out;
+  };
+  const values = [0, -1, 1, -64, 63, 64, -65, 8191, -8192, 8192, 2 ** 31, -(2 ** 31) - 1, 1_700_000_000_000_000, Math.floor(Number.MAX_SAFE_INTEGER / 2)];
+  for (const a of values)
+    for (const b of [0, -1, 300]) {
+      const bytes = Buffer.from([...varint(a), ...varint(b)]);
+      assert.deepEqual(read(bytes, 0), { a, b }, `a=${a} b=${b}`);
+    }
+  // The last byte of an entry is read by the careful path, and a varint cut short is refused.
+  assert.deepEqual(read(Buffer.from([0x02, 0x03]), 0), { a: 1, b: -2 });
+  assert.throws(() => read(Buffer.from([0x02, 0x80]), 0), ProjectionError);
 });

@@ -27,6 +27,27 @@ type Schema =
 export class ProjectionError extends Error {}
 
 function long(s: State): number {
+  const buf = s.buf;
+  const pos = s.pos;
+  // Fast path: most varints of an event (lengths, enum indexes, union branches, small numbers)
+  // fit in one or two bytes; reading them with 32-bit operations is several times cheaper.
+  if (pos + 1 < buf.length) {
+    const b0 = buf[pos];
+    if (b0 < 0x80) {
+      s.pos = pos + 1;
+      return (b0 >>> 1) ^ -(b0 & 1);
+    }
+    const b1 = buf[pos + 1];
+    if (b1 < 0x80) {
+      const n = (b0 & 0x7f) | (b1 << 7);
+      s.pos = pos + 2;
+      return (n >>> 1) ^ -(n & 1);
+    }
+  }
+  return longSlow(s);
+}
+
+function longSlow(s: State): number {
   let n = 0;
   let mul = 1;
   for (let i = 0; i < 10; i++) {
