@@ -38,6 +38,18 @@ export class CheckpointIndex {
     return this.#all.at(-1)?.size ?? 0;
   }
 
+  /** boundaryIn returns the largest checkpoint size in (from, to], or undefined: where a batch can end and be checked at once. */
+  boundaryIn(from: number, to: number): number | undefined {
+    let found: number | undefined;
+    for (const c of this.#all) if (c.size > from && c.size <= to) found = c.size;
+    return found;
+  }
+
+  /** rootAt returns the root hash (base64) a checkpoint of exactly `size` signs, or undefined. */
+  rootAt(size: number): string | undefined {
+    return this.#all.find((c) => c.size === size)?.rootHash;
+  }
+
   /** covering returns the first checkpoint with size > index, or undefined when none covers it yet. */
   covering(index: number): CoveringCheckpoint | undefined {
     let lo = 0;
