@@ -80,6 +80,9 @@ const DEFAULTS = {
 /** BATCHES_PER_TURN is how many batches one log may publish before the next log's turn. */
 const BATCHES_PER_TURN = 20;
 
+/** Tree is the ledger's tree as a batch hashes it: the compact range, the leaves not yet in it, where the unchecked part starts. */
+type Tree = { range: CompactRange; leaves: Uint8Array[]; from: number };
+
 type LogCursor = { store: LogStore; note?: string; checkpoints: CoveringCheckpoint[]; index: CheckpointIndex };
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -296,12 +299,13 @@ export class SiemProjector {
     let expected = from;
     // The tree before the batch, from the stored tiles: were they changed, no checkpoint root
     // would come out of them below, so they need no trust of their own.
-    const tree = {
+    const tree: Tree = {
       range: await readCompactRange(
         tileNodeReader((ids) => c.store.readTiles(ids), c.index.size),
         from,
       ),
       from,
+      leaves: [],
     };
     for await (const e of c.store.readEntries(from, to)) {
       // The store promises consecutive indexes; a gap would mean a silently skipped entry.
@@ -338,20 +342,25 @@ export class SiemProjector {
       expected++;
       this.#hashInto(c, logId, tree, e.bytes);
     }
-    if (tree.range.size < end) throw new SiemPositionAheadError(`log ${logId}: the store returned entries up to ${tree.range.size}, not ${end}`);
+    if (tree.range.size + tree.leaves.length < end)
+      throw new SiemPositionAheadError(`log ${logId}: the store returned entries up to ${tree.range.size}, not ${end}`);
     return out;
   }
 
-  /** hashInto appends one entry to the tree and, at a checkpoint's size, checks the root it signs. */
-  #hashInto(c: LogCursor, logId: string, tree: { range: CompactRange; from: number }, bytes: Uint8Array): void {
-    tree.range = extendRange(tree.range, [hashLeaf(bytes)]);
-    const signed = c.index.rootAt(tree.range.size);
+  /** hashInto appends one entry's leaf hash and, once the tree reaches a checkpoint's size, checks the root it signs. */
+  #hashInto(c: LogCursor, logId: string, tree: Tree, bytes: Uint8Array): void {
+    tree.leaves.push(hashLeaf(bytes));
+    const size = tree.range.size + tree.leaves.length;
+    const signed = c.index.rootAt(size);
     if (signed === undefined) return;
+    // Leaves join the range a checkpoint interval at a time: one copy of the range per interval.
+    tree.range = extendRange(tree.range, tree.leaves);
+    tree.leaves = [];
     if (encodeBase64(rangeRoot(tree.range)) !== signed)
       throw new SiemEntryUnverifiedError(
-        `log ${logId}: entries ${tree.from} to ${tree.range.size - 1} do not hash to the root signed for tree size ${tree.range.size}: the ledger file was changed after that checkpoint; nothing of it is published`,
+        `log ${logId}: entries ${tree.from} to ${size - 1} do not hash to the root signed for tree size ${size}: the ledger file was changed after that checkpoint; nothing of it is published`,
       );
-    tree.from = tree.range.size;
+    tree.from = size;
   }
 
   /**
