@@ -16,6 +16,7 @@ import { createProofService } from './proofs.ts';
 import { ReadModelProjector } from './read-model/projector.ts';
 import type { ReadModelStore } from './read-model/read-model-store.ts';
 import { buildServer } from './server.ts';
+import { MAX_RECORDED_FORBIDDEN_PER_MINUTE } from './graphql/resolvers.ts';
 import { rolesOf } from './auth/roles.ts';
 import { identity, story, TEST_LOG, testNoteVerifier, writeLedger } from './test-support.ts';
 import { exampleEvent } from '@affidavit/schemas';
@@ -311,6 +312,19 @@ describe('mutations', () => {
     const long = await gql(app, 'tok-nobody', 'mutation ($id: ID!) { deny(id: $id, justification: "x") { requestId } }', { id: 'r'.repeat(5000) });
     assert.equal(long.errors?.[0].extensions?.code, 'AFF_E_API_INPUT_INVALID', 'an oversized id is refused before it is recorded');
     assert.equal(refusedAttempts.length, 1);
+  });
+  test('a caller without the role cannot flood the ledger with recorded attempts (aliases, repeats): a per-minute budget', async () => {
+    const before = refusedAttempts.length;
+    const aliases = Array.from({ length: 15 }, (_, i) => `a${i}: deny(id: "flood-${i}", justification: "x") { requestId }`).join(' ');
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await gql(app, 'tok-nobody', `mutation { ${aliases} }`));
+    assert.ok(answers.every((r) => r.errors?.every((e) => e.extensions?.code === 'AFF_E_API_FORBIDDEN')));
+    const recorded = refusedAttempts.slice(before);
+    assert.equal(recorded.length, MAX_RECORDED_FORBIDDEN_PER_MINUTE, `${recorded.length} attempts recorded for 60 refused`);
+    assert.match(answers[3].errors![0].message, /not recorded/);
+    // Another caller has a budget of its own.
+    await gql(app, 'tok-auditor', 'mutation { deny(id: "other", justification: "x") { requestId } }');
+    assert.deepEqual(refusedAttempts.at(-1), ['other', 'olivia', 'AFF_E_API_FORBIDDEN']);
   });
   test("approve and deny pass the caller's verified identity and token id to the decision service", async () => {
     const r = await gql(app, 'tok-approver', 'mutation { approve(id: "r9", justification: " ticket 7 ") { requestId decision } }');

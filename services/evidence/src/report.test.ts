@@ -267,3 +267,37 @@ test('a report signed by another key, or checked with another key, is refused', 
     JSON.stringify(v.problems),
   );
 });
+
+test('unattested tamper trials: an added, doubled or retitled objective, a changed title, key name or dropped gap, each named', async () => {
+  const r = await report('AC-6(9)');
+  delete r.attestation;
+  const trials: Array<[string, (x: Report) => void, RegExp]> = [
+    [
+      'a second copy of an objective, saying the opposite',
+      (x) => x.objectives.push({ ...x.objectives[0], state: x.objectives[0].state === 'satisfied' ? 'not-satisfied' : 'satisfied', reason: 'forged' }),
+      /objective ac-6\.9_obj appears 2 times/,
+    ],
+    [
+      'an invented objective',
+      (x) => x.objectives.push({ id: 'ac-6.9_extra', title: 'Invented', state: 'satisfied', reason: 'fine', rows: [] }),
+      /ac-6\.9_extra/,
+    ],
+    ['an objective retitled', (x) => (x.objectives[0].title = 'Something reassuring'), /objective ac-6\.9_obj is titled/],
+    ['the report retitled', (x) => (x.title = 'AC-2 Account Management'), /the report is titled/],
+    ['another key named', (x) => (x.ledgerKey = 'other+00000000'), /ledger key/],
+    ['a gap dropped', (x) => (x.gaps = []), /gap/],
+  ];
+  const clean = verifyReport(structuredClone(r), { key: ledgerVerifier, decisionKeys: [decisionVerifier], allowUnattested: true });
+  assert.deepEqual(clean.problems, []);
+  assert.ok(r.gaps.length > 0, 'the control states gaps (else the last trial proves nothing)');
+  for (const [name, tamper, want] of trials) {
+    const x = structuredClone(r);
+    tamper(x);
+    const v = verifyReport(x, { key: ledgerVerifier, decisionKeys: [decisionVerifier], allowUnattested: true });
+    assert.equal(v.ok, false, `${name}: verified`);
+    assert.ok(
+      v.problems.some((p) => want.test(p.problem)),
+      `${name}: ${JSON.stringify(v.problems)}`,
+    );
+  }
+});

@@ -28,9 +28,11 @@ export function checkpointOfNote(note: string, verifier?: NoteVerifier): Coverin
  */
 export class CheckpointIndex {
   readonly #all: readonly CoveringCheckpoint[];
+  readonly #roots = new Map<number, string>();
 
   constructor(checkpoints: readonly CoveringCheckpoint[]) {
     this.#all = checkpoints;
+    for (const c of checkpoints) if (!this.#roots.has(c.size)) this.#roots.set(c.size, c.rootHash);
   }
 
   /** size is the largest tree size covered (0 when there is no checkpoint). */
@@ -38,15 +40,31 @@ export class CheckpointIndex {
     return this.#all.at(-1)?.size ?? 0;
   }
 
+  /** boundaryIn returns the largest checkpoint size in (from, to], or undefined: where a batch can end and be checked at once. */
+  boundaryIn(from: number, to: number): number | undefined {
+    const c = this.#all[this.#firstAbove(to) - 1];
+    return c && c.size > from ? c.size : undefined;
+  }
+
+  /** rootAt returns the root hash (base64) a checkpoint of exactly `size` signs, or undefined. */
+  rootAt(size: number): string | undefined {
+    return this.#roots.get(size);
+  }
+
   /** covering returns the first checkpoint with size > index, or undefined when none covers it yet. */
   covering(index: number): CoveringCheckpoint | undefined {
+    return this.#all[this.#firstAbove(index)];
+  }
+
+  /** firstAbove is the position of the first checkpoint with size > n (the list's length when none). */
+  #firstAbove(n: number): number {
     let lo = 0;
     let hi = this.#all.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.#all[mid].size > index) hi = mid;
+      if (this.#all[mid].size > n) hi = mid;
       else lo = mid + 1;
     }
-    return this.#all[lo];
+    return lo;
   }
 }

@@ -18,5 +18,8 @@ export const SiemPublishRejectedError = defineError('AFF_E_SIEM_PUBLISH_REJECTED
 /** SiemCheckpointUnverifiedError: a checkpoint in the ledger is not signed by the ledger's key; nothing it covers is published. */
 export const SiemCheckpointUnverifiedError = defineError('AFF_E_SIEM_CHECKPOINT_UNVERIFIED', "a ledger checkpoint does not verify with the ledger's key");
 
+/** SiemEntryUnverifiedError: the entries read from the ledger do not hash to the root their signed checkpoint names; none of them is published. */
+export const SiemEntryUnverifiedError = defineError('AFF_E_SIEM_ENTRY_UNVERIFIED', 'ledger entries do not match the checkpoint that should cover them');
+
 /** OcsfSchemaChangedError: the vendored compiled OCSF schema is not the pinned 1.5.0 file. */
 export const OcsfSchemaChangedError = defineError('AFF_E_SIEM_OCSF_SCHEMA_CHANGED', 'the vendored OCSF schema is not the pinned 1.5.0 file');

@@ -355,3 +355,50 @@ test("with the ledger's key, checkpoints are verified before anything they cover
   assert.equal((await readAll(bus, TOPIC, published)).length, published, 'nothing more was published');
   await bus.close();
 });
+
+test('an entry whose bytes are not the ones its checkpoint signed (an edited ledger file) is never published', async () => {
+  const bus = createMemoryBus();
+  await bus.ensureTopic(TOPIC, 1);
+  const real = await openSqliteLedgerStore({ path: fixture.path, readOnly: true });
+  const [logId] = await real.listLogs();
+  const size = (await (await real.openLog(logId)).tail()).size;
+  const victim = Math.floor(size / 2);
+  // What the file would give after someone edited one entry (the store keeps no hash beside it
+  // that it checks on read): every other byte of the ledger, its tiles and checkpoints untouched.
+  const store: typeof real = {
+    listLogs: () => real.listLogs(),
+    close: () => real.close(),
+    openLog: async (id) => {
+      const log = await real.openLog(id);
+      return Object.assign(Object.create(log) as typeof log, {
+        async *readEntries(from: number, to: number) {
+          for await (const e of log.readEntries(from, to)) {
+            if (id !== logId || e.index !== victim) yield e;
+            else {
+              const bytes = Uint8Array.from(e.bytes);
+              bytes[bytes.length - 1] ^= 0x01;
+              yield { ...e, bytes };
+            }
+          }
+        },
+      });
+    },
+  };
+  const positions = await openPositionFile(join(mkdtempSync(join(tmpdir(), 'aff-siem-pos-')), 'pos.json'), TOPIC);
+  const p = new SiemProjector({ topic: TOPIC, batchEntries: 7 }, { bus, store, positions, verifier: readVerifierKey(join(fixtureDir, 'keys', 'ledger.pub')) });
+  try {
+    await assert.rejects(p.runOnce(), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'AFF_E_SIEM_ENTRY_UNVERIFIED');
+      assert.match(e.message, new RegExp(`${logId}`));
+      return true;
+    });
+    const published = await readAll(bus, TOPIC, size);
+    const indexes = published.map((r) => JSON.parse(r.value.toString('utf8')).unmapped.affidavit.ledger.index as number);
+    assert.ok(!indexes.includes(victim), `entry ${victim} was published as covered by a checkpoint that does not hold it`);
+    assert.ok(indexes.length < size);
+  } finally {
+    await positions.close();
+    await store.close();
+    await bus.close();
+  }
+});

@@ -7,13 +7,18 @@
 // (the bus resolves only after acks=all on an idempotent producer), and only then is the position
 // after it committed. A crash between the two re-sends that batch on restart with the same
 // `metadata.uid`s; a broker outage is waited out with the batch held, nothing skipped.
+//
+// "Covered" is checked, not assumed: the entries of a batch are hashed into the tree (a compact
+// range from the stored tiles before the batch) up to a checkpoint's size, and that root must be
+// the one the checkpoint signs before any of them goes out. An entry edited in the ledger file
+// after it was checkpointed is never named to a SIEM as proven by that checkpoint.
 import { createLogger, type Logger } from '@affidavit/common';
 import type { Bus, OutgoingRecord } from '@affidavit/bus';
 import type { LedgerStore, LogStore } from '@affidavit/ledger';
 import { codec, TOPICS, type LedgerRecord } from '@affidavit/schemas';
-import type { NoteVerifier } from '@affidavit/tlog';
+import { encodeBase64, extendRange, hashLeaf, readCompactRange, rangeRoot, tileNodeReader, type CompactRange, type NoteVerifier } from '@affidavit/tlog';
 import { CheckpointIndex, checkpointOfNote } from './covering-checkpoint.ts';
-import { SiemPositionAheadError, SiemPublishRejectedError } from './errors.ts';
+import { SiemEntryUnverifiedError, SiemPositionAheadError, SiemPublishRejectedError } from './errors.ts';
 import { type CoveringCheckpoint, type LedgerEntryInput, mapEntry, type OcsfEvent, type Product, siemKeyOf } from './ocsf/map-entry.ts';
 import type { PositionStore } from './ports/position-store.ts';
 import pkg from '../package.json' with { type: 'json' };
@@ -74,6 +79,9 @@ const DEFAULTS = {
 
 /** BATCHES_PER_TURN is how many batches one log may publish before the next log's turn. */
 const BATCHES_PER_TURN = 20;
+
+/** Tree is the ledger's tree as a batch hashes it: the compact range, the leaves not yet in it, where the unchecked part starts. */
+type Tree = { range: CompactRange; leaves: Uint8Array[]; from: number };
 
 type LogCursor = { store: LogStore; note?: string; checkpoints: CoveringCheckpoint[]; index: CheckpointIndex };
 
@@ -251,7 +259,10 @@ export class SiemProjector {
     let published = 0;
     const batch = (from: number) => {
       if (from >= covered) return undefined;
-      const p = this.#mapRange(c, logId, from, Math.min(covered, from + this.#opts.batchEntries));
+      // End the batch on a checkpoint when one falls inside it: its entries are then checked
+      // against that root without reading past the batch.
+      const limit = Math.min(covered, from + this.#opts.batchEntries);
+      const p = this.#mapRange(c, logId, from, c.index.boundaryIn(from, limit) ?? limit);
       // Awaited below unless the loop ends first (stop, a refused publish): never unhandled.
       p.catch(() => {});
       return p;
@@ -286,10 +297,21 @@ export class SiemProjector {
   async #mapRange(c: LogCursor, logId: string, from: number, to: number): Promise<OutgoingRecord[]> {
     const out: OutgoingRecord[] = [];
     let expected = from;
+    // The tree before the batch, from the stored tiles: were they changed, no checkpoint root
+    // would come out of them below, so they need no trust of their own.
+    const tree: Tree = {
+      range: await readCompactRange(
+        tileNodeReader((ids) => c.store.readTiles(ids), c.index.size),
+        from,
+      ),
+      from,
+      leaves: [],
+    };
     for await (const e of c.store.readEntries(from, to)) {
       // The store promises consecutive indexes; a gap would mean a silently skipped entry.
       if (e.index !== expected) throw new SiemPositionAheadError(`log ${logId}: expected entry ${expected}, the store returned ${e.index}`);
       expected++;
+      this.#hashInto(c, logId, tree, e.bytes);
       let record: LedgerRecord | undefined;
       let decodeError: { code: string; message: string } | undefined;
       try {
@@ -313,7 +335,32 @@ export class SiemProjector {
       out.push({ key: siemKeyOf(input), value });
     }
     if (expected !== to) throw new SiemPositionAheadError(`log ${logId}: the store returned entries up to ${expected}, not ${to}`);
+    // The batch ended between checkpoints: hash on to the one covering its last entry.
+    const end = c.index.covering(to - 1)?.size ?? to;
+    for await (const e of c.store.readEntries(to, end)) {
+      if (e.index !== expected) throw new SiemPositionAheadError(`log ${logId}: expected entry ${expected}, the store returned ${e.index}`);
+      expected++;
+      this.#hashInto(c, logId, tree, e.bytes);
+    }
+    if (tree.range.size + tree.leaves.length < end)
+      throw new SiemPositionAheadError(`log ${logId}: the store returned entries up to ${tree.range.size}, not ${end}`);
     return out;
+  }
+
+  /** hashInto appends one entry's leaf hash and, once the tree reaches a checkpoint's size, checks the root it signs. */
+  #hashInto(c: LogCursor, logId: string, tree: Tree, bytes: Uint8Array): void {
+    tree.leaves.push(hashLeaf(bytes));
+    const size = tree.range.size + tree.leaves.length;
+    const signed = c.index.rootAt(size);
+    if (signed === undefined) return;
+    // Leaves join the range a checkpoint interval at a time: one copy of the range per interval.
+    tree.range = extendRange(tree.range, tree.leaves);
+    tree.leaves = [];
+    if (encodeBase64(rangeRoot(tree.range)) !== signed)
+      throw new SiemEntryUnverifiedError(
+        `log ${logId}: entries ${tree.from} to ${size - 1} do not hash to the root signed for tree size ${size}: the ledger file was changed after that checkpoint; nothing of it is published`,
+      );
+    tree.from = size;
   }
 
   /**

@@ -112,3 +112,22 @@ test('the book folds only decisions signed by a trusted key: a forged approval d
   const r = await service.decide({ requestId: 'r1', decision: 'approved', justification: 'ticket 42', approver: bob });
   assert.ok(!('error' in r), JSON.stringify(r));
 });
+
+test('two decisions on one request at once: the second is checked after the first is folded, never both published', async () => {
+  const { service, published, refusals } = setup();
+  const dave: Actor = { ...EXAMPLE_ACTOR, subject: 'dave', groups: ['approvers'], tokenId: 'jti-dave' };
+  // Neither awaits the other: the way two HTTP requests to the API arrive together.
+  const [a, b] = await Promise.all([
+    service.decide({ requestId: 'r1', decision: 'approved', justification: 'ticket 42', approver: bob }),
+    service.decide({ requestId: 'r1', decision: 'denied', justification: 'no ticket', approver: dave }),
+  ]);
+  assert.deepEqual(
+    [a, b].map((r) => ('error' in r ? r.error.code : r.decision)),
+    ['approved', 'AFF_E_APPROVAL_DECIDED'],
+  );
+  assert.equal(published.length, 1, 'one decision on the record, not two contradicting ones');
+  assert.deepEqual(
+    refusals.map((r) => [r.code, r.actor?.subject]),
+    [['AFF_E_APPROVAL_DECIDED', 'dave']],
+  );
+});

@@ -57,6 +57,27 @@ export type ApprovalDecisionDeps = {
  * approver) before the refusal is returned. The gate holding the statement checks it all again.
  */
 export function approvalDecisionService(deps: ApprovalDecisionDeps): ApprovalDecisionService {
+  // Decisions on one request run one after the other: the rules are checked on the book, then
+  // signing and publishing await, and only then is the decision folded. Two requests arriving
+  // together would otherwise both pass the check and both be published (approved AND denied).
+  const queues = new Map<string, Promise<void>>();
+  async function serially<T>(requestId: string, task: () => Promise<T>): Promise<T> {
+    const previous = queues.get(requestId) ?? Promise.resolve();
+    let release = () => {};
+    const mine = new Promise<void>((r) => {
+      release = r;
+    });
+    const tail = previous.then(() => mine);
+    queues.set(requestId, tail);
+    try {
+      await previous;
+      return await task();
+    } finally {
+      release();
+      if (queues.get(requestId) === tail) queues.delete(requestId);
+    }
+  }
+
   async function refused(r: DecisionRequest, e: AffidavitError): Promise<void> {
     const req = deps.book.request(r.requestId);
     await deps.recordRefusal({
@@ -75,42 +96,44 @@ export function approvalDecisionService(deps: ApprovalDecisionDeps): ApprovalDec
 
   return {
     refused,
-    async decide(r) {
-      const { requestId, decision, justification, approver } = r;
-      const nowMs = deps.now();
-      try {
-        deps.book.check(requestId, approver, decision, justification, nowMs);
-      } catch (e) {
-        if (!isAffidavitError(e)) throw e;
-        await refused(r, e);
-        return { error: e };
-      }
-      const req = deps.book.request(requestId)!;
-      const occurredAt = nowMs * 1000;
-      const digest = commandDigest(req.text);
-      const signature = await signDecision({ requestId, commandDigest: digest, decision, approver, justification, decidedAt: occurredAt }, deps.signer);
-      const event: ApprovalDecided = {
-        eventId: deps.newId(),
-        type: 'ApprovalDecided',
-        occurredAt,
-        // The decision is the approver's own act: its own stream (the request id), not a seq in the requester's session.
-        sessionId: requestId,
-        seq: 0,
-        actor: approver,
-        source: deps.source,
-        target: req.target,
-        feeder: deps.feeder,
-        requestId,
-        decision,
-        approver,
-        justification,
-        signature: Buffer.from(signature),
-        commandDigest: digest,
-      };
-      await deps.publish(event);
-      deps.book.apply(event);
-      deps.logger?.info({ requestId, decision, approver: approver.subject }, 'approval decided');
-      return { requestId, decision, decidedAt: nowMs, eventId: event.eventId };
-    },
+    decide: (r) => serially(r.requestId, () => decideNow(r)),
   };
+
+  async function decideNow(r: DecisionRequest): Promise<DecisionAccepted | { readonly error: AffidavitError }> {
+    const { requestId, decision, justification, approver } = r;
+    const nowMs = deps.now();
+    try {
+      deps.book.check(requestId, approver, decision, justification, nowMs);
+    } catch (e) {
+      if (!isAffidavitError(e)) throw e;
+      await refused(r, e);
+      return { error: e };
+    }
+    const req = deps.book.request(requestId)!;
+    const occurredAt = nowMs * 1000;
+    const digest = commandDigest(req.text);
+    const signature = await signDecision({ requestId, commandDigest: digest, decision, approver, justification, decidedAt: occurredAt }, deps.signer);
+    const event: ApprovalDecided = {
+      eventId: deps.newId(),
+      type: 'ApprovalDecided',
+      occurredAt,
+      // The decision is the approver's own act: its own stream (the request id), not a seq in the requester's session.
+      sessionId: requestId,
+      seq: 0,
+      actor: approver,
+      source: deps.source,
+      target: req.target,
+      feeder: deps.feeder,
+      requestId,
+      decision,
+      approver,
+      justification,
+      signature: Buffer.from(signature),
+      commandDigest: digest,
+    };
+    await deps.publish(event);
+    deps.book.apply(event);
+    deps.logger?.info({ requestId, decision, approver: approver.subject }, 'approval decided');
+    return { requestId, decision, decidedAt: nowMs, eventId: event.eventId };
+  }
 }

@@ -28,6 +28,6 @@ export function eventSinkAuthFailureRecorder(sink: EventSink, o: AuthFailureReco
       target: { kind: 'postgres', resource: o.resource, host: o.host, port: o.port, database: null, login: null },
       feeder: o.feeder,
     });
-    await sink.publish([{ key: sessionId, value: encodeEvent(event) }]);
+    await sink.publish([{ key: sessionId, value: encodeEvent(event), headers: { type: event.type, eventId: event.eventId } }]);
   };
 }

@@ -30,7 +30,13 @@ const claims = (over: Record<string, unknown> = {}) => ({
 let key: TestKey;
 let app: FastifyInstance;
 const published: AuthenticationFailed[] = [];
-const sink: EventSink = { publish: async (events) => void published.push(...events.map((e) => decodeEvent(e.value) as AuthenticationFailed)) };
+const headers: Array<Record<string, string> | undefined> = [];
+const sink: EventSink = {
+  publish: async (events) => {
+    published.push(...events.map((e) => decodeEvent(e.value) as AuthenticationFailed));
+    headers.push(...events.map((e) => e.headers));
+  },
+};
 const store = openSqliteReadModel({ path: ':memory:' });
 
 before(async () => {
@@ -102,6 +108,9 @@ for (const [name, forge, code] of attacks) {
     assert.equal(e.claimedSubject, 'olivia');
     assert.equal(e.actor, null);
     assert.equal(e.source.address, '127.0.0.1');
+    // The durable sinks acknowledge by these headers (the embedded one waits for the ledger to
+    // hold this eventId): without them every refusal hung until the sink's timeout.
+    assert.deepEqual(headers.at(-1), { type: 'AuthenticationFailed', eventId: e.eventId });
   });
 }
 

@@ -46,6 +46,15 @@ const DECIDE: readonly Role[] = ['approver', 'admin'];
 // Key holders: those who read the record or decide on it may open a masked original (each opening is recorded).
 const REVEAL: readonly Role[] = ['auditor', 'approver', 'admin'];
 
+/**
+ * MAX_RECORDED_FORBIDDEN_PER_MINUTE bounds, per caller, the attempts to decide without the role
+ * that are recorded each minute: any token holder could otherwise write to the ledger at the
+ * API's rate limit times its alias limit. Beyond it the attempt is still refused, and told so.
+ */
+export const MAX_RECORDED_FORBIDDEN_PER_MINUTE = 30;
+// The budget map is bounded: beyond this many callers in one minute, attempts are refused unrecorded.
+const MAX_TRACKED_CALLERS = 10_000;
+
 /** MAX_REVEAL_REASON bounds a reveal's reason (the access core's own bound, checked before any lookup). */
 const MAX_REVEAL_REASON = 1024;
 
@@ -55,6 +64,23 @@ function need(ctx: ApiContext, roles: readonly Role[], what: string): void {
   }
 }
 
+/** perMinuteBudget answers whether one more attempt of `key` may be recorded in the current minute. */
+function perMinuteBudget(perMinute: number, clock: Clock) {
+  let minute = -1;
+  const used = new Map<string, number>();
+  return (key: string): boolean => {
+    const m = Math.floor(clock.now() / 60_000);
+    if (m !== minute) {
+      minute = m;
+      used.clear();
+    }
+    const n = used.get(key) ?? 0;
+    if (n >= perMinute || (n === 0 && used.size >= MAX_TRACKED_CALLERS)) return false;
+    used.set(key, n + 1);
+    return true;
+  };
+}
+
 const connection = <T>(p: Page<T>) => ({ nodes: p.rows, pageInfo: { hasNextPage: p.next !== null, endCursor: p.next } });
 const at = (us: number | null) => (us === null ? null : isoFromMicros(us));
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
@@ -62,6 +88,7 @@ const str = (v: unknown) => (typeof v === 'string' ? v : null);
 /** buildResolvers wires the schema's fields to `deps`. */
 export function buildResolvers(deps: ResolverDeps) {
   const { store } = deps;
+  const forbiddenBudget = perMinuteBudget(MAX_RECORDED_FORBIDDEN_PER_MINUTE, deps.clock);
 
   const evidence = async (row: { position: Position }) => {
     if (!deps.proofs) return { position: row.position, proof: null, reason: 'this API instance serves no proofs (no ledger store configured)' };
@@ -92,8 +119,13 @@ export function buildResolvers(deps: ResolverDeps) {
         `${decision === 'approved' ? 'approve' : 'deny'} needs one of the roles ${DECIDE.join(', ')}; your groups grant ${[...ctx.roles].join(', ') || 'none'}`,
       );
       // An attempt to decide without the role is on the record too, like one the rules refuse.
-      await deps.decisions?.refused?.(request, refusal);
-      throw refusal;
+      if (forbiddenBudget(`${ctx.identity.issuer} ${ctx.identity.subject}`)) {
+        await deps.decisions?.refused?.(request, refusal);
+        throw refusal;
+      }
+      throw new ApiForbiddenError(
+        `${refusal.message} (not recorded: more than ${MAX_RECORDED_FORBIDDEN_PER_MINUTE} such attempts of yours this minute are on the record already)`,
+      );
     }
     if (!deps.decisions) throw new ApiUnavailableError('this API instance has no decision service');
     if (ctx.token === null) throw new ApiUnavailableError('the request carries no bearer token to pass to the decision service');

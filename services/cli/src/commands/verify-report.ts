@@ -26,7 +26,9 @@ Each problem names the row it was found in.
   --key FILE           the ledger's public key (as written next to its signing key)
   --decision-key FILE  the approval decision key (default: decisions.pub beside --key, if there)
   --allow-unattested   accept a report without attestation (e.g. from the GraphQL API); a row
-                       dropped together with every reference to it then goes unseen
+                       dropped together with every reference to it, a period or parameter
+                       (dormantDays) other than the one asked, and the rows' counts (stats)
+                       then go unseen
   --json               print the verdict as JSON
 
 Exit codes: 0 verified, 1 a check failed (each problem is printed with its row), 2 usage error,

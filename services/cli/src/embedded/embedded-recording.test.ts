@@ -69,3 +69,25 @@ test('a ledger file that cannot be opened fails the start with a typed ledger er
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an event published without an eventId header is acknowledged when the ledger holds it, not after the timeout', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'embedded-recording-'));
+  const rec = await startEmbeddedRecording(options(dir));
+  try {
+    const eventId = uuidv7();
+    // A sink's caller may leave the headers out (the contract makes them optional): the sink
+    // then waits for the id the event itself carries, not for '' (which never comes).
+    const acked = rec.sink.publish([{ key: 's', value: encodeEvent(exampleEvent('AuthenticationFailed', { eventId, sessionId: 's', seq: 0 })) }]);
+    const outcome = await Promise.race([acked.then(() => 'acknowledged'), new Promise((r) => setTimeout(r, 5000, 'still waiting after 5 s')).then(String)]);
+    assert.equal(outcome, 'acknowledged');
+    const reader = await openSqliteLedgerStore({ path: options(dir).ledgerFile, readOnly: true });
+    const [log] = await reader.listLogs();
+    const ids: string[] = [];
+    for await (const e of (await reader.openLog(log)).readEntries(0, 10)) ids.push(e.eventId);
+    await reader.close();
+    assert.deepEqual(ids, [eventId]);
+  } finally {
+    for (const [, stop] of rec.stops.reverse()) await stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

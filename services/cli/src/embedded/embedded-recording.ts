@@ -10,7 +10,7 @@ import { systemClock } from '@affidavit/common';
 import type { Logger } from '@affidavit/common';
 import { Ledger, loadOrCreateSigningKey, openWorkerSqliteLedgerStore } from '@affidavit/ledger';
 import type { LedgerStore } from '@affidavit/ledger';
-import { TOPICS } from '@affidavit/schemas';
+import { decodeEvent, TOPICS } from '@affidavit/schemas';
 
 /**
  * SESSION_EVENT_PARTITIONS is 1 in the embedded mode: one partition is one log and one writer,
@@ -78,7 +78,9 @@ export function ledgerDurableSink(ledger: Ledger, bus: Bus): EventSink {
   const toBus = busEventSink(bus);
   return {
     async publish(events) {
-      const done = ledger.appended(events.map((e) => e.headers?.eventId ?? ''));
+      // The id the event carries when a caller left the (optional) header out: waiting for ''
+      // would hold the caller until the timeout for an event that was stored all along.
+      const done = ledger.appended(events.map((e) => e.headers?.eventId ?? decodeEvent(e.value).eventId));
       done.catch(() => {});
       await toBus.publish(events);
       await done;

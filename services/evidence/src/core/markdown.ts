@@ -2,12 +2,17 @@
 // a table of the rows with the ledger positions they cite.
 import type { Json, Report } from './model.ts';
 
-// Table cells are one line; pipes and control characters could break or disguise the table.
+// Table cells are one line of inert text: statements and identities come from clients. Control,
+// invisible and reordering characters become spaces; every character Markdown gives a meaning
+// inside a cell (a backslash too: `\\|` would be an escaped backslash then a splitting pipe) is
+// escaped, so a value adds no column, HTML element, link or emphasis. Cut before escaping, so a
+// cut never leaves a lone backslash.
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/gu;
 const cell = (v: Json | undefined) =>
   (typeof v === 'string' ? v : JSON.stringify(v ?? null))
-    .replace(/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g, ' ')
-    .replace(/\|/g, '\\|')
-    .slice(0, 200);
+    .slice(0, 200)
+    .replace(INVISIBLE, ' ')
+    .replace(/[\\`*_{}[\]<>|~&!#]/g, (c) => `\\${c}`);
 
 /** renderMarkdown renders a report as Markdown. */
 export function renderMarkdown(r: Report): string {

@@ -45,3 +45,27 @@ test('Markdown keeps one row per line and escapes pipes and control characters',
   assert.match(row, /\\\| x/);
   assert.match(md, /## Objectives: 0 satisfied, 1 not satisfied/);
 });
+
+// GFM splits a table row at each pipe not escaped, an escape being a backslash and the next
+// character (cmark-gfm's scanner): `\\|` is an escaped backslash, then a splitting pipe.
+const cells = (row: string) => {
+  let n = 0;
+  for (let i = 0; i < row.length; i++) {
+    if (row[i] === '\\') i++;
+    else if (row[i] === '|') n++;
+  }
+  return n - 1;
+};
+
+test('Markdown: a statement cannot add a table column, raw HTML or a link (backslash before pipe, tags, brackets)', () => {
+  const forged = 'select 1 \\| alice \\| <img src=x onerror=alert(1)> [verified](javascript:alert(1)) `x` *y* \u200f\u2066\ufeff\u0085';
+  const r: Report = { ...report, rows: [{ ...report.rows[0], claims: { text: forged, subject: 'alice' } }] };
+  const md = renderMarkdown(r);
+  const lines = md.split('\n');
+  const header = lines.find((l) => l.startsWith('| row |'))!;
+  const row = lines.find((l) => l.startsWith('| ac-6.9/1 |'))!;
+  assert.equal(cells(row), cells(header), `a statement added a column:\n${header}\n${row}`);
+  assert.doesNotMatch(row, /(^|[^\\])</, 'raw HTML tag start');
+  assert.doesNotMatch(row, /(^|[^\\])\]\(/, 'a link');
+  assert.doesNotMatch(row, /[\u200f\u2066\ufeff\u0085]/, 'invisible or reordering characters');
+});

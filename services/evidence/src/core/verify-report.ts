@@ -10,7 +10,8 @@ import type { LedgerRecord } from '@affidavit/schemas';
 import type { Checkpoint, NoteVerifier } from '@affidavit/tlog';
 import { decodeBase64Strict, hashLeaf, openNote, verifyInclusion } from '@affidavit/tlog';
 import { attestationText, canonicalJson, judge } from './assemble.ts';
-import { checkLogEvidence, hashesOf } from './chain.ts';
+import { checkLogEvidence, hashesOf, keyId } from './chain.ts';
+import { CONTROLS } from './controls/index.ts';
 import { ClaimsError, deriveClaims, iso } from './claims.ts';
 import type { Json, Report, Row } from './model.ts';
 import { CONTROL_IDS, REPORT_FORMAT } from './model.ts';
@@ -137,9 +138,27 @@ export function verifyReport(input: unknown, opts: VerifyReportOptions): ReportV
     for (const id of o.rows ?? [])
       if (!ids.has(id)) problems.push({ row: id, problem: `objective ${o.id} rests on this row, which is not in the report: dropped` });
   }
+  // Exactly the objectives the rows give, each once: a doubled objective saying the opposite, or
+  // an invented one, is shown by every renderer and would otherwise pass unchecked.
+  const wanted = new Set(expected.map((o) => o.id));
+  for (const o of report.objectives) {
+    const n = report.objectives.filter((x) => x.id === o.id).length;
+    if (!wanted.has(o.id)) problems.push({ row: null, problem: `objective ${JSON.stringify(o.id)} is not one of the ${report.control} report` });
+    else if (n > 1 && report.objectives.find((x) => x.id === o.id) === o) problems.push({ row: null, problem: `objective ${o.id} appears ${n} times` });
+  }
+  // What a reader sees besides the rows: the control's titles, the key and the stated gaps.
+  const spec = CONTROLS[report.control];
+  if (report.title !== spec.title)
+    problems.push({ row: null, problem: `the report is titled ${JSON.stringify(report.title)}, not ${JSON.stringify(spec.title)}` });
+  if (report.ledgerKey !== keyId(opts.key))
+    problems.push({ row: null, problem: `the report names ledger key ${JSON.stringify(report.ledgerKey)}, but it was checked with ${keyId(opts.key)}` });
+  const gaps = Array.isArray(report.gaps) ? report.gaps : [];
+  for (const g of spec.gaps) if (!gaps.includes(g)) problems.push({ row: null, problem: `the stated gap ${JSON.stringify(g)} was dropped` });
   for (const want of expected) {
     const got = report.objectives.find((o) => o.id === want.id);
     if (!got) problems.push({ row: null, problem: `objective ${want.id} is missing` });
+    else if (got.title !== want.title)
+      problems.push({ row: null, problem: `objective ${want.id} is titled ${JSON.stringify(got.title)}, not ${JSON.stringify(want.title)}` });
     else if (got.state !== want.state || got.reason !== want.reason || canonicalJson(got.rows) !== canonicalJson(want.rows))
       problems.push({
         row: null,
