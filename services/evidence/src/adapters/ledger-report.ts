@@ -3,7 +3,7 @@
 // period, and computes the inclusion and consistency proofs from the store's tiles (tessera
 // style: the tree's hashes are read, never recomputed).
 import type { DecisionVerifier } from '@affidavit/access';
-import type { LedgerStore, LogStore } from '@affidavit/ledger';
+import type { Entry, LedgerStore, LogStore } from '@affidavit/ledger';
 import { codec, LEDGER_RECORD_TYPES } from '@affidavit/schemas';
 import type { LedgerRecord } from '@affidavit/schemas';
 import type { NodeHashReader, NoteSigner, NoteVerifier } from '@affidavit/tlog';
@@ -46,6 +46,15 @@ async function signedCheckpoints(log: LogStore, key: NoteVerifier): Promise<Sign
   return out.sort((a, b) => a.size - b.size);
 }
 
+/** entryPages reads a whole log page by page where the store can (a report reads every entry of a month). */
+async function* entryPages(log: LogStore): AsyncIterable<readonly Entry[]> {
+  if (log.readEntryPages) {
+    yield* log.readEntryPages(0, Number.MAX_SAFE_INTEGER);
+    return;
+  }
+  for await (const e of log.readEntries(0, Number.MAX_SAFE_INTEGER)) yield [e];
+}
+
 /** generateReport computes one control's report over a period from the ledger alone. */
 export async function generateReport(store: LedgerStore, req: ReportRequest): Promise<Report> {
   const control = parseControl(req.control);
@@ -74,24 +83,25 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
     const latest = signed[signed.length - 1];
     logs.set(id, { store: log, signed, origin: parseCheckpoint(openNote(latest.note, [req.key]).text).origin });
     let unsignedInPeriod = 0;
-    for await (const e of log.readEntries(0, Number.MAX_SAFE_INTEGER)) {
-      let record: LedgerRecord;
-      try {
-        record = project(e.bytes);
-      } catch {
+    for await (const page of entryPages(log))
+      for (const e of page) {
+        let record: LedgerRecord;
         try {
-          record = c.decode(e.bytes);
+          record = project(e.bytes);
         } catch {
-          gaps.push(`log ${id} entry ${e.index}: does not decode with the known schemas`);
+          try {
+            record = c.decode(e.bytes);
+          } catch {
+            gaps.push(`log ${id} entry ${e.index}: does not decode with the known schemas`);
+            continue;
+          }
+        }
+        if (e.index >= latest.size) {
+          if (record.occurredAt >= params.from && record.occurredAt < params.to) unsignedInPeriod++;
           continue;
         }
+        fold.add({ log: id, index: e.index, bytes: e.bytes, record });
       }
-      if (e.index >= latest.size) {
-        if (record.occurredAt >= params.from && record.occurredAt < params.to) unsignedInPeriod++;
-        continue;
-      }
-      fold.add({ log: id, index: e.index, bytes: e.bytes, record });
-    }
     if (unsignedInPeriod > 0)
       gaps.push(`log ${id}: ${unsignedInPeriod} entries of the period are past the newest signed checkpoint (size ${latest.size}) and are not reported yet`);
   }

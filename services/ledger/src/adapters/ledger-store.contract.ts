@@ -148,6 +148,38 @@ export function ledgerStoreContract(name: string, makeFixture: () => Promise<Led
       );
     });
 
+    test('readEntryPages, where offered, yields exactly what readEntries does, in pages', async () => {
+      const log = await freshLog('pages');
+      const n = 600; // more than two 256-entry bundles, the last one partial
+      await log.append({ entries: Array.from({ length: n }, (_, i) => testEntry(i)) }, 0);
+      if (!log.readEntryPages) return;
+      for (const [from, to] of [
+        [0, n],
+        [250, 530],
+        [n - 1, n],
+        [n, n],
+        [0, n + 50],
+      ]) {
+        const pages: Entry[][] = [];
+        for await (const p of log.readEntryPages(from, to)) pages.push([...p]);
+        assert.ok(
+          pages.every((p) => p.length > 0),
+          'no empty pages',
+        );
+        const flat = pages.flat();
+        const plain = await collect(log.readEntries(from, to));
+        assert.deepEqual(
+          flat.map((e) => [e.index, e.eventId]),
+          plain.map((e) => [e.index, e.eventId]),
+          `range ${from}..${to}`,
+        );
+        assert.deepEqual(
+          flat.map((e) => Buffer.from(e.bytes).toString('hex')),
+          plain.map((e) => Buffer.from(e.bytes).toString('hex')),
+        );
+      }
+    });
+
     test('expectedSize fences a second writer: of two racing appends one fails and writes nothing', async () => {
       const logId = uniqueLogId('fence');
       const a = await store.openLog(logId);

@@ -134,6 +134,12 @@ export interface LogStore {
   readEntries(from: number, to: number): AsyncIterable<Entry>;
 
   /**
+   * readEntryPages, when a store offers it, yields the same entries as readEntries in arrays (a
+   * store page each), for readers of whole logs: one await per page instead of one per entry.
+   */
+  readEntryPages?(from: number, to: number): AsyncIterable<readonly Entry[]>;
+
+  /**
    * readTiles returns, for each id in order, the tile's bytes (exactly `width * 32`) or
    * undefined when the store has no tile of that level and index at least that wide.
    * A narrower id is answered from the stored wider tile's prefix. Same shape as

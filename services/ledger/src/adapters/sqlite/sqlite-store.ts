@@ -421,6 +421,47 @@ function sqliteLogStore(
     return found;
   };
 
+  /** readEntryPages yields a log's entries one stored bundle at a time (see LogStore.readEntryPages). */
+  async function* readEntryPages(from: number, to: number): AsyncIterable<readonly Entry[]> {
+    ensureOpen();
+    assertRange(from, to);
+    let next = Math.floor(from / BUNDLE_WIDTH);
+    const end = Math.ceil(to / BUNDLE_WIDTH); // bundles [next, end) hold the range
+    while (next < end) {
+      ensureOpen();
+      let rows: { idx: number; count: number; data: unknown }[];
+      try {
+        // A fresh query per page of bundles, fully read: no statement stays open across the
+        // yields below, so appends on this connection are never blocked by a slow reader.
+        rows = st.selectBundles.all(log, next, end, bundlePage).map((r) => ({ idx: Number(r.idx), count: Number(r.count), data: r.data }));
+        // The last page also takes the partial bundle from its fragments, in the same step: an
+        // append between the two reads could otherwise complete it unseen.
+        if (rows.length < bundlePage) {
+          const t = st.tailSummary.get(log);
+          const idx = t === undefined ? -1 : Number(t.idx);
+          if (idx >= next && idx < end && (rows.length === 0 || idx > rows[rows.length - 1].idx)) rows.push({ idx, ...partialData(idx) });
+        }
+      } catch (e) {
+        throw translateSqliteError(e, `reading log ${logId}`);
+      }
+      if (rows.length === 0) return;
+      for (const r of rows) {
+        const page: Entry[] = [];
+        const base = r.idx * BUNDLE_WIDTH;
+        const records = parseBundle(r.data, r.count, where(r.idx), topics.name);
+        // Entries are numbered by their place in the bundle: a bundle short of 256 before the
+        // last one shows as a gap in the indexes (and fails verify), never as silent renumbering.
+        for (let i = Math.max(0, from - base); i < records.length && base + i < to; i++) {
+          const x = records[i];
+          page.push({ index: base + i, eventId: x.eventId, kind: x.kind, bytes: x.bytes, source: x.source, appendedAt: x.appendedAt });
+        }
+        if (page.length > 0) yield page;
+      }
+      if (rows.length < bundlePage) return;
+      next = rows[rows.length - 1].idx + 1;
+    }
+  }
+
   return {
     logId,
     // Every call runs to completion synchronously inside: call order is execution order.
@@ -468,42 +509,10 @@ function sqliteLogStore(
       }
     },
 
+    readEntryPages,
+
     async *readEntries(from: number, to: number): AsyncIterable<Entry> {
-      ensureOpen();
-      assertRange(from, to);
-      let next = Math.floor(from / BUNDLE_WIDTH);
-      const end = Math.ceil(to / BUNDLE_WIDTH); // bundles [next, end) hold the range
-      while (next < end) {
-        ensureOpen();
-        let rows: { idx: number; count: number; data: unknown }[];
-        try {
-          // A fresh query per page of bundles, fully read: no statement stays open across the
-          // yields below, so appends on this connection are never blocked by a slow reader.
-          rows = st.selectBundles.all(log, next, end, bundlePage).map((r) => ({ idx: Number(r.idx), count: Number(r.count), data: r.data }));
-          // The last page also takes the partial bundle from its fragments, in the same step: an
-          // append between the two reads could otherwise complete it unseen.
-          if (rows.length < bundlePage) {
-            const t = st.tailSummary.get(log);
-            const idx = t === undefined ? -1 : Number(t.idx);
-            if (idx >= next && idx < end && (rows.length === 0 || idx > rows[rows.length - 1].idx)) rows.push({ idx, ...partialData(idx) });
-          }
-        } catch (e) {
-          throw translateSqliteError(e, `reading log ${logId}`);
-        }
-        if (rows.length === 0) return;
-        for (const r of rows) {
-          const base = r.idx * BUNDLE_WIDTH;
-          const records = parseBundle(r.data, r.count, where(r.idx), topics.name);
-          // Entries are numbered by their place in the bundle: a bundle short of 256 before the
-          // last one shows as a gap in the indexes (and fails verify), never as silent renumbering.
-          for (let i = Math.max(0, from - base); i < records.length && base + i < to; i++) {
-            const x = records[i];
-            yield { index: base + i, eventId: x.eventId, kind: x.kind, bytes: x.bytes, source: x.source, appendedAt: x.appendedAt };
-          }
-        }
-        if (rows.length < bundlePage) return;
-        next = rows[rows.length - 1].idx + 1;
-      }
+      for await (const page of readEntryPages(from, to)) yield* page;
     },
 
     async readTiles(ids: readonly TileId[]): Promise<(Uint8Array | undefined)[]> {
