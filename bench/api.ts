@@ -20,9 +20,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildServer, createProofService, openSqliteReadModel, ReadModelProjector } from '@affidavit/api';
 import { uuidv7 } from '@affidavit/common';
-import { openSqliteLedgerStore, type NewEntry } from '@affidavit/ledger';
+import { openSqliteLedgerStore } from '@affidavit/ledger';
 import { codec, encodeEvent, exampleEvent, EXAMPLE_ACTOR } from '@affidavit/schemas';
-import { ed25519NoteSigner, formatCheckpoint, generateEd25519NoteKey, hashLeaf, integrate, signNote } from '@affidavit/tlog';
+import { ed25519NoteSigner, generateEd25519NoteKey } from '@affidavit/tlog';
+import { appendSigned } from './signed-log.ts';
 
 const usage = `usage: node bench/api.ts [options]
 
@@ -270,22 +271,15 @@ async function buildLedger(path: string, n: number): Promise<string[]> {
     if (k === 48 && s % 10 === 0) return exampleEvent('CommandBlocked', { ...env, commandId: c });
     return exampleEvent('CommandCompleted', { ...env, commandId: c });
   };
-  const BATCH = 10_000;
-  for (let size = 0; size < n; ) {
-    const count = Math.min(BATCH, n - size);
-    const entries: NewEntry[] = Array.from({ length: count }, (_, i) => {
-      const e = eventAt(size + i);
+  await appendSigned(
+    log,
+    n,
+    (i) => {
+      const e = eventAt(i);
       return { eventId: e.eventId, kind: 'event', bytes: encodeEvent(e), source: null, appendedAt: 0 };
-    });
-    const res = await integrate(
-      log.readTiles.bind(log),
-      size,
-      entries.map((e) => hashLeaf(e.bytes)),
-    );
-    const checkpoint = await signNote(formatCheckpoint({ origin, size: res.size, root: res.root, extensions: [] }), [signer]);
-    await log.append({ entries, tiles: res.tiles, checkpoint }, size);
-    size = res.size;
-  }
+    },
+    { origin, signer },
+  );
   await store.close();
   return sessions;
 }

@@ -12,23 +12,21 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { uuidv7 } from '@affidavit/common';
 import { cachedNodeReader, cachedTileReader, generateReport } from '@affidavit/evidence';
-import { openSqliteLedgerStore, type NewEntry } from '@affidavit/ledger';
+import { openSqliteLedgerStore } from '@affidavit/ledger';
 import { codec, encodeEvent, EXAMPLE_ACTOR, exampleEvent } from '@affidavit/schemas';
 import type { LedgerRecord } from '@affidavit/schemas';
 import {
   ed25519NoteSigner,
   ed25519NoteVerifier,
-  formatCheckpoint,
   generateEd25519NoteKey,
   hashLeaf,
   inclusionProof,
-  integrate,
   openNote,
   parseCheckpoint,
-  signNote,
   tileNodeReader,
   verifyInclusion,
 } from '@affidavit/tlog';
+import { appendSigned } from './signed-log.ts';
 
 const usage = `usage: node bench/report.ts [--events N] [--quick]
 
@@ -82,22 +80,15 @@ async function build(path: string): Promise<void> {
   const store = await openSqliteLedgerStore({ path });
   const log = await store.openLog(LOG);
   const state = { sessionId: '', actor: EXAMPLE_ACTOR, s: -1 };
-  const BATCH = 10_000;
-  for (let size = 0; size < N; ) {
-    const count = Math.min(BATCH, N - size);
-    const entries: NewEntry[] = Array.from({ length: count }, (_, i) => {
-      const e = eventAt(size + i, state);
+  await appendSigned(
+    log,
+    N,
+    (i) => {
+      const e = eventAt(i, state);
       return { eventId: e.eventId, kind: 'event', bytes: encodeEvent(e), source: null, appendedAt: 0 };
-    });
-    const res = await integrate(
-      log.readTiles.bind(log),
-      size,
-      entries.map((e) => hashLeaf(e.bytes)),
-    );
-    const checkpoint = await signNote(formatCheckpoint({ origin: `bench.affidavit/${LOG}`, size: res.size, root: res.root, extensions: [] }), [signer]);
-    await log.append({ entries, tiles: res.tiles, checkpoint }, size);
-    size = res.size;
-  }
+    },
+    { origin: `bench.affidavit/${LOG}`, signer },
+  );
   await store.close();
 }
 

@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createKafkaBus, type Bus, type OutgoingRecord } from '@affidavit/bus';
 import { uuidv7 } from '@affidavit/common';
-import { openSqliteLedgerStore, type NewEntry } from '@affidavit/ledger';
+import { openSqliteLedgerStore } from '@affidavit/ledger';
 import { encodeEvent, exampleEvent, type LedgerRecord } from '@affidavit/schemas';
 import { openPositionFile, SiemProjector } from '@affidavit/siem';
-import { ed25519NoteSigner, formatCheckpoint, generateEd25519NoteKey, hashLeaf, integrate, signNote } from '@affidavit/tlog';
+import { ed25519NoteSigner, generateEd25519NoteKey } from '@affidavit/tlog';
 import { ensureKafka, uniqueTopic } from '../test/services/kafka.ts';
+import { appendSigned } from './signed-log.ts';
 
 const usage = `usage: node bench/siem.ts [options]
 
@@ -103,25 +104,18 @@ async function buildLedgerFile(path: string, n: number): Promise<void> {
   const store = await openSqliteLedgerStore({ path });
   const log = await store.openLog('bench.events:0');
   const origin = `bench.affidavit/${log.logId}`;
-  const BATCH = 10_000;
-  for (let size = 0; size < n; ) {
-    const count = Math.min(BATCH, n - size);
-    const entries: NewEntry[] = Array.from({ length: count }, (_, i) => ({
+  await appendSigned(
+    log,
+    n,
+    (i) => ({
       eventId: uuidv7(),
       kind: 'event',
-      bytes: pool[(size + i) % pool.length],
-      source: { topic: 'bench.events', partition: 0, offset: BigInt(size + i) },
+      bytes: pool[i % pool.length],
+      source: { topic: 'bench.events', partition: 0, offset: BigInt(i) },
       appendedAt: Date.now(),
-    }));
-    const res = await integrate(
-      log.readTiles.bind(log),
-      size,
-      entries.map((e) => hashLeaf(e.bytes)),
-    );
-    const checkpoint = await signNote(formatCheckpoint({ origin, size: res.size, root: res.root, extensions: [] }), [signer]);
-    await log.append({ entries, tiles: res.tiles, checkpoint }, size);
-    size = res.size;
-  }
+    }),
+    { origin, signer },
+  );
   await store.close();
 }
 
