@@ -2,11 +2,11 @@
 // and signed notes). It does no I/O: storage is reached through the TileReader / NodeHashReader
 // ports and signing through NoteSigner / NoteVerifier.
 export type { Hash } from './hash.ts';
-export { HASH_SIZE, EMPTY_ROOT, hashLeaf, hashChildren, hashesEqual, toHex } from './hash.ts';
+export { HASH_SIZE, EMPTY_ROOT, hashLeaf, hashChildren, hashLevelUp, hashesEqual, toHex } from './hash.ts';
 export { MAX_TREE_SIZE } from './tree-math.ts';
 export type { NodeId, NodeHashReader } from './node-reader.ts';
 export { memoryNodeReader, perfectSubtrees } from './node-reader.ts';
-export { inclusionProof, consistencyProof, rootHash, inclusionProofRanges, consistencyProofRanges } from './proof-generate.ts';
+export { inclusionProof, inclusionProofs, consistencyProof, rootHash, inclusionProofRanges, consistencyProofRanges } from './proof-generate.ts';
 export { verifyInclusion, verifyConsistency, rootFromInclusionProof } from './proof-verify.ts';
 export type { TileId, Tile, TileReader } from './tile-id.ts';
 export { TILE_HEIGHT, TILE_WIDTH, tilePath, parseTilePath, tileIdFor, tileHashes } from './tile-id.ts';

@@ -72,6 +72,17 @@ export async function inclusionProof(reader: NodeHashReader, index: number, size
   return readRanges(reader, inclusionProofRanges(index, size));
 }
 
+/**
+ * inclusionProofs builds the inclusion proofs of many leaves of the tree of `size` in ONE reader
+ * batch (a report cites thousands of entries: their proofs share tiles, read and hashed once).
+ */
+export async function inclusionProofs(reader: NodeHashReader, indexes: readonly number[], size: number): Promise<Hash[][]> {
+  const per = indexes.map((i) => inclusionProofRanges(i, size));
+  const flat = await readRanges(reader, per.flat());
+  let at = 0;
+  return per.map((r) => flat.slice(at, (at += r.length)));
+}
+
 /** consistencyProof builds the RFC 9162 consistency proof from `size1` to `size2` (0 < size1 <= size2), in one reader batch. */
 export async function consistencyProof(reader: NodeHashReader, size1: number, size2: number): Promise<Hash[]> {
   return readRanges(reader, consistencyProofRanges(size1, size2));

@@ -6,8 +6,11 @@ import {
   TlogTileMissingError,
   consistencyProof,
   createMemoryTileStore,
+  hashChildren,
+  hashLevelUp,
   hashLeaf,
   inclusionProof,
+  inclusionProofs,
   integrate,
   memoryNodeReader,
   parseTilePath,
@@ -189,4 +192,36 @@ test('property: proofs from tiles equal proofs from the leaf list, with O(log n)
   );
   // Three calls (inclusion, consistency, root); each reads at most 2 tiles per tile level (3 levels here).
   assert.ok(maxReads <= 3 * 2 * 3, `tile reads per query: ${maxReads}`);
+});
+
+test('property: inclusionProofs of many leaves in one batch equal each leaf proven alone, tiles read once', async () => {
+  const { store } = await big70000();
+  const full = BIG_FULL;
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 1, max: 70000 }), fc.array(fc.nat(), { minLength: 1, maxLength: 40 }), async (size, picks) => {
+      const indexes = picks.map((p) => p % size);
+      let calls = 0;
+      store.resetReads();
+      const reader = tileNodeReader((ids) => (calls++, store.read(ids)), size);
+      const batch = await inclusionProofs(reader, indexes, size);
+      assert.equal(calls, 1, 'one readTiles call for the whole batch');
+      // Each tile once: at most 2 per tile level (3 here) per distinct leaf.
+      assert.ok(store.reads() <= 6 * new Set(indexes).size, `tiles read: ${store.reads()}`);
+      for (const [i, index] of indexes.entries()) assert.deepEqual(batch[i].map(toHex), (await inclusionProof(full, index, size)).map(toHex));
+    }),
+    { numRuns: 40 },
+  );
+});
+
+test('hashLevelUp hashes adjacent pairs as hashChildren does', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 64, maxLength: 64 * 9 }), (raw) => {
+      const pairs = Math.floor(raw.length / 64);
+      const above = Buffer.alloc(pairs * 32);
+      hashLevelUp(raw, pairs, above);
+      for (let i = 0; i < pairs; i++)
+        assert.equal(toHex(above.subarray(i * 32, i * 32 + 32)), toHex(hashChildren(raw.subarray(i * 64, i * 64 + 32), raw.subarray(i * 64 + 32, i * 64 + 64))));
+    }),
+  );
+  assert.throws(() => hashLevelUp(new Uint8Array(64), 2, Buffer.alloc(64)), /too short/);
 });

@@ -84,6 +84,8 @@ not covered by a signed checkpoint (the AFF_E_* code is printed).`,
         from,
         to,
         dormantDays,
+        // The file itself too: a big log is then read on two cores (a worker opens it read-only).
+        ledgerFile: file,
         key: readVerifierKey(keyFile),
         decisionKeys: decisionFile && existsSync(decisionFile) ? [readVerifierKey(decisionFile)] : [],
         ...(signingFile && existsSync(signingFile) ? { signer: ed25519NoteSigner(readFileSync(signingFile, 'utf8').trim()) } : {}),

@@ -2,19 +2,20 @@
 // signed checkpoint through the control's fold, picks the checkpoints before and after the
 // period, and computes the inclusion and consistency proofs from the store's tiles (tessera
 // style: the tree's hashes are read, never recomputed).
-import type { DecisionVerifier } from '@affidavit/access';
-import type { Entry, LedgerStore, LogStore } from '@affidavit/ledger';
-import { codec, LEDGER_RECORD_TYPES } from '@affidavit/schemas';
-import type { LedgerRecord } from '@affidavit/schemas';
+import type { DecisionVerifier } from '@affidavit/access/decisions';
+import type { LedgerStore, LogStore } from '@affidavit/ledger';
+import { codec } from '@affidavit/schemas';
 import type { NodeHashReader, NoteSigner, NoteVerifier } from '@affidavit/tlog';
-import { consistencyProof, encodeBase64, inclusionProof, openNote, parseCheckpoint, signNote, tileNodeReader } from '@affidavit/tlog';
+import { consistencyProof, encodeBase64, inclusionProofs, openNote, parseCheckpoint, signNote, tileNodeReader } from '@affidavit/tlog';
 import { assembleReport, attestationText, proofKey } from '../core/assemble.ts';
-import { CONTROLS, parseControl } from '../core/controls/index.ts';
+import { parseControl } from '../core/controls/index.ts';
 import type { ChainLink, LogEvidence, Report } from '../core/model.ts';
-import { entryProjector } from '../core/entry-projector.ts';
 import type { DraftRow } from '../core/fold.ts';
 import { reportFold } from '../core/run-fold.ts';
 import { cachedNodeReader, cachedTileReader } from './cached-tiles.ts';
+import { startFoldHelper } from './folding-in-parallel.ts';
+import type { FoldHelper } from './folding-in-parallel.ts';
+import { rangeScanner } from './range-scan.ts';
 import { EvidenceInputInvalidError, EvidenceUnsignedError } from '../errors.ts';
 
 export type ReportRequest = {
@@ -32,7 +33,19 @@ export type ReportRequest = {
   /** signer, when given (the ledger's key), attests the report so a dropped row is caught even with its references removed. */
   signer?: NoteSigner;
   now?: () => Date;
+  /**
+   * ledgerFile: the SQLite file `store` reads, when it is one. A log of at least `parallelFrom`
+   * entries (default 200,000) is then read on two cores (folding-in-parallel.ts).
+   */
+  ledgerFile?: string;
+  parallelFrom?: number;
 };
+
+const PARALLEL_FROM = 200_000;
+// The report's thread takes this share of a split log: the worker starts later (its modules load).
+const MAIN_SHARE = 0.56;
+// Split points fall on the store's bundles of 256 entries, so no bundle is parsed twice.
+const BUNDLE = 256;
 
 type Signed = { size: number; note: string };
 
@@ -46,15 +59,6 @@ async function signedCheckpoints(log: LogStore, key: NoteVerifier): Promise<Sign
   return out.sort((a, b) => a.size - b.size);
 }
 
-/** entryPages reads a whole log page by page where the store can (a report reads every entry of a month). */
-async function* entryPages(log: LogStore): AsyncIterable<readonly Entry[]> {
-  if (log.readEntryPages) {
-    yield* log.readEntryPages(0, Number.MAX_SAFE_INTEGER);
-    return;
-  }
-  for await (const e of log.readEntries(0, Number.MAX_SAFE_INTEGER)) yield [e];
-}
-
 /** generateReport computes one control's report over a period from the ledger alone. */
 export async function generateReport(store: LedgerStore, req: ReportRequest): Promise<Report> {
   const control = parseControl(req.control);
@@ -65,100 +69,106 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
   if (!Number.isSafeInteger(dormantDays) || dormantDays < 1 || dormantDays > 3650) throw new EvidenceInputInvalidError('dormant days must be 1..3650');
   const params = { from: from * 1000, to: to * 1000, dormantDays };
   const fold = reportFold(control, params);
+  const scan = rangeScanner(control, params);
   const c = codec();
-  const project = entryProjector(
-    LEDGER_RECORD_TYPES.map((t) => c.writerFor(t)),
-    CONTROLS[control].fields,
-  );
   const gaps: string[] = [];
-  const logs = new Map<string, { store: LogStore; signed: Signed[]; origin: string }>();
-  for (const id of await store.listLogs()) {
-    const log = await store.openLog(id);
-    const signed = await signedCheckpoints(log, req.key);
-    if (signed.length === 0 || signed[signed.length - 1].size === 0) {
-      const n = (await log.tail()).size;
-      if (n > 0) gaps.push(`log ${id}: ${n} entries, no signed checkpoint: nothing in it is reported`);
-      continue;
-    }
-    const latest = signed[signed.length - 1];
-    logs.set(id, { store: log, signed, origin: parseCheckpoint(openNote(latest.note, [req.key]).text).origin });
-    let unsignedInPeriod = 0;
-    for await (const page of entryPages(log))
-      for (const e of page) {
-        let record: LedgerRecord;
-        try {
-          record = project(e.bytes);
-        } catch {
-          try {
-            record = c.decode(e.bytes);
-          } catch {
-            gaps.push(`log ${id} entry ${e.index}: does not decode with the known schemas`);
-            continue;
-          }
-        }
-        if (e.index >= latest.size) {
-          if (record.occurredAt >= params.from && record.occurredAt < params.to) unsignedInPeriod++;
-          continue;
-        }
-        fold.add({ log: id, index: e.index, bytes: e.bytes, record });
+  // Fold workers of split logs, closed whatever happens.
+  const helpers = new Map<string, FoldHelper>();
+  try {
+    const logs = new Map<string, { store: LogStore; signed: Signed[]; origin: string }>();
+    for (const id of await store.listLogs()) {
+      const log = await store.openLog(id);
+      const signed = await signedCheckpoints(log, req.key);
+      const size = (await log.tail()).size;
+      if (signed.length === 0 || signed[signed.length - 1].size === 0) {
+        if (size > 0) gaps.push(`log ${id}: ${size} entries, no signed checkpoint: nothing in it is reported`);
+        continue;
       }
-    if (unsignedInPeriod > 0)
-      gaps.push(`log ${id}: ${unsignedInPeriod} entries of the period are past the newest signed checkpoint (size ${latest.size}) and are not reported yet`);
-  }
-  const folded = fold.finish();
-  const { spans, maxCited } = folded;
-  // The folds saw projections; what rows claim is derived from full decodes of their cites.
-  const drafts: DraftRow[] = [];
-  for (const d of folded.drafts) {
-    try {
-      drafts.push({ ...d, cites: d.cites.map((e) => ({ ...e, record: c.decode(e.bytes) })) });
-    } catch (err) {
-      gaps.push(`a ${d.kind} row was left out: a cited entry does not decode: ${(err as Error).message}`);
+      const latest = signed[signed.length - 1];
+      logs.set(id, { store: log, signed, origin: parseCheckpoint(openNote(latest.note, [req.key]).text).origin });
+      // A big log of a SQLite file is read on two cores: its later part by a worker (which starts
+      // at once, and loads its modules meanwhile, so it takes the smaller part), its first part
+      // here; this fold then absorbs the worker's.
+      const split = req.ledgerFile !== undefined && size >= (req.parallelFrom ?? PARALLEL_FROM) ? Math.floor((size * MAIN_SHARE) / BUNDLE) * BUNDLE : size;
+      const helper =
+        split < size ? startFoldHelper({ path: req.ledgerFile!, logId: id, from: split, to: size, signedSize: latest.size, control, params }) : undefined;
+      if (helper) helpers.set(id, helper);
+      const outcomes = [await scan(log, 0, split, latest.size, fold)];
+      if (helper) {
+        const { saved, outcome } = await helper.folded;
+        fold.absorb(saved);
+        outcomes.push(outcome);
+      }
+      const unsignedInPeriod = outcomes.reduce((n, o) => n + o.unsignedInPeriod, 0);
+      for (const o of outcomes) gaps.push(...o.gaps);
+      if (unsignedInPeriod > 0)
+        gaps.push(`log ${id}: ${unsignedInPeriod} entries of the period are past the newest signed checkpoint (size ${latest.size}) and are not reported yet`);
     }
-  }
-  const evidence: LogEvidence[] = [];
-  const proofs = new Map<string, string[]>();
-  for (const [id, l] of logs) {
-    const span = spans.get(id) ?? { firstIndex: null, lastIndex: null, entries: 0 };
-    const need = Math.max(span.lastIndex ?? -1, maxCited.get(id) ?? -1) + 1;
-    if (need === 0) continue; // nothing of this log is in the period or cited
-    const after = l.signed.find((s) => s.size >= need);
-    if (!after) throw new EvidenceUnsignedError(`log ${id}: no signed checkpoint covers entry ${need - 1}`);
-    const first = span.firstIndex ?? need - 1;
-    const before = [...l.signed].reverse().find((s) => s.size <= first && s.size > 0) ?? null;
-    const tiles = cachedTileReader((ids) => l.store.readTiles(ids));
-    const readers = new Map<number, NodeHashReader>();
-    const reader = (size: number) => {
-      let r = readers.get(size);
-      if (!r) readers.set(size, (r = cachedNodeReader(tileNodeReader(tiles, size))));
-      return r;
-    };
-    const chainNotes = l.signed.filter((s) => s.size >= (before?.size ?? 0) && s.size <= after.size);
-    const chain: ChainLink[] = [];
-    for (const [i, s] of chainNotes.entries()) {
-      const prev = chainNotes[i - 1];
-      const proof = prev && prev.size > 0 && prev.size < s.size ? await consistencyProof(reader(s.size), prev.size, s.size) : [];
-      chain.push({ note: s.note, consistency: proof.map(encodeBase64) });
+    const folded = fold.finish();
+    const { spans, maxCited } = folded;
+    // The folds saw projections; what rows claim is derived from full decodes of their cites.
+    const drafts: DraftRow[] = [];
+    for (const d of folded.drafts) {
+      try {
+        drafts.push({ ...d, cites: d.cites.map((e) => ({ ...e, record: c.decode(e.bytes) })) });
+      } catch (err) {
+        gaps.push(`a ${d.kind} row was left out: a cited entry does not decode: ${(err as Error).message}`);
+      }
     }
-    const consistency = before && before.size < after.size ? (await consistencyProof(reader(after.size), before.size, after.size)).map(encodeBase64) : [];
-    evidence.push({ log: id, origin: l.origin, before: before?.note ?? null, after: after.note, consistency, chain, period: span });
-    const r = reader(after.size);
-    for (const d of drafts)
-      for (const cite of d.cites)
-        if (cite.log === id && !proofs.has(proofKey(id, cite.index)))
-          proofs.set(proofKey(id, cite.index), (await inclusionProof(r, cite.index, after.size)).map(encodeBase64));
+    const evidence: LogEvidence[] = [];
+    const proofs = new Map<string, string[]>();
+    for (const [id, l] of logs) {
+      const span = spans.get(id) ?? { firstIndex: null, lastIndex: null, entries: 0 };
+      const need = Math.max(span.lastIndex ?? -1, maxCited.get(id) ?? -1) + 1;
+      if (need === 0) continue; // nothing of this log is in the period or cited
+      const after = l.signed.find((s) => s.size >= need);
+      if (!after) throw new EvidenceUnsignedError(`log ${id}: no signed checkpoint covers entry ${need - 1}`);
+      const first = span.firstIndex ?? need - 1;
+      const before = [...l.signed].reverse().find((s) => s.size <= first && s.size > 0) ?? null;
+      const tiles = cachedTileReader((ids) => l.store.readTiles(ids));
+      const readers = new Map<number, NodeHashReader>();
+      const reader = (size: number) => {
+        let r = readers.get(size);
+        if (!r) readers.set(size, (r = cachedNodeReader(tileNodeReader(tiles, size))));
+        return r;
+      };
+      const chainNotes = l.signed.filter((s) => s.size >= (before?.size ?? 0) && s.size <= after.size);
+      const chain: ChainLink[] = [];
+      for (const [i, s] of chainNotes.entries()) {
+        const prev = chainNotes[i - 1];
+        const proof = prev && prev.size > 0 && prev.size < s.size ? await consistencyProof(reader(s.size), prev.size, s.size) : [];
+        chain.push({ note: s.note, consistency: proof.map(encodeBase64) });
+      }
+      const consistency = before && before.size < after.size ? (await consistencyProof(reader(after.size), before.size, after.size)).map(encodeBase64) : [];
+      evidence.push({ log: id, origin: l.origin, before: before?.note ?? null, after: after.note, consistency, chain, period: span });
+      // All of this log's proofs in one batch: they share tiles, each read and hashed once.
+      const cited = new Set<number>();
+      for (const d of drafts) for (const cite of d.cites) if (cite.log === id) cited.add(cite.index);
+      const indexes = [...cited];
+      // With a worker on this log, it proves the second half of them meanwhile.
+      const helper = helpers.get(id);
+      const mine = helper ? Math.ceil(indexes.length / 2) : indexes.length;
+      const [here, there] = await Promise.all([
+        inclusionProofs(tileNodeReader(tiles, after.size), indexes.slice(0, mine), after.size),
+        helper && mine < indexes.length ? helper.proofs(after.size, indexes.slice(mine)) : Promise.resolve([]),
+      ]);
+      here.forEach((p, i) => proofs.set(proofKey(id, indexes[i]), p.map(encodeBase64)));
+      there.forEach((p, i) => proofs.set(proofKey(id, indexes[mine + i]), p));
+    }
+    const report = assembleReport({
+      control,
+      params,
+      drafts,
+      logs: evidence,
+      proofs,
+      key: req.key,
+      ctx: { decisionKeys: req.decisionKeys },
+      generatedAt: (req.now?.() ?? new Date()).toISOString(),
+      gaps,
+    });
+    if (req.signer) report.attestation = await signNote(attestationText(report), [req.signer]);
+    return report;
+  } finally {
+    for (const h of helpers.values()) h.close();
   }
-  const report = assembleReport({
-    control,
-    params,
-    drafts,
-    logs: evidence,
-    proofs,
-    key: req.key,
-    ctx: { decisionKeys: req.decisionKeys },
-    generatedAt: (req.now?.() ?? new Date()).toISOString(),
-    gaps,
-  });
-  if (req.signer) report.attestation = await signNote(attestationText(report), [req.signer]);
-  return report;
 }

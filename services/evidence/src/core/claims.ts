@@ -1,8 +1,8 @@
 // What a row claims, derived from nothing but the entries it cites. The report engine and the
 // offline verifier both call deriveClaims, so a row whose claims differ from what its entries
 // say (an edited row, a swapped entry) is caught and named.
-import { commandDigest, signedDecisionOf, verifyDecisionSignature } from '@affidavit/access';
-import type { DecisionVerifier } from '@affidavit/access';
+import { commandDigest, signedDecisionOf, verifyDecisionSignature } from '@affidavit/access/decisions';
+import type { DecisionVerifier } from '@affidavit/access/decisions';
 import type { ApprovalDecided, ApprovalRequested, AuthenticationFailed, CommandIssued, LedgerRecord, SessionStarted } from '@affidavit/schemas';
 import type { Json, RowKind } from './model.ts';
 

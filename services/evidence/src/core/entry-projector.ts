@@ -15,7 +15,7 @@ type Writer = { name: string; fpHigh: number; read: (bytes: Buffer, offset: numb
 export function entryProjector(writers: readonly WriterSchema[], fields: Pick): (bytes: Buffer) => LedgerRecord {
   // The type is the writer schema's name: the ledger appends a record whose type field says
   // otherwise as InputRejected, and a cited entry is decoded in full (which checks it again).
-  const pick: Pick = { ...fields, type: 'presence', occurredAt: true };
+  const pick: Pick = { ...fields, occurredAt: true };
   // Writers by the fingerprint's first 4 bytes, then its last 4: no allocation per entry.
   const byFingerprint = new Map<number, Writer[]>();
   for (const w of writers) {

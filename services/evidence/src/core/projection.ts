@@ -48,14 +48,29 @@ function long(s: State): number {
 }
 
 function longSlow(s: State): number {
-  let n = 0;
-  let mul = 1;
-  for (let i = 0; i < 10; i++) {
-    if (s.pos >= s.buf.length) throw new ProjectionError('truncated varint');
-    const b = s.buf[s.pos++];
+  const buf = s.buf;
+  let p = s.pos;
+  // The low 28 bits in 32-bit integer arithmetic (a timestamp in microseconds takes 8 bytes),
+  // the rest as a double: every step stays exact below 2^53.
+  let lo = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (p >= buf.length) throw new ProjectionError('truncated varint');
+    const b = buf[p++];
+    lo |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      s.pos = p;
+      return (lo >>> 1) ^ -(lo & 1);
+    }
+  }
+  let n = lo >>> 0;
+  let mul = 2 ** 28;
+  for (let i = 4; i < 10; i++) {
+    if (p >= buf.length) throw new ProjectionError('truncated varint');
+    const b = buf[p++];
     n += (b & 0x7f) * mul;
-    if ((b & 0x80) === 0) {
+    if (b < 0x80) {
       if (n > Number.MAX_SAFE_INTEGER) throw new ProjectionError('long outside the safe integer range');
+      s.pos = p;
       // zigzag: even n is n/2, odd n is -(n+1)/2
       return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
     }
@@ -69,6 +84,51 @@ function span(s: State, n: number): number {
   const start = s.pos;
   s.pos += n;
   return start;
+}
+
+/** skipVarint advances past a varint without computing it (a field nobody reads). */
+function skipVarint(s: State): void {
+  const buf = s.buf;
+  const end = Math.min(buf.length, s.pos + 10);
+  for (let p = s.pos; p < end; p++) {
+    if (buf[p] < 0x80) {
+      s.pos = p + 1;
+      return;
+    }
+  }
+  throw new ProjectionError(s.pos + 10 <= buf.length ? 'varint longer than 10 bytes' : 'truncated varint');
+}
+
+const INTERN_SLOTS = 4096;
+const INTERN_MAX = 96;
+
+/**
+ * internedString reads a string field, returning the same string object for the same bytes
+ * where it can: a report reads the issuer, subject, target and session of every event, and
+ * the events of one session repeat them. One small table per field site, keyed by a few
+ * bytes; a slot holds an ASCII string only, so comparing its char codes with the bytes is
+ * comparing the bytes (UTF-8 encodes ASCII as itself; a byte >= 0x80 never matches).
+ */
+function internedString(): Read {
+  const slots: (string | undefined)[] = new Array(INTERN_SLOTS);
+  return (s) => {
+    const n = long(s);
+    const start = span(s, n);
+    const buf = s.buf;
+    if (n === 0) return '';
+    if (n > INTERN_MAX) return buf.toString('utf8', start, start + n);
+    const last = start + n - 1;
+    const slot = (n * 31 + buf[last] * 997 + buf[last - (n >> 1)] * 61 + buf[start + (n >> 2)]) & (INTERN_SLOTS - 1);
+    const cached = slots[slot];
+    if (cached !== undefined && cached.length === n) {
+      let i = 0;
+      while (i < n && cached.charCodeAt(i) === buf[start + i]) i++;
+      if (i === n) return cached;
+    }
+    const str = buf.toString('utf8', start, start + n);
+    if (str.length === n && /^[\x00-\x7f]*$/.test(str)) slots[slot] = str;
+    return str;
+  };
 }
 
 function blocks(s: State, item: (s: State) => void): void {
@@ -263,21 +323,29 @@ export function compileProjection(canonical: string, pick: Pick): (bytes: Buffer
   function union(t: Schema[], branch: (b: Schema) => string): string {
     return `switch (L(s)) {\n${t.map((b, i) => `case ${i}: {\n${branch(b)}\nbreak;\n}`).join('\n')}\ndefault: throw new E('union branch out of range');\n}`;
   }
+  // Skipped arrays and maps are loops in the generated code too: a closure call per item (the
+  // groups and authentication methods of every event's actor) cost more than reading them.
+  function blockLoop(body: string): string {
+    const c = `c${vars++}`;
+    return `for (;;) {\nlet ${c} = L(s);\nif (${c} === 0) break;\nif (${c} < 0) { ${c} = -${c}; L(s); }\nfor (; ${c} > 0; ${c}--) {\n${body}\n}\n}`;
+  }
   function emit(t0: Schema, want: true | 'presence' | Pick | undefined, target: string): string {
     const t = resolve(t0);
     if (want === undefined) {
       if (t === 'string' || t === 'bytes') return 'SP(s, L(s));';
-      if (t === 'int' || t === 'long' || (typeof t === 'object' && !Array.isArray(t) && t.type === 'enum')) return 'L(s);';
+      if (t === 'int' || t === 'long' || (typeof t === 'object' && !Array.isArray(t) && t.type === 'enum')) return 'SV(s);';
       if (t === 'null') return '';
       if (isRecord(t)) return t.fields.map((f) => emit(f.type, undefined, '')).join('\n');
       if (Array.isArray(t)) return union(t, (b) => emit(b, undefined, ''));
+      if (typeof t === 'object' && t.type === 'array') return blockLoop(emit(t.items!, undefined, ''));
+      if (typeof t === 'object' && t.type === 'map') return blockLoop(`SP(s, L(s));\n${emit(t.values!, undefined, '')}`);
       return `${call(skip(t))};`;
     }
     if (want === 'presence') return `${target} = ${call(presence(t))};`;
     if (want === true) {
       if (t === 'null') return `${target} = null;`;
       if (t === 'int' || t === 'long') return `${target} = L(s);`;
-      if (t === 'string') return `${target} = STR(s);`;
+      if (t === 'string') return `${target} = ${call(internedString())};`;
       return `${target} = ${call(full(t))};`;
     }
     if (isRecord(t)) {
@@ -288,16 +356,11 @@ export function compileProjection(canonical: string, pick: Pick): (bytes: Buffer
     if (Array.isArray(t)) return union(t, (b) => emit(b, isRecord(resolve(b)) ? want : true, target));
     return `${target} = ${call(full(t))};`;
   }
-  const STR = (s: State) => {
-    const n = long(s);
-    const start = span(s, n);
-    return s.buf.toString('utf8', start, start + n);
-  };
   // The source is built from our own schema files' canonical form: names are JSON-quoted, nothing else is interpolated.
-  const read = new Function('L', 'SP', 'STR', 'R', 'E', `return function (s) {\nlet out;\n${emit(root, pick, 'out')}\nreturn out;\n};`)(
+  const read = new Function('L', 'SP', 'SV', 'R', 'E', `return function (s) {\nlet out;\n${emit(root, pick, 'out')}\nreturn out;\n};`)(
     long,
     span,
-    STR,
+    skipVarint,
     helpers,
     ProjectionError,
   ) as Read;

@@ -4,7 +4,7 @@
 // rewritten period fails); every row's claims must be what its entries say; the objectives must
 // be what the rows give; the rows must be numbered without a gap, and an attestation, when
 // present, must sign exactly this report. Each problem names the row it was found in.
-import type { DecisionVerifier } from '@affidavit/access';
+import type { DecisionVerifier } from '@affidavit/access/decisions';
 import { codec } from '@affidavit/schemas';
 import type { LedgerRecord } from '@affidavit/schemas';
 import type { Checkpoint, NoteVerifier } from '@affidavit/tlog';

@@ -1,9 +1,10 @@
 // AC-2 account management: every identity that used each target in the period (first and last
 // use, groups from the token), privileged use, accounts dormant for N days, identities refused.
-import { claim, FirstLast, objective } from '../fold.ts';
-import type { ControlSpec, DraftRow } from '../fold.ts';
+import { claim, FirstLast, objective, portabler, reviver } from '../fold.ts';
+import type { ControlSpec, DraftRow, SavedFirstLast } from '../fold.ts';
 import type { CitedEntry } from '../model.ts';
 import { PRIVILEGED_FIELDS, privilegedTracker } from '../privileged-tracker.ts';
+import type { SavedTracker } from '../privileged-tracker.ts';
 
 const DAY_MICROS = 86_400_000_000;
 
@@ -21,6 +22,13 @@ function* leaves<T>(m: Nested<T>): Generator<[[string, string, string], T]> {
   for (const [a, x] of m) for (const [b, y] of x) for (const [c, v] of y) yield [[a, b, c], v];
 }
 
+type SavedAc2 = {
+  used: [[string, string, string], SavedFirstLast][];
+  before: [[string, string, string], CitedEntry][];
+  failures: CitedEntry[];
+  privileged: SavedTracker;
+};
+
 export const ac2: ControlSpec = {
   title: 'AC-2 Account Management',
   lookBack: true,
@@ -35,7 +43,7 @@ export const ac2: ControlSpec = {
     const used = new Map<string, Map<string, Map<string, FirstLast>>>();
     const before = new Map<string, Map<string, Map<string, CitedEntry>>>();
     const failures: CitedEntry[] = [];
-    const privileged = privilegedTracker();
+    const privileged = privilegedTracker(params.carry);
     return {
       add(e, inPeriod) {
         const r = e.record;
@@ -56,6 +64,34 @@ export const ac2: ControlSpec = {
         const u = m.get(r.target.resource);
         if (u) u.add(e);
         else m.set(r.target.resource, new FirstLast(e));
+      },
+      save(): SavedAc2 {
+        const port = portabler();
+        return {
+          used: [...leaves(used)].map(([k, u]) => [k, u.save(port)]),
+          before: [...leaves(before)].map(([k, e]) => [k, port(e)]),
+          failures: failures.map(port),
+          privileged: privileged.save(port),
+        };
+      },
+      absorb(saved) {
+        const later = saved as SavedAc2;
+        const revive = reviver();
+        // In key order of first appearance, as one fold would have inserted them.
+        for (const [[a, b, c], s] of later.used) {
+          const m = leaf(used, a, b);
+          const u = m.get(c);
+          const l = FirstLast.restore(s, revive);
+          if (u) u.absorb(l);
+          else m.set(c, l);
+        }
+        for (const [[a, b, c], e] of later.before) {
+          const m = leaf(before, a, b);
+          const x = m.get(c);
+          if (!x || e.record.occurredAt >= x.record.occurredAt) m.set(c, revive(e));
+        }
+        failures.push(...later.failures.map(revive));
+        privileged.absorb(later.privileged, revive);
       },
       finish() {
         const rows: DraftRow[] = [...leaves(used)].map(([, u]) => ({ kind: 'account-use', cites: u.cites(), stats: { events: u.count } }));

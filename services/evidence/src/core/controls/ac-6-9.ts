@@ -1,9 +1,10 @@
 // AC-6(9) log use of privileged functions: each privileged command with its decision and, when
 // held, its approval with the decision's signature checked.
-import { claim, objective } from '../fold.ts';
+import { claim, objective, portabler, reviver } from '../fold.ts';
 import type { ControlSpec } from '../fold.ts';
 import type { Json } from '../model.ts';
 import { PRIVILEGED_FIELDS, privilegedTracker } from '../privileged-tracker.ts';
+import type { SavedTracker } from '../privileged-tracker.ts';
 
 type Approval = { decision: string; signatureValid: boolean } | null;
 
@@ -13,9 +14,14 @@ export const ac69: ControlSpec = {
   fields: PRIVILEGED_FIELDS,
   chainRows: false,
   gaps: ['policy rules carry no "privileged" marker: privileged functions are privileged statement classes or rules requiring approval'],
-  fold() {
-    const t = privilegedTracker();
-    return { add: (e, inPeriod) => t.add(e, inPeriod), finish: () => t.rows() };
+  fold(params) {
+    const t = privilegedTracker(params.carry);
+    return {
+      add: (e, inPeriod) => t.add(e, inPeriod),
+      finish: () => t.rows(),
+      save: () => ({ tracker: t.save(portabler()) }),
+      absorb: (later) => t.absorb(later.tracker as SavedTracker, reviver()),
+    };
   },
   objectives({ rows }) {
     const priv = rows.filter((r) => r.kind === 'privileged-command');

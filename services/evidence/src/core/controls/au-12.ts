@@ -1,6 +1,6 @@
 // AU-12 audit record generation: which feeders produced events in the period, per target.
-import { FirstLast, objective } from '../fold.ts';
-import type { ControlSpec } from '../fold.ts';
+import { FirstLast, objective, portabler, reviver } from '../fold.ts';
+import type { ControlSpec, SavedFirstLast } from '../fold.ts';
 
 export const au12: ControlSpec = {
   title: 'AU-12 Audit Record Generation',
@@ -20,6 +20,22 @@ export const au12: ControlSpec = {
           f.span.add(e);
           f.types.add(r.type);
         } else feeders.set(key, { span: new FirstLast(e), types: new Set([r.type]) });
+      },
+      save() {
+        const port = portabler();
+        return { feeders: [...feeders].map(([k, f]) => [k, f.span.save(port), [...f.types]]) };
+      },
+      absorb(saved) {
+        const revive = reviver();
+        for (const [k, s, types] of (saved as { feeders: [string, SavedFirstLast, string[]][] }).feeders) {
+          const span = FirstLast.restore(s, revive);
+          const f = feeders.get(k);
+          if (!f) feeders.set(k, { span, types: new Set(types) });
+          else {
+            f.span.absorb(span);
+            for (const t of types) f.types.add(t);
+          }
+        }
       },
       finish: () =>
         [...feeders.values()].map((f) => ({ kind: 'feeder' as const, cites: f.span.cites(), stats: { events: f.span.count, types: [...f.types].sort() } })),

@@ -1,8 +1,8 @@
 // AU-2 / AU-3 event logging and content of audit records: which event types were logged, and
 // per AU-3 content (a–f) how many events of the period carry it, each gap cited.
 import { AU3_FIELDS, au3Field } from '../claims.ts';
-import { FirstLast, objective } from '../fold.ts';
-import type { ControlSpec, DraftRow } from '../fold.ts';
+import { FirstLast, objective, portabler, reviver } from '../fold.ts';
+import type { ControlSpec, DraftRow, SavedFirstLast } from '../fold.ts';
 import type { CitedEntry } from '../model.ts';
 
 /** GAPS_CITED bounds the gap rows per AU-3 content (the count covers all of them). */
@@ -29,9 +29,15 @@ export const au3: ControlSpec = {
   gaps: [],
   fold() {
     const types = new Map<string, FirstLast>();
-    const counts = AU3_FIELDS.map(() => ({ present: 0, missing: 0, notApplicable: 0, cited: 0 }));
+    const counts = AU3_FIELDS.map(() => ({ present: 0, missing: 0, notApplicable: 0 }));
+    // Per content, the first GAPS_CITED events lacking it; gaps holds them all once, in ledger order.
+    const cited: CitedEntry[][] = AU3_FIELDS.map(() => []);
     const gaps = new Map<string, CitedEntry>();
     let span: FirstLast | undefined;
+    const cite = (i: number, e: CitedEntry) => {
+      cited[i].push(e);
+      gaps.set(`${e.log}\u0000${e.index}`, e);
+    };
     return {
       add(e, inPeriod) {
         if (!inPeriod) return;
@@ -48,11 +54,48 @@ export const au3: ControlSpec = {
           else if (s === 'n/a') c.notApplicable++;
           else {
             c.missing++;
-            if (c.cited < GAPS_CITED) {
-              c.cited++;
-              gaps.set(`${e.log}\u0000${e.index}`, e);
-            }
+            if (cited[i].length < GAPS_CITED) cite(i, e);
           }
+        }
+      },
+      save() {
+        const port = portabler();
+        return {
+          types: [...types].map(([k, t]) => [k, t.save(port)]),
+          span: span?.save(port) ?? null,
+          counts,
+          cited: cited.map((l) => l.map(port)),
+        };
+      },
+      absorb(saved) {
+        const later = saved as { types: [string, SavedFirstLast][]; span: SavedFirstLast | null; counts: typeof counts; cited: CitedEntry[][] };
+        const revive = reviver();
+        for (const [k, s] of later.types) {
+          const t = types.get(k);
+          const l = FirstLast.restore(s, revive);
+          if (t) t.absorb(l);
+          else types.set(k, l);
+        }
+        if (later.span) {
+          const l = FirstLast.restore(later.span, revive);
+          if (span) span.absorb(l);
+          else span = l;
+        }
+        later.counts.forEach((c, i) => {
+          counts[i].present += c.present;
+          counts[i].missing += c.missing;
+          counts[i].notApplicable += c.notApplicable;
+        });
+        // One fold would cite, per content, the later range's first events lacking it until the
+        // bound; taken entry by entry in ledger order so gaps keeps that order too.
+        const room = cited.map((l) => GAPS_CITED - l.length);
+        const picks = later.cited.map((l, i) => new Set(l.slice(0, Math.max(0, room[i]))));
+        const inOrder = [...new Set(later.cited.flat())].sort((a, b) => a.index - b.index);
+        for (const e of inOrder) {
+          const r = revive(e);
+          picks.forEach((p, i) => {
+            if (p.has(e)) cite(i, r);
+          });
         }
       },
       finish() {
@@ -60,7 +103,11 @@ export const au3: ControlSpec = {
         if (span) {
           const cites = span.cites();
           AU3_FIELDS.forEach((f, i) =>
-            rows.push({ kind: 'field-completeness', cites, stats: { field: f.letter, name: f.name, ...counts[i], total: span!.count } }),
+            rows.push({
+              kind: 'field-completeness',
+              cites,
+              stats: { field: f.letter, name: f.name, ...counts[i], cited: cited[i].length, total: span!.count },
+            }),
           );
         }
         rows.push(...[...gaps.values()].map((e) => ({ kind: 'field-gap' as const, cites: [e] })));

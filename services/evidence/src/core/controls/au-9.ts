@@ -1,7 +1,7 @@
 // AU-9 / AU-9(3) / AU-10 protection of audit information and non-repudiation: the signed
 // checkpoint chain of the period with consistency proofs, and every approval decision of the
 // period with its signature checked.
-import { claim, objective } from '../fold.ts';
+import { claim, objective, portabler, reviver } from '../fold.ts';
 import type { ControlSpec, DraftRow } from '../fold.ts';
 import type { CitedEntry } from '../model.ts';
 
@@ -11,18 +11,32 @@ export const au9: ControlSpec = {
   fields: { requestId: true },
   chainRows: true,
   gaps: ['C2SP checkpoints carry no signed time: a checkpoint proves order and content, and the period is placed by the events’ own times'],
-  fold() {
+  fold(params) {
     const requests = new Map<string, CitedEntry[]>();
+    // A decision this range cannot place may answer a request before it: carried (decisions are rare).
+    const carried: [CitedEntry, boolean][] = [];
+    const add = (e: CitedEntry, inPeriod: boolean) => {
+      const r = e.record;
+      if (r.type === 'ApprovalRequested' && inPeriod) requests.set(r.requestId, [e]);
+      else if (r.type === 'ApprovalDecided') {
+        const held = requests.get(r.requestId);
+        if (held && held.length === 1) held.push(e);
+        else if (!held && params.carry) carried.push([e, inPeriod]);
+      }
+    };
     return {
-      add(e, inPeriod) {
-        const r = e.record;
-        if (r.type === 'ApprovalRequested' && inPeriod) requests.set(r.requestId, [e]);
-        else if (r.type === 'ApprovalDecided') {
-          const held = requests.get(r.requestId);
-          if (held && held.length === 1) held.push(e);
-        }
-      },
+      add,
       finish: () => [...requests.values()].map((cites): DraftRow => ({ kind: 'approval-decision', cites })),
+      save() {
+        const port = portabler();
+        return { requests: [...requests].map(([k, l]) => [k, l.map(port)]), carried: carried.map(([e, p]) => [port(e), p]) };
+      },
+      absorb(saved) {
+        const later = saved as { requests: [string, CitedEntry[]][]; carried: [CitedEntry, boolean][] };
+        const revive = reviver();
+        for (const [e, p] of later.carried) add(revive(e), p);
+        for (const [k, l] of later.requests) requests.set(k, l.map(revive));
+      },
     };
   },
   objectives({ rows, chainProblems }) {

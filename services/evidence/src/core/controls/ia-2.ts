@@ -1,7 +1,7 @@
 // IA-2 / IA-2(1) / IA-2(2) identification and authentication: every session's issuer, subject,
 // authentication methods (amr) and MFA, and every authentication failure with its reason.
 import { privilegedBecause } from '../claims.ts';
-import { claim, objective } from '../fold.ts';
+import { claim, objective, portabler, reviver } from '../fold.ts';
 import type { ControlSpec, DraftRow } from '../fold.ts';
 import type { CitedEntry } from '../model.ts';
 
@@ -22,6 +22,17 @@ export const ia2: ControlSpec = {
         if (r.type === 'SessionStarted') sessions.set(r.sessionId, e);
         else if (r.type === 'AuthenticationFailed') failures.push(e);
         else if (r.type === 'CommandIssued' && privilegedBecause(r) !== null) privileged.add(r.sessionId);
+      },
+      save() {
+        const port = portabler();
+        return { sessions: [...sessions].map(([k, e]) => [k, port(e)]), privileged: [...privileged], failures: failures.map(port) };
+      },
+      absorb(saved) {
+        const later = saved as { sessions: [string, CitedEntry][]; privileged: string[]; failures: CitedEntry[] };
+        const revive = reviver();
+        for (const [k, e] of later.sessions) sessions.set(k, revive(e));
+        for (const id of later.privileged) privileged.add(id);
+        failures.push(...later.failures.map(revive));
       },
       finish() {
         const rows: DraftRow[] = [...sessions.entries()].map(([id, e]) => ({ kind: 'session-auth', cites: [e], stats: { privileged: privileged.has(id) } }));

@@ -108,6 +108,15 @@ describe('entry bundle framing', () => {
       assert.equal(isCanonicalUuid(no), false, no);
     }
     assert.equal(formatUuid(Buffer.from('00ff00000000700080000000000000ab', 'hex')), '00ff0000-0000-7000-8000-0000000000ab');
+    // The table-driven formatter against the plain hex form, at any offset; and no read past the end.
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 40 }), fc.nat(24), (b, at0) => {
+        const at = at0 % (b.length - 15);
+        const h = Buffer.from(b.subarray(at, at + 16)).toString('hex');
+        assert.equal(formatUuid(b, at), `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`);
+      }),
+    );
+    assert.throws(() => formatUuid(new Uint8Array(16), 1), RangeError);
   });
 
   describe('a malformed bundle is StoreUnreadableError naming the log and bundle, never a crash or a huge allocation', () => {

@@ -446,15 +446,11 @@ function sqliteLogStore(
       }
       if (rows.length === 0) return;
       for (const r of rows) {
-        const page: Entry[] = [];
         const base = r.idx * BUNDLE_WIDTH;
-        const records = parseBundle(r.data, r.count, where(r.idx), topics.name);
         // Entries are numbered by their place in the bundle: a bundle short of 256 before the
         // last one shows as a gap in the indexes (and fails verify), never as silent renumbering.
-        for (let i = Math.max(0, from - base); i < records.length && base + i < to; i++) {
-          const x = records[i];
-          page.push({ index: base + i, eventId: x.eventId, kind: x.kind, bytes: x.bytes, source: x.source, appendedAt: x.appendedAt });
-        }
+        const all = parseBundle(r.data, r.count, where(r.idx), topics.name, base);
+        const page = from <= base && base + all.length <= to ? all : all.slice(Math.max(0, from - base), Math.max(0, to - base));
         if (page.length > 0) yield page;
       }
       if (rows.length < bundlePage) return;

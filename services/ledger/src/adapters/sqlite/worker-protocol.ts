@@ -14,7 +14,7 @@ import {
   StoreUnreadableError,
   TileConflictError,
 } from '../../store-errors.ts';
-import type { EntryKind, NewEntry, SourcePosition, TileWrite } from '../../ports/ledger-store.ts';
+import type { Entry, EntryKind, NewEntry, SourcePosition, TileWrite } from '../../ports/ledger-store.ts';
 
 /** WorkerOp names a request the worker answers. */
 export type WorkerOp = 'openLog' | 'listLogs' | 'close' | 'tail' | 'append' | 'hasEventIds' | 'readPage' | 'readTiles' | 'checkpoints' | 'latestCheckpoint';
@@ -93,21 +93,28 @@ export function packEntries(entries: readonly Omit<NewEntry, 'bytes'>[] & readon
   return { packed, transfer: [bytes.buffer, ends.buffer, kinds.buffer, topic.buffer, partitions.buffer, offsets.buffer, appendedAt.buffer] };
 }
 
-/** unpackEntries rebuilds entries from columns; their bytes are Buffer views of the one received buffer (no copy). */
-export function unpackEntries(p: PackedEntries): { eventId: string; kind: EntryKind; bytes: Buffer; source: SourcePosition | null; appendedAt: number }[] {
+type Unpacked = { eventId: string; kind: EntryKind; bytes: Buffer; source: SourcePosition | null; appendedAt: number };
+
+/**
+ * unpackEntries rebuilds entries from columns; their bytes are Buffer views of the one received
+ * buffer (no copy). With `first`, they are the log's stored entries, numbered from it.
+ */
+export function unpackEntries(p: PackedEntries): Unpacked[];
+export function unpackEntries(p: PackedEntries, first: number): Entry[];
+export function unpackEntries(p: PackedEntries, first?: number): Unpacked[] | Entry[] {
   const n = p.eventIds.length;
   const out = new Array(n);
+  const all = Buffer.from(p.bytes);
   let start = 0;
   for (let i = 0; i < n; i++) {
     const end = p.ends[i];
     const t = p.topic[i];
-    out[i] = {
-      eventId: p.eventIds[i],
-      kind: p.kinds[i] === 1 ? 'rejected' : 'event',
-      bytes: Buffer.from(p.bytes, start, end - start),
-      source: t < 0 ? null : { topic: p.topics[t], partition: p.partitions[i], offset: p.offsets[i] },
-      appendedAt: p.appendedAt[i],
-    };
+    const eventId = p.eventIds[i];
+    const kind = p.kinds[i] === 1 ? 'rejected' : 'event';
+    const bytes = all.subarray(start, end);
+    const source = t < 0 ? null : { topic: p.topics[t], partition: p.partitions[i], offset: p.offsets[i] };
+    const appendedAt = p.appendedAt[i];
+    out[i] = first === undefined ? { eventId, kind, bytes, source, appendedAt } : { index: first + i, eventId, kind, bytes, source, appendedAt };
     start = end;
   }
   return out;

@@ -91,6 +91,32 @@ export async function openWorkerSqliteLedgerStore(options: SqliteLedgerStoreOpti
     });
   };
 
+  /**
+   * readPages reads [from, to) a page at a time with one page read ahead: the worker reads and
+   * packs the next page while this thread consumes the current one (a report reads a month of
+   * entries; reading and folding then overlap on two cores). Pages end on bundle boundaries, so
+   * the worker parses each bundle once. An abandoned read leaves at most one page unread.
+   */
+  async function* readPages(logId: string, from: number, to: number): AsyncIterable<readonly Entry[]> {
+    assertRange(from, to);
+    const request = (next: number) => {
+      const end = Math.min(to, Math.floor(next / BUNDLE_WIDTH) * BUNDLE_WIDTH + pageEntries);
+      const page = call<{ first: number; packed: PackedEntries }>('readPage', logId, [next, end], `reading log ${logId}`);
+      page.catch(() => {}); // a read ahead nobody waits for must not be an unhandled rejection
+      return { next, end, page };
+    };
+    if (from >= to) return;
+    let cur = request(from);
+    for (;;) {
+      const { first, packed } = await cur.page;
+      const n = packed.eventIds.length;
+      const ahead = n === cur.end - cur.next && cur.end < to ? request(cur.end) : undefined;
+      if (n > 0) yield unpackEntries(packed, first);
+      if (!ahead) return;
+      cur = ahead;
+    }
+  }
+
   const logStore = (logId: string): LogStore => ({
     logId,
     // One worker, one queue, one request at a time: appends run in the order they were posted.
@@ -106,18 +132,9 @@ export async function openWorkerSqliteLedgerStore(options: SqliteLedgerStoreOpti
       assertEventIds(ids);
       return call<Set<string>>('hasEventIds', logId, [ids], `looking up eventIds in log ${logId}`);
     },
+    readEntryPages: (from: number, to: number) => readPages(logId, from, to),
     async *readEntries(from: number, to: number): AsyncIterable<Entry> {
-      assertRange(from, to);
-      let next = from;
-      while (next < to) {
-        // Pages end on bundle boundaries, so the worker parses each bundle once.
-        const end = Math.min(to, Math.floor(next / BUNDLE_WIDTH) * BUNDLE_WIDTH + pageEntries);
-        const page = await call<{ first: number; packed: PackedEntries }>('readPage', logId, [next, end], `reading log ${logId}`);
-        const entries = unpackEntries(page.packed);
-        for (let i = 0; i < entries.length; i++) yield { index: page.first + i, ...entries[i] };
-        if (entries.length < end - next) return;
-        next = end;
-      }
+      for await (const page of readPages(logId, from, to)) yield* page;
     },
     async readTiles(ids: readonly TileId[]): Promise<(Uint8Array | undefined)[]> {
       ids.forEach(assertTileId);

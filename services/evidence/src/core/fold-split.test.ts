@@ -1,0 +1,155 @@
+// Folding a log in ranges (one per thread) must give exactly the rows of one fold over it: for
+// every control, random event streams are cut at every point, the later range's fold is saved,
+// posted (structuredClone, as between threads) and absorbed, and the rows compared with one pass.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { EXAMPLE_ACTOR, encodeEvent, exampleEvent } from '@affidavit/schemas';
+import type { LedgerRecord } from '@affidavit/schemas';
+import { CONTROL_IDS } from './model.ts';
+import type { CitedEntry, ControlId } from './model.ts';
+import { reportFold } from './run-fold.ts';
+import type { FoldOutcome } from './run-fold.ts';
+
+const DAY = 86_400_000_000;
+const T0 = Date.UTC(2026, 10, 1) * 1000;
+const params = { from: T0, to: T0 + DAY, dormantDays: 30 };
+const LOG = 'affidavit.session-events.v1:0';
+
+// Few distinct values, so ties (same time, same key, a command id issued again) are common.
+const TIMES = [T0 - 40 * DAY, T0 - 1, T0, T0 + 5, T0 + 5, T0 + 9, T0 + DAY - 1, T0 + DAY];
+const actorOf = (k: number) => ({ ...EXAMPLE_ACTOR, subject: `user${k % 3}`, groups: k % 2 ? ['g'] : [] });
+const targetOf = (k: number) => ({ ...exampleEvent('SessionStarted').target, resource: `db${k % 2}` });
+
+type Step = { kind: number; session: number; pick: number; time: number; started: boolean };
+
+/** toRecords turns steps into a stream a ledger could hold: a session's SessionStarted, when it has one, comes first. */
+function toRecords(steps: readonly Step[]): LedgerRecord[] {
+  const seq = new Map<number, number>();
+  const out: LedgerRecord[] = [];
+  steps.forEach((s, i) => {
+    const sessionId = `0190a5d0-0000-7000-8000-${String(s.session).padStart(12, '0')}`;
+    const n = seq.get(s.session);
+    const env = {
+      eventId: `0190a5d0-0000-7000-9000-${String(i).padStart(12, '0')}`,
+      sessionId,
+      seq: n ?? 0,
+      occurredAt: TIMES[s.time],
+      actor: actorOf(s.session),
+      target: targetOf(s.session + s.pick),
+    };
+    if (n === undefined && s.started) {
+      seq.set(s.session, 1);
+      out.push(exampleEvent('SessionStarted', env));
+      return;
+    }
+    seq.set(s.session, (n ?? 0) + 1);
+    const commandId = `c${s.pick % 3}`;
+    const requestId = `r${s.session}-${s.pick % 2}`;
+    switch (s.kind) {
+      case 0:
+      case 1:
+        out.push(
+          exampleEvent('CommandIssued', {
+            ...env,
+            commandId,
+            text: 'x',
+            classes: s.pick % 2 ? ['ddl'] : ['select'],
+            decision: (['allow', 'deny', 'require_approval'] as const)[s.pick % 3],
+          }),
+        );
+        break;
+      case 2:
+        out.push(exampleEvent('CommandCompleted', { ...env, commandId }));
+        break;
+      case 3:
+        out.push(exampleEvent('CommandBlocked', { ...env, commandId }));
+        break;
+      case 4:
+        out.push(exampleEvent('ApprovalRequested', { ...env, commandId, requestId, text: 'x' }));
+        break;
+      case 5:
+        out.push(exampleEvent('ApprovalDecided', { ...env, requestId, decision: s.pick % 2 ? 'approved' : 'denied' }));
+        break;
+      case 6:
+        out.push(exampleEvent('AuthenticationFailed', { ...env, actor: null, claimedSubject: 'mallory' }));
+        break;
+      case 7:
+        out.push(exampleEvent('InputRejected', { eventId: env.eventId, occurredAt: env.occurredAt }));
+        break;
+      default:
+        out.push(exampleEvent('DataMasked', { ...env, commandId, source: { address: s.pick % 2 ? '' : '10.0.0.1', port: null, application: null } }));
+    }
+  });
+  return out;
+}
+
+const shape = (o: FoldOutcome) => ({
+  rows: o.drafts.map((d) => ({ kind: d.kind, cites: d.cites.map((c) => `${c.log}@${c.index}`), stats: d.stats ?? null })),
+  spans: [...o.spans],
+  maxCited: [...o.maxCited],
+});
+
+function oneFold(control: ControlId, entries: readonly CitedEntry[]) {
+  const f = reportFold(control, params);
+  for (const e of entries) f.add(e);
+  return shape(f.finish());
+}
+
+function splitFold(control: ControlId, entries: readonly CitedEntry[], at: number) {
+  const first = reportFold(control, params);
+  const later = reportFold(control, { ...params, carry: true });
+  entries.forEach((e, i) => (i < at ? first : later).add(e));
+  first.absorb(structuredClone(later.save()));
+  return shape(first.finish());
+}
+
+const step = fc.record({
+  kind: fc.nat(9),
+  session: fc.nat(5),
+  pick: fc.nat(5),
+  time: fc.nat(TIMES.length - 1),
+  started: fc.boolean(),
+});
+
+for (const control of CONTROL_IDS) {
+  test(`${control}: a log folded in two ranges gives the rows of one fold, wherever it is cut`, () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 80, size: 'max' }), (steps) => {
+        const entries = toRecords(steps).map((record, index) => ({ log: LOG, index, bytes: encodeEvent(record), record }));
+        const whole = oneFold(control, entries);
+        for (let at = 0; at <= entries.length; at++) assert.deepEqual(splitFold(control, entries, at), whole, `cut at ${at}`);
+      }),
+      { numRuns: 100 },
+    );
+  });
+}
+
+test('a saved fold posts only the bytes of what it cites, not the pages they were read from', () => {
+  const records = toRecords(Array.from({ length: 40 }, (_, i) => ({ kind: i % 10, session: i % 4, pick: i, time: 3, started: true })));
+  const page = Buffer.concat(records.map((r) => encodeEvent(r)));
+  let at = 0;
+  const f = reportFold('ac-2', { ...params, carry: true });
+  records.forEach((record, index) => {
+    const n = encodeEvent(record).length;
+    f.add({ log: LOG, index, bytes: page.subarray(at, at + n), record });
+    at += n;
+  });
+  const posted = structuredClone(f.save());
+  const sizes = new Set<number>();
+  JSON.stringify(posted, (_k, v) => {
+    if (v instanceof Uint8Array) sizes.add(v.buffer.byteLength);
+    return v instanceof Uint8Array ? null : v;
+  });
+  assert.ok(sizes.size > 0, 'the saved fold cites entries');
+  for (const s of sizes) assert.ok(s < page.length, `a cited entry posted ${s} bytes, the whole page is ${page.length}`);
+});
+
+test('au-3: the bound on cited gaps holds across the cut (the later range cites only what is left of it)', () => {
+  // Every event lacks a source address, some also an outcome: more gaps than the bound cites.
+  const steps = Array.from({ length: 130 }, (_, i) => ({ kind: i % 7 === 0 ? 2 : 9, session: i % 3, pick: 1 + 2 * (i % 2), time: 3, started: false }));
+  const entries = toRecords(steps).map((record, index) => ({ log: LOG, index, bytes: encodeEvent(record), record }));
+  const whole = oneFold('au-3', entries);
+  assert.ok(whole.rows.filter((r) => r.kind === 'field-gap').length >= 50, 'the stream has more gaps than one content cites');
+  for (let at = 0; at <= entries.length; at += 3) assert.deepEqual(splitFold('au-3', entries, at), whole, `cut at ${at}`);
+});
