@@ -220,7 +220,10 @@ test('hashLevelUp hashes adjacent pairs as hashChildren does', () => {
       const above = Buffer.alloc(pairs * 32);
       hashLevelUp(raw, pairs, above);
       for (let i = 0; i < pairs; i++)
-        assert.equal(toHex(above.subarray(i * 32, i * 32 + 32)), toHex(hashChildren(raw.subarray(i * 64, i * 64 + 32), raw.subarray(i * 64 + 32, i * 64 + 64))));
+        assert.equal(
+          toHex(above.subarray(i * 32, i * 32 + 32)),
+          toHex(hashChildren(raw.subarray(i * 64, i * 64 + 32), raw.subarray(i * 64 + 32, i * 64 + 64))),
+        );
     }),
   );
   assert.throws(() => hashLevelUp(new Uint8Array(64), 2, Buffer.alloc(64)), /too short/);

@@ -1,12 +1,15 @@
-// A fold worker: reads one range of one log from the SQLite ledger file with its own read-only
-// connection, folds it for one control and posts the saved fold back; then, while the report's
+// A fold worker: reads the chunks of one log it takes from the back (chunk-cursor.ts) from the
+// SQLite ledger file with its own read-only connection, folds them for one control and posts the
+// saved fold back; then, while the report's
 // thread computes half of the log's inclusion proofs, it computes the other half from the same
 // file (see folding-in-parallel.ts), and closes when told the report is done.
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteLedgerStore } from '@affidavit/ledger/sqlite';
 import { encodeBase64, inclusionProofs, tileNodeReader } from '@affidavit/tlog';
 import { reportFold } from '../core/run-fold.ts';
+import { ChunkCursor } from './chunk-cursor.ts';
 import { rangeScanner } from './range-scan.ts';
+import type { RangeOutcome, ReportFold } from './range-scan.ts';
 import type { FoldJob, FromWorker, ToWorker } from './folding-in-parallel.ts';
 
 const job = workerData as FoldJob;
@@ -23,9 +26,23 @@ const store = await openSqliteLedgerStore({ path: job.path, readOnly: true }).ca
 if (store) {
   const log = await store.openLog(job.logId);
   try {
-    const fold = reportFold(job.control, { ...job.params, carry: true });
-    const outcome = await rangeScanner(job.control, job.params)(log, job.from, job.to, job.signedSize, fold);
-    port.postMessage({ type: 'folded', saved: fold.save(), outcome } satisfies FromWorker);
+    // Runs of chunks from the back, each a quarter of what is left (fewer, larger runs while the
+    // report's thread is far away; single chunks near it). Each run is folded forward, then its
+    // fold absorbs the runs after it, so what is posted is one fold over a contiguous range.
+    const cursor = new ChunkCursor(job.cursor);
+    const scan = rangeScanner(job.control, job.params);
+    let acc: ReportFold | undefined;
+    const outcome: RangeOutcome = { unsignedInPeriod: 0, gaps: [] };
+    const take = () => cursor.back(cursor.left() >> 2);
+    for (let run = job.reserved[0] < job.reserved[1] ? job.reserved : take(); run; run = take()) {
+      const fold = reportFold(job.control, { ...job.params, carry: true });
+      const o = await scan(log, run[0] * job.chunk, Math.min(run[1] * job.chunk, job.size), job.signedSize, fold);
+      if (acc) fold.absorb(acc.save());
+      acc = fold;
+      outcome.unsignedInPeriod += o.unsignedInPeriod;
+      outcome.gaps.unshift(...o.gaps);
+    }
+    port.postMessage({ type: 'folded', saved: acc?.save() ?? null, outcome } satisfies FromWorker);
   } catch (e) {
     port.postMessage(failed(e));
   }

@@ -1,6 +1,7 @@
-// A month of a busy log is read and folded on two cores: the report's thread takes the first
-// part of the log while a worker thread (fold-worker.ts) reads the rest from the same SQLite
-// file with its own read-only connection; the first part's fold then absorbs the worker's
+// A month of a busy log is read and folded on two cores: the report's thread takes chunks from
+// the front of the log while a worker thread (fold-worker.ts) takes them from the back, reading
+// the same SQLite file with its own read-only connection (chunk-cursor.ts shares them out); the
+// report's fold then absorbs the worker's
 // (Fold.absorb: the same rows as one pass, fold-split.test.ts). The worker then computes half of
 // the log's inclusion proofs. Only a store a worker can open by path qualifies (a SQLite file);
 // any other store is read in one pass.
@@ -13,12 +14,16 @@ import type { RangeOutcome } from './range-scan.ts';
 
 const WORKER_URL = new URL('./fold-worker.ts', import.meta.url);
 
-/** FoldJob is what a fold worker is given: the file, the log, the range to fold and the control. */
+/** FoldJob is what a fold worker is given: the file, the log and its chunks, and the control. */
 export type FoldJob = {
   path: string;
   logId: string;
-  from: number;
-  to: number;
+  /** size: entries of the log to read; chunk: entries per chunk; cursor: the shared ChunkCursor. */
+  size: number;
+  chunk: number;
+  cursor: SharedArrayBuffer;
+  /** reserved: chunks [first, end) set aside for the worker, folded before it takes any from the cursor. */
+  reserved: [number, number];
   signedSize: number;
   control: ControlId;
   params: ReportParams;
@@ -29,14 +34,14 @@ export type ToWorker = { type: 'proofs'; size: number; indexes: number[] } | { t
 
 /** FromWorker is a fold worker's answer: its saved fold, proofs, or what failed. */
 export type FromWorker =
-  | { type: 'folded'; saved: SavedReportFold; outcome: RangeOutcome }
+  | { type: 'folded'; saved: SavedReportFold | null; outcome: RangeOutcome }
   | { type: 'proofs'; proofs: string[][] }
   | { type: 'failed'; code?: string; message: string };
 
 /** FoldHelper is a running fold worker. */
 export type FoldHelper = {
-  /** folded resolves to the worker's saved fold of its range. */
-  folded: Promise<{ saved: SavedReportFold; outcome: RangeOutcome }>;
+  /** folded resolves to the worker's saved fold of the chunks it took (null: it took none). */
+  folded: Promise<{ saved: SavedReportFold | null; outcome: RangeOutcome }>;
   /** proofs asks for the inclusion proofs of `indexes` in the tree of `size` (after `folded`). */
   proofs(size: number, indexes: number[]): Promise<string[][]>;
   /** close ends the worker (always call it, also when the report fails). */
@@ -49,7 +54,7 @@ export type FoldHelper = {
  * its code: a report is never made without the range.
  */
 export function startFoldHelper(job: FoldJob): FoldHelper {
-  const where = `reading log ${job.logId} entries ${job.from}..${job.to} in a worker`;
+  const where = `reading log ${job.logId} (${job.size} entries) in a worker`;
   const worker = new Worker(WORKER_URL, { workerData: job });
   let waiting: { resolve: (m: FromWorker) => void; reject: (e: Error) => void }[] = [];
   let dead: Error | undefined;

@@ -4,6 +4,7 @@
 // style: the tree's hashes are read, never recomputed).
 import type { DecisionVerifier } from '@affidavit/access/decisions';
 import type { LedgerStore, LogStore } from '@affidavit/ledger';
+import { availableParallelism } from 'node:os';
 import { codec } from '@affidavit/schemas';
 import type { NodeHashReader, NoteSigner, NoteVerifier } from '@affidavit/tlog';
 import { consistencyProof, encodeBase64, inclusionProofs, openNote, parseCheckpoint, signNote, tileNodeReader } from '@affidavit/tlog';
@@ -16,6 +17,8 @@ import { cachedNodeReader, cachedTileReader } from './cached-tiles.ts';
 import { startFoldHelper } from './folding-in-parallel.ts';
 import type { FoldHelper } from './folding-in-parallel.ts';
 import { rangeScanner } from './range-scan.ts';
+import type { RangeOutcome } from './range-scan.ts';
+import { ChunkCursor, MAX_CHUNKS } from './chunk-cursor.ts';
 import { EvidenceInputInvalidError, EvidenceUnsignedError } from '../errors.ts';
 
 export type ReportRequest = {
@@ -34,18 +37,20 @@ export type ReportRequest = {
   signer?: NoteSigner;
   now?: () => Date;
   /**
-   * ledgerFile: the SQLite file `store` reads, when it is one. A log of at least `parallelFrom`
-   * entries (default 200,000) is then read on two cores (folding-in-parallel.ts).
+   * ledgerFile: the SQLite file `store` reads, when it is one. A big log is then read on two
+   * cores (folding-in-parallel.ts), as `parallel` says (defaults: logs of 200,000 entries and
+   * more, chunks of 4,096 entries, the last quarter reserved for the worker).
    */
   ledgerFile?: string;
-  parallelFrom?: number;
+  parallel?: { from?: number; chunk?: number; reserve?: number };
 };
 
 const PARALLEL_FROM = 200_000;
-// The report's thread takes this share of a split log: the worker starts later (its modules load).
-const MAIN_SHARE = 0.56;
-// Split points fall on the store's bundles of 256 entries, so no bundle is parsed twice.
+// Chunks are whole bundles of the store (256 entries), so no bundle is parsed twice; 16 of them
+// is a few milliseconds of work, small enough that the two threads finish close together.
 const BUNDLE = 256;
+const CHUNK = 16 * BUNDLE;
+const RESERVE = 0.25;
 
 type Signed = { size: number; note: string };
 
@@ -67,6 +72,11 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
   if (!Number.isFinite(from) || !Number.isFinite(to) || from >= to) throw new EvidenceInputInvalidError('the period needs from < to, both valid times');
   const dormantDays = req.dormantDays ?? 30;
   if (!Number.isSafeInteger(dormantDays) || dormantDays < 1 || dormantDays > 3650) throw new EvidenceInputInvalidError('dormant days must be 1..3650');
+  const par = req.parallel ?? {};
+  if (par.chunk !== undefined && (!Number.isSafeInteger(par.chunk) || par.chunk < BUNDLE || par.chunk % BUNDLE !== 0))
+    throw new EvidenceInputInvalidError(`parallel chunks are whole bundles: a positive multiple of ${BUNDLE} entries`);
+  if (par.reserve !== undefined && !(par.reserve >= 0 && par.reserve <= 1))
+    throw new EvidenceInputInvalidError('the worker reserve is a share of the log: 0..1');
   const params = { from: from * 1000, to: to * 1000, dormantDays };
   const fold = reportFold(control, params);
   const scan = rangeScanner(control, params);
@@ -86,19 +96,23 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
       }
       const latest = signed[signed.length - 1];
       logs.set(id, { store: log, signed, origin: parseCheckpoint(openNote(latest.note, [req.key]).text).origin });
-      // A big log of a SQLite file is read on two cores: its later part by a worker (which starts
-      // at once, and loads its modules meanwhile, so it takes the smaller part), its first part
-      // here; this fold then absorbs the worker's.
-      const split = req.ledgerFile !== undefined && size >= (req.parallelFrom ?? PARALLEL_FROM) ? Math.floor((size * MAIN_SHARE) / BUNDLE) * BUNDLE : size;
-      const helper =
-        split < size ? startFoldHelper({ path: req.ledgerFile!, logId: id, from: split, to: size, signedSize: latest.size, control, params }) : undefined;
-      if (helper) helpers.set(id, helper);
-      const outcomes = [await scan(log, 0, split, latest.size, fold)];
-      if (helper) {
+      // A big log of a SQLite file is read on two cores: chunks from the front here, from the
+      // back by a worker; this fold then absorbs the worker's (folding-in-parallel.ts).
+      const outcomes: RangeOutcome[] = [];
+      if (req.ledgerFile !== undefined && size >= (par.from ?? PARALLEL_FROM) && availableParallelism() > 1) {
+        const chunk = Math.max(par.chunk ?? CHUNK, Math.ceil(size / MAX_CHUNKS / BUNDLE) * BUNDLE);
+        const count = Math.ceil(size / chunk);
+        // The worker's first run is set aside for it: it loads its modules meanwhile.
+        const shared = ChunkCursor.create(count, Math.floor(count * (par.reserve ?? RESERVE)));
+        const reserved: [number, number] = [new ChunkCursor(shared).end(), count];
+        const helper = startFoldHelper({ path: req.ledgerFile, logId: id, size, chunk, cursor: shared, reserved, signedSize: latest.size, control, params });
+        helpers.set(id, helper);
+        const cursor = new ChunkCursor(shared);
+        for (let k = cursor.front(); k >= 0; k = cursor.front()) outcomes.push(await scan(log, k * chunk, Math.min((k + 1) * chunk, size), latest.size, fold));
         const { saved, outcome } = await helper.folded;
-        fold.absorb(saved);
+        if (saved) fold.absorb(saved);
         outcomes.push(outcome);
-      }
+      } else outcomes.push(await scan(log, 0, size, latest.size, fold));
       const unsignedInPeriod = outcomes.reduce((n, o) => n + o.unsignedInPeriod, 0);
       for (const o of outcomes) gaps.push(...o.gaps);
       if (unsignedInPeriod > 0)

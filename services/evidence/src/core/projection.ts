@@ -185,11 +185,7 @@ export function compileProjection(canonical: string, pick: Pick): (bytes: Buffer
       case 'double':
         return (s) => s.buf.readDoubleLE(span(s, 8));
       case 'string':
-        return (s) => {
-          const n = long(s);
-          const start = span(s, n);
-          return s.buf.toString('utf8', start, start + n);
-        };
+        return internedString();
       case 'bytes':
         return (s) => {
           const n = long(s);
