@@ -204,7 +204,7 @@ test('property: inclusionProofs of many leaves in one batch equal each leaf prov
       store.resetReads();
       const reader = tileNodeReader((ids) => (calls++, store.read(ids)), size);
       const batch = await inclusionProofs(reader, indexes, size);
-      assert.equal(calls, 1, 'one readTiles call for the whole batch');
+      assert.ok(calls <= 1, 'at most one readTiles call for the whole batch (none when no proof needs a hash)');
       // Each tile once: at most 2 per tile level (3 here) per distinct leaf.
       assert.ok(store.reads() <= 6 * new Set(indexes).size, `tiles read: ${store.reads()}`);
       for (const [i, index] of indexes.entries()) assert.deepEqual(batch[i].map(toHex), (await inclusionProof(full, index, size)).map(toHex));
