@@ -66,4 +66,36 @@ test('when the worker cannot read its part of the log, the report fails naming i
   );
 });
 
+test('a session "started" again late in the log (out of order, or forged on the bus) changes nothing: the worker part is folded again', async () => {
+  const file = join(dir, 'forged.sqlite');
+  const sessionId = '0190a5d2-0000-7000-8000-000000000001';
+  const env = (i: number, seq: number) => ({
+    eventId: `0190a5d2-0000-7000-9000-${String(i).padStart(12, '0')}`,
+    sessionId,
+    seq,
+    occurredAt: T0 + 10_000 + i,
+    actor: { ...EXAMPLE_ACTOR, subject: 'erin' },
+  });
+  const records = [
+    exampleEvent('SessionStarted', env(0, 0)),
+    exampleEvent('CommandIssued', { ...env(1, 1), commandId: 'e1', text: 'drop table audit', classes: ['ddl'] }),
+    ...filler(1200),
+    exampleEvent('SessionStarted', env(2, 900)),
+    exampleEvent('CommandCompleted', { ...env(3, 901), commandId: 'e1', tag: 'DROP TABLE' }),
+  ];
+  await writeLedger(file, records, { batch: 101 });
+  const s = await openSqliteLedgerStore({ path: file, readOnly: true });
+  try {
+    for (const control of ['AC-2', 'AC-6(9)']) {
+      const one = await generateReport(s, request(control));
+      const two = await generateReport(s, { ...request(control), ledgerFile: file, parallel: { from: 1, chunk: 256, reserve: 0.5 } });
+      const drop = one.rows.find((r) => r.kind === 'privileged-command' && r.claims.text === 'drop table audit');
+      assert.equal(drop?.claims.outcome, 'completed: DROP TABLE', `${control}: one pass sees the completion`);
+      assert.deepEqual(two, one, control);
+    }
+  } finally {
+    await s.close();
+  }
+});
+
 test.after(() => store.close());

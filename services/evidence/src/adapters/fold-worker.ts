@@ -32,15 +32,20 @@ if (store) {
     const cursor = new ChunkCursor(job.cursor);
     const scan = rangeScanner(job.control, job.params);
     let acc: ReportFold | undefined;
-    const outcome: RangeOutcome = { unsignedInPeriod: 0, gaps: [] };
+    let outcome: RangeOutcome = { unsignedInPeriod: 0, gaps: [] };
     const take = () => cursor.back(cursor.left() >> 2);
     for (let run = job.reserved[0] < job.reserved[1] ? job.reserved : take(); run; run = take()) {
       const fold = reportFold(job.control, { ...job.params, carry: true });
-      const o = await scan(log, run[0] * job.chunk, Math.min(run[1] * job.chunk, job.size), job.signedSize, fold);
-      if (acc) fold.absorb(acc.save());
+      const end = Math.min(run[1] * job.chunk, job.size);
+      const here = await scan(log, run[0] * job.chunk, end, job.signedSize, fold);
+      if (acc) {
+        const later = acc.save();
+        // A log that breaks the order the split relies on is folded on in one pass instead.
+        if (fold.fits(later)) fold.absorb(later);
+        else outcome = await scan(log, end, job.size, job.signedSize, fold);
+      }
       acc = fold;
-      outcome.unsignedInPeriod += o.unsignedInPeriod;
-      outcome.gaps.unshift(...o.gaps);
+      outcome = { unsignedInPeriod: here.unsignedInPeriod + outcome.unsignedInPeriod, gaps: [...here.gaps, ...outcome.gaps] };
     }
     port.postMessage({ type: 'folded', saved: acc?.save() ?? null, outcome } satisfies FromWorker);
   } catch (e) {

@@ -110,8 +110,10 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
         const cursor = new ChunkCursor(shared);
         for (let k = cursor.front(); k >= 0; k = cursor.front()) outcomes.push(await scan(log, k * chunk, Math.min((k + 1) * chunk, size), latest.size, fold));
         const { saved, outcome } = await helper.folded;
-        if (saved) fold.absorb(saved);
-        outcomes.push(outcome);
+        if (saved && fold.fits(saved)) {
+          fold.absorb(saved);
+          outcomes.push(outcome);
+        } else if (saved) outcomes.push(await scan(log, cursor.end() * chunk, size, latest.size, fold)); // a log out of order: one pass over the rest
       } else outcomes.push(await scan(log, 0, size, latest.size, fold));
       const unsignedInPeriod = outcomes.reduce((n, o) => n + o.unsignedInPeriod, 0);
       for (const o of outcomes) gaps.push(...o.gaps);

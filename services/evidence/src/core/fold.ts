@@ -20,6 +20,12 @@ export type Fold = {
   save(): SavedFold;
   /** absorb merges the saved state of a fold over the entries right after this one's; the earliest fold absorbs the others in order. */
   absorb(later: SavedFold): void;
+  /**
+   * fits, when a fold has it, says whether absorbing `later` gives the rows of one pass; when it
+   * does not (the log broke an order the split relies on), the caller folds the later range
+   * again in this fold instead.
+   */
+  fits?(later: SavedFold): boolean;
 };
 
 /** SavedFold is a fold's state as data a worker thread can post (each control knows its shape). */

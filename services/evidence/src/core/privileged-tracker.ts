@@ -14,6 +14,7 @@ export type SavedTracker = {
   inOrder: CitedEntry[][];
   byRequest: [string, CitedEntry[]][];
   carried: [CitedEntry, boolean][];
+  startedHere: string[];
 };
 
 /** privilegedTracker follows privileged commands; `carry`: this fold covers a later range and carries what it cannot place (see save). */
@@ -26,10 +27,14 @@ export function privilegedTracker(carry = false) {
   const byRequest = new Map<string, CitedEntry[]>();
   // For folding in ranges: a completion (or decision) this range cannot place may belong to a
   // command issued before the range, so it is carried to the fold that absorbs this one. Only
-  // sessions already under way when the range began can have such commands: a session's events
-  // are in seq order in the ledger, so one that starts here issued nothing before.
+  // sessions already under way when the range began should have such commands: one that starts
+  // here issued nothing before. The ledger does not guarantee it (an out-of-order or forged
+  // SessionStarted is appended, at most flagged), so the sessions taken as started here are
+  // saved too, and `fits` refuses to absorb a range where one of them has a command before it.
   const startedHere = new Map<string, boolean>();
   const carried: [CitedEntry, boolean][] = [];
+  // Sessions a later range absorbed here took as started there (their completions it did not carry).
+  const startedLater = new Set<string>();
   const keep = (e: CitedEntry, inPeriod: boolean, sessionId: string | null): void => {
     if (carry && (sessionId === null || startedHere.get(sessionId) !== true)) carried.push([e, inPeriod]);
   };
@@ -82,7 +87,12 @@ export function privilegedTracker(carry = false) {
         inOrder: inOrder.map(list),
         byRequest: [...byRequest].map(([k, l]) => [k, list(l)]),
         carried: carried.map(([e, p]) => [port(e), p]),
+        startedHere: [...new Set([...[...startedHere].filter(([, started]) => started).map(([id]) => id), ...startedLater])],
       };
+    },
+    /** fits: absorbing `later` gives the rows of one pass (no session it took as started here has a command in this fold). */
+    fits(later: SavedTracker): boolean {
+      return !later.startedHere.some((id) => commands.has(id));
     },
     /** absorb: the later range's carried events are replayed here first (as one fold would have seen them), then its own commands merged. */
     absorb(later: SavedTracker, revive: (e: CitedEntry) => CitedEntry): void {
@@ -93,6 +103,7 @@ export function privilegedTracker(carry = false) {
         return p;
       };
       for (const [e, inPeriod] of later.carried) add(revive(e), inPeriod);
+      for (const id of later.startedHere) startedLater.add(id);
       later.inOrder.forEach((l, i) => {
         const [sessionId, commandId] = later.commands[i];
         let m = commands.get(sessionId);

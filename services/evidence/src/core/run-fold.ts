@@ -43,6 +43,10 @@ export function reportFold(control: ControlId, params: ReportParams) {
     save(): SavedReportFold {
       return { fold: fold.save(), spans: [...spans] };
     },
+    /** fits: absorbing `later` gives the rows of one pass (see Fold.fits); if not, fold its range here again. */
+    fits(later: SavedReportFold): boolean {
+      return fold.fits?.(later.fold) ?? true;
+    },
     /** absorb merges the saved fold of the range right after everything this one has seen. */
     absorb(later: SavedReportFold): void {
       fold.absorb(later.fold);

@@ -74,6 +74,7 @@ export const ac2: ControlSpec = {
           privileged: privileged.save(port),
         };
       },
+      fits: (saved) => privileged.fits((saved as SavedAc2).privileged),
       absorb(saved) {
         const later = saved as SavedAc2;
         const revive = reviver();

@@ -21,6 +21,7 @@ export const ac69: ControlSpec = {
       finish: () => t.rows(),
       save: () => ({ tracker: t.save(portabler()) }),
       absorb: (later) => t.absorb(later.tracker as SavedTracker, reviver()),
+      fits: (later) => t.fits(later.tracker as SavedTracker),
     };
   },
   objectives({ rows }) {
