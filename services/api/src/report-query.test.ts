@@ -77,3 +77,32 @@ test('the report query needs the auditor role and names a bad control', async ()
   assert.equal((await gql('tok-auditor', Q, { c: 'XX-9', ...period })).errors?.[0]?.extensions?.code, 'AFF_E_EVIDENCE_INPUT_INVALID');
   assert.equal((await gql('tok-auditor', Q, { c: 'AC-2', f: 'yesterday', t: period.t })).errors?.[0]?.extensions?.code, 'AFF_E_API_INPUT_INVALID');
 });
+
+test('reports run one at a time: a second waits for the first, and a failed one does not block the next', async () => {
+  let inFlight = 0;
+  let most = 0;
+  // The ledger as the report service sees it, counting reports reading it at once.
+  const counting: LedgerStore = {
+    ...ledger,
+    async listLogs() {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 20));
+      inFlight--;
+      return ledger.listLogs();
+    },
+    openLog: (id) => ledger.openLog(id),
+    close: async () => {},
+  };
+  const service = createReportService(counting, { ledgerKey: testNoteVerifier, decisionKeys: [] });
+  const from = new Date('2026-01-01T00:00:00Z');
+  const to = new Date('2027-01-01T00:00:00Z');
+  const bad = service.report('XX-1', from, to);
+  const runs = await Promise.allSettled([bad, service.report('AU-3', from, to), service.report('AC-2', from, to)]);
+  assert.equal(runs[0].status, 'rejected');
+  assert.deepEqual(
+    runs.slice(1).map((r) => r.status),
+    ['fulfilled', 'fulfilled'],
+  );
+  assert.equal(most, 1, 'never two reports reading the ledger at once');
+});

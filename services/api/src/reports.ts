@@ -10,11 +10,30 @@ import type { NoteVerifier } from '@affidavit/tlog';
 /** ReportKeys are the public keys a report's checkpoints and approval decisions are checked with. */
 export type ReportKeys = { readonly ledgerKey: NoteVerifier; readonly decisionKeys: readonly DecisionVerifier[] };
 
-/** createReportService answers report(control, from, to) over `ledger`. */
-export function createReportService(ledger: LedgerStore, keys: ReportKeys) {
+/**
+ * createReportService answers report(control, from, to) over `ledger`; with `ledgerFile` (the
+ * SQLite file `ledger` reads) a big log is read on two cores, one report at a time: a report
+ * over a month keeps both cores busy for seconds, so others wait their turn rather than pile up.
+ */
+export function createReportService(ledger: LedgerStore, keys: ReportKeys, o: { ledgerFile?: string } = {}) {
+  let turn: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(f: () => Promise<T>): Promise<T> => {
+    const run = turn.then(f, f);
+    turn = run.catch(() => {});
+    return run;
+  };
   return {
     async report(control: string, from: Date, to: Date) {
-      const r: Report = await generateReport(ledger, { control, from, to, key: keys.ledgerKey, decisionKeys: keys.decisionKeys });
+      const r: Report = await inTurn(() =>
+        generateReport(ledger, {
+          control,
+          from,
+          to,
+          key: keys.ledgerKey,
+          decisionKeys: keys.decisionKeys,
+          ...(o.ledgerFile ? { ledgerFile: o.ledgerFile } : {}),
+        }),
+      );
       return {
         control: r.control,
         title: r.title,

@@ -42,7 +42,7 @@ export async function startApi(
       store,
       ledger,
       proofs: createProofService(ledger),
-      ...(reportKeys ? { reports: createReportService(ledger, reportKeys) } : {}),
+      ...(reportKeys ? { reports: createReportService(ledger, reportKeys, { ledgerFile: o.ledgerFile }) } : {}),
       changes: (l) => projector.onChange(l),
     });
     const url = await app.listen({ host: o.host, port: o.port });
