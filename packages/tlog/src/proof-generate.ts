@@ -83,6 +83,18 @@ export async function inclusionProofs(reader: NodeHashReader, indexes: readonly 
   return per.map((r) => flat.slice(at, (at += r.length)));
 }
 
+/**
+ * consistencyProofs builds the consistency proofs of many [size1, size2] pairs in ONE reader batch;
+ * every size2 MUST be at most the size of the tree `reader` reads (a perfect subtree's hash is the
+ * same in every tree that holds it, so the largest tree's tiles serve all the pairs).
+ */
+export async function consistencyProofs(reader: NodeHashReader, pairs: readonly (readonly [number, number])[]): Promise<Hash[][]> {
+  const per = pairs.map(([a, b]) => consistencyProofRanges(a, b));
+  const flat = await readRanges(reader, per.flat());
+  let at = 0;
+  return per.map((r) => flat.slice(at, (at += r.length)));
+}
+
 /** consistencyProof builds the RFC 9162 consistency proof from `size1` to `size2` (0 < size1 <= size2), in one reader batch. */
 export async function consistencyProof(reader: NodeHashReader, size1: number, size2: number): Promise<Hash[]> {
   return readRanges(reader, consistencyProofRanges(size1, size2));

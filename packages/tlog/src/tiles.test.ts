@@ -5,6 +5,7 @@ import {
   TlogTileInvalidError,
   TlogTileMissingError,
   consistencyProof,
+  consistencyProofs,
   createMemoryTileStore,
   hashChildren,
   hashLevelUp,
@@ -227,4 +228,20 @@ test('hashLevelUp hashes adjacent pairs as hashChildren does', () => {
     }),
   );
   assert.throws(() => hashLevelUp(new Uint8Array(64), 2, Buffer.alloc(64)), /too short/);
+});
+
+test('property: consistencyProofs of many pairs, read from the largest tree, equal each pair proven in its own tree', async () => {
+  const { store } = await big70000();
+  const full = BIG_FULL;
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 1, max: 70000 }), fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 20 }), async (size, raw) => {
+      const pairs = raw.map(([a, b]): [number, number] => {
+        const s2 = 1 + (b % size);
+        return [1 + (a % s2), s2];
+      });
+      const batch = await consistencyProofs(tileNodeReader(store.read, size), pairs);
+      for (const [i, [s1, s2]] of pairs.entries()) assert.deepEqual(batch[i].map(toHex), (await consistencyProof(full, s1, s2)).map(toHex));
+    }),
+    { numRuns: 40 },
+  );
 });

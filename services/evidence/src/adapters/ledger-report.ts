@@ -7,7 +7,7 @@ import type { LedgerStore, LogStore } from '@affidavit/ledger';
 import { availableParallelism } from 'node:os';
 import { codec } from '@affidavit/schemas';
 import type { NodeHashReader, NoteSigner, NoteVerifier } from '@affidavit/tlog';
-import { consistencyProof, encodeBase64, inclusionProofs, openNote, parseCheckpoint, signNote, tileNodeReader } from '@affidavit/tlog';
+import { consistencyProofs, encodeBase64, inclusionProofs, openNote, parseCheckpoint, signNote, tileNodeReader } from '@affidavit/tlog';
 import { assembleReport, attestationText, proofKey } from '../core/assemble.ts';
 import { parseControl } from '../core/controls/index.ts';
 import type { ChainLink, LogEvidence, Report } from '../core/model.ts';
@@ -142,20 +142,22 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
       const first = span.firstIndex ?? need - 1;
       const before = [...l.signed].reverse().find((s) => s.size <= first && s.size > 0) ?? null;
       const tiles = cachedTileReader((ids) => l.store.readTiles(ids));
-      const readers = new Map<number, NodeHashReader>();
-      const reader = (size: number) => {
-        let r = readers.get(size);
-        if (!r) readers.set(size, (r = cachedNodeReader(tileNodeReader(tiles, size))));
-        return r;
-      };
+      // Every consistency proof of the chain in one batch: a node of a smaller tree is the same
+      // perfect subtree in the tree of `after`, so that tree's tiles serve them all.
       const chainNotes = l.signed.filter((s) => s.size >= (before?.size ?? 0) && s.size <= after.size);
-      const chain: ChainLink[] = [];
-      for (const [i, s] of chainNotes.entries()) {
+      const pairs: [number, number][] = chainNotes.map((s, i) => {
         const prev = chainNotes[i - 1];
-        const proof = prev && prev.size > 0 && prev.size < s.size ? await consistencyProof(reader(s.size), prev.size, s.size) : [];
-        chain.push({ note: s.note, consistency: proof.map(encodeBase64) });
-      }
-      const consistency = before && before.size < after.size ? (await consistencyProof(reader(after.size), before.size, after.size)).map(encodeBase64) : [];
+        return prev && prev.size > 0 && prev.size < s.size ? [prev.size, s.size] : [0, 0];
+      });
+      if (before && before.size < after.size) pairs.push([before.size, after.size]);
+      const proven = await consistencyProofs(
+        tileNodeReader(tiles, after.size),
+        pairs.filter(([a]) => a > 0),
+      );
+      let at = 0;
+      const next = ([a]: [number, number]) => (a > 0 ? proven[at++].map(encodeBase64) : []);
+      const chain: ChainLink[] = chainNotes.map((s, i) => ({ note: s.note, consistency: next(pairs[i]) }));
+      const consistency = before && before.size < after.size ? next(pairs[pairs.length - 1]) : [];
       evidence.push({ log: id, origin: l.origin, before: before?.note ?? null, after: after.note, consistency, chain, period: span });
       // All of this log's proofs in one batch: they share tiles, each read and hashed once.
       const cited = new Set<number>();
