@@ -6,7 +6,15 @@ export { HASH_SIZE, EMPTY_ROOT, hashLeaf, hashChildren, hashLevelUp, hashesEqual
 export { MAX_TREE_SIZE } from './tree-math.ts';
 export type { NodeId, NodeHashReader } from './node-reader.ts';
 export { memoryNodeReader, perfectSubtrees } from './node-reader.ts';
-export { inclusionProof, inclusionProofs, consistencyProof, consistencyProofs, rootHash, inclusionProofRanges, consistencyProofRanges } from './proof-generate.ts';
+export {
+  inclusionProof,
+  inclusionProofs,
+  consistencyProof,
+  consistencyProofs,
+  rootHash,
+  inclusionProofRanges,
+  consistencyProofRanges,
+} from './proof-generate.ts';
 export { verifyInclusion, verifyConsistency, rootFromInclusionProof } from './proof-verify.ts';
 export type { TileId, Tile, TileReader } from './tile-id.ts';
 export { TILE_HEIGHT, TILE_WIDTH, tilePath, parseTilePath, tileIdFor, tileHashes } from './tile-id.ts';
