@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { openSqliteLedgerStore } from '@affidavit/ledger';
 import { CONTROL_IDS, generateReport, toOscal } from './index.ts';
 import { ensureTrestle, schemaValidator, trestleValidate } from '../../../test/oscal-validators.ts';
-import { T0, story } from './story.fixture.ts';
-import { decisionVerifier, ledgerSigner, ledgerVerifier, writeLedger } from './test-support.ts';
+import { story, storyRequest } from './story.fixture.ts';
+import { writeLedger } from './test-support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'aff-oscal-'));
 const ledgerFile = join(dir, 'ledger.sqlite');
@@ -24,15 +24,7 @@ test('every control exports OSCAL that NIST’s schema and compliance-trestle ac
   const store = await openSqliteLedgerStore({ path: ledgerFile, readOnly: true });
   try {
     for (const control of CONTROL_IDS) {
-      const req = {
-        control,
-        from: new Date(T0 / 1000),
-        to: new Date(T0 / 1000 + 86_400_000),
-        key: ledgerVerifier,
-        decisionKeys: [decisionVerifier],
-        signer: ledgerSigner,
-        now: () => new Date('2026-12-01T00:00:00Z'),
-      };
+      const req = storyRequest(control);
       const report = await generateReport(store, req);
       const doc = toOscal(report);
       assert.deepEqual(validate(doc), [], `${control}: NIST schema`);

@@ -10,9 +10,8 @@ import { openSqliteLedgerStore } from '@affidavit/ledger';
 import { EXAMPLE_ACTOR, exampleEvent } from '@affidavit/schemas';
 import type { LedgerRecord } from '@affidavit/schemas';
 import { CONTROL_IDS, generateReport } from './index.ts';
-import type { ReportRequest } from './index.ts';
-import { decisionVerifier, ledgerSigner, ledgerVerifier, writeLedger } from './test-support.ts';
-import { DAY, T0, story } from './story.fixture.ts';
+import { writeLedger } from './test-support.ts';
+import { DAY, T0, story, storyRequest } from './story.fixture.ts';
 
 /** filler: sessions of eight events spread over the day, a DDL in every fifth and a failed login in every seventh. */
 function filler(n: number): LedgerRecord[] {
@@ -40,15 +39,7 @@ const dir = mkdtempSync(join(tmpdir(), 'aff-evidence-par-'));
 const ledgerFile = join(dir, 'ledger.sqlite');
 await writeLedger(ledgerFile, [...(await story()), ...filler(1500)], { batch: 97 });
 const store = await openSqliteLedgerStore({ path: ledgerFile, readOnly: true });
-const request = (control: string): ReportRequest => ({
-  control,
-  from: new Date(T0 / 1000),
-  to: new Date(T0 / 1000 + 86_400_000),
-  key: ledgerVerifier,
-  decisionKeys: [decisionVerifier],
-  signer: ledgerSigner,
-  now: () => new Date('2026-12-01T00:00:00Z'),
-});
+const request = storyRequest;
 
 for (const control of CONTROL_IDS) {
   test(`${control}: read on two cores, the report is the report of one pass`, async () => {

@@ -12,27 +12,20 @@ import { generateEd25519NoteKey, ed25519NoteVerifier } from '@affidavit/tlog';
 import { randomBytes } from 'node:crypto';
 import { CONTROL_IDS, generateReport, verifyReport } from './index.ts';
 import type { Report } from './index.ts';
-import { decisionVerifier, ledgerSigner, ledgerVerifier, writeLedger } from './test-support.ts';
+import { decisionVerifier, ledgerVerifier, writeLedger } from './test-support.ts';
 
-import { T0, story } from './story.fixture.ts';
+import { T0, story, storyRequest } from './story.fixture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'aff-evidence-'));
 const ledgerFile = join(dir, 'ledger.sqlite');
 const records = await story();
 await writeLedger(ledgerFile, records, { batch: 4 });
-const period = { from: new Date(T0 / 1000), to: new Date(T0 / 1000 + 86_400_000) };
+const _period = { from: new Date(T0 / 1000), to: new Date(T0 / 1000 + 86_400_000) };
 
 async function report(control: string, store?: LedgerStore): Promise<Report> {
   const s = store ?? (await openSqliteLedgerStore({ path: ledgerFile, readOnly: true }));
   try {
-    return await generateReport(s, {
-      control,
-      ...period,
-      key: ledgerVerifier,
-      decisionKeys: [decisionVerifier],
-      signer: ledgerSigner,
-      now: () => new Date('2026-12-01T00:00:00Z'),
-    });
+    return await generateReport(s, storyRequest(control));
   } finally {
     if (!store) await s.close();
   }

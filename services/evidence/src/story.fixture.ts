@@ -3,7 +3,8 @@
 // groups) had a DDL blocked and an event recorded without a source address; mallory failed to log in.
 import { EXAMPLE_ACTOR, exampleEvent } from '@affidavit/schemas';
 import type { ApprovalRequested, LedgerRecord } from '@affidavit/schemas';
-import { signed } from './test-support.ts';
+import type { ReportRequest } from './adapters/ledger-report.ts';
+import { decisionVerifier, ledgerSigner, ledgerVerifier, signed } from './test-support.ts';
 
 export const DAY = 86_400_000_000;
 export const T0 = Date.UTC(2026, 10, 1) * 1000; // period start, microseconds
@@ -116,3 +117,14 @@ export async function story(): Promise<LedgerRecord[]> {
   out.push(exampleEvent('SessionStarted', { eventId: eid(), sessionId: sid(5), occurredAt: T0 + 2 * DAY, actor: carol }));
   return out;
 }
+
+/** storyRequest asks for `control`'s report over the story's day, checked with the test keys and attested, at a fixed time. */
+export const storyRequest = (control: string): ReportRequest => ({
+  control,
+  from: new Date(T0 / 1000),
+  to: new Date(T0 / 1000 + 86_400_000),
+  key: ledgerVerifier,
+  decisionKeys: [decisionVerifier],
+  signer: ledgerSigner,
+  now: () => new Date('2026-12-01T00:00:00Z'),
+});
