@@ -36,34 +36,43 @@ test('property: fronts and back runs cover the chunks once, the reserve excepted
 
 test('two threads taking from both ends at once never take a chunk twice', async () => {
   const count = 60_000;
+  let interleaved = 0;
   for (let round = 0; round < 5; round++) {
+    // One word of cursor, one word of start flag: both sides start together, each doing a little
+    // work per chunk, so they meet somewhere in the middle (how far each gets is up to the scheduler).
     const shared = ChunkCursor.create(count);
-    // The worker takes single chunks from the back as fast as it can, and posts them.
+    const go = new SharedArrayBuffer(4);
     const worker = new Worker(
       `const { workerData, parentPort } = require('node:worker_threads');
-       const w = new Int32Array(workerData, 0, 1); const got = [];
+       const w = new Int32Array(workerData.shared, 0, 1); const go = new Int32Array(workerData.go); const got = [];
        parentPort.postMessage('ready');
+       Atomics.wait(go, 0, 0);
+       let spin = 0;
        for (;;) { const v = Atomics.load(w, 0); const lo = v & 0xffff; const hi = v >>> 16; if (lo >= hi) break;
-         if (Atomics.compareExchange(w, 0, v, ((hi - 1) << 16) | lo) === v) got.push(hi - 1); }
-       parentPort.postMessage(got);`,
-      { eval: true, workerData: shared },
+         if (Atomics.compareExchange(w, 0, v, ((hi - 1) << 16) | lo) === v) got.push(hi - 1);
+         for (let i = 0; i < 500; i++) spin += i; }
+       parentPort.postMessage({ got, spin });`,
+      { eval: true, workerData: { shared, go } },
     );
-    const got = new Promise<number[]>((resolve) => worker.on('message', (m) => m !== 'ready' && resolve(m)));
-    await new Promise((resolve) => worker.once('message', resolve)); // it is taking chunks now
+    const done = new Promise<{ got: number[] }>((resolve) => worker.on('message', (m) => m !== 'ready' && resolve(m)));
+    await new Promise((resolve) => worker.once('message', resolve));
+    Atomics.store(new Int32Array(go), 0, 1);
+    Atomics.notify(new Int32Array(go), 0);
     const c = new ChunkCursor(shared);
     const mine: number[] = [];
     let spin = 0;
     for (let k = c.front(); k >= 0; k = c.front()) {
       mine.push(k);
-      for (let i = 0; i < 200; i++) spin += i; // slower than the worker, so both sides take many
+      for (let i = 0; i < 500; i++) spin += i;
     }
-    const theirs = await got;
-    assert.ok(mine.length > 0 && theirs.length > 0 && spin > 0, `both took chunks: ${mine.length} here, ${theirs.length} there`);
+    const theirs = (await done).got;
+    if (mine.length > 0 && theirs.length > 0 && spin > 0) interleaved++;
     const all = [...mine, ...theirs].sort((a, b) => a - b);
-    assert.equal(all.length, count, `round ${round}: ${mine.length} here`);
+    assert.equal(all.length, count, `round ${round}: ${mine.length} here, ${theirs.length} there`);
     assert.ok(
       all.every((k, i) => k === i),
       'every chunk exactly once',
     );
   }
+  assert.ok(interleaved > 0, 'in some round both threads took chunks');
 });
