@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { openSqliteLedgerStore } from '@affidavit/ledger';
+import { openSqliteLedgerStore, openWorkerSqliteLedgerStore } from '@affidavit/ledger';
 import { EXAMPLE_ACTOR, exampleEvent } from '@affidavit/schemas';
 import type { LedgerRecord } from '@affidavit/schemas';
 import { generateReport } from './index.ts';
@@ -103,3 +103,18 @@ for (const [what, sql, why] of CASES)
         await s.close();
       }
     });
+
+test('read through the ledger’s worker-thread store (embedded mode), a deleted bundle gives no report either', async () => {
+  // That store numbers a page's entries from its first one, so the entries after the gap come
+  // numbered as if nothing were missing, and the page ends short: the scan sees the short read.
+  const file = altered('worker-store', 'DROP TRIGGER bundles_no_delete; DELETE FROM bundles WHERE idx = 1;');
+  const s = await openWorkerSqliteLedgerStore({ path: file, readOnly: true });
+  try {
+    await assert.rejects(
+      generateReport(s, request),
+      (e: Error & { code?: string }) => e.code === 'AFF_E_EVIDENCE_SCAN_FAILED' && /are missing from the store/.test(e.message),
+    );
+  } finally {
+    await s.close();
+  }
+});
