@@ -7,5 +7,5 @@ export const EvidenceInputInvalidError = defineError('AFF_E_EVIDENCE_INPUT_INVAL
 export const EvidenceUnsignedError = defineError('AFF_E_EVIDENCE_UNSIGNED', 'no signed checkpoint covers the entries of the period');
 /** EvidenceReportMalformedError: a report file is not a report this version writes (JSON shape, sizes, encodings). */
 export const EvidenceReportMalformedError = defineError('AFF_E_EVIDENCE_REPORT_MALFORMED', 'the report file is not a well-formed Affidavit report');
-/** EvidenceScanFailedError: a worker thread reading part of a log for a report failed; the report is not made without that part. */
+/** EvidenceScanFailedError: part of a log could not be read for a report (a worker failed, or entries the signed checkpoint covers are missing); no report is made without it. */
 export const EvidenceScanFailedError = defineError('AFF_E_EVIDENCE_SCAN_FAILED', 'a part of the ledger could not be read for the report');

@@ -21,12 +21,12 @@ export async function signed(d: ApprovalDecided, req: ApprovalRequested): Promis
 
 /**
  * writeLedger appends `records` to log `logId` of a ledger file in batches of `batch`, signing a
- * checkpoint after each batch (with `origin`, default test.affidavit/<log>).
+ * checkpoint after each batch (with `origin`, default test.affidavit/<log>; none when `unsigned`).
  */
 export async function writeLedger(
   path: string,
   records: readonly LedgerRecord[],
-  o: { batch?: number; logId?: string; origin?: string; signer?: typeof ledgerSigner } = {},
+  o: { batch?: number; logId?: string; origin?: string; signer?: typeof ledgerSigner; unsigned?: boolean } = {},
 ): Promise<void> {
   const store = await openSqliteLedgerStore({ path });
   const logId = o.logId ?? 'affidavit.session-events.v1:0';
@@ -45,7 +45,7 @@ export async function writeLedger(
     const checkpoint = await signNote(formatCheckpoint({ origin: o.origin ?? `test.affidavit/${logId}`, size: res.size, root: res.root, extensions: [] }), [
       o.signer ?? ledgerSigner,
     ]);
-    await log.append({ entries, tiles: res.tiles, checkpoint }, size);
+    await log.append({ entries, tiles: res.tiles, checkpoint: o.unsigned ? undefined : checkpoint }, size);
     size = res.size;
   }
   await store.close();

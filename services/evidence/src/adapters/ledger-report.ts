@@ -19,7 +19,7 @@ import type { FoldHelper } from './folding-in-parallel.ts';
 import { rangeScanner } from './range-scan.ts';
 import type { RangeOutcome } from './range-scan.ts';
 import { ChunkCursor, MAX_CHUNKS } from './chunk-cursor.ts';
-import { EvidenceInputInvalidError, EvidenceUnsignedError } from '../errors.ts';
+import { EvidenceInputInvalidError, EvidenceScanFailedError, EvidenceUnsignedError } from '../errors.ts';
 
 export type ReportRequest = {
   /** control as a user names it: AC-2, AC-6(9), AU-3 ... */
@@ -95,6 +95,12 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
         continue;
       }
       const latest = signed[signed.length - 1];
+      // The store holds fewer entries than its own signed checkpoint covers: what is gone cannot
+      // be reported, and a report without it would be silently short.
+      if (size < latest.size)
+        throw new EvidenceScanFailedError(
+          `log ${id}: the store holds ${size} entries, its signed checkpoint covers ${latest.size} (the ledger file was altered or is corrupt)`,
+        );
       logs.set(id, { store: log, signed, origin: parseCheckpoint(openNote(latest.note, [req.key]).text).origin });
       // A big log of a SQLite file is read on two cores: chunks from the front here, from the
       // back by a worker; this fold then absorbs the worker's (folding-in-parallel.ts).

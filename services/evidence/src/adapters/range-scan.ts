@@ -10,6 +10,7 @@ import { entryProjector } from '../core/entry-projector.ts';
 import type { ReportParams } from '../core/fold.ts';
 import type { ControlId } from '../core/model.ts';
 import type { reportFold } from '../core/run-fold.ts';
+import { EvidenceScanFailedError } from '../errors.ts';
 
 export type ReportFold = ReturnType<typeof reportFold>;
 
@@ -34,8 +35,18 @@ export function rangeScanner(control: ControlId, params: ReportParams) {
   );
   return async (log: LogStore, from: number, to: number, signedSize: number, fold: ReportFold): Promise<RangeOutcome> => {
     const out: RangeOutcome = { unsignedInPeriod: 0, gaps: [] };
+    // A store numbers entries by where it found them: a bundle gone from the file, or cut short,
+    // shows as a jump in the indexes. The signed tree still proves every entry that is cited, so
+    // only this count can tell a report that silently lacks entries of the period.
+    let next = from;
+    const missing = (upTo: number) =>
+      new EvidenceScanFailedError(
+        `log ${log.logId}: entries ${next}..${upTo - 1} of ${from}..${to - 1} are missing from the store (the ledger file was altered or is corrupt)`,
+      );
     for await (const page of entryPages(log, from, to))
       for (const e of page) {
+        if (e.index !== next) throw missing(e.index > next && e.index <= to ? e.index : to);
+        next++;
         let record: LedgerRecord;
         try {
           record = project(e.bytes);
@@ -53,6 +64,7 @@ export function rangeScanner(control: ControlId, params: ReportParams) {
         }
         fold.add({ log: log.logId, index: e.index, bytes: e.bytes, record });
       }
+    if (next !== to) throw missing(to);
     return out;
   };
 }

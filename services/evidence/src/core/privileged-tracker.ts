@@ -15,6 +15,8 @@ export type SavedTracker = {
   byRequest: [string, CitedEntry[]][];
   carried: [CitedEntry, boolean][];
   startedHere: string[];
+  /** rebound: request ids whose request this range could not place after it had placed one of the same id (see fits). */
+  rebound: string[];
 };
 
 /** privilegedTracker follows privileged commands; `carry`: this fold covers a later range and carries what it cannot place (see save). */
@@ -35,6 +37,11 @@ export function privilegedTracker(carry = false) {
   const carried: [CitedEntry, boolean][] = [];
   // Sessions a later range absorbed here took as started there (their completions it did not carry).
   const startedLater = new Set<string>();
+  // A request this range cannot place is replayed before the range's own requests are merged, so
+  // it must not come after a request of the same id this range placed: one pass would bind the id
+  // to the carried one (when the fold before places it) and send the id's decisions there. Request
+  // ids are unique at the gate; a log that repeats one (forged on the bus) is folded in one pass.
+  const rebound = new Set<string>();
   const keep = (e: CitedEntry, inPeriod: boolean, sessionId: string | null): void => {
     if (carry && (sessionId === null || startedHere.get(sessionId) !== true)) carried.push([e, inPeriod]);
   };
@@ -64,7 +71,10 @@ export function privilegedTracker(carry = false) {
     }
     if (r.type === 'CommandBlocked' || r.type === 'CommandCompleted' || r.type === 'ApprovalRequested') {
       const at = commands.get(r.sessionId)?.get(r.commandId);
-      if (at === undefined) return keep(e, inPeriod, r.sessionId);
+      if (at === undefined) {
+        if (carry && r.type === 'ApprovalRequested' && byRequest.has(r.requestId)) rebound.add(r.requestId);
+        return keep(e, inPeriod, r.sessionId);
+      }
       const cites = inOrder[at];
       cites.push(e);
       if (r.type === 'ApprovalRequested') byRequest.set(r.requestId, cites);
@@ -88,11 +98,12 @@ export function privilegedTracker(carry = false) {
         byRequest: [...byRequest].map(([k, l]) => [k, list(l)]),
         carried: carried.map(([e, p]) => [port(e), p]),
         startedHere: [...new Set([...[...startedHere].filter(([, started]) => started).map(([id]) => id), ...startedLater])],
+        rebound: [...rebound],
       };
     },
-    /** fits: absorbing `later` gives the rows of one pass (no session it took as started here has a command in this fold). */
+    /** fits: absorbing `later` gives the rows of one pass (no session it took as started here has a command in this fold, no request id rebound there). */
     fits(later: SavedTracker): boolean {
-      return !later.startedHere.some((id) => commands.has(id));
+      return later.rebound.length === 0 && !later.startedHere.some((id) => commands.has(id));
     },
     /** absorb: the later range's carried events are replayed here first (as one fold would have seen them), then its own commands merged. */
     absorb(later: SavedTracker, revive: (e: CitedEntry) => CitedEntry): void {
