@@ -59,9 +59,11 @@ async function handle(req: WorkerRequest): Promise<{ value: unknown; transfer?: 
       const to = a[1] as number;
       const out = [];
       for await (const e of log(req.log).readEntries(from, to)) out.push(e);
-      const first = out.length > 0 ? out[0].index : from;
+      // Each entry's own index goes along: the store numbers entries by where it found them, so a
+      // bundle missing from the file shows as a jump, never as entries renumbered to close it.
+      const indexes = Float64Array.from(out, (e) => e.index);
       const { packed, transfer } = packEntries(out);
-      return { value: { first, packed }, transfer };
+      return { value: { indexes, packed }, transfer: [...transfer, indexes.buffer] };
     }
     case 'readTiles':
       return { value: await log(req.log).readTiles(a[0] as TileId[]) };

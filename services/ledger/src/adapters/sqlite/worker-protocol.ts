@@ -97,12 +97,13 @@ type Unpacked = { eventId: string; kind: EntryKind; bytes: Buffer; source: Sourc
 
 /**
  * unpackEntries rebuilds entries from columns; their bytes are Buffer views of the one received
- * buffer (no copy). With `first`, they are the log's stored entries, numbered from it.
+ * buffer (no copy). With `indexes` (one per entry), they are the log's stored entries.
  */
 export function unpackEntries(p: PackedEntries): Unpacked[];
-export function unpackEntries(p: PackedEntries, first: number): Entry[];
-export function unpackEntries(p: PackedEntries, first?: number): Unpacked[] | Entry[] {
+export function unpackEntries(p: PackedEntries, indexes: Float64Array): Entry[];
+export function unpackEntries(p: PackedEntries, indexes?: Float64Array): Unpacked[] | Entry[] {
   const n = p.eventIds.length;
+  if (indexes !== undefined && indexes.length !== n) throw new StoreUnavailableError(`a page of ${n} entries came with ${indexes.length} indexes`);
   const out = new Array(n);
   const all = Buffer.from(p.bytes);
   let start = 0;
@@ -114,7 +115,7 @@ export function unpackEntries(p: PackedEntries, first?: number): Unpacked[] | En
     const bytes = all.subarray(start, end);
     const source = t < 0 ? null : { topic: p.topics[t], partition: p.partitions[i], offset: p.offsets[i] };
     const appendedAt = p.appendedAt[i];
-    out[i] = first === undefined ? { eventId, kind, bytes, source, appendedAt } : { index: first + i, eventId, kind, bytes, source, appendedAt };
+    out[i] = indexes === undefined ? { eventId, kind, bytes, source, appendedAt } : { index: indexes[i], eventId, kind, bytes, source, appendedAt };
     start = end;
   }
   return out;

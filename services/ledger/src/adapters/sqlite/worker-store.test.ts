@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { isAffidavitError } from '@affidavit/common';
 import { testEntry } from '../ledger-store.contract.ts';
 import { DuplicateEventIdError, ExpectedSizeConflictError } from '../../store-errors.ts';
@@ -56,4 +57,28 @@ test('the worker dying rejects every pending call and every later one with AFF_E
 
 test('an unopenable file fails the open with a typed error and leaves no worker running', async () => {
   await assert.rejects(openWorkerSqliteLedgerStore({ path: join(dir, 'missing-dir', 'x.db') }), (e) => isAffidavitError(e));
+});
+
+test('entries keep the indexes the file gives them: a bundle missing from the file is a jump, never renumbered', async () => {
+  const path = newPath();
+  const direct = await openSqliteLedgerStore({ path });
+  const log = await direct.openLog('l');
+  await log.append({ entries: Array.from({ length: 768 }, (_, i) => testEntry(i)) }, 0);
+  await direct.close();
+  const db = new DatabaseSync(path);
+  db.exec('DROP TRIGGER bundles_no_delete; DELETE FROM bundles WHERE idx = 1;');
+  db.close();
+  const store = await openWorkerSqliteLedgerStore({ path, readOnly: true, readPageSize: 1024 });
+  try {
+    const got: number[] = [];
+    for await (const e of (await store.openLog('l')).readEntries(0, 768)) {
+      got.push(e.index);
+      assert.deepEqual(e.bytes, testEntry(e.index).bytes, `entry ${e.index} is the entry stored at that index`);
+    }
+    assert.ok(!got.includes(256) && !got.includes(511), 'no entry of the missing bundle');
+    assert.equal(got[255], 255);
+    assert.ok(got.length === 256 || got[256] === 512, `after 255 comes 512 or nothing, not ${got[256]}`);
+  } finally {
+    await store.close();
+  }
 });

@@ -101,17 +101,17 @@ export async function openWorkerSqliteLedgerStore(options: SqliteLedgerStoreOpti
     assertRange(from, to);
     const request = (next: number) => {
       const end = Math.min(to, Math.floor(next / BUNDLE_WIDTH) * BUNDLE_WIDTH + pageEntries);
-      const page = call<{ first: number; packed: PackedEntries }>('readPage', logId, [next, end], `reading log ${logId}`);
+      const page = call<{ indexes: Float64Array; packed: PackedEntries }>('readPage', logId, [next, end], `reading log ${logId}`);
       page.catch(() => {}); // a read ahead nobody waits for must not be an unhandled rejection
       return { next, end, page };
     };
     if (from >= to) return;
     let cur = request(from);
     for (;;) {
-      const { first, packed } = await cur.page;
+      const { indexes, packed } = await cur.page;
       const n = packed.eventIds.length;
       const ahead = n === cur.end - cur.next && cur.end < to ? request(cur.end) : undefined;
-      if (n > 0) yield unpackEntries(packed, first);
+      if (n > 0) yield unpackEntries(packed, indexes);
       if (!ahead) return;
       cur = ahead;
     }
