@@ -4,7 +4,15 @@
 // with their callers (the CLI and the API).
 export { buildTimeline, timelineEvents } from './timeline.ts';
 export type { Timeline, Step, CommandStep, SessionStep, StepEvent, ApprovalNote, MaskedSummary, Position, PositionedRecord } from './timeline.ts';
-export { scanSession, newSessionScan, sessionEnded, MAX_REPLAY_ENTRIES, ReplayTooLargeError, ReplaySessionNotFoundError } from './session-entries.ts';
+export {
+  scanSession,
+  newSessionScan,
+  sessionEnded,
+  MAX_REPLAY_ENTRIES,
+  ReplayTooLargeError,
+  ReplaySessionNotFoundError,
+  ReplayLedgerGapError,
+} from './session-entries.ts';
 export type { EntrySource, SourceLog, SourceEntry, SessionEntry, SessionScan } from './session-entries.ts';
 export {
   replayBundleLines,

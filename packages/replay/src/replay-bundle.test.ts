@@ -147,3 +147,23 @@ test('a scan refuses a session with more entries than it may hold, naming the wa
     return true;
   });
 });
+
+test('a store that skips entries (a bundle gone from the file) fails the scan, never a short replay', async () => {
+  const { source } = await memLedger(ledger());
+  const skipping: EntrySource = {
+    listLogs: source.listLogs,
+    openLog: async (logId) => {
+      const log = await source.openLog(logId);
+      return {
+        tail: log.tail,
+        async *readEntries(from, to) {
+          for await (const e of log.readEntries(from, to)) if (logId !== 'A' || e.index !== 3) yield e;
+        },
+      };
+    },
+  };
+  await assert.rejects(
+    scanSession(skipping, newSessionScan(S)),
+    (e: Error & { code?: string }) => e.code === 'AFF_E_REPLAY_LEDGER_GAP' && /log A: .* entry 4 where 3/.test(e.message),
+  );
+});

@@ -13,6 +13,8 @@ import type { Position } from './timeline.ts';
 /** ReplayTooLargeError: a session has more entries than a replay holds in memory. */
 export const ReplayTooLargeError = defineError('AFF_E_REPLAY_TOO_LARGE', 'the session has more entries than a replay holds');
 
+/** ReplayLedgerGapError: the ledger store skipped entries of a log (a bundle gone from the file); no replay is made without them. */
+export const ReplayLedgerGapError = defineError('AFF_E_REPLAY_LEDGER_GAP', 'the ledger store skipped entries of a log');
 /** ReplaySessionNotFoundError: the ledger holds no entry of the session asked for. */
 export const ReplaySessionNotFoundError = defineError('AFF_E_REPLAY_SESSION_NOT_FOUND', 'the ledger holds no entry of this session');
 
@@ -93,7 +95,11 @@ export async function scanSession(source: EntrySource, scan: SessionScan, maxEnt
     const { size } = await store.tail();
     readUpTo.set(log, size);
     const known = [...scan.requestIds].map((id) => [id, utf8(id)] as const);
+    let expected = from;
     for await (const e of store.readEntries(from, size)) {
+      // A store that skips entries (a bundle gone from the file) would make a replay silently short.
+      if (e.index !== expected) throw new ReplayLedgerGapError(`log ${log}: the store returned entry ${e.index} where ${expected} was due`);
+      expected++;
       const mine = contains(e.bytes, sessionBytes);
       const maybeDecision = !mine && known.some(([, b]) => contains(e.bytes, b));
       if (!mine && !maybeDecision) continue;
@@ -108,6 +114,7 @@ export async function scanSession(source: EntrySource, scan: SessionScan, maxEnt
         }
       } else if (decisionOf(record, scan.requestIds)) take(log, e, record);
     }
+    if (expected !== size) throw new ReplayLedgerGapError(`log ${log}: the store returned entries up to ${expected - 1}, its size is ${size}`);
   }
   if (newRequests.size > 0) {
     const needles = [...newRequests].map(utf8);

@@ -236,3 +236,32 @@ test('read models ahead of the ledger (built from another ledger file) are rebui
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a ledger store that skips entries (a bundle gone from the file) stops the projector, never a read model with holes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'affidavit-rm-gap-'));
+  try {
+    await writeLedger(join(dir, 'a.sqlite'), story(4, 2));
+    const a = await openSqliteLedgerStore({ path: join(dir, 'a.sqlite'), readOnly: true });
+    const skipping: typeof a = {
+      ...a,
+      listLogs: () => a.listLogs(),
+      close: () => a.close(),
+      async openLog(id) {
+        const log = await a.openLog(id);
+        return {
+          ...log,
+          tail: () => log.tail(),
+          async *readEntries(from: number, to: number) {
+            for await (const e of log.readEntries(from, to)) if (e.index !== 2) yield e;
+          },
+        };
+      },
+    };
+    const store = openSqliteReadModel({ path: ':memory:' });
+    await assert.rejects(new ReadModelProjector({ ledger: skipping, store }).catchUp(), /returned entry 3 where 2 was due/);
+    await a.close();
+    store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

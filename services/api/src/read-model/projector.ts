@@ -135,7 +135,12 @@ export class ReadModelProjector {
         const mutations: ReadModelMutation[] = [];
         let index = from;
         let lastEventId = '';
+        let expected = from;
         for await (const entry of log.readEntries(from, to)) {
+          // A jump in the indexes is a bundle gone from the ledger file: refuse rather than project around it.
+          if (entry.index !== expected)
+            throw new Error(`ledger log ${id} returned entry ${entry.index} where ${expected} was due (the ledger file was altered or is corrupt)`);
+          expected++;
           index = entry.index;
           lastEventId = entry.eventId;
           let record: LedgerRecord;
@@ -149,7 +154,7 @@ export class ReadModelProjector {
           }
           for (const m of project(record, { log: id, index: entry.index })) mutations.push(m);
         }
-        if (index !== to - 1) throw new Error(`ledger log ${id} returned entries up to ${index}, expected ${to - 1}`);
+        if (expected !== to) throw new Error(`ledger log ${id} returned entries up to ${expected - 1}, expected ${to - 1}`);
         this.#store.apply(id, to, mutations, lastEventId);
         total += to - from;
         from = to;
