@@ -133,7 +133,6 @@ export class ReadModelProjector {
       while (from < size) {
         const to = Math.min(size, from + this.#batch);
         const mutations: ReadModelMutation[] = [];
-        let index = from;
         let lastEventId = '';
         let expected = from;
         for await (const entry of log.readEntries(from, to)) {
@@ -141,7 +140,6 @@ export class ReadModelProjector {
           if (entry.index !== expected)
             throw new Error(`ledger log ${id} returned entry ${entry.index} where ${expected} was due (the ledger file was altered or is corrupt)`);
           expected++;
-          index = entry.index;
           lastEventId = entry.eventId;
           let record: LedgerRecord;
           try {
