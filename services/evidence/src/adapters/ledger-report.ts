@@ -11,6 +11,7 @@ import { consistencyProofs, encodeBase64, inclusionProofs, openNote, parseCheckp
 import { assembleReport, attestationText, proofKey } from '../core/assemble.ts';
 import { parseControl } from '../core/controls/index.ts';
 import type { ChainLink, LogEvidence, Report } from '../core/model.ts';
+import type { LogSpan } from '../core/run-fold.ts';
 import type { DraftRow } from '../core/fold.ts';
 import { reportFold } from '../core/run-fold.ts';
 import { cachedTileReader } from './cached-tiles.ts';
@@ -128,6 +129,28 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
     }
     const folded = fold.finish();
     const { spans, maxCited } = folded;
+    // Per log: the signed checkpoints around the period and the entries the rows cite. Known
+    // now, so a log's worker starts on its half of the inclusion proofs before this thread
+    // decodes the cites and proves the chain.
+    type Plan = { span: LogSpan; after: Signed; before: Signed | null; indexes: number[]; mine: number; there: Promise<string[][]> };
+    const plans = new Map<string, Plan>();
+    for (const [id, l] of logs) {
+      const span = spans.get(id) ?? { firstIndex: null, lastIndex: null, entries: 0 };
+      const need = Math.max(span.lastIndex ?? -1, maxCited.get(id) ?? -1) + 1;
+      if (need === 0) continue; // nothing of this log is in the period or cited
+      const after = l.signed.find((s) => s.size >= need);
+      if (!after) throw new EvidenceUnsignedError(`log ${id}: no signed checkpoint covers entry ${need - 1}`);
+      const first = span.firstIndex ?? need - 1;
+      const before = [...l.signed].reverse().find((s) => s.size <= first && s.size > 0) ?? null;
+      const cited = new Set<number>();
+      for (const d of folded.drafts) for (const cite of d.cites) if (cite.log === id) cited.add(cite.index);
+      const indexes = [...cited];
+      const helper = helpers.get(id);
+      const mine = helper ? Math.ceil(indexes.length / 2) : indexes.length;
+      const there = helper && mine < indexes.length ? helper.proofs(after.size, indexes.slice(mine)) : Promise.resolve([]);
+      there.catch(() => {}); // awaited below; a failure meanwhile must not go unhandled
+      plans.set(id, { span, after, before, indexes, mine, there });
+    }
     // The folds saw projections; what rows claim is derived from full decodes of their cites.
     const drafts: DraftRow[] = [];
     for (const d of folded.drafts) {
@@ -139,14 +162,8 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
     }
     const evidence: LogEvidence[] = [];
     const proofs = new Map<string, string[]>();
-    for (const [id, l] of logs) {
-      const span = spans.get(id) ?? { firstIndex: null, lastIndex: null, entries: 0 };
-      const need = Math.max(span.lastIndex ?? -1, maxCited.get(id) ?? -1) + 1;
-      if (need === 0) continue; // nothing of this log is in the period or cited
-      const after = l.signed.find((s) => s.size >= need);
-      if (!after) throw new EvidenceUnsignedError(`log ${id}: no signed checkpoint covers entry ${need - 1}`);
-      const first = span.firstIndex ?? need - 1;
-      const before = [...l.signed].reverse().find((s) => s.size <= first && s.size > 0) ?? null;
+    for (const [id, { span, after, before, indexes, mine, there }] of plans) {
+      const l = logs.get(id)!;
       const tiles = cachedTileReader((ids) => l.store.readTiles(ids));
       // Every consistency proof of the chain in one batch: a node of a smaller tree is the same
       // perfect subtree in the tree of `after`, so that tree's tiles serve them all.
@@ -165,19 +182,11 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
       const chain: ChainLink[] = chainNotes.map((s, i) => ({ note: s.note, consistency: next(pairs[i]) }));
       const consistency = before && before.size < after.size ? next(pairs[pairs.length - 1]) : [];
       evidence.push({ log: id, origin: l.origin, before: before?.note ?? null, after: after.note, consistency, chain, period: span });
-      // All of this log's proofs in one batch: they share tiles, each read and hashed once.
-      const cited = new Set<number>();
-      for (const d of drafts) for (const cite of d.cites) if (cite.log === id) cited.add(cite.index);
-      const indexes = [...cited];
-      // With a worker on this log, it proves the second half of them meanwhile.
-      const helper = helpers.get(id);
-      const mine = helper ? Math.ceil(indexes.length / 2) : indexes.length;
-      const [here, there] = await Promise.all([
-        inclusionProofs(tileNodeReader(tiles, after.size), indexes.slice(0, mine), after.size),
-        helper && mine < indexes.length ? helper.proofs(after.size, indexes.slice(mine)) : Promise.resolve([]),
-      ]);
+      // This thread's share of the inclusion proofs in one batch (they share tiles, each read
+      // and hashed once); the worker's share was asked for above.
+      const here = await inclusionProofs(tileNodeReader(tiles, after.size), indexes.slice(0, mine), after.size);
       here.forEach((p, i) => proofs.set(proofKey(id, indexes[i]), p.map(encodeBase64)));
-      there.forEach((p, i) => proofs.set(proofKey(id, indexes[mine + i]), p));
+      (await there).forEach((p, i) => proofs.set(proofKey(id, indexes[mine + i]), p));
     }
     const report = assembleReport({
       control,
