@@ -23,7 +23,7 @@ import { uuidv7 } from '@affidavit/common';
 import { openSqliteLedgerStore } from '@affidavit/ledger';
 import { codec, encodeEvent, exampleEvent, EXAMPLE_ACTOR } from '@affidavit/schemas';
 import { ed25519NoteSigner, generateEd25519NoteKey } from '@affidavit/tlog';
-import { appendSigned } from './signed-log.ts';
+import { appendSigned } from '@affidavit/ledger';
 
 const usage = `usage: node bench/api.ts [options]
 

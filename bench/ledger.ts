@@ -26,7 +26,7 @@ import { rawInsertBaseline } from './raw-insert-baseline.ts';
 import { encodeEvent, exampleEvent } from '@affidavit/schemas';
 import { ed25519NoteSigner, ed25519NoteVerifier, generateEd25519NoteKey, openNote, parseCheckpoint } from '@affidavit/tlog';
 import { ensureKafka, uniqueTopic } from '../test/services/kafka.ts';
-import { appendSigned } from './signed-log.ts';
+import { appendSigned } from '@affidavit/ledger';
 
 const run = promisify(execFile);
 

@@ -26,7 +26,7 @@ import {
   tileNodeReader,
   verifyInclusion,
 } from '@affidavit/tlog';
-import { appendSigned } from './signed-log.ts';
+import { appendSigned } from '@affidavit/ledger';
 
 const usage = `usage: node bench/report.ts [--events N] [--quick]
 

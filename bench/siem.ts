@@ -14,7 +14,7 @@ import { encodeEvent, exampleEvent, type LedgerRecord } from '@affidavit/schemas
 import { openPositionFile, SiemProjector } from '@affidavit/siem';
 import { ed25519NoteSigner, generateEd25519NoteKey } from '@affidavit/tlog';
 import { ensureKafka, uniqueTopic } from '../test/services/kafka.ts';
-import { appendSigned } from './signed-log.ts';
+import { appendSigned } from '@affidavit/ledger';
 
 const usage = `usage: node bench/siem.ts [options]
 

@@ -3,9 +3,9 @@
 // checkpoints), and fake identities.
 import { randomBytes } from 'node:crypto';
 import type { Identity } from '@affidavit/access';
-import { openSqliteLedgerStore, type NewEntry } from '@affidavit/ledger';
+import { appendSigned, openSqliteLedgerStore } from '@affidavit/ledger';
 import { encodeEvent, exampleEvent, EXAMPLE_ACTOR, type Actor, type LedgerRecord } from '@affidavit/schemas';
-import { ed25519NoteSigner, ed25519NoteVerifier, formatCheckpoint, generateEd25519NoteKey, hashLeaf, integrate, signNote } from '@affidavit/tlog';
+import { ed25519NoteSigner, ed25519NoteVerifier, generateEd25519NoteKey } from '@affidavit/tlog';
 
 /** TEST_KEY signs the test ledgers' checkpoints. */
 export const TEST_KEY = generateEd25519NoteKey('test.affidavit', (n) => randomBytes(n));
@@ -95,26 +95,16 @@ export function story(sessions = 5, commands = 3, decided = true): LedgerRecord[
  */
 export async function writeLedger(path: string, records: readonly LedgerRecord[], o: { batch?: number; lastUnsigned?: boolean } = {}): Promise<void> {
   const store = await openSqliteLedgerStore({ path });
-  const log = await store.openLog(TEST_LOG);
-  const signer = ed25519NoteSigner(TEST_KEY.signerKey);
-  const batch = o.batch ?? 10;
-  let size = (await log.tail()).size;
-  for (let i = 0; i < records.length; i += batch) {
-    const entries: NewEntry[] = records
-      .slice(i, i + batch)
-      .map((r) => ({ eventId: r.eventId, kind: 'event', bytes: encodeEvent(r), source: null, appendedAt: 0 }));
-    const res = await integrate(
-      log.readTiles.bind(log),
-      size,
-      entries.map((e) => hashLeaf(e.bytes)),
+  try {
+    await appendSigned(
+      await store.openLog(TEST_LOG),
+      records.length,
+      (i) => ({ eventId: records[i].eventId, kind: 'event', bytes: encodeEvent(records[i]), source: null, appendedAt: 0 }),
+      { origin: TEST_ORIGIN, signer: ed25519NoteSigner(TEST_KEY.signerKey), batch: o.batch ?? 10, unsigned: o.lastUnsigned ? 'last' : false },
     );
-    const last = i + batch >= records.length;
-    const checkpoint =
-      last && o.lastUnsigned ? undefined : await signNote(formatCheckpoint({ origin: TEST_ORIGIN, size: res.size, root: res.root, extensions: [] }), [signer]);
-    await log.append({ entries, tiles: res.tiles, ...(checkpoint ? { checkpoint } : {}) }, size);
-    size = res.size;
+  } finally {
+    await store.close();
   }
-  await store.close();
 }
 
 /** identity builds a verified Identity for tests. */

@@ -2,9 +2,9 @@
 // ledger's append path (integrate + append + signed checkpoints), signed approval decisions.
 import { randomBytes } from 'node:crypto';
 import { commandDigest, signDecision, signedDecisionOf } from '@affidavit/access';
-import { openSqliteLedgerStore, type NewEntry } from '@affidavit/ledger';
+import { appendSigned, openSqliteLedgerStore } from '@affidavit/ledger';
 import { encodeEvent, type ApprovalDecided, type ApprovalRequested, type LedgerRecord } from '@affidavit/schemas';
-import { ed25519NoteSigner, ed25519NoteVerifier, formatCheckpoint, generateEd25519NoteKey, hashLeaf, integrate, signNote } from '@affidavit/tlog';
+import { ed25519NoteSigner, ed25519NoteVerifier, generateEd25519NoteKey } from '@affidavit/tlog';
 
 export const LEDGER_KEY = generateEd25519NoteKey('test.affidavit', (n) => randomBytes(n));
 export const ledgerVerifier = ed25519NoteVerifier(LEDGER_KEY.verifierKey);
@@ -30,23 +30,14 @@ export async function writeLedger(
 ): Promise<void> {
   const store = await openSqliteLedgerStore({ path });
   const logId = o.logId ?? 'affidavit.session-events.v1:0';
-  const log = await store.openLog(logId);
-  const batch = o.batch ?? 10;
-  let size = (await log.tail()).size;
-  for (let i = 0; i < records.length; i += batch) {
-    const entries: NewEntry[] = records
-      .slice(i, i + batch)
-      .map((r) => ({ eventId: r.eventId, kind: 'event', bytes: encodeEvent(r), source: null, appendedAt: 0 }));
-    const res = await integrate(
-      log.readTiles.bind(log),
-      size,
-      entries.map((e) => hashLeaf(e.bytes)),
+  try {
+    await appendSigned(
+      await store.openLog(logId),
+      records.length,
+      (i) => ({ eventId: records[i].eventId, kind: 'event', bytes: encodeEvent(records[i]), source: null, appendedAt: 0 }),
+      { origin: o.origin ?? `test.affidavit/${logId}`, signer: o.signer ?? ledgerSigner, batch: o.batch ?? 10, unsigned: o.unsigned ?? false },
     );
-    const checkpoint = await signNote(formatCheckpoint({ origin: o.origin ?? `test.affidavit/${logId}`, size: res.size, root: res.root, extensions: [] }), [
-      o.signer ?? ledgerSigner,
-    ]);
-    await log.append({ entries, tiles: res.tiles, checkpoint: o.unsigned ? undefined : checkpoint }, size);
-    size = res.size;
+  } finally {
+    await store.close();
   }
-  await store.close();
 }

@@ -23,3 +23,5 @@ export * from './ports/index.ts';
 export * from './adapters/index.ts';
 export { parseStoreSpec, openLedgerStore, describeStore, StoreSpecInvalidError } from './store-selection.ts';
 export type { StoreSpec } from './store-selection.ts';
+export { appendSigned } from './signed-append.ts';
+export type { SignedAppendOptions } from './signed-append.ts';
