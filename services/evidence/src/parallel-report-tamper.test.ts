@@ -13,8 +13,8 @@ import { EXAMPLE_ACTOR, exampleEvent } from '@affidavit/schemas';
 import type { LedgerRecord } from '@affidavit/schemas';
 import { generateReport } from './index.ts';
 import type { ReportRequest } from './index.ts';
-import { decisionVerifier, ledgerSigner, ledgerVerifier, writeLedger } from './test-support.ts';
-import { DAY, T0 } from './story.fixture.ts';
+import { writeLedger } from './test-support.ts';
+import { DAY, T0, storyRequest } from './story.fixture.ts';
 
 /** sessions of four events over the day: a start and three DDLs, so every bundle holds rows of each kind. */
 function sessions(n: number): LedgerRecord[] {
@@ -37,15 +37,7 @@ const dir = mkdtempSync(join(tmpdir(), 'aff-evidence-tamper-'));
 const good = join(dir, 'good.sqlite');
 // Eight whole bundles, each signed: the worker's half is bundles 4..7.
 await writeLedger(good, sessions(256 * 8), { batch: 256 });
-const request: ReportRequest = {
-  control: 'IA-2',
-  from: new Date(T0 / 1000),
-  to: new Date(T0 / 1000 + 86_400_000),
-  key: ledgerVerifier,
-  decisionKeys: [decisionVerifier],
-  signer: ledgerSigner,
-  now: () => new Date('2026-12-01T00:00:00Z'),
-};
+const request: ReportRequest = storyRequest('IA-2');
 const PARALLEL = { from: 1, chunk: 256, reserve: 0.5 };
 
 /** altered copies the good file and runs `sql` on the copy with its own connection. */

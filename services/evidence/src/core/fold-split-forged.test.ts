@@ -11,12 +11,8 @@ import type { LedgerRecord } from '@affidavit/schemas';
 import { CONTROL_IDS } from './model.ts';
 import type { CitedEntry, ControlId } from './model.ts';
 import { reportFold } from './run-fold.ts';
-import type { FoldOutcome } from './run-fold.ts';
-
-const DAY = 86_400_000_000;
-const T0 = Date.UTC(2026, 10, 1) * 1000;
-const params = { from: T0, to: T0 + DAY, dormantDays: 30 };
-const TIMES = [T0 - 40 * DAY, T0 - 1, T0, T0 + 5, T0 + 5, T0 + 9, T0 + DAY - 1, T0 + DAY];
+import { eventOf, params, shape, TIMES } from './fold-streams.fixture.ts';
+import type { Kind } from './fold-streams.fixture.ts';
 
 // req: request ids are shared by all sessions (unique at the gate, not on a forged bus).
 type Step = { kind: number; session: number; pick: number; time: number; req: number; log: number };
@@ -34,54 +30,25 @@ function toRecords(steps: readonly Step[]): { log: string; record: LedgerRecord 
     };
     const commandId = `c${s.pick % 3}`;
     const requestId = `r${s.req}`;
-    let record: LedgerRecord;
-    switch (s.kind) {
-      case 0:
-      case 1:
-        record = exampleEvent('CommandIssued', {
-          ...env,
-          commandId,
-          text: 'x',
-          classes: s.pick % 2 ? ['ddl'] : ['select'],
-          decision: (['allow', 'deny', 'require_approval'] as const)[s.pick % 3],
-        });
-        break;
-      case 2:
-        record = exampleEvent('CommandCompleted', { ...env, commandId });
-        break;
-      case 3:
-        record = exampleEvent('CommandBlocked', { ...env, commandId });
-        break;
-      case 4:
-      case 5:
-        record = exampleEvent('ApprovalRequested', { ...env, commandId, requestId, text: 'x' });
-        break;
-      case 6:
-      case 7:
-        record = exampleEvent('ApprovalDecided', { ...env, requestId, decision: s.pick % 2 ? 'approved' : 'denied' });
-        break;
-      case 8:
-        record = exampleEvent('AuthenticationFailed', { ...env, actor: null, claimedSubject: 'mallory' });
-        break;
-      case 9:
-        record = exampleEvent('InputRejected', { eventId: env.eventId, occurredAt: env.occurredAt });
-        break;
-      case 10:
-      case 11:
-        record = exampleEvent('SessionStarted', env);
-        break;
-      default:
-        record = exampleEvent('DataMasked', { ...env, commandId });
-    }
+    const kinds: Kind[] = [
+      'issue',
+      'issue',
+      'complete',
+      'block',
+      'request',
+      'request',
+      'decide',
+      'decide',
+      'auth-failed',
+      'rejected',
+      'start',
+      'start',
+      'mask',
+    ];
+    const record = eventOf(kinds[Math.min(s.kind, kinds.length - 1)], env, { commandId, requestId, pick: s.pick });
     return { log: `L${s.log}`, record };
   });
 }
-
-const shape = (o: FoldOutcome) => ({
-  rows: o.drafts.map((d) => ({ kind: d.kind, cites: d.cites.map((c) => `${c.log}@${c.index}`), stats: d.stats ?? null })),
-  spans: [...o.spans],
-  maxCited: [...o.maxCited],
-});
 
 /** toEntries lays the records out log by log, as a report reads them, numbered per log. */
 function toEntries(steps: readonly Step[]): CitedEntry[] {

@@ -9,15 +9,11 @@ import type { LedgerRecord } from '@affidavit/schemas';
 import { CONTROL_IDS } from './model.ts';
 import type { CitedEntry, ControlId } from './model.ts';
 import { reportFold } from './run-fold.ts';
-import type { FoldOutcome } from './run-fold.ts';
+import { eventOf, params, shape, TIMES } from './fold-streams.fixture.ts';
+import type { Kind } from './fold-streams.fixture.ts';
 
-const DAY = 86_400_000_000;
-const T0 = Date.UTC(2026, 10, 1) * 1000;
-const params = { from: T0, to: T0 + DAY, dormantDays: 30 };
 const LOG = 'affidavit.session-events.v1:0';
 
-// Few distinct values, so ties (same time, same key, a command id issued again) are common.
-const TIMES = [T0 - 40 * DAY, T0 - 1, T0, T0 + 5, T0 + 5, T0 + 9, T0 + DAY - 1, T0 + DAY];
 const actorOf = (k: number) => ({ ...EXAMPLE_ACTOR, subject: `user${k % 3}`, groups: k % 2 ? ['g'] : [] });
 const targetOf = (k: number) => ({ ...exampleEvent('SessionStarted').target, resource: `db${k % 2}` });
 
@@ -44,55 +40,11 @@ function toRecords(steps: readonly Step[]): LedgerRecord[] {
       return;
     }
     seq.set(s.session, (n ?? 0) + 1);
-    const commandId = `c${s.pick % 3}`;
-    const requestId = `r${s.session}-${s.pick % 2}`;
-    switch (s.kind) {
-      case 0:
-      case 1:
-        out.push(
-          exampleEvent('CommandIssued', {
-            ...env,
-            commandId,
-            text: 'x',
-            classes: s.pick % 2 ? ['ddl'] : ['select'],
-            decision: (['allow', 'deny', 'require_approval'] as const)[s.pick % 3],
-          }),
-        );
-        break;
-      case 2:
-        out.push(exampleEvent('CommandCompleted', { ...env, commandId }));
-        break;
-      case 3:
-        out.push(exampleEvent('CommandBlocked', { ...env, commandId }));
-        break;
-      case 4:
-        out.push(exampleEvent('ApprovalRequested', { ...env, commandId, requestId, text: 'x' }));
-        break;
-      case 5:
-        out.push(exampleEvent('ApprovalDecided', { ...env, requestId, decision: s.pick % 2 ? 'approved' : 'denied' }));
-        break;
-      case 6:
-        out.push(exampleEvent('AuthenticationFailed', { ...env, actor: null, claimedSubject: 'mallory' }));
-        break;
-      case 7:
-        out.push(exampleEvent('InputRejected', { eventId: env.eventId, occurredAt: env.occurredAt }));
-        break;
-      case 10:
-        // Out of order, or forged on the bus: the ledger appends it (flagged at most).
-        out.push(exampleEvent('SessionStarted', env));
-        break;
-      default:
-        out.push(exampleEvent('DataMasked', { ...env, commandId, source: { address: s.pick % 2 ? '' : '10.0.0.1', port: null, application: null } }));
-    }
+    const kinds: Kind[] = ['issue', 'issue', 'complete', 'block', 'request', 'decide', 'auth-failed', 'rejected', 'mask', 'mask', 'start'];
+    out.push(eventOf(kinds[s.kind], env, { commandId: `c${s.pick % 3}`, requestId: `r${s.session}-${s.pick % 2}`, pick: s.pick }));
   });
   return out;
 }
-
-const shape = (o: FoldOutcome) => ({
-  rows: o.drafts.map((d) => ({ kind: d.kind, cites: d.cites.map((c) => `${c.log}@${c.index}`), stats: d.stats ?? null })),
-  spans: [...o.spans],
-  maxCited: [...o.maxCited],
-});
 
 function oneFold(control: ControlId, entries: readonly CitedEntry[]) {
   const f = reportFold(control, params);
