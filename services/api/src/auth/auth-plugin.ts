@@ -9,6 +9,7 @@ import { isAffidavitError, type Clock, type Logger } from '@affidavit/common';
 import { ApiUnauthenticatedError } from '../errors.ts';
 import type { AuthFailureRecorder } from '../ports.ts';
 import { rolesOf, type Role, type RoleGroups } from './roles.ts';
+import { perMinuteBudget } from '../per-minute-budget.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,23 +45,6 @@ export const DEFAULT_RECORD_PER_MINUTE = 30;
 // The budget map is bounded: beyond this many addresses in one minute, failures are only logged.
 const MAX_TRACKED_ADDRESSES = 10_000;
 
-/** failureBudget answers whether one more failure from `address` may be recorded in the current minute. */
-function failureBudget(perMinute: number, clock: Clock) {
-  let minute = -1;
-  const used = new Map<string, number>();
-  return (address: string): boolean => {
-    const m = Math.floor(clock.now() / 60_000);
-    if (m !== minute) {
-      minute = m;
-      used.clear();
-    }
-    const n = used.get(address) ?? 0;
-    if (n >= perMinute || (n === 0 && used.size >= MAX_TRACKED_ADDRESSES)) return false;
-    used.set(address, n + 1);
-    return true;
-  };
-}
-
 // Only the GraphiQL page itself (GET /graphql without a query) is let through: any other route
 // that answers HTML (the replay page's data, anything added later) still needs a token.
 const isGraphiQLPage = (r: FastifyRequest) =>
@@ -95,7 +79,7 @@ export const authPlugin = fp<AuthPluginOptions>(
     app.decorateRequest('identity', null);
     app.decorateRequest('roles', null as unknown as ReadonlySet<Role>);
     app.decorateRequest('bearerToken', null);
-    const mayRecord = failureBudget(o.recordPerMinute ?? DEFAULT_RECORD_PER_MINUTE, o.clock);
+    const mayRecord = perMinuteBudget(o.recordPerMinute ?? DEFAULT_RECORD_PER_MINUTE, o.clock, MAX_TRACKED_ADDRESSES);
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       if (request.routeOptions.config?.public) return;
       // The page itself is static; every query it then sends carries the token typed into its headers.

@@ -15,6 +15,7 @@ import type { Page, ReadModelStore } from '../read-model/read-model-store.ts';
 import type { ApprovalRow, ApprovalStatus, DecisionRow, Position, SessionRow } from '../read-model/rows.ts';
 import { MAX_PAGE } from '../adapters/sqlite/keyset.ts';
 import { isoFromMicros, microsFromIso } from './time.ts';
+import { perMinuteBudget } from '../per-minute-budget.ts';
 
 /** ApiContext is what every resolver sees: the verified caller and their roles. */
 export type ApiContext = { readonly identity: Identity; readonly roles: ReadonlySet<Role>; readonly token: string | null };
@@ -64,23 +65,6 @@ function need(ctx: ApiContext, roles: readonly Role[], what: string): void {
   }
 }
 
-/** perMinuteBudget answers whether one more attempt of `key` may be recorded in the current minute. */
-function perMinuteBudget(perMinute: number, clock: Clock) {
-  let minute = -1;
-  const used = new Map<string, number>();
-  return (key: string): boolean => {
-    const m = Math.floor(clock.now() / 60_000);
-    if (m !== minute) {
-      minute = m;
-      used.clear();
-    }
-    const n = used.get(key) ?? 0;
-    if (n >= perMinute || (n === 0 && used.size >= MAX_TRACKED_CALLERS)) return false;
-    used.set(key, n + 1);
-    return true;
-  };
-}
-
 const connection = <T>(p: Page<T>) => ({ nodes: p.rows, pageInfo: { hasNextPage: p.next !== null, endCursor: p.next } });
 const at = (us: number | null) => (us === null ? null : isoFromMicros(us));
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
@@ -88,7 +72,7 @@ const str = (v: unknown) => (typeof v === 'string' ? v : null);
 /** buildResolvers wires the schema's fields to `deps`. */
 export function buildResolvers(deps: ResolverDeps) {
   const { store } = deps;
-  const forbiddenBudget = perMinuteBudget(MAX_RECORDED_FORBIDDEN_PER_MINUTE, deps.clock);
+  const forbiddenBudget = perMinuteBudget(MAX_RECORDED_FORBIDDEN_PER_MINUTE, deps.clock, MAX_TRACKED_CALLERS);
 
   const evidence = async (row: { position: Position }) => {
     if (!deps.proofs) return { position: row.position, proof: null, reason: 'this API instance serves no proofs (no ledger store configured)' };
