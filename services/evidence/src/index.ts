@@ -9,6 +9,6 @@ export { toOscal } from './core/oscal.ts';
 export { renderMarkdown } from './core/markdown.ts';
 export { renderHtml } from './core/html.ts';
 export { generateReport } from './adapters/ledger-report.ts';
-export { cachedNodeReader, cachedTileReader } from './adapters/cached-tiles.ts';
+export { cachedTileReader } from './adapters/cached-tiles.ts';
 export type { ReportRequest } from './adapters/ledger-report.ts';
 export { EvidenceInputInvalidError, EvidenceUnsignedError, EvidenceReportMalformedError } from './errors.ts';

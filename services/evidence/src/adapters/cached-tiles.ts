@@ -1,6 +1,6 @@
 // A tile reader that remembers what it read: the inclusion proofs of one report share most of
 // their tiles (the upper levels above all), so each is read from the store once.
-import type { Hash, NodeHashReader, NodeId, TileId, TileReader } from '@affidavit/tlog';
+import type { TileId, TileReader } from '@affidavit/tlog';
 
 /** cachedTileReader wraps `read`, keeping every tile it returned (one report's worth: bounded by the tree's tiles on the proof paths). */
 export function cachedTileReader(read: TileReader): TileReader {
@@ -13,23 +13,5 @@ export function cachedTileReader(read: TileReader): TileReader {
       missing.forEach((id, i) => cache.set(k(id), got[i]));
     }
     return ids.map((id) => cache.get(k(id)));
-  };
-}
-
-/**
- * cachedNodeReader remembers node hashes: a perfect subtree's hash never changes, and the proofs
- * of one report ask for the same upper nodes again and again (each otherwise hashed anew from
- * up to 128 tile hashes).
- */
-export function cachedNodeReader(read: NodeHashReader): NodeHashReader {
-  const cache = new Map<string, Hash>();
-  const k = (n: NodeId) => `${n.level}/${n.index}`;
-  return async (nodes) => {
-    const missing = nodes.filter((n) => !cache.has(k(n)));
-    if (missing.length > 0) {
-      const got = await read(missing);
-      missing.forEach((n, i) => cache.set(k(n), got[i]));
-    }
-    return nodes.map((n) => cache.get(k(n))!);
   };
 }

@@ -34,7 +34,10 @@ if (store) {
     let acc: ReportFold | undefined;
     let outcome: RangeOutcome = { unsignedInPeriod: 0, gaps: [] };
     const take = () => cursor.back(cursor.left() >> 2);
-    for (let run = job.reserved[0] < job.reserved[1] ? job.reserved : take(); run; run = take()) {
+    // The chunks the cursor was made without are this worker's: only it moves the cursor's end.
+    const count = Math.ceil(job.size / job.chunk);
+    const reserved: [number, number] = [cursor.end(), count];
+    for (let run = reserved[0] < count ? reserved : take(); run; run = take()) {
       const fold = reportFold(job.control, { ...job.params, carry: true });
       const end = Math.min(run[1] * job.chunk, job.size);
       const here = await scan(log, run[0] * job.chunk, end, job.signedSize, fold);

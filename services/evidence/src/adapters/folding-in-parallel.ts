@@ -22,8 +22,6 @@ export type FoldJob = {
   size: number;
   chunk: number;
   cursor: SharedArrayBuffer;
-  /** reserved: chunks [first, end) set aside for the worker, folded before it takes any from the cursor. */
-  reserved: [number, number];
   signedSize: number;
   control: ControlId;
   params: ReportParams;

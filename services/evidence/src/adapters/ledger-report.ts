@@ -111,8 +111,7 @@ export async function generateReport(store: LedgerStore, req: ReportRequest): Pr
         const count = Math.ceil(size / chunk);
         // The worker's first run is set aside for it: it loads its modules meanwhile.
         const shared = ChunkCursor.create(count, Math.floor(count * (par.reserve ?? RESERVE)));
-        const reserved: [number, number] = [new ChunkCursor(shared).end(), count];
-        const helper = startFoldHelper({ path: req.ledgerFile, logId: id, size, chunk, cursor: shared, reserved, signedSize: latest.size, control, params });
+        const helper = startFoldHelper({ path: req.ledgerFile, logId: id, size, chunk, cursor: shared, signedSize: latest.size, control, params });
         helpers.set(id, helper);
         const cursor = new ChunkCursor(shared);
         for (let k = cursor.front(); k >= 0; k = cursor.front()) outcomes.push(await scan(log, k * chunk, Math.min((k + 1) * chunk, size), latest.size, fold));
