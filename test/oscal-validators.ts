@@ -1,5 +1,5 @@
 // Two independent OSCAL validators for the tests: NIST's JSON Schema for assessment-results
-// 1.2.1 (../shared/oscal) through ajv (draft-07), and compliance-trestle from PyPI, pinned, in a
+// 1.2.1 (services/evidence/oscal) through ajv (draft-07), and compliance-trestle from PyPI, pinned, in a
 // venv under .cache (gitignored), installed on first use.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,8 +9,8 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 
 const REPO = join(import.meta.dirname, '..');
-/** OSCAL_SCHEMA is NIST's assessment-results schema, kept beside the worktrees. */
-export const OSCAL_SCHEMA = join(REPO, '..', 'shared', 'oscal', 'oscal_assessment-results_schema.json');
+/** OSCAL_SCHEMA is NIST's assessment-results schema, kept in the repository (its README names the source). */
+export const OSCAL_SCHEMA = join(REPO, 'services', 'evidence', 'oscal', 'oscal_assessment-results_schema.json');
 const TRESTLE_VERSION = '5.2.0';
 const VENV = join(REPO, '.cache', 'trestle-venv');
 

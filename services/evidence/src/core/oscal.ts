@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { ControlId, Report, Row } from './model.ts';
 
-/** OSCAL_VERSION is the OSCAL release the export follows (NIST's schema in ../shared/oscal). */
+/** OSCAL_VERSION is the OSCAL release the export follows (NIST's schema in services/evidence/oscal). */
 export const OSCAL_VERSION = '1.2.1';
 /** NS is the namespace of the export's own properties. */
 export const NS = 'https://affidavit.dev/ns/oscal';
